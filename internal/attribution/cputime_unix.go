@@ -1,0 +1,18 @@
+//go:build unix
+
+package attribution
+
+import (
+	"syscall"
+	"time"
+)
+
+// processCPU is the user+system CPU time of the process so far, to report benchmark cost
+// that does not depend on how busy a shared machine is.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
