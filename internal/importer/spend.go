@@ -1,0 +1,403 @@
+package importer
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/omniroi/omniroi/internal/channel"
+	"github.com/omniroi/omniroi/internal/money"
+	"github.com/omniroi/omniroi/internal/store"
+)
+
+// spendRow is one row of the spend table.
+type spendRow struct {
+	Day, Channel, Campaign, Platform, Currency string
+	AmountMinor, Impressions, Clicks           int64
+	line                                       int
+}
+
+type spendKey struct{ day, channel, campaign, platform string }
+
+// spendPreset says where an ad platform's export keeps each spend field.
+type spendPreset struct {
+	name        string
+	platform    string // default platform
+	day         []string
+	dayEnd      []string // a range end (Meta's "Reporting ends"), spread evenly over the days
+	channel     []string
+	campaign    []string
+	campType    []string // campaign type → channel (Google Ads)
+	platformCol []string
+	amount      []string // in currency units
+	micros      []string // in millionths of the currency (Google Ads API)
+	currency    []string
+	impressions []string
+	clicks      []string
+	defChannel  string
+	// skipNoCampaign: a row without a campaign is the export's summary of all campaigns.
+	skipNoCampaign bool
+}
+
+var genericSpend = &spendPreset{
+	platform:    "manual",
+	day:         []string{"date", "day"},
+	channel:     []string{"channel"},
+	campaign:    []string{"campaign", "campaign_name"},
+	platformCol: []string{"platform"},
+	amount:      []string{"amount", "spend", "cost"},
+	micros:      []string{"cost_micros", "amount_micros"},
+	currency:    []string{"currency", "currency_code"},
+	impressions: []string{"impressions"},
+	clicks:      []string{"clicks"},
+}
+
+// googleAdsSpend reads a Google Ads campaign report: the UI's download ("Day", "Campaign",
+// "Campaign type", "Currency code", "Cost" in currency units, title lines above the header
+// and "Total: ..." lines below) or an API/GAQL export ("segments.date", "campaign.name",
+// "campaign.advertising_channel_type", "metrics.cost_micros" in millionths).
+var googleAdsSpend = &spendPreset{
+	name:        "google-ads",
+	platform:    "google_ads",
+	day:         []string{"day", "date", "segments_date"},
+	campaign:    []string{"campaign", "campaign_name"},
+	campType:    []string{"campaign_type", "advertising_channel_type", "campaign_advertising_channel_type"},
+	amount:      []string{"cost"},
+	micros:      []string{"cost_micros", "metrics_cost_micros", "cost_micro"},
+	currency:    []string{"currency_code", "currency", "customer_currency_code"},
+	impressions: []string{"impressions", "impr", "metrics_impressions"},
+	clicks:      []string{"clicks", "metrics_clicks"},
+	defChannel:  channel.PaidSearch,
+}
+
+// metaAdsSpend reads a Meta (Facebook) Ads Manager export: "Campaign name", "Day" (with a
+// daily breakdown) or "Reporting starts"/"Reporting ends", "Amount spent (EUR)" with the
+// currency in the header, "Impressions", "Link clicks".
+var metaAdsSpend = &spendPreset{
+	name:           "meta-ads",
+	platform:       "meta_ads",
+	day:            []string{"day", "date", "reporting_starts"},
+	dayEnd:         []string{"reporting_ends"},
+	campaign:       []string{"campaign_name", "campaign"},
+	amount:         []string{"amount_spent", "spend"},
+	currency:       []string{"currency"},
+	impressions:    []string{"impressions"},
+	clicks:         []string{"link_clicks", "clicks_all", "clicks"},
+	defChannel:     channel.PaidSocial,
+	skipNoCampaign: true,
+}
+
+// googleAdsChannel maps a campaign type to omniroi's channel (GA4's names).
+func googleAdsChannel(t string) string {
+	switch strings.ReplaceAll(strings.ToLower(strings.TrimSpace(t)), "_", " ") {
+	case "display":
+		return channel.Display
+	case "shopping":
+		return channel.PaidShopping
+	case "video":
+		return channel.PaidVideo
+	case "performance max", "local", "smart shopping":
+		return channel.CrossNetwork
+	case "demand gen", "discovery":
+		return channel.Display
+	case "app", "multi channel", "hotel", "travel":
+		return channel.PaidOther
+	}
+	return channel.PaidSearch // search, smart, and an absent type
+}
+
+// platformChannel is the channel of a generic spend row whose channel column is empty.
+func platformChannel(platform string) string {
+	switch strings.ToLower(strings.ReplaceAll(platform, " ", "_")) {
+	case "google_ads", "google", "adwords", "bing_ads", "microsoft_ads":
+		return channel.PaidSearch
+	case "meta_ads", "meta", "facebook", "facebook_ads", "instagram", "tiktok", "tiktok_ads", "pinterest", "linkedin":
+		return channel.PaidSocial
+	}
+	return ""
+}
+
+// spendConverter sums spend rows per (day, channel, campaign, platform): ad-set or ad
+// level exports have several rows per campaign and day.
+type spendConverter struct {
+	p          *spendPreset
+	opt        Options
+	agg        map[spendKey]*spendRow
+	order      []spendKey
+	hdrCur     string // currency named in the amount column's header ("Amount spent (EUR)")
+	amountKey  string // the header key holding the amount, once known
+	micros     bool
+	headerSeen bool
+}
+
+func newSpendConverter(opt Options) (*spendConverter, error) {
+	p := genericSpend
+	switch opt.Preset {
+	case "":
+	case "google-ads":
+		p = googleAdsSpend
+	case "meta-ads":
+		p = metaAdsSpend
+	case "shopify", "online-retail":
+		return nil, fmt.Errorf("--preset %s is an orders export: use omniroi import orders", opt.Preset)
+	default:
+		return nil, fmt.Errorf("unknown spend preset %q: want google-ads or meta-ads", opt.Preset)
+	}
+	return &spendConverter{p: p, opt: opt, agg: map[spendKey]*spendRow{}}, nil
+}
+
+var headerCurrency = regexp.MustCompile(`^(amount_spent|spend|cost|amount)_([a-z]{3})$`)
+
+// isHeader finds the header under any title lines: it names a day and an amount.
+func (c *spendConverter) isHeader(keys map[string]int) bool {
+	hasDay := false
+	for _, k := range c.p.day {
+		if _, ok := keys[k]; ok {
+			hasDay = true
+		}
+	}
+	return hasDay && c.findAmount(keys)
+}
+
+func (c *spendConverter) findAmount(keys map[string]int) bool {
+	for _, k := range c.p.micros {
+		if _, ok := keys[k]; ok {
+			c.amountKey, c.micros = k, true
+			return true
+		}
+	}
+	for _, k := range c.p.amount {
+		if _, ok := keys[k]; ok {
+			c.amountKey = k
+			return true
+		}
+	}
+	for k := range keys {
+		if m := headerCurrency.FindStringSubmatch(k); m != nil {
+			c.amountKey, c.hdrCur = k, strings.ToUpper(m[2])
+			return true
+		}
+	}
+	return false
+}
+
+func (c *spendConverter) wantsObjects() bool     { return true }
+func (c *spendConverter) setup(int64, time.Time) {}
+func (c *spendConverter) flush(func(*unit))      {}
+func (c *spendConverter) rows() []spendRow {
+	out := make([]spendRow, 0, len(c.order))
+	for _, k := range c.order {
+		out = append(out, *c.agg[k])
+	}
+	return out
+}
+
+func (c *spendConverter) add(r *row, emit func(*unit)) bool {
+	if r.hdr == nil {
+		if r.obj == nil {
+			emit(&unit{rows: []*row{r}, err: rowErr(r, "", "not a JSON object")})
+			return true
+		}
+		if c.amountKey == "" {
+			keys := make(map[string]int, len(r.obj))
+			for k := range r.obj {
+				keys[k] = 0
+			}
+			c.findAmount(keys)
+		}
+	}
+	dayRaw, dayCol := r.get(c.p.day...)
+	day, derr := parseTime(dayRaw)
+	if dayRaw == "" || derr != nil {
+		if isFooter(r) {
+			return false
+		}
+	}
+	fail := func(e *RowError) bool {
+		emit(&unit{rows: []*row{r}, err: e})
+		return true
+	}
+	if dayRaw == "" {
+		return fail(rowErr(r, c.p.day[0], "date is empty"))
+	}
+	if derr != nil {
+		return fail(rowErr(r, dayCol, "%v", derr))
+	}
+	days := []time.Time{day}
+	// A range only when the row has no day of its own (Meta without a daily breakdown).
+	if endRaw, endCol := r.get(c.p.dayEnd...); endRaw != "" && normKey(dayCol) == "reporting_starts" {
+		end, err := parseTime(endRaw)
+		if err != nil {
+			return fail(rowErr(r, endCol, "%v", err))
+		}
+		if end.Before(day) {
+			return fail(rowErr(r, endCol, "ends (%s) before it starts (%s)", endRaw, dayRaw))
+		}
+		for d := day.AddDate(0, 0, 1); !d.After(end); d = d.AddDate(0, 0, 1) {
+			days = append(days, d)
+		}
+	}
+
+	cur, curCol := r.get(c.p.currency...)
+	switch {
+	case cur != "":
+		v, err := normCurrency(cur)
+		if err != nil {
+			return fail(rowErr(r, curCol, "%v", err))
+		}
+		cur = v
+	case c.hdrCur != "":
+		cur = c.hdrCur
+	case c.opt.Currency != "":
+		cur = c.opt.Currency
+	default:
+		return fail(rowErr(r, "currency", "no currency: add a currency column or pass --currency"))
+	}
+
+	if c.amountKey == "" {
+		return fail(rowErr(r, "amount", "no amount column (amount, spend or cost)"))
+	}
+	amtRaw, amtCol, _ := r.lookup(c.amountKey)
+	var amount int64
+	if c.micros {
+		m, err := parseCount(amtRaw)
+		if err != nil {
+			return fail(rowErr(r, amtCol, "%q is not a whole number of micros", amtRaw))
+		}
+		amount = microsToMinor(m, cur)
+	} else {
+		if amtRaw == "--" || amtRaw == "" {
+			amtRaw = "0"
+		}
+		v, err := parseAmount(amtRaw, cur)
+		if err != nil {
+			return fail(rowErr(r, amtCol, "%v", err))
+		}
+		amount = v
+	}
+	if amount < 0 {
+		return fail(rowErr(r, amtCol, "spend %q is negative", amtRaw))
+	}
+	var counts [2]int64
+	for i, keys := range [][]string{c.p.impressions, c.p.clicks} {
+		v, col := r.get(keys...)
+		n, err := parseCount(v)
+		if err != nil {
+			return fail(rowErr(r, col, "%v", err))
+		}
+		counts[i] = n
+	}
+
+	campaign, _ := r.get(c.p.campaign...)
+	if campaign == "" && c.p.skipNoCampaign {
+		emit(&unit{rows: []*row{r}, skipped: true}) // a summary row of all campaigns
+		return true
+	}
+	platform, _ := r.get(c.p.platformCol...)
+	if platform == "" {
+		platform = c.p.platform
+	}
+	ch, chCol := r.get(c.p.channel...)
+	switch {
+	case ch != "":
+	case len(c.p.campType) > 0:
+		t, _ := r.get(c.p.campType...)
+		ch = googleAdsChannel(t)
+	case c.p.defChannel != "":
+		ch = c.p.defChannel
+	default:
+		if ch = platformChannel(platform); ch == "" {
+			if chCol == "" {
+				chCol = "channel"
+			}
+			return fail(rowErr(r, chCol, "channel is empty (and platform %q does not imply one)", platform))
+		}
+	}
+
+	// Spread a multi-day row evenly; the remainder goes to the first days.
+	n := int64(len(days))
+	for i, d := range days {
+		part := func(v int64) int64 {
+			q := v / n
+			if int64(i) < v%n {
+				q++
+			}
+			return q
+		}
+		k := spendKey{d.Format("2006-01-02"), ch, campaign, platform}
+		if s, ok := c.agg[k]; ok {
+			if s.Currency != cur {
+				return fail(rowErr(r, curCol, "currency %s differs from %s at line %d for the same day and campaign", cur, s.Currency, s.line))
+			}
+			s.AmountMinor += part(amount)
+			s.Impressions += part(counts[0])
+			s.Clicks += part(counts[1])
+			continue
+		}
+		c.agg[k] = &spendRow{Day: k.day, Channel: ch, Campaign: campaign, Platform: platform, Currency: cur,
+			AmountMinor: part(amount), Impressions: part(counts[0]), Clicks: part(counts[1]), line: r.line}
+		c.order = append(c.order, k)
+	}
+	return true
+}
+
+// isFooter recognises report totals ("Total: Account", "Total: Campaigns").
+func isFooter(r *row) bool {
+	found := false
+	r.each(func(_, _, v string) {
+		if strings.HasPrefix(strings.ToLower(v), "total") {
+			found = true
+		}
+	})
+	return found
+}
+
+// microsToMinor converts millionths of a currency unit to minor units, rounding half up.
+func microsToMinor(m int64, cur string) int64 {
+	f := int64(1)
+	for i := money.Exponent(cur); i < 6; i++ {
+		f *= 10
+	}
+	if m < 0 {
+		return -((-m + f/2) / f)
+	}
+	return (m + f/2) / f
+}
+
+type spendResult struct{ changed, same int }
+
+// upsertSpend writes spend rows; a row whose values are already stored is left alone and
+// counted as the same, so a re-import reports duplicates rather than updates.
+func upsertSpend(ctx context.Context, tx *store.Tx, rows []spendRow, from string) (spendResult, error) {
+	var res spendResult
+	q := `INSERT INTO spend (day, channel, campaign, platform, amount_minor, currency, impressions, clicks, imported_from)
+		VALUES (?,?,?,?,?,?,?,?,?)
+		ON CONFLICT (day, channel, campaign, platform) DO UPDATE SET amount_minor = excluded.amount_minor,
+			currency = excluded.currency, impressions = excluded.impressions, clicks = excluded.clicks,
+			imported_from = excluded.imported_from
+		WHERE spend.amount_minor <> excluded.amount_minor OR spend.currency <> excluded.currency
+			OR spend.impressions <> excluded.impressions OR spend.clicks <> excluded.clicks`
+	stmt, err := tx.Tx.PrepareContext(ctx, store.Rebind(tx.Dialect, q))
+	if err != nil {
+		return res, fmt.Errorf("prepare spend upsert: %w", err)
+	}
+	defer stmt.Close()
+	for _, s := range rows {
+		r, err := stmt.ExecContext(ctx, s.Day, s.Channel, s.Campaign, s.Platform, s.AmountMinor, s.Currency, s.Impressions, s.Clicks, from)
+		if err != nil {
+			return res, fmt.Errorf("upsert spend %s %s %q: %w", s.Day, s.Channel, s.Campaign, err)
+		}
+		n, err := r.RowsAffected()
+		if err != nil {
+			return res, err
+		}
+		if n > 0 {
+			res.changed++
+		} else {
+			res.same++
+		}
+	}
+	return res, nil
+}
