@@ -1,0 +1,128 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+
+	"golang.org/x/term"
+
+	"github.com/omniroi/omniroi/internal/importer"
+)
+
+func init() {
+	Register(&Command{
+		Name:    "import",
+		Summary: "import events, orders, customers or ad spend from CSV/JSONL (Shopify, Google Ads, Meta Ads presets)",
+		Usage: `omniroi import {events|orders|spend|customers} FILE [--format csv|jsonl] [--preset NAME]
+       [--source NAME] [--currency EUR] [--skip-bad] [--rejected FILE] [--json]
+
+FILE may be gzip-compressed; "-" reads stdin (with --format).
+Presets: orders: shopify, online-retail; spend: google-ads, meta-ads.
+A file imports all-or-nothing unless --skip-bad; importing it again changes nothing.
+Columns and examples: docs/import.md`,
+		Run: runImport,
+	})
+}
+
+func runImport(ctx context.Context, env *Env, args []string) error {
+	c := commands["import"]
+	fs := FlagSet(c, env)
+	var sf StoreFlags
+	sf.Register(fs)
+	format := fs.String("format", "", "csv or jsonl (default: from the file extension; .gz is read through)")
+	preset := fs.String("preset", "", "export layout: shopify, online-retail (orders); google-ads, meta-ads (spend)")
+	source := StringFlag(fs, "source", "import", "event source the imported events belong to")
+	currency := fs.String("currency", "", "currency for files without a currency column, e.g. EUR")
+	skipBad := fs.Bool("skip-bad", false, "import the good rows and write the bad ones to --rejected")
+	rejected := fs.String("rejected", "", "where --skip-bad writes rejected rows (default FILE.rejected.csv or .jsonl)")
+	// Flags may follow the positional arguments: parse, take positionals, parse the rest.
+	var pos []string
+	rest := args
+	for {
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	if len(pos) != 2 {
+		return ErrUsage
+	}
+	if _, set := os.LookupEnv("GOGC"); !set {
+		// The import's live heap is small (44 MB at 1M orders); collecting less often
+		// saves ~10% CPU and a third of the wall time on 300k orders, for ~70 MB more RSS.
+		defer debug.SetGCPercent(debug.SetGCPercent(400))
+	}
+	db, err := sf.Open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	opt := importer.Options{Kind: pos[0], Format: *format, Preset: *preset, Source: *source,
+		Currency: *currency, SkipBad: *skipBad, RejectedPath: *rejected}
+	if f, ok := env.Stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) && !sf.JSON {
+		opt.Progress = env.Stderr
+	}
+	var rep importer.Report
+	if pos[1] == "-" {
+		if opt.Format == "" {
+			return fmt.Errorf("reading stdin needs --format csv or --format jsonl")
+		}
+		rep, err = importer.Import(ctx, db, env.Stdin, "stdin", opt)
+	} else {
+		rep, err = importer.ImportFile(ctx, db, pos[1], opt)
+	}
+	if sf.JSON {
+		out := struct {
+			importer.Report
+			OK    bool   `json:"ok"`
+			Error string `json:"error,omitempty"`
+		}{Report: rep, OK: err == nil}
+		if err != nil {
+			out.Error = err.Error()
+		}
+		if perr := PrintJSON(env.Stdout, out); perr != nil {
+			return perr
+		}
+		return err
+	}
+	if err != nil {
+		if errors.Is(err, importer.ErrBadRows) {
+			printRowErrors(env, rep)
+		}
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "%s: %d rows, %d imported, %d already there", rep.Kind, rep.Rows, rep.Imported, rep.Duplicates)
+	if rep.Skipped > 0 {
+		fmt.Fprintf(env.Stdout, ", %d skipped", rep.Skipped)
+	}
+	if rep.Rejected > 0 {
+		fmt.Fprintf(env.Stdout, ", %d rejected", rep.Rejected)
+		if rep.RejectedPath != "" {
+			fmt.Fprintf(env.Stdout, " (written to %s)", rep.RejectedPath)
+		}
+	}
+	fmt.Fprintln(env.Stdout)
+	if rep.Rejected > 0 {
+		printRowErrors(env, rep)
+	}
+	return nil
+}
+
+func printRowErrors(env *Env, rep importer.Report) {
+	const show = 10
+	for i, e := range rep.Errors {
+		if i == show {
+			fmt.Fprintf(env.Stderr, "  ... and %d more\n", rep.Rejected-show)
+			break
+		}
+		fmt.Fprintf(env.Stderr, "  %v\n", e)
+	}
+}
