@@ -237,12 +237,28 @@ func (m BGNBD) expectedIfAlive(t float64, x int, T float64) float64 {
 	}
 	r, al, a, b := m.R, m.Alpha, m.A, m.B
 	xf := float64(x)
+	if a+b > largeBeta {
+		return expectedFixedP(r+xf, al+T, a/(a+b+xf), t)
+	}
 	z := t / (al + T + t)
 	// FHL's ((α+T)/(α+T+t))^(r+x) · 2F1(r+x, b+x; a+b+x-1; z) overflows in the
 	// 2F1 as z → 1 for large x; Euler's transformation turns it into
 	// (1-z)^(a-1) · 2F1(a+b-1-r, a-1; a+b+x-1; z), which stays bounded.
 	h := mathext.Hypergeo(a+b-1-r, a-1, a+b+xf-1, z)
 	return (a + b + xf - 1) / (a - 1) * (1 - math.Exp((a-1)*math.Log((al+T)/(al+T+t)))*h)
+}
+
+// largeBeta is the a+b above which Beta(a, b) is treated as its mean: a fit on
+// data without dropout heterogeneity drives a and b towards infinity, and the
+// 2F1 with such parameters is slow (seconds per call) and ends in NaN.
+const largeBeta = 1e4
+
+// expectedFixedP is E[Y(t) | alive] when every customer drops out with the same
+// probability p after each purchase and λ ~ Gamma(shape, rate): the purchases
+// before dropout in t are (1 - e^(-λpt))/p on average, so the mean over λ is
+// (1 - (rate/(rate+pt))^shape)/p. Its error against BG/NBD is O(1/(a+b)).
+func expectedFixedP(shape, rate, p, t float64) float64 {
+	return -math.Expm1(shape*math.Log(rate/(rate+p*t))) / p
 }
 
 // ProbPurchases is P(X(t) = n) for a customer just acquired (FHL 2005 eq. 8).

@@ -257,3 +257,24 @@ func TestParetoAgainstIntegration(t *testing.T) {
 		}
 	}
 }
+
+// A fit without dropout heterogeneity has huge a and b: the fixed-p limit must
+// agree with the 2F1 form where both work, and stay finite beyond (2F1 gave NaN).
+func TestExpectedIfAliveLargeBeta(t *testing.T) {
+	for _, c := range []struct {
+		x      int
+		T, hor float64
+	}{{0, 10, 52}, {3, 30, 13}, {20, 50, 52}} {
+		m := BGNBD{R: 0.7, Alpha: 1.4, A: 2000, B: 7000}
+		exact := m.expectedIfAlive(c.hor, c.x, c.T)
+		p := m.A / (m.A + m.B + float64(c.x))
+		approx := expectedFixedP(m.R+float64(c.x), m.Alpha+c.T, p, c.hor)
+		if math.Abs(approx-exact) > 0.01*exact {
+			t.Errorf("x=%d T=%g t=%g: fixed-p %g, 2F1 %g", c.x, c.T, c.hor, approx, exact)
+		}
+		m.A, m.B = 3.1e6, 1.7e7
+		if v := m.ConditionalExpectedPurchases(c.hor, c.x, 5, c.T); math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 {
+			t.Errorf("huge a, b: %g", v)
+		}
+	}
+}

@@ -34,8 +34,9 @@ func checkFormat(f string) (string, error) {
 	return "", fmt.Errorf("unknown format %q (want table, csv or json)", f)
 }
 
-// LoadTransactions reads a transactions CSV file; "-" reads standard input.
-func LoadTransactions(path string) ([]Transaction, error) {
+// LoadTransactionsFile reads a transactions CSV file; "-" reads standard input.
+// (LoadTransactions reads them from the store.)
+func LoadTransactionsFile(path string) ([]Transaction, error) {
 	if path == "" {
 		return nil, errors.New("no transactions file given")
 	}
@@ -54,6 +55,17 @@ func LoadTransactions(path string) ([]Transaction, error) {
 	}
 	if len(txs) == 0 {
 		return nil, fmt.Errorf("%s: no transactions", path)
+	}
+	return txs, nil
+}
+
+// optionTransactions returns txs when given, else reads the file.
+func optionTransactions(txs []Transaction, path string) ([]Transaction, error) {
+	if txs == nil {
+		return LoadTransactionsFile(path)
+	}
+	if len(txs) == 0 {
+		return nil, errors.New("no transactions")
 	}
 	return txs, nil
 }
@@ -78,11 +90,12 @@ func round(v float64, digits int) float64 {
 // CLVOptions are the options of `omniroi clv`.
 type CLVOptions struct {
 	TransactionsFile string
-	Format           string    // table | csv | json
-	CalibrationEnd   time.Time // zero: the last transaction day
-	TimeUnit         string    // day | week (default week)
-	Horizon          int       // months; 0 means 12
-	Discount         float64   // per month; negative means 0, 0 means 0.01 unless NoDiscount
+	Transactions     []Transaction // used instead of TransactionsFile when non-nil (e.g. from the store)
+	Format           string        // table | csv | json
+	CalibrationEnd   time.Time     // zero: the last transaction day
+	TimeUnit         string        // day | week (default week)
+	Horizon          int           // months; 0 means 12
+	Discount         float64       // per month; negative means 0, 0 means 0.01 unless NoDiscount
 	NoDiscount       bool
 	Limit            int         // top customers by CLV; 0 means all
 	Bands            *ChurnBands // nil means DefaultChurnBands
@@ -173,7 +186,7 @@ func RunCLV(ctx context.Context, o CLVOptions, stdout io.Writer) error {
 	if err := bands.Validate(); err != nil {
 		return fmt.Errorf("clv: %w", err)
 	}
-	txs, err := LoadTransactions(o.TransactionsFile)
+	txs, err := optionTransactions(o.Transactions, o.TransactionsFile)
 	if err != nil {
 		return fmt.Errorf("clv: %w", err)
 	}
@@ -296,6 +309,7 @@ func writeCSV(w io.Writer, rows [][]string) error {
 // SegmentsOptions are the options of `omniroi segments`.
 type SegmentsOptions struct {
 	TransactionsFile string
+	Transactions     []Transaction // used instead of TransactionsFile when non-nil
 	Format           string
 	AsOf             time.Time     // zero: the last transaction day
 	Previous         time.Time     // zero: AsOf minus Period
@@ -303,6 +317,11 @@ type SegmentsOptions struct {
 	Rules            []SegmentRule // nil: DefaultSegmentRules
 	Small            *SmallSegment // nil: DefaultSmallSegment
 	Limit            int           // customers listed (json/csv); 0 means all, table lists none
+	// Churn adds the churn bands at AsOf (realised revenue beside predicted CLV):
+	// BG/NBD, Gamma-Gamma and, unless SkipPareto, Pareto/NBD are fitted for it.
+	Churn      bool
+	TimeUnit   string // day | week (default week), for the churn models
+	SkipPareto bool
 }
 
 // ReadSegmentRules reads rules as a JSON array of
@@ -338,7 +357,7 @@ func RunSegments(ctx context.Context, o SegmentsOptions, stdout io.Writer) error
 	if err != nil {
 		return fmt.Errorf("segments: %w", err)
 	}
-	txs, err := LoadTransactions(o.TransactionsFile)
+	txs, err := optionTransactions(o.Transactions, o.TransactionsFile)
 	if err != nil {
 		return fmt.Errorf("segments: %w", err)
 	}
@@ -363,6 +382,16 @@ func RunSegments(ctx context.Context, o SegmentsOptions, stdout io.Writer) error
 	}
 	if o.Limit > 0 && o.Limit < len(rep.Scores) {
 		rep.Scores = rep.Scores[:o.Limit]
+	}
+	var bands []bandOut
+	if o.Churn {
+		b, err := churnBands(ctx, txs, asOf, o.TimeUnit, !o.SkipPareto)
+		if err != nil {
+			return fmt.Errorf("segments: churn bands: %w", err)
+		}
+		for _, x := range b {
+			bands = append(bands, bandOut{x.Band, x.Customers, float64(x.Realised) / 100, major(x.Predicted)})
+		}
 	}
 	switch format {
 	case FormatJSON:
@@ -391,8 +420,9 @@ func RunSegments(ctx context.Context, o SegmentsOptions, stdout io.Writer) error
 			Segments    []seg            `json:"segments"`
 			Transitions TransitionMatrix `json:"transitions"`
 			Customers   []cust           `json:"customers"`
+			ChurnBands  []bandOut        `json:"churn_bands,omitempty"`
 		}
-		o := out{AsOf: asOf.Format("2006-01-02"), Previous: prev.Format("2006-01-02"), Transitions: rep.Transitions}
+		o := out{AsOf: asOf.Format("2006-01-02"), Previous: prev.Format("2006-01-02"), Transitions: rep.Transitions, ChurnBands: bands}
 		for _, x := range rep.Segments {
 			o.Segments = append(o.Segments, seg{x.Segment, x.Customers, round(x.Share, 6), float64(x.Revenue) / 100, round(x.RevenueShare, 6), x.Warning})
 		}
@@ -423,7 +453,37 @@ func RunSegments(ctx context.Context, o SegmentsOptions, stdout io.Writer) error
 		}
 		fmt.Fprintln(tw, from+"\t"+strings.Join(cells, "\t"))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(bands) > 0 {
+		fmt.Fprintf(stdout, "\nChurn bands as of %s (P(alive); realised net revenue so far beside predicted 12-month CLV)\n", asOf.Format("2006-01-02"))
+		tw = tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "band\tcustomers\trealised\tpredicted CLV\t")
+		for _, b := range bands {
+			fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.2f\t\n", b.Band, b.Customers, b.Realised, b.Predicted)
+		}
+		return tw.Flush()
+	}
+	return nil
+}
+
+// churnBands fits the models at asOf and totals the default churn bands
+// (12 months, 1 %/month discount).
+func churnBands(ctx context.Context, txs []Transaction, asOf time.Time, timeUnit string, withPareto bool) ([]BandSummary, error) {
+	unit, err := ParseUnit(timeUnit)
+	if err != nil {
+		return nil, err
+	}
+	sum, err := Summarize(txs, asOf, unit)
+	if err != nil {
+		return nil, err
+	}
+	models, err := FitModelsContext(ctx, sum, unit, withPareto)
+	if err != nil {
+		return nil, err
+	}
+	return SummarizeBands(models.Score(sum, ScoreOptions{HorizonMonths: 12, Discount: 0.01, Bands: DefaultChurnBands})), nil
 }
 
 // ReadChannelsCSV reads customer_id,channel pairs (with a header) into a map.
@@ -467,7 +527,9 @@ func ReadChannelsCSV(r io.Reader) (map[string]string, error) {
 // CohortsOptions are the options of `omniroi cohorts`.
 type CohortsOptions struct {
 	TransactionsFile string
-	ChannelsFile     string // optional CSV customer_id,channel
+	Transactions     []Transaction     // used instead of TransactionsFile when non-nil
+	ChannelsFile     string            // optional CSV customer_id,channel
+	Channels         map[string]string // used instead of ChannelsFile when non-nil
 	Format           string
 	AsOf             time.Time // zero: the last transaction day
 }
@@ -478,12 +540,12 @@ func RunCohorts(ctx context.Context, o CohortsOptions, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("cohorts: %w", err)
 	}
-	txs, err := LoadTransactions(o.TransactionsFile)
+	txs, err := optionTransactions(o.Transactions, o.TransactionsFile)
 	if err != nil {
 		return fmt.Errorf("cohorts: %w", err)
 	}
-	var channels map[string]string
-	if o.ChannelsFile != "" {
+	channels := o.Channels
+	if channels == nil && o.ChannelsFile != "" {
 		f, err := os.Open(o.ChannelsFile)
 		if err != nil {
 			return fmt.Errorf("cohorts: %w", err)

@@ -1,0 +1,121 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/omniroi/omniroi/internal/attribution"
+)
+
+// journeyFlags are the flags attribute and roi share.
+type journeyFlags struct {
+	from, to, lookback, session, halfLife, weights, events, valueProp string
+	order                                                             int
+}
+
+func (jf *journeyFlags) register(fsReg interface {
+	StringVar(p *string, name, value, usage string)
+	IntVar(p *int, name string, value int, usage string)
+}) {
+	fsReg.StringVar(&jf.from, "from", "", "first day of conversions, YYYY-MM-DD (UTC)")
+	fsReg.StringVar(&jf.to, "to", "", "day after the last day of conversions, YYYY-MM-DD (exclusive)")
+	fsReg.StringVar(&jf.lookback, "lookback", "30d", "touches at most this long before a conversion (e.g. 30d, 7d, 12h)")
+	fsReg.StringVar(&jf.session, "session-timeout", "30m", "inactivity that ends a visit")
+	fsReg.StringVar(&jf.halfLife, "half-life", "7d", "time_decay half-life")
+	fsReg.StringVar(&jf.weights, "weights", "", "custom model weights, e.g. 0.4,0.2,0.4")
+	fsReg.StringVar(&jf.events, "conversion-events", attribution.OrderCompleted, "comma-separated conversion event names (Order Completed is read from the orders table, net of refunds)")
+	fsReg.StringVar(&jf.valueProp, "value-property", attribution.DefaultValueProperty, "property holding the value of conversion events other than Order Completed")
+	fsReg.IntVar(&jf.order, "order", 1, "markov chain order (1 to 4)")
+}
+
+func (jf *journeyFlags) options() (attribution.JourneyOptions, attribution.Config, error) {
+	var jo attribution.JourneyOptions
+	var cfg attribution.Config
+	var err error
+	if jo.From, err = attribution.ParseDate(jf.from); err != nil {
+		return jo, cfg, fmt.Errorf("--from: %w", err)
+	}
+	if jo.To, err = attribution.ParseDate(jf.to); err != nil {
+		return jo, cfg, fmt.Errorf("--to: %w", err)
+	}
+	for _, d := range []struct {
+		flag, v string
+		dst     *time.Duration
+	}{{"lookback", jf.lookback, &jo.Lookback}, {"session-timeout", jf.session, &jo.SessionTimeout}, {"half-life", jf.halfLife, &cfg.HalfLife}} {
+		if *d.dst, err = attribution.ParseDuration(d.v); err != nil {
+			return jo, cfg, fmt.Errorf("--%s: %w", d.flag, err)
+		}
+	}
+	if cfg.CustomWeights, err = attribution.ParseWeights(jf.weights); err != nil {
+		return jo, cfg, fmt.Errorf("--weights: %w", err)
+	}
+	cfg.Order = jf.order
+	jo.ConversionEvents = attribution.SplitList(jf.events)
+	jo.ValueProperty = jf.valueProp
+	return jo, cfg, nil
+}
+
+func init() {
+	c := &Command{
+		Name:    "attribute",
+		Summary: "split conversions and revenue over marketing channels (11 attribution models)",
+		Usage: `omniroi attribute [--paths FILE] [--model NAME|all] [--order K] [--format table|csv|json]
+                 [--from DATE --to DATE] [--lookback 30d] [--session-timeout 30m] [--half-life 7d]
+                 [--weights 0.4,0.2,0.4] [--conversion-events "Order Completed"] [--ignore-nulls]
+                 [--ground-truth FILE|none] [--data DIR | --db DSN]
+
+Without --paths, journeys are built from the store's touchpoints and orders; with --paths, a
+ChannelAttribution-style path file ("-" for stdin) is read instead. --ground-truth compares the
+models with a demo's ground_truth.json (default: the one in --data, when present).`,
+	}
+	c.Run = func(ctx context.Context, env *Env, args []string) error {
+		fs := FlagSet(c, env)
+		var sf StoreFlags
+		sf.Register(fs)
+		var jf journeyFlags
+		jf.register(fs)
+		paths := fs.String("paths", "", "ChannelAttribution-style path file instead of the store; - is stdin")
+		model := fs.String("model", "all", "model name or all: "+fmt.Sprint(attribution.ModelNames))
+		format := fs.String("format", "table", "table, csv or json")
+		ignoreNulls := fs.Bool("ignore-nulls", false, "markov: leave out non-converting journeys")
+		gtFlag := fs.String("ground-truth", "", "ground_truth.json to compare with; none to skip (default: DATA/ground_truth.json when present)")
+		pos, err := idParseArgs(fs, args)
+		if err != nil {
+			return err
+		}
+		if len(pos) != 0 {
+			return ErrUsage
+		}
+		if sf.JSON {
+			*format = "json"
+		}
+		jo, cfg, err := jf.options()
+		if err != nil {
+			return err
+		}
+		cfg.IgnoreNulls = *ignoreNulls
+		if *paths != "" {
+			return attribution.RunAttribute(ctx, attribution.Options{
+				PathsFile: *paths, Model: *model, Order: cfg.Order, Format: *format, HalfLife: cfg.HalfLife,
+				CustomWeights: cfg.CustomWeights, IgnoreNulls: cfg.IgnoreNulls, Stdin: env.Stdin,
+			}, env.Stdout)
+		}
+		gt := *gtFlag
+		switch {
+		case gt == "none":
+			gt = ""
+		case gt == "" && *format != "csv":
+			gt = attribution.DefaultGroundTruth(sf.Data)
+		}
+		db, err := sf.Open(ctx)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		return attribution.RunStoreAttribute(ctx, db, attribution.StoreOptions{
+			Journeys: jo, Model: *model, Config: cfg, Format: *format, GroundTruth: gt,
+		}, env.Stdout)
+	}
+	Register(c)
+}

@@ -1,0 +1,176 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"text/tabwriter"
+	"time"
+
+	"github.com/omniroi/omniroi/internal/identity"
+	"github.com/omniroi/omniroi/internal/money"
+)
+
+func init() {
+	c := &Command{
+		Name:    "customer",
+		Summary: "show a customer (identities, traits, orders, touchpoints), search, list identity conflicts",
+		Usage: "omniroi customer show ID|EMAIL|PHONE|USERID [--json]\n" +
+			"       omniroi customer search TEXT [--limit 20] [--json]\n" +
+			"       omniroi customer conflicts [--limit 100] [--json]",
+	}
+	c.Run = func(ctx context.Context, env *Env, args []string) error {
+		if len(args) == 0 {
+			return ErrUsage
+		}
+		sub, args := args[0], args[1:]
+		fs := FlagSet(c, env)
+		var sf StoreFlags
+		sf.Register(fs)
+		limit := fs.Int("limit", 0, "how many rows to list")
+		pos, err := idParseArgs(fs, args)
+		if err != nil {
+			return err
+		}
+		switch sub {
+		case "show":
+			if len(pos) != 1 {
+				return ErrUsage
+			}
+		case "search":
+			if len(pos) > 1 {
+				return ErrUsage
+			}
+		case "conflicts":
+			if len(pos) != 0 {
+				return ErrUsage
+			}
+		default:
+			return ErrUsage
+		}
+		db, err := sf.Open(ctx)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		switch sub {
+		case "show":
+			cu, err := identity.FindCustomer(ctx, db, pos[0])
+			if err != nil {
+				return err
+			}
+			p, err := identity.Profile(ctx, db, cu.ID)
+			if err != nil {
+				return err
+			}
+			if sf.JSON {
+				return PrintJSON(env.Stdout, p)
+			}
+			printProfile(env.Stdout, p)
+			return nil
+		case "search":
+			q := ""
+			if len(pos) == 1 {
+				q = pos[0]
+			}
+			cs, err := identity.Search(ctx, db, q, max(*limit, 20))
+			if err != nil {
+				return err
+			}
+			if sf.JSON {
+				if cs == nil {
+					cs = []identity.Customer{}
+				}
+				return PrintJSON(env.Stdout, cs)
+			}
+			tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tNAME\tEMAIL\tPHONE\tUSER ID\tLAST SEEN")
+			for _, c := range cs {
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, c.Email, c.Phone, c.UserID, c.LastSeen.Format(time.DateTime))
+			}
+			return tw.Flush()
+		default:
+			cs, err := identity.Conflicts(ctx, db, *limit)
+			if err != nil {
+				return err
+			}
+			if sf.JSON {
+				if cs == nil {
+					cs = []identity.Conflict{}
+				}
+				return PrintJSON(env.Stdout, cs)
+			}
+			if len(cs) == 0 {
+				fmt.Fprintln(env.Stdout, "no identity conflicts")
+				return nil
+			}
+			tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "TIME\tCUSTOMER\tOTHER\tREASON")
+			for _, c := range cs {
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", c.Time.Format(time.DateTime), c.CustomerID, c.OtherID, c.Reason)
+			}
+			return tw.Flush()
+		}
+	}
+	Register(c)
+}
+
+func printProfile(w io.Writer, p identity.CustomerProfile) {
+	fmt.Fprintf(w, "customer %d", p.ID)
+	if p.Name != "" {
+		fmt.Fprintf(w, "  %s", p.Name)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "  first seen %s, last seen %s, %d events\n", p.FirstSeen.Format(time.DateTime), p.LastSeen.Format(time.DateTime), p.Events)
+	fmt.Fprintln(w, "\nidentities:")
+	for _, i := range p.Identities {
+		shared := ""
+		if i.Shared {
+			shared = "  (shared: no longer merges)"
+		}
+		fmt.Fprintf(w, "  %-13s %s%s\n", i.Kind, i.Value, shared)
+	}
+	if len(p.Traits) > 0 {
+		fmt.Fprintln(w, "\ntraits:")
+		keys := make([]string, 0, len(p.Traits))
+		for k := range p.Traits {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(w, "  %s: %s\n", k, p.Traits[k])
+		}
+	}
+	fmt.Fprintf(w, "\norders (%d):\n", len(p.Orders))
+	for _, o := range p.Orders {
+		ref := ""
+		if o.RefundedMinor != 0 {
+			ref = "  refunded " + money.Format(o.RefundedMinor, o.Currency)
+		}
+		fmt.Fprintf(w, "  %s  %-14s %10s %s  %-6s %s%s\n", o.Time.Format(time.DateTime), o.OrderID, money.Format(o.RevenueMinor, o.Currency), o.Currency, o.Location, o.Channel, ref)
+	}
+	fmt.Fprintf(w, "\ntouchpoints (%d):\n", len(p.Touchpoints))
+	if p.Truncated {
+		fmt.Fprintf(w, "  (newest %d only)\n", len(p.Touchpoints))
+	}
+	for _, t := range p.Touchpoints {
+		camp := ""
+		if t.Campaign != "" && t.Campaign != "(none)" {
+			camp = "  campaign " + t.Campaign
+		}
+		fmt.Fprintf(w, "  %s  %-6s %-24s %s%s\n", t.Time.Format(time.DateTime), t.Type, t.Name, t.Channel, camp)
+	}
+	if len(p.Merges) > 0 {
+		fmt.Fprintln(w, "\nmerged:")
+		for _, m := range p.Merges {
+			fmt.Fprintf(w, "  %s  customer %d via %s %s\n", m.Time.Format(time.DateTime), m.MergedID, m.Kind, m.Value)
+		}
+	}
+	if len(p.Conflicts) > 0 {
+		fmt.Fprintln(w, "\nconflicts:")
+		for _, c := range p.Conflicts {
+			fmt.Fprintf(w, "  %s  %s\n", c.Time.Format(time.DateTime), c.Reason)
+		}
+	}
+}

@@ -1,0 +1,381 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/omniroi/omniroi/internal/journey"
+	"github.com/omniroi/omniroi/internal/server"
+	"github.com/omniroi/omniroi/internal/store"
+)
+
+func init() {
+	c := &Command{
+		Name:    "journey",
+		Summary: "automate journeys: templates, apply, list, show, report, run",
+		Usage: `omniroi journey templates
+omniroi journey apply TEMPLATE|FILE      (a built-in name, or a YAML/JSON document)
+omniroi journey validate FILE            (compile and print the plan, store nothing)
+omniroi journey list
+omniroi journey show NAME                (plan with counts per step)
+omniroi journey report NAME [--window 7d] [--cost email=0,sms=5,push=0]
+omniroi journey enable|disable NAME
+omniroi journey policy [FILE]            (show, or set from YAML, the workspace guardrails)
+omniroi journey run [--once]             (run the engine without the web server)
+Flags: --data, --db, --json; run also takes --base-url and the OMNIROI_SMTP_URL,
+OMNIROI_SMS_WEBHOOK, OMNIROI_PUSH_WEBHOOK, OMNIROI_WEBHOOK_SECRET variables.`,
+	}
+	c.Run = func(ctx context.Context, env *Env, args []string) error {
+		if len(args) == 0 {
+			return ErrUsage
+		}
+		sub, args := args[0], args[1:]
+		fs := FlagSet(c, env)
+		var sf StoreFlags
+		sf.Register(fs)
+		window := fs.String("window", "7d", "report: an order this long after entry counts as a conversion")
+		cost := fs.String("cost", "", "report: cost per delivered send in minor units, e.g. email=0,sms=5")
+		once := fs.Bool("once", false, "run: do the work due now, then exit")
+		baseURL := StringFlag(fs, "base-url", "http://127.0.0.1:8080", "run: public URL for tracking and unsubscribe links")
+		// Flags may come after the positional arguments: omniroi journey show cart --json.
+		var rest []string
+		for {
+			if err := fs.Parse(args); err != nil {
+				return err
+			}
+			if fs.NArg() == 0 {
+				break
+			}
+			rest = append(rest, fs.Arg(0))
+			args = fs.Args()[1:]
+		}
+		if sub == "templates" {
+			return journeyTemplates(env, sf.JSON)
+		}
+		if sub == "validate" {
+			if len(rest) != 1 {
+				return ErrUsage
+			}
+			src, err := os.ReadFile(rest[0])
+			if err != nil {
+				return err
+			}
+			p, err := journey.Compile(src)
+			if err != nil {
+				return fmt.Errorf("%s:\n%w", rest[0], err)
+			}
+			if sf.JSON {
+				return PrintJSON(env.Stdout, p)
+			}
+			fmt.Fprint(env.Stdout, p.String())
+			return nil
+		}
+		db, err := sf.Open(ctx)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		switch sub {
+		case "apply":
+			if len(rest) != 1 {
+				return ErrUsage
+			}
+			src, err := os.ReadFile(rest[0])
+			if errors.Is(err, os.ErrNotExist) {
+				src, err = journey.TemplateSource(strings.TrimSuffix(rest[0], ".yaml"))
+				if err != nil {
+					return fmt.Errorf("%s is neither a file nor a built-in journey (omniroi journey templates lists them)", rest[0])
+				}
+			} else if err != nil {
+				return err
+			}
+			a, err := journey.Apply(ctx, db, src)
+			if err != nil {
+				return err
+			}
+			if sf.JSON {
+				return PrintJSON(env.Stdout, a)
+			}
+			if a.Changed {
+				fmt.Fprintf(env.Stdout, "journey %s: version %d applied; new runs use it, running runs keep theirs\n", a.Name, a.Version)
+			} else {
+				fmt.Fprintf(env.Stdout, "journey %s: unchanged (version %d)\n", a.Name, a.Version)
+			}
+			return nil
+		case "list":
+			ls, err := journey.List(ctx, db)
+			if err != nil {
+				return err
+			}
+			if sf.JSON {
+				return PrintJSON(env.Stdout, ls)
+			}
+			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tVERSION\tENABLED\tENTRY\tACTIVE\tRUNS\tSENT")
+			for _, s := range ls {
+				fmt.Fprintf(tw, "%s\t%d\t%v\t%s\t%d\t%d\t%d\n", s.Name, s.Version, s.Enabled, s.Entry, s.Active, s.Total, s.Sent)
+			}
+			return tw.Flush()
+		case "show":
+			if len(rest) != 1 {
+				return ErrUsage
+			}
+			d, err := journey.Show(ctx, db, rest[0])
+			if err != nil {
+				return err
+			}
+			if sf.JSON {
+				return PrintJSON(env.Stdout, d)
+			}
+			printShow(env, d)
+			return nil
+		case "report":
+			if len(rest) != 1 {
+				return ErrUsage
+			}
+			w, err := parseDays(*window)
+			if err != nil {
+				return fmt.Errorf("--window: %w", err)
+			}
+			costs, err := parseCosts(*cost)
+			if err != nil {
+				return fmt.Errorf("--cost: %w", err)
+			}
+			r, err := journey.Measure(ctx, db, rest[0], journey.ReportOptions{Window: w, CostPerSend: costs})
+			if err != nil {
+				return err
+			}
+			if sf.JSON {
+				return PrintJSON(env.Stdout, r)
+			}
+			printReport(env, r)
+			return nil
+		case "enable", "disable":
+			if len(rest) != 1 {
+				return ErrUsage
+			}
+			return journey.SetEnabled(ctx, db, rest[0], sub == "enable")
+		case "run":
+			return journeyRun(ctx, env, db, *baseURL, *once)
+		case "policy":
+			if len(rest) == 1 {
+				src, err := os.ReadFile(rest[0])
+				if err != nil {
+					return err
+				}
+				wp, err := journey.ParsePolicy(src)
+				if err != nil {
+					return fmt.Errorf("%s:\n%w", rest[0], err)
+				}
+				if err := journey.SavePolicy(ctx, db, wp); err != nil {
+					return err
+				}
+				fmt.Fprintln(env.Stdout, "workspace policy saved; restart running servers to pick it up")
+				return nil
+			}
+			wp, err := journey.LoadPolicy(ctx, db)
+			if err != nil {
+				return err
+			}
+			return PrintJSON(env.Stdout, wp)
+		}
+		return ErrUsage
+	}
+	Register(c)
+
+	b := &Command{
+		Name:    "journeys",
+		Summary: "journey runs per minute through entry, wait and send to a local sink (SQLite in a temp dir)",
+		Usage:   "omniroi bench journeys [--runs 20000] [--batch 2000]",
+	}
+	b.Run = func(ctx context.Context, env *Env, args []string) error {
+		fs := FlagSet(b, env)
+		runs := fs.Int("runs", 20000, "customers entering the journey")
+		batch := fs.Int("batch", 2000, "engine batch size")
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		dir, err := os.MkdirTemp("", "omniroi-bench-journeys-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		db, err := store.Open(ctx, store.Config{DataDir: dir})
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		r, err := journey.Bench(ctx, db, journey.BenchOptions{Runs: *runs, Batch: *batch})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "%d runs (entry, 1 h wait, email to an in-process sink) in %v: %.0f runs/min\n  entry %v, timers %v, dispatch %v\n",
+			r.Runs, r.Elapsed.Round(time.Millisecond), r.RunsPerMinute, r.Entry.Round(time.Millisecond), r.Timers.Round(time.Millisecond), r.Dispatch.Round(time.Millisecond))
+		return nil
+	}
+	RegisterBench(b)
+}
+
+func journeyTemplates(env *Env, asJSON bool) error {
+	ts := journey.Templates()
+	if asJSON {
+		type t struct{ Name, Description, Document string }
+		var out []t
+		for _, x := range ts {
+			out = append(out, t{x.Name, x.Description, string(x.Source)})
+		}
+		return PrintJSON(env.Stdout, out)
+	}
+	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	for _, x := range ts {
+		fmt.Fprintf(tw, "%s\t%s\n", x.Name, x.Description)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(env.Stdout, "\napply one with: omniroi journey apply NAME")
+	return nil
+}
+
+func printShow(env *Env, d *journey.Detail) {
+	state := "enabled"
+	if !d.Enabled {
+		state = "disabled"
+	}
+	fmt.Fprintf(env.Stdout, "%s version %d of %d, %s\n", d.Name, d.Version, d.Versions, state)
+	var st []string
+	for k, v := range d.Runs {
+		st = append(st, fmt.Sprintf("%s %d", k, v))
+	}
+	sort.Strings(st)
+	fmt.Fprintf(env.Stdout, "runs (this version): %s\n\n", strings.Join(st, ", "))
+	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "#\tSTEP\tWAITING\tSENDS\tOPENED\tCLICKED\t")
+	for _, s := range d.Steps {
+		var sends []string
+		for k, v := range s.Sends {
+			if k == "suppressed" {
+				for r, n := range s.Suppressed {
+					sends = append(sends, fmt.Sprintf("suppressed(%s) %d", r, n))
+				}
+				continue
+			}
+			sends = append(sends, fmt.Sprintf("%s %d", k, v))
+		}
+		sort.Strings(sends)
+		fmt.Fprintf(tw, "%d\t%s: %s\t%d\t%s\t%d\t%d\t\n", s.Index, s.ID, s.Text, s.Waiting, strings.Join(sends, ", "), s.Opened, s.Clicked)
+	}
+	tw.Flush()
+}
+
+func printReport(env *Env, r *journey.Report) {
+	w := env.Stdout
+	fmt.Fprintf(w, "%s: conversions within %s of entry, revenue in %s (minor units)\n\n", r.Journey, r.Window, r.Currency)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "GROUP\tRUNS\tCONVERTED\tRATE\t95% CI (Wilson)\tREVENUE/RUN\t")
+	for _, g := range []struct {
+		n string
+		g journey.Group
+	}{{"treated", r.Treated}, {"holdout", r.Holdout}} {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.2f%%\t%.2f%% – %.2f%%\t%.1f\t\n", g.n, g.g.Runs, g.g.Converted, g.g.Rate*100, g.g.RateCI[0]*100, g.g.RateCI[1]*100, g.g.RevenuePerRun)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nconversion lift: %+.2f pp (95%% CI %+.2f to %+.2f, Newcombe)\n", r.Lift, r.LiftCI[0], r.LiftCI[1])
+	if r.TooFewRuns {
+		fmt.Fprintf(w, "revenue per run: %+.1f (too few runs for an interval)\n", r.RevenueDiff)
+	} else {
+		fmt.Fprintf(w, "revenue per run: %+.1f (95%% CI %+.1f to %+.1f, Welch)\n", r.RevenueDiff, r.RevenueDiffCI[0], r.RevenueDiffCI[1])
+		fmt.Fprintf(w, "incremental revenue: %.0f (95%% CI %.0f to %.0f)\n", r.Incremental, r.IncrementalCI[0], r.IncrementalCI[1])
+	}
+	fmt.Fprintf(w, "sends: %d, cost: %d", r.Sends, r.Cost)
+	if r.ROI != nil {
+		fmt.Fprintf(w, ", ROI: %.2f", *r.ROI)
+	}
+	fmt.Fprintln(w)
+	if !r.SignificantLift {
+		fmt.Fprintln(w, "the lift is not significant at 95 %: the holdout may simply be too small yet")
+	}
+}
+
+func parseDays(s string) (time.Duration, error) {
+	if v, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.ParseFloat(v, 64)
+		return time.Duration(n * float64(24*time.Hour)), err
+	}
+	return time.ParseDuration(s)
+}
+
+func parseCosts(s string) (map[string]int64, error) {
+	out := map[string]int64{}
+	if s == "" {
+		return out, nil
+	}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("%q is not channel=minor_units", kv)
+		}
+		out[strings.TrimSpace(k)] = n
+	}
+	return out, nil
+}
+
+func journeyRun(ctx context.Context, env *Env, db *store.DB, baseURL string, once bool) error {
+	senders, err := journey.SenderConfigFromEnv().Senders()
+	if err != nil {
+		return err
+	}
+	eng, err := journey.NewEngine(ctx, db, journey.Options{Senders: senders, BaseURL: strings.TrimSuffix(baseURL, "/"), Logger: env.Log})
+	if err != nil {
+		return err
+	}
+	if once {
+		return eng.Drain(ctx)
+	}
+	env.Log.Info("journey engine running; /j/ links need `omniroi serve` to be reachable", "base_url", baseURL)
+	return eng.Run(ctx)
+}
+
+// journeyServeHook starts the journey engine inside `omniroi serve` and mounts /j/
+// (tracking, unsubscribe, inbound SMS, delivery reports). publicURL is serve's
+// --public-url: links in messages must reach this server. The lead wires it with
+// serveHooks = append(serveHooks, journeyServeHook(*public, env.Log)).
+func journeyServeHook(publicURL string, log *slog.Logger) func(*server.Server) {
+	return func(s *server.Server) {
+		senders, err := journey.SenderConfigFromEnv().Senders()
+		if err != nil {
+			log.Error("journeys disabled", "err", err)
+			return
+		}
+		if publicURL == "" {
+			log.Warn("journeys: no --public-url; tracking and unsubscribe links will point at http://127.0.0.1:8080")
+			publicURL = "http://127.0.0.1:8080"
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		eng, err := journey.NewEngine(ctx, s.DB, journey.Options{Senders: senders, BaseURL: strings.TrimSuffix(publicURL, "/"), Logger: log})
+		if err != nil {
+			cancel()
+			log.Error("journeys disabled", "err", err)
+			return
+		}
+		s.Mux.Handle("/j/", journey.NewHTTPHandler(eng, journey.HandlerOptions{InboundSecret: []byte(os.Getenv("OMNIROI_WEBHOOK_SECRET"))}))
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			eng.Run(ctx)
+		}()
+		s.OnShutdown(func(context.Context) {
+			cancel()
+			<-done
+		})
+	}
+}

@@ -1,0 +1,81 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/omniroi/omniroi/internal/collect"
+	"github.com/omniroi/omniroi/internal/server"
+)
+
+// ---- serve hooks: the lead wires the event processor and the dashboard here ----
+//
+// serveHooks run after the server is built and before it listens. Other command files
+// append to it from their init functions, e.g. to mount the dashboard on s.Mux, or to
+// start the event processor, wake it with s.Collect.SetOnCommit(proc.Wake) (must not
+// block) and stop it with s.OnShutdown.
+var serveHooks []func(*server.Server)
+
+func init() {
+	c := &Command{
+		Name:    "serve",
+		Summary: "run the server: the Segment-compatible collection API and the dashboard",
+		Usage:   "omniroi serve [--addr 127.0.0.1:8080] [--public-url URL] [--data DIR | --db DSN]",
+	}
+	c.Run = func(ctx context.Context, env *Env, args []string) error {
+		fs := FlagSet(c, env)
+		addr := StringFlag(fs, "addr", "127.0.0.1:8080", "address to listen on")
+		public := StringFlag(fs, "public-url", "", "URL browsers reach this server at, e.g. https://track.example.com (default: the Host each request names)")
+		var sf StoreFlags
+		sf.Register(fs)
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if fs.NArg() > 0 {
+			return ErrUsage
+		}
+		db, err := sf.Open(ctx)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		copt, err := publicURLOptions(*public)
+		if err != nil {
+			return err
+		}
+		s, err := server.New(db, server.Options{Logger: env.Log, Collect: copt})
+		if err != nil {
+			return err
+		}
+		for _, h := range serveHooks {
+			h(s)
+		}
+		where := sf.Data
+		if sf.DB != "" {
+			where = "postgres"
+		}
+		env.Log.Info("omniroi serve", "version", Version, "store", where)
+		if srcs, err := db.Sources(ctx); err == nil && len(srcs) == 0 {
+			env.Log.Info("no event sources yet: create one (and its write key) with omniroi source add NAME")
+		}
+		if err := s.ListenAndServe(ctx, *addr); err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		return nil
+	}
+	Register(c)
+}
+
+// publicURLOptions turns --public-url into where analytics.js is told to send events.
+func publicURLOptions(public string) (collect.Options, error) {
+	if public == "" {
+		return collect.Options{}, nil
+	}
+	u, err := url.Parse(public)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return collect.Options{}, fmt.Errorf("--public-url %q: want http(s)://host[:port][/path]", public)
+	}
+	return collect.Options{APIHost: u.Host + strings.TrimSuffix(u.Path, "/") + "/v1", APIProtocol: u.Scheme}, nil
+}

@@ -1,0 +1,81 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/omniroi/omniroi/internal/identity"
+)
+
+func init() {
+	c := &Command{
+		Name:    "stats",
+		Summary: "count events, customers, identities, orders and the processor's lag",
+		Usage:   "omniroi stats [--data DIR | --db DSN] [--json]",
+	}
+	c.Run = func(ctx context.Context, env *Env, args []string) error {
+		fs := FlagSet(c, env)
+		var sf StoreFlags
+		sf.Register(fs)
+		pos, err := idParseArgs(fs, args)
+		if err != nil {
+			return err
+		}
+		if len(pos) != 0 {
+			return ErrUsage
+		}
+		db, err := sf.Open(ctx)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		s, err := identity.Stats(ctx, db)
+		if err != nil {
+			return err
+		}
+		if sf.JSON {
+			return PrintJSON(env.Stdout, s)
+		}
+		tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+		for _, r := range []struct {
+			k string
+			v int64
+		}{
+			{"events", s.Events}, {"rejected events", s.Rejected}, {"sources", s.Sources},
+			{"customers", s.Customers}, {"identities", s.Identities}, {"shared identifiers", s.SharedIDs},
+			{"identity conflicts", s.Conflicts}, {"merges", s.Merges}, {"touchpoints", s.Activity},
+			{"orders", s.Orders}, {"refunds", s.Refunds}, {"spend rows", s.SpendRows},
+			{"unidentified events", s.Unidentified}, {"unreadable orders", s.SkippedOrders},
+			{"processed up to seq", s.ProcessedSeq}, {"processor lag (events)", s.Lag},
+		} {
+			fmt.Fprintf(tw, "%d\t  %s\n", r.v, r.k)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		if s.LeaseHolder != "" {
+			fmt.Fprintf(env.Stdout, "processor running in %s\n", s.LeaseHolder)
+		} else if s.Lag > 0 {
+			fmt.Fprintln(env.Stdout, "no processor is running: start `omniroi serve` or run `omniroi rebuild` to process the lag")
+		}
+		return nil
+	}
+	Register(c)
+}
+
+// idParseArgs parses flags that may come before or after positional arguments.
+func idParseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}

@@ -1,0 +1,68 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/omniroi/omniroi/internal/api"
+	"github.com/omniroi/omniroi/internal/auth"
+	"github.com/omniroi/omniroi/internal/identity"
+	"github.com/omniroi/omniroi/internal/server"
+	"github.com/omniroi/omniroi/internal/store"
+	"github.com/omniroi/omniroi/internal/web"
+)
+
+// Demo login, printed by `omniroi demo`. The demo listens on loopback by default and holds
+// made-up data only, so a fixed, documented password is friendlier than a random one.
+const (
+	demoEmail    = "demo@omniroi.local"
+	demoPassword = "omniroi-demo"
+)
+
+// This file wires the domains into `omniroi serve`: the event processor, the read API and
+// the dashboard.
+func init() {
+	serveHooks = append(serveHooks, startProcessor, mountAPI, mountDashboard)
+	demoHooks = append(demoHooks, createDemoUser)
+}
+
+// startProcessor runs the event processor beside the API, woken after every commit.
+func startProcessor(s *server.Server) {
+	proc := identity.NewProcessor(s.DB, identity.Options{})
+	s.Collect.SetOnCommit(proc.Notify)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := proc.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			slog.Error("event processor stopped", "err", err)
+		}
+	}()
+	s.OnShutdown(func(context.Context) {
+		cancel()
+		wg.Wait()
+	})
+}
+
+func mountAPI(s *server.Server) {
+	s.Mux.Handle("/api/v1/", api.NewHandler(s.DB))
+}
+
+func mountDashboard(s *server.Server) {
+	h, err := web.NewHandler(s.DB, web.Options{Logger: slog.Default()})
+	if err != nil {
+		panic(fmt.Sprintf("dashboard templates: %v", err)) // embedded files: a build defect
+	}
+	s.Mux.Handle("/", h)
+}
+
+func createDemoUser(ctx context.Context, db *store.DB) ([]string, error) {
+	if _, err := auth.CreateUser(ctx, db, demoEmail, demoPassword); err != nil {
+		return nil, fmt.Errorf("create demo user: %w", err)
+	}
+	return []string{fmt.Sprintf("Dashboard login: %s / %s", demoEmail, demoPassword)}, nil
+}

@@ -1,0 +1,91 @@
+package collect_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/omniroi/omniroi/internal/collect"
+	"github.com/omniroi/omniroi/internal/store/storetest"
+	"github.com/omniroi/omniroi/internal/testenv"
+)
+
+const ajsBundle = "testdata/analytics-next/analytics-next-1.84.3.umd.js"
+
+// TestAnalyticsJSBrowser loads Segment's analytics.js (analytics-next) in headless
+// Chromium from a page on another origin, pointed at omniroi with cdnURL only: it must
+// fetch the settings from us, pass CORS, and send identify, track and page.
+func TestAnalyticsJSBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a browser")
+	}
+	chromium := ""
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			chromium = p
+			break
+		}
+	}
+	testenv.Need(t, "Chromium is needed to run analytics.js", chromium != "")
+
+	f := newFixture(t, storetest.SQLite(t), collect.Options{})
+	page := fmt.Sprintf(`<!doctype html><html><body><div id="out">loading</div>
+<script src="/analytics.js"></script>
+<script>
+(async () => {
+  try {
+    const [analytics] = await AnalyticsNext.AnalyticsBrowser.load({writeKey: %q, cdnURL: %q});
+    await analytics.identify("u-browser", {email: "ana@example.com"});
+    await analytics.track("Browser Test", {n: 1});
+    await analytics.page("Home");
+    document.getElementById("out").textContent = "sent";
+  } catch (e) { document.getElementById("out").textContent = "error " + e; }
+})();
+</script></body></html>`, f.key, f.srv.URL)
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/":
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprint(w, page)
+		case "/analytics.js":
+			w.Header().Set("Content-Type", "text/javascript")
+			http.ServeFile(w, r, ajsBundle)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer site.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, chromium, "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run",
+		"--user-data-dir="+t.TempDir(), "--virtual-time-budget=20000", "--dump-dom", site.URL+"/")
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("chromium: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), `<div id="out">sent</div>`) {
+		t.Fatalf("analytics.js did not finish sending:\n%s", out)
+	}
+	evs := f.events(t)
+	got := map[string]string{}
+	for _, e := range evs {
+		got[e.Type] = e.Name
+		if e.UserID != "u-browser" || e.AnonymousID == "" || !strings.Contains(string(e.Body), `"library":{"name":"analytics.js"`) {
+			t.Errorf("stored %s event: user %q anon %q body %s", e.Type, e.UserID, e.AnonymousID, e.Body)
+		}
+		if d := time.Since(e.Timestamp); d < 0 || d > 2*time.Minute {
+			t.Errorf("%s timestamp %v", e.Type, e.Timestamp)
+		}
+	}
+	if len(evs) != 3 || got["track"] != "Browser Test" || got["page"] != "Home" {
+		t.Fatalf("stored %d events: %v", len(evs), got)
+	}
+}

@@ -1,0 +1,735 @@
+// Package collect is omniroi's Segment-compatible HTTP Tracking API: /v1/track,
+// /v1/batch and friends, the analytics.js short routes, and the settings object the
+// browser SDK loads.
+//
+// A 2xx reply means the request's events are committed. Concurrent requests are
+// committed together (group commit): one goroutine takes everything pending, writes it
+// in one transaction, commits, and then answers each request.
+package collect
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/omniroi/omniroi/internal/event"
+	"github.com/omniroi/omniroi/internal/store"
+)
+
+// Options tune the handler; the zero value is a sensible default.
+type Options struct {
+	// OnCommit is called after each commit that stored events, from the committer
+	// goroutine: it must not block (the event processor does a non-blocking send).
+	OnCommit func()
+	// Bounds on what is accepted but not yet committed; past them requests get 429.
+	MaxPendingEvents int   // default 50,000
+	MaxPendingBytes  int64 // default 64 MiB
+	// MaxConcurrentRequests bounds event requests inside the handler (reading,
+	// parsing or waiting for their commit), and so the memory their bodies take;
+	// past it requests get 429 (default 256).
+	MaxConcurrentRequests int
+	// Bounds on one transaction.
+	MaxCommitEvents int // default 20,000
+	MaxCommitBytes  int // default 16 MiB
+	// KeyCacheTTL is how long a write key → source lookup is trusted (default 30 s;
+	// unknown keys are remembered for a fifth of it).
+	KeyCacheTTL time.Duration
+	// RetryAfter is sent with 429 and 503 (default 1 s).
+	RetryAfter time.Duration
+	// CommitTimeout bounds one transaction (default 30 s); past it requests get 503.
+	CommitTimeout time.Duration
+	// CheckpointInterval is how often SQLite's WAL is checkpointed in the background,
+	// off the commit path (default 250 ms); negative keeps SQLite's automatic
+	// checkpoints inside commits.
+	CheckpointInterval time.Duration
+	// APIHost is the host[:port]/path analytics.js should send to (e.g.
+	// "track.example.com/v1"), as named in the settings object; "" uses the request's
+	// Host + "/v1". APIProtocol is "http" or "https"; "" follows the request (TLS or
+	// X-Forwarded-Proto).
+	APIHost     string
+	APIProtocol string
+	Logger  *slog.Logger
+	Now     func() time.Time
+}
+
+func (o *Options) defaults() {
+	if o.MaxPendingEvents <= 0 {
+		o.MaxPendingEvents = 50_000
+	}
+	if o.MaxPendingBytes <= 0 {
+		o.MaxPendingBytes = 64 << 20
+	}
+	if o.MaxConcurrentRequests <= 0 {
+		o.MaxConcurrentRequests = 256
+	}
+	if o.MaxCommitEvents <= 0 {
+		o.MaxCommitEvents = 20_000
+	}
+	if o.MaxCommitBytes <= 0 {
+		o.MaxCommitBytes = 16 << 20
+	}
+	if o.KeyCacheTTL <= 0 {
+		o.KeyCacheTTL = 30 * time.Second
+	}
+	if o.RetryAfter <= 0 {
+		o.RetryAfter = time.Second
+	}
+	if o.CommitTimeout <= 0 {
+		o.CommitTimeout = 30 * time.Second
+	}
+	if o.CheckpointInterval == 0 {
+		o.CheckpointInterval = 250 * time.Millisecond
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Stats are counters since the handler started.
+type Stats struct {
+	Requests        int64 // event requests answered
+	EventsAccepted  int64 // valid events committed (duplicates included)
+	EventsInserted  int64 // new rows (accepted minus duplicates)
+	EventsRejected  int64 // invalid events turned away
+	Commits         int64 // transactions
+	Overloaded      int64 // 429 replies
+	StorageErrors   int64 // 503 replies after a failed commit
+	Unauthorized    int64 // 401 replies
+	BadRequests     int64 // 400 replies to whole requests
+	PendingEvents   int64 // accepted, not yet answered
+	PendingRequests int64
+}
+
+// Handler serves the collection API. Create it with NewHandler; stop it with Close.
+type Handler struct {
+	db  *store.DB
+	opt Options
+	log *slog.Logger
+	mux *http.ServeMux
+
+	mu           sync.Mutex
+	queue        []*pending
+	inflightEv   int
+	inflightB    int64
+	inflightReqs int
+	closed       bool
+	wake         chan struct{}
+	done         chan struct{}
+
+	slots          chan struct{} // one per request inside the handler
+	keys           keyCache
+	stopCheckpoint func()
+	onCommit       atomic.Pointer[func()]
+
+	nRequests, nAccepted, nInserted, nRejected, nCommits atomic.Int64
+	nOverloaded, nStorageErr, nUnauthorized, nBad        atomic.Int64
+}
+
+// pending is one request's share of a group commit.
+type pending struct {
+	events     []event.Event
+	rejections []store.Rejection
+	bytes      int64
+	reply      chan error // buffered; nil when nobody waits (a rejection-only record)
+}
+
+// NewHandler starts the committer goroutine.
+func NewHandler(db *store.DB, opt Options) *Handler {
+	opt.defaults()
+	h := &Handler{
+		db:    db,
+		opt:   opt,
+		log:   opt.Logger,
+		wake:  make(chan struct{}, 1),
+		slots: make(chan struct{}, opt.MaxConcurrentRequests),
+		done:  make(chan struct{}),
+	}
+	h.keys.m = map[string]keyEntry{}
+	if opt.OnCommit != nil {
+		h.onCommit.Store(&opt.OnCommit)
+	}
+	if err := db.PrepareFastInsert(context.Background()); err != nil {
+		h.log.Warn("prepared event insert unavailable", "err", err)
+	}
+	if opt.CheckpointInterval > 0 {
+		stop, err := db.StartCheckpointer(opt.CheckpointInterval)
+		if err != nil {
+			h.log.Warn("background WAL checkpoints unavailable; SQLite checkpoints inside commits", "err", err)
+		} else {
+			h.stopCheckpoint = stop
+		}
+	}
+	h.mux = http.NewServeMux()
+	h.Register(h.mux)
+	go h.committer()
+	return h
+}
+
+// Register adds the collection routes to mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	for _, r := range []struct {
+		paths []string
+		typ   string
+	}{
+		{[]string{"/v1/track", "/v1/t"}, event.Track},
+		{[]string{"/v1/identify", "/v1/i"}, event.Identify},
+		{[]string{"/v1/page", "/v1/p"}, event.Page},
+		{[]string{"/v1/screen", "/v1/s"}, event.Screen},
+		{[]string{"/v1/group", "/v1/g"}, event.Group},
+		{[]string{"/v1/alias", "/v1/a"}, event.Alias},
+		{[]string{"/v1/batch", "/v1/import", "/v1/b"}, ""},
+	} {
+		for _, p := range r.paths {
+			mux.Handle("POST "+p, h.events(p, r.typ))
+		}
+	}
+	mux.HandleFunc("OPTIONS /v1/", h.preflight)
+	mux.HandleFunc("GET /v1/projects/{writeKey}/settings", h.settings)
+}
+
+// ServeHTTP serves the collection routes alone (tests, or mounting under a prefix).
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// SetOnCommit replaces Options.OnCommit, for callers wired after the handler exists
+// (the event processor, from a serve hook). f must not block; nil removes it.
+func (h *Handler) SetOnCommit(f func()) {
+	if f == nil {
+		h.onCommit.Store(nil)
+		return
+	}
+	h.onCommit.Store(&f)
+}
+
+// Stats returns the counters.
+func (h *Handler) Stats() Stats {
+	h.mu.Lock()
+	pe, pr := h.inflightEv, h.inflightReqs
+	h.mu.Unlock()
+	return Stats{
+		Requests: h.nRequests.Load(), EventsAccepted: h.nAccepted.Load(), EventsInserted: h.nInserted.Load(),
+		EventsRejected: h.nRejected.Load(), Commits: h.nCommits.Load(), Overloaded: h.nOverloaded.Load(),
+		StorageErrors: h.nStorageErr.Load(), Unauthorized: h.nUnauthorized.Load(), BadRequests: h.nBad.Load(),
+		PendingEvents: int64(pe), PendingRequests: int64(pr),
+	}
+}
+
+// Close stops accepting events (new requests get 503), commits what is pending and
+// stops the committer. It returns early with ctx's error.
+func (h *Handler) Close(ctx context.Context) error {
+	h.mu.Lock()
+	h.closed = true
+	h.mu.Unlock()
+	h.signal()
+	select {
+	case <-h.done:
+		if h.stopCheckpoint != nil {
+			h.stopCheckpoint()
+		}
+		h.db.ReleaseFastInsert()
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("collect: flush pending events: %w", ctx.Err())
+	}
+}
+
+var errOverloaded = errors.New("overloaded")
+var errClosed = errors.New("closed")
+
+// enqueue admits p unless the pending bounds are full. A request alone is always
+// admitted, so a batch bigger than the bounds still goes through on an idle server.
+func (h *Handler) enqueue(p *pending) error {
+	n := len(p.events) + len(p.rejections)
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return errClosed
+	}
+	if h.inflightReqs > 0 && (h.inflightEv+n > h.opt.MaxPendingEvents || h.inflightB+p.bytes > h.opt.MaxPendingBytes) {
+		h.mu.Unlock()
+		return errOverloaded
+	}
+	h.inflightEv += n
+	h.inflightB += p.bytes
+	h.inflightReqs++
+	h.queue = append(h.queue, p)
+	h.mu.Unlock()
+	h.signal()
+	return nil
+}
+
+func (h *Handler) signal() {
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take pops pending requests up to one transaction's bounds (at least one).
+func (h *Handler) take(buf []*pending) (out []*pending, closed bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ev, b := 0, 0
+	i := 0
+	for ; i < len(h.queue); i++ {
+		p := h.queue[i]
+		n := len(p.events) + len(p.rejections)
+		if i > 0 && (ev+n > h.opt.MaxCommitEvents || b+int(p.bytes) > h.opt.MaxCommitBytes) {
+			break
+		}
+		ev += n
+		b += int(p.bytes)
+		buf = append(buf, p)
+	}
+	rest := copy(h.queue, h.queue[i:])
+	clear(h.queue[rest:])
+	h.queue = h.queue[:rest]
+	return buf, h.closed
+}
+
+func (h *Handler) committer() {
+	defer close(h.done)
+	var batch []*pending
+	var evs []event.Event
+	var rejs []store.Rejection
+	for {
+		<-h.wake
+		for {
+			var closed bool
+			batch, closed = h.take(batch[:0])
+			if len(batch) == 0 {
+				if closed {
+					return
+				}
+				break
+			}
+			evs, rejs = evs[:0], rejs[:0]
+			for _, p := range batch {
+				evs = append(evs, p.events...)
+				rejs = append(rejs, p.rejections...)
+			}
+			err := h.write(evs, rejs)
+			h.mu.Lock()
+			for _, p := range batch {
+				h.inflightEv -= len(p.events) + len(p.rejections)
+				h.inflightB -= p.bytes
+				h.inflightReqs--
+			}
+			h.mu.Unlock()
+			for _, p := range batch {
+				if p.reply != nil {
+					p.reply <- err
+				}
+			}
+			clear(evs) // drop references to bodies
+			clear(batch)
+			if err != nil {
+				h.nStorageErr.Add(int64(len(batch)))
+				h.log.Error("commit events", "events", len(evs), "err", err)
+				continue
+			}
+			if f := h.onCommit.Load(); len(evs) > 0 && f != nil {
+				(*f)()
+			}
+		}
+	}
+}
+
+func (h *Handler) write(evs []event.Event, rejs []store.Rejection) error {
+	ctx, cancel := context.WithTimeout(context.Background(), h.opt.CommitTimeout)
+	defer cancel()
+	inserted := 0
+	err := h.db.Write(ctx, func(tx *store.Tx) error {
+		if len(evs) > 0 {
+			if err := store.LockEventLog(ctx, tx); err != nil {
+				return fmt.Errorf("lock event log: %w", err)
+			}
+			n, err := h.db.InsertEventsFast(ctx, tx, evs)
+			if err != nil {
+				return err
+			}
+			inserted = n
+		}
+		return store.InsertRejections(ctx, tx, rejs)
+	})
+	if err != nil {
+		return err
+	}
+	h.nCommits.Add(1)
+	h.nAccepted.Add(int64(len(evs)))
+	h.nInserted.Add(int64(inserted))
+	return nil
+}
+
+// ---- requests ----
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+var gzPool sync.Pool
+
+// httpError is a whole-request failure with its status.
+type httpError struct {
+	status int
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+// readBody reads the (possibly gzip-compressed) body into buf, bounding the
+// decompressed size by limit.
+func readBody(r *http.Request, buf *bytes.Buffer, limit int64, what string) error {
+	var src io.Reader = r.Body
+	compressed := false
+	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+	case "gzip", "x-gzip":
+		// The compressed stream is bounded too (gzip of incompressible data is a few
+		// bytes larger than the data).
+		raw := io.LimitReader(r.Body, limit+limit/8+1024)
+		zr, _ := gzPool.Get().(*gzip.Reader)
+		var err error
+		if zr == nil {
+			zr, err = gzip.NewReader(raw)
+		} else {
+			err = zr.Reset(raw)
+		}
+		if err != nil {
+			return &httpError{http.StatusBadRequest, "invalid gzip body: " + err.Error()}
+		}
+		defer gzPool.Put(zr)
+		src, compressed = zr, true
+	default:
+		return &httpError{http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported Content-Encoding %q (send gzip or nothing)", enc)}
+	}
+	if !compressed && r.ContentLength > 0 && r.ContentLength <= limit {
+		buf.Grow(int(r.ContentLength))
+	}
+	n, err := buf.ReadFrom(io.LimitReader(src, limit+1))
+	if err != nil {
+		return &httpError{http.StatusBadRequest, "cannot read the request body: " + err.Error()}
+	}
+	if n > limit {
+		return &httpError{http.StatusBadRequest, fmt.Sprintf("request body over the %s limit (counted after decompression)", what)}
+	}
+	return nil
+}
+
+type rejected struct {
+	Index int    `json:"index"`
+	Error string `json:"error"`
+}
+
+func (h *Handler) events(route, typeHint string) http.Handler {
+	origin := "api " + route
+	batch := typeHint == ""
+	limit, what := int64(event.MaxEventBytes), "32 KB per event"
+	if batch {
+		limit, what = event.MaxBatchBytes, "500 KB per batch"
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cors(w, r)
+		h.nRequests.Add(1)
+		receivedAt := h.opt.Now()
+		select {
+		case h.slots <- struct{}{}:
+			defer func() { <-h.slots }()
+		default:
+			h.fail(w, errOverloaded)
+			return
+		}
+
+		key, _, hasBasic := r.BasicAuth()
+		var src store.Source
+		if key != "" {
+			var err error
+			if src, err = h.source(r.Context(), key); err != nil {
+				h.fail(w, err)
+				return
+			}
+		}
+
+		buf := bufPool.Get().(*bytes.Buffer)
+		buf.Reset()
+		defer func() {
+			if buf.Cap() <= 4<<20 {
+				bufPool.Put(buf)
+			}
+		}()
+		if err := readBody(r, buf, limit, what); err != nil {
+			h.recordRequestRejection(src, receivedAt, origin, err.Error(), nil)
+			h.fail(w, err)
+			return
+		}
+		body := buf.Bytes()
+
+		var items [][]byte
+		in := event.Input{TypeHint: typeHint, ReceivedAt: receivedAt}
+		if batch {
+			b, err := event.ParseBatch(body)
+			if err != nil {
+				if src.ID == 0 && b.WriteKey == "" && !hasBasic {
+					// Without a key we cannot tell who sent it; say what is wrong with it.
+					h.fail(w, &httpError{http.StatusBadRequest, err.Error()})
+					return
+				}
+				if src.ID == 0 {
+					var aerr error
+					if src, aerr = h.sourceFromBody(r.Context(), b.WriteKey); aerr != nil {
+						h.fail(w, aerr)
+						return
+					}
+				}
+				h.recordRequestRejection(src, receivedAt, origin, err.Error(), body)
+				h.fail(w, &httpError{http.StatusBadRequest, err.Error()})
+				return
+			}
+			items = b.Items
+			in.BatchSentAt, in.BatchContext, in.BatchIntegrations = b.SentAt, b.Context, b.Integrations
+			key = b.WriteKey
+		} else {
+			items = [][]byte{body}
+			if src.ID == 0 {
+				key = event.WriteKey(body)
+			}
+		}
+		if src.ID == 0 {
+			var err error
+			if src, err = h.sourceFromBody(r.Context(), key); err != nil {
+				h.fail(w, err)
+				return
+			}
+		}
+
+		p := &pending{events: make([]event.Event, 0, len(items))}
+		var rej []rejected
+		for i, raw := range items {
+			ev, err := in.Normalize(raw)
+			if err != nil {
+				rej = append(rej, rejected{Index: i, Error: err.Error()})
+				p.rejections = append(p.rejections, store.Rejection{
+					SourceID: src.ID, ReceivedAt: receivedAt, Origin: origin, Position: i, Reason: err.Error(), Body: clip(raw),
+				})
+				continue
+			}
+			ev.SourceID = src.ID
+			p.bytes += int64(len(ev.Body))
+			p.events = append(p.events, ev)
+		}
+		h.nRejected.Add(int64(len(rej)))
+
+		if !batch && len(rej) > 0 {
+			// A single call with a bad event: 400 with the reason; the record of it is
+			// committed in the background.
+			_ = h.enqueue(p)
+			h.nBad.Add(1)
+			writeJSON(w, http.StatusBadRequest, map[string]any{"success": false, "error": rej[0].Error})
+			return
+		}
+		p.reply = make(chan error, 1)
+		if err := h.enqueue(p); err != nil {
+			h.fail(w, err)
+			return
+		}
+		select {
+		case err := <-p.reply:
+			if err != nil {
+				h.fail(w, err)
+				return
+			}
+		case <-r.Context().Done():
+			return // the client left; the events are committed anyway
+		}
+		if rej == nil {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusOK)
+			var b [64]byte
+			out := append(b[:0], `{"success":true,"accepted":`...)
+			out = strconv.AppendInt(out, int64(len(p.events)), 10)
+			out = append(out, "}\n"...)
+			_, _ = w.Write(out)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"success": true, "accepted": len(p.events), "rejected": rej})
+	})
+}
+
+// clip keeps the start of a rejected payload; the store truncates further.
+func clip(b []byte) string {
+	if len(b) > 2048 {
+		b = b[:2048]
+	}
+	return string(b)
+}
+
+// recordRequestRejection notes a whole request turned away, when we know whose it is.
+func (h *Handler) recordRequestRejection(src store.Source, at time.Time, origin, reason string, body []byte) {
+	if src.ID == 0 {
+		return
+	}
+	p := &pending{rejections: []store.Rejection{{SourceID: src.ID, ReceivedAt: at, Origin: origin, Position: -1, Reason: reason, Body: clip(body)}}}
+	_ = h.enqueue(p) // best effort: under overload the record is dropped
+}
+
+func (h *Handler) fail(w http.ResponseWriter, err error) {
+	var he *httpError
+	switch {
+	case errors.As(err, &he):
+		if he.status == http.StatusUnauthorized {
+			h.nUnauthorized.Add(1)
+		} else if he.status < 500 {
+			h.nBad.Add(1)
+		}
+		writeJSON(w, he.status, map[string]any{"success": false, "error": he.msg})
+	case errors.Is(err, errOverloaded):
+		h.nOverloaded.Add(1)
+		w.Header().Set("Retry-After", strconv.Itoa(h.retryAfter()))
+		writeJSON(w, http.StatusTooManyRequests, map[string]any{"success": false, "error": "too many events pending; retry later"})
+	case errors.Is(err, errClosed):
+		w.Header().Set("Retry-After", strconv.Itoa(h.retryAfter()))
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"success": false, "error": "server shutting down; retry"})
+	default:
+		w.Header().Set("Retry-After", strconv.Itoa(h.retryAfter()))
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"success": false, "error": "storage unavailable; retry"})
+	}
+}
+
+func (h *Handler) retryAfter() int {
+	return max(1, int(h.opt.RetryAfter.Round(time.Second)/time.Second))
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// ---- CORS and settings ----
+
+func cors(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	if o := r.Header.Get("Origin"); o != "" {
+		hd.Set("Access-Control-Allow-Origin", o)
+		hd.Set("Access-Control-Allow-Credentials", "true")
+		hd.Add("Vary", "Origin")
+	} else {
+		hd.Set("Access-Control-Allow-Origin", "*")
+	}
+}
+
+func (h *Handler) preflight(w http.ResponseWriter, r *http.Request) {
+	cors(w, r)
+	hd := w.Header()
+	hd.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+	hd.Set("Access-Control-Allow-Headers", "Content-Type, Authorization, Content-Encoding")
+	hd.Set("Access-Control-Max-Age", "86400")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// settings serves what analytics.js loads from its cdnURL before sending: the
+// "Segment.io" integration names the write key and where to send (apiHost, protocol).
+func (h *Handler) settings(w http.ResponseWriter, r *http.Request) {
+	cors(w, r)
+	key := strings.TrimSuffix(r.PathValue("writeKey"), ".json")
+	if _, err := h.source(r.Context(), key); err != nil {
+		h.fail(w, err)
+		return
+	}
+	host := h.opt.APIHost
+	if host == "" {
+		host = r.Host + "/v1"
+	}
+	proto := h.opt.APIProtocol
+	if proto == "" {
+		proto = "http"
+		if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+			proto = "https"
+		}
+	}
+	enabled := map[string]any{"__default": map[string]any{"enabled": true, "integrations": map[string]any{}}}
+	w.Header().Set("Cache-Control", "public, max-age=60")
+	writeJSON(w, http.StatusOK, map[string]any{
+		"integrations": map[string]any{
+			"Segment.io": map[string]any{
+				"apiKey":                key,
+				"apiHost":               host,
+				"protocol":              proto,
+				"unbundledIntegrations": []string{},
+				"addBundledMetadata":    true,
+				"maybeBundledConfigIds": map[string]any{},
+				"versionSettings":       map[string]any{"version": "4.4.7", "componentTypes": []string{"browser"}},
+			},
+		},
+		"plan":                      map[string]any{"track": enabled, "identify": enabled, "group": enabled},
+		"edgeFunction":              map[string]any{},
+		"analyticsNextEnabled":      true,
+		"middlewareSettings":        map[string]any{},
+		"enabledMiddleware":         map[string]any{},
+		"metrics":                   map[string]any{"sampleRate": 0},
+		"legacyVideoPluginsEnabled": false,
+		"remotePlugins":             []any{},
+	})
+}
+
+// ---- write keys ----
+
+type keyEntry struct {
+	src store.Source
+	ok  bool
+	exp time.Time
+}
+
+type keyCache struct {
+	mu sync.RWMutex
+	m  map[string]keyEntry // by key hash: the secret itself is not kept
+}
+
+const maxCachedKeys = 10_000
+
+func (h *Handler) sourceFromBody(ctx context.Context, key string) (store.Source, error) {
+	if key == "" {
+		return store.Source{}, &httpError{http.StatusUnauthorized, "missing write key: send it as the HTTP basic auth username (empty password) or as writeKey in the body"}
+	}
+	return h.source(ctx, key)
+}
+
+// source resolves a write key, through a short-lived cache.
+func (h *Handler) source(ctx context.Context, key string) (store.Source, error) {
+	hash := store.HashKey(key)
+	now := h.opt.Now()
+	h.keys.mu.RLock()
+	e, hit := h.keys.m[hash]
+	h.keys.mu.RUnlock()
+	if !hit || now.After(e.exp) {
+		src, err := h.db.SourceByKey(ctx, key)
+		switch {
+		case err == nil:
+			e = keyEntry{src: src, ok: true, exp: now.Add(h.opt.KeyCacheTTL)}
+		case errors.Is(err, store.ErrNotFound):
+			e = keyEntry{exp: now.Add(h.opt.KeyCacheTTL / 5)}
+		default:
+			return store.Source{}, fmt.Errorf("look up write key: %w", err)
+		}
+		h.keys.mu.Lock()
+		if len(h.keys.m) >= maxCachedKeys {
+			clear(h.keys.m)
+		}
+		h.keys.m[hash] = e
+		h.keys.mu.Unlock()
+	}
+	if !e.ok {
+		return store.Source{}, &httpError{http.StatusUnauthorized, "unknown write key"}
+	}
+	return e.src, nil
+}

@@ -1,0 +1,443 @@
+package identity
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/omniroi/omniroi/internal/channel"
+	"github.com/omniroi/omniroi/internal/commerce"
+	"github.com/omniroi/omniroi/internal/event"
+)
+
+// bodyFields are the parts of a stored event body identity resolution reads.
+type bodyFields struct {
+	PreviousID json.RawMessage            `json:"previousId"`
+	Traits     map[string]json.RawMessage `json:"traits"`
+	Context    struct {
+		Traits map[string]json.RawMessage `json:"traits"`
+	} `json:"context"`
+	Properties json.RawMessage `json:"properties"`
+}
+
+type propFields struct {
+	commerce.Props
+	Email json.RawMessage `json:"email"`
+	Phone json.RawMessage `json:"phone"`
+}
+
+// jsonText reads a JSON string or number as text.
+func jsonText(raw json.RawMessage) string {
+	s := bytes.TrimSpace(raw)
+	if len(s) == 0 || string(s) == "null" {
+		return ""
+	}
+	if s[0] == '"' {
+		var v string
+		if json.Unmarshal(s, &v) != nil {
+			return ""
+		}
+		return v
+	}
+	if s[0] == '{' || s[0] == '[' || s[0] == 't' || s[0] == 'f' {
+		return ""
+	}
+	return string(s)
+}
+
+type mergeRec struct {
+	seq, ts          int64
+	survivor, merged int64
+	via              idKey
+}
+
+type conflictRec struct {
+	seq, ts             int64
+	userID, otherUserID string
+	key                 idKey
+	cust, other         int64
+	otherNew            bool // other is the customer the event ends up with
+	reason              string
+}
+
+type activityRow struct {
+	seq, cust, ts, sourceID int64
+	typ, name               string
+	res                     channel.Result
+}
+
+type orderRow struct {
+	o commerce.Order
+}
+
+type refundRow struct {
+	r   commerce.Refund
+	seq int64
+}
+
+// batch collects the derived rows of one batch of events until they are written.
+type batch struct {
+	start        int64           // cursor before the batch: customers with id <= start are in the database
+	forward      map[int64]int64 // merged customer → survivor, within this batch
+	merges       []mergeRec
+	conflicts    []conflictRec
+	activity     []activityRow
+	orders       map[string]*commerce.Order
+	orderKeys    []string
+	refunds      []commerce.Refund
+	dirtyIDs     []idKey
+	dirtyCusts   []*customer
+	unidentified int64
+	badOrders    int64
+}
+
+func newBatch(start int64) *batch {
+	return &batch{start: start, forward: map[int64]int64{}, orders: map[string]*commerce.Order{}}
+}
+
+// final follows merges made in this batch to the surviving customer.
+func (b *batch) final(id int64) int64 {
+	for {
+		n, ok := b.forward[id]
+		if !ok {
+			return id
+		}
+		id = n
+	}
+}
+
+func (p *Processor) touchCust(b *batch, c *customer) {
+	if !c.dirty {
+		c.dirty = true
+		b.dirtyCusts = append(b.dirtyCusts, c)
+	}
+}
+
+func (p *Processor) touchID(b *batch, k idKey, id *ident) {
+	if !id.dirty {
+		id.dirty = true
+		b.dirtyIDs = append(b.dirtyIDs, k)
+	}
+}
+
+// apply folds one event into the graph and the batch.
+func (p *Processor) apply(b *batch, ev *event.Event) {
+	ts := ev.Timestamp.UnixMilli()
+	isTrack := ev.Type == event.Track
+	isOrder := isTrack && strings.EqualFold(ev.Name, commerce.OrderCompleted)
+	isRefund := isTrack && strings.EqualFold(ev.Name, commerce.OrderRefunded)
+	var f bodyFields
+	// Most events are page views without traits: a substring test is far cheaper than
+	// decoding a body that has nothing for us (the channel classifier decodes it anyway).
+	if ev.Type == event.Alias || isOrder || isRefund || bytes.Contains(ev.Body, []byte(`"traits"`)) ||
+		isTrack && (bytes.Contains(ev.Body, []byte(`"email"`)) || bytes.Contains(ev.Body, []byte(`"phone"`))) {
+		_ = json.Unmarshal(ev.Body, &f) // bodies are normalised JSON; a field of an odd type only loses that field
+	}
+
+	var props propFields
+	if isTrack && len(f.Properties) > 0 && (isOrder || isRefund || bytes.Contains(f.Properties, []byte(`"email"`)) || bytes.Contains(f.Properties, []byte(`"phone"`))) {
+		_ = json.Unmarshal(f.Properties, &props)
+	}
+
+	uid := NormalizeID(ev.UserID)
+	keys := make([]idKey, 0, 4)
+	add := func(k idKey) {
+		if k.value == "" {
+			return
+		}
+		for _, o := range keys {
+			if o == k {
+				return
+			}
+		}
+		keys = append(keys, k)
+	}
+	add(idKey{KindAnonymousID, NormalizeID(ev.AnonymousID)})
+	if ev.Type == event.Alias {
+		if prev := NormalizeID(jsonText(f.PreviousID)); prev != "" && prev != uid {
+			if _, ok := p.g.ids[idKey{KindUserID, prev}]; ok {
+				add(idKey{KindUserID, prev})
+			} else {
+				add(idKey{KindAnonymousID, prev})
+			}
+		}
+	}
+	email := NormalizeEmail(jsonText(f.Traits["email"]))
+	if email == "" {
+		email = NormalizeEmail(jsonText(f.Context.Traits["email"]))
+	}
+	if email == "" {
+		email = NormalizeEmail(jsonText(props.Email))
+	}
+	add(idKey{KindEmail, email})
+	phone := NormalizePhone(jsonText(f.Traits["phone"]))
+	if phone == "" {
+		phone = NormalizePhone(jsonText(f.Context.Traits["phone"]))
+	}
+	if phone == "" {
+		phone = NormalizePhone(jsonText(props.Phone))
+	}
+	add(idKey{KindPhone, phone})
+
+	c := p.resolve(b, ev, ts, uid, keys, isOrder || isRefund)
+	if c == nil {
+		b.unidentified++
+		return
+	}
+	c.events++
+	if ts < c.first {
+		c.first = ts
+	}
+	if ts > c.last {
+		c.last = ts
+	}
+	traitsChanged := false
+	for _, m := range []map[string]json.RawMessage{f.Context.Traits, f.Traits} {
+		for k, v := range m {
+			if c.setTrait(k, v, ts, ev.Seq) {
+				traitsChanged = true
+			}
+		}
+	}
+	// An email or phone from order properties is the customer's latest contact too.
+	if _, ok := f.Traits["email"]; !ok && email != "" && jsonText(f.Context.Traits["email"]) == "" {
+		if c.setTrait("email", mustJSON(email), ts, ev.Seq) {
+			traitsChanged = true
+		}
+	}
+	if _, ok := f.Traits["phone"]; !ok && phone != "" && jsonText(f.Context.Traits["phone"]) == "" {
+		if c.setTrait("phone", mustJSON(phone), ts, ev.Seq) {
+			traitsChanged = true
+		}
+	}
+	if traitsChanged {
+		c.refreshDisplay()
+	}
+	p.touchCust(b, c)
+
+	switch ev.Type {
+	case event.Track, event.Page, event.Screen:
+	default:
+		return
+	}
+	touch := channel.FromSegment(ev.Body)
+	touch.OwnHosts = p.opt.OwnHosts
+	res := p.rules.Classify(touch)
+	b.activity = append(b.activity, activityRow{seq: ev.Seq, cust: c.id, ts: ts, sourceID: ev.SourceID, typ: ev.Type, name: ev.Name, res: res})
+
+	switch {
+	case isOrder:
+		loc := commerce.NormalizeLocation(touch.Location)
+		if loc == "" {
+			loc = locationOf(res.Channel)
+		}
+		o, err := commerce.ParseOrder(&props.Props, fmt.Sprintf("%d:%s", ev.SourceID, ev.MessageID), p.currency, loc)
+		if err != nil {
+			b.badOrders++
+			return
+		}
+		o.CustomerID, o.Time, o.Channel, o.SourceID, o.Seq = c.id, ev.Timestamp, res.Channel, ev.SourceID, ev.Seq
+		if old, ok := b.orders[o.OrderID]; ok {
+			if old.Time.After(o.Time) {
+				return // an earlier-timed duplicate never replaces a later one
+			}
+			*old = o
+			return
+		}
+		b.orders[o.OrderID] = &o
+		b.orderKeys = append(b.orderKeys, o.OrderID)
+	case isRefund:
+		r, err := commerce.ParseRefund(&props.Props, p.currency)
+		if err != nil {
+			b.badOrders++
+			return
+		}
+		r.Seq, r.CustomerID, r.Time = ev.Seq, c.id, ev.Timestamp
+		b.refunds = append(b.refunds, r)
+	}
+}
+
+func mustJSON(s string) json.RawMessage {
+	b, _ := json.Marshal(s)
+	return b
+}
+
+func locationOf(ch string) string {
+	switch ch {
+	case channel.InStore:
+		return commerce.Store
+	case channel.Phone:
+		return commerce.Phone
+	}
+	return commerce.Web
+}
+
+// resolve finds (creating or merging as needed) the customer of an event with userId uid
+// and the other identifiers keys. It returns nil when the event carries no usable
+// identifier and force is false.
+func (p *Processor) resolve(b *batch, ev *event.Event, ts int64, uid string, keys []idKey, force bool) *customer {
+	g := p.g
+	// Count the userIds each identifier is seen with: past the threshold it is shared
+	// (a till's email, a family tablet) and stops linking people.
+	if uid != "" {
+		for _, k := range keys {
+			if id := g.ids[k]; id != nil && k.kind != KindUserID {
+				p.noteUserID(b, ev, ts, k, id, uid)
+			}
+		}
+	}
+	var target *customer
+	if uid != "" {
+		if id := g.ids[idKey{KindUserID, uid}]; id != nil {
+			target = g.custs[id.cust]
+		}
+	}
+	var skip []bool
+	var pending []conflictRec
+	usable := uid != ""
+	for i, k := range keys {
+		id := g.ids[k]
+		if id == nil {
+			usable = true
+			continue
+		}
+		if id.shared {
+			if skip == nil {
+				skip = make([]bool, len(keys))
+			}
+			skip[i] = true
+			continue
+		}
+		usable = true
+		o := g.custs[id.cust]
+		tu := uid
+		if target != nil {
+			if target == o {
+				continue
+			}
+			if target.userID != "" {
+				tu = target.userID
+			}
+		}
+		if o.userID != "" && tu != "" && o.userID != tu {
+			if skip == nil {
+				skip = make([]bool, len(keys))
+			}
+			skip[i] = true
+			// Recorded once per identifier and pair of userIds: a family tablet would
+			// otherwise add a row for every page the second user views.
+			ck := [4]string{k.kind, k.value, o.userID, tu}
+			if g.conflicts[ck] {
+				continue
+			}
+			g.conflicts[ck] = true
+			c := conflictRec{seq: ev.Seq, ts: ts, key: k, cust: o.id, userID: o.userID, otherUserID: tu,
+				reason: fmt.Sprintf("not merged: %s %q belongs to the customer with userId %q, the event has userId %q", k.kind, k.value, o.userID, tu)}
+			if target != nil {
+				c.other = target.id
+				b.conflicts = append(b.conflicts, c)
+			} else {
+				c.otherNew = true
+				pending = append(pending, c)
+			}
+			continue
+		}
+		if target == nil {
+			target = o
+			continue
+		}
+		target = p.merge(b, ev, ts, target, o, k)
+	}
+	if target == nil {
+		// Only shared identifiers (a till's anonymousId, a family tablet) say nothing about
+		// who this is: an order becomes a customer of its own, other events stay unattributed.
+		if !usable && !force {
+			return nil
+		}
+		target = &customer{id: ev.Seq, first: ts, last: ts, traitsRaw: "{}"}
+		g.custs[target.id] = target
+	}
+	for _, c := range pending {
+		c.other = target.id
+		b.conflicts = append(b.conflicts, c)
+	}
+	if uid != "" && target.userID == "" {
+		target.userID = uid
+		target.traitsDirty = true
+		p.attach(b, ev, ts, idKey{KindUserID, uid}, target, "")
+	}
+	for i, k := range keys {
+		if skip != nil && skip[i] {
+			continue
+		}
+		if _, ok := g.ids[k]; !ok {
+			p.attach(b, ev, ts, k, target, uid)
+		}
+	}
+	return target
+}
+
+func (p *Processor) attach(b *batch, ev *event.Event, ts int64, k idKey, c *customer, uid string) {
+	id := &ident{cust: c.id, firstSeen: ts, seq: ev.Seq}
+	if uid != "" && k.kind != KindUserID {
+		id.userIDs = []string{uid}
+	}
+	p.g.ids[k] = id
+	c.ids = append(c.ids, k)
+	p.touchID(b, k, id)
+}
+
+func (p *Processor) noteUserID(b *batch, ev *event.Event, ts int64, k idKey, id *ident, uid string) {
+	if id.shared {
+		return
+	}
+	for _, u := range id.userIDs {
+		if u == uid {
+			return
+		}
+	}
+	id.userIDs = append(id.userIDs, uid)
+	p.touchID(b, k, id)
+	if len(id.userIDs) > p.opt.MaxUserIDsPerIdentifier {
+		id.shared = true
+		b.conflicts = append(b.conflicts, conflictRec{seq: ev.Seq, ts: ts, key: k, cust: id.cust,
+			reason: fmt.Sprintf("shared identifier: %s %q was seen with %d different userIds; it no longer merges customers", k.kind, k.value, len(id.userIDs))})
+	}
+}
+
+// merge folds one customer into another. The older customer (lower id, an earlier first
+// event) survives, so a journey keeps its first touch and ids stay stable.
+func (p *Processor) merge(b *batch, ev *event.Event, ts int64, a, o *customer, via idKey) *customer {
+	s, l := a, o
+	if l.id < s.id {
+		s, l = l, s
+	}
+	if s.userID == "" && l.userID != "" {
+		s.userID = l.userID
+		s.traitsDirty = true
+	}
+	s.first = min(s.first, l.first)
+	s.last = max(s.last, l.last)
+	s.events += l.events
+	if l.traits != nil || (l.traitsRaw != "" && l.traitsRaw != "{}") {
+		sm := s.traitMap()
+		for k, v := range l.traitMap() {
+			if old, ok := sm[k]; !ok || v.newer(old) {
+				sm[k] = v
+				s.traitsDirty = true
+			}
+		}
+		s.refreshDisplay()
+	}
+	for _, k := range l.ids {
+		p.g.ids[k].cust = s.id
+	}
+	s.ids = append(s.ids, l.ids...)
+	l.ids = nil
+	delete(p.g.custs, l.id)
+	b.forward[l.id] = s.id
+	b.merges = append(b.merges, mergeRec{seq: ev.Seq, ts: ts, survivor: s.id, merged: l.id, via: via})
+	p.touchCust(b, s)
+	return s
+}

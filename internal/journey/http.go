@@ -1,0 +1,351 @@
+package journey
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/omniroi/omniroi/internal/identity"
+	"github.com/omniroi/omniroi/internal/store"
+)
+
+// HandlerOptions configure the /j/ routes.
+type HandlerOptions struct {
+	// InboundSecret, when set, is the key inbound SMS and delivery-status webhooks must
+	// be signed with (SignatureHeader over TimestampHeader "." body). Empty: unsigned
+	// requests are accepted.
+	InboundSecret []byte
+}
+
+// NewHTTPHandler serves the routes under /j/ that customers and providers reach:
+//
+//	GET  /j/o/{token}.gif  open pixel ("Email Opened")
+//	GET  /j/c/{token}      click redirect ("Email Link Clicked"); the URL is inside the signed token
+//	GET  /j/u/{token}      unsubscribe page with a confirm button
+//	POST /j/u/{token}      RFC 8058 one-click unsubscribe: consent is withdrawn at once ("Unsubscribed")
+//	POST /j/sms/inbound    inbound SMS (form From/Body, or JSON from/text): STOP withdraws SMS consent, START restores it
+//	POST /j/status         delivery reports, JSON {"idempotency_key", "status": delivered|bounced|complained}
+func NewHTTPHandler(eng *Engine, opt HandlerOptions) http.Handler {
+	h := &handler{e: eng, opt: opt}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /j/o/{tok}", h.open)
+	mux.HandleFunc("GET /j/c/{tok}", h.click)
+	mux.HandleFunc("GET /j/u/{tok}", h.unsubscribePage)
+	mux.HandleFunc("POST /j/u/{tok}", h.unsubscribe)
+	mux.HandleFunc("POST /j/sms/inbound", h.smsInbound)
+	mux.HandleFunc("POST /j/status", h.status)
+	return mux
+}
+
+type handler struct {
+	e   *Engine
+	opt HandlerOptions
+}
+
+// 1x1 transparent GIF.
+var pixel = []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+
+type sendRow struct {
+	id, runID, customer int64
+	journey, channel    string
+	idem                string
+	opened, clicked     int64
+}
+
+func (h *handler) send(ctx context.Context, id int64) (sendRow, error) {
+	s := sendRow{id: id}
+	err := h.e.db.QueryRow(ctx, `SELECT run_id, customer_id, journey, channel, idem_key, opened_at, clicked_at FROM journey_sends WHERE id = ?`, id).
+		Scan(&s.runID, &s.customer, &s.journey, &s.channel, &s.idem, &s.opened, &s.clicked)
+	return s, err
+}
+
+// record writes the first open or click time and the event, once per (send, what).
+func (h *handler) record(ctx context.Context, s sendRow, name, msgID string, setOpen, setClick bool, extra map[string]any) error {
+	now := h.e.opt.Now()
+	prof, err := loadProfile(ctx, h.e.db, s.customer)
+	if err != nil {
+		return err
+	}
+	m := &Message{Journey: s.journey, RunID: s.runID, SendID: s.id, Channel: s.channel, IdemKey: s.idem}
+	evs := h.e.trackEvent(prof, name, msgID, now, m, extra)
+	err = h.e.db.Write(ctx, func(tx *store.Tx) error {
+		if setOpen {
+			if _, err := tx.Exec(ctx, `UPDATE journey_sends SET opened_at = ? WHERE id = ? AND opened_at = 0`, now.UnixMilli(), s.id); err != nil {
+				return err
+			}
+		}
+		if setClick {
+			if _, err := tx.Exec(ctx, `UPDATE journey_sends SET clicked_at = ? WHERE id = ? AND clicked_at = 0`, now.UnixMilli(), s.id); err != nil {
+				return err
+			}
+		}
+		return h.e.insertEvents(ctx, tx, evs)
+	})
+	if err == nil {
+		h.e.wroteEvents()
+	}
+	return err
+}
+
+func (h *handler) open(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "image/gif")
+	w.Header().Set("Cache-Control", "no-store, private")
+	t, err := parseToken(h.e.secret, strings.TrimSuffix(r.PathValue("tok"), ".gif"))
+	if err == nil && t.Kind == "o" {
+		if s, err := h.send(r.Context(), t.SendID); err == nil && s.opened == 0 {
+			if err := h.record(r.Context(), s, "Email Opened", "opened-"+s.idem, true, false, nil); err != nil {
+				h.e.opt.Logger.Error("journey open", "err", err)
+			}
+		}
+	}
+	w.Write(pixel)
+}
+
+func (h *handler) click(w http.ResponseWriter, r *http.Request) {
+	t, err := parseToken(h.e.secret, r.PathValue("tok"))
+	if err != nil || t.Kind != "c" {
+		http.Error(w, "invalid link", http.StatusBadRequest)
+		return
+	}
+	u, err := url.Parse(t.URL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") {
+		http.Error(w, "invalid link", http.StatusBadRequest)
+		return
+	}
+	if s, err := h.send(r.Context(), t.SendID); err == nil {
+		sum := sha256.Sum256([]byte(t.URL))
+		// Each link's first click is an event; a click also proves the mail was opened.
+		if err := h.record(r.Context(), s, "Email Link Clicked", "click-"+s.idem+"-"+hex.EncodeToString(sum[:6]), true, true, map[string]any{"link_url": t.URL}); err != nil {
+			h.e.opt.Logger.Error("journey click", "err", err)
+		}
+	}
+	http.Redirect(w, r, u.String(), http.StatusFound)
+}
+
+func (h *handler) unsubscribePage(w http.ResponseWriter, r *http.Request) {
+	if t, err := parseToken(h.e.secret, r.PathValue("tok")); err != nil || t.Kind != "u" {
+		http.Error(w, "invalid link", http.StatusBadRequest)
+		return
+	}
+	// GET never unsubscribes: mail scanners follow links.
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	fmt.Fprintf(w, `<!doctype html><title>Unsubscribe</title><form method="post" action="%s"><input type="hidden" name="List-Unsubscribe" value="One-Click"><p>Stop receiving these emails?</p><button>Unsubscribe</button></form>`,
+		html.EscapeString(r.URL.Path))
+}
+
+func (h *handler) unsubscribe(w http.ResponseWriter, r *http.Request) {
+	t, err := parseToken(h.e.secret, r.PathValue("tok"))
+	if err != nil || t.Kind != "u" {
+		http.Error(w, "invalid link", http.StatusBadRequest)
+		return
+	}
+	if err := h.withdraw(r.Context(), t.Customer, t.Channel, t.Purpose, "unsubscribe link", t.SendID); err != nil {
+		h.e.opt.Logger.Error("journey unsubscribe", "err", err)
+		http.Error(w, "could not unsubscribe, please try again", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintln(w, "You are unsubscribed.")
+}
+
+// withdraw (or, with purpose prefixed "+", grant) consent and log "Unsubscribed".
+func (h *handler) withdraw(ctx context.Context, customer int64, channel, purpose, source string, sendID int64) error {
+	now := h.e.opt.Now()
+	prof, err := loadProfile(ctx, h.e.db, customer)
+	if err != nil {
+		return err
+	}
+	m := &Message{Channel: channel, SendID: sendID}
+	if sendID > 0 {
+		if s, err := h.send(ctx, sendID); err == nil {
+			m.Journey, m.RunID, m.IdemKey = s.journey, s.runID, s.idem
+		}
+	}
+	evs := h.e.trackEvent(prof, "Unsubscribed", fmt.Sprintf("unsub-%d-%s-%s-%d", customer, channel, purpose, now.UnixMilli()), now, m, map[string]any{"purpose": purpose})
+	err = h.e.db.Write(ctx, func(tx *store.Tx) error {
+		if err := SetConsent(ctx, tx, customer, channel, purpose, false, source, now); err != nil {
+			return err
+		}
+		// Held marketing sends on this channel must not go out after the opt-out.
+		if _, err := tx.Exec(ctx, `UPDATE journey_sends SET status = 'suppressed', reason = 'no consent' WHERE customer_id = ? AND channel = ? AND purpose = ? AND status = 'pending'`, customer, channel, purpose); err != nil {
+			return err
+		}
+		return h.e.insertEvents(ctx, tx, evs)
+	})
+	if err == nil {
+		h.e.wroteEvents()
+	}
+	return err
+}
+
+var stopWords = map[string]bool{"STOP": true, "STOPALL": true, "UNSUBSCRIBE": true, "CANCEL": true, "END": true, "QUIT": true, "ARRET": true}
+var startWords = map[string]bool{"START": true, "UNSTOP": true, "YES": true}
+
+// inbound reads a provider's request body and checks its signature.
+func (h *handler) inbound(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+	if err != nil {
+		http.Error(w, "read body", http.StatusBadRequest)
+		return nil, false
+	}
+	if len(h.opt.InboundSecret) > 0 {
+		if err := VerifySignature(h.opt.InboundSecret, r.Header.Get(TimestampHeader), r.Header.Get(SignatureHeader), body, 10*time.Minute); err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return nil, false
+		}
+	}
+	return body, true
+}
+
+var deliveredEvent = map[string]string{"email": "Email Delivered", "sms": "SMS Delivered", "push": "Push Notification Delivered"}
+
+// status takes delivery reports: delivered becomes an event; a bounce suppresses the
+// address; a spam complaint withdraws marketing consent on the channel.
+func (h *handler) status(w http.ResponseWriter, r *http.Request) {
+	body, ok := h.inbound(w, r)
+	if !ok {
+		return
+	}
+	var in struct {
+		Key    string `json:"idempotency_key"`
+		Status string `json:"status"`
+		Reason string `json:"reason"`
+	}
+	if err := json.Unmarshal(body, &in); err != nil || in.Key == "" {
+		http.Error(w, `want JSON {"idempotency_key": "...", "status": "delivered|bounced|complained"}`, http.StatusBadRequest)
+		return
+	}
+	ctx := r.Context()
+	var id int64
+	err := h.e.db.QueryRow(ctx, `SELECT id FROM journey_sends WHERE idem_key = ?`, in.Key).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		http.Error(w, "unknown idempotency_key", http.StatusNotFound)
+		return
+	}
+	if err != nil {
+		http.Error(w, "lookup failed", http.StatusInternalServerError)
+		return
+	}
+	s, err := h.send(ctx, id)
+	if err != nil {
+		http.Error(w, "lookup failed", http.StatusInternalServerError)
+		return
+	}
+	switch in.Status {
+	case "delivered":
+		err = h.record(ctx, s, deliveredEvent[s.channel], "delivered-"+s.idem, false, false, nil)
+	case "bounced":
+		var prof *Profile
+		if prof, err = loadProfile(ctx, h.e.db, s.customer); err == nil {
+			addr := prof.Email
+			if s.channel == "sms" {
+				addr = prof.Phone
+			}
+			if addr != "" {
+				err = Suppress(ctx, h.e.db, s.channel, addr, "bounced: "+trunc(in.Reason))
+			}
+			if err == nil && s.channel == "email" {
+				err = h.record(ctx, s, "Email Bounced", "bounced-"+s.idem, false, false, map[string]any{"reason": in.Reason})
+			}
+		}
+	case "complained":
+		err = h.withdraw(ctx, s.customer, s.channel, "marketing", "spam complaint", s.id)
+		if err == nil && s.channel == "email" {
+			err = h.record(ctx, s, "Email Marked as Spam", "spam-"+s.idem, false, false, nil)
+		}
+	default:
+		http.Error(w, "status must be delivered, bounced or complained", http.StatusBadRequest)
+		return
+	}
+	if err != nil {
+		http.Error(w, "could not record", http.StatusInternalServerError)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *handler) smsInbound(w http.ResponseWriter, r *http.Request) {
+	body, ok := h.inbound(w, r)
+	if !ok {
+		return
+	}
+	var from, text string
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		var in struct{ From, Text, Body string }
+		if err := json.Unmarshal(body, &in); err != nil {
+			http.Error(w, "bad JSON", http.StatusBadRequest)
+			return
+		}
+		from, text = in.From, in.Text+in.Body
+	} else {
+		v, err := url.ParseQuery(string(body))
+		if err != nil {
+			http.Error(w, "bad form", http.StatusBadRequest)
+			return
+		}
+		from, text = v.Get("From"), v.Get("Body")
+	}
+	word := strings.ToUpper(strings.Trim(strings.TrimSpace(text), ".!"))
+	stop, start := stopWords[word], startWords[word]
+	if !stop && !start {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	phone := identity.NormalizePhone(from)
+	ids, err := h.customersByPhone(r.Context(), phone)
+	if err != nil {
+		http.Error(w, "lookup failed", http.StatusInternalServerError)
+		return
+	}
+	for _, id := range ids {
+		if stop {
+			err = h.withdraw(r.Context(), id, "sms", "marketing", "sms "+word, 0)
+		} else {
+			err = h.e.db.Write(r.Context(), func(tx *store.Tx) error {
+				return SetConsent(r.Context(), tx, id, "sms", "marketing", true, "sms "+word, h.e.opt.Now())
+			})
+		}
+		if err != nil {
+			http.Error(w, "could not record", http.StatusInternalServerError)
+			return
+		}
+	}
+	if stop && phone != "" {
+		// Also suppress the number itself: it may belong to nobody we know yet.
+		if err := Suppress(r.Context(), h.e.db, "sms", phone, "STOP"); err != nil {
+			http.Error(w, "could not record", http.StatusInternalServerError)
+			return
+		}
+	} else if start && phone != "" {
+		if _, err := h.e.db.Exec(r.Context(), `DELETE FROM journey_suppressions WHERE channel = 'sms' AND address = ?`, normAddr("sms", phone)); err != nil {
+			http.Error(w, "could not record", http.StatusInternalServerError)
+			return
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *handler) customersByPhone(ctx context.Context, phone string) ([]int64, error) {
+	if phone == "" {
+		return nil, nil
+	}
+	var id int64
+	err := h.e.db.QueryRow(ctx, `SELECT customer_id FROM identities WHERE kind = 'phone' AND value = ?`, phone).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return []int64{id}, nil
+}

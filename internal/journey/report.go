@@ -1,0 +1,197 @@
+package journey
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/omniroi/omniroi/internal/store"
+)
+
+// ReportOptions say how conversions are counted and what sends cost.
+type ReportOptions struct {
+	Window      time.Duration    // an order within Window after entry converts the run; default 7d
+	CostPerSend map[string]int64 // minor units per delivered send, by channel (email 0, sms 5, ...)
+	Currency    string           // orders in other currencies are ignored; default: the most common
+}
+
+// Group is one arm of the comparison.
+type Group struct {
+	Runs           int64      `json:"runs"`
+	Converted      int64      `json:"converted"`
+	Rate           float64    `json:"conversion_rate"`
+	RateCI         [2]float64 `json:"conversion_rate_ci95"` // Wilson score interval
+	Revenue        int64      `json:"revenue_minor"`
+	RevenuePerRun  float64    `json:"revenue_per_run_minor"`
+	revenueSquares float64
+}
+
+// Report compares treated runs with the holdout.
+type Report struct {
+	Journey         string     `json:"journey"`
+	Window          string     `json:"window"`
+	Currency        string     `json:"currency"`
+	Treated         Group      `json:"treated"`
+	Holdout         Group      `json:"holdout"`
+	Lift            float64    `json:"conversion_lift_pp"`         // percentage points
+	LiftCI          [2]float64 `json:"conversion_lift_pp_ci95"`    // Newcombe hybrid score interval
+	RevenueDiff     float64    `json:"revenue_per_run_diff_minor"` // treated − holdout
+	RevenueDiffCI   [2]float64 `json:"revenue_per_run_diff_ci95"`  // Welch
+	Incremental     float64    `json:"incremental_revenue_minor"`  // RevenueDiff × treated runs
+	IncrementalCI   [2]float64 `json:"incremental_revenue_ci95"`
+	Sends           int64      `json:"sends"`
+	Cost            int64      `json:"cost_minor"`
+	ROI             *float64   `json:"roi"` // (incremental − cost) / cost; null when cost is 0
+	SignificantLift bool       `json:"significant"`
+	TooFewRuns      bool       `json:"too_few_runs"` // under 2 runs in a group: no revenue interval
+}
+
+// Measure builds the holdout report for a journey over all its versions.
+func Measure(ctx context.Context, db *store.DB, journey string, opt ReportOptions) (*Report, error) {
+	if opt.Window <= 0 {
+		opt.Window = 7 * 24 * time.Hour
+	}
+	if opt.Currency == "" {
+		err := db.QueryRow(ctx, `SELECT o.currency FROM orders o JOIN journey_runs r ON r.customer_id = o.customer_id WHERE r.journey = ? GROUP BY o.currency ORDER BY COUNT(*) DESC LIMIT 1`, journey).Scan(&opt.Currency)
+		if err != nil {
+			opt.Currency = "" // no orders at all: every run is a non-conversion
+		}
+	}
+	rep := &Report{Journey: journey, Window: dur(opt.Window), Currency: opt.Currency}
+	rows, err := db.Query(ctx, `SELECT r.holdout, COUNT(o.order_id), COALESCE(SUM(o.revenue_minor), 0)
+		FROM journey_runs r LEFT JOIN orders o ON o.customer_id = r.customer_id AND o.ts >= r.started_at AND o.ts < r.started_at + ? AND o.currency = ?
+		WHERE r.journey = ? GROUP BY r.id, r.holdout`, opt.Window.Milliseconds(), opt.Currency, journey)
+	if err != nil {
+		return nil, fmt.Errorf("journey report: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var h int
+		var n, rev int64
+		if err := rows.Scan(&h, &n, &rev); err != nil {
+			return nil, fmt.Errorf("journey report: %w", err)
+		}
+		g := &rep.Treated
+		if h == 1 {
+			g = &rep.Holdout
+		}
+		g.Runs++
+		if n > 0 {
+			g.Converted++
+		}
+		g.Revenue += rev
+		g.revenueSquares += float64(rev) * float64(rev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	cost := map[string]int64{}
+	srows, err := db.Query(ctx, `SELECT channel, COUNT(*) FROM journey_sends WHERE journey = ? AND status = 'sent' GROUP BY channel`, journey)
+	if err != nil {
+		return nil, fmt.Errorf("journey report: %w", err)
+	}
+	for srows.Next() {
+		var ch string
+		var n int64
+		if err := srows.Scan(&ch, &n); err != nil {
+			srows.Close()
+			return nil, err
+		}
+		rep.Sends += n
+		cost[ch] += n * opt.CostPerSend[ch]
+	}
+	srows.Close()
+	for _, c := range cost {
+		rep.Cost += c
+	}
+	rep.compute()
+	return rep, nil
+}
+
+func (r *Report) compute() {
+	t, c := &r.Treated, &r.Holdout
+	for _, g := range []*Group{t, c} {
+		if g.Runs > 0 {
+			g.Rate = float64(g.Converted) / float64(g.Runs)
+			g.RevenuePerRun = float64(g.Revenue) / float64(g.Runs)
+		}
+		g.RateCI = Wilson(g.Converted, g.Runs, 1.96)
+	}
+	r.Lift = (t.Rate - c.Rate) * 100
+	lo, hi := Newcombe(t.Converted, t.Runs, c.Converted, c.Runs, 1.96)
+	r.LiftCI = [2]float64{lo * 100, hi * 100}
+	r.RevenueDiff = t.RevenuePerRun - c.RevenuePerRun
+	r.RevenueDiffCI = Welch(t.RevenuePerRun, variance(t), t.Runs, c.RevenuePerRun, variance(c), c.Runs)
+	r.Incremental = r.RevenueDiff * float64(t.Runs)
+	r.IncrementalCI = [2]float64{r.RevenueDiffCI[0] * float64(t.Runs), r.RevenueDiffCI[1] * float64(t.Runs)}
+	if math.IsInf(r.RevenueDiffCI[0], 0) || math.IsNaN(r.RevenueDiffCI[0]) {
+		r.TooFewRuns = true
+		r.RevenueDiffCI, r.IncrementalCI = [2]float64{}, [2]float64{}
+	}
+	if r.Cost > 0 {
+		roi := (r.Incremental - float64(r.Cost)) / float64(r.Cost)
+		r.ROI = &roi
+	}
+	r.SignificantLift = r.LiftCI[0] > 0
+}
+
+func variance(g *Group) float64 {
+	if g.Runs < 2 {
+		return math.NaN()
+	}
+	n := float64(g.Runs)
+	m := float64(g.Revenue) / n
+	return (g.revenueSquares - n*m*m) / (n - 1)
+}
+
+// Wilson is the Wilson score interval for k successes in n trials.
+func Wilson(k, n int64, z float64) [2]float64 {
+	if n == 0 {
+		return [2]float64{0, 1}
+	}
+	p, nn := float64(k)/float64(n), float64(n)
+	den := 1 + z*z/nn
+	mid := (p + z*z/(2*nn)) / den
+	half := z * math.Sqrt(p*(1-p)/nn+z*z/(4*nn*nn)) / den
+	return [2]float64{math.Max(0, mid-half), math.Min(1, mid+half)}
+}
+
+// Newcombe is the hybrid score interval (Newcombe 1998, method 10) for p1 − p2, built
+// from the two Wilson intervals; it keeps its coverage at small rates, where Wald's fails.
+func Newcombe(k1, n1, k2, n2 int64, z float64) (float64, float64) {
+	if n1 == 0 || n2 == 0 {
+		return -1, 1
+	}
+	p1, p2 := float64(k1)/float64(n1), float64(k2)/float64(n2)
+	w1, w2 := Wilson(k1, n1, z), Wilson(k2, n2, z)
+	d := p1 - p2
+	lo := d - math.Sqrt((p1-w1[0])*(p1-w1[0])+(w2[1]-p2)*(w2[1]-p2))
+	hi := d + math.Sqrt((w1[1]-p1)*(w1[1]-p1)+(p2-w2[0])*(p2-w2[0]))
+	return lo, hi
+}
+
+// Welch is the 95 % interval for m1 − m2 with unequal variances (Welch–Satterthwaite
+// degrees of freedom; t quantile from a Cornish-Fisher expansion of the normal one).
+func Welch(m1, v1 float64, n1 int64, m2, v2 float64, n2 int64) [2]float64 {
+	if n1 < 2 || n2 < 2 || math.IsNaN(v1) || math.IsNaN(v2) {
+		return [2]float64{math.Inf(-1), math.Inf(1)}
+	}
+	a, b := v1/float64(n1), v2/float64(n2)
+	se := math.Sqrt(a + b)
+	df := (a + b) * (a + b) / (a*a/float64(n1-1) + b*b/float64(n2-1))
+	if se == 0 || math.IsNaN(df) {
+		return [2]float64{m1 - m2, m1 - m2}
+	}
+	t := tQuantile975(df)
+	return [2]float64{m1 - m2 - t*se, m1 - m2 + t*se}
+}
+
+// tQuantile975 approximates Student's t 0.975 quantile (error < 0.001 for df ≥ 3).
+func tQuantile975(df float64) float64 {
+	z := 1.959964
+	g1 := (z*z*z + z) / 4
+	g2 := (5*math.Pow(z, 5) + 16*z*z*z + 3*z) / 96
+	g3 := (3*math.Pow(z, 7) + 19*math.Pow(z, 5) + 17*z*z*z - 15*z) / 384
+	return z + g1/df + g2/(df*df) + g3/(df*df*df)
+}

@@ -1,0 +1,176 @@
+package value
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/omniroi/omniroi/internal/store"
+)
+
+// StoreData is what LoadStoreData read: the transactions and how they were made.
+type StoreData struct {
+	Transactions []Transaction
+	Currency     string         // the one currency the amounts are in
+	Location     *time.Location // the business time zone days are counted in
+	Orders       int            // orders turned into transactions
+	Refunds      int            // refunds turned into negative transactions
+	// SkippedOrders are orders in another currency than Currency; money of two
+	// currencies cannot be added up without a rate.
+	SkippedOrders int
+	// SkippedRefunds are refunds of unknown or skipped orders, partial refunds in
+	// another currency than their order, and refunds beyond the order's revenue.
+	SkippedRefunds int
+}
+
+// LoadTransactions reads the store's orders net of refunds as transactions, up
+// to and including asOf (zero: everything). See LoadStoreData for the rules.
+func LoadTransactions(ctx context.Context, db *store.DB, asOf time.Time) ([]Transaction, error) {
+	d, err := LoadStoreData(ctx, db, asOf)
+	return d.Transactions, err
+}
+
+// LoadStoreData reads orders and refunds with ts <= asOf (zero asOf: all).
+//
+//   - Each order is a transaction of its revenue at its time, for the order's customer.
+//   - Each refund is a negative transaction at its own time (never before its order),
+//     for the order's customer. A full refund is the order's revenue; the refunds
+//     of one order are capped at its revenue, as in commerce.Orders.
+//   - So the file rules apply unchanged (docs/value.md): a same-day refund nets the
+//     purchase day (floored at 0), a later refund only lowers realised revenue.
+//   - Amounts are in the workspace currency (setting "currency"; when unset, the
+//     currency of most orders); other orders are skipped and counted.
+//   - Times are in the workspace time zone (setting "timezone", default UTC), so a
+//     purchase day is the shop's calendar day.
+func LoadStoreData(ctx context.Context, db *store.DB, asOf time.Time) (StoreData, error) {
+	d := StoreData{Location: storeLocation(ctx, db)}
+	hi := int64(1<<62 - 1)
+	if !asOf.IsZero() {
+		hi = asOf.UnixMilli()
+	}
+	cur, err := storeCurrency(ctx, db)
+	if err != nil {
+		return d, err
+	}
+	d.Currency = cur
+	type order struct {
+		customer int64
+		ts       int64
+		revenue  int64
+		refunded int64
+	}
+	orders := map[string]*order{}
+	rows, err := db.Query(ctx, `SELECT order_id, customer_id, ts, revenue_minor, currency FROM orders WHERE ts <= ? ORDER BY ts, seq`, hi)
+	if err != nil {
+		return d, fmt.Errorf("load transactions: read orders: %w", err)
+	}
+	for rows.Next() {
+		var id, c string
+		var o order
+		if err := rows.Scan(&id, &o.customer, &o.ts, &o.revenue, &c); err != nil {
+			rows.Close()
+			return d, fmt.Errorf("load transactions: read orders: %w", err)
+		}
+		if c != cur {
+			d.SkippedOrders++
+			continue
+		}
+		orders[id] = &o
+		d.Transactions = append(d.Transactions, Transaction{
+			CustomerID: strconv.FormatInt(o.customer, 10), Time: time.UnixMilli(o.ts).In(d.Location), Amount: o.revenue})
+		d.Orders++
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return d, fmt.Errorf("load transactions: read orders: %w", err)
+	}
+	rows, err = db.Query(ctx, `SELECT order_id, ts, amount_minor, currency, full_refund FROM refunds WHERE ts <= ? ORDER BY ts, seq`, hi)
+	if err != nil {
+		return d, fmt.Errorf("load transactions: read refunds: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, c string
+		var ts, amount int64
+		var full int
+		if err := rows.Scan(&id, &ts, &amount, &c, &full); err != nil {
+			return d, fmt.Errorf("load transactions: read refunds: %w", err)
+		}
+		o := orders[id]
+		if o == nil || (full != 1 && c != cur) {
+			d.SkippedRefunds++
+			continue
+		}
+		if full == 1 {
+			amount = o.revenue
+		}
+		amount = min(amount, o.revenue-o.refunded)
+		if amount <= 0 {
+			d.SkippedRefunds++
+			continue
+		}
+		o.refunded += amount
+		d.Transactions = append(d.Transactions, Transaction{
+			CustomerID: strconv.FormatInt(o.customer, 10), Time: time.UnixMilli(max(ts, o.ts)).In(d.Location), Amount: -amount})
+		d.Refunds++
+	}
+	if err := rows.Err(); err != nil {
+		return d, fmt.Errorf("load transactions: read refunds: %w", err)
+	}
+	return d, nil
+}
+
+// storeLocation is the workspace time zone (setting "timezone"), UTC when unset or unknown.
+func storeLocation(ctx context.Context, db *store.DB) *time.Location {
+	if v, ok, err := db.Setting(ctx, "timezone"); err == nil && ok && v != "" {
+		if loc, err := time.LoadLocation(v); err == nil {
+			return loc
+		}
+	}
+	return time.UTC
+}
+
+// storeCurrency is the workspace currency when set, else the currency of most orders
+// (EUR, the processor's default, on an empty store).
+func storeCurrency(ctx context.Context, db *store.DB) (string, error) {
+	v, ok, err := db.Setting(ctx, "currency")
+	if err != nil {
+		return "", fmt.Errorf("load transactions: %w", err)
+	}
+	if ok && v != "" {
+		return v, nil
+	}
+	cur := "EUR"
+	err = db.QueryRow(ctx, `SELECT currency FROM orders GROUP BY currency ORDER BY COUNT(*) DESC, currency LIMIT 1`).Scan(&cur)
+	if err != nil && !isNoRows(err) {
+		return "", fmt.Errorf("load transactions: order currency: %w", err)
+	}
+	return cur, nil
+}
+
+// StoreState identifies the state of the order and refund tables: any new, replaced
+// or refunded order changes it. Fitted models are cached under it.
+type StoreState struct {
+	Orders, MaxOrderSeq   int64
+	Refunds, MaxRefundSeq int64
+	Currency, TimeZone    string
+}
+
+// ReadStoreState reads the current StoreState: two aggregate queries.
+func ReadStoreState(ctx context.Context, db *store.DB) (StoreState, error) {
+	var s StoreState
+	if err := db.QueryRow(ctx, `SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM orders`).Scan(&s.Orders, &s.MaxOrderSeq); err != nil {
+		return s, fmt.Errorf("store state: %w", err)
+	}
+	if err := db.QueryRow(ctx, `SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM refunds`).Scan(&s.Refunds, &s.MaxRefundSeq); err != nil {
+		return s, fmt.Errorf("store state: %w", err)
+	}
+	s.Currency, _, _ = db.Setting(ctx, "currency")
+	s.TimeZone, _, _ = db.Setting(ctx, "timezone")
+	return s, nil
+}
+
+func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }

@@ -1,0 +1,159 @@
+package web
+
+import (
+	"fmt"
+	"net/url"
+	"time"
+)
+
+// Range is the period every page shows: [From, To) in the business's time zone, whole
+// days. One Range is parsed per request from ?range= (a preset) or ?from=&to= (dates,
+// both inclusive) and carried across navigation in the links.
+type Range struct {
+	Preset string    // "7d", "30d", "90d", "ytd", "all" or "" for custom dates
+	From   time.Time // first day, 00:00 local; zero for "all"
+	To     time.Time // day after the last day, 00:00 local
+	Loc    *time.Location
+}
+
+type preset struct{ Key, Label string }
+
+var presets = []preset{
+	{"7d", "Last 7 days"},
+	{"30d", "Last 30 days"},
+	{"90d", "Last 90 days"},
+	{"ytd", "This year"},
+	{"all", "All time"},
+}
+
+const dateLayout = "2006-01-02"
+
+// ParseRange reads the period from query values; now and loc fix "today". Invalid input
+// is an error the page shows next to the filter, falling back to the default.
+func ParseRange(q url.Values, now time.Time, loc *time.Location) (Range, error) {
+	if loc == nil {
+		loc = time.UTC
+	}
+	now = now.In(loc)
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc)
+	tomorrow := today.AddDate(0, 0, 1)
+	r := Range{Loc: loc, To: tomorrow}
+	from, to := q.Get("from"), q.Get("to")
+	p := q.Get("range")
+	if p == "" && (from != "" || to != "") {
+		p = "custom"
+	}
+	if p == "" {
+		p = defaultRangeName
+	}
+	switch p {
+	case "7d", "30d", "90d":
+		days := map[string]int{"7d": 7, "30d": 30, "90d": 90}[p]
+		r.Preset, r.From = p, tomorrow.AddDate(0, 0, -days)
+	case "ytd":
+		r.Preset, r.From = p, time.Date(now.Year(), 1, 1, 0, 0, 0, 0, loc)
+	case "all":
+		r.Preset = p
+	case "custom":
+		var err error
+		if from != "" {
+			if r.From, err = time.ParseInLocation(dateLayout, from, loc); err != nil {
+				return defaultRange(tomorrow, loc), fmt.Errorf("start date %q is not a date like 2026-01-31", from)
+			}
+		}
+		if to != "" {
+			t, err := time.ParseInLocation(dateLayout, to, loc)
+			if err != nil {
+				return defaultRange(tomorrow, loc), fmt.Errorf("end date %q is not a date like 2026-01-31", to)
+			}
+			r.To = t.AddDate(0, 0, 1)
+		}
+		if !r.From.IsZero() && !r.From.Before(r.To) {
+			return defaultRange(tomorrow, loc), fmt.Errorf("the start date %s is after the end date %s", from, to)
+		}
+		if r.To.Sub(r.From) > 100*366*24*time.Hour && !r.From.IsZero() {
+			return defaultRange(tomorrow, loc), fmt.Errorf("the period is longer than 100 years")
+		}
+	default:
+		return defaultRange(tomorrow, loc), fmt.Errorf("unknown period %q", p)
+	}
+	return r, nil
+}
+
+func defaultRange(tomorrow time.Time, loc *time.Location) Range {
+	return Range{Preset: defaultRangeName, From: tomorrow.AddDate(0, 0, -30), To: tomorrow, Loc: loc}
+}
+
+// FromMS and ToMS are the bounds as unix milliseconds for SQL; "all" starts at 0.
+func (r Range) FromMS() int64 {
+	if r.From.IsZero() {
+		return 0
+	}
+	return r.From.UnixMilli()
+}
+func (r Range) ToMS() int64 { return r.To.UnixMilli() }
+
+// Days is the number of days in the period (0 for "all").
+func (r Range) Days() int {
+	if r.From.IsZero() {
+		return 0
+	}
+	return int(r.To.Sub(r.From).Hours()/24 + 0.5)
+}
+
+// Previous is the period of the same length just before r; ok is false for "all".
+func (r Range) Previous() (Range, bool) {
+	if r.From.IsZero() {
+		return Range{}, false
+	}
+	d := r.Days()
+	return Range{From: r.From.AddDate(0, 0, -d), To: r.From, Loc: r.Loc}, true
+}
+
+// Query is the period as query parameters, for links that keep it.
+func (r Range) Query() url.Values {
+	v := url.Values{}
+	if r.Preset != "" && r.Preset != "custom" {
+		if r.Preset != defaultRangeName {
+			v.Set("range", r.Preset)
+		}
+		return v
+	}
+	if !r.From.IsZero() {
+		v.Set("from", r.From.Format(dateLayout))
+	}
+	v.Set("to", r.To.AddDate(0, 0, -1).Format(dateLayout))
+	return v
+}
+
+// FromDate and ToDate fill the date inputs (ToDate inclusive).
+func (r Range) FromDate() string {
+	if r.From.IsZero() {
+		return ""
+	}
+	return r.From.Format(dateLayout)
+}
+func (r Range) ToDate() string { return r.To.AddDate(0, 0, -1).Format(dateLayout) }
+
+// Label describes the period in words.
+func (r Range) Label() string {
+	for _, p := range presets {
+		if p.Key == r.Preset {
+			return p.Label
+		}
+	}
+	if r.From.IsZero() {
+		return "Until " + r.ToDate()
+	}
+	return r.From.Format("2 Jan 2006") + " – " + r.To.AddDate(0, 0, -1).Format("2 Jan 2006")
+}
+
+// FromDay and ToDay are the bounds as YYYY-MM-DD for day-keyed tables (spend); ToDay is
+// exclusive.
+func (r Range) FromDay() string {
+	if r.From.IsZero() {
+		return "0000-00-00"
+	}
+	return r.From.Format(dateLayout)
+}
+func (r Range) ToDay() string { return r.To.Format(dateLayout) }

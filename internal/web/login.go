@@ -1,0 +1,139 @@
+package web
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/omniroi/omniroi/internal/auth"
+)
+
+type loginData struct {
+	Next, Email, Error, Token string
+}
+
+// safeNext keeps post-login redirects on this site: a local absolute path only.
+func safeNext(next string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+		return "/"
+	}
+	return next
+}
+
+func (s *server) loginPage(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		if _, err := auth.LookupSession(r.Context(), s.db, c.Value, s.opt.Now()); err == nil {
+			http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
+			return
+		}
+	}
+	s.renderLogin(w, r, http.StatusOK, loginData{Next: safeNext(r.URL.Query().Get("next"))})
+}
+
+// renderLogin shows the form with a fresh login CSRF token: there is no session yet, so
+// the token is a double-submit cookie (an attacker's page can neither read nor set it).
+func (s *server) renderLogin(w http.ResponseWriter, r *http.Request, code int, d loginData) {
+	d.Token = auth.NewToken()
+	http.SetCookie(w, &http.Cookie{Name: loginCSRFCookie, Value: d.Token, Path: "/login", MaxAge: 3600,
+		HttpOnly: true, Secure: isSecure(r), SameSite: http.SameSiteStrictMode})
+	p := s.newPage(r, "", "Log in")
+	p.Data = d
+	p.NoRange = true
+	w.WriteHeader(code)
+	if err := s.execute(w, "login", p); err != nil {
+		s.log.Error("render login", "err", err)
+	}
+}
+
+func clientIP(r *http.Request, trustXFF bool) string {
+	if trustXFF {
+		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+			first, _, _ := strings.Cut(xff, ",")
+			if ip := net.ParseIP(strings.TrimSpace(first)); ip != nil {
+				return ip.String()
+			}
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func (s *server) loginPost(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	d := loginData{Next: safeNext(r.PostFormValue("next")), Email: strings.TrimSpace(r.PostFormValue("email"))}
+	c, err := r.Cookie(loginCSRFCookie)
+	if err != nil || c.Value == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostFormValue("csrf"))) != 1 {
+		d.Error = "The login form expired. Please try again."
+		s.renderLogin(w, r, http.StatusForbidden, d)
+		return
+	}
+	now := s.opt.Now()
+	ipKey := "ip:" + clientIP(r, s.opt.TrustForwardedFor)
+	emailKey := "email:" + strings.ToLower(d.Email)
+	for _, l := range []struct {
+		lim *auth.Limiter
+		key string
+	}{{s.ipLimit, ipKey}, {s.emLimit, emailKey}} {
+		if ok, wait := l.lim.Allowed(l.key, now); !ok {
+			mins := int(math.Ceil(wait.Minutes()))
+			w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
+			d.Error = fmt.Sprintf("Too many failed logins. Try again in %d minute%s.", mins, plural(mins))
+			s.renderLogin(w, r, http.StatusTooManyRequests, d)
+			return
+		}
+	}
+	u, err := auth.Authenticate(r.Context(), s.db, d.Email, r.PostFormValue("password"))
+	if errors.Is(err, auth.ErrBadCredentials) {
+		s.ipLimit.Fail(ipKey, now)
+		s.emLimit.Fail(emailKey, now)
+		s.log.Info("dashboard login failed", "email", d.Email, "ip", clientIP(r, s.opt.TrustForwardedFor))
+		d.Error = "Wrong email or password."
+		s.renderLogin(w, r, http.StatusUnauthorized, d)
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.emLimit.Reset(emailKey)
+	if _, err := auth.DeleteExpiredSessions(r.Context(), s.db, now); err != nil {
+		s.log.Warn("delete expired sessions", "err", err)
+	}
+	sess, err := auth.CreateSession(r.Context(), s.db, u, now, s.opt.SessionTTL)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	http.SetCookie(w, s.sessionCookie(r, sess.Token, int(s.opt.SessionTTL.Seconds())))
+	http.SetCookie(w, &http.Cookie{Name: loginCSRFCookie, Path: "/login", MaxAge: -1, HttpOnly: true, Secure: isSecure(r), SameSite: http.SameSiteStrictMode})
+	http.Redirect(w, r, d.Next, http.StatusSeeOther)
+}
+
+func (s *server) logout(w http.ResponseWriter, r *http.Request) error {
+	if err := auth.DeleteSession(r.Context(), s.db, sessionFrom(r).Token); err != nil {
+		return err
+	}
+	http.SetCookie(w, s.sessionCookie(r, "", -1))
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+	return nil
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}

@@ -1,0 +1,199 @@
+package web
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/omniroi/omniroi/internal/auth"
+)
+
+type navItem struct {
+	Path, Label string
+	Active      bool
+	Href        string
+}
+
+var navPages = []struct{ Path, Label string }{
+	{"/", "Overview"},
+	{"/attribution", "Attribution"},
+	{"/journeys", "Journeys"},
+	{"/customers", "Customers"},
+	{"/segments", "Segments"},
+	{"/spend", "Spend"},
+	{"/sources", "Sources"},
+}
+
+// page is what every template gets.
+type page struct {
+	Title    string
+	Nav      []navItem
+	Path     string
+	User     auth.User
+	CSRF     string
+	Range    Range
+	RangeErr string
+	Presets  []preset
+	Currency string
+	Message  string
+	NoRange  bool   // pages where the period does not apply
+	Q        string // search text kept by the period form
+
+	Tables []*Table
+	Charts []*Chart
+	Data   any
+}
+
+func (s *server) newPage(r *http.Request, active, title string) *page {
+	sess := sessionFrom(r)
+	ctx := r.Context()
+	p := &page{Title: title, Path: r.URL.Path, User: sess.User, CSRF: sess.CSRF, Presets: presets, Currency: defaultCurrency}
+	loc := s.location(ctx)
+	rg, err := ParseRange(r.URL.Query(), s.opt.Now(), loc)
+	if err != nil {
+		p.RangeErr = err.Error()
+	}
+	p.Range = rg
+	if c, err := s.businessCurrency(ctx); err == nil {
+		p.Currency = c
+	}
+	rq := p.Range.Query().Encode()
+	for _, n := range navPages {
+		href := n.Path
+		if rq != "" {
+			href += "?" + rq
+		}
+		p.Nav = append(p.Nav, navItem{Path: n.Path, Label: n.Label, Active: n.Path == active, Href: href})
+	}
+	return p
+}
+
+// Link returns path with the current period (and extra query pairs) kept.
+func (p *page) Link(path string, kv ...string) string {
+	q := p.Range.Query()
+	for i := 0; i+1 < len(kv); i += 2 {
+		q.Set(kv[i], kv[i+1])
+	}
+	if e := q.Encode(); e != "" {
+		return path + "?" + e
+	}
+	return path
+}
+
+// addTable registers a table for CSV/JSON download and gives it its CSV link.
+func (p *page) addTable(t *Table) *Table {
+	t.CSVHref = p.Link(p.Path, "format", "csv", "table", t.ID)
+	p.Tables = append(p.Tables, t)
+	return t
+}
+
+// addChart registers a chart and its fallback table.
+func (p *page) addChart(c *Chart) *Chart {
+	if c.Table != nil {
+		p.addTable(c.Table)
+	}
+	p.Charts = append(p.Charts, c)
+	return c
+}
+
+// Table finds a registered table by id, for templates.
+func (p *page) Table(id string) *Table {
+	for _, t := range p.Tables {
+		if t.ID == id {
+			return t
+		}
+	}
+	return nil
+}
+
+// Chart finds a registered chart by id, for templates.
+func (p *page) Chart(id string) *Chart {
+	for _, c := range p.Charts {
+		if c.ID == id {
+			return c
+		}
+	}
+	return nil
+}
+
+var pageNames = []string{"login", "message", "overview", "sources", "customers", "customer", "spend", "coming"}
+
+func (s *server) parseTemplates() error {
+	funcs := template.FuncMap{
+		"money":      formatMoney,
+		"moneyShort": formatMoneyShort,
+		"int":        formatInt,
+		"lower":      strings.ToLower,
+	}
+	base, err := template.New("base.html").Funcs(funcs).ParseFS(templateFS, "templates/base.html")
+	if err != nil {
+		return fmt.Errorf("parse base template: %w", err)
+	}
+	s.tmpl = map[string]*template.Template{}
+	for _, name := range pageNames {
+		t, err := base.Clone()
+		if err != nil {
+			return err
+		}
+		if _, err := t.ParseFS(templateFS, "templates/"+name+".html"); err != nil {
+			return fmt.Errorf("parse template %s: %w", name, err)
+		}
+		s.tmpl[name] = t
+	}
+	return nil
+}
+
+// execute renders into a buffer first, so a template error becomes a clean 500.
+func (s *server) execute(w http.ResponseWriter, name string, p *page) error {
+	t, ok := s.tmpl[name]
+	if !ok {
+		return fmt.Errorf("no template %s", name)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "base.html", p); err != nil {
+		return fmt.Errorf("render %s: %w", name, err)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+// respond renders the page, or one of its tables as CSV, or all its tables as JSON.
+func (s *server) respond(w http.ResponseWriter, r *http.Request, name string, p *page) error {
+	switch r.URL.Query().Get("format") {
+	case "csv":
+		id := r.URL.Query().Get("table")
+		var t *Table
+		if id == "" && len(p.Tables) > 0 {
+			t = p.Tables[0]
+		} else {
+			t = p.Table(id)
+		}
+		if t == nil {
+			http.Error(w, "no table "+url.QueryEscape(id)+" on this page", http.StatusNotFound)
+			return nil
+		}
+		return writeCSV(w, t, csvName(p, t))
+	case "json":
+		out := map[string]any{"period": map[string]string{"from": p.Range.FromDate(), "to": p.Range.ToDate()}, "currency": p.Currency}
+		tables := map[string]any{}
+		for _, t := range p.Tables {
+			tables[t.ID] = t.jsonRows()
+		}
+		out["tables"] = tables
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	}
+	return s.execute(w, name, p)
+}
+
+func csvName(p *page, t *Table) string {
+	from := p.Range.FromDate()
+	if from == "" {
+		from = "start"
+	}
+	return fmt.Sprintf("omniroi-%s-%s-to-%s.csv", t.ID, from, p.Range.ToDate())
+}

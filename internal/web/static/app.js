@@ -1,0 +1,164 @@
+// omniroi dashboard: progressive enhancement only. Pages work without this file; it
+// draws charts from JSON islands, tucks their fallback tables behind a toggle (still read
+// by screen readers), and makes the period picker submit on change.
+(function () {
+  'use strict';
+  // Charts take space only when they can be drawn; without JS the tables stand alone.
+  if (window.echarts) document.documentElement.classList.add('js');
+
+  var PALETTE = ['#0f5d5e', '#e07a2f', '#3b82c4', '#8b5cf6', '#c2410c', '#15803d', '#be185d', '#64748b', '#ca8a04', '#0891b2'];
+
+  function formatter(spec) {
+    var f;
+    if (spec.money && spec.currency) {
+      try {
+        f = new Intl.NumberFormat('en', { style: 'currency', currency: spec.currency, maximumFractionDigits: 0 });
+      } catch (e) { f = null; }
+    }
+    if (!f) f = new Intl.NumberFormat('en', { maximumFractionDigits: 2 });
+    return function (v) { return f.format(v); };
+  }
+
+  // option turns the server's chart spec into an ECharts option.
+  function option(spec) {
+    var f = formatter(spec);
+    var o = {
+      animation: false,
+      color: PALETTE,
+      aria: { enabled: true, label: { description: spec.title + '. The numbers are in the table below the chart.' } },
+      textStyle: { fontFamily: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif' },
+      tooltip: { valueFormatter: f, confine: true }
+    };
+    var series = spec.series || [];
+    switch (spec.kind) {
+      case 'bar':
+      case 'line':
+        o.tooltip.trigger = 'axis';
+        o.grid = { left: 8, right: 16, top: series.length > 1 ? 40 : 16, bottom: 8, containLabel: true };
+        if (series.length > 1) o.legend = { type: 'scroll', top: 0 };
+        o.xAxis = { type: 'category', data: spec.x, axisLabel: { hideOverlap: true } };
+        o.yAxis = { type: 'value', axisLabel: { formatter: f } };
+        o.series = series.map(function (s) {
+          return {
+            name: s.name, type: spec.kind, data: s.data, barMaxWidth: 48,
+            stack: spec.stacked ? 'total' : undefined,
+            showSymbol: spec.kind === 'line' && (spec.x || []).length <= 31,
+            areaStyle: spec.kind === 'line' && series.length === 1 ? { opacity: 0.12 } : undefined
+          };
+        });
+        return o;
+      case 'funnel':
+        o.tooltip.trigger = 'item';
+        o.series = [{
+          type: 'funnel', left: '10%', width: '80%', sort: 'none', label: { show: true, position: 'inside' },
+          data: (spec.x || []).map(function (n, i) { return { name: n, value: series[0].data[i] }; })
+        }];
+        return o;
+      case 'sankey':
+        o.tooltip.trigger = 'item';
+        o.series = [{
+          type: 'sankey', emphasis: { focus: 'adjacency' }, lineStyle: { color: 'gradient', curveness: 0.5 },
+          data: (spec.nodes || []).map(function (n) { return { name: n }; }), links: spec.links || []
+        }];
+        return o;
+      case 'heatmap':
+        var vals = (spec.cells || []).map(function (c) { return c[2]; });
+        o.tooltip.trigger = 'item';
+        o.grid = { left: 8, right: 16, top: 16, bottom: 64, containLabel: true };
+        o.xAxis = { type: 'category', data: spec.x, splitArea: { show: true } };
+        o.yAxis = { type: 'category', data: spec.y, inverse: true, splitArea: { show: true } }; // first row on top, like a cohort table
+        o.visualMap = {
+          min: Math.min.apply(null, vals.concat([0])), max: Math.max.apply(null, vals.concat([1])),
+          calculable: true, orient: 'horizontal', left: 'center', bottom: 0, inRange: { color: ['#eef6f6', '#0f5d5e'] }
+        };
+        o.series = [{ type: 'heatmap', data: spec.cells, label: { show: vals.length <= 120, formatter: function (p) { return f(p.value[2]); } } }];
+        return o;
+    }
+    return null;
+  }
+
+  // collapse hides a chart's fallback table visually (screen readers keep it) behind a toggle.
+  function collapse(box) {
+    var block = box.querySelector('.fallback');
+    if (!block || block.querySelector('.toggle-table')) return;
+    var head = block.querySelector('.table-head');
+    var btn = document.createElement('button');
+    btn.type = 'button';
+    btn.className = 'toggle-table';
+    btn.textContent = 'Show table';
+    btn.setAttribute('aria-expanded', 'false');
+    btn.setAttribute('aria-controls', block.id);
+    btn.addEventListener('click', function () {
+      var open = block.classList.toggle('collapsed') === false;
+      btn.setAttribute('aria-expanded', String(open));
+      btn.textContent = open ? 'Hide table' : 'Show table';
+    });
+    block.classList.add('collapsed');
+    head.appendChild(btn);
+  }
+
+  var charts = {};
+
+  // draw renders one [data-chart] element from its JSON island.
+  function draw(el) {
+    var island = document.getElementById(el.getAttribute('data-chart') + '-data');
+    if (!island || !window.echarts) return null;
+    var spec = JSON.parse(island.textContent);
+    var opt = option(spec);
+    if (!opt) return null;
+    var chart = window.echarts.init(el, null, { renderer: 'canvas' });
+    chart.setOption(opt);
+    charts[spec.id] = chart;
+    var box = el.closest('.chart-box');
+    if (box) collapse(box);
+    return chart;
+  }
+
+  function drawCharts() {
+    if (!window.echarts) return;
+    document.querySelectorAll('[data-chart]').forEach(draw);
+    var t;
+    window.addEventListener('resize', function () {
+      clearTimeout(t);
+      t = setTimeout(function () { Object.keys(charts).forEach(function (k) { charts[k].resize(); }); }, 100);
+    });
+  }
+
+  function periodPicker() {
+    var form = document.querySelector('form.range');
+    if (!form) return;
+    var sel = form.querySelector('select[name=range]');
+    var dates = form.querySelectorAll('.dates input');
+    function sync() { form.classList.toggle('js-preset', sel.value !== 'custom'); }
+    sync();
+    sel.addEventListener('change', function () {
+      sync();
+      if (sel.value === 'custom') {
+        dates[0].focus();
+        return;
+      }
+      // A preset needs no dates: leave them out of the URL.
+      dates.forEach(function (d) { d.disabled = true; });
+      form.submit();
+    });
+  }
+
+  function copyButtons() {
+    document.querySelectorAll('[data-copy]').forEach(function (b) {
+      b.addEventListener('click', function () {
+        var input = document.getElementById(b.getAttribute('data-copy'));
+        input.select();
+        if (navigator.clipboard) {
+          navigator.clipboard.writeText(input.value).then(function () { b.textContent = 'Copied'; }, function () {});
+        }
+      });
+    });
+  }
+
+  window.omniroi = { charts: charts, draw: draw };
+  document.addEventListener('DOMContentLoaded', function () {
+    periodPicker();
+    copyButtons();
+    drawCharts();
+  });
+})();

@@ -1,0 +1,352 @@
+// Package web is omniroi's dashboard: server-rendered pages (html/template), a little
+// vanilla JS that draws charts with the embedded Apache ECharts, and a login in front of
+// all of it. Every table can be downloaded as CSV from the same URL with ?format=csv, and
+// every chart has the same numbers in a plain table beside it.
+package web
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/omniroi/omniroi/internal/auth"
+	"github.com/omniroi/omniroi/internal/store"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Options tune the dashboard; the zero value is ready to use.
+type Options struct {
+	Logger     *slog.Logger
+	SessionTTL time.Duration    // how long a login lasts; default 14 days
+	Now        func() time.Time // clock, for tests; default time.Now
+	// TrustForwardedFor makes the login rate limiter key on the first X-Forwarded-For
+	// address: set it only behind a reverse proxy that overwrites that header.
+	TrustForwardedFor bool
+	// LoginLimit is the number of failed logins allowed per IP (and a fifth of it per
+	// email, at least 3) per LoginWindow; defaults 20 and 15 minutes.
+	LoginLimit  int
+	LoginWindow time.Duration
+	// TrustedOrigins are other origins allowed to POST (e.g. "https://shop.example"
+	// when a proxy does not pass the Host header through); see http.CrossOriginProtection.
+	TrustedOrigins []string
+
+	noCache bool // benchmarks measure the queries, not the cache
+}
+
+// Cookie names. The session cookie is host-only and HttpOnly.
+const (
+	sessionCookie    = "omniroi_session"
+	loginCSRFCookie  = "omniroi_login"
+	maxFormBytes     = 64 << 10
+	cacheTTL         = 15 * time.Second
+	defaultCurrency  = "EUR"
+	defaultRangeName = "30d"
+)
+
+type server struct {
+	db      *store.DB
+	opt     Options
+	log     *slog.Logger
+	tmpl    map[string]*template.Template
+	ipLimit *auth.Limiter
+	emLimit *auth.Limiter
+	cache   *cache
+	tables  tableCache
+}
+
+// NewHandler returns the dashboard, to be mounted at "/" next to the APIs under /v1 and
+// /api/v1 (more specific patterns win in http.ServeMux, so those stay theirs).
+func NewHandler(db *store.DB, opt Options) (http.Handler, error) {
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if opt.SessionTTL <= 0 {
+		opt.SessionTTL = 14 * 24 * time.Hour
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.LoginLimit <= 0 {
+		opt.LoginLimit = 20
+	}
+	if opt.LoginWindow <= 0 {
+		opt.LoginWindow = 15 * time.Minute
+	}
+	s := &server{
+		db:      db,
+		opt:     opt,
+		log:     opt.Logger,
+		ipLimit: auth.NewLimiter(opt.LoginLimit, opt.LoginWindow),
+		emLimit: auth.NewLimiter(max(3, opt.LoginLimit/5), opt.LoginWindow),
+		cache:   newCache(),
+	}
+	s.cache.off = opt.noCache
+	if err := s.parseTemplates(); err != nil {
+		return nil, err
+	}
+	static, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		return nil, err
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /static/", http.StripPrefix("/static/", staticHandler(http.FileServerFS(static))))
+	mux.HandleFunc("GET /login", s.loginPage)
+	mux.HandleFunc("POST /login", s.loginPost)
+	mux.Handle("POST /logout", s.requireLogin(s.logout))
+
+	mux.Handle("GET /{$}", s.requireLogin(s.overview))
+	mux.Handle("GET /sources", s.requireLogin(s.sources))
+	mux.Handle("POST /sources", s.requireLogin(s.createSource))
+	mux.Handle("GET /customers", s.requireLogin(s.customers))
+	mux.Handle("GET /customers/{id}", s.requireLogin(s.customer))
+	mux.Handle("GET /spend", s.requireLogin(s.spend))
+	for _, p := range comingPages {
+		mux.Handle("GET "+p.Path, s.requireLogin(s.coming(p)))
+	}
+	mux.Handle("/", s.requireLogin(s.notFound))
+
+	// Go's cross-origin protection rejects unsafe methods whose Sec-Fetch-Site or Origin
+	// says another site sent them; the per-session token below is the second lock.
+	cop := http.NewCrossOriginProtection()
+	for _, o := range opt.TrustedOrigins {
+		if err := cop.AddTrustedOrigin(o); err != nil {
+			return nil, fmt.Errorf("trusted origin: %w", err)
+		}
+	}
+	return securityHeaders(cop.Handler(mux)), nil
+}
+
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		// No inline scripts anywhere: chart data travels in JSON islands read by app.js.
+		// ECharts sets element styles from JS, hence style-src 'unsafe-inline'.
+		hd.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "same-origin")
+		hd.Set("X-Frame-Options", "DENY")
+		h.ServeHTTP(w, r)
+	})
+}
+
+func staticHandler(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Embedded files change only with the binary; an hour of caching is plenty.
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// ctxKey carries the request's session.
+type ctxKey struct{}
+
+func sessionFrom(r *http.Request) auth.Session {
+	s, _ := r.Context().Value(ctxKey{}).(auth.Session)
+	return s
+}
+
+// wantsJSON reports whether the caller is a script rather than a browser page load.
+func wantsJSON(r *http.Request) bool {
+	if r.URL.Query().Get("format") == "json" {
+		return true
+	}
+	a := r.Header.Get("Accept")
+	return strings.Contains(a, "application/json") && !strings.Contains(a, "text/html")
+}
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// requireLogin lets logged-in requests through (checking the CSRF token on POST), sends
+// browsers to /login and answers scripts 401.
+func (s *server) requireLogin(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		var token string
+		if c, err := r.Cookie(sessionCookie); err == nil {
+			token = c.Value
+		}
+		sess, err := auth.LookupSession(r.Context(), s.db, token, s.opt.Now())
+		if err != nil {
+			if !errors.Is(err, auth.ErrNoSession) {
+				s.serverError(w, r, err)
+				return
+			}
+			if token != "" {
+				http.SetCookie(w, s.sessionCookie(r, "", -1))
+			}
+			if wantsJSON(r) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusUnauthorized)
+				_, _ = w.Write([]byte(`{"error":"login required"}` + "\n"))
+				return
+			}
+			next := "/login"
+			if r.Method == http.MethodGet {
+				next += "?next=" + urlQueryEscape(r.URL.RequestURI())
+			}
+			http.Redirect(w, r, next, http.StatusSeeOther)
+			return
+		}
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+			if err := r.ParseMultipartForm(maxFormBytes); err != nil && !errors.Is(err, http.ErrNotMultipart) {
+				http.Error(w, "bad form", http.StatusBadRequest)
+				return
+			}
+			submitted := r.PostFormValue("csrf")
+			if submitted == "" {
+				submitted = r.Header.Get("X-CSRF-Token")
+			}
+			if !sess.CheckCSRF(submitted) {
+				http.Error(w, "This form has expired or was not sent from this dashboard. Go back, reload the page and try again.", http.StatusForbidden)
+				return
+			}
+		}
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, sess))
+		if err := h(w, r); err != nil {
+			s.serverError(w, r, err)
+		}
+	})
+}
+
+// errNotFound makes a handler answer 404.
+var errNotFound = errors.New("not found")
+
+func (s *server) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, errNotFound) {
+		s.renderStatus(w, r, http.StatusNotFound, "Not found", "There is nothing at this address.")
+		return
+	}
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	s.log.Error("dashboard", "path", r.URL.Path, "err", err)
+	s.renderStatus(w, r, http.StatusInternalServerError, "Something went wrong", "The server could not build this page; the error is in omniroi's log.")
+}
+
+func (s *server) renderStatus(w http.ResponseWriter, r *http.Request, code int, title, msg string) {
+	if wantsJSON(r) {
+		writeJSON(w, code, map[string]string{"error": msg})
+		return
+	}
+	p := s.newPage(r, "", title)
+	p.Message = msg
+	w.WriteHeader(code)
+	_ = s.execute(w, "message", p)
+}
+
+func (s *server) notFound(w http.ResponseWriter, r *http.Request) error { return errNotFound }
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// isSecure reports whether the browser talks HTTPS to us (directly or via a proxy).
+func isSecure(r *http.Request) bool {
+	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
+func (s *server) sessionCookie(r *http.Request, value string, maxAge int) *http.Cookie {
+	return &http.Cookie{
+		Name: sessionCookie, Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: isSecure(r), SameSite: http.SameSiteLaxMode,
+	}
+}
+
+// cache keeps expensive page fragments for a few seconds: the dashboard is read by one
+// or two people, and the numbers move with batches of events, not by the millisecond.
+type cache struct {
+	mu  sync.Mutex
+	m   map[string]cacheEntry
+	off bool
+}
+
+type cacheEntry struct {
+	v   any
+	exp time.Time
+}
+
+func newCache() *cache { return &cache{m: map[string]cacheEntry{}} }
+
+func cached[T any](c *cache, key string, now time.Time, fill func() (T, error)) (T, error) {
+	if c.off {
+		return fill()
+	}
+	c.mu.Lock()
+	e, ok := c.m[key]
+	c.mu.Unlock()
+	if ok && now.Before(e.exp) {
+		return e.v.(T), nil
+	}
+	v, err := fill()
+	if err != nil {
+		return v, err
+	}
+	c.mu.Lock()
+	if len(c.m) > 500 {
+		clear(c.m)
+	}
+	c.m[key] = cacheEntry{v: v, exp: now.Add(cacheTTL)}
+	c.mu.Unlock()
+	return v, nil
+}
+
+// tableCache remembers which derived tables exist; they appear with migrations at
+// startup and are never dropped, so a yes is final.
+type tableCache struct {
+	mu  sync.Mutex
+	yes map[string]bool
+}
+
+func (s *server) hasTable(ctx context.Context, name string) (bool, error) {
+	s.tables.mu.Lock()
+	ok := s.tables.yes[name]
+	s.tables.mu.Unlock()
+	if ok {
+		return true, nil
+	}
+	var q string
+	if s.db.Dialect == store.Postgres {
+		q = `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?`
+	} else {
+		q = `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?`
+	}
+	var n int
+	if err := s.db.QueryRow(ctx, q, name).Scan(&n); err != nil {
+		return false, fmt.Errorf("check table %s: %w", name, err)
+	}
+	if n > 0 {
+		s.tables.mu.Lock()
+		if s.tables.yes == nil {
+			s.tables.yes = map[string]bool{}
+		}
+		s.tables.yes[name] = true
+		s.tables.mu.Unlock()
+	}
+	return n > 0, nil
+}
+
+func (c *cache) drop(key string) {
+	c.mu.Lock()
+	delete(c.m, key)
+	c.mu.Unlock()
+}
