@@ -105,6 +105,8 @@ models with a demo's ground_truth.json (default: the one in --data, when present
 		switch {
 		case gt == "none":
 			gt = ""
+		case gt != "" && *format == "csv":
+			return fmt.Errorf("--ground-truth prints with --format table or json, not csv")
 		case gt == "" && *format != "csv":
 			gt = attribution.DefaultGroundTruth(sf.Data)
 		}

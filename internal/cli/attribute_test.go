@@ -116,6 +116,12 @@ func TestAttributeCommand(t *testing.T) {
 	if code, out, _ = runCLI(t, "attribute", "--data", data, "--model", "last_touch", "--ground-truth", "none"); strings.Contains(out, "ground truth") {
 		t.Errorf("--ground-truth none still compared: %d %s", code, out)
 	}
+	if code, out, _ = runCLI(t, "attribute", "--data", data, "--format", "csv"); code != 0 || strings.Contains(out, "ground truth") {
+		t.Errorf("csv with a ground truth file in --data: %d %s", code, out)
+	}
+	if code, _, _ = runCLI(t, "attribute", "--data", data, "--format", "csv", "--ground-truth", filepath.Join(data, "ground_truth.json")); code != 1 {
+		t.Errorf("--ground-truth with csv: exit %d", code)
+	}
 	if code, _, _ = runCLI(t, "attribute", "--data", data, "--ground-truth", filepath.Join(data, "nope.json")); code != 1 {
 		t.Errorf("missing ground truth file: exit %d", code)
 	}

@@ -85,24 +85,27 @@ func init() {
 
 // IngestResult is what `omniroi bench ingest --json` prints.
 type IngestResult struct {
-	Store          string           `json:"store"`
-	Clients        int              `json:"clients"`
-	Batch          int              `json:"batch"`
-	TargetRate     float64          `json:"target_rate,omitempty"`
-	Seconds        float64          `json:"seconds"`
-	Requests       int64            `json:"requests"`
-	Events         int64            `json:"events_acknowledged"`
-	EventsPerSec   float64          `json:"events_per_sec"`
-	Stored         int64            `json:"events_stored"`
-	Commits        int64            `json:"commits"`
-	EventsPerCommt float64          `json:"events_per_commit"`
-	P50ms          float64          `json:"p50_ms"`
-	P90ms          float64          `json:"p90_ms"`
-	P99ms          float64          `json:"p99_ms"`
-	Maxms          float64          `json:"max_ms"`
-	CPUSeconds     float64          `json:"cpu_seconds"`
-	CPUPerEventUS  float64          `json:"cpu_us_per_event"`
-	Errors         map[string]int64 `json:"errors,omitempty"`
+	Store           string           `json:"store"`
+	Clients         int              `json:"clients"`
+	Batch           int              `json:"batch"`
+	TargetRate      float64          `json:"target_rate,omitempty"`
+	Seconds         float64          `json:"seconds"`
+	Requests        int64            `json:"requests"`
+	Events          int64            `json:"events_acknowledged"`
+	EventsPerSec    float64          `json:"events_per_sec"`
+	Stored          int64            `json:"events_stored"`
+	Commits         int64            `json:"commits"`
+	EventsPerCommt  float64          `json:"events_per_commit"`
+	P50ms           float64          `json:"p50_ms"`
+	P90ms           float64          `json:"p90_ms"`
+	P99ms           float64          `json:"p99_ms"`
+	Maxms           float64          `json:"max_ms"`
+	SlowestCommitMS float64          `json:"slowest_commit_ms"`
+	SlowestTailMS   float64          `json:"slowest_tail_checkpoint_ms"`
+	LoadAvg         float64          `json:"load_avg_1m,omitempty"` // the machine's, at the end: others' work skews wall-clock figures
+	CPUSeconds      float64          `json:"cpu_seconds"`
+	CPUPerEventUS   float64          `json:"cpu_us_per_event"`
+	Errors          map[string]int64 `json:"errors,omitempty"`
 }
 
 func benchIngest(ctx context.Context, env *Env, c *Command, args []string) error {
@@ -282,6 +285,9 @@ func benchIngest(ctx context.Context, env *Env, c *Command, args []string) error
 		Stored: stored, Commits: st.Commits, P50ms: pct(0.50), P90ms: pct(0.90), P99ms: pct(0.99), Errors: errs,
 	}
 	res.CPUSeconds = cpu.Seconds()
+	res.LoadAvg = loadAvg()
+	res.SlowestCommitMS = float64(st.SlowestCommit.Microseconds()) / 1000
+	res.SlowestTailMS = float64(st.SlowestTail.Microseconds()) / 1000
 	if acked.Load() > 0 {
 		res.CPUPerEventUS = float64(cpu.Microseconds()) / float64(acked.Load())
 	}
@@ -303,8 +309,11 @@ func benchIngest(ctx context.Context, env *Env, c *Command, args []string) error
 	}
 	fmt.Fprintf(env.Stdout, "throughput       %.0f events/s (%d events acknowledged, %d stored, %d requests)\n", res.EventsPerSec, res.Events, res.Stored, res.Requests)
 	fmt.Fprintf(env.Stdout, "request latency  p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms\n", res.P50ms, res.P90ms, res.P99ms, res.Maxms)
-	fmt.Fprintf(env.Stdout, "group commit     %d commits, %.0f events per commit\n", res.Commits, res.EventsPerCommt)
+	fmt.Fprintf(env.Stdout, "group commit     %d commits, %.0f events per commit, slowest %.1f ms (WAL tail checkpoint: slowest %.1f ms)\n", res.Commits, res.EventsPerCommt, res.SlowestCommitMS, res.SlowestTailMS)
 	fmt.Fprintf(env.Stdout, "cpu              %.1f s (server and clients), %.1f µs per event\n", res.CPUSeconds, res.CPUPerEventUS)
+	if res.LoadAvg > 0 {
+		fmt.Fprintf(env.Stdout, "machine load     %.1f (1-minute average; above the core count, wall-clock figures understate)\n", res.LoadAvg)
+	}
 	if len(errs) > 0 {
 		var parts []string
 		for k, v := range errs {
@@ -379,4 +388,14 @@ func createSQLiteWithPageSize(path string, size int) error {
 		return fmt.Errorf("create database with page size %d: %w", size, err)
 	}
 	return nil
+}
+
+// loadAvg reads the 1-minute load average (Linux); 0 when unknown.
+func loadAvg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f, _ := strconv.ParseFloat(strings.Fields(string(b) + " 0")[0], 64)
+	return f
 }

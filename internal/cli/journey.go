@@ -31,7 +31,7 @@ omniroi journey enable|disable NAME
 omniroi journey policy [FILE]            (show, or set from YAML, the workspace guardrails)
 omniroi journey run [--once]             (run the engine without the web server)
 Flags: --data, --db, --json; run also takes --base-url and the OMNIROI_SMTP_URL,
-OMNIROI_SMS_WEBHOOK, OMNIROI_PUSH_WEBHOOK, OMNIROI_WEBHOOK_SECRET variables.`,
+OMNIROI_SMS_URL, OMNIROI_PUSH_URL, OMNIROI_WEBHOOK_SECRET variables.`,
 	}
 	c.Run = func(ctx context.Context, env *Env, args []string) error {
 		if len(args) == 0 {

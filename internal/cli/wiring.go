@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 
 	"github.com/omniroi/omniroi/internal/api"
@@ -25,7 +26,7 @@ const (
 // This file wires the domains into `omniroi serve`: the event processor, the read API and
 // the dashboard.
 func init() {
-	serveHooks = append(serveHooks, startProcessor, mountAPI, mountDashboard)
+	serveHooks = append(serveHooks, startProcessor, mountAPI, mountDashboard, startJourneys)
 	demoHooks = append(demoHooks, createDemoUser)
 }
 
@@ -65,4 +66,10 @@ func createDemoUser(ctx context.Context, db *store.DB) ([]string, error) {
 		return nil, fmt.Errorf("create demo user: %w", err)
 	}
 	return []string{fmt.Sprintf("Dashboard login: %s / %s", demoEmail, demoPassword)}, nil
+}
+
+// startJourneys runs the journey engine and mounts its tracking and unsubscribe routes
+// under /j/. OMNIROI_PUBLIC_URL is the address customers' links point at.
+func startJourneys(s *server.Server) {
+	journeyServeHook(os.Getenv("OMNIROI_PUBLIC_URL"), slog.Default())(s)
 }

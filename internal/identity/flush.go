@@ -30,6 +30,12 @@ func (w *writer) close() {
 
 func insertSQL(d store.Dialect, head, tail string, cols, rows int) string {
 	var b strings.Builder
+	if d == store.SQLite {
+		// OR FAIL: a failed statement keeps its earlier rows instead of undoing them, and the
+		// whole transaction is rolled back on any error anyway. Without it, SQLite copies
+		// every page a multi-row statement touches into a statement journal first.
+		head = strings.Replace(head, "INSERT INTO", "INSERT OR FAIL INTO", 1)
+	}
 	b.WriteString(head)
 	tuple := "(" + strings.TrimSuffix(strings.Repeat("?,", cols), ",") + ")"
 	for i := 0; i < rows; i++ {

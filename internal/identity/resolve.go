@@ -67,15 +67,6 @@ type activityRow struct {
 	res                     channel.Result
 }
 
-type orderRow struct {
-	o commerce.Order
-}
-
-type refundRow struct {
-	r   commerce.Refund
-	seq int64
-}
-
 // batch collects the derived rows of one batch of events until they are written.
 type batch struct {
 	start        int64           // cursor before the batch: customers with id <= start are in the database

@@ -4,33 +4,42 @@ import (
 	"context"
 	"testing"
 
+	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/store/storetest"
 )
 
-// BenchmarkJourneyRuns: go test -bench JourneyRuns -benchtime 1x ./internal/journey/
+// BenchmarkJourneyRuns: go test -run XXX -bench JourneyRuns -benchtime 1x ./internal/journey/
+// (postgres too when OMNIROI_TEST_PG is set).
 func BenchmarkJourneyRuns(b *testing.B) {
-	for range b.N {
-		b.StopTimer()
-		db := storetest.SQLite(b)
-		b.StartTimer()
-		res, err := Bench(context.Background(), db, BenchOptions{Runs: 20000})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.ReportMetric(res.RunsPerMinute, "runs/min")
-		b.ReportMetric(res.Entry.Seconds(), "entry-s")
-		b.ReportMetric(res.Timers.Seconds(), "timers-s")
-		b.ReportMetric(res.Dispatch.Seconds(), "dispatch-s")
+	for _, c := range []struct {
+		name string
+		open func(testing.TB) *store.DB
+	}{{"sqlite", storetest.SQLite}, {"postgres", storetest.Postgres}} {
+		b.Run(c.name, func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				db := c.open(b)
+				b.StartTimer()
+				res, err := Bench(context.Background(), db, BenchOptions{Runs: 20000})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(res.RunsPerMinute, "runs/min")
+				b.ReportMetric(res.Entry.Seconds(), "entry-s")
+				b.ReportMetric(res.Timers.Seconds(), "timers-s")
+				b.ReportMetric(res.Dispatch.Seconds(), "dispatch-s")
+			}
+		})
 	}
 }
 
 func TestBenchSmall(t *testing.T) {
 	db := storetest.SQLite(t)
-	res, err := Bench(context.Background(), db, BenchOptions{Runs: 300, Batch: 100})
+	res, err := Bench(context.Background(), db, BenchOptions{Runs: 150, Batch: 50})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Sends != 300 {
+	if res.Sends != 150 {
 		t.Fatalf("%+v", res)
 	}
 }

@@ -3,14 +3,15 @@ package journey
 import (
 	"fmt"
 	"os"
+	"strings"
 )
 
 // SenderConfig says where each channel goes; Senders builds the adapters. Sends on
 // an unset channel fail with "no sender configured".
 type SenderConfig struct {
 	SMTPURL       string // OMNIROI_SMTP_URL: smtp://user:pass@host:587?from=shop@example.com
-	SMSWebhook    string // OMNIROI_SMS_WEBHOOK: signed webhook relaying to the SMS provider
-	PushWebhook   string // OMNIROI_PUSH_WEBHOOK: signed webhook relaying to the push provider
+	SMSURL        string // OMNIROI_SMS_URL: twilio://SID:TOKEN@api.twilio.com?from=NUMBER, or an https:// signed webhook
+	PushURL       string // OMNIROI_PUSH_URL: https:// signed webhook relaying to the push provider
 	WebhookSecret string // OMNIROI_WEBHOOK_SECRET: HMAC key for outgoing webhooks (and inbound SMS)
 }
 
@@ -18,8 +19,8 @@ type SenderConfig struct {
 func SenderConfigFromEnv() SenderConfig {
 	return SenderConfig{
 		SMTPURL:       os.Getenv("OMNIROI_SMTP_URL"),
-		SMSWebhook:    os.Getenv("OMNIROI_SMS_WEBHOOK"),
-		PushWebhook:   os.Getenv("OMNIROI_PUSH_WEBHOOK"),
+		SMSURL:        os.Getenv("OMNIROI_SMS_URL"),
+		PushURL:       os.Getenv("OMNIROI_PUSH_URL"),
 		WebhookSecret: os.Getenv("OMNIROI_WEBHOOK_SECRET"),
 	}
 }
@@ -35,11 +36,24 @@ func (c SenderConfig) Senders() (map[string]Sender, error) {
 		}
 		out["email"] = s
 	}
-	if c.SMSWebhook != "" {
-		out["sms"] = &WebhookSender{URL: c.SMSWebhook, Secret: secret}
+	switch {
+	case strings.HasPrefix(c.SMSURL, "twilio://"):
+		s, err := ParseTwilioURL(c.SMSURL)
+		if err != nil {
+			return nil, fmt.Errorf("OMNIROI_SMS_URL: %w", err)
+		}
+		out["sms"] = s
+	case c.SMSURL != "":
+		if !strings.HasPrefix(c.SMSURL, "https://") && !strings.HasPrefix(c.SMSURL, "http://") {
+			return nil, fmt.Errorf("OMNIROI_SMS_URL: want twilio://… or an http(s) webhook URL")
+		}
+		out["sms"] = &WebhookSender{URL: c.SMSURL, Secret: secret}
 	}
-	if c.PushWebhook != "" {
-		out["push"] = &WebhookSender{URL: c.PushWebhook, Secret: secret}
+	if c.PushURL != "" {
+		if !strings.HasPrefix(c.PushURL, "https://") && !strings.HasPrefix(c.PushURL, "http://") {
+			return nil, fmt.Errorf("OMNIROI_PUSH_URL: want an http(s) webhook URL")
+		}
+		out["push"] = &WebhookSender{URL: c.PushURL, Secret: secret}
 	}
 	out["webhook"] = &WebhookSender{Secret: secret} // URL from each webhook step
 	return out, nil

@@ -60,11 +60,12 @@ type Engine struct {
 	sourceID int64
 	policy   WorkspacePolicy
 
-	mu      sync.Mutex
-	plans   map[string]map[int]*Plan // name → version → plan
-	latest  map[string]int           // enabled journeys: name → latest version
-	loadedN int
-	notify  chan struct{}
+	mu       sync.Mutex
+	plans    map[string]map[int]*Plan // name → version → plan
+	latest   map[string]int           // enabled journeys: name → latest version
+	loaded   [2]int
+	loadedAt time.Time
+	notify   chan struct{}
 }
 
 // NewEngine prepares an engine: it creates the journeys source and the token secret if
@@ -208,13 +209,17 @@ func (e *Engine) Drain(ctx context.Context) error {
 }
 
 func (e *Engine) loadPlans(ctx context.Context) error {
-	var n int
-	if err := e.db.QueryRow(ctx, `SELECT COUNT(*) + COALESCE(SUM(enabled), 0) * 100000 FROM journeys`).Scan(&n); err != nil {
+	// Versions are only added and enabled only toggled, so (count, enabled) changes
+	// whenever the set of plans does.
+	var count, enabled int
+	if err := e.db.QueryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(enabled), 0) FROM journeys`).Scan(&count, &enabled); err != nil {
 		return fmt.Errorf("load journeys: %w", err)
 	}
+	sig := [2]int{count, enabled}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if n == e.loadedN && e.plans != nil {
+	// A full reload now and then catches a disable and an enable in the same interval.
+	if sig == e.loaded && e.plans != nil && time.Since(e.loadedAt) < 30*time.Second {
 		return nil
 	}
 	rows, err := e.db.Query(ctx, `SELECT name, version, enabled, plan FROM journeys ORDER BY name, version`)
@@ -243,7 +248,7 @@ func (e *Engine) loadPlans(ctx context.Context) error {
 			delete(latest, name)
 		}
 	}
-	e.plans, e.latest, e.loadedN = plans, latest, n
+	e.plans, e.latest, e.loaded, e.loadedAt = plans, latest, sig, time.Now()
 	return rows.Err()
 }
 
@@ -445,25 +450,17 @@ func (w *work) onEvent(ctx context.Context, ev *event.Event) error {
 	}
 	p := props(ev.Body)
 	// Open runs first: exits and waits-until. An event that ends a run may also start one.
-	rows, err := w.q.Query(ctx, `SELECT id, journey, version, entry_key, step, holdout, entry_props, started_at FROM journey_runs WHERE customer_id = ? AND status = 'active'`, cid)
+	// Runs started under customers since merged into this one are this customer's too:
+	// a cart added anonymously is bought after logging in.
+	var open []run
+	ids, err := w.mergedInto(ctx, cid)
 	if err != nil {
 		return err
 	}
-	var open []run
-	for rows.Next() {
-		r := run{CustomerID: cid}
-		var h int
-		var pr string
-		if err := rows.Scan(&r.ID, &r.Journey, &r.Version, &r.Key, &r.Step, &h, &pr, &r.StartedAt); err != nil {
-			rows.Close()
+	for _, id := range ids {
+		if err := w.openRuns(ctx, id, &open); err != nil {
 			return err
 		}
-		r.Holdout, r.Props = h == 1, json.RawMessage(pr)
-		open = append(open, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
 	}
 	for i := range open {
 		r := &open[i]
@@ -511,6 +508,49 @@ func (w *work) onEvent(ctx context.Context, ev *event.Event) error {
 		}
 	}
 	return nil
+}
+
+func (w *work) openRuns(ctx context.Context, cid int64, open *[]run) error {
+	rows, err := w.q.Query(ctx, `SELECT id, journey, version, entry_key, step, holdout, entry_props, started_at FROM journey_runs WHERE customer_id = ? AND status = 'active'`, cid)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r := run{CustomerID: cid}
+		var h int
+		var pr string
+		if err := rows.Scan(&r.ID, &r.Journey, &r.Version, &r.Key, &r.Step, &h, &pr, &r.StartedAt); err != nil {
+			return err
+		}
+		r.Holdout, r.Props = h == 1, json.RawMessage(pr)
+		*open = append(*open, r)
+	}
+	return rows.Err()
+}
+
+// mergedInto lists cid and the customers merged into it (transitively, a few levels).
+func (w *work) mergedInto(ctx context.Context, cid int64) ([]int64, error) {
+	ids := []int64{cid}
+	for i := 0; i < len(ids) && i < 16; i++ {
+		rows, err := w.q.Query(ctx, `SELECT merged_id FROM customer_merges WHERE survivor_id = ?`, ids[i])
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var m int64
+			if err := rows.Scan(&m); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			ids = append(ids, m)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
 }
 
 func matches(m Match, name string, p map[string]any, key string) bool {

@@ -59,3 +59,50 @@ func TestWithProcessor(t *testing.T) {
 		}
 	})
 }
+
+// TestMergedCustomer: a cart added anonymously, then a login that merges the anonymous
+// customer into a known one, then the purchase under the userId: the run exits.
+func TestMergedCustomer(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, Options{})
+		proc := identity.NewProcessor(db, identity.Options{})
+		f.processFn = func() {
+			if err := proc.CatchUp(f.ctx); err != nil {
+				t.Fatalf("processor: %v", err)
+			}
+		}
+		f.applyTemplate("abandoned-cart", "holdout: 10%", "holdout: 0%")
+		consent := map[string]any{"email": map[string]any{"marketing": true}}
+		f.insert(map[string]any{"type": "identify", "userId": "bob", "messageId": "i1", "traits": map[string]any{"email": "bob@example.com", "consent": consent}})
+		f.drain()
+		f.insert(map[string]any{"type": "track", "event": "Product Added", "anonymousId": "dev-9", "messageId": "t1", "properties": map[string]any{"cart_id": "c-9"}})
+		f.insert(map[string]any{"type": "track", "event": "Product Added", "anonymousId": "dev-8", "messageId": "t2", "properties": map[string]any{"cart_id": "c-8"}})
+		f.drain()
+		if n := f.count(`SELECT COUNT(*) FROM journey_runs WHERE status = 'active'`); n != 2 {
+			t.Fatalf("active runs = %d", n)
+		}
+		// Both devices log in as bob: both anonymous customers fold into bob.
+		f.insert(map[string]any{"type": "identify", "userId": "bob", "anonymousId": "dev-9", "messageId": "i2"})
+		f.insert(map[string]any{"type": "identify", "userId": "bob", "anonymousId": "dev-8", "messageId": "i3"})
+		f.drain()
+		bob, err := identity.FindCustomer(f.ctx, db, "bob")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := f.count(`SELECT COUNT(*) FROM customer_merges WHERE survivor_id = ?`, bob.ID); n != 2 {
+			t.Fatalf("merges into bob: %d (the processor's merge rule changed?)", n)
+		}
+		f.insert(map[string]any{"type": "track", "event": "Order Completed", "userId": "bob", "messageId": "t3",
+			"properties": map[string]any{"cart_id": "c-9", "order_id": "o-9", "revenue": 10, "currency": "EUR"}})
+		f.drain()
+		f.advance(61 * time.Minute)
+		mails := f.sink.byChannel("email")
+		// c-9 was bought: no email. c-8 was not: one email, to bob's address.
+		if len(mails) != 1 || mails[0].To != "bob@example.com" {
+			t.Fatalf("emails: %+v", mails)
+		}
+		if n := f.count(`SELECT COUNT(*) FROM journey_runs WHERE status = 'exited' AND entry_key = 'c-9'`); n != 1 {
+			t.Fatalf("c-9 run did not exit")
+		}
+	})
+}

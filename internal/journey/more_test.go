@@ -4,6 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -110,7 +114,7 @@ steps:
   - wait: 1h
   - email: {subject: "hi", text: "hi"}
 `)
-		for i := int64(1); i <= 80; i++ {
+		for i := int64(1); i <= 40; i++ {
 			f.customer(i, consented)
 			f.trackNoDrain(itoa(i), "u"+itoa(i), "Visited", nil)
 		}
@@ -145,8 +149,8 @@ steps:
 		for range 3 {
 			run()
 		}
-		if n := f.count(`SELECT COUNT(*) FROM journey_runs`); n != 80 {
-			t.Fatalf("runs = %d, want 80", n)
+		if n := f.count(`SELECT COUNT(*) FROM journey_runs`); n != 40 {
+			t.Fatalf("runs = %d, want 40", n)
 		}
 		f.mu.Lock()
 		f.now = f.now.Add(time.Hour + time.Second)
@@ -154,8 +158,8 @@ steps:
 		for range 4 {
 			run()
 		}
-		if f.sink.calls != 80 || len(f.sink.byChannel("email")) != 80 {
-			t.Fatalf("sink calls %d, distinct %d; want 80 each", f.sink.calls, len(f.sink.byChannel("email")))
+		if f.sink.calls != 40 || len(f.sink.byChannel("email")) != 40 {
+			t.Fatalf("sink calls %d, distinct %d; want 40 each", f.sink.calls, len(f.sink.byChannel("email")))
 		}
 	})
 }
@@ -217,4 +221,44 @@ steps:
 			t.Fatalf("anniversary emails to %v, want customer 3", anniv)
 		}
 	})
+}
+
+func TestTwilioSender(t *testing.T) {
+	var got url.Values
+	var idem, user, pass string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/2010-04-01/Accounts/AC1/Messages.json" {
+			w.WriteHeader(404)
+			return
+		}
+		r.ParseForm()
+		got, idem = r.PostForm, r.Header.Get("I-Twilio-Idempotency-Token")
+		user, pass, _ = r.BasicAuth()
+		if got.Get("To") == "+1bad" {
+			w.WriteHeader(400)
+			w.Write([]byte(`{"code":21211,"message":"Invalid 'To' Phone Number"}`))
+			return
+		}
+		w.WriteHeader(201)
+	}))
+	defer srv.Close()
+	s, err := ParseTwilioURL("twilio://AC1:tok@api.twilio.com?from=%2B15550001111")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.BaseURL = srv.URL
+	if err := s.Send(context.Background(), &Message{To: "+4470000", Text: "hi", IdemKey: "jr1-s1-sms"}); err != nil {
+		t.Fatal(err)
+	}
+	if got.Get("From") != "+15550001111" || got.Get("Body") != "hi" || idem != "jr1-s1-sms" || user != "AC1" || pass != "tok" {
+		t.Fatalf("request: %v %q %q", got, idem, user)
+	}
+	err = s.Send(context.Background(), &Message{To: "+1bad", Text: "hi", IdemKey: "k"})
+	var perm *PermanentError
+	if !errors.As(err, &perm) || !strings.Contains(err.Error(), "21211") {
+		t.Fatalf("400 must be permanent with Twilio's code: %v", err)
+	}
+	if _, err := (SenderConfig{SMSURL: "twilio://AC1@x"}).Senders(); err == nil {
+		t.Fatal("twilio URL without token accepted")
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"html"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -65,6 +66,14 @@ func (e *Engine) dispatch(ctx context.Context) (int, error) {
 		if err := scanPending(ctx, tx, cols+`WHERE s.status = 'pending' AND s.not_before <= ? ORDER BY s.not_before LIMIT ?`+lock, &ps, ms, e.opt.Batch-len(ps)); err != nil {
 			return err
 		}
+		// Customer order: the cap's per-customer locks below are then always taken in
+		// the same order by every process, so two engines cannot deadlock on them.
+		sort.Slice(ps, func(i, j int) bool {
+			if ps[i].customerID != ps[j].customerID {
+				return ps[i].customerID < ps[j].customerID
+			}
+			return ps[i].id < ps[j].id
+		})
 		w := e.newWork(tx, now)
 		var evs []event.Event
 		for i := range ps {
@@ -266,6 +275,13 @@ func (e *Engine) decide(ctx context.Context, w *work, p *pendingSend) (*delivery
 			return nil, nil, e.hold(ctx, w.q, p.id, until, "quiet hours")
 		}
 		if c := e.capFor(pl, a.Channel); c != nil {
+			if w.tx.Dialect == store.Postgres {
+				// Another engine may be claiming this customer's sends right now; without
+				// the lock both would count the same past sends and together exceed the cap.
+				if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(?)`, int64(0x4A43)<<48|p.customerID&(1<<48-1)); err != nil {
+					return nil, nil, err
+				}
+			}
 			var n int
 			var oldest sql.NullInt64
 			err := tx.QueryRow(ctx, `SELECT COUNT(*), MIN(sent_at) FROM journey_sends WHERE customer_id = ? AND channel = ? AND purpose = 'marketing'

@@ -20,10 +20,19 @@ type querier interface {
 
 // loadProfile reads what templates and conditions need about a customer.
 func loadProfile(ctx context.Context, q querier, id int64) (*Profile, error) {
+	return loadProfileDepth(ctx, q, id, 0)
+}
+
+func loadProfileDepth(ctx context.Context, q querier, id int64, depth int) (*Profile, error) {
 	p := &Profile{ID: id, Traits: map[string]any{}}
 	var traits string
 	err := q.QueryRow(ctx, `SELECT name, email, phone, traits, user_id FROM customers WHERE id = ?`, id).Scan(&p.Name, &p.Email, &p.Phone, &traits, &p.UserID)
 	if errors.Is(err, sql.ErrNoRows) {
+		// Merged into another customer since the run started: follow the merge.
+		var survivor int64
+		if err := q.QueryRow(ctx, `SELECT survivor_id FROM customer_merges WHERE merged_id = ? ORDER BY seq DESC LIMIT 1`, id).Scan(&survivor); err == nil && survivor != id && depth < 8 {
+			return loadProfileDepth(ctx, q, survivor, depth+1)
+		}
 		return p, nil // not derived yet or erased: templates see an empty profile
 	}
 	if err != nil {

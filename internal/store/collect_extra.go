@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -111,53 +112,108 @@ func bytesString(b []byte) string {
 	return unsafe.String(&b[0], len(b))
 }
 
-// StartCheckpointer moves SQLite's WAL checkpoints off the commit path: automatic
-// checkpoints are turned off on the write connection, and a goroutine checkpoints
-// (PASSIVE: it never blocks writers) on a connection of its own every interval.
+// Checkpointer moves SQLite's WAL checkpoints off the commit path (see StartCheckpointer).
+type Checkpointer struct {
+	db       *DB
+	cp       *sql.DB
+	quit     chan struct{}
+	done     chan struct{}
+	stopOnce sync.Once
+	wantTail atomic.Bool
+	tails    atomic.Int64
+}
+
+// tailFrames is the WAL length (in frames) past which the writer is asked to finish a
+// checkpoint, so that the WAL restarts from its beginning; SQLite's own default
+// auto-checkpoint threshold.
+const tailFrames = 1000
+
+// StartCheckpointer turns automatic checkpoints off on the write connection and
+// checkpoints (PASSIVE: it never blocks writers) on a connection of its own every
+// interval, copying the bulk of the WAL into the database in parallel with commits.
 // Commits stay durable (the WAL is still synced at each commit); they just no longer
-// copy pages into the database file and sync it as well. stop restores automatic
-// checkpoints and runs a last checkpoint. On PostgreSQL it does nothing.
-func (db *DB) StartCheckpointer(interval time.Duration) (stop func(), err error) {
+// copy pages into the database file and sync it as well.
+//
+// A checkpoint that runs beside a busy writer never catches up with it, and SQLite only
+// restarts the WAL after a complete one, so the WAL would grow without bound. When it is
+// long, the writer is asked to call Tail between two transactions: that checkpoint only
+// copies what was appended since the background one, and completes.
+//
+// Stop restores automatic checkpoints. On PostgreSQL it returns nil.
+func (db *DB) StartCheckpointer(interval time.Duration) (*Checkpointer, error) {
 	if db.Dialect != SQLite {
-		return func() {}, nil
+		return nil, nil
 	}
 	dir := db.DataDir
 	if dir == "" {
 		dir = "omniroi-data"
 	}
 	path := filepath.Join(dir, "omniroi.db")
-	cp, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)")
+	// mode=rw: never create a stray database if the path were wrong.
+	cp, err := sql.Open("sqlite", "file:"+path+"?mode=rw&_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)")
 	if err != nil {
 		return nil, fmt.Errorf("open checkpoint connection: %w", err)
 	}
 	cp.SetMaxOpenConns(1)
+	if err := cp.Ping(); err != nil {
+		cp.Close()
+		return nil, fmt.Errorf("open checkpoint connection: %w", err)
+	}
 	if _, err := db.W.Exec(`PRAGMA wal_autocheckpoint=0`); err != nil {
 		cp.Close()
 		return nil, fmt.Errorf("turn off auto-checkpoint: %w", err)
 	}
-	quit, done := make(chan struct{}), make(chan struct{})
-	checkpoint := func() { _, _ = cp.Exec(`PRAGMA wal_checkpoint(PASSIVE)`) }
+	c := &Checkpointer{db: db, cp: cp, quit: make(chan struct{}), done: make(chan struct{})}
 	go func() {
-		defer close(done)
+		defer close(c.done)
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
 			select {
-			case <-quit:
+			case <-c.quit:
 				return
 			case <-t.C:
-				checkpoint()
+				var busy, log, done int
+				if err := cp.QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &log, &done); err == nil && log >= tailFrames {
+					c.wantTail.Store(true)
+				}
 			}
 		}
 	}()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			close(quit)
-			<-done
-			checkpoint()
-			cp.Close()
-			_, _ = db.W.Exec(`PRAGMA wal_autocheckpoint=1000`)
-		})
-	}, nil
+	return c, nil
+}
+
+// Tail finishes the checkpoint when the background one asked for it. Call it from the
+// writer, outside any transaction; it is cheap when nothing is asked.
+func (c *Checkpointer) Tail(ctx context.Context) error {
+	if c == nil || !c.wantTail.Swap(false) {
+		return nil
+	}
+	c.tails.Add(1)
+	if _, err := c.db.W.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return nil
+}
+
+// Tails counts the checkpoints Tail ran.
+func (c *Checkpointer) Tails() int64 {
+	if c == nil {
+		return 0
+	}
+	return c.tails.Load()
+}
+
+// Stop ends the background checkpoints and turns automatic ones back on.
+func (c *Checkpointer) Stop() {
+	if c == nil {
+		return
+	}
+	c.stopOnce.Do(func() {
+		close(c.quit)
+		<-c.done
+		_, _ = c.cp.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+		c.cp.Close()
+		_, _ = c.db.W.Exec(`PRAGMA wal_autocheckpoint=1000`)
+	})
 }
