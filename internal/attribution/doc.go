@@ -10,6 +10,12 @@
 // campaign names become small integer ids, touches live in flat slices, and no model
 // allocates per touch.
 //
+// From the store. BuildJourneys turns the derived tables (activity, orders, refunds) into a
+// Set, streaming customers in id ranges; AttributeStore runs models on it, ROI joins the
+// credit with spend for a period and the one before, NewHTTPHandler serves both as JSON with
+// a cache keyed by the data's state, and CompareGroundTruth scores models against the demo's
+// ground_truth.json. The rules are in docs/attribution.md.
+//
 // Output. Every model returns a Result whose ByChannel credits sum to the attributed totals
 // (conversions and value) and whose ByCampaign credits (keyed by channel and campaign) sum
 // to each channel's credit. Value is credited in the same proportions as conversions: the

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -172,6 +173,30 @@ func TestFmtDur(t *testing.T) {
 	for d, want := range map[time.Duration]string{30 * time.Minute: "30m", 720 * time.Hour: "30d", 36 * time.Hour: "36h", 90 * time.Second: "1m30s", 2*time.Hour + 30*time.Minute: "2h30m"} {
 		if got := fmtDur(d); got != want {
 			t.Errorf("fmtDur(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+// Identical concurrent requests share one computation and get the same answer.
+func TestHTTPConcurrent(t *testing.T) {
+	db := storetest.SQLite(t)
+	roiFixture(t, db)
+	h := NewHTTPHandler(db)
+	const n = 6
+	bodies := make([]string, n)
+	codes := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/roi?from=2026-03-01&to=2026-03-03", nil))
+			bodies[i], codes[i] = rec.Body.String(), rec.Code
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		if codes[i] != 200 || bodies[i] != bodies[0] {
+			t.Fatalf("request %d: %d", i, codes[i])
 		}
 	}
 }

@@ -275,3 +275,39 @@ func TestBuildJourneysErrors(t *testing.T) {
 		t.Error("cancelled context accepted")
 	}
 }
+
+// The set is assembled in customer order whatever the number of id ranges and workers.
+func TestBuildJourneysChunking(t *testing.T) {
+	db := storetest.SQLite(t)
+	journeyFixture(t, db)
+	f := newFixture(t, db)
+	f.seq = 10_000
+	for c := int64(10); c < 60; c++ {
+		f.act(c, at(int(c%5), "09:00"), "Home", []string{"Email", "Paid Search", "Direct"}[c%3], "x")
+		if c%2 == 0 {
+			f.order(fmt.Sprintf("k%d", c), c, at(int(c%5), "09:30"), 100*c, "web", "Direct")
+		}
+	}
+	defer func(n int) { journeyChunks = n }(journeyChunks)
+	var ref []string
+	var refSet *Set
+	for _, n := range []int{1, 3, 16, 64} {
+		journeyChunks = n
+		opt := JourneyOptions{}
+		got := collect(&opt)
+		set, _, err := BuildJourneys(context.Background(), db, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ref == nil {
+			ref, refSet = *got, set
+			continue
+		}
+		if !slices.Equal(*got, ref) || !slices.Equal(set.Ch, refSet.Ch) || !slices.Equal(set.Value, refSet.Value) {
+			t.Errorf("%d chunks: journeys differ from 1 chunk", n)
+		}
+	}
+	if len(ref) < 30 {
+		t.Errorf("only %d journeys", len(ref))
+	}
+}

@@ -198,24 +198,26 @@ func roiPeriod(ctx context.Context, db *store.DB, m Model, opt ROIOptions, from,
 		j := &info.Journey
 		converted := j.Conversions > 0
 		var days float64
-		if converted {
+		if converted && len(j.Touches) > 0 {
 			days = j.ConvertedAt.Sub(j.Touches[0].Time).Hours() / 24
 			convJourneys++
 			touchSum += float64(len(j.Touches))
 			daysSum += days
-			if info.FirstConversion {
+		}
+		if converted && info.FirstConversion {
+			p.NewCustomers++
+			p.NewRevenueMinor += info.ValueMinor
+			if len(j.Touches) > 0 { // a conversion event without touches acquired nobody we can name
 				first := j.Touches[0]
-				p.NewCustomers++
-				p.NewRevenueMinor += info.ValueMinor
 				r := ch(first.Channel)
 				r.NewCustomers++
 				r.NewRevenueMinor += info.ValueMinor
 				c := cp(campaignKey(first.Channel, first.Campaign))
 				c.NewCustomers++
 				c.NewRevenueMinor += info.ValueMinor
-			} else {
-				p.ReturningRevenueMinor += info.ValueMinor
 			}
+		} else if converted {
+			p.ReturningRevenueMinor += info.ValueMinor
 		}
 		clear(seenCh)
 		clear(seenCp)
@@ -274,7 +276,7 @@ func roiPeriod(ctx context.Context, db *store.DB, m Model, opt ROIOptions, from,
 	// Spend: channel names match exactly, campaigns case-insensitively.
 	rows, err := db.Query(ctx, `SELECT channel, campaign, currency, SUM(amount_minor), SUM(impressions), SUM(clicks)
 		FROM spend WHERE day >= ? AND day < ? GROUP BY channel, campaign, currency`,
-		from.UTC().Format(time.DateOnly), to.UTC().Format(time.DateOnly))
+		from.Format(time.DateOnly), to.Format(time.DateOnly)) // days in the range's own time zone
 	if err != nil {
 		return p, fmt.Errorf("roi: read spend: %w", err)
 	}

@@ -192,3 +192,24 @@ func TestRunROIFormats(t *testing.T) {
 		t.Error("format xml accepted")
 	}
 }
+
+// Conversion events without any touch are counted but credited to no channel.
+func TestROIUntouchedConversionEvent(t *testing.T) {
+	db := storetest.SQLite(t)
+	f := newFixture(t, db)
+	seq := f.act(1, at(0, "09:00"), "Signed Up", "Direct", "(none)")
+	f.event(seq, at(0, "09:00"), "Signed Up", `{"properties":{"revenue":3}}`)
+	f.act(2, at(0, "09:00"), "Home", "Email", "news")
+	seq = f.act(2, at(0, "09:10"), "Signed Up", "Direct", "(none)")
+	f.event(seq, at(0, "09:10"), "Signed Up", `{"properties":{"revenue":5}}`)
+	rep, err := ROI(context.Background(), db, ROIOptions{From: jt0, To: jt0.AddDate(0, 0, 1),
+		Journeys: JourneyOptions{ConversionEvents: []string{"Signed Up"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := rep.Current
+	if p.Conversions != 2 || p.NewCustomers != 2 || p.NewRevenueMinor != 800 || p.Journeys.Unattributed != 1 ||
+		len(p.Channels) != 1 || p.Channels[0].Channel != "Email" || p.Channels[0].NewCustomers != 1 || !approx(p.AvgTouches, 1) {
+		t.Errorf("%+v", p)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/omniroi/omniroi/internal/api"
+	"github.com/omniroi/omniroi/internal/attribution"
 	"github.com/omniroi/omniroi/internal/auth"
 	"github.com/omniroi/omniroi/internal/identity"
 	"github.com/omniroi/omniroi/internal/server"
@@ -51,6 +52,10 @@ func startProcessor(s *server.Server) {
 
 func mountAPI(s *server.Server) {
 	s.Mux.Handle("/api/v1/", api.NewHandler(s.DB))
+	attr := api.RequireToken(s.DB, attribution.NewHTTPHandler(s.DB))
+	for _, p := range []string{"/api/v1/attribution", "/api/v1/attribution/", "/api/v1/roi"} {
+		s.Mux.Handle(p, attr)
+	}
 }
 
 func mountDashboard(s *server.Server) {
