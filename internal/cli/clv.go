@@ -109,7 +109,7 @@ func dateFlag(name, s string) (time.Time, error) {
 func init() {
 	clv := &Command{
 		Name:    "clv",
-		Summary: "customer lifetime value, P(alive) and churn bands (BG/NBD, Pareto/NBD, Gamma-Gamma); --holdout checks the model, --by-channel gives unit economics",
+		Summary: "customer lifetime value, P(alive) and churn bands (--holdout: check the model; --by-channel: unit economics)",
 		Usage: `omniroi clv [--transactions FILE [--cdnow master|sample]] [--calibration-end DATE] [--time-unit day|week]
        [--horizon 12] [--discount 0.01] [--limit N] [--skip-pareto] [--format table|csv|json] [--data DIR | --db DSN]
    omniroi clv --holdout [--calibration-end DATE] [--end DATE] [...]

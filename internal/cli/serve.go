@@ -42,6 +42,10 @@ func init() {
 		}
 		defer db.Close()
 		copt, err := publicURLOptions(*public)
+		servePublicURL = *public
+		if servePublicURL == "" {
+			servePublicURL = "http://" + *addr
+		}
 		if err != nil {
 			return err
 		}

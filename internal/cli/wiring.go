@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 
 	"github.com/omniroi/omniroi/internal/api"
@@ -73,8 +72,11 @@ func createDemoUser(ctx context.Context, db *store.DB) ([]string, error) {
 	return []string{fmt.Sprintf("Dashboard login: %s / %s", demoEmail, demoPassword)}, nil
 }
 
-// startJourneys runs the journey engine and mounts its tracking and unsubscribe routes
-// under /j/. OMNIROI_PUBLIC_URL is the address customers' links point at.
+// servePublicURL is where customers' links (tracking, unsubscribe) point: serve's
+// --public-url, or its listen address.
+var servePublicURL string
+
+// startJourneys runs the journey engine and mounts its tracking and unsubscribe routes under /j/.
 func startJourneys(s *server.Server) {
-	journeyServeHook(os.Getenv("OMNIROI_PUBLIC_URL"), slog.Default())(s)
+	journeyServeHook(servePublicURL, slog.Default())(s)
 }

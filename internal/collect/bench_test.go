@@ -27,11 +27,11 @@ func BenchmarkGroupCommit(b *testing.B) {
 			if err := db.PrepareFastInsert(context.Background()); err != nil {
 				b.Fatal(err)
 			}
-			stop, err := db.StartCheckpointer(250 * time.Millisecond)
+			cp, err := db.StartCheckpointer(250 * time.Millisecond)
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer stop()
+			defer cp.Stop()
 			in := &event.Input{ReceivedAt: time.Now()}
 			evs := make([]event.Event, size)
 			ctx := context.Background()
@@ -56,6 +56,9 @@ func BenchmarkGroupCommit(b *testing.B) {
 					return err
 				})
 				if err != nil {
+					b.Fatal(err)
+				}
+				if err := cp.Tail(ctx); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,20 +35,41 @@ func TestAnalyticsJSBrowser(t *testing.T) {
 	}
 	testenv.Need(t, "Chromium is needed to run analytics.js", chromium != "")
 
+	for _, mode := range []struct{ name, loadOptions, route string }{
+		{"one request per call", `{}`, "/v1/t"},
+		// analytics.js's batching delivery posts to /v1/b with the write key in the body.
+		{"batching", `{integrations: {"Segment.io": {deliveryStrategy: {strategy: "batching", config: {size: 3, timeout: 200}}}}}`, "/v1/b"},
+	} {
+		t.Run(mode.name, func(t *testing.T) { runAnalyticsJS(t, chromium, mode.loadOptions, mode.route) })
+	}
+}
+
+func runAnalyticsJS(t *testing.T, chromium, loadOptions, route string) {
 	f := newFixture(t, storetest.SQLite(t), collect.Options{})
+	var mu sync.Mutex
+	paths := map[string]int{}
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		paths[r.Method+" "+r.URL.Path]++
+		mu.Unlock()
+		f.h.ServeHTTP(w, r)
+	}))
+	defer api.Close()
 	page := fmt.Sprintf(`<!doctype html><html><body><div id="out">loading</div>
 <script src="/analytics.js"></script>
 <script>
 (async () => {
   try {
-    const [analytics] = await AnalyticsNext.AnalyticsBrowser.load({writeKey: %q, cdnURL: %q});
-    await analytics.identify("u-browser", {email: "ana@example.com"});
-    await analytics.track("Browser Test", {n: 1});
-    await analytics.page("Home");
+    const [analytics] = await AnalyticsNext.AnalyticsBrowser.load({writeKey: %q, cdnURL: %q}, %s);
+    await Promise.all([
+      analytics.identify("u-browser", {email: "ana@example.com"}),
+      analytics.track("Browser Test", {n: 1}),
+      analytics.page("Home"),
+    ]);
     document.getElementById("out").textContent = "sent";
   } catch (e) { document.getElementById("out").textContent = "error " + e; }
 })();
-</script></body></html>`, f.key, f.srv.URL)
+</script></body></html>`, f.key, api.URL, loadOptions)
 	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/":
@@ -87,5 +109,10 @@ func TestAnalyticsJSBrowser(t *testing.T) {
 	}
 	if len(evs) != 3 || got["track"] != "Browser Test" || got["page"] != "Home" {
 		t.Fatalf("stored %d events: %v", len(evs), got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if paths["POST "+route] == 0 || paths["GET /v1/projects/"+f.key+"/settings"] == 0 {
+		t.Fatalf("requests %v: want settings loaded and events posted to %s", paths, route)
 	}
 }

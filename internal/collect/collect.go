@@ -59,8 +59,8 @@ type Options struct {
 	// X-Forwarded-Proto).
 	APIHost     string
 	APIProtocol string
-	Logger  *slog.Logger
-	Now     func() time.Time
+	Logger      *slog.Logger
+	Now         func() time.Time
 }
 
 func (o *Options) defaults() {
@@ -112,6 +112,9 @@ type Stats struct {
 	BadRequests     int64 // 400 replies to whole requests
 	PendingEvents   int64 // accepted, not yet answered
 	PendingRequests int64
+	TailCheckpoints int64         // SQLite checkpoints finished by the committer so the WAL restarts
+	SlowestCommit   time.Duration // longest transaction (write + commit)
+	SlowestTail     time.Duration // longest tail checkpoint
 }
 
 // Handler serves the collection API. Create it with NewHandler; stop it with Close.
@@ -130,13 +133,14 @@ type Handler struct {
 	wake         chan struct{}
 	done         chan struct{}
 
-	slots          chan struct{} // one per request inside the handler
-	keys           keyCache
-	stopCheckpoint func()
-	onCommit       atomic.Pointer[func()]
+	slots       chan struct{} // one per request inside the handler
+	keys        keyCache
+	checkpoints *store.Checkpointer // nil on PostgreSQL or when disabled
+	onCommit    atomic.Pointer[func()]
 
 	nRequests, nAccepted, nInserted, nRejected, nCommits atomic.Int64
 	nOverloaded, nStorageErr, nUnauthorized, nBad        atomic.Int64
+	slowestCommit, slowestTail                           atomic.Int64 // nanoseconds; written by the committer only
 }
 
 // pending is one request's share of a group commit.
@@ -166,12 +170,11 @@ func NewHandler(db *store.DB, opt Options) *Handler {
 		h.log.Warn("prepared event insert unavailable", "err", err)
 	}
 	if opt.CheckpointInterval > 0 {
-		stop, err := db.StartCheckpointer(opt.CheckpointInterval)
+		cp, err := db.StartCheckpointer(opt.CheckpointInterval)
 		if err != nil {
 			h.log.Warn("background WAL checkpoints unavailable; SQLite checkpoints inside commits", "err", err)
-		} else {
-			h.stopCheckpoint = stop
 		}
+		h.checkpoints = cp
 	}
 	h.mux = http.NewServeMux()
 	h.Register(h.mux)
@@ -223,7 +226,8 @@ func (h *Handler) Stats() Stats {
 		Requests: h.nRequests.Load(), EventsAccepted: h.nAccepted.Load(), EventsInserted: h.nInserted.Load(),
 		EventsRejected: h.nRejected.Load(), Commits: h.nCommits.Load(), Overloaded: h.nOverloaded.Load(),
 		StorageErrors: h.nStorageErr.Load(), Unauthorized: h.nUnauthorized.Load(), BadRequests: h.nBad.Load(),
-		PendingEvents: int64(pe), PendingRequests: int64(pr),
+		PendingEvents: int64(pe), PendingRequests: int64(pr), TailCheckpoints: h.checkpoints.Tails(),
+		SlowestCommit: time.Duration(h.slowestCommit.Load()), SlowestTail: time.Duration(h.slowestTail.Load()),
 	}
 }
 
@@ -236,9 +240,7 @@ func (h *Handler) Close(ctx context.Context) error {
 	h.signal()
 	select {
 	case <-h.done:
-		if h.stopCheckpoint != nil {
-			h.stopCheckpoint()
-		}
+		h.checkpoints.Stop()
 		h.db.ReleaseFastInsert()
 		return nil
 	case <-ctx.Done():
@@ -321,7 +323,11 @@ func (h *Handler) committer() {
 				evs = append(evs, p.events...)
 				rejs = append(rejs, p.rejections...)
 			}
+			t0 := time.Now()
 			err := h.write(evs, rejs)
+			if d := int64(time.Since(t0)); d > h.slowestCommit.Load() {
+				h.slowestCommit.Store(d)
+			}
 			h.mu.Lock()
 			for _, p := range batch {
 				h.inflightEv -= len(p.events) + len(p.rejections)
@@ -343,6 +349,14 @@ func (h *Handler) committer() {
 			}
 			if f := h.onCommit.Load(); len(evs) > 0 && f != nil {
 				(*f)()
+			}
+			// Between two transactions: let SQLite restart a long WAL (see Checkpointer).
+			t0 = time.Now()
+			if err := h.checkpoints.Tail(context.Background()); err != nil {
+				h.log.Warn("WAL checkpoint", "err", err)
+			}
+			if d := int64(time.Since(t0)); d > h.slowestTail.Load() {
+				h.slowestTail.Store(d)
 			}
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -549,6 +551,39 @@ func TestCloseFlushes(t *testing.T) {
 	if n := len(f.events(t)); n != 3 {
 		t.Fatalf("stored %d events, want 3", n)
 	}
+}
+
+// TestWALRestarts: under continuous writes the background checkpoints alone never let
+// SQLite restart the WAL; the committer's tail checkpoints must, so the WAL stays far
+// smaller than what was written.
+func TestWALRestarts(t *testing.T) {
+	db := storetest.SQLite(t)
+	f := newFixture(t, db, collect.Options{CheckpointInterval: 10 * time.Millisecond})
+	var wg sync.WaitGroup
+	for c := range 4 {
+		wg.Go(func() {
+			for i := range 40 {
+				items := make([]string, 100)
+				for j := range items {
+					items[j] = fmt.Sprintf(`{"type":"track","event":"Viewed","userId":"u%d","messageId":"w-%d-%d-%d","properties":{"pad":%q}}`, c, c, i, j, strings.Repeat("x", 600))
+				}
+				if r := f.post(t, "/v1/batch", f.key, batchOf(items...)); r.status != 200 {
+					t.Errorf("batch: %d %s", r.status, r.raw)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	st, err := os.Stat(filepath.Join(db.DataDir, "omniroi.db-wal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	written := int64(4 * 40 * 100 * 700)
+	if tails := f.h.Stats().TailCheckpoints; tails == 0 || st.Size() > written/2 {
+		t.Fatalf("WAL is %d bytes after writing about %d (tail checkpoints %d)", st.Size(), written, tails)
+	}
+	t.Logf("WAL %d bytes after about %d written, %d tail checkpoints", st.Size(), written, f.h.Stats().TailCheckpoints)
 }
 
 // TestStorageError: a failed commit is a 503 (SDKs retry 5xx), not a 400.
