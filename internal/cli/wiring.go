@@ -13,6 +13,7 @@ import (
 	"github.com/omniroi/omniroi/internal/identity"
 	"github.com/omniroi/omniroi/internal/server"
 	"github.com/omniroi/omniroi/internal/store"
+	"github.com/omniroi/omniroi/internal/value"
 	"github.com/omniroi/omniroi/internal/web"
 )
 
@@ -54,6 +55,10 @@ func mountAPI(s *server.Server) {
 	attr := api.RequireToken(s.DB, attribution.NewHTTPHandler(s.DB))
 	for _, p := range []string{"/api/v1/attribution", "/api/v1/attribution/", "/api/v1/roi"} {
 		s.Mux.Handle(p, attr)
+	}
+	val := api.RequireToken(s.DB, value.NewHTTPHandler(s.DB))
+	for _, p := range []string{"/api/v1/clv", "/api/v1/customers/{id}/value", "/api/v1/segments", "/api/v1/cohorts", "/api/v1/economics"} {
+		s.Mux.Handle(p, val)
 	}
 }
 

@@ -237,7 +237,7 @@ func (m BGNBD) expectedIfAlive(t float64, x int, T float64) float64 {
 	}
 	r, al, a, b := m.R, m.Alpha, m.A, m.B
 	xf := float64(x)
-	if a+b > largeBeta {
+	if a+b > largeParam || r > largeParam {
 		return expectedFixedP(r+xf, al+T, a/(a+b+xf), t)
 	}
 	z := t / (al + T + t)
@@ -248,17 +248,20 @@ func (m BGNBD) expectedIfAlive(t float64, x int, T float64) float64 {
 	return (a + b + xf - 1) / (a - 1) * (1 - math.Exp((a-1)*math.Log((al+T)/(al+T+t)))*h)
 }
 
-// largeBeta is the a+b above which Beta(a, b) is treated as its mean: a fit on
-// data without dropout heterogeneity drives a and b towards infinity, and the
-// 2F1 with such parameters is slow (seconds per call) and ends in NaN.
-const largeBeta = 1e4
+// largeParam is the a+b (or r) above which Beta(a, b) is treated as its mean: a
+// fit on data without dropout heterogeneity drives a and b towards infinity, and
+// one on a handful of customers can do the same to r and α. The 2F1 with such
+// parameters is slow (0.3 s to minutes per call) and can end in NaN; the fixed-p
+// form is exact in the a+b limit and a guard against hanging for huge r.
+const largeParam = 1e4
 
 // expectedFixedP is E[Y(t) | alive] when every customer drops out with the same
 // probability p after each purchase and λ ~ Gamma(shape, rate): the purchases
 // before dropout in t are (1 - e^(-λpt))/p on average, so the mean over λ is
-// (1 - (rate/(rate+pt))^shape)/p. Its error against BG/NBD is O(1/(a+b)).
+// (1 - (rate/(rate+pt))^shape)/p. Its error against BG/NBD is O(1/(a+b)); for
+// huge r (λ nearly the same for everyone) it also drops the spread of p.
 func expectedFixedP(shape, rate, p, t float64) float64 {
-	return -math.Expm1(shape*math.Log(rate/(rate+p*t))) / p
+	return -math.Expm1(-shape*math.Log1p(p*t/rate)) / p
 }
 
 // ProbPurchases is P(X(t) = n) for a customer just acquired (FHL 2005 eq. 8).

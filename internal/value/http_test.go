@@ -191,5 +191,24 @@ func TestHTTPHandler(t *testing.T) {
 		if c.Cache.Build != 3 {
 			t.Fatalf("not rebuilt after a refund: %+v", c.Cache)
 		}
+		// With the processor's cursor set, an unchanged cursor skips the table scans;
+		// a moved cursor with unchanged orders keeps the snapshot too.
+		setSetting(t, db, "processor.cursor", "100")
+		getJSON(t, h, "/api/v1/clv", http.StatusOK, &c)
+		setSetting(t, db, "processor.cursor", "101")
+		getJSON(t, h, "/api/v1/clv", http.StatusOK, &c)
+		if c.Cache.Build != 3 {
+			t.Fatalf("rebuilt for a cursor move without orders: %+v", c.Cache)
+		}
+		insertOrder(t, db, &seqGen{n: 1 << 32}, "later", 2, base.AddDate(0, 0, 364).Add(17*time.Hour), 900, "EUR", "In-store")
+		getJSON(t, h, "/api/v1/clv", http.StatusOK, &c)
+		if c.Cache.Build != 3 {
+			t.Fatalf("cursor unchanged but rebuilt: %+v", c.Cache)
+		}
+		setSetting(t, db, "processor.cursor", "102")
+		getJSON(t, h, "/api/v1/clv", http.StatusOK, &c)
+		if c.Cache.Build != 4 || c.Cache.Orders != int64(orders)+2 {
+			t.Fatalf("not rebuilt after the cursor moved over an order: %+v", c.Cache)
+		}
 	})
 }

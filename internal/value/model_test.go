@@ -276,5 +276,10 @@ func TestExpectedIfAliveLargeBeta(t *testing.T) {
 		if v := m.ConditionalExpectedPurchases(c.hor, c.x, 5, c.T); math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 {
 			t.Errorf("huge a, b: %g", v)
 		}
+	} // A fit on two customers (r = 5.5e8): the 2F1 form took 100 s to give
+	// 1.0000449553317887 for x = 0, T = 11/7 weeks over 12 months; the limit is instant.
+	m := BGNBD{R: 5.50585230733033e+08, Alpha: 1.4157910133478332e+09, A: 149.6435119585983, B: 0.006682548320817569}
+	if v := m.ConditionalExpectedPurchases(12*Week.UnitsPerMonth(), 0, 0, 11.0/7); math.Abs(v-1.0000449553317887) > 1e-4 {
+		t.Errorf("huge r: %.10g", v)
 	}
 }

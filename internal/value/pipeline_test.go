@@ -3,6 +3,7 @@ package value
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"strconv"
 	"testing"
 	"time"
@@ -91,6 +92,15 @@ func TestThroughProcessor(t *testing.T) {
 		}
 		if ch[a] != "Paid Search" || ch[b] != "In-store" || len(ch) != 2 {
 			t.Fatalf("acquisition channels %v (ana %s, ben %s)", ch, a, b)
+		}
+		// The customer page can ask by email as well as by id.
+		var v struct {
+			ID      string `json:"customer_id"`
+			Channel string `json:"acquisition_channel"`
+		}
+		getJSON(t, NewHTTPHandler(db), "/api/v1/customers/ana@example.com/value", http.StatusOK, &v)
+		if v.ID != a || v.Channel != "Paid Search" {
+			t.Fatalf("value by email: %+v", v)
 		}
 	})
 }

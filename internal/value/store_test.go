@@ -275,7 +275,7 @@ func seedStore(t testing.TB, db *store.DB, n int, seed uint64) int {
 			}
 			day := float64(start)
 			for k := 0; day < 365; k++ {
-				ts := base.Add(time.Duration(day*24*float64(time.Hour))).Truncate(time.Minute).Add(9 * time.Hour)
+				ts := base.Add(time.Duration(day * 24 * float64(time.Hour))).Truncate(time.Minute).Add(9 * time.Hour)
 				if _, err := tx.Exec(ctx, `INSERT INTO orders (order_id, customer_id, ts, revenue_minor, currency, location, channel, source_id, seq) VALUES (?, ?, ?, ?, 'EUR', 'web', ?, 1, ?)`,
 					strconv.Itoa(c)+"-"+strconv.Itoa(k), cust, ms(ts), spend/2+r.Int64N(spend), orderCh, g.next()); err != nil {
 					return err

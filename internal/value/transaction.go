@@ -1,7 +1,8 @@
 // Package value holds the customer-value models of omniroi: buy-till-you-die
 // models (BG/NBD, Pareto/NBD), Gamma-Gamma spend, CLV, churn bands, RFM
-// segments, cohorts and unit economics per acquisition channel. Everything
-// here is pure: it works on []Transaction and never touches the store.
+// segments, cohorts and unit economics per acquisition channel. The models are
+// pure: they work on []Transaction. store.go, acquisition.go and http.go read
+// the store (orders, refunds, activity, spend) and serve the results.
 package value
 
 import (
