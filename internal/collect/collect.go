@@ -335,6 +335,11 @@ func (h *Handler) committer() {
 				h.inflightReqs--
 			}
 			h.mu.Unlock()
+			// Wake the processor before answering, so a client that saw its 2xx can count
+			// on the events being on their way into the derived tables.
+			if f := h.onCommit.Load(); err == nil && len(evs) > 0 && f != nil {
+				(*f)()
+			}
 			for _, p := range batch {
 				if p.reply != nil {
 					p.reply <- err
@@ -346,9 +351,6 @@ func (h *Handler) committer() {
 				h.nStorageErr.Add(int64(len(batch)))
 				h.log.Error("commit events", "events", len(evs), "err", err)
 				continue
-			}
-			if f := h.onCommit.Load(); len(evs) > 0 && f != nil {
-				(*f)()
 			}
 			// Between two transactions: let SQLite restart a long WAL (see Checkpointer).
 			t0 = time.Now()

@@ -92,6 +92,9 @@ func BenchmarkCatchUpFile(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	for k, v := range identity.DebugDump() {
+		b.Logf("%-40s %v", k, v)
+	}
 	b.ReportMetric(float64(n)*float64(b.N)/elapsed.Seconds(), "events/s")
 	b.ReportMetric(float64(n)*float64(b.N)/cpu.Seconds(), "events/cpu-s")
 }

@@ -119,6 +119,15 @@ type customerData struct {
 	RevenueMinor, NetMinor int64
 	Consent, Traits        []trait
 	TimelineCut            bool
+	Value                  *customerValue
+	ValueNote              string
+}
+
+// customerValue is the value models' view of one customer.
+type customerValue struct {
+	CLV, PAlive, Expected, AvgValue string
+	Band, Segment, RFM, AsOf        string
+	Acquired                        string
 }
 
 // consentKey recognises traits that record permission to contact.
@@ -247,7 +256,47 @@ func (s *server) customer(w http.ResponseWriter, r *http.Request) error {
 		c.Table = t
 		p.addChart(c)
 	}
+	if err := s.customerValue(r, p, d); err != nil {
+		return err
+	}
 	return s.respond(w, r, "customer", p)
+}
+
+// customerValue fills the predicted value, churn band and RFM segment from the value
+// snapshot; while it is being computed the page says so and reloads.
+func (s *server) customerValue(r *http.Request, p *page, d *customerData) error {
+	v, _, err := s.valueFor(r.Context())
+	switch {
+	case errors.Is(err, errComputing):
+		d.ValueNote = "Predicted value is being computed; this page reloads itself."
+		p.Refresh = true
+		return nil
+	case err != nil:
+		d.ValueNote = "No customer value yet: " + err.Error()
+		return nil
+	}
+	id := strconv.FormatInt(d.ID, 10)
+	cv := &customerValue{AsOf: v.AsOf.Format("2 Jan 2006"), Acquired: v.Acq[id]}
+	found := false
+	if pr, ok := v.prediction(id); ok {
+		found = true
+		cv.CLV = formatMoney(int64(pr.CLV+0.5), v.Currency)
+		cv.PAlive = fmtPct(pAlive(pr))
+		cv.Expected = strconv.FormatFloat(pr.ExpectedPurchases, 'f', 1, 64)
+		cv.AvgValue = formatMoney(int64(pr.ExpectedAvgValue+0.5), v.Currency)
+		cv.Band = pr.ChurnBand
+	}
+	if sc, ok := v.rfm(id); ok {
+		found = true
+		cv.Segment = sc.Segment
+		cv.RFM = fmt.Sprintf("R%d F%d M%d", sc.R, sc.F, sc.M)
+	}
+	if !found {
+		d.ValueNote = "No prediction: this customer has no order yet."
+		return nil
+	}
+	d.Value = cv
+	return nil
 }
 
 // jsonText shows a JSON value plainly: strings without quotes, the rest as JSON.

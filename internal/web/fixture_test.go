@@ -165,6 +165,9 @@ func newTestServer(t testing.TB, db *store.DB, opt Options) *testServer {
 	t.Helper()
 	ts := &testServer{db: db, now: testNow}
 	opt.Now = ts.Now
+	if opt.computeWait == 0 {
+		opt.computeWait = time.Minute // tests read the analyses, not the "computing" notice
+	}
 	h, err := NewHandler(db, opt)
 	if err != nil {
 		t.Fatal(err)

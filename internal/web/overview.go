@@ -24,6 +24,7 @@ type overviewData struct {
 	Ready     bool // the orders table exists
 	Cards     []card
 	Coming    []comingCard
+	ROI       *roiSection
 	OtherCur  int64 // orders in other currencies, left out
 	PrevLabel string
 	Bucket    string
@@ -38,11 +39,6 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) error {
 	p := s.newPage(r, "/", "Overview")
 	d := &overviewData{}
 	p.Data = d
-	d.Coming = []comingCard{
-		{"Return on ad spend per channel", "arrives with the attribution models (Attribution page)"},
-		{"Customer lifetime value", "arrives with the customer value models (Segments page)"},
-		{"Churn risk", "arrives with the customer value models (Segments page)"},
-	}
 	ok, err := s.hasTable(ctx, "orders")
 	if err != nil {
 		return err
@@ -86,12 +82,16 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) error {
 	}
 	if cur0.spend > 0 {
 		k := card{Label: "Revenue per " + formatMoneyShort(int64(pow10(cur)), cur) + " of ad spend", Value: fmt.Sprintf("%.2f", float64(cur0.revenue)/float64(cur0.spend)),
-			Good: true, HasPrev: hasPrev && prev.spend > 0, Note: "all revenue ÷ all spend (" + m(cur0.spend) + "), not yet per channel"}
+			Good: true, HasPrev: hasPrev && prev.spend > 0, Note: "all revenue ÷ all spend (" + m(cur0.spend) + "); per channel below"}
 		if k.HasPrev {
 			k.Prev = fmt.Sprintf("%.2f", float64(prev.revenue)/float64(prev.spend))
 			k.Change, k.Up = change(cur0.revenue*prev.spend, prev.revenue*cur0.spend)
 		}
 		d.Cards = append(d.Cards, k)
+	}
+
+	if err := s.overviewROI(r, p, d); err != nil {
+		return err
 	}
 
 	// Revenue over time.

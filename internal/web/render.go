@@ -41,6 +41,12 @@ type page struct {
 	Message  string
 	NoRange  bool   // pages where the period does not apply
 	Q        string // search text kept by the period form
+	Model    string // attribution model kept by the period form (Overview)
+
+	Computing  bool   // a background analysis is still running: show a notice that reloads
+	ComputedAt string // when the page's models were computed
+	Stale      bool
+	Refresh    bool // part of the page is still being computed: reload in a few seconds
 
 	Tables []*Table
 	Charts []*Chart
@@ -119,7 +125,7 @@ func (p *page) Chart(id string) *Chart {
 	return nil
 }
 
-var pageNames = []string{"login", "message", "overview", "sources", "customers", "customer", "spend", "coming"}
+var pageNames = []string{"login", "message", "overview", "sources", "customers", "customer", "spend", "coming", "attribution", "journeys", "segments"}
 
 func (s *server) parseTemplates() error {
 	funcs := template.FuncMap{
@@ -127,6 +133,8 @@ func (s *server) parseTemplates() error {
 		"moneyShort": formatMoneyShort,
 		"int":        formatInt,
 		"lower":      strings.ToLower,
+		"pct":        fmtPct,
+		"ratio":      fmtRatio,
 	}
 	base, err := template.New("base.html").Funcs(funcs).ParseFS(templateFS, "templates/base.html")
 	if err != nil {

@@ -47,6 +47,9 @@ func (c Cell) raw() string {
 	if c.Raw != "" {
 		return c.Raw
 	}
+	if c.Text == "–" { // no value: an empty spreadsheet cell
+		return ""
+	}
 	return c.Text
 }
 

@@ -45,6 +45,9 @@ type Options struct {
 	TrustedOrigins []string
 
 	noCache bool // benchmarks measure the queries, not the cache
+	// computeWait is how long a request waits for a background analysis before the page
+	// says "computing" (default 150 ms: the page budget is 300 ms); tests wait longer.
+	computeWait time.Duration
 }
 
 // Cookie names. The session cookie is host-only and HttpOnly.
@@ -66,6 +69,7 @@ type server struct {
 	emLimit *auth.Limiter
 	cache   *cache
 	tables  tableCache
+	compute *computeCache
 }
 
 // NewHandler returns the dashboard, to be mounted at "/" next to the APIs under /v1 and
@@ -95,6 +99,10 @@ func NewHandler(db *store.DB, opt Options) (http.Handler, error) {
 		cache:   newCache(),
 	}
 	s.cache.off = opt.noCache
+	if opt.computeWait <= 0 {
+		opt.computeWait = 150 * time.Millisecond
+	}
+	s.compute = newComputeCache(opt.computeWait)
 	if err := s.parseTemplates(); err != nil {
 		return nil, err
 	}
@@ -115,9 +123,9 @@ func NewHandler(db *store.DB, opt Options) (http.Handler, error) {
 	mux.Handle("GET /customers", s.requireLogin(s.customers))
 	mux.Handle("GET /customers/{id}", s.requireLogin(s.customer))
 	mux.Handle("GET /spend", s.requireLogin(s.spend))
-	for _, p := range comingPages {
-		mux.Handle("GET "+p.Path, s.requireLogin(s.coming(p)))
-	}
+	mux.Handle("GET /attribution", s.requireLogin(s.attributionPage))
+	mux.Handle("GET /journeys", s.requireLogin(s.journeys))
+	mux.Handle("GET /segments", s.requireLogin(s.segments))
 	mux.Handle("/", s.requireLogin(s.notFound))
 
 	// Go's cross-origin protection rejects unsafe methods whose Sec-Fetch-Site or Origin

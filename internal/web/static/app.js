@@ -155,10 +155,19 @@
     });
   }
 
+  // Selects marked data-autosubmit (the model switch) reload the page on change; without
+  // JS their form's button does the same.
+  function autoSubmit() {
+    document.querySelectorAll('select[data-autosubmit]').forEach(function (sel) {
+      sel.addEventListener('change', function () { sel.form.submit(); });
+    });
+  }
+
   window.omniroi = { charts: charts, draw: draw };
   document.addEventListener('DOMContentLoaded', function () {
     periodPicker();
     copyButtons();
+    autoSubmit();
     drawCharts();
   });
 })();
