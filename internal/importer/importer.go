@@ -315,6 +315,12 @@ func produce(ctx context.Context, src source, conv converter, rep *Report, opt O
 		if rej != nil && r.hdr != nil && rej.hdr == nil {
 			rej.hdr = r.hdr
 		}
+		if e := extraFields(r); e != nil {
+			rep.Rows++
+			prog.row()
+			emit(&unit{rows: []*row{r}, err: e})
+			continue
+		}
 		if conv.add(r, emit) {
 			rep.Rows++
 			prog.row()
@@ -335,4 +341,19 @@ func produce(ctx context.Context, src source, conv converter, rep *Report, opt O
 	// Orders close in the order of their last row; show errors in file order.
 	sort.SliceStable(rep.Errors, func(i, j int) bool { return rep.Errors[i].Line < rep.Errors[j].Line })
 	return send()
+}
+
+// extraFields rejects a CSV row with values beyond the header's columns: usually an
+// unquoted separator inside a value ("12,30" in a comma file), which would shift columns.
+func extraFields(r *row) *RowError {
+	if r.hdr == nil || len(r.vals) <= len(r.hdr.names) {
+		return nil
+	}
+	for i := len(r.hdr.names); i < len(r.vals); i++ {
+		if strings.TrimSpace(r.vals[i]) != "" {
+			return &RowError{Line: r.line, Column: fmt.Sprintf("#%d", i+1),
+				Reason: fmt.Sprintf("%d values but the header has %d columns (an unquoted separator inside a value?)", len(r.vals), len(r.hdr.names))}
+		}
+	}
+	return nil
 }

@@ -739,3 +739,23 @@ func TestCancelledImportWritesNothing(t *testing.T) {
 		}
 	})
 }
+
+func TestRowWithMoreValuesThanHeader(t *testing.T) {
+	t.Parallel()
+	db := storetest.SQLite(t)
+	in := "date,channel,campaign,platform,amount,currency\n" +
+		"2026-01-01,Paid Search,brand,google_ads,12.50,EUR\n" +
+		"2026-01-02,Paid Search,brand,google_ads,12,30,EUR\n" +
+		"2026-01-03,Paid Search,brand,google_ads,9.00,EUR,,\n"
+	rep, err := Import(context.Background(), db, strings.NewReader(in), "spend.csv", Options{Kind: KindSpend})
+	if !errors.Is(err, ErrBadRows) {
+		t.Fatalf("err = %v, want ErrBadRows", err)
+	}
+	if len(rep.Errors) != 1 || rep.Errors[0].Line != 3 || !strings.Contains(rep.Errors[0].Error(), "7 values but the header has 6 columns") {
+		t.Fatalf("errors = %v; want one on line 3 about 7 values (trailing empty values on line 4 are fine)", rep.Errors)
+	}
+	rep, err = Import(context.Background(), db, strings.NewReader(in), "spend.csv", Options{Kind: KindSpend, SkipBad: true, RejectedPath: filepath.Join(t.TempDir(), "rej.csv")})
+	if err != nil || rep.Imported != 2 || rep.Rejected != 1 {
+		t.Fatalf("--skip-bad: %+v, %v; want 2 imported, 1 rejected", rep, err)
+	}
+}
