@@ -1,0 +1,108 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestWorkflow drives the commands a user runs, in order, on one data directory:
+// a small demo, stats, a customer profile, a rebuild that must give the same customers,
+// an idempotent spend import, and the read commands' --json output.
+func TestWorkflow(t *testing.T) {
+	data := t.TempDir()
+	run := func(args ...string) string {
+		t.Helper()
+		code, out, errs := runCLI(t, append(args, "--data", data)...)
+		if code != 0 {
+			t.Fatalf("omniroi %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errs)
+		}
+		return out
+	}
+	stats := func() map[string]any {
+		t.Helper()
+		var m map[string]any
+		if err := json.Unmarshal([]byte(run("stats", "--json")), &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+
+	run("demo", "--customers", "120", "--no-serve", "--json")
+	if _, err := os.Stat(filepath.Join(data, "ground_truth.json")); err != nil {
+		t.Fatalf("demo wrote no ground truth: %v", err)
+	}
+	before := stats()
+	for _, k := range []string{"events", "customers", "identities", "orders", "spend_rows", "sources"} {
+		if n, _ := before[k].(float64); n <= 0 {
+			t.Errorf("stats %s = %v after the demo, want > 0", k, before[k])
+		}
+	}
+	if lag, _ := before["processor_lag"].(float64); lag != 0 {
+		t.Errorf("processor lag %v after demo --no-serve, want 0", lag)
+	}
+
+	// A customer merged from several identities, found by its email.
+	var prof struct {
+		ID         int64
+		Email      string
+		Identities []struct{ Kind, Value string }
+		Orders     []json.RawMessage
+	}
+	code, out, _ := runCLI(t, "customer", "show", "1", "--json", "--data", data)
+	if code != 0 {
+		t.Fatalf("customer show 1: exit %d", code)
+	}
+	if err := json.Unmarshal([]byte(out), &prof); err != nil {
+		t.Fatal(err)
+	}
+	if prof.Email != "" {
+		if err := json.Unmarshal([]byte(run("customer", "show", prof.Email, "--json")), &prof); err != nil {
+			t.Fatal(err)
+		}
+		if prof.ID != 1 {
+			t.Errorf("customer show %s found customer %d, want 1", prof.Email, prof.ID)
+		}
+	}
+	if len(prof.Identities) < 2 {
+		t.Errorf("customer 1 has %d identities; the demo's first person browses and buys on two devices", len(prof.Identities))
+	}
+	if code, _, errs := runCLI(t, "customer", "show", "nobody@example.invalid", "--data", data); code == 0 || !strings.Contains(errs, "nobody@example.invalid") {
+		t.Errorf("unknown customer: exit %d, stderr %q", code, errs)
+	}
+
+	// Rebuilding from the event log gives the same derived counts.
+	run("rebuild")
+	after := stats()
+	for _, k := range []string{"customers", "identities", "merges", "activity", "orders", "refunds"} {
+		if before[k] != after[k] {
+			t.Errorf("after rebuild %s = %v, before %v", k, after[k], before[k])
+		}
+	}
+
+	// Importing a spend file twice changes nothing the second time.
+	spend := filepath.Join(t.TempDir(), "spend.csv")
+	os.WriteFile(spend, []byte("date,channel,campaign,platform,amount,currency\n2026-01-05,Display,banner,manual,40.00,EUR\n2026-01-06,Display,banner,manual,41.00,EUR\n"), 0o644)
+	run("import", "spend", spend)
+	n1 := stats()["spend_rows"]
+	run("import", "spend", spend)
+	if n2 := stats()["spend_rows"]; n1 != n2 || n1.(float64) != before["spend_rows"].(float64)+2 {
+		t.Errorf("spend rows: %v before, %v after one import, %v after two", before["spend_rows"], n1, n2)
+	}
+
+	// The analysis commands answer on the store, as JSON for scripts.
+	for _, args := range [][]string{
+		{"attribute", "--model", "all", "--format", "json"},
+		{"roi", "--format", "json"},
+		{"clv", "--format", "json", "--limit", "5", "--skip-pareto"},
+		{"segments", "--format", "json"},
+		{"cohorts", "--format", "json"},
+	} {
+		out := run(args...)
+		if !json.Valid([]byte(out)) {
+			t.Errorf("omniroi %s: output is not JSON: %.200s", strings.Join(args, " "), out)
+		}
+	}
+}
