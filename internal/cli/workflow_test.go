@@ -1,11 +1,15 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestWorkflow drives the commands a user runs, in order, on one data directory:
@@ -104,5 +108,50 @@ func TestWorkflow(t *testing.T) {
 		if !json.Valid([]byte(out)) {
 			t.Errorf("omniroi %s: output is not JSON: %.200s", strings.Join(args, " "), out)
 		}
+	}
+}
+
+// TestReadCommandsWhileServing: stats, customer show and import work on a data directory
+// that a running server holds (its processor lease, its write connection).
+func TestReadCommandsWhileServing(t *testing.T) {
+	data := t.TempDir()
+	if code, _, errs := runCLI(t, "demo", "--customers", "40", "--no-serve", "--data", data); code != 0 {
+		t.Fatalf("demo: %s", errs)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() {
+		var out, errb bytes.Buffer
+		env := &Env{Stdout: &out, Stderr: &errb, Stdin: strings.NewReader(""), Log: slog.New(slog.NewTextHandler(&errb, nil))}
+		done <- Run(ctx, env, []string{"serve", "--addr", "127.0.0.1:0", "--data", data})
+	}()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("serve exited %d", code)
+		}
+	}()
+	time.Sleep(300 * time.Millisecond) // let the server take the processor lease
+	for _, args := range [][]string{{"stats", "--json"}, {"customer", "show", "1"}, {"source", "list"}} {
+		if code, out, errs := runCLI(t, append(args, "--data", data)...); code != 0 {
+			t.Errorf("omniroi %s while serving: exit %d\n%s%s", strings.Join(args, " "), code, out, errs)
+		}
+	}
+	// An import while serving appends events; the server's processor derives them.
+	orders := filepath.Join(t.TempDir(), "orders.csv")
+	os.WriteFile(orders, []byte("order_id,email,timestamp,revenue,currency,location\nT-1,walkin@example.com,2026-01-10T10:00:00Z,12.50,EUR,store\n"), 0o644)
+	if code, out, errs := runCLI(t, "import", "orders", orders, "--data", data); code != 0 {
+		t.Fatalf("import while serving: exit %d\n%s%s", code, out, errs)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		code, _, _ := runCLI(t, "customer", "show", "walkin@example.com", "--data", data)
+		if code == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the server's processor did not derive the imported order's customer within 15 s")
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
