@@ -19,7 +19,7 @@ var benchEvents = flag.Int("events", 200_000, "log size for BenchmarkProcess")
 
 var benchPG = flag.Bool("pg", false, "run BenchmarkProcess on PostgreSQL (OMNIROI_TEST_PG)")
 
-var benchBatch = flag.Int("batch", 0, "processor batch size for BenchmarkProcess (0: default)")
+var benchBatch = flag.Int("batch", 0, "events per transaction (BatchSize and CatchUpBatchSize; 0: defaults)")
 
 // BenchmarkProcess measures processing throughput (events/s) of a full replay of a
 // 200,000-event log (-events N) on SQLite:
@@ -39,7 +39,7 @@ func BenchmarkProcess(b *testing.B) {
 	cpu0 := cpuTime()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := identity.NewProcessor(db, identity.Options{BatchSize: *benchBatch}).Rebuild(ctx); err != nil {
+		if err := identity.NewProcessor(db, identity.Options{BatchSize: *benchBatch, CatchUpBatchSize: *benchBatch}).Rebuild(ctx); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -83,7 +83,7 @@ func BenchmarkCatchUpFile(b *testing.B) {
 		}
 		t0, cpu0 := time.Now(), cpuTime()
 		b.StartTimer()
-		err = identity.NewProcessor(db, identity.Options{BatchSize: *benchBatch, OwnHosts: []string{"crumbandco.example"}}).CatchUp(ctx)
+		err = identity.NewProcessor(db, identity.Options{BatchSize: *benchBatch, CatchUpBatchSize: *benchBatch, OwnHosts: []string{"crumbandco.example"}}).CatchUp(ctx)
 		b.StopTimer()
 		elapsed += time.Since(t0)
 		cpu += cpuTime() - cpu0
@@ -91,9 +91,6 @@ func BenchmarkCatchUpFile(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-	}
-	for k, v := range identity.DebugDump() {
-		b.Logf("%-40s %v", k, v)
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/elapsed.Seconds(), "events/s")
 	b.ReportMetric(float64(n)*float64(b.N)/cpu.Seconds(), "events/cpu-s")

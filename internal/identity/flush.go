@@ -1,8 +1,6 @@
 package identity
 
 import (
-	"time"
-	"sync"
 	"context"
 	"database/sql"
 	"fmt"
@@ -209,10 +207,7 @@ func (p *Processor) write(ctx context.Context, tx *store.Tx, j *job) error {
 			{"identity_conflicts", "customer_id"}, {"identity_conflicts", "other_id"}, {"customer_merges", "survivor_id"},
 		} {
 			q := "UPDATE " + tc[0] + " SET " + tc[1] + " = CASE " + tc[1] + cases.String() + " END WHERE " + tc[1] + " IN (" + in.String() + ")"
-			t0 := time.Now()
-			_, err := tx.Exec(ctx, q, args...)
-			DebugTimes.Add("move "+tc[0]+"."+tc[1], time.Since(t0))
-			if err != nil {
+			if _, err := tx.Exec(ctx, q, args...); err != nil {
 				return fmt.Errorf("merge customers: move %s: %w", tc[0], err)
 			}
 		}
@@ -262,9 +257,7 @@ func (p *Processor) write(ctx context.Context, tx *store.Tx, j *job) error {
 		if len(t.rows) == 0 {
 			continue
 		}
-		t0 := time.Now()
 		n, err := w.insert(t.head, t.tail, t.cols, t.rows)
-		DebugTimes.Add(t.what+" "+t.head[:12], time.Since(t0))
 		if err != nil {
 			return fmt.Errorf("write %s: %w", t.what, err)
 		}
@@ -282,21 +275,3 @@ func (p *Processor) write(ctx context.Context, tx *store.Tx, j *job) error {
 	}
 	return nil
 }
-
-type debugTimes struct {
-	mu sync.Mutex
-	m  map[string]time.Duration
-}
-
-func (d *debugTimes) Add(k string, t time.Duration) {
-	d.mu.Lock()
-	if d.m == nil {
-		d.m = map[string]time.Duration{}
-	}
-	d.m[k] += t
-	d.mu.Unlock()
-}
-
-var DebugTimes debugTimes
-
-func DebugDump() map[string]time.Duration { return DebugTimes.m }

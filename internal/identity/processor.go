@@ -44,7 +44,11 @@ var errLeaseLost = errors.New("processor lease lost")
 
 // Options tune the processor. Zero values take the defaults.
 type Options struct {
-	BatchSize               int            // events per write transaction; default 10000
+	BatchSize int // events per write transaction in Run; default 10000
+	// CatchUpBatchSize is the events per write transaction in CatchUp and Rebuild, which
+	// hold the lease while nothing else processes: larger transactions rewrite the random
+	// index pages (activity by customer and by time) fewer times. Default 50000.
+	CatchUpBatchSize        int
 	Rules                   *channel.Rules // channel rules; default channel.Default()
 	RulesFile               string         // path of a rules file, used when Rules is nil
 	OwnHosts                []string       // the business's own hosts, not referrals
@@ -54,6 +58,10 @@ type Options struct {
 	Owner                   string         // lease owner name; default host-pid-random
 	Logger                  *slog.Logger
 }
+
+// readChunk is how many events are read (and their bodies held) at a time; a variable
+// for tests.
+var readChunk = 10000
 
 // Processor derives the customer tables from the event log.
 type Processor struct {
@@ -76,6 +84,9 @@ type Processor struct {
 func NewProcessor(db *store.DB, opt Options) *Processor {
 	if opt.BatchSize <= 0 {
 		opt.BatchSize = 10000
+	}
+	if opt.CatchUpBatchSize <= 0 {
+		opt.CatchUpBatchSize = max(opt.BatchSize, 50000)
 	}
 	if opt.MaxUserIDsPerIdentifier <= 0 {
 		opt.MaxUserIDsPerIdentifier = 3
@@ -406,29 +417,48 @@ func (p *Processor) applyAll(ctx context.Context, upTo int64, jobs chan<- *job, 
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		evs, err := readEvents(ctx, p.db, p.cursor, p.opt.BatchSize)
-		if err != nil {
-			return err
+		// A transaction covers size events, read and applied in chunks of at most
+		// readChunk so that only one chunk's bodies are in memory at a time.
+		size := p.opt.BatchSize
+		if upTo > 0 {
+			size = p.opt.CatchUpBatchSize
 		}
-		if len(evs) == 0 {
-			return nil
-		}
-		if time.Since(p.renewed) > p.opt.LeaseTTL/3 {
-			ok, err := p.acquire(ctx)
+		b := newBatch(p.cursor)
+		first, last, n := int64(0), p.cursor, 0
+		for n < size {
+			want := min(readChunk, size-n)
+			evs, err := readEvents(ctx, p.db, last, want)
 			if err != nil {
 				return err
 			}
-			if !ok {
-				return errLeaseLost
+			if len(evs) == 0 {
+				break
+			}
+			if time.Since(p.renewed) > p.opt.LeaseTTL/3 {
+				ok, err := p.acquire(ctx)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					return errLeaseLost
+				}
+			}
+			if n == 0 {
+				first = evs[0].Seq
+			}
+			for i := range evs {
+				p.apply(b, &evs[i])
+			}
+			last, n = evs[len(evs)-1].Seq, n+len(evs)
+			if len(evs) < want || upTo > 0 && last >= upTo {
+				break
 			}
 		}
-		b := newBatch(p.cursor)
-		for i := range evs {
-			p.apply(b, &evs[i])
+		if n == 0 {
+			return nil
 		}
-		last := evs[len(evs)-1].Seq
 		select {
-		case jobs <- p.build(b, evs[0].Seq, last):
+		case jobs <- p.build(b, first, last):
 		case <-ctx.Done():
 			return ctx.Err()
 		}

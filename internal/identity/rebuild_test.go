@@ -18,12 +18,14 @@ func TestIncrementalEqualsRebuild(t *testing.T) {
 		ctx := context.Background()
 		// Incrementally: the log grows in chunks, processed in small odd-sized batches.
 		// One processor keeps its graph between turns; fresh ones load it from the tables.
-		kept := identity.NewProcessor(db, identity.Options{BatchSize: 97})
+		// Fresh ones write 250 events per transaction read in chunks of 64.
+		defer identity.SetReadChunk(64)()
+		kept := identity.NewProcessor(db, identity.Options{BatchSize: 97, CatchUpBatchSize: 97})
 		for i, start := 0, 0; start < len(evs); i, start = i+1, start+500 {
 			insert(t, db, evs[start:min(start+500, len(evs))]...)
 			p := kept
 			if i%3 == 2 {
-				p = identity.NewProcessor(db, identity.Options{BatchSize: 97})
+				p = identity.NewProcessor(db, identity.Options{BatchSize: 97, CatchUpBatchSize: 250})
 			}
 			if err := p.CatchUp(ctx); err != nil {
 				t.Fatal(err)

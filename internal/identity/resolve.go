@@ -123,7 +123,7 @@ func (p *Processor) apply(b *batch, ev *event.Event) {
 	// decoding a body that has nothing for us (the channel classifier decodes it anyway).
 	if ev.Type == event.Alias || isOrder || isRefund || bytes.Contains(ev.Body, []byte(`"traits"`)) ||
 		isTrack && (bytes.Contains(ev.Body, []byte(`"email"`)) || bytes.Contains(ev.Body, []byte(`"phone"`))) {
-		_ = json.Unmarshal(ev.Body, &f) // bodies are normalised JSON; a field of an odd type only loses that field
+		decodeBody(ev.Body, &f)
 	}
 
 	var props propFields
