@@ -25,7 +25,8 @@ func init() {
 omniroi journey apply TEMPLATE|FILE      (a built-in name, or a YAML/JSON document)
 omniroi journey validate FILE            (compile and print the plan, store nothing)
 omniroi journey list
-omniroi journey show NAME                (plan with counts per step)
+omniroi journey show NAME                (plan with counts per step and the latest decisions)
+omniroi journey decisions NAME [RUN_ID] [--limit 50]  (why each channel and send time was chosen)
 omniroi journey report NAME [--window 7d] [--cost email=0,sms=5,push=0]
 omniroi journey enable|disable NAME
 omniroi journey policy [FILE]            (show, or set from YAML, the workspace guardrails)
@@ -44,6 +45,7 @@ OMNIROI_SMS_URL, OMNIROI_PUSH_URL, OMNIROI_WEBHOOK_SECRET variables.`,
 		window := fs.String("window", "7d", "report: an order this long after entry counts as a conversion")
 		cost := fs.String("cost", "", "report: cost per delivered send in minor units, e.g. email=0,sms=5")
 		once := fs.Bool("once", false, "run: do the work due now, then exit")
+		limit := fs.Int("limit", 50, "decisions: how many to list")
 		baseURL := StringFlag(fs, "base-url", "http://127.0.0.1:8080", "run: public URL for tracking and unsubscribe links")
 		// Flags may come after the positional arguments: omniroi journey show cart --json.
 		var rest []string
@@ -136,6 +138,25 @@ OMNIROI_SMS_URL, OMNIROI_PUSH_URL, OMNIROI_WEBHOOK_SECRET variables.`,
 				return PrintJSON(env.Stdout, d)
 			}
 			printShow(env, d)
+			return nil
+		case "decisions":
+			if len(rest) < 1 || len(rest) > 2 {
+				return ErrUsage
+			}
+			var runID int64
+			if len(rest) == 2 {
+				if runID, err = strconv.ParseInt(rest[1], 10, 64); err != nil {
+					return fmt.Errorf("run id %q: %w", rest[1], err)
+				}
+			}
+			ds, err := journey.Decisions(ctx, db, rest[0], runID, *limit)
+			if err != nil {
+				return err
+			}
+			if sf.JSON {
+				return PrintJSON(env.Stdout, ds)
+			}
+			printDecisions(env, ds)
 			return nil
 		case "report":
 			if len(rest) != 1 {
@@ -274,6 +295,16 @@ func printShow(env *Env, d *journey.Detail) {
 		fmt.Fprintf(tw, "%d\t%s: %s\t%d\t%s\t%d\t%d\t\n", s.Index, s.ID, s.Text, s.Waiting, strings.Join(sends, ", "), s.Opened, s.Clicked)
 	}
 	tw.Flush()
+	if len(d.Decisions) > 0 {
+		fmt.Fprintln(env.Stdout, "\nlatest decisions:")
+		printDecisions(env, d.Decisions)
+	}
+}
+
+func printDecisions(env *Env, ds []journey.Decision) {
+	for _, d := range ds {
+		fmt.Fprintf(env.Stdout, "%s  run %d  customer %d  step %d  %s: %s\n", d.At.Format(time.RFC3339), d.RunID, d.CustomerID, d.Step, d.Kind, d.Text)
+	}
 }
 
 func printReport(env *Env, r *journey.Report) {

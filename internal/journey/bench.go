@@ -18,6 +18,9 @@ type BenchOptions struct {
 	Runs    int // customers, each entering once; default 20,000
 	Batch   int // engine batch size; default 2000 (fewer commits, each an fsync)
 	Workers int // concurrent deliveries; default 16
+	// Smart sends through a message step with channel: best and send_time: best, so each
+	// send reads the customer's engagement and records two decisions.
+	Smart bool
 }
 
 // BenchResult is what Bench measured.
@@ -39,6 +42,18 @@ steps:
   - email: {subject: "{{.Profile.FirstName}}, your cart", text: "You left {{.Event.name}} in cart {{.Event.cart_id}}."}
 `
 
+const benchSmartDoc = `name: bench
+entry: {event: Product Added, key: cart_id}
+holdout: 0
+steps:
+  - wait: 1h
+  - message:
+      channels: [sms, email]
+      send_time: best
+      sms: {text: "You left {{.Event.name}}"}
+      email: {subject: "{{.Profile.FirstName}}, your cart", text: "You left {{.Event.name}} in cart {{.Event.cart_id}}."}
+`
+
 // Bench measures journey runs per minute through entry, a wait and an email send to an
 // in-process sink, on db (which should be empty). Customers and identities are seeded as
 // the processor would leave them; seeding is not timed. The clock jumps over the wait.
@@ -53,7 +68,11 @@ func Bench(ctx context.Context, db *store.DB, opt BenchOptions) (BenchResult, er
 	if err := benchSeed(ctx, db, opt.Runs); err != nil {
 		return res, err
 	}
-	if _, err := Apply(ctx, db, []byte(benchDoc)); err != nil {
+	doc := benchDoc
+	if opt.Smart {
+		doc = benchSmartDoc
+	}
+	if _, err := Apply(ctx, db, []byte(doc)); err != nil {
 		return res, err
 	}
 	var sent atomic.Int64

@@ -12,15 +12,17 @@ import (
 // (postgres too when OMNIROI_TEST_PG is set).
 func BenchmarkJourneyRuns(b *testing.B) {
 	for _, c := range []struct {
-		name string
-		open func(testing.TB) *store.DB
-	}{{"sqlite", storetest.SQLite}, {"postgres", storetest.Postgres}} {
+		name  string
+		open  func(testing.TB) *store.DB
+		smart bool
+	}{{"sqlite", storetest.SQLite, false}, {"sqlite-smart", storetest.SQLite, true}, {"postgres", storetest.Postgres, false}} {
+		smart := c.smart
 		b.Run(c.name, func(b *testing.B) {
 			for range b.N {
 				b.StopTimer()
 				db := c.open(b)
 				b.StartTimer()
-				res, err := Bench(context.Background(), db, BenchOptions{Runs: 20000})
+				res, err := Bench(context.Background(), db, BenchOptions{Runs: 20000, Smart: smart})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -34,12 +36,14 @@ func BenchmarkJourneyRuns(b *testing.B) {
 }
 
 func TestBenchSmall(t *testing.T) {
-	db := storetest.SQLite(t)
-	res, err := Bench(context.Background(), db, BenchOptions{Runs: 150, Batch: 50})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Sends != 150 {
-		t.Fatalf("%+v", res)
+	for _, smart := range []bool{false, true} {
+		db := storetest.SQLite(t)
+		res, err := Bench(context.Background(), db, BenchOptions{Runs: 150, Batch: 50, Smart: smart})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Sends != 150 {
+			t.Fatalf("smart %v: %+v", smart, res)
+		}
 	}
 }

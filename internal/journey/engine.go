@@ -679,9 +679,13 @@ func (w *work) advance(ctx context.Context, r *run, pl *Plan, i int) error {
 			if n.Send.Transactional {
 				purpose = "transactional"
 			}
-			_, err := w.q.Exec(ctx, `INSERT INTO journey_sends (idem_key, run_id, journey, customer_id, step, channel, purpose, status, not_before, created_at)
+			ch, at, err := w.smartSend(ctx, r, i, n.Send)
+			if err != nil {
+				return err
+			}
+			_, err = w.q.Exec(ctx, `INSERT INTO journey_sends (idem_key, run_id, journey, customer_id, step, channel, purpose, status, not_before, created_at)
 				VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (idem_key) DO NOTHING`,
-				IdemKey(r.ID, i, n.Send.Channel), r.ID, r.Journey, r.CustomerID, i, n.Send.Channel, purpose, now, now)
+				IdemKey(r.ID, i, ch), r.ID, r.Journey, r.CustomerID, i, ch, purpose, at.UnixMilli(), now)
 			if err != nil {
 				return fmt.Errorf("queue send: %w", err)
 			}

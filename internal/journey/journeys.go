@@ -138,6 +138,8 @@ type Detail struct {
 	Runs     map[string]int64 `json:"runs"` // by status
 	Steps    []StepCount      `json:"steps"`
 	Versions int              `json:"versions"`
+	// Decisions are the latest channel and send-time choices, newest first.
+	Decisions []Decision `json:"decisions,omitempty"`
 }
 
 // Show returns a journey's latest version, its runs by status and counts per step
@@ -204,5 +206,11 @@ func Show(ctx context.Context, db *store.DB, name string) (*Detail, error) {
 		sc.Opened += op
 		sc.Clicked += cl
 	}
-	return d, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if d.Decisions, err = Decisions(ctx, db, name, 0, 10); err != nil {
+		return nil, err
+	}
+	return d, nil
 }

@@ -207,7 +207,10 @@ func (e *Engine) decide(ctx context.Context, w *work, p *pendingSend) (*delivery
 	if pl == nil || p.step >= len(pl.Nodes) || pl.Nodes[p.step].Send == nil {
 		return nil, nil, e.suppress(ctx, w.q, p.id, "plan missing")
 	}
-	a := pl.Nodes[p.step].Send
+	a := pl.Nodes[p.step].Send.option(p.channel)
+	if a == nil {
+		return nil, nil, e.suppress(ctx, w.q, p.id, "plan missing")
+	}
 	prof, err := w.profile(ctx, p.customerID)
 	if err != nil {
 		return nil, nil, err
@@ -236,20 +239,7 @@ func (e *Engine) decide(ctx context.Context, w *work, p *pendingSend) (*delivery
 	if p.holdout {
 		return nil, nil, e.suppress(ctx, w.q, p.id, "holdout")
 	}
-	to := ""
-	switch a.Channel {
-	case "email":
-		to = prof.Email
-	case "sms":
-		to = prof.Phone
-	case "push":
-		to = traitString(prof.Traits, "push_token", "device_token")
-		if to == "" {
-			to = prof.UserID
-		}
-	case "webhook":
-		to = a.URL
-	}
+	to := address(prof, a)
 	if to == "" {
 		return nil, nil, e.suppress(ctx, w.q, p.id, "no address")
 	}

@@ -119,7 +119,23 @@ type Action struct {
 	Title         string            `json:"title,omitempty"`
 	URL           string            `json:"url,omitempty"`
 	Traits        map[string]string `json:"traits,omitempty"`
+
+	// Smarter sending. SendTime "best" holds the send until the customer's most engaged
+	// hour of day (at most MaxDelay away, given at least MinEvents engaged events).
+	SendTime  string        `json:"send_time,omitempty"`
+	MaxDelay  time.Duration `json:"max_delay,omitempty"`
+	MinEvents int           `json:"min_events,omitempty"`
+	// Channel "best": one message per channel in Options (listed order breaks ties); the
+	// engine picks the consented, reachable one this customer engages with most.
+	Choose  string   `json:"choose,omitempty"` // most_engaged
+	Options []Action `json:"options,omitempty"`
 }
+
+// Send-time defaults: enough evidence to call an hour "theirs", and never later than a day.
+const (
+	DefaultMaxDelay  = 24 * time.Hour
+	DefaultMinEvents = 3
+)
 
 var channels = []string{"email", "sms", "push", "webhook", "profile"}
 
@@ -335,7 +351,7 @@ func (p *parser) clock(path string, n, parent *yaml.Node) int {
 	return t.Hour()*60 + t.Minute()
 }
 
-var stepKinds = []string{"wait", "condition", "split", "goto", "email", "sms", "push", "webhook", "update_profile"}
+var stepKinds = []string{"wait", "condition", "split", "goto", "email", "sms", "push", "webhook", "update_profile", "message"}
 
 // steps parses the list in two passes: ids first, so branches may point forward.
 func (p *parser) steps(sn *yaml.Node, pl *Plan) []Node {
@@ -457,6 +473,10 @@ func (p *parser) steps(sn *yaml.Node, pl *Plan) []Node {
 		case "goto":
 			nd.Kind = "goto"
 			nd.Next = target(kpath, kn, i)
+		case "message":
+			nd.Kind = "send"
+			a := p.message(kpath, kn, pl)
+			nd.Send = &a
 		default:
 			nd.Kind = "send"
 			a := p.action(kpath, kind, kn, pl)
@@ -574,19 +594,22 @@ func (p *parser) action(path, kind string, n *yaml.Node, pl *Plan) Action {
 		if a.Template == "" && (a.Subject == "" || a.Text == "" && a.HTML == "") {
 			p.errorf(path, n, "needs a template, or a subject and a text or html body")
 		}
-		o.done("template", "subject", "text", "html", "transactional")
+		p.sendTime(path, o, &a)
+		o.done("template", "subject", "text", "html", "transactional", "send_time")
 	case "sms":
 		a.Text = tmpl("text", false)
 		if a.Text == "" {
 			p.errorf(join(path, "text"), n, "is required")
 		}
-		o.done("text", "transactional")
+		p.sendTime(path, o, &a)
+		o.done("text", "transactional", "send_time")
 	case "push":
 		a.Title, a.Text, a.URL = tmpl("title", false), tmpl("text", false), tmpl("url", false)
 		if a.Text == "" {
 			p.errorf(join(path, "text"), n, "is required")
 		}
-		o.done("title", "text", "url", "transactional")
+		p.sendTime(path, o, &a)
+		o.done("title", "text", "url", "transactional", "send_time")
 	case "webhook":
 		a.URL = o.str("url", true)
 		if a.URL != "" && !strings.HasPrefix(a.URL, "https://") && !strings.HasPrefix(a.URL, "http://") {
@@ -611,4 +634,148 @@ func (p *parser) action(path, kind string, n *yaml.Node, pl *Plan) Action {
 		o.done("traits")
 	}
 	return a
+}
+
+// sendTime reads send_time: now | best | {at: best, max_delay: 24h, min_events: 3}.
+func (p *parser) sendTime(path string, o *obj, a *Action) {
+	n := o.node("send_time")
+	if n == nil {
+		return
+	}
+	path = join(path, "send_time")
+	at, sub := n.Value, (*obj)(nil)
+	if n.Kind == yaml.MappingNode {
+		sub = p.object(path, n)
+		at = sub.str("at", true)
+	}
+	switch at {
+	case "now":
+		return
+	case "best":
+	default:
+		if at != "" {
+			p.errorf(path, n, "%q is not now or best", at)
+		}
+		return
+	}
+	a.SendTime, a.MaxDelay, a.MinEvents = "best", DefaultMaxDelay, DefaultMinEvents
+	if sub == nil {
+		return
+	}
+	if sub.has("max_delay") {
+		a.MaxDelay = sub.duration("max_delay", true)
+		if a.MaxDelay > 7*24*time.Hour {
+			p.errorf(join(path, "max_delay"), sub.keys["max_delay"], "must be at most 7d")
+		}
+	}
+	if v, ok := sub.number("min_events"); ok {
+		if v < 1 || v != float64(int(v)) {
+			p.errorf(join(path, "min_events"), sub.keys["min_events"], "must be a whole number of at least 1")
+		}
+		a.MinEvents = int(v)
+	}
+	sub.done("at", "max_delay", "min_events")
+}
+
+var messageChannels = []string{"email", "sms", "push"}
+
+// message reads a step that sends on the channel this customer engages with most:
+//
+//	message:
+//	  channels: [sms, email]   # or channel: best (every channel given below, email first)
+//	  choose: most_engaged
+//	  send_time: best
+//	  email: {template: abandoned_cart}
+//	  sms: {text: "…"}
+func (p *parser) message(path string, n *yaml.Node, pl *Plan) Action {
+	o := p.object(path, n)
+	a := Action{Channel: "best", Choose: "most_engaged"}
+	a.Transactional = pl.Purpose == "transactional" || o.boolean("transactional")
+	if o.has("choose") {
+		if c := o.str("choose", true); c != "most_engaged" && c != "" {
+			p.errorf(join(path, "choose"), o.keys["choose"], "%q is not most_engaged", c)
+		}
+	}
+	var listed []string
+	switch {
+	case o.has("channel") && o.has("channels"):
+		p.errorf(path, n, "has both channel and channels; use one")
+		o.node("channel")
+		o.node("channels")
+	case o.has("channel"):
+		if v := o.str("channel", true); v != "best" {
+			p.errorf(join(path, "channel"), o.keys["channel"], "%q is not best (a single channel is an email, sms or push step)", v)
+		}
+		for _, ch := range messageChannels {
+			if o.has(ch) {
+				listed = append(listed, ch)
+			}
+		}
+	case o.has("channels"):
+		cn := o.node("channels")
+		if cn.Kind != yaml.SequenceNode || len(cn.Content) == 0 {
+			p.errorf(join(path, "channels"), cn, "must be a non-empty list of email, sms, push")
+			break
+		}
+		for i, c := range cn.Content {
+			if !slices.Contains(messageChannels, c.Value) {
+				p.errorf(fmt.Sprintf("%s.channels[%d]", path, i), c, "%q is not email, sms or push", c.Value)
+				continue
+			}
+			if slices.Contains(listed, c.Value) {
+				p.errorf(fmt.Sprintf("%s.channels[%d]", path, i), c, "%q is listed twice", c.Value)
+				continue
+			}
+			listed = append(listed, c.Value)
+			if !o.has(c.Value) {
+				p.errorf(join(path, c.Value), n, "is required: channels lists %s", c.Value)
+			}
+		}
+	default:
+		p.errorf(path, n, "needs channel: best or channels: [email, sms, push]")
+	}
+	for _, ch := range messageChannels {
+		cn := o.node(ch)
+		if cn == nil {
+			continue
+		}
+		if !slices.Contains(listed, ch) {
+			if o.has("channels") {
+				p.errorf(join(path, ch), cn, "is not in channels")
+			}
+			continue
+		}
+		sub := pl.Purpose
+		if a.Transactional {
+			sub = "transactional"
+		}
+		opt := p.action(join(path, ch), ch, cn, &Plan{Purpose: sub})
+		if opt.SendTime != "" {
+			p.errorf(join(join(path, ch), "send_time"), cn, "goes on the message, not on one channel")
+		}
+		a.Options = append(a.Options, opt)
+	}
+	if len(a.Options) == 0 && len(listed) == 0 && (o.has("channel") || o.has("channels")) {
+		p.errorf(path, n, "needs a message for at least one of email, sms, push")
+	}
+	// Keep the listed order: it breaks ties.
+	slices.SortStableFunc(a.Options, func(x, y Action) int {
+		return slices.Index(listed, x.Channel) - slices.Index(listed, y.Channel)
+	})
+	p.sendTime(path, o, &a)
+	o.done("channel", "channels", "choose", "send_time", "transactional", "email", "sms", "push")
+	return a
+}
+
+// option returns the message for channel ch of a send (the action itself unless it chooses).
+func (a *Action) option(ch string) *Action {
+	if a.Channel != "best" {
+		return a
+	}
+	for i := range a.Options {
+		if a.Options[i].Channel == ch {
+			return &a.Options[i]
+		}
+	}
+	return nil
 }

@@ -88,6 +88,31 @@ func (p *Plan) nodeText(n *Node) string {
 			purpose = "transactional"
 		}
 		s := fmt.Sprintf("send %s (%s)", a.Channel, purpose)
+		if a.Channel == "best" {
+			var chs []string
+			for _, o := range a.Options {
+				chs = append(chs, o.Channel)
+			}
+			s = fmt.Sprintf("send best of [%s] by %s (%s)", strings.Join(chs, ", "), a.Choose, purpose)
+		}
+		if a.SendTime == "best" {
+			s += fmt.Sprintf(" send_time=best(max_delay=%s, min_events=%d)", dur(a.MaxDelay), a.MinEvents)
+		}
+		for _, o := range a.Options {
+			s += " | " + o.Channel + ":"
+			if o.Template != "" {
+				s += " template=" + o.Template
+			}
+			if o.Subject != "" {
+				s += fmt.Sprintf(" subject=%q", o.Subject)
+			}
+			if o.Title != "" {
+				s += fmt.Sprintf(" title=%q", o.Title)
+			}
+			if o.Text != "" && o.Template == "" && o.Subject == "" {
+				s += fmt.Sprintf(" text=%q", o.Text)
+			}
+		}
 		if a.Template != "" {
 			s += " template=" + a.Template
 		}

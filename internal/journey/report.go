@@ -47,7 +47,8 @@ type Report struct {
 	TooFewRuns      bool       `json:"too_few_runs"` // under 2 runs in a group: no revenue interval
 }
 
-// Measure builds the holdout report for a journey over all its versions.
+// Measure builds the holdout report for a journey over all its versions. The order that
+// started a run (review-request enters on Order Completed) is not its conversion.
 func Measure(ctx context.Context, db *store.DB, journey string, opt ReportOptions) (*Report, error) {
 	if opt.Window <= 0 {
 		opt.Window = 7 * 24 * time.Hour
@@ -60,7 +61,7 @@ func Measure(ctx context.Context, db *store.DB, journey string, opt ReportOption
 	}
 	rep := &Report{Journey: journey, Window: dur(opt.Window), Currency: opt.Currency}
 	rows, err := db.Query(ctx, `SELECT r.holdout, COUNT(o.order_id), COALESCE(SUM(o.revenue_minor), 0)
-		FROM journey_runs r LEFT JOIN orders o ON o.customer_id = r.customer_id AND o.ts >= r.started_at AND o.ts < r.started_at + ? AND o.currency = ?
+		FROM journey_runs r LEFT JOIN orders o ON o.customer_id = r.customer_id AND o.ts >= r.started_at AND o.ts < r.started_at + ? AND o.currency = ? AND o.seq <> r.entry_seq
 		WHERE r.journey = ? GROUP BY r.id, r.holdout`, opt.Window.Milliseconds(), opt.Currency, journey)
 	if err != nil {
 		return nil, fmt.Errorf("journey report: %w", err)
@@ -87,7 +88,7 @@ func Measure(ctx context.Context, db *store.DB, journey string, opt ReportOption
 		return nil, err
 	}
 	cost := map[string]int64{}
-	srows, err := db.Query(ctx, `SELECT channel, COUNT(*) FROM journey_sends WHERE journey = ? AND status = 'sent' GROUP BY channel`, journey)
+	srows, err := db.Query(ctx, `SELECT channel, COUNT(*) FROM journey_sends WHERE journey = ? AND status = 'sent' AND channel <> 'profile' GROUP BY channel`, journey)
 	if err != nil {
 		return nil, fmt.Errorf("journey report: %w", err)
 	}
