@@ -173,3 +173,64 @@ func BenchmarkPages(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAnalysisPagesDemo measures the Overview, Attribution, Journeys, Segments and
+// customer pages on a real demo database once its analyses are built (the first request
+// of each builds them and is logged as the cold time). It adds a throwaway user to the
+// database:
+//
+//	go run ./cmd/omniroi demo --no-serve --data /tmp/demo20k
+//	OMNIROI_WEB_DEMO=/tmp/demo20k go test -run '^$' -bench AnalysisPagesDemo -benchtime 20x ./internal/web/
+func BenchmarkAnalysisPagesDemo(b *testing.B) {
+	dir := os.Getenv("OMNIROI_WEB_DEMO")
+	if dir == "" {
+		b.Skip("set OMNIROI_WEB_DEMO to a demo data directory (omniroi demo --no-serve --data DIR)")
+	}
+	ctx := context.Background()
+	db, err := store.Open(ctx, store.Config{DataDir: dir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	h, err := NewHandler(db, Options{noCache: true, computeWait: 10 * time.Minute})
+	if err != nil {
+		b.Fatal(err)
+	}
+	u, err := auth.CreateUser(ctx, db, fmt.Sprintf("bench%d@example.com", time.Now().UnixNano()), "benchmark-password")
+	if err != nil {
+		b.Fatal(err)
+	}
+	sess, err := auth.CreateSession(ctx, db, u, time.Now(), time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var cust int64
+	if err := db.QueryRow(ctx, `SELECT customer_id FROM orders GROUP BY customer_id ORDER BY COUNT(*) DESC LIMIT 1`).Scan(&cust); err != nil {
+		b.Fatal(err)
+	}
+	get := func(b *testing.B, p string) {
+		req := httptest.NewRequest("GET", p, nil)
+		req.AddCookie(&http.Cookie{Name: sessionCookie, Value: sess.Token})
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != 200 || strings.Contains(w.Body.String(), `http-equiv="refresh"`) {
+			b.Fatalf("%s: %d (or still computing) %s", p, w.Code, w.Body.String()[:min(300, w.Body.Len())])
+		}
+	}
+	month := "from=2026-10-01&to=2026-10-31"
+	pages := []string{"/?" + month, "/?" + month + "&model=markov", "/?range=all", "/?range=all&model=shapley",
+		"/attribution?" + month, "/attribution?range=all", "/journeys?" + month, "/journeys?range=all",
+		"/segments?" + month, "/segments?range=all", fmt.Sprintf("/customers/%d", cust)}
+	for _, p := range pages {
+		t0 := time.Now()
+		get(b, p)
+		b.Logf("cold %s: %s", p, time.Since(t0).Round(time.Millisecond))
+	}
+	for _, p := range pages {
+		b.Run(strings.NewReplacer("/", "_", "?", "_", "&", "_").Replace(strings.TrimPrefix(p, "/")), func(b *testing.B) {
+			for b.Loop() {
+				get(b, p)
+			}
+		})
+	}
+}

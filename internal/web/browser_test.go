@@ -123,6 +123,16 @@ func TestBrowser(t *testing.T) {
 		return p
 	}
 
+	// Every page needs a login: the analysis pages too.
+	for _, path := range []string{"/segments", "/attribution?model=markov"} {
+		if err := chromedp.Do(bctx, chromedp.Navigate(ts.URL+path), chromedp.WaitVisible(chromedp.CSS(`#email`))); err != nil {
+			t.Fatalf("%s before login: %v", path, err)
+		}
+		if loc, _ := chromedp.Run(bctx, chromedp.Location()); !strings.Contains(loc, "/login?next=") {
+			t.Errorf("%s before login is at %s, want the login form", path, loc)
+		}
+	}
+
 	// Log in through the form, with the keyboard.
 	err := chromedp.Do(bctx,
 		chromedp.Navigate(ts.URL+"/"),
@@ -196,7 +206,7 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("%s: %s", pg.name, p)
 		}
 		switch pg.name {
-		case "overview", "spend":
+		case "overview", "spend", "attribution", "journeys", "segments":
 			if len(charts) == 0 {
 				t.Errorf("%s: no charts; the fixture has data for them", pg.name)
 			}
@@ -207,6 +217,70 @@ func TestBrowser(t *testing.T) {
 			}
 			custHref = a.Value
 		}
+	}
+
+	// The model switch changes the ROI numbers (the select submits on change).
+	roiText := func() string {
+		v, err := chromedp.Run(bctx, chromedp.Evaluate[string](`(document.querySelector('#channel-roi-table table') || {}).innerText || ''`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	err = chromedp.Do(bctx, chromedp.Navigate(ts.URL+"/?model=last_touch"), chromedp.WaitReady(chromedp.CSS(`#model`)))
+	if err != nil {
+		t.Fatalf("model switch: %v", err)
+	}
+	before := roiText()
+	err = chromedp.Do(bctx,
+		chromedp.SetValue(chromedp.CSS(`#model`), "first_touch"),
+		chromedp.WaitReady(chromedp.CSS(`#model option[value=first_touch][selected]`)),
+		chromedp.WaitReady(chromedp.CSS(`footer`)),
+	)
+	if err != nil {
+		t.Fatalf("model switch: %v", err)
+	}
+	after := roiText()
+	if loc, _ := chromedp.Run(bctx, chromedp.Location()); !strings.Contains(loc, "model=first_touch") {
+		t.Errorf("after the model switch at %s", loc)
+	}
+	if before == "" || before == after {
+		t.Errorf("the model switch did not change the ROI table:\n%s\n---\n%s", before, after)
+	}
+	if png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100)); err == nil {
+		_ = os.WriteFile(filepath.Join(dir, "overview-first-touch.png"), png, 0o644)
+	}
+	for _, p := range takeProblems() {
+		t.Errorf("model switch: %s", p)
+	}
+
+	// The search finds Anna by the anonymous id she browsed with before logging in, and
+	// her page shows every identifier merged into her profile.
+	err = chromedp.Do(bctx,
+		chromedp.Navigate(ts.URL+"/customers"),
+		chromedp.WaitVisible(chromedp.CSS(`input[name=q]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name=q]`), "anon-anna\r"),
+		chromedp.WaitReady(chromedp.CSS(`td a[href^="/customers/"]`)),
+		chromedp.Click(chromedp.CSS(`td a[href^="/customers/"]`)),
+		chromedp.WaitReady(chromedp.CSS(`#identities-table`)),
+	)
+	if err != nil {
+		t.Fatalf("search for a merged customer: %v", err)
+	}
+	ids, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector('#identities-table').innerText`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"anon-anna", "u-anna", "anna@example.com"} {
+		if !strings.Contains(strings.ToLower(ids), want) {
+			t.Errorf("Anna's page does not list %s among her identifiers:\n%s", want, ids)
+		}
+	}
+	if png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100)); err == nil {
+		_ = os.WriteFile(filepath.Join(dir, "customer-merged.png"), png, 0o644)
+	}
+	for _, p := range takeProblems() {
+		t.Errorf("customer search: %s", p)
 	}
 
 	// The chart kinds the later pages use (Sankey for journeys, funnel, heatmap for

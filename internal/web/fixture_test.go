@@ -54,10 +54,10 @@ type fixtureSpend struct {
 }
 
 var fixtureSpendRows = []fixtureSpend{
-	{"2026-03-05", "paid_search", 2000, 40},
-	{"2026-03-06", "paid_search", 3000, 50},
-	{"2026-03-06", "paid_social", 1500, 30},
-	{"2026-02-20", "paid_search", 9900, 10}, // previous period
+	{"2026-03-05", "Paid Search", 2000, 40},
+	{"2026-03-06", "Paid Search", 3000, 50},
+	{"2026-03-06", "Paid Social", 1500, 30},
+	{"2026-02-20", "Paid Search", 9900, 10}, // previous period
 }
 
 func sumOrders(from, to time.Time) (n, minor int64) {

@@ -26,6 +26,9 @@ func safeNext(next string) string {
 
 func (s *server) loginPage(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
+	// Someone is about to log in: build the default period's journeys and the value
+	// models while they type, so the first Overview does not wait.
+	s.warm()
 	if c, err := r.Cookie(sessionCookie); err == nil {
 		if _, err := auth.LookupSession(r.Context(), s.db, c.Value, s.opt.Now()); err == nil {
 			http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)

@@ -18,12 +18,9 @@ type card struct {
 	HasPrev                          bool
 }
 
-type comingCard struct{ Label, Why string }
-
 type overviewData struct {
 	Ready     bool // the orders table exists
 	Cards     []card
-	Coming    []comingCard
 	ROI       *roiSection
 	OtherCur  int64 // orders in other currencies, left out
 	PrevLabel string
@@ -90,10 +87,6 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) error {
 		d.Cards = append(d.Cards, k)
 	}
 
-	if err := s.overviewROI(r, p, d); err != nil {
-		return err
-	}
-
 	// Revenue over time.
 	if len(res.days) > 0 {
 		b := bucketFor(rg, res.days[0].day)
@@ -150,6 +143,9 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) error {
 			c.Table = t
 			p.addChart(c)
 		}
+	}
+	if err := s.overviewROI(r, p, d); err != nil {
+		return err
 	}
 	return s.respond(w, r, "overview", p)
 }

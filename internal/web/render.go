@@ -125,7 +125,7 @@ func (p *page) Chart(id string) *Chart {
 	return nil
 }
 
-var pageNames = []string{"login", "message", "overview", "sources", "customers", "customer", "spend", "coming", "attribution", "journeys", "segments"}
+var pageNames = []string{"login", "message", "overview", "sources", "customers", "customer", "spend", "attribution", "journeys", "segments"}
 
 func (s *server) parseTemplates() error {
 	funcs := template.FuncMap{

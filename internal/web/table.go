@@ -123,10 +123,11 @@ type Chart struct {
 	Stacked  bool         `json:"stacked,omitempty"`
 	X        []string     `json:"x,omitempty"`
 	Series   []Series     `json:"series,omitempty"`
-	Nodes    []string     `json:"nodes,omitempty"` // sankey
-	Links    []Link       `json:"links,omitempty"` // sankey
-	Y        []string     `json:"y,omitempty"`     // heatmap rows
-	Cells    [][3]float64 `json:"cells,omitempty"` // heatmap [x, y, value]
+	Nodes    []string     `json:"nodes,omitempty"`  // sankey
+	Links    []Link       `json:"links,omitempty"`  // sankey
+	Y        []string     `json:"y,omitempty"`      // heatmap rows
+	Cells    [][3]float64 `json:"cells,omitempty"`  // heatmap [x, y, value]
+	Height   int          `json:"height,omitempty"` // px, for charts with many rows (set by app.js, so no-JS pages stay compact)
 	Table    *Table       `json:"-"`
 }
 

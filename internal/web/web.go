@@ -48,6 +48,7 @@ type Options struct {
 	// computeWait is how long a request waits for a background analysis before the page
 	// says "computing" (default 150 ms: the page budget is 300 ms); tests wait longer.
 	computeWait time.Duration
+	noWarm      bool // tests that count builds
 }
 
 // Cookie names. The session cookie is host-only and HttpOnly.
@@ -103,6 +104,7 @@ func NewHandler(db *store.DB, opt Options) (http.Handler, error) {
 		opt.computeWait = 150 * time.Millisecond
 	}
 	s.compute = newComputeCache(opt.computeWait)
+	s.compute.minAge = 30 * time.Second
 	if err := s.parseTemplates(); err != nil {
 		return nil, err
 	}

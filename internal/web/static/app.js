@@ -106,6 +106,7 @@
     var spec = JSON.parse(island.textContent);
     var opt = option(spec);
     if (!opt) return null;
+    if (spec.height) el.style.height = spec.height + 'px';
     var chart = window.echarts.init(el, null, { renderer: 'canvas' });
     chart.setOption(opt);
     charts[spec.id] = chart;

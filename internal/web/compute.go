@@ -1,0 +1,213 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/omniroi/omniroi/internal/identity"
+)
+
+// errComputing tells a page that its numbers are being computed in the background; the
+// page shows a notice that reloads itself instead of holding the request for seconds.
+var errComputing = errors.New("computing")
+
+// computeCache holds the results of the heavy analyses (journeys and attribution models,
+// customer-value fits) keyed by what they were computed for, each stamped with the data
+// version it was computed at. A request never waits for a build longer than wait: when a
+// result of an older version exists it is served while the new one is built (the numbers
+// move with batches of events, and the page says when they were computed); when none
+// exists, the page says "computing" and reloads itself.
+type computeCache struct {
+	mu      sync.Mutex
+	entries map[string]*computeEntry
+	wait    time.Duration
+	// sem bounds concurrent builds: the machine is small and the builds are CPU-bound.
+	sem    chan struct{}
+	warmed time.Time // last warm-up start (guarded by mu)
+	// minAge is how long a result is served before newer data triggers a rebuild: a
+	// shop sending a trickle of events must not keep a core busy rebuilding journeys.
+	minAge time.Duration
+}
+
+type computeEntry struct {
+	version  string
+	val      any
+	err      error
+	at       time.Time
+	building string        // version being built, "" when idle
+	done     chan struct{} // closed when the current build ends
+	failed   string        // a version whose build failed while an older value was kept
+}
+
+func newComputeCache(wait time.Duration) *computeCache {
+	return &computeCache{entries: map[string]*computeEntry{}, wait: wait, sem: make(chan struct{}, 1)}
+}
+
+// computed returns the value for key at version, building it with fill in the background
+// when needed. stale reports that an older version's value was returned.
+func computed[T any](c *computeCache, key, version string, fill func(ctx context.Context) (T, error)) (v T, at time.Time, stale bool, err error) {
+	c.mu.Lock()
+	e := c.entries[key]
+	if e == nil {
+		c.evict()
+		e = &computeEntry{}
+		c.entries[key] = e
+	}
+	// A failed build (no older value to show) is retried after a minute, not on every request.
+	retry := e.err != nil && time.Since(e.at) > time.Minute
+	if e.version == version && e.done == nil && (e.val != nil || e.err != nil) && !retry {
+		val, err, at := e.val, e.err, e.at
+		c.mu.Unlock()
+		if err != nil {
+			return v, at, false, err
+		}
+		return val.(T), at, false, nil
+	}
+	if e.val != nil && e.version != version && e.done == nil && time.Since(e.at) < c.minAge {
+		val, at := e.val, e.at
+		c.mu.Unlock()
+		return val.(T), at, true, nil
+	}
+	if e.building != version && e.failed != version {
+		if e.done != nil {
+			// A build of an older version is running; let it finish, the next request
+			// starts the new one (it will see a stale value meanwhile).
+		} else {
+			e.building = version
+			e.done = make(chan struct{})
+			go c.build(key, e, version, func(ctx context.Context) (any, error) { return fill(ctx) })
+		}
+	}
+	done := e.done
+	c.mu.Unlock()
+	if done != nil {
+		t := time.NewTimer(c.wait)
+		select {
+		case <-done:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e.val == nil && e.err == nil {
+		return v, time.Time{}, false, errComputing
+	}
+	if e.val == nil {
+		return v, e.at, false, e.err
+	}
+	return e.val.(T), e.at, e.version != version, nil
+}
+
+// maxComputeEntries bounds the cache: every custom period is an entry (a few MB at most).
+const maxComputeEntries = 64
+
+// evict drops the oldest idle entry when the cache is full; c.mu is held.
+func (c *computeCache) evict() {
+	if len(c.entries) < maxComputeEntries {
+		return
+	}
+	var oldest string
+	var at time.Time
+	for k, e := range c.entries {
+		if e.done == nil && (oldest == "" || e.at.Before(at)) {
+			oldest, at = k, e.at
+		}
+	}
+	if oldest != "" {
+		delete(c.entries, oldest)
+	}
+}
+
+func (c *computeCache) build(key string, e *computeEntry, version string, fill func(ctx context.Context) (any, error)) {
+	c.sem <- struct{}{}
+	defer func() { <-c.sem }()
+	// The build outlives the request that started it: other requests wait for it.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	val, err := func() (v any, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("%s: panic: %v", key, r)
+			}
+		}()
+		return fill(ctx)
+	}()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case err == nil:
+		e.val, e.err, e.failed = val, nil, ""
+		e.version, e.at = version, time.Now()
+	case e.val == nil:
+		e.err = err
+		e.version, e.at = version, time.Now()
+	default:
+		// Keep serving the older result rather than retrying on every request; the next
+		// data version tries again.
+		e.failed = version
+	}
+	close(e.done)
+	e.done, e.building = nil, ""
+}
+
+// stamp says when an analysis was computed and whether newer data is being processed.
+type stamp struct {
+	At    time.Time
+	Stale bool
+}
+
+// dataVersion identifies the state of everything the analyses read: the processor's
+// cursor (it writes derived tables and cursor in one transaction, so an unchanged cursor
+// means unchanged customers, activity and orders) and the spend table (imports add no
+// event). Two small queries.
+func (s *server) dataVersion(ctx context.Context) (string, error) {
+	cursor, _, err := s.db.Setting(ctx, identity.CursorSetting)
+	if err != nil {
+		return "", fmt.Errorf("read processor cursor: %w", err)
+	}
+	var n, sum int64
+	if ok, err := s.hasTable(ctx, "spend"); err != nil {
+		return "", err
+	} else if ok {
+		if err := s.db.QueryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(amount_minor), 0) FROM spend`).Scan(&n, &sum); err != nil {
+			return "", fmt.Errorf("read spend version: %w", err)
+		}
+	}
+	return fmt.Sprintf("%s|%d|%d", cursor, n, sum), nil
+}
+
+// warm starts building the analyses of the default period in the background, at most
+// once a minute; the builds themselves are skipped when the data has not changed.
+func (s *server) warm() {
+	if s.opt.noWarm {
+		return
+	}
+	now := s.opt.Now()
+	s.compute.mu.Lock()
+	if now.Sub(s.compute.warmed) < time.Minute {
+		s.compute.mu.Unlock()
+		return
+	}
+	s.compute.warmed = now
+	s.compute.mu.Unlock()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if ok, err := s.hasTable(ctx, "orders"); err != nil || !ok {
+			return
+		}
+		loc := s.location(ctx)
+		rg, _ := ParseRange(nil, now, loc)
+		cur, err := s.businessCurrency(ctx)
+		if err != nil {
+			cur = defaultCurrency
+		}
+		// Errors show on the pages that need these; here they would only be noise.
+		_, _, _ = s.attrFor(ctx, rg, cur)
+		_, _, _ = s.valueFor(ctx)
+	}()
+}

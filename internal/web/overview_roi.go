@@ -1,0 +1,230 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+
+	"github.com/omniroi/omniroi/internal/attribution"
+	"github.com/omniroi/omniroi/internal/money"
+)
+
+// roiSection is the Overview's return on ad spend per channel under one model.
+type roiSection struct {
+	Computing  bool
+	Model      string
+	ModelLabel string
+	Models     []modelOption
+	Hidden     []hiddenField // the period, kept by the model form
+	Convention string
+	ModelErr   string
+	Best       string // channel with the best ROAS, with the figure
+	Worst      string
+	ValueNote  string
+}
+
+type modelOption struct {
+	Name, Label string
+	Selected    bool
+}
+
+type hiddenField struct{ Name, Value string }
+
+// overviewROI adds blended CAC, ROAS and LTV:CAC cards and the channel ROI table. The
+// heavy parts come from the background analyses; while they run, the rest of the
+// Overview shows and the page reloads itself.
+func (s *server) overviewROI(r *http.Request, p *page, d *overviewData) error {
+	ctx := r.Context()
+	cur := p.Currency
+	sec := &roiSection{Model: attribution.DefaultROIModel}
+	d.ROI = sec
+	if m := r.URL.Query().Get("model"); m != "" {
+		if slices.Contains(attribution.ModelNames, m) {
+			sec.Model = m
+		} else {
+			sec.ModelErr = fmt.Sprintf("There is no attribution model %q; showing %s.", m, modelLabel(sec.Model))
+		}
+	}
+	for k, vs := range p.Range.Query() {
+		for _, v := range vs {
+			sec.Hidden = append(sec.Hidden, hiddenField{k, v})
+		}
+	}
+	slices.SortFunc(sec.Hidden, func(a, b hiddenField) int {
+		if a.Name < b.Name {
+			return -1
+		}
+		if a.Name > b.Name {
+			return 1
+		}
+		return 0
+	})
+	a, _, err := s.attrFor(ctx, p.Range, cur)
+	if errors.Is(err, errComputing) {
+		sec.Computing, p.Refresh = true, true
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	pc := a.Cur
+	if len(pc.Results) == 0 {
+		return nil
+	}
+	ran := map[string]bool{}
+	for _, res := range pc.Results {
+		ran[res.Model] = true
+		sec.Models = append(sec.Models, modelOption{res.Model, modelLabel(res.Model), false})
+	}
+	if !ran[sec.Model] {
+		sec.ModelErr = fmt.Sprintf("%s cannot run on this data; showing %s.", modelLabel(sec.Model), modelLabel(pc.Results[0].Model))
+		sec.Model = pc.Results[0].Model
+	}
+	if sec.Model != attribution.DefaultROIModel {
+		p.Model = sec.Model
+	}
+	for i := range sec.Models {
+		sec.Models[i].Selected = sec.Models[i].Name == sec.Model
+	}
+	sec.ModelLabel = modelLabel(sec.Model)
+	sec.Convention = attribution.Conventions()[sec.Model]
+	prev := a.Prev
+	hasPrev := prev != nil
+	m := func(v int64) string { return formatMoneyShort(v, cur) }
+
+	// Blended CAC: all spend over customers whose first order fell in the period.
+	if pc.SpendTotal > 0 && pc.NewTotal > 0 {
+		c := int64(math.Round(float64(pc.SpendTotal) / float64(pc.NewTotal)))
+		k := card{Label: "Blended cost per new customer (CAC)", Value: formatMoney(c, cur), Good: false, Note: fmt.Sprintf("%s ad spend ÷ %s new customers", m(pc.SpendTotal), formatInt(pc.NewTotal))}
+		if hasPrev && prev.SpendTotal > 0 && prev.NewTotal > 0 {
+			pv := int64(math.Round(float64(prev.SpendTotal) / float64(prev.NewTotal)))
+			k.HasPrev, k.Prev = true, formatMoney(pv, cur)
+			k.Change, k.Up = change(c, pv)
+		}
+		d.Cards = append(d.Cards, k)
+	}
+	// ROAS: the revenue the model credits to marketing over all ad spend.
+	var blendedCAC float64
+	if pc.SpendTotal > 0 {
+		roas := pc.attributedTotal(sec.Model) / float64(pc.SpendTotal)
+		k := card{Label: "Return on ad spend (ROAS)", Value: fmt.Sprintf("%.2f", roas), Good: true, Note: "attributed revenue ÷ ad spend"}
+		if hasPrev && prev.SpendTotal > 0 {
+			pr := prev.attributedTotal(sec.Model) / float64(prev.SpendTotal)
+			k.HasPrev, k.Prev = true, fmt.Sprintf("%.2f", pr)
+			k.Change, k.Up = change(int64(math.Round(roas*1000)), int64(math.Round(pr*1000)))
+		}
+		d.Cards = append(d.Cards, k)
+		if pc.NewTotal > 0 {
+			blendedCAC = float64(pc.SpendTotal) / float64(pc.NewTotal)
+		}
+	}
+	// LTV:CAC: predicted first-year value of the customers acquired in the period (their
+	// channel mix) over blended CAC.
+	if blendedCAC > 0 {
+		if err := s.ltvCard(r, p, d, sec, a, blendedCAC); err != nil {
+			return err
+		}
+	}
+
+	// The channel ROI table under the chosen model.
+	rows := pc.roiRows(sec.Model)
+	t := p.addTable(&Table{ID: "channel-roi", Caption: "Return on ad spend per channel (" + sec.ModelLabel + ")",
+		Cols:  []Col{{Label: "Channel"}, {Label: "Spend", Num: true}, {Label: "Attributed revenue", Num: true}, {Label: "Attributed orders", Num: true}, {Label: "ROAS", Num: true}, {Label: "ROI", Num: true}, {Label: "CAC", Num: true}, {Label: "New customers", Num: true}, {Label: "Conversion rate", Num: true}},
+		Empty: "No channel had journeys in this period."})
+	ch := &Chart{ID: "roi-by-channel", Kind: "bar", Title: "Ad spend and attributed revenue per paid channel (" + sec.ModelLabel + ")", Money: true, Currency: cur}
+	ct := &Table{ID: "roi-by-channel", Caption: "Spend and attributed revenue per paid channel", Hidden: true, Cols: []Col{{Label: "Channel"}, {Label: "Spend", Num: true}, {Label: "Attributed revenue", Num: true}}}
+	var spendV, revV []float64
+	var best, worst *channelROI
+	for i, x := range rows {
+		t.Rows = append(t.Rows, []Cell{txt(x.Channel), amount(x.Spend, cur), amountF(x.Revenue, cur), floatCell(x.Conversions, 1), ratioCell(x.ROAS), pctCell(div100(x.ROIPct)), optAmount(x.CAC, cur), num(x.NewCustomers), pctCell(x.CRate)})
+		if x.Spend > 0 {
+			ch.X = append(ch.X, x.Channel)
+			spendV = append(spendV, money.Major(x.Spend, cur))
+			revV = append(revV, round2(x.Revenue/pow10f(cur)))
+			ct.Rows = append(ct.Rows, []Cell{txt(x.Channel), amount(x.Spend, cur), amountF(x.Revenue, cur)})
+			if x.ROAS != nil {
+				if best == nil || *x.ROAS > *best.ROAS {
+					best = &rows[i]
+				}
+				if worst == nil || *x.ROAS < *worst.ROAS {
+					worst = &rows[i]
+				}
+			}
+		}
+	}
+	if best != nil {
+		sec.Best = fmt.Sprintf("%s (ROAS %.2f)", best.Channel, *best.ROAS)
+		if worst.Channel != best.Channel && *worst.ROAS != *best.ROAS {
+			sec.Worst = fmt.Sprintf("%s (ROAS %.2f)", worst.Channel, *worst.ROAS)
+		}
+	}
+	if len(ch.X) > 0 {
+		ch.Series = []Series{{Name: "Spend", Data: spendV}, {Name: "Attributed revenue", Data: revV}}
+		ch.Table = ct
+		p.addChart(ch)
+	}
+	return nil
+}
+
+func div100(v *float64) *float64 {
+	if v == nil {
+		return nil
+	}
+	x := *v / 100
+	return &x
+}
+
+// ltvCard adds LTV:CAC, comparing with the previous period when its figures are ready.
+func (s *server) ltvCard(r *http.Request, p *page, d *overviewData, sec *roiSection, a *attrAnalysis, cac float64) error {
+	ctx := r.Context()
+	v, _, err := s.valueFor(ctx)
+	if errors.Is(err, errComputing) {
+		sec.ValueNote = "Lifetime value is being computed; this page reloads itself."
+		p.Refresh = true
+		return nil
+	}
+	if err != nil || v.NoRepeats {
+		return nil // the Segments page explains; the Overview stays up
+	}
+	ltv := func(rg Range) (float64, bool, error) {
+		econ, err := s.econFor(ctx, rg, v)
+		if errors.Is(err, errComputing) {
+			p.Refresh = true
+			return 0, false, nil
+		}
+		if err != nil {
+			return 0, false, err
+		}
+		var sum, n float64
+		for _, c := range econ {
+			sum += c.Predicted12 * float64(c.NewCustomers)
+			n += float64(c.NewCustomers)
+		}
+		if n == 0 {
+			return 0, false, nil
+		}
+		return sum / n, true, nil
+	}
+	l, ok, err := ltv(p.Range)
+	if err != nil || !ok {
+		return err
+	}
+	x := l / cac
+	k := card{Label: "Lifetime value to CAC (LTV:CAC)", Value: fmt.Sprintf("%.1f", x), Good: true,
+		Note: fmt.Sprintf("predicted first-year value of a new customer (%s) ÷ blended CAC", formatMoneyShort(int64(math.Round(l)), p.Currency))}
+	if pr, okPrev := p.Range.Previous(); okPrev && a.Prev != nil && a.Prev.NewTotal > 0 && a.Prev.SpendTotal > 0 {
+		pl, ok, err := ltv(pr)
+		if err != nil {
+			return err
+		}
+		if ok {
+			px := pl / (float64(a.Prev.SpendTotal) / float64(a.Prev.NewTotal))
+			k.HasPrev, k.Prev = true, fmt.Sprintf("%.1f", px)
+			k.Change, k.Up = change(int64(math.Round(x*100)), int64(math.Round(px*100)))
+		}
+	}
+	d.Cards = append(d.Cards, k)
+	return nil
+}

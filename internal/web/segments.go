@@ -1,0 +1,290 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/omniroi/omniroi/internal/money"
+	"github.com/omniroi/omniroi/internal/value"
+)
+
+type segmentsData struct {
+	Ready     bool
+	AsOf      string
+	Customers int64
+	NoRepeats bool
+	FitErr    string
+	EconErr   string
+	LTVAnswer string
+	Bands     value.ChurnBands
+}
+
+const (
+	atRiskRows     = 25
+	minCohortChart = 10 // customers
+)
+
+func (s *server) segments(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	p := s.newPage(r, "/segments", "Segments")
+	d := &segmentsData{Bands: value.DefaultChurnBands}
+	p.Data = d
+	if ok, err := s.hasTable(ctx, "orders"); err != nil || !ok {
+		return errors.Join(err, s.respond(w, r, "segments", p))
+	}
+	v, at, err := s.valueFor(ctx)
+	if errors.Is(err, value.ErrNoOrders) {
+		return s.respond(w, r, "segments", p)
+	}
+	if err := p.computed(at, err); err != nil || p.Computing {
+		return errors.Join(err, s.respond(w, r, "segments", p))
+	}
+	d.Ready = true
+	d.AsOf = v.AsOf.Format("2 Jan 2006")
+	d.Customers = int64(len(v.Seg.Scores))
+	d.NoRepeats, d.FitErr = v.NoRepeats, v.FitErr
+	cur := v.Currency
+	if cur == "" {
+		cur = p.Currency
+	}
+
+	// RFM grid: recency score across, frequency score down, customers per cell.
+	var grid [5][5]int
+	cellSeg := map[[2]int]string{}
+	for _, sc := range v.Seg.Scores {
+		if sc.R >= 1 && sc.R <= 5 && sc.F >= 1 && sc.F <= 5 {
+			grid[sc.F-1][sc.R-1]++
+			cellSeg[[2]int{sc.R, sc.F}] = sc.Segment
+		}
+	}
+	hc := &Chart{ID: "rfm-grid", Kind: "heatmap", Title: "Customers by recency (across, 5 = bought most recently) and frequency (down, 5 = most purchases)"}
+	ht := &Table{ID: "rfm-grid", Caption: "Customers per recency and frequency score", Hidden: true, Cols: []Col{{Label: "Frequency score"}}}
+	for rs := 1; rs <= 5; rs++ {
+		hc.X = append(hc.X, "R"+strconv.Itoa(rs))
+		ht.Cols = append(ht.Cols, Col{Label: "Recency " + strconv.Itoa(rs), Num: true})
+	}
+	for fs := 5; fs >= 1; fs-- {
+		hc.Y = append(hc.Y, "F"+strconv.Itoa(fs))
+		row := []Cell{txt("F" + strconv.Itoa(fs))}
+		for rs := 1; rs <= 5; rs++ {
+			n := grid[fs-1][rs-1]
+			hc.Cells = append(hc.Cells, [3]float64{float64(rs - 1), float64(5 - fs), float64(n)})
+			c := num(int64(n))
+			if seg := cellSeg[[2]int{rs, fs}]; seg != "" {
+				c.Text += " · " + seg
+			}
+			row = append(row, c)
+		}
+		ht.Rows = append(ht.Rows, row)
+	}
+	hc.Table = ht
+	p.addChart(hc)
+
+	st := p.addTable(&Table{ID: "segments", Caption: "RFM segments: size and share of revenue", Cols: []Col{{Label: "Segment"}, {Label: "Customers", Num: true}, {Label: "Share of customers", Num: true}, {Label: "Revenue", Num: true}, {Label: "Share of revenue", Num: true}, {Label: "Note"}}})
+	for _, sg := range v.Seg.Segments {
+		sh, rs := sg.Share, sg.RevenueShare
+		st.Rows = append(st.Rows, []Cell{txt(sg.Segment), num(int64(sg.Customers)), pctCell(&sh), amount(sg.Revenue, cur), pctCell(&rs), txt(sg.Warning)})
+	}
+
+	// Churn bands: what each band has brought and what it is predicted to bring.
+	if len(v.Bands) > 0 {
+		bc := &Chart{ID: "churn-bands", Kind: "bar", Title: "Churn bands: revenue so far and predicted value of the next 12 months", Money: true, Currency: cur}
+		bt := &Table{ID: "churn-bands", Caption: "Churn bands", Hidden: true, Cols: []Col{{Label: "Band"}, {Label: "Customers", Num: true}, {Label: "Revenue so far", Num: true}, {Label: "Predicted next 12 months", Num: true}, {Label: "Predicted per customer", Num: true}}}
+		var real, pred []float64
+		for _, b := range v.Bands {
+			bc.X = append(bc.X, b.Band)
+			real = append(real, money.Major(b.Realised, cur))
+			pred = append(pred, round2(b.Predicted/pow10f(cur)))
+			per := 0.0
+			if b.Customers > 0 {
+				per = b.Predicted / float64(b.Customers)
+			}
+			bt.Rows = append(bt.Rows, []Cell{txt(b.Band), num(int64(b.Customers)), amount(b.Realised, cur), amountF(b.Predicted, cur), amountF(per, cur)})
+		}
+		bc.Series = []Series{{Name: "Revenue so far", Data: real}, {Name: "Predicted next 12 months", Data: pred}}
+		bc.Table = bt
+		p.addChart(bc)
+
+		// The at-risk customers worth a call: highest predicted value first.
+		var risk []value.Prediction
+		for _, pr := range v.Pred {
+			if pr.ChurnBand == value.BandAtRisk {
+				risk = append(risk, pr)
+				if len(risk) == atRiskRows {
+					break
+				}
+			}
+		}
+		names, err := s.customerNames(ctx, risk)
+		if err != nil {
+			return err
+		}
+		rt := p.addTable(&Table{ID: "at-risk", Caption: "Top at-risk customers by predicted value (worth a personal message)",
+			Cols:  []Col{{Label: "Customer"}, {Label: "Name"}, {Label: "Probability still active", Num: true}, {Label: "Orders", Num: true}, {Label: "Revenue so far", Num: true}, {Label: "Predicted next 12 months", Num: true}, {Label: "Segment"}},
+			Empty: "No customer is in the at-risk band."})
+		for _, pr := range risk {
+			href := p.Link("/customers/" + pr.ID)
+			pa := pAlive(pr)
+			seg := ""
+			if sc, ok := v.rfm(pr.ID); ok {
+				seg = sc.Segment
+			}
+			rt.Rows = append(rt.Rows, []Cell{{Text: "#" + pr.ID, Raw: pr.ID, Href: href}, {Text: names[pr.ID], Href: href}, pctCell(&pa), num(int64(pr.Frequency + 1)), amount(pr.Revenue, cur), amountF(pr.CLV, cur), txt(seg)})
+		}
+	}
+
+	// Cohort retention heatmap: share of each month's new customers buying again N months later.
+	if cs := v.Cohorts.Cohorts; len(cs) > 0 {
+		maxM := 0
+		for _, c := range cs {
+			maxM = max(maxM, len(c.Months))
+		}
+		cc := &Chart{ID: "cohorts", Kind: "heatmap", Title: "Retention: % of each month's new customers who bought in later months"}
+		ct := &Table{ID: "cohorts", Caption: "Cohort retention (% of the cohort buying in each month since the first purchase)", Hidden: true, Cols: []Col{{Label: "First purchase"}, {Label: "Customers", Num: true}}}
+		for m := 0; m < maxM; m++ {
+			cc.X = append(cc.X, "Month "+strconv.Itoa(m))
+			ct.Cols = append(ct.Cols, Col{Label: "Month " + strconv.Itoa(m), Num: true})
+		}
+		yi := 0
+		for _, c := range cs {
+			// Cohorts of a handful of customers swing between 0 and 100 % and would set
+			// the colour scale; they stay in the table.
+			inChart := c.Customers >= minCohortChart
+			if inChart {
+				cc.Y = append(cc.Y, fmt.Sprintf("%s (%d)", c.Start, c.Customers))
+			}
+			row := []Cell{txt(c.Start), num(int64(c.Customers))}
+			for mi := 0; mi < maxM; mi++ {
+				if mi >= len(c.Months) {
+					row = append(row, Cell{Text: ""})
+					continue
+				}
+				cm := c.Months[mi]
+				ret := cm.Retention
+				cell := pctCell(&ret)
+				if cm.Partial {
+					cell.Text += " (so far)"
+				}
+				row = append(row, cell)
+				if mi > 0 && inChart { // month 0 is 100 % by definition and would flatten the colours
+					cc.Cells = append(cc.Cells, [3]float64{float64(mi), float64(yi), round2(ret * 100)})
+				}
+			}
+			if inChart {
+				yi++
+			}
+			ct.Rows = append(ct.Rows, row)
+		}
+		cc.Height = max(320, 60+28*len(cc.Y))
+		cc.Table = ct
+		p.addChart(cc)
+	}
+
+	// Lifetime value by acquisition channel, for customers acquired in the period.
+	if !v.NoRepeats {
+		econ, err := s.econFor(ctx, p.Range, v)
+		if errors.Is(err, errComputing) {
+			d.EconErr = "The value per acquisition channel is still being computed; reload in a few seconds."
+		} else if err != nil {
+			return err
+		} else if len(econ) > 0 {
+			ec := &Chart{ID: "ltv-by-channel", Kind: "bar", Title: "First-year value of a customer and what it cost to acquire one, by acquisition channel", Money: true, Currency: cur}
+			et := &Table{ID: "ltv-by-channel", Caption: "Lifetime value by acquisition channel (value and CAC per customer)",
+				Cols: []Col{{Label: "Acquisition channel"}, {Label: "Customers", Num: true}, {Label: "Acquired in period", Num: true}, {Label: "Spend in period", Num: true}, {Label: "CAC", Num: true}, {Label: "Value in first 12 months (predicted)", Num: true}, {Label: "LTV:CAC", Num: true}, {Label: "Payback (months)", Num: true}, {Label: "Note"}}}
+			var ltv, cac []float64
+			for _, c := range econ {
+				ec.X = append(ec.X, c.Channel)
+				ltv = append(ltv, round2(c.Predicted12/pow10f(cur)))
+				cac = append(cac, round2(c.CAC/pow10f(cur)))
+				cacCell, lc, pb := Cell{Text: "–"}, Cell{Text: "–"}, Cell{Text: "–"}
+				if c.CAC > 0 {
+					cacCell = amountF(c.CAC, cur)
+					x := c.LTVToCAC
+					lc = ratioCell(&x)
+					if c.PaybackMonths >= 0 {
+						pb = num(int64(c.PaybackMonths))
+					} else {
+						pb = Cell{Text: "not within 36", Raw: ""}
+					}
+				}
+				et.Rows = append(et.Rows, []Cell{txt(c.Channel), num(int64(c.Customers)), num(int64(c.NewCustomers)), amount(c.Spend, cur), cacCell, amountF(c.Predicted12, cur), lc, pb, txt(c.Warning)})
+			}
+			// The one-line answer: which acquisition channel brings the most and the least
+			// valuable customers (channels with at least 30 customers, so one big spender
+			// does not decide it).
+			var hi, lo *value.ChannelEconomics
+			for i := range econ {
+				c := &econ[i]
+				if c.Customers < 30 {
+					continue
+				}
+				if hi == nil || c.Predicted12 > hi.Predicted12 {
+					hi = c
+				}
+				if lo == nil || c.Predicted12 < lo.Predicted12 {
+					lo = c
+				}
+			}
+			if hi != nil && lo != nil && hi != lo {
+				d.LTVAnswer = fmt.Sprintf("A customer who came through %s is worth %s in their first year, the most of any channel; through %s, %s, the least.",
+					hi.Channel, formatMoney(int64(math.Round(hi.Predicted12)), cur), lo.Channel, formatMoney(int64(math.Round(lo.Predicted12)), cur))
+			}
+			ec.Series = []Series{{Name: "Value in first 12 months", Data: ltv}, {Name: "CAC", Data: cac}}
+			ec.Table = et
+			p.addChart(ec)
+		}
+	}
+	return s.respond(w, r, "segments", p)
+}
+
+// pAlive is the probability the churn band was cut on: Pareto/NBD's when fitted.
+func pAlive(pr value.Prediction) float64 {
+	if pr.PAlivePareto >= 0 {
+		return pr.PAlivePareto
+	}
+	return pr.PAliveBGNBD
+}
+
+// customerNames looks up display names (name, else email) for a few customers.
+func (s *server) customerNames(ctx context.Context, ps []value.Prediction) (map[string]string, error) {
+	out := map[string]string{}
+	if len(ps) == 0 {
+		return out, nil
+	}
+	args := make([]any, 0, len(ps))
+	for _, pr := range ps {
+		id, err := strconv.ParseInt(pr.ID, 10, 64)
+		if err != nil {
+			continue
+		}
+		args = append(args, id)
+	}
+	if len(args) == 0 {
+		return out, nil
+	}
+	rows, err := s.db.Query(ctx, `SELECT id, name, email FROM customers WHERE id IN (`+strings.TrimSuffix(strings.Repeat("?,", len(args)), ",")+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("customer names: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var name, email string
+		if err := rows.Scan(&id, &name, &email); err != nil {
+			return nil, fmt.Errorf("customer names: %w", err)
+		}
+		if name == "" {
+			name = email
+		}
+		if name == "" {
+			name = "(no name)"
+		}
+		out[strconv.FormatInt(id, 10)] = name
+	}
+	return out, rows.Err()
+}
