@@ -227,7 +227,7 @@ func Load(ctx context.Context, db *store.DB, opt LoadOptions) (*LoadReport, erro
 	// 3. Derive customers, orders and activity.
 	t0 = time.Now()
 	// Nothing else runs in the process now: trading ~50 MB of heap for fewer collections
-	// cut the processor's CPU by ~6% (BenchmarkCatchUpFile, GOGC 200 vs 100; docs/drafts/perf.md).
+	// cut the processor's CPU by ~6% (BenchmarkCatchUpFile, GOGC 200 vs 100; docs/benchmarks.md).
 	gc := debug.SetGCPercent(200)
 	err = proc.CatchUp(ctx)
 	debug.SetGCPercent(gc)

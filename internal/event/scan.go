@@ -9,7 +9,7 @@ import (
 // A hand-written JSON scanner: Normalize validates each event once and copies the
 // members it keeps byte for byte, instead of decoding into a map and marshalling it
 // again (which cost two full passes and an allocation per member; see
-// docs/drafts/collect.md for the profile).
+// docs/benchmarks.md, "Collection API" for the profile).
 
 // maxDepth bounds nesting, so a hostile payload cannot grow the Go stack without limit.
 const maxDepth = 512

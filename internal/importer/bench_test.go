@@ -16,7 +16,7 @@ import (
 )
 
 // benchRows is the file size of the import benchmarks; OMNIROI_BENCH_ROWS=1000000 for the
-// 1M-row figure in docs/drafts/importer.md.
+// 1M-row figure in docs/benchmarks.md.
 func benchRows() int {
 	if n, err := strconv.Atoi(os.Getenv("OMNIROI_BENCH_ROWS")); err == nil && n > 0 {
 		return n
