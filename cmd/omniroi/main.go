@@ -4,6 +4,7 @@ package main
 
 import (
 	"os"
+	_ "time/tzdata" // time zones work on machines without a tz database
 
 	"github.com/omniroi/omniroi/internal/cli"
 )

@@ -127,6 +127,16 @@ func Load(ctx context.Context, db *store.DB, opt LoadOptions) (*LoadReport, erro
 		}
 		rep.WriteKeys[name] = key
 	}
+	// The business's currency and time zone: the generator writes euros at a fixed UTC+1
+	// (calendar.go), which is "Etc/GMT-1" in the tz database (its sign is inverted).
+	if err := db.Write(ctx, func(tx *store.Tx) error {
+		if err := store.SetSetting(ctx, tx, "currency", "EUR"); err != nil {
+			return err
+		}
+		return store.SetSetting(ctx, tx, "timezone", "Etc/GMT-1")
+	}); err != nil {
+		return nil, fmt.Errorf("demo: settings: %w", err)
+	}
 
 	// 1. Generate and send through the real collection API on a loopback listener.
 	t0 := time.Now()
