@@ -70,6 +70,7 @@ func TestBrowser(t *testing.T) {
 	testenv.Need(t, "the browser test needs Chromium (apt-get install chromium, or set OMNIROI_CHROMIUM)", bin != "")
 	db := storetest.SQLite(t)
 	seed(t, db)
+	seedAutomations(t, db)
 	ts := newTestServer(t, db, Options{})
 	dir := artifactsDir(t)
 
@@ -166,6 +167,7 @@ func TestBrowser(t *testing.T) {
 	pages := []struct{ name, path string }{
 		{"overview", "/?range=90d"}, {"attribution", "/attribution"}, {"journeys", "/journeys"},
 		{"customers", "/customers?range=90d"}, {"segments", "/segments"}, {"spend", "/spend"}, {"sources", "/sources"},
+		{"automations", "/automations"}, {"automation", "/automations/abandoned-cart"},
 		{"customer", ""}, // filled from the customers page
 	}
 	for _, pg := range pages {
@@ -206,7 +208,7 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("%s: %s", pg.name, p)
 		}
 		switch pg.name {
-		case "overview", "spend", "attribution", "journeys", "segments":
+		case "overview", "spend", "attribution", "journeys", "segments", "automations":
 			if len(charts) == 0 {
 				t.Errorf("%s: no charts; the fixture has data for them", pg.name)
 			}

@@ -21,6 +21,7 @@ var navPages = []struct{ Path, Label string }{
 	{"/", "Overview"},
 	{"/attribution", "Attribution"},
 	{"/journeys", "Journeys"},
+	{"/automations", "Automations"},
 	{"/customers", "Customers"},
 	{"/segments", "Segments"},
 	{"/spend", "Spend"},
@@ -125,7 +126,7 @@ func (p *page) Chart(id string) *Chart {
 	return nil
 }
 
-var pageNames = []string{"login", "message", "overview", "sources", "customers", "customer", "spend", "attribution", "journeys", "segments"}
+var pageNames = []string{"login", "message", "overview", "sources", "customers", "customer", "spend", "attribution", "journeys", "segments", "automations", "automation"}
 
 func (s *server) parseTemplates() error {
 	funcs := template.FuncMap{

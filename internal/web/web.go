@@ -128,6 +128,8 @@ func NewHandler(db *store.DB, opt Options) (http.Handler, error) {
 	mux.Handle("GET /attribution", s.requireLogin(s.attributionPage))
 	mux.Handle("GET /journeys", s.requireLogin(s.journeys))
 	mux.Handle("GET /segments", s.requireLogin(s.segments))
+	mux.Handle("GET /automations", s.requireLogin(s.automations))
+	mux.Handle("GET /automations/{name}", s.requireLogin(s.automation))
 	mux.Handle("/", s.requireLogin(s.notFound))
 
 	// Go's cross-origin protection rejects unsafe methods whose Sec-Fetch-Site or Origin
