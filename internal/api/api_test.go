@@ -9,8 +9,7 @@ import (
 	"time"
 
 	"github.com/omniroi/omniroi/internal/api"
-	"github.com/omniroi/omniroi/internal/event"
-	"github.com/omniroi/omniroi/internal/identity"
+	"github.com/omniroi/omniroi/internal/identity/identitytest"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/store/storetest"
 )
@@ -18,36 +17,11 @@ import (
 func TestReadAPI(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		src, err := db.EnsureSource(ctx, "web")
-		if err != nil {
-			t.Fatal(err)
-		}
-		now := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
-		var evs []event.Event
-		for _, raw := range []string{
+		identitytest.Load(t, db, "web", time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC),
 			`{"type":"page","anonymousId":"a1","timestamp":"2026-05-01T09:00:00Z"}`,
 			`{"type":"identify","anonymousId":"a1","userId":"u1","traits":{"name":"Cleo Baker","email":"cleo@shop.example"}}`,
 			`{"type":"track","event":"Order Completed","userId":"u1","properties":{"order_id":"o1","revenue":"9.90"}}`,
-		} {
-			e, err := event.Normalize([]byte(raw), "", now, time.Time{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			e.SourceID = src.ID
-			evs = append(evs, e)
-		}
-		if err := db.Write(ctx, func(tx *store.Tx) error {
-			if err := store.LockEventLog(ctx, tx); err != nil {
-				return err
-			}
-			_, err := store.InsertEvents(ctx, tx, evs)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		if err := identity.NewProcessor(db, identity.Options{}).CatchUp(ctx); err != nil {
-			t.Fatal(err)
-		}
+		)
 		_, secret, err := api.CreateToken(ctx, db, "reporting")
 		if err != nil {
 			t.Fatal(err)

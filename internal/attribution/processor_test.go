@@ -2,14 +2,13 @@ package attribution
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/omniroi/omniroi/internal/event"
-	"github.com/omniroi/omniroi/internal/identity"
+	"github.com/omniroi/omniroi/internal/identity/identitytest"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/store/storetest"
 )
@@ -19,10 +18,6 @@ import (
 func TestJourneysThroughProcessor(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		src, err := db.EnsureSource(ctx, "test")
-		if err != nil {
-			t.Fatal(err)
-		}
 		ts := func(d time.Duration) string { return event.FormatTime(jt0.Add(d)) }
 		type M = map[string]any
 		payloads := []M{
@@ -37,28 +32,7 @@ func TestJourneysThroughProcessor(t *testing.T) {
 			{"type": "track", "event": "Order Completed", "userId": "u2", "timestamp": ts(time.Hour),
 				"properties": M{"order_id": "t1", "revenue": 9, "currency": "EUR", "location": "store"}},
 		}
-		var evs []event.Event
-		for _, p := range payloads {
-			raw, _ := json.Marshal(p)
-			e, err := event.Normalize(raw, "", jt0.Add(1000*time.Hour), time.Time{})
-			if err != nil {
-				t.Fatalf("normalize %s: %v", raw, err)
-			}
-			e.SourceID = src.ID
-			evs = append(evs, e)
-		}
-		if err := db.Write(ctx, func(tx *store.Tx) error {
-			if err := store.LockEventLog(ctx, tx); err != nil {
-				return err
-			}
-			_, err := store.InsertEvents(ctx, tx, evs)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		if err := identity.NewProcessor(db, identity.Options{}).CatchUp(ctx); err != nil {
-			t.Fatalf("catch up: %v", err)
-		}
+		identitytest.Load(t, db, "test", jt0.Add(1000*time.Hour), payloads...)
 		opt := JourneyOptions{}
 		got := collect(&opt)
 		_, sum, err := BuildJourneys(ctx, db, opt)

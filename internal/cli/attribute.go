@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"time"
 
@@ -10,8 +11,8 @@ import (
 
 // journeyFlags are the flags attribute and roi share.
 type journeyFlags struct {
-	from, to, lookback, session, halfLife, weights, events, valueProp string
-	order                                                             int
+	from, to, lookback, session, halfLife, weights, events, valueProp, format string
+	order                                                                     int
 }
 
 func (jf *journeyFlags) register(fsReg interface {
@@ -27,6 +28,19 @@ func (jf *journeyFlags) register(fsReg interface {
 	fsReg.StringVar(&jf.events, "conversion-events", attribution.OrderCompleted, "comma-separated conversion event names (Order Completed is read from the orders table, net of refunds)")
 	fsReg.StringVar(&jf.valueProp, "value-property", attribution.DefaultValueProperty, "property holding the value of conversion events other than Order Completed")
 	fsReg.IntVar(&jf.order, "order", 1, "markov chain order (1 to 4)")
+	fsReg.StringVar(&jf.format, "format", "table", "table, csv or json")
+}
+
+// parse parses the flags of a command that takes no positional argument and turns the
+// journey flags into options; --json stands for --format json.
+func (jf *journeyFlags) parse(fs *flag.FlagSet, args []string, sf *StoreFlags) (attribution.JourneyOptions, attribution.Config, error) {
+	if err := parseNoArgs(fs, args); err != nil {
+		return attribution.JourneyOptions{}, attribution.Config{}, err
+	}
+	if sf.JSON {
+		jf.format = "json"
+	}
+	return jf.options()
 }
 
 func (jf *journeyFlags) options() (attribution.JourneyOptions, attribution.Config, error) {
@@ -70,34 +84,21 @@ ChannelAttribution-style path file ("-" for stdin) is read instead. --ground-tru
 models with a demo's ground_truth.json (default: the one in --data, when present).`,
 	}
 	c.Run = func(ctx context.Context, env *Env, args []string) error {
-		fs := FlagSet(c, env)
-		var sf StoreFlags
-		sf.Register(fs)
+		fs, sf := storeFlagSet(c, env)
 		var jf journeyFlags
 		jf.register(fs)
 		paths := fs.String("paths", "", "ChannelAttribution-style path file instead of the store; - is stdin")
 		model := fs.String("model", "all", "model name or all: "+fmt.Sprint(attribution.ModelNames))
-		format := fs.String("format", "table", "table, csv or json")
 		ignoreNulls := fs.Bool("ignore-nulls", false, "markov: leave out non-converting journeys")
 		gtFlag := fs.String("ground-truth", "", "ground_truth.json to compare with; none to skip (default: DATA/ground_truth.json when present)")
-		pos, err := idParseArgs(fs, args)
-		if err != nil {
-			return err
-		}
-		if len(pos) != 0 {
-			return ErrUsage
-		}
-		if sf.JSON {
-			*format = "json"
-		}
-		jo, cfg, err := jf.options()
+		jo, cfg, err := jf.parse(fs, args, sf)
 		if err != nil {
 			return err
 		}
 		cfg.IgnoreNulls = *ignoreNulls
 		if *paths != "" {
 			return attribution.RunAttribute(ctx, attribution.Options{
-				PathsFile: *paths, Model: *model, Order: cfg.Order, Format: *format, HalfLife: cfg.HalfLife,
+				PathsFile: *paths, Model: *model, Order: cfg.Order, Format: jf.format, HalfLife: cfg.HalfLife,
 				CustomWeights: cfg.CustomWeights, IgnoreNulls: cfg.IgnoreNulls, Stdin: env.Stdin,
 			}, env.Stdout)
 		}
@@ -105,9 +106,9 @@ models with a demo's ground_truth.json (default: the one in --data, when present
 		switch {
 		case gt == "none":
 			gt = ""
-		case gt != "" && *format == "csv":
+		case gt != "" && jf.format == "csv":
 			return fmt.Errorf("--ground-truth prints with --format table or json, not csv")
-		case gt == "" && *format != "csv":
+		case gt == "" && jf.format != "csv":
 			gt = attribution.DefaultGroundTruth(sf.Data)
 		}
 		db, err := sf.Open(ctx)
@@ -116,7 +117,7 @@ models with a demo's ground_truth.json (default: the one in --data, when present
 		}
 		defer db.Close()
 		return attribution.RunStoreAttribute(ctx, db, attribution.StoreOptions{
-			Journeys: jo, Model: *model, Config: cfg, Format: *format, GroundTruth: gt,
+			Journeys: jo, Model: *model, Config: cfg, Format: jf.format, GroundTruth: gt,
 		}, env.Stdout)
 	}
 	Register(c)

@@ -109,7 +109,7 @@ type IngestResult struct {
 }
 
 func benchIngest(ctx context.Context, env *Env, c *Command, args []string) error {
-	fs := FlagSet(c, env)
+	fs, sf := storeFlagSet(c, env)
 	clients := fs.Int("clients", 8, "concurrent HTTP clients")
 	batch := fs.Int("batch", 100, "events per /v1/batch request")
 	duration := fs.Duration("duration", 10*time.Second, "how long to send (ignored with --events)")
@@ -119,8 +119,6 @@ func benchIngest(ctx context.Context, env *Env, c *Command, args []string) error
 	checkpoint := fs.Duration("checkpoint-interval", 0, "SQLite background checkpoint interval (0: the default; negative: checkpoint inside commits)")
 	pageSize := fs.Int("sqlite-page-size", 0, "create the temporary SQLite database with this page size (an experiment; store uses SQLite's default)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (server and clients) to this file")
-	var sf StoreFlags
-	sf.Register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/journey"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/value"
 )
@@ -170,7 +172,13 @@ history) and compares predicted with actual repeat purchases in the rest.`,
 		Name:    "segments",
 		Summary: "RFM segments: sizes, revenue share, movement since a previous date, small-segment warnings, churn bands",
 		Usage: `omniroi segments [--transactions FILE [--cdnow master|sample]] [--as-of DATE] [--previous DATE]
-       [--rules FILE.json] [--limit N] [--churn=false] [--time-unit day|week] [--format table|csv|json] [--data DIR | --db DSN]`,
+       [--rules FILE.json] [--limit N] [--churn=false] [--time-unit day|week] [--format table|csv|json] [--data DIR | --db DSN]
+       omniroi segments --record [--as-of DATE] [--data DIR | --db DSN]
+
+--record writes the segment feed that segment-entry journeys (win-back) read: every
+customer whose RFM segment changed, or whose P(alive) crossed a journey's threshold,
+since the last record. A customer's first record is a baseline that starts no journey.
+omniroi serve records it by itself every hour when the day or the orders changed.`,
 	}
 	seg.Run = func(ctx context.Context, env *Env, args []string) error {
 		fs := FlagSet(seg, env)
@@ -183,6 +191,7 @@ history) and compares predicted with actual repeat purchases in the rest.`,
 		churn := fs.Bool("churn", true, "add churn bands (fits BG/NBD, Pareto/NBD and Gamma-Gamma)")
 		unit := fs.String("time-unit", "week", "time unit of the churn models: day or week")
 		skipPareto := fs.Bool("skip-pareto", false, "churn bands from BG/NBD only (it says P(alive) = 1 for every one-time buyer)")
+		record := fs.Bool("record", false, "write the segment feed journeys read, at --as-of (default: now), and print what moved")
 		if err := fs.Parse(args); err != nil {
 			return err
 		}
@@ -192,6 +201,9 @@ history) and compares predicted with actual repeat purchases in the rest.`,
 		a, err := dateFlag("as-of", *asOf)
 		if err != nil {
 			return err
+		}
+		if *record {
+			return recordSegments(ctx, env, &vf, a)
 		}
 		p, err := dateFlag("previous", *prev)
 		if err != nil {
@@ -322,4 +334,47 @@ func runEconomics(ctx context.Context, env *Env, vf *valueFlags, asOf, from, to,
 		return err
 	}
 	return value.WriteEconomics(env.Stdout, e, vf.outFormat())
+}
+
+// recordSegments is `omniroi segments --record`.
+func recordSegments(ctx context.Context, env *Env, vf *valueFlags, asOf time.Time) error {
+	if vf.transactions != "" {
+		return fmt.Errorf("--record writes the store's segment feed; it cannot read --transactions: %w", ErrUsage)
+	}
+	db, err := vf.sf.Open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if asOf.IsZero() {
+		asOf = time.Now()
+	} else {
+		y, m, d := asOf.Date() // the end of that day in the shop's time zone
+		asOf = time.Date(y, m, d+1, 0, 0, 0, 0, value.StoreLocation(ctx, db)).Add(-time.Millisecond)
+	}
+	th, err := journey.SegmentThresholds(ctx, db)
+	if err != nil {
+		return err
+	}
+	res, err := value.RefreshSegments(ctx, db, asOf, value.FeedOptions{Thresholds: th})
+	if err != nil {
+		return err
+	}
+	if vf.outFormat() == value.FormatJSON {
+		return PrintJSON(env.Stdout, res)
+	}
+	fmt.Fprintf(env.Stdout, "segment feed at %s: %d customers scored, %d records written (%d first records, a baseline)\n",
+		res.AsOf.Format("2006-01-02 15:04 MST"), res.Customers, res.Changes, res.Baseline)
+	if !res.PAlive {
+		fmt.Fprintln(env.Stdout, "P(alive) unknown: BG/NBD needs repeat purchases to fit")
+	}
+	names := make([]string, 0, len(res.Entered))
+	for k := range res.Entered {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		fmt.Fprintf(env.Stdout, "  %-20s %d customers moved in\n", k, res.Entered[k])
+	}
+	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"text/tabwriter"
 	"time"
 
 	"github.com/omniroi/omniroi/internal/identity"
@@ -21,33 +20,11 @@ func init() {
 			"       omniroi customer conflicts [--limit 100] [--json]",
 	}
 	c.Run = func(ctx context.Context, env *Env, args []string) error {
-		if len(args) == 0 {
-			return ErrUsage
-		}
-		sub, args := args[0], args[1:]
-		fs := FlagSet(c, env)
-		var sf StoreFlags
-		sf.Register(fs)
+		fs, sf := storeFlagSet(c, env)
 		limit := fs.Int("limit", 0, "how many rows to list")
-		pos, err := idParseArgs(fs, args)
+		sub, pos, err := parseSub(fs, args, map[string][]int{"show": {1}, "search": {0, 1}, "conflicts": {0}})
 		if err != nil {
 			return err
-		}
-		switch sub {
-		case "show":
-			if len(pos) != 1 {
-				return ErrUsage
-			}
-		case "search":
-			if len(pos) > 1 {
-				return ErrUsage
-			}
-		case "conflicts":
-			if len(pos) != 0 {
-				return ErrUsage
-			}
-		default:
-			return ErrUsage
 		}
 		db, err := sf.Open(ctx)
 		if err != nil {
@@ -78,39 +55,21 @@ func init() {
 			if err != nil {
 				return err
 			}
-			if sf.JSON {
-				if cs == nil {
-					cs = []identity.Customer{}
-				}
-				return PrintJSON(env.Stdout, cs)
-			}
-			tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tNAME\tEMAIL\tPHONE\tUSER ID\tLAST SEEN")
-			for _, c := range cs {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, c.Email, c.Phone, c.UserID, c.LastSeen.Format(time.DateTime))
-			}
-			return tw.Flush()
+			return printRows(env, sf.JSON, cs, "ID\tNAME\tEMAIL\tPHONE\tUSER ID\tLAST SEEN", func(w io.Writer, c identity.Customer) {
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, c.Email, c.Phone, c.UserID, c.LastSeen.Format(time.DateTime))
+			})
 		default:
 			cs, err := identity.Conflicts(ctx, db, *limit)
 			if err != nil {
 				return err
 			}
-			if sf.JSON {
-				if cs == nil {
-					cs = []identity.Conflict{}
-				}
-				return PrintJSON(env.Stdout, cs)
-			}
-			if len(cs) == 0 {
+			if len(cs) == 0 && !sf.JSON {
 				fmt.Fprintln(env.Stdout, "no identity conflicts")
 				return nil
 			}
-			tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "TIME\tCUSTOMER\tOTHER\tREASON")
-			for _, c := range cs {
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", c.Time.Format(time.DateTime), c.CustomerID, c.OtherID, c.Reason)
-			}
-			return tw.Flush()
+			return printRows(env, sf.JSON, cs, "TIME\tCUSTOMER\tOTHER\tREASON", func(w io.Writer, c identity.Conflict) {
+				fmt.Fprintf(w, "%s\t%d\t%d\t%s\n", c.Time.Format(time.DateTime), c.CustomerID, c.OtherID, c.Reason)
+			})
 		}
 	}
 	Register(c)

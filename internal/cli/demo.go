@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/omniroi/omniroi/internal/demo"
+	"github.com/omniroi/omniroi/internal/demo/demojourney"
 	"github.com/omniroi/omniroi/internal/money"
 	"github.com/omniroi/omniroi/internal/store"
 )
@@ -24,12 +25,16 @@ func init() {
 	c := &Command{
 		Name:    "demo",
 		Summary: "load a realistic 12-month demo business (Crumb & Co., a bakery-café) with ground truth, then serve it",
-		Usage: `omniroi demo [--seed 1] [--customers 20000] [--end YYYY-MM-DD] [--data DIR | --db DSN]
+		Usage: `omniroi demo [--seed 1] [--customers 20000] [--end YYYY-MM-DD] [--journey-days 28] [--data DIR | --db DSN]
        [--reset] [--no-serve] [--addr 127.0.0.1:8080] [--json]
 
 Generates the history (deterministic by --seed), posts every event through the
 collection API (/v1/batch), imports the ad spend through the spend importer, runs the
-event processor and writes ground_truth.json into the data directory. The store must be
+event processor and writes ground_truth.json into the data directory. Then it applies the
+four built-in journeys and runs them over the last --journey-days on a simulated clock:
+email through a real SMTP server and SMS and push through a webhook, all into DATA/outbox,
+simulated customers who open, click, unsubscribe and buy, and the holdout measurement
+beside the true effect (also in ground_truth.json). The store must be
 empty; --reset deletes the SQLite database in --data first. docs/demo.md explains the
 business, its channels and how the ground truth is computed.`,
 	}
@@ -50,6 +55,7 @@ business, its channels and how the ground truth is computed.`,
 		noServe := fs.Bool("no-serve", envOr(EnvName("no-serve"), "") == "true", "load and exit instead of serving (env "+EnvName("no-serve")+"=true)")
 		reset := fs.Bool("reset", false, "delete the SQLite database (and demo files) in --data before loading")
 		senders := fs.Int("senders", int(envInt("senders", 4)), "concurrent HTTP senders (env "+EnvName("senders")+")")
+		jdays := fs.Int("journey-days", int(envInt("journey-days", 28)), "run the four built-in journeys over this many final days of the history, messages into DATA/outbox; 0: none (env "+EnvName("journey-days")+")")
 		if err := fs.Parse(args); err != nil {
 			return err
 		}
@@ -99,6 +105,19 @@ business, its channels and how the ground truth is computed.`,
 		if err != nil {
 			return err
 		}
+		url := "http://" + *addr
+		var jr *demojourney.Report
+		var box *demojourney.Outbox
+		if *jdays > 0 {
+			if !sf.JSON {
+				fmt.Fprintf(env.Stderr, "Running the built-in journeys over the last %d days...\n", *jdays)
+			}
+			jr, box, err = runDemoJourneys(ctx, db, rep, sf.Data, url, *jdays, *seed)
+			if err != nil {
+				return err
+			}
+			defer box.Close()
+		}
 		var notes []string
 		for _, h := range demoHooks {
 			lines, err := h(ctx, db)
@@ -107,14 +126,14 @@ business, its channels and how the ground truth is computed.`,
 			}
 			notes = append(notes, lines...)
 		}
-		url := "http://" + *addr
 		if sf.JSON {
 			out := struct {
 				*demo.LoadReport
-				URL     string   `json:"url,omitempty"`
-				DataDir string   `json:"data_dir"`
-				Notes   []string `json:"notes,omitempty"`
-			}{rep, url, sf.Data, notes}
+				Journeys *demojourney.Report `json:"journeys,omitempty"`
+				URL      string              `json:"url,omitempty"`
+				DataDir  string              `json:"data_dir"`
+				Notes    []string            `json:"notes,omitempty"`
+			}{rep, jr, url, sf.Data, notes}
 			if *noServe {
 				out.URL = ""
 			}
@@ -123,6 +142,9 @@ business, its channels and how the ground truth is computed.`,
 			}
 		} else {
 			printDemo(env, rep, sf, notes)
+			if jr != nil {
+				printDemoJourneys(env.Stdout, jr)
+			}
 		}
 		if *noServe {
 			return nil
@@ -134,6 +156,9 @@ business, its channels and how the ground truth is computed.`,
 		}
 		if !sf.JSON {
 			fmt.Fprintf(env.Stdout, "\nServing on %s (Ctrl-C to stop)\n", url)
+		}
+		if box != nil {
+			useDemoOutbox(box) // the live engine delivers into the same outbox
 		}
 		sargs := []string{"--addr", *addr, "--data", sf.Data}
 		if sf.DB != "" {
@@ -154,6 +179,9 @@ func resetDemo(sf StoreFlags) error {
 		if err := os.Remove(filepath.Join(sf.Data, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("reset: %w", err)
 		}
+	}
+	if err := os.RemoveAll(filepath.Join(sf.Data, demojourney.OutboxDir)); err != nil {
+		return fmt.Errorf("reset: %w", err)
 	}
 	return nil
 }

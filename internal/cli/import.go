@@ -29,27 +29,16 @@ Columns and examples: docs/import.md`,
 
 func runImport(ctx context.Context, env *Env, args []string) error {
 	c := commands["import"]
-	fs := FlagSet(c, env)
-	var sf StoreFlags
-	sf.Register(fs)
+	fs, sf := storeFlagSet(c, env)
 	format := fs.String("format", "", "csv or jsonl (default: from the file extension; .gz is read through)")
 	preset := fs.String("preset", "", "export layout: shopify, online-retail (orders); google-ads, meta-ads (spend)")
 	source := StringFlag(fs, "source", "import", "event source the imported events belong to")
 	currency := fs.String("currency", "", "currency for files without a currency column, e.g. EUR")
 	skipBad := fs.Bool("skip-bad", false, "import the good rows and write the bad ones to --rejected")
 	rejected := fs.String("rejected", "", "where --skip-bad writes rejected rows (default FILE.rejected.csv or .jsonl)")
-	// Flags may follow the positional arguments: parse, take positionals, parse the rest.
-	var pos []string
-	rest := args
-	for {
-		if err := fs.Parse(rest); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		rest = fs.Args()[1:]
+	pos, err := idParseArgs(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(pos) != 2 {
 		return ErrUsage

@@ -27,7 +27,8 @@ omniroi journey validate FILE            (compile and print the plan, store noth
 omniroi journey list
 omniroi journey show NAME                (plan with counts per step and the latest decisions)
 omniroi journey decisions NAME [RUN_ID] [--limit 50]  (why each channel and send time was chosen)
-omniroi journey report NAME [--window 7d] [--cost email=0,sms=5,push=0]
+omniroi journey report NAME [--window 7d] [--cost email=0,sms=5,push=0] [--from DAY] [--to DAY] [--all-runs]
+                                         (--from/--to: runs started on those days, inclusive)
 omniroi journey enable|disable NAME
 omniroi journey policy [FILE]            (show, or set from YAML, the workspace guardrails)
 omniroi journey run [--once]             (run the engine without the web server)
@@ -42,8 +43,11 @@ OMNIROI_SMS_URL, OMNIROI_PUSH_URL, OMNIROI_WEBHOOK_SECRET variables.`,
 		fs := FlagSet(c, env)
 		var sf StoreFlags
 		sf.Register(fs)
-		window := fs.String("window", "7d", "report: an order this long after entry counts as a conversion")
+		window := fs.String("window", "7d", "report: an order this long after the first message (with --all-runs: after entry) counts as a conversion")
+		allRuns := fs.Bool("all-runs", false, "report: compare every run from its entry, not only the runs that reached a message")
 		cost := fs.String("cost", "", "report: cost per delivered send in minor units, e.g. email=0,sms=5")
+		from := fs.String("from", "", "report: first day of the runs compared, YYYY-MM-DD in the business time zone (default: the first run)")
+		to := fs.String("to", "", "report: last day of the runs compared, YYYY-MM-DD, inclusive (default: today)")
 		once := fs.Bool("once", false, "run: do the work due now, then exit")
 		limit := fs.Int("limit", 50, "decisions: how many to list")
 		baseURL := StringFlag(fs, "base-url", "http://127.0.0.1:8080", "run: public URL for tracking and unsubscribe links")
@@ -170,7 +174,11 @@ OMNIROI_SMS_URL, OMNIROI_PUSH_URL, OMNIROI_WEBHOOK_SECRET variables.`,
 			if err != nil {
 				return fmt.Errorf("--cost: %w", err)
 			}
-			r, err := journey.Measure(ctx, db, rest[0], journey.ReportOptions{Window: w, CostPerSend: costs})
+			opt := journey.ReportOptions{Window: w, CostPerSend: costs, AllRuns: *allRuns}
+			if opt.From, opt.To, err = reportPeriod(ctx, db, *from, *to); err != nil {
+				return err
+			}
+			r, err := journey.Measure(ctx, db, rest[0], opt)
 			if err != nil {
 				return err
 			}
@@ -309,7 +317,24 @@ func printDecisions(env *Env, ds []journey.Decision) {
 
 func printReport(env *Env, r *journey.Report) {
 	w := env.Stdout
-	fmt.Fprintf(w, "%s: conversions within %s of entry, revenue in %s (minor units)\n\n", r.Journey, r.Window, r.Currency)
+	if r.Runs == "all" {
+		fmt.Fprintf(w, "%s: all runs, conversions within %s of entry, revenue in %s (minor units)\n", r.Journey, r.Window, r.Currency)
+	} else {
+		fmt.Fprintf(w, "%s: runs that reached a message, conversions within %s of the first message (the holdout's would-be message), revenue in %s (minor units)\n", r.Journey, r.Window, r.Currency)
+	}
+	if p := r.Period; p.From != nil || p.To != nil {
+		first, last := "the first run", "now"
+		if p.From != nil {
+			first = p.From.Format(time.DateOnly)
+		}
+		if p.To != nil {
+			last = p.To.AddDate(0, 0, -1).Format(time.DateOnly)
+		}
+		fmt.Fprintf(w, "runs started %s to %s (a run may convert up to %s after the last day)\n", first, last, r.Window)
+	} else {
+		fmt.Fprintln(w, "all runs")
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "GROUP\tRUNS\tCONVERTED\tRATE\t95% CI (Wilson)\tREVENUE/RUN\t")
 	for _, g := range []struct {
@@ -334,6 +359,39 @@ func printReport(env *Env, r *journey.Report) {
 	if !r.SignificantLift {
 		fmt.Fprintln(w, "the lift is not significant at 95 %: the holdout may simply be too small yet")
 	}
+}
+
+// reportPeriod turns --from and --to (inclusive days in the business time zone, as on the
+// dashboard) into the run window [from, to); empty flags leave that side open.
+func reportPeriod(ctx context.Context, db *store.DB, from, to string) (time.Time, time.Time, error) {
+	var f, t time.Time
+	if from == "" && to == "" {
+		return f, t, nil
+	}
+	loc := time.UTC
+	if v, ok, err := db.Setting(ctx, "timezone"); err != nil {
+		return f, t, fmt.Errorf("time zone setting: %w", err)
+	} else if ok && v != "" {
+		if l, err := time.LoadLocation(v); err == nil {
+			loc = l
+		}
+	}
+	var err error
+	if from != "" {
+		if f, err = time.ParseInLocation(time.DateOnly, from, loc); err != nil {
+			return f, t, fmt.Errorf("--from %q is not a date like 2026-03-01: %w", from, err)
+		}
+	}
+	if to != "" {
+		if t, err = time.ParseInLocation(time.DateOnly, to, loc); err != nil {
+			return f, t, fmt.Errorf("--to %q is not a date like 2026-03-31: %w", to, err)
+		}
+		t = t.AddDate(0, 0, 1) // the last day counts whole
+	}
+	if !f.IsZero() && !t.IsZero() && !f.Before(t) {
+		return f, t, fmt.Errorf("--from %s is after --to %s", from, to)
+	}
+	return f, t, nil
 }
 
 func parseDays(s string) (time.Duration, error) {
@@ -365,7 +423,7 @@ func journeyRun(ctx context.Context, env *Env, db *store.DB, baseURL string, onc
 	if err != nil {
 		return err
 	}
-	eng, err := journey.NewEngine(ctx, db, journey.Options{Senders: senders, BaseURL: strings.TrimSuffix(baseURL, "/"), Logger: env.Log})
+	eng, err := journey.NewEngine(ctx, db, journey.Options{Senders: senders, BaseURL: strings.TrimSuffix(baseURL, "/"), ShopURL: os.Getenv("OMNIROI_SHOP_URL"), Logger: env.Log})
 	if err != nil {
 		return err
 	}
@@ -392,7 +450,7 @@ func journeyServeHook(publicURL string, log *slog.Logger) func(*server.Server) {
 			publicURL = "http://127.0.0.1:8080"
 		}
 		ctx, cancel := context.WithCancel(context.Background())
-		eng, err := journey.NewEngine(ctx, s.DB, journey.Options{Senders: senders, BaseURL: strings.TrimSuffix(publicURL, "/"), Logger: log})
+		eng, err := journey.NewEngine(ctx, s.DB, journey.Options{Senders: senders, BaseURL: strings.TrimSuffix(publicURL, "/"), ShopURL: os.Getenv("OMNIROI_SHOP_URL"), Logger: log})
 		if err != nil {
 			cancel()
 			log.Error("journeys disabled", "err", err)

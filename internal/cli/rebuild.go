@@ -16,16 +16,10 @@ func init() {
 		Usage:   "omniroi rebuild [--rules FILE] [--data DIR | --db DSN] [--json]",
 	}
 	c.Run = func(ctx context.Context, env *Env, args []string) error {
-		fs := FlagSet(c, env)
-		var sf StoreFlags
-		sf.Register(fs)
+		fs, sf := storeFlagSet(c, env)
 		rules := StringFlag(fs, "rules", "", "channel rules file (default: the built-in rules)")
-		pos, err := idParseArgs(fs, args)
-		if err != nil {
+		if err := parseNoArgs(fs, args); err != nil {
 			return err
-		}
-		if len(pos) != 0 {
-			return ErrUsage
 		}
 		db, err := sf.Open(ctx)
 		if err != nil {

@@ -17,24 +17,11 @@ Compares the range (default: the 30 days up to the latest order) with the period
 length before it. Spend comes from imported spend rows; campaigns match case-insensitively.`,
 	}
 	c.Run = func(ctx context.Context, env *Env, args []string) error {
-		fs := FlagSet(c, env)
-		var sf StoreFlags
-		sf.Register(fs)
+		fs, sf := storeFlagSet(c, env)
 		var jf journeyFlags
 		jf.register(fs)
 		model := fs.String("model", attribution.DefaultROIModel, "attribution model crediting revenue")
-		format := fs.String("format", "table", "table, csv or json")
-		pos, err := idParseArgs(fs, args)
-		if err != nil {
-			return err
-		}
-		if len(pos) != 0 {
-			return ErrUsage
-		}
-		if sf.JSON {
-			*format = "json"
-		}
-		jo, cfg, err := jf.options()
+		jo, cfg, err := jf.parse(fs, args, sf)
 		if err != nil {
 			return err
 		}
@@ -44,7 +31,7 @@ length before it. Spend comes from imported spend rows; campaigns match case-ins
 		}
 		defer db.Close()
 		return attribution.RunROI(ctx, db, attribution.ROIOptions{
-			From: jo.From, To: jo.To, Model: *model, Config: cfg, Journeys: jo, Format: *format,
+			From: jo.From, To: jo.To, Model: *model, Config: cfg, Journeys: jo, Format: jf.format,
 		}, env.Stdout)
 	}
 	Register(c)

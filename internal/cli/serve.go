@@ -25,11 +25,9 @@ func init() {
 		Usage:   "omniroi serve [--addr 127.0.0.1:8080] [--public-url URL] [--data DIR | --db DSN]",
 	}
 	c.Run = func(ctx context.Context, env *Env, args []string) error {
-		fs := FlagSet(c, env)
+		fs, sf := storeFlagSet(c, env)
 		addr := StringFlag(fs, "addr", "127.0.0.1:8080", "address to listen on")
 		public := StringFlag(fs, "public-url", "", "URL browsers reach this server at, e.g. https://track.example.com (default: the Host each request names)")
-		var sf StoreFlags
-		sf.Register(fs)
 		if err := fs.Parse(args); err != nil {
 			return err
 		}

@@ -3,7 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
-	"text/tabwriter"
+	"io"
 	"time"
 
 	"github.com/omniroi/omniroi/internal/store"
@@ -16,57 +16,29 @@ func init() {
 		Usage:   "omniroi source add NAME [--json]\n       omniroi source list [--json]",
 	}
 	c.Run = func(ctx context.Context, env *Env, args []string) error {
-		if len(args) == 0 {
-			return ErrUsage
-		}
-		sub, args := args[0], args[1:]
-		fs := FlagSet(c, env)
-		var sf StoreFlags
-		sf.Register(fs)
+		fs, sf := storeFlagSet(c, env)
 		// Flags may come before or after NAME.
-		var pos []string
-		for {
-			if err := fs.Parse(args); err != nil {
-				return err
-			}
-			if fs.NArg() == 0 {
-				break
-			}
-			pos = append(pos, fs.Arg(0))
-			args = fs.Args()[1:]
+		sub, pos, err := parseSub(fs, args, map[string][]int{"add": {1}, "list": {0}})
+		if err != nil {
+			return err
 		}
-		switch sub {
-		case "add":
-			if len(pos) != 1 {
-				return ErrUsage
-			}
-			db, err := sf.Open(ctx)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			src, key, err := db.CreateSource(ctx, pos[0])
-			if err != nil {
-				return err
-			}
-			if sf.JSON {
-				return PrintJSON(env.Stdout, map[string]any{"id": src.ID, "name": src.Name, "write_key": key, "created_at": src.CreatedAt})
-			}
-			fmt.Fprintf(env.Stdout, "source %q created.\nwrite key (shown once, keep it): %s\n", src.Name, key)
-			return nil
-		case "list":
-			if len(pos) != 0 {
-				return ErrUsage
-			}
-			db, err := sf.Open(ctx)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
+		db, err := sf.Open(ctx)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		if sub == "list" {
 			return listSources(ctx, env, db, sf.JSON)
-		default:
-			return ErrUsage
 		}
+		src, key, err := db.CreateSource(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		if sf.JSON {
+			return PrintJSON(env.Stdout, map[string]any{"id": src.ID, "name": src.Name, "write_key": key, "created_at": src.CreatedAt})
+		}
+		fmt.Fprintf(env.Stdout, "source %q created.\nwrite key (shown once, keep it): %s\n", src.Name, key)
+		return nil
 	}
 	Register(c)
 }
@@ -109,13 +81,7 @@ func listSources(ctx context.Context, env *Env, db *store.DB, asJSON bool) error
 	for _, s := range srcs {
 		out = append(out, sourceRow{ID: s.ID, Name: s.Name, KeyHint: s.KeyHint + "…", Created: s.CreatedAt, Events: counts[s.ID][0], Rejected: counts[s.ID][1]})
 	}
-	if asJSON {
-		return PrintJSON(env.Stdout, out)
-	}
-	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tKEY\tCREATED\tEVENTS\tREJECTED")
-	for _, r := range out {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\n", r.Name, r.KeyHint, r.Created.Format("2006-01-02 15:04"), r.Events, r.Rejected)
-	}
-	return tw.Flush()
+	return printRows(env, asJSON, out, "NAME\tKEY\tCREATED\tEVENTS\tREJECTED", func(w io.Writer, r sourceRow) {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\n", r.Name, r.KeyHint, r.Created.Format("2006-01-02 15:04"), r.Events, r.Rejected)
+	})
 }

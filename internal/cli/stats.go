@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"text/tabwriter"
 
@@ -16,15 +15,9 @@ func init() {
 		Usage:   "omniroi stats [--data DIR | --db DSN] [--json]",
 	}
 	c.Run = func(ctx context.Context, env *Env, args []string) error {
-		fs := FlagSet(c, env)
-		var sf StoreFlags
-		sf.Register(fs)
-		pos, err := idParseArgs(fs, args)
-		if err != nil {
+		fs, sf := storeFlagSet(c, env)
+		if err := parseNoArgs(fs, args); err != nil {
 			return err
-		}
-		if len(pos) != 0 {
-			return ErrUsage
 		}
 		db, err := sf.Open(ctx)
 		if err != nil {
@@ -63,19 +56,4 @@ func init() {
 		return nil
 	}
 	Register(c)
-}
-
-// idParseArgs parses flags that may come before or after positional arguments.
-func idParseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
 }

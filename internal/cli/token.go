@@ -3,7 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
-	"text/tabwriter"
+	"io"
 	"time"
 
 	"github.com/omniroi/omniroi/internal/api"
@@ -16,20 +16,10 @@ func init() {
 		Usage:   "omniroi token add NAME [--json]\n       omniroi token list [--json]\n       omniroi token revoke NAME",
 	}
 	c.Run = func(ctx context.Context, env *Env, args []string) error {
-		if len(args) == 0 {
-			return ErrUsage
-		}
-		sub, args := args[0], args[1:]
-		fs := FlagSet(c, env)
-		var sf StoreFlags
-		sf.Register(fs)
-		pos, err := idParseArgs(fs, args)
+		fs, sf := storeFlagSet(c, env)
+		sub, pos, err := parseSub(fs, args, map[string][]int{"add": {1}, "list": {0}, "revoke": {1}})
 		if err != nil {
 			return err
-		}
-		want := map[string]int{"add": 1, "list": 0, "revoke": 1}
-		if n, ok := want[sub]; !ok || len(pos) != n {
-			return ErrUsage
 		}
 		db, err := sf.Open(ctx)
 		if err != nil {
@@ -52,18 +42,9 @@ func init() {
 			if err != nil {
 				return err
 			}
-			if sf.JSON {
-				if ts == nil {
-					ts = []api.Token{}
-				}
-				return PrintJSON(env.Stdout, ts)
-			}
-			tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tTOKEN\tCREATED")
-			for _, t := range ts {
-				fmt.Fprintf(tw, "%s\t%s…\t%s\n", t.Name, t.Hint, t.CreatedAt.Format(time.DateTime))
-			}
-			return tw.Flush()
+			return printRows(env, sf.JSON, ts, "NAME\tTOKEN\tCREATED", func(w io.Writer, t api.Token) {
+				fmt.Fprintf(w, "%s\t%s…\t%s\n", t.Name, t.Hint, t.CreatedAt.Format(time.DateTime))
+			})
 		default:
 			if err := api.RevokeToken(ctx, db, pos[0]); err != nil {
 				return err

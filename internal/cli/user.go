@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"text/tabwriter"
 
 	"golang.org/x/term"
 
@@ -23,50 +22,35 @@ func init() {
 			"On a terminal the password is asked twice without echo; otherwise (or with\n--password-stdin) it is the first line of standard input.",
 	}
 	c.Run = func(ctx context.Context, env *Env, args []string) error {
-		if len(args) == 0 {
-			return ErrUsage
-		}
-		sub, args := args[0], args[1:]
-		fs := FlagSet(c, env)
-		var sf StoreFlags
-		sf.Register(fs)
+		fs, sf := storeFlagSet(c, env)
 		fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
-		var pos []string
-		for {
-			if err := fs.Parse(args); err != nil {
-				return err
-			}
-			if fs.NArg() == 0 {
-				break
-			}
-			pos = append(pos, fs.Arg(0))
-			args = fs.Args()[1:]
+		sub, pos, err := parseSub(fs, args, map[string][]int{"add": {1}, "passwd": {1}, "list": {0}})
+		if err != nil {
+			return err
 		}
+		// add and passwd check the email and read the password before touching the store.
+		var email, pw string
+		if sub != "list" {
+			if email, err = auth.NormalizeEmail(pos[0]); err != nil {
+				return err
+			}
+			if pw, err = readPassword(env, *fromStdin); err != nil {
+				return err
+			}
+		}
+		db, err := sf.Open(ctx)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
 		switch sub {
-		case "add", "passwd":
-			if len(pos) != 1 {
-				return ErrUsage
-			}
-			email, err := auth.NormalizeEmail(pos[0])
-			if err != nil {
+		case "passwd":
+			if err := auth.SetPassword(ctx, db, email, pw); err != nil {
 				return err
 			}
-			pw, err := readPassword(env, *fromStdin)
-			if err != nil {
-				return err
-			}
-			db, err := sf.Open(ctx)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			if sub == "passwd" {
-				if err := auth.SetPassword(ctx, db, email, pw); err != nil {
-					return err
-				}
-				fmt.Fprintf(env.Stdout, "password of %s changed; their sessions were ended.\n", email)
-				return nil
-			}
+			fmt.Fprintf(env.Stdout, "password of %s changed; their sessions were ended.\n", email)
+			return nil
+		case "add":
 			u, err := auth.CreateUser(ctx, db, email, pw)
 			if err != nil {
 				return err
@@ -76,33 +60,14 @@ func init() {
 			}
 			fmt.Fprintf(env.Stdout, "user %s created; they can log in to the dashboard now.\n", u.Email)
 			return nil
-		case "list":
-			if len(pos) != 0 {
-				return ErrUsage
-			}
-			db, err := sf.Open(ctx)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
+		default:
 			users, err := auth.Users(ctx, db)
 			if err != nil {
 				return err
 			}
-			if sf.JSON {
-				if users == nil {
-					users = []auth.User{}
-				}
-				return PrintJSON(env.Stdout, users)
-			}
-			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tEMAIL\tCREATED")
-			for _, u := range users {
-				fmt.Fprintf(tw, "%d\t%s\t%s\n", u.ID, u.Email, u.CreatedAt.Format("2006-01-02 15:04"))
-			}
-			return tw.Flush()
-		default:
-			return ErrUsage
+			return printRows(env, sf.JSON, users, "ID\tEMAIL\tCREATED", func(w io.Writer, u auth.User) {
+				fmt.Fprintf(w, "%d\t%s\t%s\n", u.ID, u.Email, u.CreatedAt.Format("2006-01-02 15:04"))
+			})
 		}
 	}
 	Register(c)

@@ -11,6 +11,7 @@ import (
 	"github.com/omniroi/omniroi/internal/attribution"
 	"github.com/omniroi/omniroi/internal/auth"
 	"github.com/omniroi/omniroi/internal/identity"
+	"github.com/omniroi/omniroi/internal/journey"
 	"github.com/omniroi/omniroi/internal/server"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/value"
@@ -27,7 +28,7 @@ const (
 // This file wires the domains into `omniroi serve`: the event processor, the read API and
 // the dashboard.
 func init() {
-	serveHooks = append(serveHooks, startProcessor, mountAPI, mountDashboard, startJourneys)
+	serveHooks = append(serveHooks, startProcessor, mountAPI, mountDashboard, startJourneys, startSegmentFeed)
 	demoHooks = append(demoHooks, createDemoUser)
 }
 
@@ -84,4 +85,21 @@ var servePublicURL string
 // startJourneys runs the journey engine and mounts its tracking and unsubscribe routes under /j/.
 func startJourneys(s *server.Server) {
 	journeyServeHook(servePublicURL, slog.Default())(s)
+}
+
+// startSegmentFeed keeps segment_changes current (RFM segment and P(alive) per customer,
+// refreshed when the day or the orders change), which segment-entry journeys such as
+// win-back read.
+func startSegmentFeed(s *server.Server) {
+	f := &value.SegmentFeed{DB: s.DB, Thresholds: func(ctx context.Context) ([]float64, error) { return journey.SegmentThresholds(ctx, s.DB) }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.Run(ctx, func(err error) { slog.Error("segment feed", "err", err) })
+	}()
+	s.OnShutdown(func(context.Context) {
+		cancel()
+		<-done
+	})
 }

@@ -58,9 +58,12 @@ type emitter struct {
 	last       string
 	account    bool
 	loyal      bool
-	sess       [12]session
-	nsess      int
-	prefix     []byte
+	// Consent as the shop records it when a customer signs up: the newsletter box at
+	// the web checkout or on the loyalty form, the SMS club on the loyalty form.
+	subscribed, smsOpt bool
+	sess               [12]session
+	nsess              int
+	prefix             []byte
 }
 
 var firstNames = []string{"Anna", "Bram", "Chloe", "Daan", "Emma", "Finn", "Gwen", "Hugo", "Isa", "Jesse", "Kim", "Lars", "Mila", "Noah", "Olivia", "Pieter", "Quinn", "Roos", "Sam", "Tess", "Umar", "Vera", "Wout", "Yara", "Zoe", "Liam", "Sara", "Milan", "Julia", "Ravi"}
@@ -96,6 +99,7 @@ func (em *emitter) start(p *person, account, loyal bool) {
 	em.anon[1] = "anon-" + hex32(mix64(h+1))
 	em.known = [2]string{}
 	em.traitsSent = [2]bool{}
+	em.subscribed, em.smsOpt = false, false
 	em.userID = "cus_" + strconv.FormatUint(uint64(p.id)+100000, 10)
 	em.loyalty = "loy_" + strconv.FormatUint(uint64(p.id)*7+500003, 10)
 	em.nlID = "sub_" + strconv.FormatUint(uint64(p.id)+100000, 10)
@@ -502,6 +506,9 @@ func (em *emitter) identify(s *session, checkout bool) {
 	if em.p.id%5 < 3 {
 		em.kv("phone", em.phone)
 	}
+	if uid != "" && em.subscribed {
+		em.kraw("consent", `{"email":{"marketing":true}}`)
+	}
 	em.close()
 	em.webContext(s, nil)
 	em.end(srcWebSys)
@@ -539,6 +546,7 @@ func (em *emitter) webOrder(s *session, b *basket, refundDay int) {
 	em.webContext(s, nil)
 	em.end(srcWebSys)
 	s.t += 60_000 + int64(em.r.intn(120_000))
+	newAccount := !em.account
 	em.account = true
 	em.identify(s, true)
 	em.begin(s.t, "track", "Order Completed")
@@ -555,6 +563,16 @@ func (em *emitter) webOrder(s *session, b *basket, refundDay int) {
 	em.close()
 	em.webContext(s, nil)
 	em.end(srcWebSys)
+	if newAccount {
+		// The shop offers an account on the order confirmation page ("track your
+		// order"): the sign-up follows the first web order. No random draw, so the
+		// rest of the world is unchanged.
+		em.begin(s.t+45_000, "track", "Signed Up")
+		em.webIDs(s.dev)
+		em.kraw("properties", `{"method":"order_confirmation"}`)
+		em.webContext(s, nil)
+		em.end(srcWebSys)
+	}
 	if refundDay >= 0 {
 		em.refund(srcWebSys, refundDay, orderID, b.total, "userId", em.userID)
 	}
@@ -592,6 +610,14 @@ func (em *emitter) tillOrder(d int, loc location, b *basket, refundDay int, loya
 			em.kv("email", em.email)
 		}
 		em.kv("loyalty_card", em.loyalty)
+		switch {
+		case em.subscribed && em.smsOpt:
+			em.kraw("consent", `{"email":{"marketing":true},"sms":{"marketing":true}}`)
+		case em.subscribed:
+			em.kraw("consent", `{"email":{"marketing":true}}`)
+		case em.smsOpt:
+			em.kraw("consent", `{"sms":{"marketing":true}}`)
+		}
 		em.close()
 		em.kraw("context", `{"library":{"name":"till-sync","version":"1.0"}}`)
 		em.end(srcTill)

@@ -441,6 +441,7 @@ func (w *world) simulate(p *person, mask Lever, em *emitter, t *tally) outcome {
 				}
 			}
 			if em != nil {
+				em.subscribed = subscribed
 				em.webOrder(orderSess, &b, refundDay)
 			}
 			account = true
@@ -457,6 +458,7 @@ func (w *world) simulate(p *person, mask Lever, em *emitter, t *tally) outcome {
 				}
 			}
 			if em != nil {
+				em.subscribed, em.smsOpt = subscribed, smsOpt
 				em.tillOrder(d, loc, &b, refundDay, loyal, newLoyal)
 			}
 		}

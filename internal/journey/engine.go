@@ -12,7 +12,9 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"os"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +30,7 @@ const (
 	DatesSetting         = "journey.dates_day"      // last day date entries ran (YYYY-MM-DD, UTC)
 	SecretSetting        = "journey.secret"         // hex HMAC key for tracking and unsubscribe tokens
 	PolicySetting        = "journey.policy"         // workspace policy JSON (WorkspacePolicy)
+	ShopURLSetting       = "shop_url"               // the shop's website, for links in built-in templates
 	ProcessorCursor      = identity.CursorSetting   // the engine never reads past it
 	SourceName           = "journeys"               // source of the events the engine writes
 	leaseName            = "journey.events"
@@ -38,6 +41,7 @@ type Options struct {
 	Senders      map[string]Sender // by channel: email, sms, push, webhook; sends on a missing one fail ("no sender configured")
 	BaseURL      string            // public base URL for /j/ links, e.g. https://shop.example.com
 	Business     string            // business name for templates
+	ShopURL      string            // the shop's website for template links; default: the shop_url setting
 	Policy       *WorkspacePolicy  // default: the journey.policy setting, else no cap and no quiet hours
 	Now          func() time.Time
 	PollInterval time.Duration // default 1s
@@ -108,6 +112,12 @@ func NewEngine(ctx context.Context, db *store.DB, opt Options) (*Engine, error) 
 		return nil, fmt.Errorf("journey source: %w", err)
 	}
 	e.sourceID = src.ID
+	if e.opt.ShopURL == "" {
+		if e.opt.ShopURL, _, err = db.Setting(ctx, ShopURLSetting); err != nil {
+			return nil, err
+		}
+	}
+	e.opt.ShopURL = strings.TrimSuffix(e.opt.ShopURL, "/")
 	if e.secret, err = Secret(ctx, db); err != nil {
 		return nil, err
 	}
@@ -258,14 +268,16 @@ func (e *Engine) plan(name string, v int) *Plan {
 	return e.plans[name][v]
 }
 
-// entryPlans returns the enabled journeys' latest plans.
+// entryPlans returns the enabled journeys' latest plans, by name: an event entering two
+// journeys starts their runs in the same order (and so with the same ids) every time.
 func (e *Engine) entryPlans() []*Plan {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var out []*Plan
+	out := make([]*Plan, 0, len(e.latest))
 	for name, v := range e.latest {
 		out = append(out, e.plans[name][v])
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
 
@@ -303,7 +315,8 @@ func lockedSettingInt(ctx context.Context, tx *store.Tx, key string) (int64, err
 	return strconv.ParseInt(v, 10, 64)
 }
 
-// run is one journey_runs row in memory.
+// run is one journey_runs row in memory. Within a work's batch each run has one
+// struct, changed in place; the lower-case fields are its state to write.
 type run struct {
 	ID         int64
 	Journey    string
@@ -314,6 +327,12 @@ type run struct {
 	Holdout    bool
 	Props      json.RawMessage
 	StartedAt  int64
+	EntrySeq   int64
+
+	status             string // active, done, exited
+	reason             string
+	endedAt, updatedAt int64
+	isNew              bool // reserved id, row not written yet
 }
 
 // consumeEvents reads the log after our cursor, up to the processor's cursor (so the
@@ -358,11 +377,12 @@ func (e *Engine) consumeEvents(ctx context.Context) (int, error) {
 		if cur != cursor {
 			return errCursorMoved
 		}
-		w := e.newWork(tx, now)
+		ps := make([]*event.Event, len(evs))
 		for i := range evs {
-			if err := w.onEvent(ctx, &evs[i]); err != nil {
-				return fmt.Errorf("event %d: %w", evs[i].Seq, err)
-			}
+			ps[i] = &evs[i]
+		}
+		if err := e.newWork(tx, now).onEvents(ctx, ps); err != nil {
+			return err
 		}
 		return store.SetSetting(ctx, tx, CursorSetting, strconv.FormatInt(evs[len(evs)-1].Seq, 10))
 	})
@@ -377,34 +397,37 @@ func (e *Engine) consumeEvents(ctx context.Context) (int, error) {
 
 var errCursorMoved = errors.New("journey cursor moved")
 
-// work is one transaction's worth of engine state changes.
+// work is one transaction's worth of engine state changes. Writes are buffered
+// (batch_work.go) and reads of a batch are made up front (batch_read.go).
 type work struct {
 	e        *Engine
 	tx       *store.Tx
 	q        *stmts
 	now      time.Time
 	profiles map[int64]*Profile
+	buf      buffer
+
+	// Read for the current batch only (endScope forgets them).
+	merges      map[int64][]int64 // survivor → customers merged into it
+	open        map[int64][]*run  // customer → active runs (customers in openLoaded)
+	openLoaded  map[int64]bool
+	stats       map[statKey]*runStat
+	statsLoaded map[int64]bool
+	consent     map[consentKey]bool
+	consentFor  map[int64]bool
+	suppressed  map[[2]string]bool // channel, address; nil: not read
+
+	nextID int64   // SQLite: next run id
+	idPool []int64 // PostgreSQL: reserved run ids
+	idHint int     // runs the batch may still start: the size of the next id block
 }
 
+// newWork starts a work in tx. Its writes are made by the time onEvent, enter and the
+// engine's phases return.
 func (e *Engine) newWork(tx *store.Tx, now time.Time) *work {
-	return &work{e: e, tx: tx, q: newStmts(tx), now: now, profiles: map[int64]*Profile{}}
-}
-
-func (w *work) customerOf(ctx context.Context, ev *event.Event) (int64, error) {
-	for _, k := range [][2]string{{"user_id", identity.NormalizeID(ev.UserID)}, {"anonymous_id", identity.NormalizeID(ev.AnonymousID)}} {
-		if k[1] == "" {
-			continue
-		}
-		var id int64
-		err := w.q.QueryRow(ctx, `SELECT customer_id FROM identities WHERE kind = ? AND value = ?`, k[0], k[1]).Scan(&id)
-		if err == nil {
-			return id, nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return 0, err
-		}
-	}
-	return 0, nil
+	w := &work{e: e, tx: tx, q: newStmts(tx), now: now, profiles: map[int64]*Profile{}}
+	w.q.before = w.before
+	return w
 }
 
 // props reads a track event's properties.
@@ -440,30 +463,120 @@ func propText(p map[string]any, key string) string {
 	return ""
 }
 
+// onEvent moves runs along for one event and writes the changes.
 func (w *work) onEvent(ctx context.Context, ev *event.Event) error {
-	if ev.Type != event.Track || ev.Name == "" {
+	return w.onEvents(ctx, []*event.Event{ev})
+}
+
+// onEvents handles events in order as onEvent would one by one, reading the
+// customers, merges, open runs and past runs of the whole batch in a few statements.
+func (w *work) onEvents(ctx context.Context, evs []*event.Event) error {
+	err := w.handleEvents(ctx, evs)
+	if ferr := w.endScope(ctx); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+func (w *work) handleEvents(ctx context.Context, evs []*event.Event) error {
+	plans := w.e.entryPlans()
+	entryNames := map[string]int{}
+	for _, pl := range plans {
+		if pl.Entry.Kind == "event" {
+			entryNames[pl.Entry.Event]++
+		}
+	}
+	var track []*event.Event
+	names := map[string]bool{}
+	for _, ev := range evs {
+		if ev.Type == event.Track && ev.Name != "" {
+			track = append(track, ev)
+			names[ev.Name] = true
+		}
+	}
+	if len(track) == 0 {
 		return nil
 	}
-	cid, err := w.customerOf(ctx, ev)
-	if err != nil || cid == 0 {
+	cids, err := w.customersOf(ctx, track)
+	if err != nil {
 		return err
 	}
+	var known []int64
+	maxEntries := 0
+	for i, cid := range cids {
+		if cid != 0 {
+			known = append(known, cid)
+			maxEntries += entryNames[track[i].Name]
+		}
+	}
+	if len(known) == 0 {
+		return nil
+	}
+	if err := w.loadMerges(ctx, known); err != nil {
+		return err
+	}
+	var all []int64
+	for _, cid := range known {
+		ids, err := w.mergedInto(ctx, cid)
+		if err != nil {
+			return err
+		}
+		all = append(all, ids...)
+	}
+	if err := w.loadOpen(ctx, all); err != nil {
+		return err
+	}
+	if maxEntries > 0 {
+		if err := w.loadStats(ctx, all); err != nil {
+			return err
+		}
+		// Profiles for conditions and smart sends of the plans these events enter; one
+		// customer's is read when needed.
+		var entered []*Plan
+		for _, pl := range plans {
+			if pl.Entry.Kind == "event" && names[pl.Entry.Event] {
+				entered = append(entered, pl)
+			}
+		}
+		if len(known) > 1 {
+			if err := w.prefetchRuns(ctx, known, entered); err != nil {
+				return err
+			}
+		}
+	}
+	w.idHint = maxEntries
+	for i, ev := range track {
+		if cids[i] == 0 {
+			continue
+		}
+		if err := w.handleEvent(ctx, ev, cids[i], plans); err != nil {
+			return fmt.Errorf("event %d: %w", ev.Seq, err)
+		}
+	}
+	return nil
+}
+
+func (w *work) handleEvent(ctx context.Context, ev *event.Event, cid int64, plans []*Plan) error {
 	p := props(ev.Body)
 	// Open runs first: exits and waits-until. An event that ends a run may also start one.
 	// Runs started under customers since merged into this one are this customer's too:
 	// a cart added anonymously is bought after logging in.
-	var open []run
 	ids, err := w.mergedInto(ctx, cid)
 	if err != nil {
 		return err
 	}
+	var open []*run
 	for _, id := range ids {
-		if err := w.openRuns(ctx, id, &open); err != nil {
+		rs, err := w.openRuns(ctx, id)
+		if err != nil {
 			return err
 		}
+		open = append(open, rs...)
 	}
-	for i := range open {
-		r := &open[i]
+	for _, r := range open {
+		if r.status != "active" {
+			continue
+		}
 		pl := w.e.plan(r.Journey, r.Version)
 		if pl == nil {
 			continue
@@ -471,9 +584,7 @@ func (w *work) onEvent(ctx context.Context, ev *event.Event) error {
 		exited := false
 		for _, m := range pl.Exit {
 			if matches(m, ev.Name, p, r.Key) {
-				if err := w.exit(ctx, r, "exit: "+ev.Name); err != nil {
-					return err
-				}
+				w.exit(r, "exit: "+ev.Name)
 				exited = true
 				break
 			}
@@ -483,15 +594,13 @@ func (w *work) onEvent(ctx context.Context, ev *event.Event) error {
 		}
 		n := &pl.Nodes[r.Step]
 		if n.Kind == "wait_until" && matches(*n.Until, ev.Name, p, r.Key) {
-			if _, err := w.q.Exec(ctx, `DELETE FROM journey_timers WHERE run_id = ?`, r.ID); err != nil {
-				return err
-			}
+			w.setTimer(r.ID, timerOp{})
 			if err := w.advance(ctx, r, pl, n.OnEvent); err != nil {
 				return err
 			}
 		}
 	}
-	for _, pl := range w.e.entryPlans() {
+	for _, pl := range plans {
 		if pl.Entry.Kind != "event" || pl.Entry.Event != ev.Name {
 			continue
 		}
@@ -503,54 +612,11 @@ func (w *work) onEvent(ctx context.Context, ev *event.Event) error {
 			continue
 		}
 		pj, _ := json.Marshal(p)
-		if _, err := w.enter(ctx, pl, cid, key, ev.Seq, pj); err != nil {
+		if _, err := w.enterRun(ctx, pl, cid, key, ev.Seq, pj); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func (w *work) openRuns(ctx context.Context, cid int64, open *[]run) error {
-	rows, err := w.q.Query(ctx, `SELECT id, journey, version, entry_key, step, holdout, entry_props, started_at FROM journey_runs WHERE customer_id = ? AND status = 'active'`, cid)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		r := run{CustomerID: cid}
-		var h int
-		var pr string
-		if err := rows.Scan(&r.ID, &r.Journey, &r.Version, &r.Key, &r.Step, &h, &pr, &r.StartedAt); err != nil {
-			return err
-		}
-		r.Holdout, r.Props = h == 1, json.RawMessage(pr)
-		*open = append(*open, r)
-	}
-	return rows.Err()
-}
-
-// mergedInto lists cid and the customers merged into it (transitively, a few levels).
-func (w *work) mergedInto(ctx context.Context, cid int64) ([]int64, error) {
-	ids := []int64{cid}
-	for i := 0; i < len(ids) && i < 16; i++ {
-		rows, err := w.q.Query(ctx, `SELECT merged_id FROM customer_merges WHERE survivor_id = ?`, ids[i])
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var m int64
-			if err := rows.Scan(&m); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			ids = append(ids, m)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-	}
-	return ids, nil
 }
 
 func matches(m Match, name string, p map[string]any, key string) bool {
@@ -560,14 +626,34 @@ func matches(m Match, name string, p map[string]any, key string) bool {
 	return m.Key == "" || key == "" || propText(p, m.Key) == key
 }
 
-// enter starts a run unless the re-entry rule forbids it; it reports whether it did.
+// enter starts a run unless the re-entry rule forbids it, writes it, and reports
+// whether it did.
 func (w *work) enter(ctx context.Context, pl *Plan, cid int64, key string, seq int64, entryProps []byte) (bool, error) {
-	var last, active int64
-	var lastStart int64
-	err := w.q.QueryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN status = 'active' THEN 1 ELSE 0 END), 0), COALESCE(MAX(started_at), 0)
-		FROM journey_runs WHERE journey = ? AND customer_id = ? AND entry_key = ?`, pl.Name, cid, key).Scan(&last, &active, &lastStart)
+	ok, err := w.enterRun(ctx, pl, cid, key, seq, entryProps)
+	if ferr := w.endScope(ctx); err == nil {
+		err = ferr
+	}
+	return ok, err
+}
+
+// enterRun is enter without the write. The re-entry rule counts the runs of every
+// customer merged into cid: two anonymous visitors later known to be one person have
+// had the runs both had.
+func (w *work) enterRun(ctx context.Context, pl *Plan, cid int64, key string, seq int64, entryProps []byte) (bool, error) {
+	ids, err := w.mergedInto(ctx, cid)
 	if err != nil {
 		return false, err
+	}
+	if err := w.loadStats(ctx, ids); err != nil {
+		return false, err
+	}
+	var last, active, lastStart int64
+	for _, id := range ids {
+		if st := w.stats[statKey{pl.Name, id, key}]; st != nil {
+			last += st.count
+			active += st.active
+			lastStart = max(lastStart, st.lastStart)
+		}
 	}
 	switch {
 	case active > 0:
@@ -577,17 +663,27 @@ func (w *work) enter(ctx context.Context, pl *Plan, cid int64, key string, seq i
 	case pl.ReEntry.Mode == "cooldown" && last > 0 && w.now.UnixMilli()-lastStart < pl.ReEntry.Cooldown.Milliseconds():
 		return false, nil
 	}
-	v := w.e.latestVersion(pl.Name)
-	hold := InHoldout(pl.Name, cid, key, pl.Holdout)
-	r := &run{Journey: pl.Name, Version: v, CustomerID: cid, Key: key, Holdout: hold, Props: entryProps, StartedAt: w.now.UnixMilli()}
-	h := 0
-	if hold {
-		h = 1
-	}
-	err = w.q.QueryRow(ctx, `INSERT INTO journey_runs (journey, version, customer_id, entry_key, status, step, holdout, entry_seq, entry_props, started_at, updated_at)
-		VALUES (?, ?, ?, ?, 'active', 0, ?, ?, ?, ?, ?) RETURNING id`, pl.Name, v, cid, key, h, seq, string(entryProps), r.StartedAt, r.StartedAt).Scan(&r.ID)
+	id, err := w.newRunID(ctx, w.idHint)
 	if err != nil {
-		return false, fmt.Errorf("start run: %w", err)
+		return false, err
+	}
+	if w.idHint > 0 {
+		w.idHint--
+	}
+	now := w.now.UnixMilli()
+	r := &run{ID: id, Journey: pl.Name, Version: w.e.latestVersion(pl.Name), CustomerID: cid, Key: key, Holdout: InHoldout(pl.Name, cid, key, pl.Holdout),
+		Props: entryProps, StartedAt: now, EntrySeq: seq, status: "active", updatedAt: now, isNew: true}
+	w.touch(r)
+	st := w.stats[statKey{pl.Name, cid, key}]
+	if st == nil {
+		st = &runStat{}
+		w.stats[statKey{pl.Name, cid, key}] = st
+	}
+	st.count++
+	st.active++
+	st.lastStart = max(st.lastStart, now)
+	if w.openLoaded[cid] {
+		w.open[cid] = append(w.open[cid], r)
 	}
 	return true, w.advance(ctx, r, pl, 0)
 }
@@ -616,17 +712,29 @@ func unitHash(parts ...string) float64 {
 	return float64(h.Sum64()>>11) / float64(1<<53)
 }
 
-func (w *work) exit(ctx context.Context, r *run, reason string) error {
+// ended takes a run that just finished out of the batch's open runs and counts.
+func (w *work) ended(r *run) {
+	if st := w.stats[statKey{r.Journey, r.CustomerID, r.Key}]; st != nil && st.active > 0 {
+		st.active--
+	}
+	if rs := w.open[r.CustomerID]; rs != nil {
+		for i, x := range rs {
+			if x == r {
+				w.open[r.CustomerID] = append(rs[:i:i], rs[i+1:]...)
+				break
+			}
+		}
+	}
+}
+
+func (w *work) exit(r *run, reason string) {
 	now := w.now.UnixMilli()
-	if _, err := w.q.Exec(ctx, `UPDATE journey_runs SET status = 'exited', exit_reason = ?, ended_at = ?, updated_at = ? WHERE id = ?`, reason, now, now, r.ID); err != nil {
-		return err
-	}
-	if _, err := w.q.Exec(ctx, `DELETE FROM journey_timers WHERE run_id = ?`, r.ID); err != nil {
-		return err
-	}
+	r.status, r.reason, r.endedAt, r.updatedAt = "exited", reason, now, now
+	w.touch(r)
+	w.setTimer(r.ID, timerOp{})
 	// A send still held (quiet hours, cap delay) must not go out after the customer bought.
-	_, err := w.q.Exec(ctx, `UPDATE journey_sends SET status = 'suppressed', reason = 'exited' WHERE run_id = ? AND status = 'pending'`, r.ID)
-	return err
+	w.buf.exited = append(w.buf.exited, r.ID)
+	w.ended(r)
 }
 
 // advance executes nodes from i until the run waits or ends. Plans only branch
@@ -635,8 +743,10 @@ func (w *work) advance(ctx context.Context, r *run, pl *Plan, i int) error {
 	now := w.now.UnixMilli()
 	for {
 		if i == End || i >= len(pl.Nodes) {
-			_, err := w.q.Exec(ctx, `UPDATE journey_runs SET status = 'done', step = ?, ended_at = ?, updated_at = ? WHERE id = ?`, len(pl.Nodes), now, now, r.ID)
-			return err
+			r.status, r.Step, r.endedAt, r.updatedAt = "done", len(pl.Nodes), now, now
+			w.touch(r)
+			w.ended(r)
+			return nil
 		}
 		n := &pl.Nodes[i]
 		switch n.Kind {
@@ -645,12 +755,10 @@ func (w *work) advance(ctx context.Context, r *run, pl *Plan, i int) error {
 			if n.Kind == "wait_until" {
 				d = n.Timeout
 			}
-			if _, err := w.q.Exec(ctx, `UPDATE journey_runs SET step = ?, updated_at = ? WHERE id = ?`, i, now, r.ID); err != nil {
-				return err
-			}
-			_, err := w.q.Exec(ctx, `INSERT INTO journey_timers (run_id, due_at, step) VALUES (?, ?, ?)
-				ON CONFLICT (run_id) DO UPDATE SET due_at = excluded.due_at, step = excluded.step`, r.ID, now+d.Milliseconds(), i)
-			return err
+			r.Step, r.updatedAt = i, now
+			w.touch(r)
+			w.setTimer(r.ID, timerOp{set: true, due: now + d.Milliseconds(), step: i})
+			return nil
 		case "condition":
 			ok, err := w.eval(ctx, r, pl, n.Cond)
 			if err != nil {
@@ -683,12 +791,8 @@ func (w *work) advance(ctx context.Context, r *run, pl *Plan, i int) error {
 			if err != nil {
 				return err
 			}
-			_, err = w.q.Exec(ctx, `INSERT INTO journey_sends (idem_key, run_id, journey, customer_id, step, channel, purpose, status, not_before, created_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (idem_key) DO NOTHING`,
-				IdemKey(r.ID, i, ch), r.ID, r.Journey, r.CustomerID, i, ch, purpose, at.UnixMilli(), now)
-			if err != nil {
-				return fmt.Errorf("queue send: %w", err)
-			}
+			w.buf.sends = append(w.buf.sends, queuedSend{idem: IdemKey(r.ID, i, ch), runID: r.ID, journey: r.Journey, customerID: r.CustomerID,
+				step: i, channel: ch, purpose: purpose, notBefore: at.UnixMilli(), createdAt: now})
 			w.e.Notify()
 			i = n.Next
 		default:
@@ -707,7 +811,7 @@ func (e *Engine) fireTimers(ctx context.Context) (int, error) {
 	now := e.opt.Now()
 	n := 0
 	err := e.db.Write(ctx, func(tx *store.Tx) error {
-		q := `SELECT t.run_id, t.step, r.journey, r.version, r.customer_id, r.entry_key, r.step, r.holdout, r.entry_props, r.started_at, r.status
+		q := `SELECT t.run_id, t.step, r.journey, r.version, r.customer_id, r.entry_key, r.step, r.holdout, r.entry_props, r.started_at, r.entry_seq, r.status
 			FROM journey_timers t JOIN journey_runs r ON r.id = t.run_id WHERE t.due_at <= ? ORDER BY t.due_at LIMIT ?`
 		if tx.Dialect == store.Postgres {
 			q += ` FOR UPDATE OF t SKIP LOCKED`
@@ -717,16 +821,15 @@ func (e *Engine) fireTimers(ctx context.Context) (int, error) {
 			return err
 		}
 		type due struct {
-			r      run
-			step   int
-			status string
+			r    run
+			step int
 		}
 		var ds []due
 		for rows.Next() {
 			var d due
 			var h int
 			var pr string
-			if err := rows.Scan(&d.r.ID, &d.step, &d.r.Journey, &d.r.Version, &d.r.CustomerID, &d.r.Key, &d.r.Step, &h, &pr, &d.r.StartedAt, &d.status); err != nil {
+			if err := rows.Scan(&d.r.ID, &d.step, &d.r.Journey, &d.r.Version, &d.r.CustomerID, &d.r.Key, &d.r.Step, &h, &pr, &d.r.StartedAt, &d.r.EntrySeq, &d.r.status); err != nil {
 				rows.Close()
 				return err
 			}
@@ -738,13 +841,21 @@ func (e *Engine) fireTimers(ctx context.Context) (int, error) {
 			return err
 		}
 		w := e.newWork(tx, now)
-		for _, d := range ds {
-			if _, err := w.q.Exec(ctx, `DELETE FROM journey_timers WHERE run_id = ?`, d.r.ID); err != nil {
-				return err
-			}
+		var cids []int64
+		var plans []*Plan
+		for i := range ds {
+			cids = append(cids, ds[i].r.CustomerID)
+			plans = append(plans, e.plan(ds[i].r.Journey, ds[i].r.Version))
+		}
+		if err := w.prefetchRuns(ctx, cids, plans); err != nil {
+			return err
+		}
+		for i := range ds {
+			d := &ds[i]
+			w.setTimer(d.r.ID, timerOp{})
 			n++
 			pl := e.plan(d.r.Journey, d.r.Version)
-			if d.status != "active" || d.r.Step != d.step || pl == nil || d.step >= len(pl.Nodes) {
+			if d.r.status != "active" || d.r.Step != d.step || pl == nil || d.step >= len(pl.Nodes) {
 				continue // stale timer
 			}
 			// Both a wait's end and a wait-until's timeout continue at Next.
@@ -752,7 +863,7 @@ func (e *Engine) fireTimers(ctx context.Context) (int, error) {
 				return fmt.Errorf("run %d: %w", d.r.ID, err)
 			}
 		}
-		return nil
+		return w.endScope(ctx)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("journey timers: %w", err)

@@ -25,21 +25,24 @@ func (e *Engine) consumeSegments(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	type change struct {
-		id, cid int64
-		seg     string
-		p       float64
+		id, cid  int64
+		seg      string
+		p        float64
+		baseline bool
 	}
-	rows, err := e.db.Query(ctx, `SELECT id, customer_id, segment, p_alive FROM segment_changes WHERE id > ? ORDER BY id LIMIT ?`, cursor, e.opt.Batch)
+	rows, err := e.db.Query(ctx, `SELECT id, customer_id, segment, p_alive, baseline FROM segment_changes WHERE id > ? ORDER BY id LIMIT ?`, cursor, e.opt.Batch)
 	if err != nil {
 		return 0, fmt.Errorf("read segment changes: %w", err)
 	}
 	var cs []change
 	for rows.Next() {
 		var c change
-		if err := rows.Scan(&c.id, &c.cid, &c.seg, &c.p); err != nil {
+		var b int
+		if err := rows.Scan(&c.id, &c.cid, &c.seg, &c.p, &b); err != nil {
 			rows.Close()
 			return 0, err
 		}
+		c.baseline = b == 1
 		cs = append(cs, c)
 	}
 	rows.Close()
@@ -55,6 +58,9 @@ func (e *Engine) consumeSegments(ctx context.Context) (int, error) {
 		for _, c := range cs {
 			if len(plans) == 0 {
 				break
+			}
+			if c.baseline {
+				continue // the state the customer was in when the feed started, not a move
 			}
 			var prevSeg string
 			prevP := -1.0

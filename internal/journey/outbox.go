@@ -75,6 +75,9 @@ func (e *Engine) dispatch(ctx context.Context) (int, error) {
 			return ps[i].id < ps[j].id
 		})
 		w := e.newWork(tx, now)
+		if err := w.prefetchSends(ctx, ps); err != nil {
+			return err
+		}
 		var evs []event.Event
 		for i := range ps {
 			d, ev, err := e.decide(ctx, w, &ps[i])
@@ -86,6 +89,9 @@ func (e *Engine) dispatch(ctx context.Context) (int, error) {
 				ds = append(ds, d)
 			}
 			evs = append(evs, ev...)
+		}
+		if err := w.endScope(ctx); err != nil {
+			return err
 		}
 		return e.insertEvents(ctx, tx, evs)
 	})
@@ -99,28 +105,24 @@ func (e *Engine) dispatch(ctx context.Context) (int, error) {
 	e.deliver(ctx, ds)
 	now = e.opt.Now()
 	err = e.db.Write(ctx, func(stx *store.Tx) error {
-		tx := newStmts(stx)
+		w := e.newWork(stx, now)
 		var evs []event.Event
 		for _, d := range ds {
 			if d.err == nil {
-				if _, err := tx.Exec(ctx, `UPDATE journey_sends SET status = 'sent', reason = '', lease_until = 0 WHERE id = ? AND status = 'sending'`, d.id); err != nil {
-					return err
-				}
+				w.updateSend("sent", d.id)
 				evs = append(evs, e.trackEvent(d.prof, sentEvent[d.msg.Channel], "sent-"+d.msg.IdemKey, now, d.msg, nil)...)
 				continue
 			}
 			var perm *PermanentError
 			if errors.As(d.err, &perm) || d.attempts >= e.opt.MaxAttempts {
-				if _, err := tx.Exec(ctx, `UPDATE journey_sends SET status = 'failed', reason = ?, lease_until = 0 WHERE id = ?`, trunc(d.err.Error()), d.id); err != nil {
-					return err
-				}
+				w.updateSend("failed", d.id, trunc(d.err.Error()))
 				continue
 			}
 			backoff := time.Duration(1<<min(d.attempts, 12)) * time.Second
-			if _, err := tx.Exec(ctx, `UPDATE journey_sends SET status = 'pending', reason = ?, not_before = ?, lease_until = 0, sent_at = 0 WHERE id = ?`,
-				trunc(d.err.Error()), now.Add(backoff).UnixMilli(), d.id); err != nil {
-				return err
-			}
+			w.updateSend("retry", d.id, trunc(d.err.Error()), now.Add(backoff).UnixMilli())
+		}
+		if err := w.endScope(ctx); err != nil {
+			return err
 		}
 		return e.insertEvents(ctx, stx, evs)
 	})
@@ -154,7 +156,7 @@ func scanPending(ctx context.Context, tx *store.Tx, q string, ps *[]pendingSend,
 
 func trunc(s string) string {
 	if len(s) > 500 {
-		return s[:500]
+		return strings.ToValidUTF8(s[:500], "")
 	}
 	return s
 }
@@ -189,14 +191,45 @@ func (e *Engine) deliver(ctx context.Context, ds []*delivery) {
 	wg.Wait()
 }
 
-func (e *Engine) suppress(ctx context.Context, tx *stmts, id int64, reason string) error {
-	_, err := tx.Exec(ctx, `UPDATE journey_sends SET status = 'suppressed', reason = ?, lease_until = 0 WHERE id = ?`, reason, id)
-	return err
+func (e *Engine) suppress(w *work, id int64, reason string) error {
+	w.updateSend("suppress", id, reason)
+	return nil
 }
 
-func (e *Engine) hold(ctx context.Context, tx *stmts, id int64, until time.Time, reason string) error {
-	_, err := tx.Exec(ctx, `UPDATE journey_sends SET status = 'pending', reason = ?, not_before = ?, lease_until = 0 WHERE id = ?`, reason, until.UnixMilli(), id)
-	return err
+func (e *Engine) hold(w *work, id int64, until time.Time, reason string) error {
+	w.updateSend("hold", id, reason, until.UnixMilli())
+	return nil
+}
+
+// prefetchSends reads, for a batch of claimed sends, the customers' profiles, consent
+// rows and suppressed addresses, so decide asks the database only about caps.
+func (w *work) prefetchSends(ctx context.Context, ps []pendingSend) error {
+	var ids []int64
+	for i := range ps {
+		ids = append(ids, ps[i].customerID)
+	}
+	if err := w.loadProfiles(ctx, ids); err != nil {
+		return err
+	}
+	var pids []int64
+	var pairs [][2]string
+	for i := range ps {
+		p := w.profiles[ps[i].customerID]
+		pids = append(pids, p.ID)
+		pl := w.e.plan(ps[i].journey, ps[i].version)
+		if pl == nil || ps[i].step >= len(pl.Nodes) || pl.Nodes[ps[i].step].Send == nil {
+			continue
+		}
+		if a := pl.Nodes[ps[i].step].Send.option(ps[i].channel); a != nil && (a.Channel == "email" || a.Channel == "sms") {
+			if to := address(p, a); to != "" {
+				pairs = append(pairs, [2]string{a.Channel, normAddr(a.Channel, to)})
+			}
+		}
+	}
+	if err := w.loadConsent(ctx, pids); err != nil {
+		return err
+	}
+	return w.loadSuppressions(ctx, pairs)
 }
 
 // decide applies holdout, address, suppression, consent, quiet hours and the frequency
@@ -205,11 +238,11 @@ func (e *Engine) decide(ctx context.Context, w *work, p *pendingSend) (*delivery
 	tx, now := w.q, w.now
 	pl := e.plan(p.journey, p.version)
 	if pl == nil || p.step >= len(pl.Nodes) || pl.Nodes[p.step].Send == nil {
-		return nil, nil, e.suppress(ctx, w.q, p.id, "plan missing")
+		return nil, nil, e.suppress(w, p.id, "plan missing")
 	}
 	a := pl.Nodes[p.step].Send.option(p.channel)
 	if a == nil {
-		return nil, nil, e.suppress(ctx, w.q, p.id, "plan missing")
+		return nil, nil, e.suppress(w, p.id, "plan missing")
 	}
 	prof, err := w.profile(ctx, p.customerID)
 	if err != nil {
@@ -217,7 +250,7 @@ func (e *Engine) decide(ctx context.Context, w *work, p *pendingSend) (*delivery
 	}
 	var entry map[string]any
 	_ = json.Unmarshal([]byte(p.props), &entry)
-	data := &renderData{Profile: *prof, Event: entry, Journey: p.journey, Business: e.opt.Business, Now: event.FormatTime(now)}
+	data := &renderData{Profile: *prof, Event: entry, Journey: p.journey, Business: e.opt.Business, ShopURL: e.opt.ShopURL, Now: event.FormatTime(now)}
 
 	if a.Channel == "profile" {
 		// A profile update is an identify event in the log: the processor applies it
@@ -226,43 +259,41 @@ func (e *Engine) decide(ctx context.Context, w *work, p *pendingSend) (*delivery
 		for k, src := range a.Traits {
 			v, err := renderText(k, src, data, nil)
 			if err != nil {
-				_, err := tx.Exec(ctx, `UPDATE journey_sends SET status = 'failed', reason = ? WHERE id = ?`, trunc(err.Error()), p.id)
-				return nil, nil, err
+				w.updateSend("fail", p.id, trunc(err.Error()))
+				return nil, nil, nil
 			}
 			traits[k] = v
 		}
-		if _, err := tx.Exec(ctx, `UPDATE journey_sends SET status = 'sent', sent_at = ? WHERE id = ?`, now.UnixMilli(), p.id); err != nil {
-			return nil, nil, err
-		}
+		w.updateSend("profiled", p.id, now.UnixMilli())
 		return nil, e.identifyEvent(prof, "profile-"+p.idem, now, traits), nil
 	}
 	if p.holdout {
-		return nil, nil, e.suppress(ctx, w.q, p.id, "holdout")
+		return nil, nil, e.suppress(w, p.id, "holdout")
 	}
 	to := address(prof, a)
 	if to == "" {
-		return nil, nil, e.suppress(ctx, w.q, p.id, "no address")
+		return nil, nil, e.suppress(w, p.id, "no address")
 	}
 	if a.Channel == "email" || a.Channel == "sms" {
-		var n int
-		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM journey_suppressions WHERE channel = ? AND address = ?`, a.Channel, normAddr(a.Channel, to)).Scan(&n); err != nil {
+		sup, err := w.isSuppressed(ctx, a.Channel, to)
+		if err != nil {
 			return nil, nil, err
 		}
-		if n > 0 {
-			return nil, nil, e.suppress(ctx, w.q, p.id, "suppression list")
+		if sup {
+			return nil, nil, e.suppress(w, p.id, "suppression list")
 		}
 	}
 	marketing := p.purpose == "marketing" && a.Channel != "webhook"
 	if marketing {
-		ok, err := hasConsent(ctx, tx, prof, a.Channel, p.purpose)
+		ok, err := w.hasConsent(ctx, prof, a.Channel, p.purpose)
 		if err != nil {
 			return nil, nil, err
 		}
 		if !ok {
-			return nil, nil, e.suppress(ctx, w.q, p.id, "no consent")
+			return nil, nil, e.suppress(w, p.id, "no consent")
 		}
 		if until, quiet := QuietUntil(now, e.location(prof), e.quietFor(pl)); quiet {
-			return nil, nil, e.hold(ctx, w.q, p.id, until, "quiet hours")
+			return nil, nil, e.hold(w, p.id, until, "quiet hours")
 		}
 		if c := e.capFor(pl, a.Channel); c != nil {
 			if w.tx.Dialect == store.Postgres {
@@ -281,9 +312,9 @@ func (e *Engine) decide(ctx context.Context, w *work, p *pendingSend) (*delivery
 			}
 			if n >= c.Max {
 				if c.Over == "delay" {
-					return nil, nil, e.hold(ctx, w.q, p.id, time.UnixMilli(oldest.Int64).Add(c.Per+time.Second), "frequency cap")
+					return nil, nil, e.hold(w, p.id, time.UnixMilli(oldest.Int64).Add(c.Per+time.Second), "frequency cap")
 				}
-				return nil, nil, e.suppress(ctx, w.q, p.id, "frequency cap")
+				return nil, nil, e.suppress(w, p.id, "frequency cap")
 			}
 		}
 	}
@@ -292,8 +323,8 @@ func (e *Engine) decide(ctx context.Context, w *work, p *pendingSend) (*delivery
 	}
 	msg, err := render(a, data, l)
 	if err != nil {
-		_, err := tx.Exec(ctx, `UPDATE journey_sends SET status = 'failed', reason = ? WHERE id = ?`, trunc(err.Error()), p.id)
-		return nil, nil, err
+		w.updateSend("fail", p.id, trunc(err.Error()))
+		return nil, nil, nil
 	}
 	msg.IdemKey, msg.SendID, msg.RunID, msg.CustomerID, msg.Journey, msg.Purpose, msg.To = p.idem, p.id, p.runID, p.customerID, p.journey, p.purpose, to
 	if a.Channel == "email" {
@@ -312,11 +343,7 @@ func (e *Engine) decide(ctx context.Context, w *work, p *pendingSend) (*delivery
 			}
 		}
 	}
-	_, err = tx.Exec(ctx, `UPDATE journey_sends SET status = 'sending', lease_until = ?, attempts = attempts + 1, sent_at = ? WHERE id = ?`,
-		now.Add(e.opt.LeaseTTL).UnixMilli(), now.UnixMilli(), p.id)
-	if err != nil {
-		return nil, nil, err
-	}
+	w.updateSend("claim", p.id, now.Add(e.opt.LeaseTTL).UnixMilli(), now.UnixMilli())
 	return &delivery{id: p.id, attempts: p.attempts + 1, msg: msg, prof: prof}, nil, nil
 }
 

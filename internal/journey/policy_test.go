@@ -125,7 +125,7 @@ func TestHoldoutSimulation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := Measure(ctx, db, name, ReportOptions{CostPerSend: map[string]int64{"email": 1}})
+		rep, err := Measure(ctx, db, name, ReportOptions{AllRuns: true, CostPerSend: map[string]int64{"email": 1}})
 		if err != nil {
 			t.Fatal(err)
 		}

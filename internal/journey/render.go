@@ -31,6 +31,7 @@ type renderData struct {
 	Event    map[string]any // the entry event's properties
 	Journey  string
 	Business string
+	ShopURL  string // the shop's website (Options.ShopURL), without a trailing slash
 	Now      string
 }
 

@@ -2,6 +2,8 @@ package journey
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -9,11 +11,31 @@ import (
 	"github.com/omniroi/omniroi/internal/store"
 )
 
-// ReportOptions say how conversions are counted and what sends cost.
+// ReportOptions say which runs are compared, how conversions are counted and what sends
+// cost.
 type ReportOptions struct {
-	Window      time.Duration    // an order within Window after entry converts the run; default 7d
+	Window      time.Duration    // an order within Window after the first message converts the run; default 7d
 	CostPerSend map[string]int64 // minor units per delivered send, by channel (email 0, sms 5, ...)
 	Currency    string           // orders in other currencies are ignored; default: the most common
+
+	// From and To select the runs started in [From, To); a zero bound is open. Each run
+	// still converts on orders within Window after its entry, so a run started on the
+	// period's last day may convert after To: the report is about the runs the period
+	// started, not the orders it saw. Sends and their cost are those of the selected runs.
+	From, To time.Time
+
+	// AllRuns compares every run from its entry instead of the runs that reached a
+	// message step from that moment. Before its first message a run is treated alike in
+	// both arms, so leaving out the runs that ended earlier (the cart bought within the
+	// hour) removes the same people from both and only cuts noise; a journey whose first
+	// step is a message gets the same comparison either way.
+	AllRuns bool
+}
+
+// RunPeriod is the run window a report covers; a nil bound is open.
+type RunPeriod struct {
+	From *time.Time `json:"from"` // first run start included
+	To   *time.Time `json:"to"`   // exclusive
 }
 
 // Group is one arm of the comparison.
@@ -31,6 +53,8 @@ type Group struct {
 type Report struct {
 	Journey         string     `json:"journey"`
 	Window          string     `json:"window"`
+	Runs            string     `json:"runs"` // "reached a message" (window from the first message) or "all" (from entry)
+	Period          RunPeriod  `json:"runs_started"`
 	Currency        string     `json:"currency"`
 	Treated         Group      `json:"treated"`
 	Holdout         Group      `json:"holdout"`
@@ -47,67 +71,152 @@ type Report struct {
 	TooFewRuns      bool       `json:"too_few_runs"` // under 2 runs in a group: no revenue interval
 }
 
-// Measure builds the holdout report for a journey over all its versions. The order that
-// started a run (review-request enters on Order Completed) is not its conversion.
+// Measure builds the holdout report for a journey over all its versions, for the runs
+// started in opt's window. The order that started a run (review-request enters on Order
+// Completed) is not its conversion.
 func Measure(ctx context.Context, db *store.DB, journey string, opt ReportOptions) (*Report, error) {
+	rep, _, err := measure(ctx, db, journey, opt, false)
+	return rep, err
+}
+
+// MeasureWithAllTime returns the report for opt's run window and, from the same scan of
+// the journey's runs, the report over all of them (the dashboard shows both).
+func MeasureWithAllTime(ctx context.Context, db *store.DB, journey string, opt ReportOptions) (period, all *Report, err error) {
+	return measure(ctx, db, journey, opt, true)
+}
+
+func measure(ctx context.Context, db *store.DB, journey string, opt ReportOptions, withAll bool) (*Report, *Report, error) {
 	if opt.Window <= 0 {
 		opt.Window = 7 * 24 * time.Hour
 	}
+	if !opt.From.IsZero() && !opt.To.IsZero() && !opt.From.Before(opt.To) {
+		return nil, nil, fmt.Errorf("journey report: the period start %s is not before its end %s", opt.From.Format(time.RFC3339), opt.To.Format(time.RFC3339))
+	}
+	bounded := !opt.From.IsZero() || !opt.To.IsZero()
+	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+	if !opt.From.IsZero() {
+		lo = opt.From.UnixMilli()
+	}
+	if !opt.To.IsZero() {
+		hi = opt.To.UnixMilli()
+	}
+	// The currency is chosen over all the journey's customers, so a period and all time
+	// agree on it. IN, not a join: each order counts once however many runs its customer
+	// had, and the subquery reads only the journey_runs_journey index.
 	if opt.Currency == "" {
-		err := db.QueryRow(ctx, `SELECT o.currency FROM orders o JOIN journey_runs r ON r.customer_id = o.customer_id WHERE r.journey = ? GROUP BY o.currency ORDER BY COUNT(*) DESC LIMIT 1`, journey).Scan(&opt.Currency)
-		if err != nil {
+		err := db.QueryRow(ctx, `SELECT currency FROM orders WHERE customer_id IN (SELECT customer_id FROM journey_runs WHERE journey = ?) GROUP BY currency ORDER BY COUNT(*) DESC, currency LIMIT 1`, journey).Scan(&opt.Currency)
+		if errors.Is(err, sql.ErrNoRows) {
 			opt.Currency = "" // no orders at all: every run is a non-conversion
+		} else if err != nil {
+			return nil, nil, fmt.Errorf("journey report currency: %w", err)
 		}
 	}
-	rep := &Report{Journey: journey, Window: dur(opt.Window), Currency: opt.Currency}
-	rows, err := db.Query(ctx, `SELECT r.holdout, COUNT(o.order_id), COALESCE(SUM(o.revenue_minor), 0)
-		FROM journey_runs r LEFT JOIN orders o ON o.customer_id = r.customer_id AND o.ts >= r.started_at AND o.ts < r.started_at + ? AND o.currency = ? AND o.seq <> r.entry_seq
-		WHERE r.journey = ? GROUP BY r.id, r.holdout`, opt.Window.Milliseconds(), opt.Currency, journey)
+	runs := "reached a message"
+	if opt.AllRuns {
+		runs = "all"
+	}
+	newRep := func(p RunPeriod) *Report {
+		return &Report{Journey: journey, Window: dur(opt.Window), Runs: runs, Currency: opt.Currency, Period: p}
+	}
+	var period RunPeriod
+	if !opt.From.IsZero() {
+		f := opt.From
+		period.From = &f
+	}
+	if !opt.To.IsZero() {
+		t := opt.To
+		period.To = &t
+	}
+	rep, all := newRep(period), (*Report)(nil)
+	if withAll {
+		all = newRep(RunPeriod{})
+	}
+	// With both reports wanted, one unfiltered scan feeds both and the window is applied
+	// per row; alone, the window goes into the WHERE clause.
+	// A run's clock starts at its first message step (the send row the holdout gets too,
+	// as suppressed), or at entry with AllRuns.
+	runsFrom, start, args := "journey_runs r", "r.started_at", []any{}
+	if !opt.AllRuns {
+		runsFrom = `journey_runs r JOIN (SELECT run_id, MIN(created_at) AS at FROM journey_sends WHERE journey = ? AND channel <> 'profile' GROUP BY run_id) f ON f.run_id = r.id`
+		start, args = "f.at", append(args, journey)
+	}
+	where := ""
+	args = append(args, opt.Window.Milliseconds(), opt.Currency, journey)
+	if bounded && !withAll {
+		where, args = " AND r.started_at >= ? AND r.started_at < ?", append(args, lo, hi)
+	}
+	rows, err := db.Query(ctx, `SELECT r.holdout, r.started_at, COUNT(o.order_id), COALESCE(SUM(o.revenue_minor), 0)
+		FROM `+runsFrom+` LEFT JOIN orders o ON o.customer_id = r.customer_id AND o.ts >= `+start+` AND o.ts < `+start+` + ? AND o.currency = ? AND o.seq <> r.entry_seq
+		WHERE r.journey = ?`+where+` GROUP BY r.id, r.holdout, r.started_at`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("journey report: %w", err)
+		return nil, nil, fmt.Errorf("journey report: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var h int
-		var n, rev int64
-		if err := rows.Scan(&h, &n, &rev); err != nil {
-			return nil, fmt.Errorf("journey report: %w", err)
+		var started, n, rev int64
+		if err := rows.Scan(&h, &started, &n, &rev); err != nil {
+			return nil, nil, fmt.Errorf("journey report: %w", err)
 		}
-		g := &rep.Treated
-		if h == 1 {
-			g = &rep.Holdout
+		if all != nil {
+			all.add(h == 1, n, rev)
 		}
-		g.Runs++
-		if n > 0 {
-			g.Converted++
+		if started >= lo && started < hi {
+			rep.add(h == 1, n, rev)
 		}
-		g.Revenue += rev
-		g.revenueSquares += float64(rev) * float64(rev)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, nil, fmt.Errorf("journey report: %w", err)
 	}
-	cost := map[string]int64{}
-	srows, err := db.Query(ctx, `SELECT channel, COUNT(*) FROM journey_sends WHERE journey = ? AND status = 'sent' AND channel <> 'profile' GROUP BY channel`, journey)
+	var srows *sql.Rows
+	if bounded {
+		srows, err = db.Query(ctx, `SELECT s.channel, CASE WHEN r.started_at >= ? AND r.started_at < ? THEN 1 ELSE 0 END, COUNT(*)
+			FROM journey_sends s JOIN journey_runs r ON r.id = s.run_id
+			WHERE s.journey = ? AND s.status = 'sent' AND s.channel <> 'profile' GROUP BY 1, 2`, lo, hi, journey)
+	} else {
+		srows, err = db.Query(ctx, `SELECT channel, 1, COUNT(*) FROM journey_sends WHERE journey = ? AND status = 'sent' AND channel <> 'profile' GROUP BY channel`, journey)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("journey report: %w", err)
+		return nil, nil, fmt.Errorf("journey report: %w", err)
 	}
+	defer srows.Close()
 	for srows.Next() {
 		var ch string
+		var in int
 		var n int64
-		if err := srows.Scan(&ch, &n); err != nil {
-			srows.Close()
-			return nil, err
+		if err := srows.Scan(&ch, &in, &n); err != nil {
+			return nil, nil, fmt.Errorf("journey report: %w", err)
 		}
-		rep.Sends += n
-		cost[ch] += n * opt.CostPerSend[ch]
+		if all != nil {
+			all.Sends += n
+			all.Cost += n * opt.CostPerSend[ch]
+		}
+		if in == 1 {
+			rep.Sends += n
+			rep.Cost += n * opt.CostPerSend[ch]
+		}
 	}
-	srows.Close()
-	for _, c := range cost {
-		rep.Cost += c
+	if err := srows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("journey report: %w", err)
 	}
 	rep.compute()
-	return rep, nil
+	if all != nil {
+		all.compute()
+	}
+	return rep, all, nil
+}
+
+func (r *Report) add(holdout bool, orders, revenue int64) {
+	g := &r.Treated
+	if holdout {
+		g = &r.Holdout
+	}
+	g.Runs++
+	if orders > 0 {
+		g.Converted++
+	}
+	g.Revenue += revenue
+	g.revenueSquares += float64(revenue) * float64(revenue)
 }
 
 func (r *Report) compute() {

@@ -52,26 +52,26 @@ var emailTemplates = map[string]emailTemplate{
 		Text: `Hi {{default "there" .Profile.FirstName}},
 
 You left {{with .Event.name}}{{.}}{{else}}something{{end}} in your cart at {{.Business}}.
-{{with .Event.url}}Pick up where you left off: {{link .}}{{end}}
+{{with .Event.url}}Pick up where you left off: {{link .}}{{else}}{{with .ShopURL}}Pick up where you left off: {{link (print . "/cart")}}{{end}}{{end}}
 `,
 		HTML: `<p>Hi {{default "there" .Profile.FirstName}},</p>
 <p>You left {{with .Event.name}}<b>{{.}}</b>{{else}}something{{end}} in your cart at {{.Business}}.</p>
-{{with .Event.url}}<p><a href="{{link .}}">Pick up where you left off</a></p>{{end}}`,
+{{with .Event.url}}<p><a href="{{link .}}">Pick up where you left off</a></p>{{else}}{{with .ShopURL}}<p><a href="{{link (print . "/cart")}}">Pick up where you left off</a></p>{{end}}{{end}}`,
 	},
 	"welcome": {
 		Subject: `Welcome to {{.Business}}`,
-		Text:    "Hi {{default \"there\" .Profile.FirstName}},\n\nThanks for joining {{.Business}}. We're glad you're here.\n",
-		HTML:    `<p>Hi {{default "there" .Profile.FirstName}},</p><p>Thanks for joining {{.Business}}. We're glad you're here.</p>`,
+		Text:    "Hi {{default \"there\" .Profile.FirstName}},\n\nThanks for joining {{.Business}}. We're glad you're here.\n{{with .ShopURL}}See what's fresh today: {{link .}}\n{{end}}",
+		HTML:    `<p>Hi {{default "there" .Profile.FirstName}},</p><p>Thanks for joining {{.Business}}. We're glad you're here.</p>{{with .ShopURL}}<p><a href="{{link .}}">See what's fresh today</a></p>{{end}}`,
 	},
 	"review_request": {
 		Subject: `How was your order?`,
-		Text:    "Hi {{default \"there\" .Profile.FirstName}},\n\nHow did you like your order {{.Event.order_id}}? Tell us: {{link \"https://example.com/review\"}}\n",
-		HTML:    `<p>Hi {{default "there" .Profile.FirstName}},</p><p>How did you like your order {{.Event.order_id}}? <a href="{{link "https://example.com/review"}}">Leave a review</a></p>`,
+		Text:    "Hi {{default \"there\" .Profile.FirstName}},\n\nHow did you like your order {{.Event.order_id}}?{{with .ShopURL}} Tell us: {{link (print . \"/review?order=\" $.Event.order_id)}}{{else}} Just reply to this email.{{end}}\n",
+		HTML:    `<p>Hi {{default "there" .Profile.FirstName}},</p><p>How did you like your order {{.Event.order_id}}? {{with .ShopURL}}<a href="{{link (print . "/review?order=" $.Event.order_id)}}">Leave a review</a>{{else}}Just reply to this email.{{end}}</p>`,
 	},
 	"win_back": {
 		Subject: `We miss you{{with .Profile.FirstName}}, {{.}}{{end}}`,
-		Text:    "Hi {{default \"there\" .Profile.FirstName}},\n\nIt's been a while. Here is 15% off your next visit to {{.Business}}: COMEBACK15\n",
-		HTML:    `<p>Hi {{default "there" .Profile.FirstName}},</p><p>It's been a while. Here is 15% off your next visit to {{.Business}}: <b>COMEBACK15</b></p>`,
+		Text:    "Hi {{default \"there\" .Profile.FirstName}},\n\nIt's been a while. Here is 15% off your next visit to {{.Business}}: COMEBACK15\n{{with .ShopURL}}Order online: {{link .}}\n{{end}}",
+		HTML:    `<p>Hi {{default "there" .Profile.FirstName}},</p><p>It's been a while. Here is 15% off your next visit to {{.Business}}: <b>COMEBACK15</b></p>{{with .ShopURL}}<p><a href="{{link .}}">Order online</a></p>{{end}}`,
 	},
 }
 

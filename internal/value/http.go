@@ -212,12 +212,7 @@ type apiModels struct {
 		R, Alpha, A, B float64
 	} `json:"bg_nbd"`
 	Pareto *paretoOut `json:"pareto_nbd"`
-	Gamma  struct {
-		P         float64 `json:"p"`
-		Q         float64 `json:"q"`
-		V         float64 `json:"v"`
-		Customers int     `json:"customers"`
-	} `json:"gamma_gamma"`
+	Gamma  gammaOut   `json:"gamma_gamma"`
 }
 
 func (sn *snapshot) cache() apiCache {
@@ -262,8 +257,7 @@ func (s *Service) handleCLV(w http.ResponseWriter, r *http.Request) {
 		m.Pareto = &paretoOut{pn.R, pn.Alpha, pn.S, pn.Beta, pn.LogLikelihood}
 	}
 	if sn.models.HasSpend {
-		g := sn.models.Gamma
-		m.Gamma.P, m.Gamma.Q, m.Gamma.V, m.Gamma.Customers = g.P, g.Q, g.V/100, g.Customers
+		m.Gamma = newGammaOut(sn.models.Gamma)
 	}
 	top := make([]clvCustomerOut, 0, min(limit, len(sn.pred)))
 	for _, p := range sn.pred {
@@ -330,18 +324,7 @@ func (s *Service) handleSegments(w http.ResponseWriter, r *http.Request) {
 	if sn == nil {
 		return
 	}
-	type seg struct {
-		Segment      string  `json:"segment"`
-		Customers    int     `json:"customers"`
-		Share        float64 `json:"share"`
-		Revenue      float64 `json:"revenue"`
-		RevenueShare float64 `json:"revenue_share"`
-		Warning      string  `json:"warning,omitempty"`
-	}
-	segs := make([]seg, 0, len(sn.segments.Segments))
-	for _, x := range sn.segments.Segments {
-		segs = append(segs, seg{x.Segment, x.Customers, round(x.Share, 6), float64(x.Revenue) / 100, round(x.RevenueShare, 6), x.Warning})
-	}
+	segs := appendSegmentsJSON(make([]segmentJSON, 0, len(sn.segments.Segments)), sn.segments.Segments)
 	apiJSON(w, http.StatusOK, map[string]any{
 		"as_of": sn.asOf.Format(time.DateOnly), "previous": sn.segments.Previous.Format(time.DateOnly), "currency": sn.data.Currency,
 		"segments": segs, "transitions": sn.segments.Transitions, "churn_bands": sn.bandsOut(), "cache": sn.cache(),
@@ -353,35 +336,10 @@ func (s *Service) handleCohorts(w http.ResponseWriter, r *http.Request) {
 	if sn == nil {
 		return
 	}
-	type month struct {
-		Month     int     `json:"month"`
-		Active    int     `json:"active"`
-		Retention float64 `json:"retention"`
-		Revenue   float64 `json:"revenue"`
-		Partial   bool    `json:"partial,omitempty"`
-	}
-	type cohort struct {
-		Channel    string  `json:"channel,omitempty"`
-		Start      string  `json:"start"`
-		Customers  int     `json:"customers"`
-		Repeaters  int     `json:"repeaters"`
-		RepeatRate float64 `json:"repeat_rate"`
-		Months     []month `json:"months"`
-	}
-	conv := func(cs []Cohort) []cohort {
-		out := make([]cohort, 0, len(cs))
-		for _, c := range cs {
-			x := cohort{c.Channel, c.Start, c.Customers, c.Repeaters, round(c.RepeatRate, 6), nil}
-			for _, m := range c.Months {
-				x.Months = append(x.Months, month{m.Month, m.Active, round(m.Retention, 6), float64(m.Revenue) / 100, m.Partial})
-			}
-			out = append(out, x)
-		}
-		return out
-	}
+	// The API answers [] rather than null for no cohorts.
 	apiJSON(w, http.StatusOK, map[string]any{
-		"as_of": sn.asOf.Format(time.DateOnly), "currency": sn.data.Currency, "cohorts": conv(sn.cohorts.Cohorts),
-		"by_channel": conv(sn.cohorts.ByChannel), "cache": sn.cache(),
+		"as_of": sn.asOf.Format(time.DateOnly), "currency": sn.data.Currency, "cohorts": appendCohortsJSON([]cohortJSON{}, sn.cohorts.Cohorts),
+		"by_channel": appendCohortsJSON([]cohortJSON{}, sn.cohorts.ByChannel), "cache": sn.cache(),
 	})
 }
 

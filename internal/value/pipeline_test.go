@@ -2,7 +2,6 @@ package value
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"testing"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/omniroi/omniroi/internal/event"
 	"github.com/omniroi/omniroi/internal/identity"
+	"github.com/omniroi/omniroi/internal/identity/identitytest"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/store/storetest"
 )
@@ -35,32 +35,7 @@ func TestThroughProcessor(t *testing.T) {
 			{"type": "track", "event": "Order Completed", "anonymousId": "till-9", "timestamp": at(5), "properties": M{"order_id": "S1", "revenue": "8.40", "location": "store", "email": "ben@example.com"}},
 			{"type": "track", "event": "Order Refunded", "anonymousId": "till-9", "timestamp": at(5), "properties": M{"order_id": "S1", "amount": "2.40"}},
 		}
-		src, err := db.EnsureSource(ctx, "test")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var evs []event.Event
-		for _, p := range payloads {
-			raw, _ := json.Marshal(p)
-			e, err := event.Normalize(raw, "", t0.Add(1000*time.Hour), time.Time{})
-			if err != nil {
-				t.Fatalf("normalize %s: %v", raw, err)
-			}
-			e.SourceID = src.ID
-			evs = append(evs, e)
-		}
-		if err := db.Write(ctx, func(tx *store.Tx) error {
-			if err := store.LockEventLog(ctx, tx); err != nil {
-				return err
-			}
-			_, err := store.InsertEvents(ctx, tx, evs)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		if err := identity.NewProcessor(db, identity.Options{}).CatchUp(ctx); err != nil {
-			t.Fatalf("catch up: %v", err)
-		}
+		identitytest.Load(t, db, "test", t0.Add(1000*time.Hour), payloads...)
 		ana, err := identity.FindCustomer(ctx, db, "ana@example.com")
 		if err != nil {
 			t.Fatal(err)

@@ -127,6 +127,16 @@ type paretoOut struct {
 	LogLikelihood float64 `json:"log_likelihood"`
 }
 
+// gammaOut is a Gamma-Gamma fit as `omniroi clv` and /api/v1/clv print it: v in major units.
+type gammaOut struct {
+	P         float64 `json:"p"`
+	Q         float64 `json:"q"`
+	V         float64 `json:"v"`
+	Customers int     `json:"customers"`
+}
+
+func newGammaOut(g GammaGamma) gammaOut { return gammaOut{g.P, g.Q, g.V / 100, g.Customers} }
+
 type bandOut struct {
 	Band      string  `json:"band"`
 	Customers int     `json:"customers"`
@@ -146,13 +156,8 @@ type clvOut struct {
 		B             float64 `json:"b"`
 		LogLikelihood float64 `json:"log_likelihood"`
 	} `json:"bg_nbd"`
-	Pareto *paretoOut `json:"pareto_nbd"` // null when skipped
-	Gamma  struct {
-		P         float64 `json:"p"`
-		Q         float64 `json:"q"`
-		V         float64 `json:"v"`
-		Customers int     `json:"customers"`
-	} `json:"gamma_gamma"`
+	Pareto    *paretoOut       `json:"pareto_nbd"` // null when skipped
+	Gamma     gammaOut         `json:"gamma_gamma"`
 	Bands     []bandOut        `json:"churn_bands"`
 	Customers []clvCustomerOut `json:"customers"`
 }
@@ -217,7 +222,7 @@ func RunCLV(ctx context.Context, o CLVOptions, stdout io.Writer) error {
 		out.Pareto = &paretoOut{pn.R, pn.Alpha, pn.S, pn.Beta, pn.LogLikelihood}
 	}
 	if models.HasSpend {
-		out.Gamma.P, out.Gamma.Q, out.Gamma.V, out.Gamma.Customers = models.Gamma.P, models.Gamma.Q, models.Gamma.V/100, models.Gamma.Customers
+		out.Gamma = newGammaOut(models.Gamma)
 	}
 	for _, b := range SummarizeBands(pred) {
 		out.Bands = append(out.Bands, bandOut{b.Band, b.Customers, float64(b.Realised) / 100, major(b.Predicted)})
@@ -395,15 +400,7 @@ func RunSegments(ctx context.Context, o SegmentsOptions, stdout io.Writer) error
 	}
 	switch format {
 	case FormatJSON:
-		// Same shapes as SegmentStat and RFMScore, with money in major units.
-		type seg struct {
-			Segment      string  `json:"segment"`
-			Customers    int     `json:"customers"`
-			Share        float64 `json:"share"`
-			Revenue      float64 `json:"revenue"`
-			RevenueShare float64 `json:"revenue_share"`
-			Warning      string  `json:"warning,omitempty"`
-		}
+		// The same shape as RFMScore, with money in major units.
 		type cust struct {
 			ID          string  `json:"id"`
 			RecencyDays int     `json:"recency_days"`
@@ -417,15 +414,13 @@ func RunSegments(ctx context.Context, o SegmentsOptions, stdout io.Writer) error
 		type out struct {
 			AsOf        string           `json:"as_of"`
 			Previous    string           `json:"previous"`
-			Segments    []seg            `json:"segments"`
+			Segments    []segmentJSON    `json:"segments"`
 			Transitions TransitionMatrix `json:"transitions"`
 			Customers   []cust           `json:"customers"`
 			ChurnBands  []bandOut        `json:"churn_bands,omitempty"`
 		}
 		o := out{AsOf: asOf.Format("2006-01-02"), Previous: prev.Format("2006-01-02"), Transitions: rep.Transitions, ChurnBands: bands}
-		for _, x := range rep.Segments {
-			o.Segments = append(o.Segments, seg{x.Segment, x.Customers, round(x.Share, 6), float64(x.Revenue) / 100, round(x.RevenueShare, 6), x.Warning})
-		}
+		o.Segments = appendSegmentsJSON(nil, rep.Segments)
 		for _, x := range rep.Scores {
 			o.Customers = append(o.Customers, cust{x.ID, x.RecencyDays, x.Frequency, float64(x.Monetary) / 100, x.R, x.F, x.M, x.Segment})
 		}
@@ -524,6 +519,58 @@ func ReadChannelsCSV(r io.Reader) (map[string]string, error) {
 	}
 }
 
+// segmentJSON is a SegmentStat as `omniroi segments --format json` and /api/v1/segments
+// print it: shares rounded, revenue in major units.
+type segmentJSON struct {
+	Segment      string  `json:"segment"`
+	Customers    int     `json:"customers"`
+	Share        float64 `json:"share"`
+	Revenue      float64 `json:"revenue"`
+	RevenueShare float64 `json:"revenue_share"`
+	Warning      string  `json:"warning,omitempty"`
+}
+
+// appendSegmentsJSON appends ss to dst as segmentJSON; dst decides whether no segments
+// print as null (nil) or [] (empty).
+func appendSegmentsJSON(dst []segmentJSON, ss []SegmentStat) []segmentJSON {
+	for _, x := range ss {
+		dst = append(dst, segmentJSON{x.Segment, x.Customers, round(x.Share, 6), float64(x.Revenue) / 100, round(x.RevenueShare, 6), x.Warning})
+	}
+	return dst
+}
+
+// cohortJSON is a cohort as `omniroi cohorts --format json` and /api/v1/cohorts print it:
+// rates rounded, revenue in major units.
+type cohortJSON struct {
+	Channel    string            `json:"channel,omitempty"`
+	Start      string            `json:"start"`
+	Customers  int               `json:"customers"`
+	Repeaters  int               `json:"repeaters"`
+	RepeatRate float64           `json:"repeat_rate"`
+	Months     []cohortMonthJSON `json:"months"`
+}
+
+type cohortMonthJSON struct {
+	Month     int     `json:"month"`
+	Active    int     `json:"active"`
+	Retention float64 `json:"retention"`
+	Revenue   float64 `json:"revenue"`
+	Partial   bool    `json:"partial,omitempty"`
+}
+
+// appendCohortsJSON appends cs to dst as cohortJSON; dst decides whether no cohorts
+// print as null (nil) or [] (empty).
+func appendCohortsJSON(dst []cohortJSON, cs []Cohort) []cohortJSON {
+	for _, c := range cs {
+		x := cohortJSON{c.Channel, c.Start, c.Customers, c.Repeaters, round(c.RepeatRate, 6), nil}
+		for _, m := range c.Months {
+			x.Months = append(x.Months, cohortMonthJSON{m.Month, m.Active, round(m.Retention, 6), float64(m.Revenue) / 100, m.Partial})
+		}
+		dst = append(dst, x)
+	}
+	return dst
+}
+
 // CohortsOptions are the options of `omniroi cohorts`.
 type CohortsOptions struct {
 	TransactionsFile string
@@ -566,38 +613,11 @@ func RunCohorts(ctx context.Context, o CohortsOptions, stdout io.Writer) error {
 	rep := Cohorts(txs, asOf, channels)
 	switch format {
 	case FormatJSON:
-		// Cohort months with revenue in major units.
-		type month struct {
-			Month     int     `json:"month"`
-			Active    int     `json:"active"`
-			Retention float64 `json:"retention"`
-			Revenue   float64 `json:"revenue"`
-			Partial   bool    `json:"partial,omitempty"`
-		}
-		type cohort struct {
-			Channel    string  `json:"channel,omitempty"`
-			Start      string  `json:"start"`
-			Customers  int     `json:"customers"`
-			Repeaters  int     `json:"repeaters"`
-			RepeatRate float64 `json:"repeat_rate"`
-			Months     []month `json:"months"`
-		}
-		conv := func(cs []Cohort) []cohort {
-			var out []cohort
-			for _, c := range cs {
-				x := cohort{c.Channel, c.Start, c.Customers, c.Repeaters, round(c.RepeatRate, 6), nil}
-				for _, m := range c.Months {
-					x.Months = append(x.Months, month{m.Month, m.Active, round(m.Retention, 6), float64(m.Revenue) / 100, m.Partial})
-				}
-				out = append(out, x)
-			}
-			return out
-		}
 		return writeJSON(stdout, struct {
-			AsOf      string   `json:"as_of"`
-			Cohorts   []cohort `json:"cohorts"`
-			ByChannel []cohort `json:"by_channel,omitempty"`
-		}{asOf.Format("2006-01-02"), conv(rep.Cohorts), conv(rep.ByChannel)})
+			AsOf      string       `json:"as_of"`
+			Cohorts   []cohortJSON `json:"cohorts"`
+			ByChannel []cohortJSON `json:"by_channel,omitempty"`
+		}{asOf.Format("2006-01-02"), appendCohortsJSON(nil, rep.Cohorts), appendCohortsJSON(nil, rep.ByChannel)})
 	case FormatCSV:
 		rows := [][]string{{"channel", "cohort", "customers", "repeat_rate", "month", "active", "retention", "revenue", "partial"}}
 		for _, group := range [][]Cohort{rep.Cohorts, rep.ByChannel} {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/omniroi/omniroi/internal/journey"
 )
@@ -19,7 +20,8 @@ type automationStats struct {
 type automationRow struct {
 	journey.Summary
 	Stats  automationStats
-	Report *journey.Report
+	Report *journey.Report // runs started in the period
+	All    *journey.Report // every run; nil when the period is all time
 }
 
 type automationsData struct {
@@ -80,8 +82,97 @@ func (s *server) automationPeriodStats(ctx context.Context, rg Range) (map[strin
 	return out, rows.Err()
 }
 
-// automationRows lists every journey with its period activity and its holdout report.
-// Measure covers all runs of a journey (the lift needs every run, not the period's).
+// liftReports measures a journey's runs started in the period and, unless the period is
+// all time, all its runs: both from one scan of the runs.
+func (s *server) liftReports(ctx context.Context, name string, rg Range) (period, all *journey.Report, err error) {
+	if allTime(rg) {
+		period, err = journey.Measure(ctx, s.db, name, journey.ReportOptions{})
+	} else {
+		period, all, err = journey.MeasureWithAllTime(ctx, s.db, name, journey.ReportOptions{From: rg.From, To: rg.To})
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("measure journey %s: %w", name, err)
+	}
+	return period, all, nil
+}
+
+func allTime(rg Range) bool { return rg.Preset == "all" }
+
+// runsLabel names the runs a lift row counts, for people (text) and files (raw, an ISO
+// 8601 interval of inclusive days).
+func runsLabel(rg Range) Cell {
+	if allTime(rg) {
+		return Cell{Text: "All time", Raw: "all"}
+	}
+	last := rg.To.AddDate(0, 0, -1)
+	if rg.From.IsZero() {
+		return Cell{Text: "Until " + last.Format("2 Jan 2006"), Raw: "../" + last.Format(dateLayout)}
+	}
+	first := rg.From.Format("2 Jan 2006")
+	if rg.From.Year() == last.Year() {
+		first = rg.From.Format("2 Jan")
+	}
+	return Cell{Text: first + " – " + last.Format("2 Jan 2006"), Raw: rg.From.Format(dateLayout) + "/" + last.Format(dateLayout)}
+}
+
+// runsPhrase says which runs the period's lift counts.
+func runsPhrase(rg Range) string {
+	switch {
+	case allTime(rg):
+		return "all runs"
+	case rg.From.IsZero():
+		return "runs started " + strings.ToLower(runsLabel(rg).Text[:1]) + runsLabel(rg).Text[1:]
+	}
+	return "runs started in " + runsLabel(rg).Text
+}
+
+// liftCaption says which runs the lift table counts.
+func liftCaption(rg Range) string {
+	if allTime(rg) {
+		return "Treated vs holdout, all runs that reached a message (an order within the window after the first message, or the holdout's would-be message, converts a run)"
+	}
+	return "Treated vs holdout, " + runsPhrase(rg) + ", each followed by all runs; runs that reached a message (an order within the window after the first message, or the holdout's would-be message, converts a run, even after the period)"
+}
+
+func liftTable(p *page, rg Range) *Table {
+	return p.addTable(&Table{ID: "lift", Caption: liftCaption(rg),
+		// What the journey earned comes first, visible without scrolling the wide table.
+		Cols: []Col{{Label: "Journey"}, {Label: "Runs started"}, {Label: "Incremental revenue", Num: true}, {Label: "Lift", Num: true}, {Label: "ROI", Num: true},
+			{Label: "Treated runs", Num: true}, {Label: "Holdout runs", Num: true},
+			{Label: "Treated conversion (95% CI)", Num: true}, {Label: "Holdout conversion (95% CI)", Num: true},
+			{Label: "Treated revenue per run", Num: true}, {Label: "Holdout revenue per run", Num: true}, {Label: "Window"}}})
+}
+
+// liftRow is one report as a lift-table row; runs says which runs it counts.
+func liftRow(name Cell, runs Cell, rep *journey.Report, currency string) []Cell {
+	cur := rep.Currency
+	if cur == "" {
+		cur = currency
+	}
+	roi := Cell{Text: "–"}
+	if rep.ROI != nil {
+		roi = ratioCell(rep.ROI)
+	}
+	verdict := "not yet measurable"
+	switch {
+	case rep.Treated.Runs+rep.Holdout.Runs == 0:
+		verdict = "no runs yet"
+	case rep.SignificantLift:
+		verdict = fmt.Sprintf("+%.1f pp (%.1f to %.1f)", rep.Lift, rep.LiftCI[0], rep.LiftCI[1])
+	}
+	return []Cell{name, runs, amountF(rep.Incremental, cur), txt(verdict), roi, num(rep.Treated.Runs), num(rep.Holdout.Runs),
+		rateCI(rep.Treated), rateCI(rep.Holdout), amountF(rep.Treated.RevenuePerRun, cur), amountF(rep.Holdout.RevenuePerRun, cur), txt(rep.Window)}
+}
+
+// addLiftRows appends a journey's period row and, below it, its all-time row.
+func addLiftRows(t *Table, name Cell, rg Range, period, all *journey.Report, currency string) {
+	t.Rows = append(t.Rows, liftRow(name, runsLabel(rg), period, currency))
+	if all != nil {
+		t.Rows = append(t.Rows, liftRow(name, Cell{Text: "All time", Raw: "all"}, all, currency))
+	}
+}
+
+// automationRows lists every journey with its period activity and its holdout reports.
 func (s *server) automationRows(ctx context.Context, rg Range) ([]automationRow, error) {
 	list, err := journey.List(ctx, s.db)
 	if err != nil {
@@ -93,11 +184,11 @@ func (s *server) automationRows(ctx context.Context, rg Range) ([]automationRow,
 	}
 	out := make([]automationRow, 0, len(list))
 	for _, j := range list {
-		rep, err := journey.Measure(ctx, s.db, j.Name, journey.ReportOptions{})
+		rep, all, err := s.liftReports(ctx, j.Name, rg)
 		if err != nil {
-			return nil, fmt.Errorf("measure journey %s: %w", j.Name, err)
+			return nil, err
 		}
-		row := automationRow{Summary: j, Report: rep}
+		row := automationRow{Summary: j, Report: rep, All: all}
 		if st := stats[j.Name]; st != nil {
 			row.Stats = *st
 		}
@@ -134,14 +225,10 @@ func (s *server) automations(w http.ResponseWriter, r *http.Request) error {
 	at := p.addTable(&Table{ID: "automations", Caption: "Automations in this period",
 		Cols: []Col{{Label: "Journey"}, {Label: "Version", Num: true}, {Label: "Enabled"}, {Label: "Runs", Num: true}, {Label: "Sends", Num: true},
 			{Label: "Suppressed: holdout", Num: true}, {Label: "Suppressed: no consent", Num: true}, {Label: "Suppressed: frequency cap", Num: true}}})
-	lt := p.addTable(&Table{ID: "lift", Caption: "Treated vs holdout (all runs; an order within the window after entry converts a run)",
-		Cols: []Col{{Label: "Journey"}, {Label: "Window"}, {Label: "Treated runs", Num: true}, {Label: "Holdout runs", Num: true},
-			{Label: "Treated conversion (95% CI)", Num: true}, {Label: "Holdout conversion (95% CI)", Num: true},
-			{Label: "Treated revenue per run", Num: true}, {Label: "Holdout revenue per run", Num: true},
-			{Label: "Incremental revenue", Num: true}, {Label: "ROI", Num: true}, {Label: "Lift"}}})
-	ct := &Table{ID: "lift-chart", Caption: "Conversion rate, treated vs holdout", Hidden: true,
+	lt := liftTable(p, p.Range)
+	ct := &Table{ID: "lift-chart", Caption: "Conversion rate, treated vs holdout, " + runsPhrase(p.Range), Hidden: true,
 		Cols: []Col{{Label: "Journey"}, {Label: "Treated", Num: true}, {Label: "Holdout", Num: true}}}
-	ch := &Chart{ID: "lift-chart", Kind: "bar", Title: "Conversion rate (%), treated vs holdout", Table: ct}
+	ch := &Chart{ID: "lift-chart", Kind: "bar", Title: "Conversion rate (%), treated vs holdout, " + runsPhrase(p.Range), Table: ct}
 	var tr, ho []float64
 	anyRuns := false
 	for _, row := range rows {
@@ -153,24 +240,7 @@ func (s *server) automations(w http.ResponseWriter, r *http.Request) error {
 		st := row.Stats
 		at.Rows = append(at.Rows, []Cell{{Text: row.Name, Href: p.Link(href)}, num(int64(row.Version)), txt(en), num(st.Runs), num(st.Sent), num(st.Holdout), num(st.Consent), num(st.Cap)})
 		rep := row.Report
-		cur := rep.Currency
-		if cur == "" {
-			cur = p.Currency
-		}
-		roi := Cell{Text: "–"}
-		if rep.ROI != nil {
-			roi = ratioCell(rep.ROI)
-		}
-		verdict := "not yet measurable"
-		switch {
-		case rep.Treated.Runs+rep.Holdout.Runs == 0:
-			verdict = "no runs yet"
-		case rep.SignificantLift:
-			verdict = fmt.Sprintf("+%.1f pp (%.1f to %.1f)", rep.Lift, rep.LiftCI[0], rep.LiftCI[1])
-		}
-		lt.Rows = append(lt.Rows, []Cell{{Text: row.Name, Href: p.Link(href)}, txt(rep.Window), num(rep.Treated.Runs), num(rep.Holdout.Runs),
-			rateCI(rep.Treated), rateCI(rep.Holdout), amountF(rep.Treated.RevenuePerRun, cur), amountF(rep.Holdout.RevenuePerRun, cur),
-			amountF(rep.Incremental, cur), roi, txt(verdict)})
+		addLiftRows(lt, Cell{Text: row.Name, Href: p.Link(href)}, p.Range, rep, row.All, p.Currency)
 		if rep.Treated.Runs+rep.Holdout.Runs > 0 {
 			anyRuns = true
 			ch.X = append(ch.X, row.Name)
@@ -191,7 +261,6 @@ func (s *server) automation(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	name := r.PathValue("name")
 	p := s.newPage(r, "/automations", "Automation "+name)
-	p.NoRange = true
 	d := &automationsData{Name: name}
 	p.Data = d
 	if ok, err := s.hasTable(ctx, "journeys"); err != nil || !ok {
@@ -212,6 +281,15 @@ func (s *server) automation(w http.ResponseWriter, r *http.Request) error {
 		return s.notFound(w, r)
 	}
 	d.Ready = true
+	type lift struct{ period, all *journey.Report }
+	l, err := cached(s.cache, "automation-lift|"+name+"|"+p.Range.Query().Encode(), s.opt.Now(), func() (lift, error) {
+		period, all, err := s.liftReports(ctx, name, p.Range)
+		return lift{period, all}, err
+	})
+	if err != nil {
+		return err
+	}
+	addLiftRows(liftTable(p, p.Range), txt(name), p.Range, l.period, l.all, p.Currency)
 	st := p.addTable(&Table{ID: "steps", Caption: fmt.Sprintf("Steps of version %d, with counts over all runs", det.Version), Empty: "This journey has no steps.",
 		Cols: []Col{{Label: "#", Num: true}, {Label: "Step"}, {Label: "Waiting here", Num: true}, {Label: "Sent", Num: true},
 			{Label: "Opened", Num: true}, {Label: "Clicked", Num: true}, {Label: "Suppressed", Num: true}}})

@@ -2,7 +2,9 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -112,18 +114,60 @@ func TestAutomations(t *testing.T) {
 		if rep.Treated.Runs != 2 || rep.Treated.Converted != 1 || rep.Holdout.Runs != 2 || rep.Holdout.Converted != 1 || rep.Treated.Revenue != 12050 || rep.Holdout.Revenue != 2500 {
 			t.Fatalf("report %+v", rep)
 		}
+		// The default period (2–31 March) drops ben's treated run of 1 March: treated is
+		// anna alone; its all-time row below keeps every run.
 		l := pj.Tables["lift"]
-		if len(l) != 1 || l[0]["Treated runs"] != "2" || l[0]["Holdout runs"] != "2" || l[0]["Treated conversion (95% CI)"] != "50.00" ||
-			l[0]["Treated revenue per run"] != "60.25" || l[0]["Holdout revenue per run"] != "12.50" || l[0]["Incremental revenue"] != "95.50" || l[0]["Lift"] != "not yet measurable" {
-			t.Errorf("lift table: %v", l)
+		if len(l) != 2 || l[0]["Runs started"] != "2026-03-02/2026-03-31" || l[0]["Treated runs"] != "1" || l[0]["Holdout runs"] != "2" ||
+			l[0]["Treated conversion (95% CI)"] != "100.00" || l[0]["Treated revenue per run"] != "120.50" || l[0]["Holdout revenue per run"] != "12.50" ||
+			l[0]["Incremental revenue"] != "108.00" || l[0]["Lift"] != "not yet measurable" {
+			t.Errorf("lift table, period row: %v", l)
+		}
+		if len(l) != 2 || l[1]["Runs started"] != "all" || l[1]["Treated runs"] != "2" || l[1]["Holdout runs"] != "2" || l[1]["Treated conversion (95% CI)"] != "50.00" ||
+			l[1]["Treated revenue per run"] != "60.25" || l[1]["Holdout revenue per run"] != "12.50" || l[1]["Incremental revenue"] != "95.50" || l[1]["Lift"] != "not yet measurable" {
+			t.Errorf("lift table, all-time row: %v", l)
 		}
 		resp, body := get(t, c, ts.URL+"/automations")
 		if resp.StatusCode != http.StatusOK || !strings.Contains(body, `data-chart="lift-chart"`) || !strings.Contains(body, `/automations/abandoned-cart`) {
 			t.Errorf("page: %d, chart or detail link missing:\n%.3000s", resp.StatusCode, body)
 		}
+		for _, want := range []string{"runs started in 2 Mar – 31 Mar 2026, each followed by all runs", "Conversion rate (%), treated vs holdout, runs started in 2 Mar – 31 Mar 2026", "<td>All time</td>"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("page lacks %q", want)
+			}
+		}
 		resp, body = get(t, c, ts.URL+"/automations?format=csv&table=lift")
-		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(body, "Journey,Window,") || !strings.Contains(body, "abandoned-cart,7d,2,2,") {
+		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(body, "Journey,Runs started,Incremental revenue,Lift,") ||
+			!strings.Contains(body, "abandoned-cart,2026-03-02/2026-03-31,108.00,not yet measurable,,1,2,") || !strings.Contains(body, "abandoned-cart,all,95.50,not yet measurable,,2,2,") {
 			t.Errorf("csv: %d %q", resp.StatusCode, body)
+		}
+
+		// Each period's row is journey.Measure over the runs started in it.
+		for _, pc := range []struct{ query, runs string }{
+			{"from=2026-03-01&to=2026-03-05", "2026-03-01/2026-03-05"}, // ben's two runs only
+			{"to=2026-03-05", "../2026-03-05"},
+			{"range=7d", "2026-03-25/2026-03-31"}, // carla's holdout run only
+		} {
+			rg, err := ParseRange(mustQuery(t, pc.query), testNow, time.UTC)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := journey.Measure(context.Background(), db, "abandoned-cart", journey.ReportOptions{From: rg.From, To: rg.To})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, path := range []string{"/automations", "/automations/abandoned-cart"} {
+				l := getJSON(t, c, ts.URL+path+"?format=json&"+pc.query).Tables["lift"]
+				if len(l) != 2 || l[0]["Runs started"] != pc.runs || l[0]["Treated runs"] != fmt.Sprint(want.Treated.Runs) || l[0]["Holdout runs"] != fmt.Sprint(want.Holdout.Runs) ||
+					l[0]["Treated conversion (95% CI)"] != rateCI(want.Treated).Raw || l[0]["Holdout conversion (95% CI)"] != rateCI(want.Holdout).Raw || l[1]["Runs started"] != "all" || l[1]["Treated runs"] != "2" {
+					t.Errorf("%s?%s: lift %v, want period row from %+v", path, pc.query, l, want)
+				}
+			}
+		}
+		// All time: one row per journey, no duplicate.
+		for _, path := range []string{"/automations", "/automations/abandoned-cart"} {
+			if l := getJSON(t, c, ts.URL+path+"?format=json&range=all").Tables["lift"]; len(l) != 1 || l[0]["Runs started"] != "all" || l[0]["Treated runs"] != "2" {
+				t.Errorf("%s, all time: lift %v", path, l)
+			}
 		}
 
 		det, err := journey.Show(context.Background(), db, "abandoned-cart")
@@ -137,10 +181,26 @@ func TestAutomations(t *testing.T) {
 		if _, ok := pj.Tables["decisions"]; !ok {
 			t.Error("no decisions table")
 		}
+		if l := pj.Tables["lift"]; len(l) != 2 || l[0]["Journey"] != "abandoned-cart" || l[0]["Treated runs"] != "1" || l[1]["Treated runs"] != "2" {
+			t.Errorf("detail lift table: %v", l)
+		}
+		resp, body = get(t, c, ts.URL+"/automations/abandoned-cart?range=90d")
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, `class="range"`) || !strings.Contains(body, "runs started in") || !strings.Contains(body, `href="/automations?range=90d"`) {
+			t.Errorf("detail page: %d, no period picker, lift caption or period-keeping link:\n%.3000s", resp.StatusCode, body)
+		}
 		if resp, _ := get(t, c, ts.URL+"/automations/no-such"); resp.StatusCode != http.StatusNotFound {
 			t.Errorf("unknown journey: %d, want 404", resp.StatusCode)
 		}
 	})
+}
+
+func mustQuery(t testing.TB, q string) url.Values {
+	t.Helper()
+	v, err := url.ParseQuery(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 // BenchmarkAutomationsPage measures the Automations page, uncached, with 20,000 runs

@@ -1,0 +1,58 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/omniroi/omniroi/internal/demo"
+	"github.com/omniroi/omniroi/internal/demo/demojourney"
+	"github.com/omniroi/omniroi/internal/money"
+	"github.com/omniroi/omniroi/internal/store"
+)
+
+// runDemoJourneys runs the built-in journeys over the demo's last days into an outbox in
+// the data directory. The outbox stays up (the caller closes it) so that, when the demo
+// goes on to serve, the live engine delivers into it too.
+func runDemoJourneys(ctx context.Context, db *store.DB, rep *demo.LoadReport, dataDir, baseURL string, days int, seed int64) (*demojourney.Report, *demojourney.Outbox, error) {
+	box := &demojourney.Outbox{Dir: filepath.Join(dataDir, demojourney.OutboxDir)}
+	if err := box.Start(); err != nil {
+		return nil, nil, err
+	}
+	jr, err := demojourney.Run(ctx, db, demojourney.Options{Dir: dataDir, End: rep.Summary.End, Days: days, BaseURL: baseURL, Seed: seed, Outbox: box})
+	if err != nil {
+		box.Close()
+		return nil, nil, fmt.Errorf("demo journeys: %w", err)
+	}
+	if rep.GroundTruthPath != "" {
+		if err := demojourney.WriteTruth(rep.GroundTruthPath, jr); err != nil {
+			box.Close()
+			return nil, nil, fmt.Errorf("demo journeys: %w", err)
+		}
+	}
+	return jr, box, nil
+}
+
+// useDemoOutbox points the serve command's senders at the demo's outbox.
+func useDemoOutbox(box *demojourney.Outbox) {
+	os.Setenv("OMNIROI_SMTP_URL", "smtp://"+box.SMTPAddr+"?from=hello@crumbandco.example&tls=none")
+	os.Setenv("OMNIROI_SMS_URL", box.HTTPURL+"/sms")
+	os.Setenv("OMNIROI_PUSH_URL", box.HTTPURL+"/push")
+}
+
+func printDemoJourneys(w io.Writer, jr *demojourney.Report) {
+	eur := func(minor float64) string { return "EUR " + money.Format(int64(minor), "EUR") }
+	fmt.Fprintf(w, "  journeys      4 built-in journeys run over %s to %s on a simulated clock (%s, %d events, %.1fs)\n",
+		jr.FromDay, jr.ToDay, "15-minute steps", jr.Replay.Events, jr.WallSecond)
+	fmt.Fprintf(w, "                %d emails over SMTP, %d SMS and %d push via webhook, into %s\n",
+		jr.Delivered["email"], jr.Delivered["sms"], jr.Delivered["push"], jr.Outbox)
+	fmt.Fprintf(w, "                consent from the subscriber lists: email %d, SMS %d, push %d customers\n", jr.Consent["email"], jr.Consent["sms"], jr.Consent["push"])
+	fmt.Fprintf(w, "    %-15s %8s %8s %7s  %-14s %s\n", "journey", "treated", "holdout", "sends", "true gain", "measured gain (95% CI)")
+	for _, j := range jr.Journeys {
+		m := j.Measured
+		fmt.Fprintf(w, "    %-15s %8d %8d %7d  %-14s %s [%s, %s]\n", j.Name, m.Treated.Runs, m.Holdout.Runs, m.Sends,
+			eur(float64(j.Truth.RevenueMinor)), eur(m.Incremental), eur(m.IncrementalCI[0]), eur(m.IncrementalCI[1]))
+	}
+}
