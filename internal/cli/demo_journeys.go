@@ -49,10 +49,13 @@ func printDemoJourneys(w io.Writer, jr *demojourney.Report) {
 	fmt.Fprintf(w, "                %d emails over SMTP, %d SMS and %d push via webhook, into %s\n",
 		jr.Delivered["email"], jr.Delivered["sms"], jr.Delivered["push"], jr.Outbox)
 	fmt.Fprintf(w, "                consent from the subscriber lists: email %d, SMS %d, push %d customers\n", jr.Consent["email"], jr.Consent["sms"], jr.Consent["push"])
-	fmt.Fprintf(w, "    %-15s %8s %8s %7s  %-14s %s\n", "journey", "treated", "holdout", "sends", "true gain", "measured gain (95% CI)")
+	fmt.Fprintf(w, "    %-15s %8s %8s %7s  %-14s %s\n", "journey", "treated", "holdout", "sends", "true gain", "measured gain (95% CI; runs that reached a message)")
 	for _, j := range jr.Journeys {
 		m := j.Measured
-		fmt.Fprintf(w, "    %-15s %8d %8d %7d  %-14s %s [%s, %s]\n", j.Name, m.Treated.Runs, m.Holdout.Runs, m.Sends,
-			eur(float64(j.Truth.RevenueMinor)), eur(m.Incremental), eur(m.IncrementalCI[0]), eur(m.IncrementalCI[1]))
+		measured := fmt.Sprintf("%s [%s, %s]", eur(m.Incremental), eur(m.IncrementalCI[0]), eur(m.IncrementalCI[1]))
+		if m.TooFewRuns {
+			measured = "too few runs in an arm to measure"
+		}
+		fmt.Fprintf(w, "    %-15s %8d %8d %7d  %-14s %s\n", j.Name, m.Treated.Runs, m.Holdout.Runs, m.Sends, eur(float64(j.Truth.RevenueMinor)), measured)
 	}
 }

@@ -172,6 +172,31 @@ func (w *work) flush(ctx context.Context) error {
 		}
 		return nil
 	}
+	// Timers before runs: an engine firing a timer holds its row (SKIP LOCKED claim) and
+	// then updates the run; taking the timer first here waits for it instead of
+	// holding the run it needs.
+	if len(b.timers) > 0 {
+		del := store.NewRowSet(d, "run_id bigint")
+		set := store.NewRowSet(d, "run_id bigint", "due_at bigint", "step bigint")
+		for _, id := range b.timerIDs {
+			if op := b.timers[id]; op.set {
+				set.Add(id, op.due, op.step)
+			} else {
+				del.Add(id)
+			}
+		}
+		if err := bulk("delete timers", del, func(t string) string {
+			return `DELETE FROM journey_timers WHERE run_id IN (SELECT v.run_id FROM ` + t + `)`
+		}, `DELETE FROM journey_timers WHERE run_id = ?`); err != nil {
+			return err
+		}
+		const upsert = ` ON CONFLICT (run_id) DO UPDATE SET due_at = excluded.due_at, step = excluded.step`
+		if err := bulk("set timers", set, func(t string) string {
+			return `INSERT INTO journey_timers (run_id, due_at, step) SELECT run_id, due_at, step FROM ` + t + upsert
+		}, `INSERT INTO journey_timers (run_id, due_at, step) VALUES (?, ?, ?)`+upsert); err != nil {
+			return err
+		}
+	}
 	if len(b.runs) > 0 {
 		const cols = `id, journey, version, customer_id, entry_key, status, step, holdout, entry_seq, entry_props, started_at, updated_at, ended_at, exit_reason`
 		ins := store.NewRowSet(d, "id bigint", "journey text", "version bigint", "customer_id bigint", "entry_key text", "status text", "step bigint",
@@ -205,28 +230,6 @@ func (w *work) flush(ctx context.Context) error {
 		}
 		pg, sqlite = updateByID("journey_runs", `status = v.status, step = v.step, ended_at = v.ended_at, updated_at = v.updated_at, exit_reason = v.exit_reason`, "")
 		if err := bulk("end runs", ended, pg, sqlite); err != nil {
-			return err
-		}
-	}
-	if len(b.timers) > 0 {
-		del := store.NewRowSet(d, "run_id bigint")
-		set := store.NewRowSet(d, "run_id bigint", "due_at bigint", "step bigint")
-		for _, id := range b.timerIDs {
-			if op := b.timers[id]; op.set {
-				set.Add(id, op.due, op.step)
-			} else {
-				del.Add(id)
-			}
-		}
-		if err := bulk("delete timers", del, func(t string) string {
-			return `DELETE FROM journey_timers WHERE run_id IN (SELECT v.run_id FROM ` + t + `)`
-		}, `DELETE FROM journey_timers WHERE run_id = ?`); err != nil {
-			return err
-		}
-		const upsert = ` ON CONFLICT (run_id) DO UPDATE SET due_at = excluded.due_at, step = excluded.step`
-		if err := bulk("set timers", set, func(t string) string {
-			return `INSERT INTO journey_timers (run_id, due_at, step) SELECT run_id, due_at, step FROM ` + t + upsert
-		}, `INSERT INTO journey_timers (run_id, due_at, step) VALUES (?, ?, ?)`+upsert); err != nil {
 			return err
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -208,35 +207,15 @@ func (r *Replay) relevant(ctx context.Context) (map[string]bool, error) {
 
 // window reads the track events named in names with from <= timestamp < to.
 func (r *Replay) window(ctx context.Context, from, to time.Time, names map[string]bool) ([]event.Event, error) {
-	if len(names) == 0 {
-		return nil, nil
-	}
-	args := []any{from.UnixMilli(), to.UnixMilli()}
-	marks := make([]string, 0, len(names))
+	list := make([]string, 0, len(names))
 	for n := range names {
-		args = append(args, n)
-		marks = append(marks, "?")
+		list = append(list, n)
 	}
-	rows, err := r.DB.Query(ctx, `SELECT seq, source_id, message_id, type, name, user_id, anonymous_id, ts, received_at, body
-		FROM events WHERE ts >= ? AND ts < ? AND type = 'track' AND name IN (`+strings.Join(marks, ", ")+`)`, args...)
+	evs, err := r.DB.TrackEventsBetween(ctx, from, to, list)
 	if err != nil {
-		return nil, fmt.Errorf("replay: read events: %w", err)
+		return nil, fmt.Errorf("replay: %w", err)
 	}
-	defer rows.Close()
-	var out []event.Event
-	for rows.Next() {
-		var e event.Event
-		var ts, recv int64
-		var body string
-		if err := rows.Scan(&e.Seq, &e.SourceID, &e.MessageID, &e.Type, &e.Name, &e.UserID, &e.AnonymousID, &ts, &recv, &body); err != nil {
-			return nil, fmt.Errorf("replay: read events: %w", err)
-		}
-		e.Timestamp = time.UnixMilli(ts).UTC()
-		e.ReceivedAt = time.UnixMilli(recv).UTC()
-		e.Body = []byte(body)
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return evs, nil
 }
 
 // nextDue is the engine's next timer or held send, math.MaxInt64 when none.

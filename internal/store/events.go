@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"sync"
@@ -75,11 +76,30 @@ func InsertEvents(ctx context.Context, tx *Tx, evs []event.Event) (int, error) {
 
 // ReadEvents returns up to limit events with seq > after, in seq order.
 func (db *DB) ReadEvents(ctx context.Context, after int64, limit int) ([]event.Event, error) {
-	rows, err := db.Query(ctx, `SELECT seq, source_id, message_id, type, name, user_id, anonymous_id, ts, received_at, body
-		FROM events WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
+	rows, err := db.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read events: %w", err)
 	}
+	return scanEvents(rows)
+}
+
+// TrackEventsBetween returns the track events named in names with from <= timestamp < to,
+// in no particular order (a scan of the log: for replays and backfills, not hot paths).
+func (db *DB) TrackEventsBetween(ctx context.Context, from, to time.Time, names []string) ([]event.Event, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	cond, arg := InText(db.Dialect, "name", names)
+	rows, err := db.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE ts >= ? AND ts < ? AND type = 'track' AND `+cond, from.UnixMilli(), to.UnixMilli(), arg)
+	if err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	return scanEvents(rows)
+}
+
+const eventColumns = `seq, source_id, message_id, type, name, user_id, anonymous_id, ts, received_at, body`
+
+func scanEvents(rows *sql.Rows) ([]event.Event, error) {
 	defer rows.Close()
 	var out []event.Event
 	for rows.Next() {
@@ -94,7 +114,10 @@ func (db *DB) ReadEvents(ctx context.Context, after int64, limit int) ([]event.E
 		e.Body = []byte(body)
 		out = append(out, e)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	return out, nil
 }
 
 // MaxEventSeq is the newest seq in the log (0 when empty).

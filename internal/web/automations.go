@@ -56,7 +56,7 @@ func (s *server) automationPeriodStats(ctx context.Context, rg Range) (map[strin
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("automation runs: %w", err)
 	}
-	rows, err = s.db.Query(ctx, `SELECT journey, status, reason, COUNT(*) FROM journey_sends WHERE created_at >= ? AND created_at < ? AND status IN ('sent', 'suppressed') GROUP BY journey, status, reason`, from, to)
+	rows, err = s.db.Query(ctx, `SELECT journey, status, reason, COUNT(*) FROM journey_sends WHERE created_at >= ? AND created_at < ? AND status IN ('sent', 'suppressed') AND channel <> 'profile' GROUP BY journey, status, reason`, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("automation sends: %w", err)
 	}
