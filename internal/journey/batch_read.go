@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/omniroi/omniroi/internal/event"
 	"github.com/omniroi/omniroi/internal/identity"
@@ -262,23 +261,7 @@ func (w *work) loadProfiles(ctx context.Context, ids []int64) error {
 			rows.Close()
 			return fmt.Errorf("profiles: %w", err)
 		}
-		// Same reading as loadProfile: traits stored as {"trait":{"v":value,"t":ms,"s":seq}}.
-		var raw map[string]struct {
-			V json.RawMessage `json:"v"`
-		}
-		if json.Unmarshal([]byte(traits), &raw) == nil {
-			for k, v := range raw {
-				var x any
-				if json.Unmarshal(v.V, &x) == nil {
-					p.Traits[k] = x
-				}
-			}
-		}
-		p.FirstName = traitString(p.Traits, "firstName", "first_name")
-		if p.FirstName == "" && p.Name != "" {
-			p.FirstName = strings.Fields(p.Name)[0]
-		}
-		p.Timezone = traitString(p.Traits, "timezone", "time_zone")
+		p.fill(traits)
 		if p.UserID == "" {
 			anon = append(anon, p.ID)
 		}

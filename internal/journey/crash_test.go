@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/omniroi/omniroi/internal/store"
+	"github.com/omniroi/omniroi/internal/store/storetest"
 )
 
 // TestSIGKILLNeitherDropsNorRepeats builds a helper binary running the engine, kills it
@@ -31,9 +32,20 @@ func TestSIGKILLNeitherDropsNorRepeats(t *testing.T) {
 		t.Fatalf("build helper: %v\n%s", err, out)
 	}
 	t.Logf("helper built in %v", time.Since(t0))
-	data := filepath.Join(dir, "data")
+	t.Run("sqlite", func(t *testing.T) {
+		data := filepath.Join(dir, "data")
+		crashRun(t, bin, store.Config{DataDir: data}, []string{"-data", data})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn := storetest.PostgresDSN(t)
+		crashRun(t, bin, store.Config{DSN: dsn}, []string{"-dsn", dsn})
+	})
+}
+
+// crashRun starts the helper on the store, kills it mid-run, restarts it and checks the sink.
+func crashRun(t *testing.T, bin string, cfg store.Config, storeArgs []string) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, store.Config{DataDir: data})
+	db, err := store.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +91,7 @@ steps:
 		return len(seen)
 	}
 	start := func() *exec.Cmd {
-		c := exec.Command(bin, "-data", data, "-sink", sink.URL)
+		c := exec.Command(bin, append(storeArgs, "-sink", sink.URL)...)
 		c.Stderr = os.Stderr
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
@@ -121,7 +133,7 @@ steps:
 	if len(seen) != want {
 		t.Fatalf("sink saw %d distinct sends, want %d", len(seen), want)
 	}
-	db2, err := store.Open(ctx, store.Config{DataDir: data})
+	db2, err := store.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

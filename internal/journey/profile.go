@@ -38,7 +38,22 @@ func loadProfileDepth(ctx context.Context, q querier, id int64, depth int) (*Pro
 	if err != nil {
 		return nil, fmt.Errorf("customer %d: %w", id, err)
 	}
-	// Stored as {"trait":{"v":value,"t":ms,"s":seq}}.
+	p.fill(traits)
+	if p.UserID == "" {
+		err := q.QueryRow(ctx, `SELECT value FROM identities WHERE customer_id = ? AND kind = 'anonymous_id' ORDER BY first_seen LIMIT 1`, id).Scan(&p.AnonymousID)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("customer %d identities: %w", id, err)
+		}
+	}
+	if err := q.QueryRow(ctx, `SELECT segment FROM segment_changes WHERE customer_id = ? ORDER BY id DESC LIMIT 1`, id).Scan(&p.Segment); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("customer %d segment: %w", id, err)
+	}
+	return p, nil
+}
+
+// fill reads the stored traits ({"trait":{"v":value,"t":ms,"s":seq}}) and what templates
+// take from them, for loadProfile and the batched loadProfiles alike.
+func (p *Profile) fill(traits string) {
 	var raw map[string]struct {
 		V json.RawMessage `json:"v"`
 	}
@@ -55,16 +70,6 @@ func loadProfileDepth(ctx context.Context, q querier, id int64, depth int) (*Pro
 		p.FirstName = strings.Fields(p.Name)[0]
 	}
 	p.Timezone = traitString(p.Traits, "timezone", "time_zone")
-	if p.UserID == "" {
-		err := q.QueryRow(ctx, `SELECT value FROM identities WHERE customer_id = ? AND kind = 'anonymous_id' ORDER BY first_seen LIMIT 1`, id).Scan(&p.AnonymousID)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return nil, fmt.Errorf("customer %d identities: %w", id, err)
-		}
-	}
-	if err := q.QueryRow(ctx, `SELECT segment FROM segment_changes WHERE customer_id = ? ORDER BY id DESC LIMIT 1`, id).Scan(&p.Segment); err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("customer %d segment: %w", id, err)
-	}
-	return p, nil
 }
 
 func traitString(t map[string]any, keys ...string) string {

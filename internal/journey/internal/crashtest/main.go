@@ -1,4 +1,4 @@
-// Command crashtest runs the journey engine against a data directory and sends every
+// Command crashtest runs the journey engine against a data directory or a PostgreSQL DSN and sends every
 // channel to one signed webhook. The durability test starts it, kills it with SIGKILL
 // mid-run, starts it again and checks that the sink saw every send exactly once.
 package main
@@ -17,12 +17,13 @@ import (
 )
 
 func main() {
-	data := flag.String("data", "", "data directory")
+	data := flag.String("data", "", "data directory (SQLite)")
+	dsn := flag.String("dsn", "", "PostgreSQL DSN instead of -data")
 	sink := flag.String("sink", "", "webhook URL every send goes to")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	db, err := store.Open(ctx, store.Config{DataDir: *data})
+	db, err := store.Open(ctx, store.Config{DataDir: *data, DSN: *dsn})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
