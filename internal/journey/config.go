@@ -11,7 +11,7 @@ import (
 type SenderConfig struct {
 	SMTPURL       string // OMNIROI_SMTP_URL: smtp://user:pass@host:587?from=shop@example.com
 	SMSURL        string // OMNIROI_SMS_URL: twilio://SID:TOKEN@api.twilio.com?from=NUMBER, or an https:// signed webhook
-	PushURL       string // OMNIROI_PUSH_URL: https:// signed webhook relaying to the push provider
+	PushURL       string // OMNIROI_PUSH_URL: fcm:///path/service-account.json (Firebase Cloud Messaging), or an https:// signed webhook relaying to the push provider
 	WebhookSecret string // OMNIROI_WEBHOOK_SECRET: HMAC key for outgoing webhooks (and inbound SMS)
 }
 
@@ -49,9 +49,16 @@ func (c SenderConfig) Senders() (map[string]Sender, error) {
 		}
 		out["sms"] = &WebhookSender{URL: c.SMSURL, Secret: secret}
 	}
-	if c.PushURL != "" {
+	switch {
+	case strings.HasPrefix(c.PushURL, "fcm://"):
+		s, err := ParseFCMURL(c.PushURL)
+		if err != nil {
+			return nil, fmt.Errorf("OMNIROI_PUSH_URL: %w", err)
+		}
+		out["push"] = s
+	case c.PushURL != "":
 		if !strings.HasPrefix(c.PushURL, "https://") && !strings.HasPrefix(c.PushURL, "http://") {
-			return nil, fmt.Errorf("OMNIROI_PUSH_URL: want an http(s) webhook URL")
+			return nil, fmt.Errorf("OMNIROI_PUSH_URL: want fcm:///path/to/service-account.json or an http(s) webhook URL")
 		}
 		out["push"] = &WebhookSender{URL: c.PushURL, Secret: secret}
 	}
