@@ -332,7 +332,7 @@ func printReport(env *Env, r *journey.Report) {
 		}
 		fmt.Fprintf(w, "runs started %s to %s (a run may convert up to %s after the last day)\n", first, last, r.Window)
 	} else {
-		fmt.Fprintln(w, "all runs")
+		fmt.Fprintln(w, "runs started at any time")
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

@@ -703,13 +703,24 @@ func InHoldout(journey string, customerID int64, key string, fraction float64) b
 	return unitHash(journey, strconv.FormatInt(customerID, 10), key) < fraction
 }
 
+// unitHash maps parts to [0, 1). FNV-1a alone mixes its last bytes poorly into the top
+// bits, so an entry key that differs only at the end (order W1a-12 vs W1a-19) landed
+// in the same arm far more often than chance: per-customer holdout rates had 2.3 times
+// the binomial variance, which clustered each regular's runs in one arm and made the
+// report's intervals too narrow. MurmurHash3's 64-bit finalizer spreads every bit.
 func unitHash(parts ...string) float64 {
 	h := fnv.New64a()
 	for _, p := range parts {
 		h.Write([]byte(p))
 		h.Write([]byte{0})
 	}
-	return float64(h.Sum64()>>11) / float64(1<<53)
+	x := h.Sum64()
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	x ^= x >> 33
+	return float64(x>>11) / float64(1<<53)
 }
 
 // ended takes a run that just finished out of the batch's open runs and counts.

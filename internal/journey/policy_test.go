@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
 
@@ -280,5 +282,38 @@ func TestParsePolicy(t *testing.T) {
 	want := "line 2: frequency_caps.fax: \"fax\" is not email, sms or push\nline 3: timezone: \"Mars/Olympus\" is not a time zone (e.g. Europe/Berlin)\nline 4: quiet: unknown field (expected one of: frequency_caps, quiet_hours, timezone)"
 	if err == nil || err.Error() != want {
 		t.Fatalf("errors:\n%v\nwant:\n%s", err, want)
+	}
+}
+
+// TestHoldoutIndependentPerRun: runs of one customer that differ only in the entry key's
+// last characters are assigned independently, as a binomial would: per-customer holdout
+// rates over 30 keys have the binomial variance, and about as many customers as chance
+// allows have all or none of their runs in the holdout.
+func TestHoldoutIndependentPerRun(t *testing.T) {
+	const customers, keys, p = 4000, 30, 0.10
+	var sumsq, total float64
+	extreme := 0
+	for c := 1; c <= customers; c++ {
+		cid := int64(c*397 + 1000)
+		k := 0
+		for d := 0; d < keys; d++ {
+			if InHoldout("review-request", cid, "T"+strconv.FormatInt(int64(c), 36)+"-"+strconv.Itoa(d*7+3), p) {
+				k++
+			}
+		}
+		r := float64(k) / keys
+		sumsq += (r - p) * (r - p)
+		total += float64(k)
+		if k == 0 || k == keys {
+			extreme++
+		}
+	}
+	share := total / (customers * keys)
+	ratio := sumsq / customers / (p * (1 - p) / keys)
+	// All-or-none under independence: 0.9^30 + 0.1^30 ≈ 4.2 % of customers.
+	wantExtreme := customers * (math.Pow(1-p, keys) + math.Pow(p, keys))
+	t.Logf("holdout share %.4f, per-customer variance %.2f × binomial, all-or-none %d (chance: %.0f)", share, ratio, extreme, wantExtreme)
+	if math.Abs(share-p) > 0.005 || ratio > 1.15 || ratio < 0.85 || float64(extreme) > 1.5*wantExtreme {
+		t.Errorf("holdout assignment is not independent per run")
 	}
 }
