@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -82,13 +83,19 @@ func requireToken(db *store.DB, next http.Handler) http.Handler {
 			writeError(w, http.StatusUnauthorized, "missing API token: send Authorization: Bearer TOKEN (create one with omniroi token add NAME)")
 			return
 		}
-		if _, err := CheckToken(r.Context(), db, secret); err != nil {
+		t, err := CheckToken(r.Context(), db, secret)
+		if err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="omniroi", error="invalid_token"`)
 				writeError(w, http.StatusUnauthorized, "invalid API token")
 				return
 			}
 			writeError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && t.Scope != ScopeWrite {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="omniroi", error="insufficient_scope", scope="write"`)
+			writeError(w, http.StatusForbidden, fmt.Sprintf("API token %q is read-only; %s needs a write token (omniroi token add NAME --write)", t.Name, r.Method))
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -107,12 +108,19 @@ func TestTokenCommand(t *testing.T) {
 		return runCLI(t, append(args, "--data", data)...)
 	}
 	code, out, errs := run("token", "add", "reporting")
-	if code != 0 || !strings.Contains(out, `API token "reporting" created.`) {
+	if code != 0 || !strings.Contains(out, `API token "reporting" (read) created.`) {
 		t.Fatalf("token add: exit %d\n%s%s", code, out, errs)
 	}
 	secret := strings.TrimSpace(strings.SplitN(strings.SplitN(out, "keep it): ", 2)[1], "\n", 2)[0])
-	if code, out, _ := run("token", "list"); code != 0 || !strings.HasPrefix(out, "NAME") || !strings.Contains(out, "reporting") || strings.Contains(out, secret) {
+	if code, out, errs := run("token", "add", "automation", "--write"); code != 0 || !strings.Contains(out, `API token "automation" (write) created.`) {
+		t.Fatalf("token add --write: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, _ := run("token", "list"); code != 0 || !strings.HasPrefix(out, "NAME") || !strings.Contains(out, "reporting") || strings.Contains(out, secret) ||
+		!regexp.MustCompile(`reporting\s+\S+\s+read\s`).MatchString(out) || !regexp.MustCompile(`automation\s+\S+\s+write\s`).MatchString(out) {
 		t.Fatalf("token list: exit %d\n%s", code, out)
+	}
+	if code, _, _ := run("token", "revoke", "automation"); code != 0 {
+		t.Fatalf("token revoke automation: exit %d", code)
 	}
 	if code, _, _ := run("token", "list", "extra"); code != 2 {
 		t.Errorf("token list extra: exit %d, want usage (2)", code)

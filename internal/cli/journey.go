@@ -166,16 +166,16 @@ OMNIROI_SMS_URL, OMNIROI_PUSH_URL, OMNIROI_WEBHOOK_SECRET variables.`,
 			if len(rest) != 1 {
 				return ErrUsage
 			}
-			w, err := parseDays(*window)
+			w, err := journey.ParseDays(*window)
 			if err != nil {
 				return fmt.Errorf("--window: %w", err)
 			}
-			costs, err := parseCosts(*cost)
+			costs, err := journey.ParseCosts(*cost)
 			if err != nil {
 				return fmt.Errorf("--cost: %w", err)
 			}
 			opt := journey.ReportOptions{Window: w, CostPerSend: costs, AllRuns: *allRuns}
-			if opt.From, opt.To, err = reportPeriod(ctx, db, *from, *to); err != nil {
+			if opt.From, opt.To, err = journey.ReportPeriod(ctx, db, *from, *to, "--from", "--to"); err != nil {
 				return err
 			}
 			r, err := journey.Measure(ctx, db, rest[0], opt)
@@ -207,7 +207,7 @@ OMNIROI_SMS_URL, OMNIROI_PUSH_URL, OMNIROI_WEBHOOK_SECRET variables.`,
 				if err := journey.SavePolicy(ctx, db, wp); err != nil {
 					return err
 				}
-				fmt.Fprintln(env.Stdout, "workspace policy saved; restart running servers to pick it up")
+				fmt.Fprintln(env.Stdout, "workspace policy saved; running servers pick it up within 30 seconds")
 				return nil
 			}
 			wp, err := journey.LoadPolicy(ctx, db)
@@ -359,63 +359,6 @@ func printReport(env *Env, r *journey.Report) {
 	if !r.SignificantLift {
 		fmt.Fprintln(w, "the lift is not significant at 95 %: the holdout may simply be too small yet")
 	}
-}
-
-// reportPeriod turns --from and --to (inclusive days in the business time zone, as on the
-// dashboard) into the run window [from, to); empty flags leave that side open.
-func reportPeriod(ctx context.Context, db *store.DB, from, to string) (time.Time, time.Time, error) {
-	var f, t time.Time
-	if from == "" && to == "" {
-		return f, t, nil
-	}
-	loc := time.UTC
-	if v, ok, err := db.Setting(ctx, "timezone"); err != nil {
-		return f, t, fmt.Errorf("time zone setting: %w", err)
-	} else if ok && v != "" {
-		if l, err := time.LoadLocation(v); err == nil {
-			loc = l
-		}
-	}
-	var err error
-	if from != "" {
-		if f, err = time.ParseInLocation(time.DateOnly, from, loc); err != nil {
-			return f, t, fmt.Errorf("--from %q is not a date like 2026-03-01: %w", from, err)
-		}
-	}
-	if to != "" {
-		if t, err = time.ParseInLocation(time.DateOnly, to, loc); err != nil {
-			return f, t, fmt.Errorf("--to %q is not a date like 2026-03-31: %w", to, err)
-		}
-		t = t.AddDate(0, 0, 1) // the last day counts whole
-	}
-	if !f.IsZero() && !t.IsZero() && !f.Before(t) {
-		return f, t, fmt.Errorf("--from %s is after --to %s", from, to)
-	}
-	return f, t, nil
-}
-
-func parseDays(s string) (time.Duration, error) {
-	if v, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.ParseFloat(v, 64)
-		return time.Duration(n * float64(24*time.Hour)), err
-	}
-	return time.ParseDuration(s)
-}
-
-func parseCosts(s string) (map[string]int64, error) {
-	out := map[string]int64{}
-	if s == "" {
-		return out, nil
-	}
-	for _, kv := range strings.Split(s, ",") {
-		k, v, ok := strings.Cut(kv, "=")
-		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-		if !ok || err != nil {
-			return nil, fmt.Errorf("%q is not channel=minor_units", kv)
-		}
-		out[strings.TrimSpace(k)] = n
-	}
-	return out, nil
 }
 
 func journeyRun(ctx context.Context, env *Env, db *store.DB, baseURL string, once bool) error {

@@ -57,6 +57,10 @@ func mountAPI(s *server.Server) {
 	for _, p := range []string{"/api/v1/attribution", "/api/v1/attribution/", "/api/v1/roi"} {
 		s.Mux.Handle(p, attr)
 	}
+	jr := api.RequireToken(s.DB, journey.NewAPIHandler(s.DB)) // POST needs a write token
+	for _, p := range []string{"/api/v1/journeys", "/api/v1/journeys/"} {
+		s.Mux.Handle(p, jr)
+	}
 	val := api.RequireToken(s.DB, value.NewHTTPHandler(s.DB))
 	for _, p := range []string{"/api/v1/clv", "/api/v1/customers/{id}/value", "/api/v1/segments", "/api/v1/cohorts", "/api/v1/economics"} {
 		s.Mux.Handle(p, val)

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/omniroi/omniroi/internal/event"
@@ -62,7 +63,8 @@ type Engine struct {
 	opt      Options
 	secret   []byte
 	sourceID int64
-	policy   WorkspacePolicy
+	policy   atomic.Pointer[WorkspacePolicy] // reloaded by loadPlans unless Options.Policy is set
+	policyAt time.Time                       // guarded by mu
 
 	mu       sync.Mutex
 	plans    map[string]map[int]*Plan // name → version → plan
@@ -122,9 +124,15 @@ func NewEngine(ctx context.Context, db *store.DB, opt Options) (*Engine, error) 
 		return nil, err
 	}
 	if opt.Policy != nil {
-		e.policy = *opt.Policy
-	} else if e.policy, err = LoadPolicy(ctx, db); err != nil {
-		return nil, err
+		p := *opt.Policy
+		e.policy.Store(&p)
+	} else {
+		p, err := LoadPolicy(ctx, db)
+		if err != nil {
+			return nil, err
+		}
+		e.policy.Store(&p)
+		e.policyAt = time.Now()
 	}
 	return e, nil
 }
@@ -226,8 +234,18 @@ func (e *Engine) loadPlans(ctx context.Context) error {
 		return fmt.Errorf("load journeys: %w", err)
 	}
 	sig := [2]int{count, enabled}
+	// The workspace policy (`omniroi journey policy`, PUT /api/v1/journeys/policy) is
+	// re-read as often as the plans are fully reloaded, so a change needs no restart.
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.opt.Policy == nil && time.Since(e.policyAt) >= 30*time.Second {
+		p, err := LoadPolicy(ctx, e.db)
+		if err != nil {
+			return err
+		}
+		e.policy.Store(&p)
+		e.policyAt = time.Now()
+	}
 	// A full reload now and then catches a disable and an enable in the same interval.
 	if sig == e.loaded && e.plans != nil && time.Since(e.loadedAt) < 30*time.Second {
 		return nil

@@ -159,6 +159,8 @@ func (p *parser) document(n *yaml.Node) *Document {
 	pl.Name = o.str("name", true)
 	if pl.Name != "" && !validName(pl.Name) {
 		p.errorf("name", o.keys["name"], "%q: use lower-case letters, digits and dashes", pl.Name)
+	} else if reservedName[pl.Name] {
+		p.errorf("name", o.keys["name"], "%q is reserved (an API path under /api/v1/journeys/); choose another name", pl.Name)
 	}
 	pl.Description = o.str("description", false)
 	pl.Purpose = o.str("purpose", false)
@@ -209,6 +211,8 @@ func orNode(a, b *yaml.Node) *yaml.Node {
 	}
 	return b
 }
+
+var reservedName = map[string]bool{"templates": true, "policy": true, "validate": true}
 
 func validName(s string) bool {
 	for _, r := range s {

@@ -33,7 +33,7 @@ func LoadPolicy(ctx context.Context, db *store.DB) (WorkspacePolicy, error) {
 	return p, nil
 }
 
-// SavePolicy stores the workspace policy; running engines pick it up on restart.
+// SavePolicy stores the workspace policy; running engines pick it up within 30 seconds.
 func SavePolicy(ctx context.Context, db *store.DB, p WorkspacePolicy) error {
 	b, err := json.Marshal(p)
 	if err != nil {
@@ -46,7 +46,7 @@ func (e *Engine) capFor(pl *Plan, channel string) *Cap {
 	if pl != nil && pl.Policy.Cap != nil {
 		return pl.Policy.Cap
 	}
-	if c, ok := e.policy.Caps[channel]; ok {
+	if c, ok := e.policy.Load().Caps[channel]; ok {
 		return &c
 	}
 	return nil
@@ -56,11 +56,11 @@ func (e *Engine) quietFor(pl *Plan) *Quiet {
 	if pl != nil && pl.Policy.Quiet != nil {
 		return pl.Policy.Quiet
 	}
-	return e.policy.Quiet
+	return e.policy.Load().Quiet
 }
 
 func (e *Engine) location(p *Profile) *time.Location {
-	for _, tz := range []string{p.Timezone, e.policy.Timezone} {
+	for _, tz := range []string{p.Timezone, e.policy.Load().Timezone} {
 		if tz == "" {
 			continue
 		}
