@@ -111,6 +111,13 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = enc.Encode(v)
 }
 
+// WriteJSON and WriteError answer in the API's JSON shapes; other packages' API handlers
+// use them so every /api/v1 route looks alike.
+func WriteJSON(w http.ResponseWriter, code int, v any) { writeJSON(w, code, v) }
+
+// WriteError answers {"error": msg, "status": code}.
+func WriteError(w http.ResponseWriter, code int, msg string) { writeError(w, code, msg) }
+
 func writeError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, map[string]any{"error": msg, "status": code})
 }

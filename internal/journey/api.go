@@ -2,7 +2,6 @@ package journey
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/api"
 	"github.com/omniroi/omniroi/internal/store"
 )
 
@@ -46,18 +46,9 @@ func NewAPIHandler(db *store.DB) http.Handler {
 
 type apiServer struct{ db *store.DB }
 
-func apiJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
-}
+func apiJSON(w http.ResponseWriter, code int, v any) { api.WriteJSON(w, code, v) }
 
-func apiError(w http.ResponseWriter, code int, msg string) {
-	apiJSON(w, code, map[string]string{"error": msg})
-}
+func apiError(w http.ResponseWriter, code int, msg string) { api.WriteError(w, code, msg) }
 
 // fail answers err: 404 for a missing journey, 400 for a bad document or parameter
 // (the caller says which), 500 otherwise.
