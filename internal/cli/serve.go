@@ -21,8 +21,16 @@ var serveHooks []func(*server.Server)
 func init() {
 	c := &Command{
 		Name:    "serve",
-		Summary: "run the server: the Segment-compatible collection API and the dashboard",
-		Usage:   "omniroi serve [--addr 127.0.0.1:8080] [--public-url URL] [--data DIR | --db DSN]",
+		Summary: "run the server: the Segment-compatible collection API, the dashboard, the JSON API and the journey engine",
+		Usage: `omniroi serve [--addr 127.0.0.1:8080] [--public-url URL] [--data DIR | --db DSN]
+
+Journeys send through what the environment configures (docs/journeys.md, "Channels"):
+  OMNIROI_SMTP_URL        smtp://user:pass@host:587?from=shop@example.com
+  OMNIROI_SMS_URL         twilio://SID:TOKEN@api.twilio.com?from=NUMBER, or an https:// webhook
+  OMNIROI_PUSH_URL        fcm:///path/to/service-account.json, or an https:// webhook
+  OMNIROI_WEBHOOK_SECRET  HMAC key for outgoing webhooks and inbound SMS and delivery reports
+  OMNIROI_SHOP_URL        the shop's website, for links in the built-in templates
+The segment feed (RFM segment and P(alive) per customer, for win-back) refreshes hourly.`,
 	}
 	c.Run = func(ctx context.Context, env *Env, args []string) error {
 		fs, sf := storeFlagSet(c, env)
