@@ -25,6 +25,10 @@ type Cohort struct {
 	Repeaters  int           `json:"repeaters"`   // customers with 2+ purchase days by the as-of date
 	RepeatRate float64       `json:"repeat_rate"` // Repeaters / Customers
 	Months     []CohortMonth `json:"months"`
+	// Censored marks the cohort of the data's first month: customers who bought before the
+	// data starts have their first purchase *in the data* there too, so it mixes new
+	// customers with old regulars and its retention runs high.
+	Censored bool `json:"censored,omitempty"`
 }
 
 // CohortReport holds all cohorts and, when channels were given, the split by channel.
@@ -110,9 +114,16 @@ func Cohorts(txs []Transaction, asOf time.Time, channels map[string]string) Coho
 			}
 		}
 	}
+	firstMonth := -1
+	for _, t := range txs {
+		if d := dayNumber(t.Time); d <= end && t.Amount >= 0 && (firstMonth < 0 || monthIndex(d) < firstMonth) {
+			firstMonth = monthIndex(d)
+		}
+	}
 	finish := func(m map[key]*Cohort) []Cohort {
 		out := make([]Cohort, 0, len(m))
-		for _, c := range m {
+		for k, c := range m {
+			c.Censored = k.start == firstMonth
 			c.RepeatRate = float64(c.Repeaters) / float64(c.Customers)
 			for i := range c.Months {
 				c.Months[i].Retention = float64(c.Months[i].Active) / float64(c.Customers)

@@ -188,3 +188,25 @@ func TestCDNOWCohortsAndSegments(t *testing.T) {
 	}
 	_ = time.UTC
 }
+
+// TestCohortCensored: only the data's first month is marked as holding customers from
+// before the data (the split by channel too).
+func TestCohortCensored(t *testing.T) {
+	at := func(m, d int) time.Time { return time.Date(2026, time.Month(m), d, 12, 0, 0, 0, time.UTC) }
+	txs := []Transaction{
+		{CustomerID: "a", Time: at(1, 5), Amount: 1000}, {CustomerID: "a", Time: at(2, 5), Amount: 1000},
+		{CustomerID: "b", Time: at(2, 9), Amount: 500},
+		{CustomerID: "c", Time: at(3, 1), Amount: 700},
+	}
+	rep := Cohorts(txs, at(3, 31), map[string]string{"a": "Email", "b": "Direct", "c": "Email"})
+	for _, cs := range [][]Cohort{rep.Cohorts, rep.ByChannel} {
+		for _, c := range cs {
+			if c.Censored != (c.Start == "2026-01") {
+				t.Errorf("cohort %s %s: censored %v", c.Channel, c.Start, c.Censored)
+			}
+		}
+	}
+	if len(rep.Cohorts) != 3 {
+		t.Fatalf("%d cohorts, want 3", len(rep.Cohorts))
+	}
+}

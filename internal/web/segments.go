@@ -144,7 +144,7 @@ func (s *server) segments(w http.ResponseWriter, r *http.Request) error {
 		for _, c := range cs {
 			maxM = max(maxM, len(c.Months))
 		}
-		cc := &Chart{ID: "cohorts", Kind: "heatmap", Title: "Retention: % of each month's new customers who bought in later months"}
+		cc := &Chart{ID: "cohorts", Kind: "heatmap", Title: "Retention: % of each month's new customers who bought in later months (* the data's first month also holds customers from before it)"}
 		ct := &Table{ID: "cohorts", Caption: "Cohort retention (% of the cohort buying in each month since the first purchase)", Hidden: true, Cols: []Col{{Label: "First purchase"}, {Label: "Customers", Num: true}}}
 		for m := 0; m < maxM; m++ {
 			cc.X = append(cc.X, "Month "+strconv.Itoa(m))
@@ -158,7 +158,15 @@ func (s *server) segments(w http.ResponseWriter, r *http.Request) error {
 			if inChart {
 				cc.Y = append(cc.Y, fmt.Sprintf("%s (%d)", c.Start, c.Customers))
 			}
-			row := []Cell{txt(c.Start), num(int64(c.Customers))}
+			label := c.Start
+			if c.Censored {
+				// The data's first month also holds regulars from before it: say so where it shows.
+				label += " (incl. earlier customers)"
+				if inChart {
+					cc.Y[len(cc.Y)-1] = fmt.Sprintf("%s* (%d)", c.Start, c.Customers)
+				}
+			}
+			row := []Cell{txt(label), num(int64(c.Customers))}
 			for mi := 0; mi < maxM; mi++ {
 				if mi >= len(c.Months) {
 					row = append(row, Cell{Text: ""})
