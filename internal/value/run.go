@@ -548,6 +548,7 @@ type cohortJSON struct {
 	Repeaters  int               `json:"repeaters"`
 	RepeatRate float64           `json:"repeat_rate"`
 	Months     []cohortMonthJSON `json:"months"`
+	Censored   bool              `json:"censored,omitempty"` // the data's first month: includes earlier customers
 }
 
 type cohortMonthJSON struct {
@@ -562,7 +563,7 @@ type cohortMonthJSON struct {
 // print as null (nil) or [] (empty).
 func appendCohortsJSON(dst []cohortJSON, cs []Cohort) []cohortJSON {
 	for _, c := range cs {
-		x := cohortJSON{c.Channel, c.Start, c.Customers, c.Repeaters, round(c.RepeatRate, 6), nil}
+		x := cohortJSON{c.Channel, c.Start, c.Customers, c.Repeaters, round(c.RepeatRate, 6), nil, c.Censored}
 		for _, m := range c.Months {
 			x.Months = append(x.Months, cohortMonthJSON{m.Month, m.Active, round(m.Retention, 6), float64(m.Revenue) / 100, m.Partial})
 		}
@@ -643,7 +644,11 @@ func RunCohorts(ctx context.Context, o CohortsOptions, stdout io.Writer) error {
 		}
 		fmt.Fprintln(tw, hdr)
 		for _, c := range cs {
-			line := fmt.Sprintf("%s\t%s\t%d\t%.1f%%", cmp.Or(c.Channel, "all"), c.Start, c.Customers, 100*c.RepeatRate)
+			start := c.Start
+			if c.Censored {
+				start += "*"
+			}
+			line := fmt.Sprintf("%s\t%s\t%d\t%.1f%%", cmp.Or(c.Channel, "all"), start, c.Customers, 100*c.RepeatRate)
 			for _, m := range c.Months {
 				line += fmt.Sprintf("\t%.0f%%", 100*m.Retention)
 			}
@@ -652,7 +657,7 @@ func RunCohorts(ctx context.Context, o CohortsOptions, stdout io.Writer) error {
 		tw.Flush()
 		fmt.Fprintln(stdout)
 	}
-	printCohorts(fmt.Sprintf("Retention by month since first purchase, as of %s (last month partial)", asOf.Format("2006-01-02")), rep.Cohorts)
+	printCohorts(fmt.Sprintf("Retention by month since first purchase, as of %s (last month partial; * the data's first month, which also holds customers from before the data)", asOf.Format("2006-01-02")), rep.Cohorts)
 	if channels != nil {
 		printCohorts("By acquisition channel", rep.ByChannel)
 	}
