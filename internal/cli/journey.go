@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"sort"
@@ -36,13 +37,7 @@ Flags: --data, --db, --json; run also takes --base-url and the OMNIROI_SMTP_URL,
 OMNIROI_SMS_URL, OMNIROI_PUSH_URL, OMNIROI_WEBHOOK_SECRET variables.`,
 	}
 	c.Run = func(ctx context.Context, env *Env, args []string) error {
-		if len(args) == 0 {
-			return ErrUsage
-		}
-		sub, args := args[0], args[1:]
-		fs := FlagSet(c, env)
-		var sf StoreFlags
-		sf.Register(fs)
+		fs, sf := storeFlagSet(c, env)
 		window := fs.String("window", "7d", "report: an order this long after the first message (with --all-runs: after entry) counts as a conversion")
 		allRuns := fs.Bool("all-runs", false, "report: compare every run from its entry, not only the runs that reached a message")
 		cost := fs.String("cost", "", "report: cost per delivered send in minor units, e.g. email=0,sms=5")
@@ -52,24 +47,15 @@ OMNIROI_SMS_URL, OMNIROI_PUSH_URL, OMNIROI_WEBHOOK_SECRET variables.`,
 		limit := fs.Int("limit", 50, "decisions: how many to list")
 		baseURL := StringFlag(fs, "base-url", "http://127.0.0.1:8080", "run: public URL for tracking and unsubscribe links")
 		// Flags may come after the positional arguments: omniroi journey show cart --json.
-		var rest []string
-		for {
-			if err := fs.Parse(args); err != nil {
-				return err
-			}
-			if fs.NArg() == 0 {
-				break
-			}
-			rest = append(rest, fs.Arg(0))
-			args = fs.Args()[1:]
+		sub, rest, err := parseSub(fs, args, map[string][]int{"templates": {0}, "validate": {1}, "apply": {1}, "list": {0}, "show": {1},
+			"decisions": {1, 2}, "report": {1}, "enable": {1}, "disable": {1}, "run": {0}, "policy": {0, 1}})
+		if err != nil {
+			return err
 		}
 		if sub == "templates" {
 			return journeyTemplates(env, sf.JSON)
 		}
 		if sub == "validate" {
-			if len(rest) != 1 {
-				return ErrUsage
-			}
 			src, err := os.ReadFile(rest[0])
 			if err != nil {
 				return err
@@ -91,9 +77,6 @@ OMNIROI_SMS_URL, OMNIROI_PUSH_URL, OMNIROI_WEBHOOK_SECRET variables.`,
 		defer db.Close()
 		switch sub {
 		case "apply":
-			if len(rest) != 1 {
-				return ErrUsage
-			}
 			src, err := os.ReadFile(rest[0])
 			if errors.Is(err, os.ErrNotExist) {
 				src, err = journey.TemplateSource(strings.TrimSuffix(rest[0], ".yaml"))
@@ -121,19 +104,10 @@ OMNIROI_SMS_URL, OMNIROI_PUSH_URL, OMNIROI_WEBHOOK_SECRET variables.`,
 			if err != nil {
 				return err
 			}
-			if sf.JSON {
-				return PrintJSON(env.Stdout, ls)
-			}
-			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tVERSION\tENABLED\tENTRY\tACTIVE\tRUNS\tSENT")
-			for _, s := range ls {
-				fmt.Fprintf(tw, "%s\t%d\t%v\t%s\t%d\t%d\t%d\n", s.Name, s.Version, s.Enabled, s.Entry, s.Active, s.Total, s.Sent)
-			}
-			return tw.Flush()
+			return printRows(env, sf.JSON, ls, "NAME\tVERSION\tENABLED\tENTRY\tACTIVE\tRUNS\tSENT", func(w io.Writer, s journey.Summary) {
+				fmt.Fprintf(w, "%s\t%d\t%v\t%s\t%d\t%d\t%d\n", s.Name, s.Version, s.Enabled, s.Entry, s.Active, s.Total, s.Sent)
+			})
 		case "show":
-			if len(rest) != 1 {
-				return ErrUsage
-			}
 			d, err := journey.Show(ctx, db, rest[0])
 			if err != nil {
 				return err
@@ -144,9 +118,6 @@ OMNIROI_SMS_URL, OMNIROI_PUSH_URL, OMNIROI_WEBHOOK_SECRET variables.`,
 			printShow(env, d)
 			return nil
 		case "decisions":
-			if len(rest) < 1 || len(rest) > 2 {
-				return ErrUsage
-			}
 			var runID int64
 			if len(rest) == 2 {
 				if runID, err = strconv.ParseInt(rest[1], 10, 64); err != nil {
@@ -163,9 +134,6 @@ OMNIROI_SMS_URL, OMNIROI_PUSH_URL, OMNIROI_WEBHOOK_SECRET variables.`,
 			printDecisions(env, ds)
 			return nil
 		case "report":
-			if len(rest) != 1 {
-				return ErrUsage
-			}
 			w, err := journey.ParseDays(*window)
 			if err != nil {
 				return fmt.Errorf("--window: %w", err)
@@ -188,9 +156,6 @@ OMNIROI_SMS_URL, OMNIROI_PUSH_URL, OMNIROI_WEBHOOK_SECRET variables.`,
 			printReport(env, r)
 			return nil
 		case "enable", "disable":
-			if len(rest) != 1 {
-				return ErrUsage
-			}
 			return journey.SetEnabled(ctx, db, rest[0], sub == "enable")
 		case "run":
 			return journeyRun(ctx, env, db, *baseURL, *once)
