@@ -212,3 +212,31 @@ func TestSendShapesBindInOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestReEntryPerCustomer: a keyed journey's cooldown applies per key by default (one run
+// per order) and, with per: customer, across the customer's keys (one review request a
+// month however often they buy).
+func TestReEntryPerCustomer(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, Options{})
+		for _, j := range []struct{ name, per string }{{"per-order", ""}, {"per-customer", ", per: customer"}} {
+			f.apply("name: " + j.name + "\nentry: {event: Order Completed, key: order_id}\nreentry: {cooldown: 30d" + j.per + "}\nholdout: 0\nsteps:\n  - wait: 7d\n  - email: {subject: \"How was it\", text: \"Tell us\"}\n")
+		}
+		u := f.customer(1, consented)
+		for i, gap := range []time.Duration{0, 3 * 24 * time.Hour, 10 * 24 * time.Hour, 25 * 24 * time.Hour} {
+			f.advance(gap)
+			f.track(u, "Order Completed", map[string]any{"order_id": "o" + itoa(int64(i)), "revenue": 10})
+		}
+		// Orders on days 0, 3, 13 and 38: every order its own run per key; per customer,
+		// day 3 and day 13 fall within 30 days of the day-0 run, day 38 does not.
+		if n := f.count(`SELECT COUNT(*) FROM journey_runs WHERE journey = 'per-order'`); n != 4 {
+			t.Errorf("per order: %d runs, want 4", n)
+		}
+		if n := f.count(`SELECT COUNT(*) FROM journey_runs WHERE journey = 'per-customer'`); n != 2 {
+			t.Errorf("per customer: %d runs, want 2", n)
+		}
+	})
+	if _, err := Compile([]byte("name: x\nentry: {event: A, key: k}\nreentry: {cooldown: 30d, per: household}\nsteps:\n  - wait: 1d\n")); err == nil || !strings.Contains(err.Error(), `"household" is not key or customer`) {
+		t.Errorf("bad per: %v", err)
+	}
+}

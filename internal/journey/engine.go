@@ -666,11 +666,20 @@ func (w *work) enterRun(ctx context.Context, pl *Plan, cid int64, key string, se
 		return false, err
 	}
 	var last, active, lastStart int64
+	add := func(st *runStat) {
+		last += st.count
+		active += st.active
+		lastStart = max(lastStart, st.lastStart)
+	}
 	for _, id := range ids {
-		if st := w.stats[statKey{pl.Name, id, key}]; st != nil {
-			last += st.count
-			active += st.active
-			lastStart = max(lastStart, st.lastStart)
+		if pl.ReEntry.PerCustomer {
+			for k, st := range w.stats { // loadStats read every key of these customers
+				if k.journey == pl.Name && k.cid == id {
+					add(st)
+				}
+			}
+		} else if st := w.stats[statKey{pl.Name, id, key}]; st != nil {
+			add(st)
 		}
 	}
 	switch {

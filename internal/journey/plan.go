@@ -51,6 +51,9 @@ type Match struct {
 type ReEntry struct {
 	Mode     string        `json:"mode"`
 	Cooldown time.Duration `json:"cooldown,omitempty"`
+	// PerCustomer applies the rule across all of a customer's entry keys: one review
+	// request a month however many orders. Otherwise each key is its own (one run per cart).
+	PerCustomer bool `json:"per_customer,omitempty"`
 }
 
 // Policy holds a journey's guardrails; unset parts fall back to the workspace policy.
@@ -271,12 +274,19 @@ func (p *parser) reentry(path string, n *yaml.Node) ReEntry {
 		case "never", "after_exit":
 			return ReEntry{Mode: n.Value}
 		}
-		p.errorf(path, n, "%q is not never, after_exit or {cooldown: DURATION}", n.Value)
+		p.errorf(path, n, "%q is not never, after_exit or {cooldown: DURATION, per: key|customer}", n.Value)
 		return ReEntry{}
 	}
 	o := p.object(path, n)
 	r := ReEntry{Mode: "cooldown", Cooldown: o.duration("cooldown", true)}
-	o.done("cooldown")
+	switch per := o.str("per", false); per {
+	case "", "key":
+	case "customer":
+		r.PerCustomer = true
+	default:
+		p.errorf(path+".per", o.keys["per"], "%q is not key or customer", per)
+	}
+	o.done("cooldown", "per")
 	return r
 }
 
