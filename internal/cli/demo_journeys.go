@@ -54,7 +54,10 @@ func printDemoJourneys(w io.Writer, jr *demojourney.Report) {
 		m := j.Measured
 		measured := fmt.Sprintf("%s [%s, %s]", eur(m.Incremental), eur(m.IncrementalCI[0]), eur(m.IncrementalCI[1]))
 		if m.TooFewRuns {
-			measured = "too few runs in an arm to measure"
+			measured = fmt.Sprintf("%s, no interval: holdout %d of the ~%d runs it needs", eur(m.Incremental), m.Holdout.Runs, max(m.Holdout.MinRuns, m.Holdout.Runs))
+			if m.Holdout.Runs >= m.Holdout.MinRuns {
+				measured = fmt.Sprintf("%s, no interval: treated %d of the ~%d runs it needs", eur(m.Incremental), m.Treated.Runs, m.Treated.MinRuns)
+			}
 		}
 		fmt.Fprintf(w, "    %-15s %8d %8d %7d  %-14s %s\n", j.Name, m.Treated.Runs, m.Holdout.Runs, m.Sends, eur(float64(j.Truth.RevenueMinor)), measured)
 	}

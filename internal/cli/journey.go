@@ -311,7 +311,8 @@ func printReport(env *Env, r *journey.Report) {
 	tw.Flush()
 	fmt.Fprintf(w, "\nconversion lift: %+.2f pp (95%% CI %+.2f to %+.2f, Newcombe)\n", r.Lift, r.LiftCI[0], r.LiftCI[1])
 	if r.TooFewRuns {
-		fmt.Fprintf(w, "revenue per run: %+.1f (too few runs for an interval)\n", r.RevenueDiff)
+		fmt.Fprintf(w, "revenue per run: %+.1f (no interval yet: treated %d of %d, holdout %d of %d runs needed for this revenue's skew)\n",
+			r.RevenueDiff, r.Treated.Runs, r.Treated.MinRuns, r.Holdout.Runs, r.Holdout.MinRuns)
 	} else {
 		fmt.Fprintf(w, "revenue per run: %+.1f (95%% CI %+.1f to %+.1f, Welch)\n", r.RevenueDiff, r.RevenueDiffCI[0], r.RevenueDiffCI[1])
 		fmt.Fprintf(w, "incremental revenue: %.0f (95%% CI %.0f to %.0f)\n", r.Incremental, r.IncrementalCI[0], r.IncrementalCI[1])

@@ -97,7 +97,7 @@ func TestHoldoutSimulation(t *testing.T) {
 	ctx := context.Background()
 	sim := func(name string, pControl, pTreated float64, seed uint64) *Report {
 		r := rand.New(rand.NewPCG(seed, 1))
-		const n = 4000
+		const n = 8000 // a holdout of ~800 runs: Cochran's rule wants ~470 for this revenue
 		err := db.Write(ctx, func(stx *store.Tx) error {
 			tx := newStmts(stx)
 			for i := range n {
@@ -143,7 +143,7 @@ func TestHoldoutSimulation(t *testing.T) {
 	}
 	trueDiff := (0.14 - 0.08) * 4000 // mean revenue 4000 minor units
 	if rep.RevenueDiffCI[0] > trueDiff || rep.RevenueDiffCI[1] < trueDiff {
-		t.Errorf("revenue/run diff %.1f CI %v does not cover %v", rep.RevenueDiff, rep.RevenueDiffCI, trueDiff)
+		t.Errorf("revenue/run diff %.1f CI %v does not cover %v (runs %d/%d, min %d/%d)", rep.RevenueDiff, rep.RevenueDiffCI, trueDiff, rep.Treated.Runs, rep.Holdout.Runs, rep.Treated.MinRuns, rep.Holdout.MinRuns)
 	}
 	if rep.Incremental <= 0 || rep.Currency != "EUR" {
 		t.Errorf("incremental %v currency %q", rep.Incremental, rep.Currency)

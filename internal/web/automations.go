@@ -160,7 +160,27 @@ func liftRow(name Cell, runs Cell, rep *journey.Report, currency string) []Cell 
 	case rep.SignificantLift:
 		verdict = fmt.Sprintf("+%.1f pp (%.1f to %.1f)", rep.Lift, rep.LiftCI[0], rep.LiftCI[1])
 	}
-	return []Cell{name, runs, amountF(rep.Incremental, cur), txt(verdict), roi, num(rep.Treated.Runs), num(rep.Holdout.Runs),
+	// The revenue interval, or why there is none yet: revenue per run is mostly zeros and a
+	// few baskets, and a normal-theory interval needs Cochran's number of runs per arm.
+	inc := amountF(rep.Incremental, cur)
+	switch {
+	case rep.Treated.Runs+rep.Holdout.Runs == 0:
+	case rep.TooFewRuns:
+		need := ""
+		for _, g := range []struct {
+			name string
+			g    journey.Group
+		}{{"holdout", rep.Holdout}, {"treated", rep.Treated}} {
+			if g.g.Runs < g.g.MinRuns {
+				need = fmt.Sprintf("%s %d of the ~%d runs an interval needs", g.name, g.g.Runs, g.g.MinRuns)
+				break
+			}
+		}
+		inc.Text += " (" + need + ")"
+	default:
+		inc.Text += " (" + amountF(rep.IncrementalCI[0], cur).Text + " to " + amountF(rep.IncrementalCI[1], cur).Text + ")"
+	}
+	return []Cell{name, runs, inc, txt(verdict), roi, num(rep.Treated.Runs), num(rep.Holdout.Runs),
 		rateCI(rep.Treated), rateCI(rep.Holdout), amountF(rep.Treated.RevenuePerRun, cur), amountF(rep.Holdout.RevenuePerRun, cur), txt(rep.Window)}
 }
 
