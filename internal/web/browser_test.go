@@ -257,17 +257,32 @@ func TestBrowser(t *testing.T) {
 	}
 
 	// The search finds Anna by the anonymous id she browsed with before logging in, and
-	// her page shows every identifier merged into her profile.
+	// her page shows every identifier merged into her profile. The list page has customer
+	// links of its own, so wait until the search's page is the one loaded.
 	err = chromedp.Do(bctx,
 		chromedp.Navigate(ts.URL+"/customers"),
 		chromedp.WaitVisible(chromedp.CSS(`input[name=q]`)),
 		chromedp.SendKeys(chromedp.CSS(`input[name=q]`), "anon-anna\r"),
+	)
+	if err != nil {
+		t.Fatalf("search for a merged customer: %v", err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if loc, err := chromedp.Run(bctx, chromedp.Location()); err == nil && strings.Contains(loc, "q=anon-anna") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the search form did not load its results page")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	err = chromedp.Do(bctx,
 		chromedp.WaitReady(chromedp.CSS(`td a[href^="/customers/"]`)),
 		chromedp.Click(chromedp.CSS(`td a[href^="/customers/"]`)),
 		chromedp.WaitReady(chromedp.CSS(`#identities-table`)),
 	)
 	if err != nil {
-		t.Fatalf("search for a merged customer: %v", err)
+		t.Fatalf("open the search result: %v", err)
 	}
 	ids, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector('#identities-table').innerText`))
 	if err != nil {
