@@ -23,6 +23,7 @@ import (
 type User struct {
 	ID        int64     `json:"id"`
 	Email     string    `json:"email"`
+	Role      Role      `json:"role"`
 	CreatedAt time.Time `json:"created_at"`
 }
 
@@ -48,8 +49,16 @@ func NormalizeEmail(email string) (string, error) {
 	return email, nil
 }
 
-// CreateUser adds a dashboard user with an argon2id hash of password.
+// CreateUser adds a dashboard user with the owner role and an argon2id hash of password.
 func CreateUser(ctx context.Context, db *store.DB, email, password string) (User, error) {
+	return CreateUserRole(ctx, db, email, password, RoleOwner)
+}
+
+// CreateUserRole adds a dashboard user with the given role.
+func CreateUserRole(ctx context.Context, db *store.DB, email, password string, role Role) (User, error) {
+	if _, err := ParseRole(string(role)); err != nil {
+		return User{}, err
+	}
 	email, err := NormalizeEmail(email)
 	if err != nil {
 		return User{}, err
@@ -61,7 +70,7 @@ func CreateUser(ctx context.Context, db *store.DB, email, password string) (User
 	if err != nil {
 		return User{}, err
 	}
-	u := User{Email: email, CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
+	u := User{Email: email, Role: role, CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
 	err = db.Write(ctx, func(tx *store.Tx) error {
 		var n int
 		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM users WHERE email = ?`, email).Scan(&n); err != nil {
@@ -70,8 +79,8 @@ func CreateUser(ctx context.Context, db *store.DB, email, password string) (User
 		if n > 0 {
 			return ErrUserExists
 		}
-		return tx.QueryRow(ctx, `INSERT INTO users (email, password_hash, created_at) VALUES (?, ?, ?) RETURNING id`,
-			email, hash, u.CreatedAt.UnixMilli()).Scan(&u.ID)
+		return tx.QueryRow(ctx, `INSERT INTO users (email, password_hash, role, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
+			email, hash, string(role), u.CreatedAt.UnixMilli()).Scan(&u.ID)
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("create user %s: %w", email, err)
@@ -108,7 +117,7 @@ func SetPassword(ctx context.Context, db *store.DB, email, password string) erro
 
 // Users lists all users by id.
 func Users(ctx context.Context, db *store.DB) ([]User, error) {
-	rows, err := db.Query(ctx, `SELECT id, email, created_at FROM users ORDER BY id`)
+	rows, err := db.Query(ctx, `SELECT id, email, role, created_at FROM users ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
@@ -117,7 +126,7 @@ func Users(ctx context.Context, db *store.DB) ([]User, error) {
 	for rows.Next() {
 		var u User
 		var created int64
-		if err := rows.Scan(&u.ID, &u.Email, &created); err != nil {
+		if err := rows.Scan(&u.ID, &u.Email, &u.Role, &created); err != nil {
 			return nil, err
 		}
 		u.CreatedAt = time.UnixMilli(created).UTC()
@@ -136,8 +145,8 @@ func Authenticate(ctx context.Context, db *store.DB, email, password string) (Us
 	var u User
 	var hash string
 	var created int64
-	err := db.QueryRow(ctx, `SELECT id, email, password_hash, created_at FROM users WHERE email = ?`, email).
-		Scan(&u.ID, &u.Email, &hash, &created)
+	err := db.QueryRow(ctx, `SELECT id, email, role, password_hash, created_at FROM users WHERE email = ?`, email).
+		Scan(&u.ID, &u.Email, &u.Role, &hash, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		_, _ = VerifyPassword(dummyHash(), password)
 		return User{}, ErrBadCredentials
@@ -204,8 +213,8 @@ func LookupSession(ctx context.Context, db *store.DB, token string, now time.Tim
 	}
 	s := Session{Token: token, CSRF: csrfFor(token)}
 	var exp, created int64
-	err := db.QueryRow(ctx, `SELECT s.expires_at, u.id, u.email, u.created_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?`,
-		hashToken(token)).Scan(&exp, &s.User.ID, &s.User.Email, &created)
+	err := db.QueryRow(ctx, `SELECT s.expires_at, u.id, u.email, u.role, u.created_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?`,
+		hashToken(token)).Scan(&exp, &s.User.ID, &s.User.Email, &s.User.Role, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, ErrNoSession
 	}

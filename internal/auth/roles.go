@@ -1,0 +1,64 @@
+package auth
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Role is what a dashboard user may do. Roles are ordered by power, but permissions are
+// checked by name (Can), never by comparing roles, so a new role cannot slip through a ">=".
+type Role string
+
+const (
+	RoleOwner    Role = "owner"    // everything, including the audit log and other owners
+	RoleAdmin    Role = "admin"    // everything but the audit log and owners
+	RoleMarketer Role = "marketer" // journeys and experiments, and reads everything
+	RoleAnalyst  Role = "analyst"  // reads everything, personal data included
+	RoleViewer   Role = "viewer"   // reads reports; no personal data
+)
+
+// Roles lists the roles from most to least powerful.
+var Roles = []Role{RoleOwner, RoleAdmin, RoleMarketer, RoleAnalyst, RoleViewer}
+
+// ParseRole checks a role name.
+func ParseRole(s string) (Role, error) {
+	r := Role(strings.ToLower(strings.TrimSpace(s)))
+	for _, k := range Roles {
+		if r == k {
+			return r, nil
+		}
+	}
+	return "", fmt.Errorf("unknown role %q (one of owner, admin, marketer, analyst, viewer)", s)
+}
+
+// Permission names one thing a role may do.
+type Permission string
+
+const (
+	PermReadReports   Permission = "read_reports"   // aggregate pages: overview, attribution, segments, spend
+	PermReadPersonal  Permission = "read_personal"  // customer profiles, timelines, search, exports of people
+	PermEditJourneys  Permission = "edit_journeys"  // apply, enable, disable journeys; experiments
+	PermManageSources Permission = "manage_sources" // create, rotate, revoke write keys; API tokens
+	PermManageUsers   Permission = "manage_users"   // invite, change role, remove (admins cannot touch owners)
+	PermPrivacy       Permission = "privacy"        // export and erase a person's data
+	PermSettings      Permission = "settings"       // business settings: currency, time zone, limits, retention
+	PermReadAudit     Permission = "read_audit"     // the audit log
+)
+
+var grants = map[Role][]Permission{
+	RoleOwner:    {PermReadReports, PermReadPersonal, PermEditJourneys, PermManageSources, PermManageUsers, PermPrivacy, PermSettings, PermReadAudit},
+	RoleAdmin:    {PermReadReports, PermReadPersonal, PermEditJourneys, PermManageSources, PermManageUsers, PermPrivacy, PermSettings},
+	RoleMarketer: {PermReadReports, PermReadPersonal, PermEditJourneys},
+	RoleAnalyst:  {PermReadReports, PermReadPersonal},
+	RoleViewer:   {PermReadReports},
+}
+
+// Can reports whether role r has permission p. An unknown role has none.
+func (r Role) Can(p Permission) bool {
+	for _, g := range grants[r] {
+		if g == p {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,24 @@
+package auth
+
+import "testing"
+
+func TestRoles(t *testing.T) {
+	if !RoleOwner.Can(PermReadAudit) || RoleAdmin.Can(PermReadAudit) {
+		t.Error("only owners read the audit log")
+	}
+	if RoleViewer.Can(PermReadPersonal) || !RoleViewer.Can(PermReadReports) {
+		t.Error("viewers read reports, not people")
+	}
+	if RoleAnalyst.Can(PermEditJourneys) || !RoleMarketer.Can(PermEditJourneys) {
+		t.Error("marketers, not analysts, edit journeys")
+	}
+	if Role("root").Can(PermReadReports) {
+		t.Error("an unknown role has permissions")
+	}
+	if r, err := ParseRole(" Admin "); err != nil || r != RoleAdmin {
+		t.Errorf("ParseRole = %q, %v", r, err)
+	}
+	if _, err := ParseRole("superuser"); err == nil {
+		t.Error("ParseRole accepted superuser")
+	}
+}
