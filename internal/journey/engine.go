@@ -829,7 +829,7 @@ func (w *work) advance(ctx context.Context, r *run, pl *Plan, i int) error {
 			if err != nil {
 				return err
 			}
-			w.buf.sends = append(w.buf.sends, queuedSend{idem: IdemKey(r.ID, i, ch), runID: r.ID, journey: r.Journey, customerID: r.CustomerID,
+			w.buf.sends = append(w.buf.sends, queuedSend{idem: NewIdemKey(), dedupe: DedupeKey(r.ID, i, ch), runID: r.ID, journey: r.Journey, customerID: r.CustomerID,
 				step: i, channel: ch, purpose: purpose, notBefore: at.UnixMilli(), createdAt: now})
 			w.e.Notify()
 			i = n.Next
@@ -839,9 +839,23 @@ func (w *work) advance(ctx context.Context, r *run, pl *Plan, i int) error {
 	}
 }
 
-// IdemKey is a send's idempotency key: run × step × channel.
-func IdemKey(runID int64, step int, channel string) string {
+// DedupeKey is a send's once-only key: run × step × channel. Reaching the same step of
+// the same run again queues nothing (journey_sends.dedupe_key is unique).
+func DedupeKey(runID int64, step int, channel string) string {
 	return fmt.Sprintf("jr%d-s%d-%s", runID, step, channel)
+}
+
+// IdemKey is DedupeKey; rows written before idempotency keys were random carry it as
+// their idem_key, and tests that write send rows directly use it.
+func IdemKey(runID int64, step int, channel string) string { return DedupeKey(runID, step, channel) }
+
+// NewIdemKey is a send's idempotency key: 128 random bits in hex. Providers see it
+// (Message-ID, Idempotency-Key) and name it in delivery reports, so it must not be
+// guessable from the run, step and channel.
+func NewIdemKey() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b[:])
 }
 
 // fireTimers claims due timers and moves their runs on.
