@@ -12,7 +12,8 @@ type SenderConfig struct {
 	SMTPURL       string // OMNIROI_SMTP_URL: smtp://user:pass@host:587?from=shop@example.com
 	SMSURL        string // OMNIROI_SMS_URL: twilio://SID:TOKEN@api.twilio.com?from=NUMBER, or an https:// signed webhook
 	PushURL       string // OMNIROI_PUSH_URL: fcm:///path/service-account.json (Firebase Cloud Messaging), or an https:// signed webhook relaying to the push provider
-	WebhookSecret string // OMNIROI_WEBHOOK_SECRET: HMAC key for outgoing webhooks (and inbound SMS)
+	WebhookSecret string // OMNIROI_WEBHOOK_SECRET: HMAC key for outgoing webhooks, and for inbound SMS and delivery reports from relays
+	MailgunKey    string // OMNIROI_MAILGUN_SIGNING_KEY: Mailgun's HTTP webhook signing key, for /j/status/mailgun
 }
 
 // SenderConfigFromEnv reads the OMNIROI_* variables above.
@@ -22,6 +23,7 @@ func SenderConfigFromEnv() SenderConfig {
 		SMSURL:        os.Getenv("OMNIROI_SMS_URL"),
 		PushURL:       os.Getenv("OMNIROI_PUSH_URL"),
 		WebhookSecret: os.Getenv("OMNIROI_WEBHOOK_SECRET"),
+		MailgunKey:    os.Getenv("OMNIROI_MAILGUN_SIGNING_KEY"),
 	}
 }
 

@@ -55,11 +55,15 @@ func Sign(secret []byte, ts int64, body []byte) string {
 
 // VerifySignature checks a SignatureHeader value; maxAge bounds replays (0: no bound).
 func VerifySignature(secret []byte, tsHeader, sig string, body []byte, maxAge time.Duration) error {
+	return verifySignatureAt(secret, tsHeader, sig, body, time.Now(), maxAge)
+}
+
+func verifySignatureAt(secret []byte, tsHeader, sig string, body []byte, now time.Time, maxAge time.Duration) error {
 	ts, err := strconv.ParseInt(tsHeader, 10, 64)
 	if err != nil {
 		return errors.New("missing or bad " + TimestampHeader)
 	}
-	if maxAge > 0 && time.Since(time.Unix(ts, 0)).Abs() > maxAge {
+	if maxAge > 0 && now.Sub(time.Unix(ts, 0)).Abs() > maxAge {
 		return errors.New("signature too old")
 	}
 	if !hmac.Equal([]byte(Sign(secret, ts, body)), []byte(sig)) {
