@@ -157,6 +157,10 @@ func (h *handler) click(w http.ResponseWriter, r *http.Request) {
 			h.e.opt.Logger.Error("journey click", "err", err)
 		}
 	}
+	if !t.Fixed && !h.linkAllowed(r.Context(), u.Hostname()) {
+		h.leaving(w, u)
+		return
+	}
 	http.Redirect(w, r, u.String(), http.StatusFound)
 }
 
