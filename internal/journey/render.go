@@ -255,7 +255,10 @@ func render(a *Action, data *renderData, l clickLinker) (*Message, error) {
 		m.Title, m.Text, m.URL = r("title", a.Title), r("text", a.Text), r("url", a.URL)
 	case "webhook":
 		m.To = a.URL
-		body := r("body", a.Text)
+		var body string
+		if body, err = renderJSON("body", a.Text, data, l); err != nil {
+			return m, err
+		}
 		if body == "" {
 			b, _ := json.Marshal(map[string]any{"journey": data.Journey, "customer_id": data.Profile.ID, "email": data.Profile.Email, "event": data.Event})
 			body = string(b)
