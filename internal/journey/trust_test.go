@@ -68,7 +68,7 @@ steps:
 			}
 			n++
 			if !hex32.MatchString(k) || strings.Contains(k, itoa(run)+"-") {
-				t.Errorf("send (run %d, step %d, %s) has key %q: want 128 random bits in hex", run, step, ch, k)
+				t.Errorf("send (run %d, step %d, %s) has key %q: want 32 hex digits carrying 80 random bits", run, step, ch, k)
 			}
 			if keys[k] {
 				t.Errorf("key %q used twice", k)
