@@ -84,7 +84,7 @@ type Filter struct {
 	// Action matches an action and the actions under it: "user" matches "user",
 	// "user.role" and "user.invite"; "privacy." matches "privacy.erase"; "user.role" only itself.
 	Action string
-	Before int64  // id: entries older than this one (paging)
+	Before int64 // id: entries older than this one (paging)
 	Limit  int
 }
 

@@ -223,7 +223,8 @@ func CreateInvite(ctx context.Context, db *store.DB, by Acting, email string, ro
 		if n > 0 {
 			return ErrUserExists
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM user_invites WHERE email = ? AND used_at = 0`, email); err != nil {
+		// Withdrawn and replaced invitations expire at once (rows stay, so ids are never reused).
+		if _, err := tx.Exec(ctx, `UPDATE user_invites SET expires_at = 0 WHERE email = ? AND used_at = 0`, email); err != nil {
 			return err
 		}
 		if err := tx.QueryRow(ctx, `INSERT INTO user_invites (email, role, token_hash, invited_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
@@ -335,7 +336,7 @@ func Invites(ctx context.Context, db *store.DB, now time.Time) ([]Invite, error)
 // RevokeInvite withdraws a pending invitation.
 func RevokeInvite(ctx context.Context, db *store.DB, by Acting, id int64) error {
 	err := db.Write(ctx, func(tx *store.Tx) error {
-		inv, err := scanInvite(tx.QueryRow(ctx, `SELECT `+inviteCols+` FROM user_invites WHERE id = ? AND used_at = 0`, id))
+		inv, err := scanInvite(tx.QueryRow(ctx, `SELECT `+inviteCols+` FROM user_invites WHERE id = ? AND used_at = 0 AND expires_at > 0`, id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("invitation %d: %w", id, store.ErrNotFound)
 		}
@@ -345,7 +346,7 @@ func RevokeInvite(ctx context.Context, db *store.DB, by Acting, id int64) error 
 		if err := by.mayManage("", inv.Role); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM user_invites WHERE id = ?`, id); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE user_invites SET expires_at = 0 WHERE id = ?`, id); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, audit.Entry{Actor: by.Actor, Action: "user.invite_revoke", Target: fmt.Sprintf("invite:%d", id),

@@ -7,7 +7,7 @@ CREATE TABLE user_invites (
     token_hash TEXT NOT NULL UNIQUE,
     invited_by TEXT NOT NULL,        -- audit actor: "user:ana@shop.example", "cli"
     created_at BIGINT NOT NULL,      -- unix ms
-    expires_at BIGINT NOT NULL,      -- unix ms
+    expires_at BIGINT NOT NULL,      -- unix ms, 0 once withdrawn or replaced by a newer invitation
     used_at BIGINT NOT NULL DEFAULT 0 -- unix ms, 0 while unused
 );
 CREATE INDEX user_invites_email ON user_invites (email);
