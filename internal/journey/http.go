@@ -35,6 +35,7 @@ type HandlerOptions struct {
 //	POST /j/u/{token}      RFC 8058 one-click unsubscribe: consent is withdrawn at once ("Unsubscribed")
 //	POST /j/sms/inbound    inbound SMS (form From/Body, or JSON from/text): STOP withdraws SMS consent, START restores it
 //	POST /j/status         delivery reports, JSON {"idempotency_key", "status": delivered|bounced|complained}
+//	GET  /j/confirm/{token} and POST: confirm an address (confirm.go)
 func NewHTTPHandler(eng *Engine, opt HandlerOptions) http.Handler {
 	h := &handler{e: eng, opt: opt}
 	mux := http.NewServeMux()
@@ -44,6 +45,8 @@ func NewHTTPHandler(eng *Engine, opt HandlerOptions) http.Handler {
 	mux.HandleFunc("POST /j/u/{tok}", h.unsubscribe)
 	mux.HandleFunc("POST /j/sms/inbound", h.smsInbound)
 	mux.HandleFunc("POST /j/status", h.status)
+	mux.HandleFunc("GET /j/confirm/{tok}", h.confirmPage)
+	mux.HandleFunc("POST /j/confirm/{tok}", h.confirmPost)
 	return mux
 }
 
@@ -302,6 +305,13 @@ func (h *handler) smsInbound(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	phone := identity.NormalizePhone(from)
+	if start {
+		// YES to a confirmation SMS verifies the number (confirm.go).
+		if _, err := h.confirmByReply(r.Context(), phone); err != nil {
+			http.Error(w, "could not record", http.StatusInternalServerError)
+			return
+		}
+	}
 	ids, err := h.customersByPhone(r.Context(), phone)
 	if err != nil {
 		http.Error(w, "lookup failed", http.StatusInternalServerError)
