@@ -137,4 +137,3 @@ func UnverifiedTraits(traits string) []string {
 	sort.Strings(out)
 	return out
 }
-
