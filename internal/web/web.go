@@ -122,6 +122,8 @@ func NewHandler(db *store.DB, opt Options) (http.Handler, error) {
 	mux.Handle("GET /{$}", s.requireLogin(s.overview))
 	mux.Handle("GET /sources", s.requireLogin(s.sources))
 	mux.Handle("POST /sources", s.requireLogin(s.createSource))
+	mux.Handle("POST /sources/{id}/rotate", s.requireLogin(s.rotateSource))
+	mux.Handle("POST /sources/{id}/revoke", s.requireLogin(s.revokeSource))
 	mux.Handle("GET /customers", s.requireLogin(s.customers))
 	mux.Handle("GET /customers/{id}", s.requireLogin(s.customer))
 	mux.Handle("GET /spend", s.requireLogin(s.spend))
