@@ -11,6 +11,7 @@ import (
 
 	"github.com/omniroi/omniroi/internal/audit"
 	"github.com/omniroi/omniroi/internal/collect"
+	"github.com/omniroi/omniroi/internal/identity/identitytest"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/store/storetest"
 )
@@ -172,4 +173,36 @@ func TestRevokeFromCLIReachesRunningCollector(t *testing.T) {
 			t.Errorf("settings with the revoked key: %d, want 401", c)
 		}
 	})
+}
+
+// TestCustomerShowGroupsAndUnverified: `customer show` names the customer's groups and
+// the contact points a public key stated.
+func TestCustomerShowGroupsAndUnverified(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	db, err := store.Open(ctx, store.Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.CreateSource(ctx, "web"); err != nil {
+		t.Fatal(err)
+	}
+	identitytest.Load(t, db, "web", time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC),
+		map[string]any{"type": "identify", "userId": "cy", "traits": map[string]any{"email": "cy@example.net"}},
+		map[string]any{"type": "group", "userId": "cy", "groupId": "acme", "traits": map[string]any{"name": "Acme Ltd", "plan": "gold"}})
+	db.Close()
+	code, out, errs := runCLI(t, "customer", "show", "cy", "--data", dir)
+	if code != 0 || !strings.Contains(out, "Member of: Acme Ltd") || !strings.Contains(out, "unverified (sent with a public key") || strings.Contains(out, "plan") {
+		t.Fatalf("customer show: %d %s %s", code, out, errs)
+	}
+	code, out, _ = runCLI(t, "customer", "show", "cy", "--json", "--data", dir)
+	var p struct {
+		Groups []struct {
+			ID, Name string
+		} `json:"groups"`
+		Unverified []string `json:"unverified"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &p) != nil || len(p.Groups) != 1 || p.Groups[0].Name != "Acme Ltd" || len(p.Unverified) != 1 {
+		t.Fatalf("customer show --json: %s", out)
+	}
 }
