@@ -76,7 +76,7 @@ type Processor struct {
 	unidentified int64
 	badOrders    int64
 	currency     string
-	kinds        map[int64]string // source id → kind (trust.go)
+	kinds        map[int64]bool // source id → trusted (trust.go)
 	renewed      time.Time
 	held         bool
 }

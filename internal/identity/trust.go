@@ -89,32 +89,30 @@ func Withdrawal(v json.RawMessage) bool {
 // trusted reports whether events of source id state verified facts. Sources created
 // after the kinds were read are looked up once.
 func (p *Processor) trusted(id int64) bool {
-	k, ok := p.kinds[id]
+	t, ok := p.kinds[id]
 	if !ok {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if m, err := p.db.SourceKindsByID(ctx); err == nil {
-			p.kinds = m
-			k = m[id]
+		if err := p.loadKinds(ctx); err != nil || p.kinds == nil {
+			p.kinds = map[int64]bool{}
 		}
-		if p.kinds == nil {
-			p.kinds = map[int64]string{}
-		}
-		if _, ok := p.kinds[id]; !ok {
-			p.kinds[id] = "" // unknown source: not trusted, and not looked up again
-		}
+		t = p.kinds[id]
+		p.kinds[id] = t // an unknown source is not trusted, and not looked up again
 	}
-	return store.KindTrusted(k)
+	return t
 }
 
-// loadKinds reads the sources' kinds at the start of a processing turn, so a kind
-// changed with `omniroi source kind` applies to the events processed after it.
+// loadKinds reads which sources are trusted at the start of a processing turn, so a
+// kind changed with `omniroi source kind` applies to the events processed after it.
 func (p *Processor) loadKinds(ctx context.Context) error {
 	m, err := p.db.SourceKindsByID(ctx)
 	if err != nil {
 		return err
 	}
-	p.kinds = m
+	p.kinds = make(map[int64]bool, len(m))
+	for id, k := range m {
+		p.kinds[id] = store.KindTrusted(k)
+	}
 	return nil
 }
 
