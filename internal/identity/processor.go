@@ -76,6 +76,7 @@ type Processor struct {
 	unidentified int64
 	badOrders    int64
 	currency     string
+	kinds        map[int64]bool // source id → trusted (trust.go)
 	renewed      time.Time
 	held         bool
 }
@@ -273,7 +274,7 @@ func (p *Processor) Rebuild(ctx context.Context) error {
 	return p.process(ctx, max)
 }
 
-var derivedTables = []string{"customers", "identities", "identity_conflicts", "customer_merges", "activity", "orders", "refunds"}
+var derivedTables = []string{"customers", "identities", "identity_conflicts", "customer_merges", "activity", "orders", "refunds", "groups", "group_members"}
 
 func settingInt(ctx context.Context, db *store.DB, key string) (int64, error) {
 	v, ok, err := db.Setting(ctx, key)
@@ -358,6 +359,9 @@ func (p *Processor) load(ctx context.Context) error {
 	if err := crows.Err(); err != nil {
 		return fmt.Errorf("load identity conflicts: %w", err)
 	}
+	if err := loadGroups(ctx, p.db, g); err != nil {
+		return err
+	}
 	p.g = g
 	return nil
 }
@@ -384,6 +388,9 @@ func (p *Processor) process(ctx context.Context, upTo int64) error {
 	}
 	var err error
 	if p.currency, err = commerce.CurrencySetting(ctx, p.db); err != nil {
+		return err
+	}
+	if err := p.loadKinds(ctx); err != nil {
 		return err
 	}
 	jobs := make(chan *job, 1)

@@ -81,6 +81,10 @@ type CustomerProfile struct {
 	Truncated   bool                       `json:"touchpoints_truncated,omitempty"` // only the newest MaxTouchpoints are listed
 	Conflicts   []Conflict                 `json:"conflicts"`
 	Merges      []Merge                    `json:"merges"`
+	// Unverified lists the contact points and consent traits whose current value came
+	// from a client source (a public key) and was not confirmed: not messaged, no grant.
+	Unverified []string `json:"unverified,omitempty"`
+	Groups     []Group  `json:"groups"` // accounts and companies the customer belongs to
 }
 
 // MaxTouchpoints bounds the touchpoints a profile lists.
@@ -227,6 +231,10 @@ func Profile(ctx context.Context, db *store.DB, id int64) (CustomerProfile, erro
 	p.Traits = make(map[string]json.RawMessage, len(tm))
 	for k, v := range tm {
 		p.Traits[k] = v.V
+	}
+	p.Unverified = UnverifiedTraits(traits)
+	if p.Groups, err = CustomerGroups(ctx, db, id); err != nil {
+		return p, err
 	}
 
 	rows, err := db.Query(ctx, `SELECT kind, value, first_seen, shared FROM identities WHERE customer_id = ? ORDER BY first_seen, kind, value`, id)

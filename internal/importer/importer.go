@@ -166,6 +166,11 @@ func run(ctx context.Context, db *store.DB, in io.Reader, name string, size int6
 	if err != nil {
 		return rep, fmt.Errorf("import source: %w", err)
 	}
+	if !srcRow.Trusted() {
+		// Imported contact points and consent count as verified only on a server source;
+		// a client source's key is public, so its events never do.
+		return rep, fmt.Errorf("source %q is a %s source (its write key is public), so imported contact details and consent would count as unverified: import into a server source (the default --source import, or any new name)", opt.Source, srcRow.Kind)
+	}
 	now := time.Now().UTC()
 	conv.setup(srcRow.ID, now)
 	prog := newProgress(opt.Progress, size, counter)

@@ -203,7 +203,7 @@ func (e *Engine) Step(ctx context.Context) (int, error) {
 	}
 	total := 0
 	var errs []error
-	for _, f := range []func(context.Context) (int, error){e.consumeEvents, e.consumeSegments, e.dateEntries, e.fireTimers, e.dispatch} {
+	for _, f := range []func(context.Context) (int, error){e.consumeEvents, e.consumeSegments, e.dateEntries, e.fireTimers, e.dispatch, e.dispatchConfirmations} {
 		n, err := f(ctx)
 		total += n
 		if err != nil {
@@ -434,6 +434,7 @@ type work struct {
 	consent     map[consentKey]bool
 	consentFor  map[int64]bool
 	suppressed  map[[2]string]bool // channel, address; nil: not read
+	limits      newRecipientLimits // verify.go
 
 	nextID int64   // SQLite: next run id
 	idPool []int64 // PostgreSQL: reserved run ids

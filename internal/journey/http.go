@@ -51,6 +51,7 @@ type HandlerOptions struct {
 //	POST /j/sms/inbound      inbound SMS (Twilio form From/Body, or JSON from/text from a signing relay): STOP withdraws SMS consent, START restores it
 //	POST /j/status           delivery reports, JSON {"idempotency_key", "status": delivered|bounced|complained}, omniroi's HMAC
 //	POST /j/status/mailgun   Mailgun's event webhooks (delivered, failed, complained, unsubscribed)
+//	GET  /j/confirm/{token}  and POST: confirm an address (confirm.go)
 func NewHTTPHandler(eng *Engine, opt HandlerOptions) http.Handler {
 	if opt.PublicURL == "" {
 		opt.PublicURL = eng.opt.BaseURL
@@ -71,6 +72,8 @@ func NewHTTPHandler(eng *Engine, opt HandlerOptions) http.Handler {
 	mux.HandleFunc("POST /j/sms/inbound", h.smsInbound)
 	mux.HandleFunc("POST /j/status", h.status)
 	mux.HandleFunc("POST /j/status/mailgun", h.mailgun)
+	mux.HandleFunc("GET /j/confirm/{tok}", h.confirmPage)
+	mux.HandleFunc("POST /j/confirm/{tok}", h.confirmPost)
 	return mux
 }
 
@@ -390,6 +393,13 @@ func (h *handler) smsInbound(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	phone := identity.NormalizePhone(from)
+	if start {
+		// YES to a confirmation SMS verifies the number (confirm.go).
+		if _, err := h.confirmByReply(r.Context(), phone); err != nil {
+			h.failed(w, rkey, "could not record")
+			return
+		}
+	}
 	ids, err := h.customersByPhone(r.Context(), phone)
 	if err != nil {
 		h.failed(w, rkey, "lookup failed")

@@ -232,8 +232,8 @@ func (w *work) prefetchSends(ctx context.Context, ps []pendingSend) error {
 	return w.loadSuppressions(ctx, pairs)
 }
 
-// decide applies holdout, address, suppression, consent, quiet hours and the frequency
-// cap, in that order, and claims the send when it may go out.
+// decide applies holdout, address, suppression, verification (verify.go), consent, quiet
+// hours and the frequency cap, in that order, and claims the send when it may go out.
 func (e *Engine) decide(ctx context.Context, w *work, p *pendingSend) (*delivery, []event.Event, error) {
 	tx, now := w.q, w.now
 	pl := e.plan(p.journey, p.version)
@@ -284,6 +284,12 @@ func (e *Engine) decide(ctx context.Context, w *work, p *pendingSend) (*delivery
 		}
 	}
 	marketing := p.purpose == "marketing" && a.Channel != "webhook"
+	// An address only a public key stated is not messaged: a confirmation goes instead.
+	if reason, err := e.verifyGate(ctx, w, p, prof, a, to, marketing); err != nil {
+		return nil, nil, err
+	} else if reason != "" {
+		return nil, nil, e.suppress(w, p.id, reason)
+	}
 	if marketing {
 		ok, err := w.hasConsent(ctx, prof, a.Channel, p.purpose)
 		if err != nil {
@@ -365,7 +371,9 @@ func (e *Engine) who(p *Profile) map[string]any {
 	} else {
 		m["anonymousId"] = fmt.Sprintf("omniroi-customer-%d", p.ID)
 	}
-	if p.Email != "" {
+	// Only a verified email: these events come from the journeys source, a trusted one,
+	// and must not vouch for an address a public key stated.
+	if p.Email != "" && p.EmailVerified {
 		m["context"] = map[string]any{"traits": map[string]any{"email": p.Email}}
 	}
 	return m

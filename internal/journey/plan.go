@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/omniroi/omniroi/internal/identity"
 )
 
 // Plan is a compiled journey: what Compile returns, what the database stores as JSON
@@ -645,6 +647,12 @@ func (p *parser) action(path, kind string, n *yaml.Node, pl *Plan) Action {
 		}
 		a.Traits = map[string]string{}
 		for _, k := range to.ord {
+			if identity.ProtectedTrait(k) {
+				// The journeys source is a trusted one: a profile update would turn whatever
+				// a template renders (a public key's unverified address) into a verified one.
+				p.errorf(join(join(path, "traits"), k), to.keys[k], "a journey cannot set %s: contact points and consent come from the customer, a server source or a confirmation", k)
+				continue
+			}
 			a.Traits[k] = to.str(k, false)
 			if _, err := template.New(k).Funcs(textFuncs(nil)).Parse(a.Traits[k]); err != nil {
 				p.errorf(join(join(path, "traits"), k), to.keys[k], "%v", err)

@@ -24,6 +24,13 @@ type Profile struct {
 
 	UserID      string `json:"-"`
 	AnonymousID string `json:"-"`
+
+	// EmailVerified and PhoneVerified say whether Email and Phone came from a trusted
+	// source or were confirmed (verify.go); an unverified address is never messaged.
+	EmailVerified bool             `json:"-"`
+	PhoneVerified bool             `json:"-"`
+	unverified    map[string]bool  // protected traits (contact points, consent) whose value is unverified
+	traitSeq      map[string]int64 // event that set each protected trait
 }
 
 // renderData is the dot of every template: {{.Profile.FirstName}}, {{.Event.cart_id}}.

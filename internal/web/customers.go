@@ -107,6 +107,7 @@ func (s *server) customers(w http.ResponseWriter, r *http.Request) error {
 
 type trait struct {
 	Key, Value string
+	Unverified bool // from a client source (a public key), not confirmed
 }
 
 type customerData struct {
@@ -121,6 +122,9 @@ type customerData struct {
 	TimelineCut            bool
 	Value                  *customerValue
 	ValueNote              string
+	// Contact points only a public key stated are not messaged until confirmed.
+	EmailUnverified, PhoneUnverified bool
+	MemberOf                         string // the groups (accounts, companies) the customer belongs to
 }
 
 // customerValue is the value models' view of one customer.
@@ -167,8 +171,18 @@ func (s *server) customer(w http.ResponseWriter, r *http.Request) error {
 	if d.Name != "" {
 		p.Title = d.Name
 	}
+	unverified := map[string]bool{}
+	for _, k := range prof.Unverified {
+		unverified[k] = true
+	}
+	d.EmailUnverified, d.PhoneUnverified = unverified["email"], unverified["phone"]
+	var groups []string
+	for _, g := range prof.Groups {
+		groups = append(groups, g.Label())
+	}
+	d.MemberOf = strings.Join(groups, ", ")
 	for k, raw := range prof.Traits {
-		tr := trait{Key: k, Value: jsonText(raw)}
+		tr := trait{Key: k, Value: jsonText(raw), Unverified: unverified[k]}
 		if consentKey(k) {
 			d.Consent = append(d.Consent, tr)
 		}

@@ -48,6 +48,8 @@ func (s *server) routes() []route {
 		{"GET /spend", auth.PermReadReports, s.spend},
 		{"GET /sources", auth.PermReadReports, s.sources},
 		{"POST /sources", auth.PermManageSources, s.createSource},
+		{"POST /sources/{id}/rotate", auth.PermManageSources, s.rotateSource},
+		{"POST /sources/{id}/revoke", auth.PermManageSources, s.revokeSource},
 
 		{"GET /users", auth.PermManageUsers, s.users},
 		{"POST /users/invite", auth.PermManageUsers, s.inviteUser},
