@@ -20,7 +20,9 @@ func prefs(analytics, ads bool) map[string]any {
 	return map[string]any{"consent": map[string]any{"categoryPreferences": map[string]any{"Analytics": analytics, "Advertising": ads}}}
 }
 
-func at(base time.Time, min int) string { return base.Add(time.Duration(min) * time.Minute).Format(time.RFC3339) }
+func at(base time.Time, min int) string {
+	return base.Add(time.Duration(min) * time.Minute).Format(time.RFC3339)
+}
 
 // TestConsentSignals: events without analytics consent are stored without identifiers
 // (but still counted, and an order still counts as revenue), the consent change event

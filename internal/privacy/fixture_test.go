@@ -208,11 +208,11 @@ func (w *world) build() {
 
 	// The fixture must hold what it claims, or the erasure test proves nothing.
 	for q, want := range map[string]int64{
-		`SELECT COUNT(*) FROM orders WHERE customer_id = ?`:                            2,
-		`SELECT COUNT(*) FROM refunds WHERE customer_id = ?`:                           1,
-		`SELECT COUNT(*) FROM journey_runs WHERE customer_id = ?`:                      1,
-		`SELECT COUNT(*) FROM journey_sends WHERE customer_id = ? AND status = 'sent'`: 1,
-		`SELECT COUNT(*) FROM segment_changes WHERE customer_id = ?`:                   1,
+		`SELECT COUNT(*) FROM orders WHERE customer_id = ?`:                               2,
+		`SELECT COUNT(*) FROM refunds WHERE customer_id = ?`:                              1,
+		`SELECT COUNT(*) FROM journey_runs WHERE customer_id = ?`:                         1,
+		`SELECT COUNT(*) FROM journey_sends WHERE customer_id = ? AND status = 'sent'`:    1,
+		`SELECT COUNT(*) FROM segment_changes WHERE customer_id = ?`:                      1,
 		`SELECT COUNT(*) FROM identities WHERE customer_id = ? AND kind = 'anonymous_id'`: 2,
 	} {
 		if n := count(t, w.db, q, w.zelda); n != want {
