@@ -84,6 +84,16 @@ func NewHTTPHandler(db *store.DB) http.Handler {
 		api.WriteJSON(w, http.StatusOK, rep)
 	})
 	mux.HandleFunc("/api/v1/privacy/", func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/api/v1/privacy/export":
+			w.Header().Set("Allow", "GET, HEAD")
+			api.WriteError(w, http.StatusMethodNotAllowed, "export is GET")
+			return
+		case "/api/v1/privacy/erase":
+			w.Header().Set("Allow", "POST")
+			api.WriteError(w, http.StatusMethodNotAllowed, "erase is POST")
+			return
+		}
 		api.WriteError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path+" (GET /api/v1/privacy/export, POST /api/v1/privacy/erase)")
 	})
 	return mux

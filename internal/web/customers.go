@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/auth"
 	"github.com/omniroi/omniroi/internal/identity"
 )
 
@@ -121,6 +122,8 @@ type customerData struct {
 	TimelineCut            bool
 	Value                  *customerValue
 	ValueNote              string
+	CanPrivacy             bool                   // owner or admin: export and erase buttons (privacy.go)
+	Signals                *identity.ConsentState // newest consent signal (Consent Mode, TCF, categories)
 }
 
 // customerValue is the value models' view of one customer.
@@ -167,6 +170,8 @@ func (s *server) customer(w http.ResponseWriter, r *http.Request) error {
 	if d.Name != "" {
 		p.Title = d.Name
 	}
+	d.CanPrivacy = sessionFrom(r).User.Role.Can(auth.PermPrivacy)
+	d.Signals = prof.ConsentSignals
 	for k, raw := range prof.Traits {
 		tr := trait{Key: k, Value: jsonText(raw)}
 		if consentKey(k) {

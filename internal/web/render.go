@@ -126,7 +126,7 @@ func (p *page) Chart(id string) *Chart {
 	return nil
 }
 
-var pageNames = []string{"login", "message", "overview", "sources", "customers", "customer", "spend", "attribution", "journeys", "segments", "automations", "automation"}
+var pageNames = []string{"login", "message", "overview", "sources", "customers", "customer", "spend", "attribution", "journeys", "segments", "automations", "automation", "privacy_erase"}
 
 func (s *server) parseTemplates() error {
 	funcs := template.FuncMap{

@@ -124,6 +124,9 @@ func NewHandler(db *store.DB, opt Options) (http.Handler, error) {
 	mux.Handle("POST /sources", s.requireLogin(s.createSource))
 	mux.Handle("GET /customers", s.requireLogin(s.customers))
 	mux.Handle("GET /customers/{id}", s.requireLogin(s.customer))
+	mux.Handle("GET /customers/{id}/export", s.requireLogin(s.exportCustomer)) // privacy.go: owner, admin
+	mux.Handle("GET /customers/{id}/erase", s.requireLogin(s.eraseConfirm))
+	mux.Handle("POST /customers/{id}/erase", s.requireLogin(s.erasePost))
 	mux.Handle("GET /spend", s.requireLogin(s.spend))
 	mux.Handle("GET /attribution", s.requireLogin(s.attributionPage))
 	mux.Handle("GET /journeys", s.requireLogin(s.journeys))
