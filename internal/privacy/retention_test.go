@@ -175,4 +175,3 @@ func dumpRows(t *testing.T, db *store.DB, q string) string {
 	}
 	return b.String()
 }
-
