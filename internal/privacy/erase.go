@@ -37,6 +37,8 @@ type EraseReport struct {
 	SharedKept int              `json:"shared_identifiers_kept,omitempty"`
 	Compaction string           `json:"compaction"`
 	Seconds    float64          `json:"seconds"`
+	// Phases times the steps (find, delete, compact), in seconds.
+	Phases map[string]float64 `json:"phases"`
 }
 
 // ErasureSource is the source of the marker event an erasure appends.
@@ -65,7 +67,12 @@ func Erase(ctx context.Context, db *store.DB, q Query, opt EraseOptions) (*Erase
 	if opt.Actor == "" {
 		opt.Actor = audit.ActorSystem
 	}
-	rep := &EraseReport{CustomerID: s.CustomerID, Customers: nonNil(s.Customers), Deleted: map[string]int64{}, Redacted: map[string]int64{}, SharedKept: s.Shared}
+	rep := &EraseReport{CustomerID: s.CustomerID, Customers: nonNil(s.Customers), Deleted: map[string]int64{}, Redacted: map[string]int64{}, SharedKept: s.Shared,
+		Phases: map[string]float64{}}
+	phase := func(name string, t time.Time) time.Time {
+		rep.Phases[name] = time.Since(t).Seconds()
+		return time.Now()
+	}
 	ids := s.identifiers()
 
 	// 1. Suppress first: from this commit on, every writer's gate drops their events.
@@ -95,6 +102,7 @@ func Erase(ctx context.Context, db *store.DB, q Query, opt EraseOptions) (*Erase
 		return nil, fmt.Errorf("erase: %w", err)
 	}
 
+	tp := phase("suppress", t0)
 	// 2. Find everything, reading outside the write transaction.
 	m := newMatcher(s)
 	sc, err := scanEvents(ctx, db, s, m)
@@ -127,6 +135,7 @@ func Erase(ctx context.Context, db *store.DB, q Query, opt EraseOptions) (*Erase
 		return nil, fmt.Errorf("erase: %w", err)
 	}
 
+	tp = phase("find", tp)
 	// 3 and 4. One transaction: the rows, the processor's epoch, the audit record.
 	restore, err := secureDelete(ctx, db)
 	if err != nil {
@@ -283,10 +292,12 @@ func Erase(ctx context.Context, db *store.DB, q Query, opt EraseOptions) (*Erase
 		rep.Files++
 	}
 
+	tp = phase("delete", tp)
 	// 6. Out of the files.
 	if rep.Compaction, err = Compact(ctx, db); err != nil {
 		return rep, fmt.Errorf("erase: the rows are deleted, but compaction failed (run omniroi privacy compact): %w", err)
 	}
+	phase("compact", tp)
 	rep.Seconds = time.Since(t0).Seconds()
 	return rep, nil
 }

@@ -8,8 +8,12 @@ package privacy
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"strings"
 	"sync"
 
@@ -27,7 +31,24 @@ type gateConfig struct {
 	key      []byte
 	required bool
 	mapping  consent.Mapping
-	set      map[string]int64 // identifier hash → erasure id; empty: nobody suppressed
+	set      map[[32]byte]int64 // identifier hash → erasure id; empty: nobody suppressed
+	macs     sync.Pool          // keyed HMAC states, reset per identifier
+}
+
+// sum is hashID as raw bytes, without allocating a new HMAC per identifier.
+func (c *gateConfig) sum(kind, value string) [32]byte {
+	m, _ := c.macs.Get().(hash.Hash)
+	if m == nil {
+		m = hmac.New(sha256.New, c.key)
+	}
+	m.Reset()
+	m.Write([]byte(kind))
+	m.Write([]byte{0})
+	m.Write([]byte(value))
+	var out [32]byte
+	m.Sum(out[:0])
+	c.macs.Put(m)
+	return out
 }
 
 // configs caches one gateConfig per privacy key (one per database; "" before the first
@@ -86,7 +107,7 @@ func loadConfig(ctx context.Context, tx *store.Tx) (*gateConfig, error) {
 		if err != nil {
 			return nil, fmt.Errorf("privacy gate: read suppressions: %w", err)
 		}
-		c.set = map[string]int64{}
+		c.set = map[[32]byte]int64{}
 		for srows.Next() {
 			var h string
 			var id int64
@@ -94,7 +115,11 @@ func loadConfig(ctx context.Context, tx *store.Tx) (*gateConfig, error) {
 				srows.Close()
 				return nil, err
 			}
-			c.set[h] = id
+			var k [32]byte
+			if b, err := hex.DecodeString(h); err == nil && len(b) == len(k) {
+				copy(k[:], b)
+				c.set[k] = id
+			}
 		}
 		srows.Close()
 		if err := srows.Err(); err != nil {
@@ -195,7 +220,7 @@ func Gate(ctx context.Context, tx *store.Tx, evs []event.Event, trusted bool) ([
 // suppressed reports whether an identifier of ev is on the list, and whose erasure.
 func (c *gateConfig) suppressed(ev *event.Event) (int64, bool) {
 	for _, kv := range eventIdentifiers(ev) {
-		if id, ok := c.set[hashID(c.key, kv[0], kv[1])]; ok {
+		if id, ok := c.set[c.sum(kv[0], kv[1])]; ok {
 			return id, true
 		}
 	}
@@ -206,7 +231,7 @@ func (c *gateConfig) suppressed(ev *event.Event) (int64, bool) {
 func (c *gateConfig) erasuresOf(ev *event.Event) []int64 {
 	var out []int64
 	for _, kv := range eventIdentifiers(ev) {
-		if id, ok := c.set[hashID(c.key, kv[0], kv[1])]; ok {
+		if id, ok := c.set[c.sum(kv[0], kv[1])]; ok {
 			out = append(out, id)
 		}
 	}
@@ -224,26 +249,6 @@ func comesBack(ev *event.Event, m consent.Mapping) bool {
 	return ok && st.Analytics == consent.Granted
 }
 
-// idFields are the parts of a body that identify a person, as the identity processor
-// reads them.
-type idFields struct {
-	PreviousID json.RawMessage `json:"previousId"`
-	Traits     struct {
-		Email json.RawMessage `json:"email"`
-		Phone json.RawMessage `json:"phone"`
-	} `json:"traits"`
-	Context struct {
-		Traits struct {
-			Email json.RawMessage `json:"email"`
-			Phone json.RawMessage `json:"phone"`
-		} `json:"traits"`
-	} `json:"context"`
-	Properties struct {
-		Email json.RawMessage `json:"email"`
-		Phone json.RawMessage `json:"phone"`
-	} `json:"properties"`
-}
-
 // eventIdentifiers lists ev's normalised identifiers as (kind, value).
 func eventIdentifiers(ev *event.Event) [][2]string {
 	out := make([][2]string, 0, 4)
@@ -258,19 +263,19 @@ func eventIdentifiers(ev *event.Event) [][2]string {
 	if !bytes.Contains(b, []byte(`"email"`)) && !bytes.Contains(b, []byte(`"phone"`)) && !bytes.Contains(b, []byte(`"previousId"`)) {
 		return out
 	}
-	var f idFields
-	if json.Unmarshal(b, &f) != nil {
-		return out
-	}
-	if prev := identity.NormalizeID(text(f.PreviousID)); prev != "" {
+	// The fields the identity processor reads, found without decoding the body.
+	if prev := identity.NormalizeID(text(consent.Member(b, "previousId"))); prev != "" {
 		add(identity.KindUserID, prev)
 		add(identity.KindAnonymousID, prev)
 	}
-	for _, raw := range []json.RawMessage{f.Traits.Email, f.Context.Traits.Email, f.Properties.Email} {
-		add(identity.KindEmail, identity.NormalizeEmail(text(raw)))
-	}
-	for _, raw := range []json.RawMessage{f.Traits.Phone, f.Context.Traits.Phone, f.Properties.Phone} {
-		add(identity.KindPhone, identity.NormalizePhone(text(raw)))
+	traits, props := consent.Member(b, "traits"), consent.Member(b, "properties")
+	ctxTraits := consent.Member(consent.Member(b, "context"), "traits")
+	for _, o := range [][]byte{traits, ctxTraits, props} {
+		if len(o) == 0 {
+			continue
+		}
+		add(identity.KindEmail, identity.NormalizeEmail(text(consent.Member(o, "email"))))
+		add(identity.KindPhone, identity.NormalizePhone(text(consent.Member(o, "phone"))))
 	}
 	return out
 }
@@ -330,7 +335,7 @@ func (c *gateConfig) namesSuppressed(body string) bool {
 			if kv[1] == "" {
 				continue
 			}
-			if _, ok := c.set[hashID(c.key, kv[0], kv[1])]; ok {
+			if _, ok := c.set[c.sum(kv[0], kv[1])]; ok {
 				return true
 			}
 		}

@@ -117,15 +117,11 @@ func FromBody(body []byte, m Mapping) (s State, ok bool) {
 	if !Present(body) {
 		return State{}, false
 	}
-	var ev struct {
-		Context struct {
-			Consent json.RawMessage `json:"consent"`
-		} `json:"context"`
-	}
-	if json.Unmarshal(body, &ev) != nil {
+	c := Member(Member(body, "context"), "consent")
+	if len(c) == 0 || c[0] != '{' || !json.Valid(c) {
 		return State{}, false
 	}
-	return Parse(ev.Context.Consent, m)
+	return Parse(c, m)
 }
 
 // Parse interprets a context.consent object.
