@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/audit"
 	"github.com/omniroi/omniroi/internal/journey"
 	"github.com/omniroi/omniroi/internal/server"
 	"github.com/omniroi/omniroi/internal/store"
@@ -37,6 +38,7 @@ Flags: --data, --db, --json; run also takes --base-url and the OMNIROI_SMTP_URL,
 OMNIROI_SMS_URL, OMNIROI_PUSH_URL, OMNIROI_WEBHOOK_SECRET variables.`,
 	}
 	c.Run = func(ctx context.Context, env *Env, args []string) error {
+		ctx = audit.WithActor(ctx, audit.ActorCLI) // apply, enable, disable and policy are audited
 		fs, sf := storeFlagSet(c, env)
 		window := fs.String("window", "7d", "report: an order this long after the first message (with --all-runs: after entry) counts as a conversion")
 		allRuns := fs.Bool("all-runs", false, "report: compare every run from its entry, not only the runs that reached a message")

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/omniroi/omniroi/internal/api"
-	"github.com/omniroi/omniroi/internal/attribution"
 	"github.com/omniroi/omniroi/internal/auth"
 	"github.com/omniroi/omniroi/internal/identity"
 	"github.com/omniroi/omniroi/internal/journey"
@@ -54,22 +53,13 @@ func startProcessor(s *server.Server) {
 	})
 }
 
+// mountAPI mounts the JSON API: the routes of apiroutes.go, each behind its role check.
 func mountAPI(s *server.Server) {
-	s.Mux.Handle("/api/v1/", api.NewHandler(s.DB))
-	attr := api.RequireToken(s.DB, attribution.NewHTTPHandler(s.DB))
-	for _, p := range []string{"/api/v1/attribution", "/api/v1/attribution/", "/api/v1/roi"} {
-		s.Mux.Handle(p, attr)
+	h, err := api.NewRouter(s.DB, apiRoutes(s.DB))
+	if err != nil {
+		panic(fmt.Sprintf("API routes: %v", err)) // a declaration defect, found by every test that serves
 	}
-	jr := api.RequireToken(s.DB, journey.NewAPIHandler(s.DB)) // POST needs a write token
-	for _, p := range []string{"/api/v1/journeys", "/api/v1/journeys/"} {
-		s.Mux.Handle(p, jr)
-	}
-	val := api.RequireToken(s.DB, value.NewHTTPHandler(s.DB))
-	for _, p := range []string{"/api/v1/clv", "/api/v1/customers/{id}/value", "/api/v1/segments", "/api/v1/cohorts", "/api/v1/economics"} {
-		s.Mux.Handle(p, val)
-	}
-	// Export and erasure check for a write token themselves (owner/admin powers).
-	s.Mux.Handle("/api/v1/privacy/", api.RequireToken(s.DB, privacy.NewHTTPHandler(s.DB)))
+	s.Mux.Handle("/api/", h)
 }
 
 func mountDashboard(s *server.Server) {

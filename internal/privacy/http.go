@@ -1,7 +1,6 @@
 package privacy
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"io"
@@ -14,26 +13,23 @@ import (
 	"github.com/omniroi/omniroi/internal/store"
 )
 
-// NewHTTPHandler serves the privacy API (mount it behind api.RequireToken):
+// NewHTTPHandler serves the privacy API. Mount it through api.NewRouter, whose routes
+// (internal/cli/apiroutes.go) give both auth.PermPrivacy: a token with the owner or admin
+// role, as on the dashboard.
 //
 //	GET  /api/v1/privacy/export?id=|email=|phone=|user_id=   the person's data as one JSON document
-//	POST /api/v1/privacy/erase   {"id"|"email"|"phone"|"user_id": ..., "reason": "..."}  (or the same as form/query fields)
+//	POST /api/v1/privacy/erase   {"id"|"email"|"phone"|"user_id": ..., "reason": "..."}  (or form fields)
 //
-// Both need a write-scoped token: a full export and an erasure are owner/admin powers
-// (auth.PermPrivacy), which read tokens do not carry.
+// The audit log names the token (audit.ActorFrom: the router puts it in the context).
 func NewHTTPHandler(db *store.DB) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/privacy/export", func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := privacyToken(w, r, db)
-		if !ok {
-			return
-		}
 		q, err := queryFrom(r.URL.Query().Get)
 		if err != nil {
 			api.WriteError(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		d, err := Export(r.Context(), db, q, audit.TokenActor(tok))
+		d, err := Export(r.Context(), db, q, audit.ActorFrom(r.Context()))
 		if err != nil {
 			writeErr(w, err)
 			return
@@ -42,10 +38,6 @@ func NewHTTPHandler(db *store.DB) http.Handler {
 		api.WriteJSON(w, http.StatusOK, d)
 	})
 	mux.HandleFunc("POST /api/v1/privacy/erase", func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := privacyToken(w, r, db)
-		if !ok {
-			return
-		}
 		in := map[string]string{}
 		if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
 			var raw map[string]any
@@ -76,49 +68,14 @@ func NewHTTPHandler(db *store.DB) http.Handler {
 			api.WriteError(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		rep, err := Erase(r.Context(), db, q, EraseOptions{Actor: audit.TokenActor(tok), Reason: in["reason"]})
+		rep, err := Erase(r.Context(), db, q, EraseOptions{Actor: audit.ActorFrom(r.Context()), Reason: in["reason"]})
 		if err != nil {
 			writeErr(w, err)
 			return
 		}
 		api.WriteJSON(w, http.StatusOK, rep)
 	})
-	mux.HandleFunc("/api/v1/privacy/", func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/api/v1/privacy/export":
-			w.Header().Set("Allow", "GET, HEAD")
-			api.WriteError(w, http.StatusMethodNotAllowed, "export is GET")
-			return
-		case "/api/v1/privacy/erase":
-			w.Header().Set("Allow", "POST")
-			api.WriteError(w, http.StatusMethodNotAllowed, "erase is POST")
-			return
-		}
-		api.WriteError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path+" (GET /api/v1/privacy/export, POST /api/v1/privacy/erase)")
-	})
 	return mux
-}
-
-// privacyToken checks that the request's token is write-scoped (RequireToken has checked
-// that it exists) and returns its name for the audit log.
-func privacyToken(w http.ResponseWriter, r *http.Request, db *store.DB) (string, bool) {
-	scheme, secret, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	secret = strings.TrimSpace(secret)
-	if subtle.ConstantTimeCompare([]byte(strings.ToLower(scheme)), []byte("bearer")) != 1 || secret == "" {
-		api.WriteError(w, http.StatusUnauthorized, "missing API token")
-		return "", false
-	}
-	t, err := api.CheckToken(r.Context(), db, secret)
-	if err != nil {
-		api.WriteError(w, http.StatusUnauthorized, "invalid API token")
-		return "", false
-	}
-	if t.Scope != api.ScopeWrite {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="omniroi", error="insufficient_scope", scope="write"`)
-		api.WriteError(w, http.StatusForbidden, "privacy exports and erasures need a write token (omniroi token add NAME --write): they are owner and admin powers")
-		return "", false
-	}
-	return t.Name, true
 }
 
 // queryFrom reads exactly one of id, email, phone, user_id.

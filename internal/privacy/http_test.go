@@ -13,14 +13,15 @@ import (
 
 	"github.com/omniroi/omniroi/internal/api"
 	"github.com/omniroi/omniroi/internal/audit"
+	"github.com/omniroi/omniroi/internal/auth"
 	"github.com/omniroi/omniroi/internal/identity/identitytest"
 	"github.com/omniroi/omniroi/internal/privacy"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/store/storetest"
 )
 
-// TestAPI: export and erase need a write token; exactly one of id, email, phone, user_id
-// names the person; both are audited under the token's name.
+// TestAPI: export and erase need a token with the owner or admin role; exactly one of id,
+// email, phone, user_id names the person; both are audited under the token's name.
 func TestAPI(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
@@ -29,15 +30,29 @@ func TestAPI(t *testing.T) {
 			`{"type":"page","anonymousId":"a-1","name":"Home"}`,
 			`{"type":"identify","userId":"u-1","anonymousId":"a-1","traits":{"email":"ida@example.com","phone":"+44 7700 900123"}}`,
 			`{"type":"track","userId":"u-1","event":"Order Completed","properties":{"order_id":"o-1","revenue":12,"currency":"EUR"}}`)
-		_, read, err := api.CreateScopedToken(ctx, db, "reports", api.ScopeRead)
+		// An analyst reads profiles, a marketer changes journeys; neither may export or
+		// erase a person: that is the owner's and admin's.
+		var read string
+		for _, role := range []auth.Role{auth.RoleViewer, auth.RoleAnalyst, auth.RoleMarketer} {
+			_, secret, err := api.CreateRoleToken(ctx, db, "t-"+string(role), role)
+			if err != nil {
+				t.Fatal(err)
+			}
+			read += secret + " "
+		}
+		_, write, err := api.CreateRoleToken(ctx, db, "dpo", auth.RoleAdmin)
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, write, err := api.CreateScopedToken(ctx, db, "dpo", api.ScopeWrite)
+		pr := privacy.NewHTTPHandler(db)
+		router, err := api.NewRouter(db, []api.Route{
+			{Pattern: "GET /api/v1/privacy/export", Perm: auth.PermPrivacy, Handler: pr},
+			{Pattern: "POST /api/v1/privacy/erase", Perm: auth.PermPrivacy, Handler: pr},
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv := httptest.NewServer(api.RequireToken(db, privacy.NewHTTPHandler(db)))
+		srv := httptest.NewServer(router)
 		defer srv.Close()
 		do := func(method, path, token, ctype, body string) (int, map[string]any) {
 			t.Helper()
@@ -58,18 +73,24 @@ func TestAPI(t *testing.T) {
 			_ = json.Unmarshal(b, &m)
 			return res.StatusCode, m
 		}
+		for _, tok := range strings.Fields(read) {
+			if code, m := do("GET", "/api/v1/privacy/export?email=ida@example.com", tok, "", ""); code != 403 {
+				t.Errorf("export with a %v token: %d", m, code)
+			}
+			if code, m := do("POST", "/api/v1/privacy/erase", tok, "application/json", `{"email":"ida@example.com"}`); code != 403 {
+				t.Errorf("erase with a %v token: %d", m, code)
+			}
+		}
 		for _, c := range []struct {
 			method, path, token, ctype, body string
 			want                             int
 		}{
 			{"GET", "/api/v1/privacy/export?email=ida@example.com", "", "", "", 401},
-			{"GET", "/api/v1/privacy/export?email=ida@example.com", read, "", "", 403},
-			{"POST", "/api/v1/privacy/erase", read, "application/json", `{"email":"ida@example.com"}`, 403},
 			{"GET", "/api/v1/privacy/export", write, "", "", 400},
 			{"GET", "/api/v1/privacy/export?email=ida@example.com&user_id=u-1", write, "", "", 400},
 			{"GET", "/api/v1/privacy/export?email=not-an-email", write, "", "", 400},
 			{"GET", "/api/v1/privacy/export?id=99999", write, "", "", 404},
-			{"GET", "/api/v1/privacy/erase", write, "", "", 405},
+			{"GET", "/api/v1/privacy/erase", write, "", "", 404},
 		} {
 			if code, m := do(c.method, c.path, c.token, c.ctype, c.body); code != c.want {
 				t.Errorf("%s %s: %d %v, want %d", c.method, c.path, code, m, c.want)

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/auth"
 	"github.com/omniroi/omniroi/internal/identity"
 	"github.com/omniroi/omniroi/internal/store"
 )
@@ -129,6 +130,9 @@ func (s *server) sourcesPage(w http.ResponseWriter, r *http.Request, d *sourcesD
 		posText := fmt.Sprint(pos)
 		if pos < 0 {
 			posText = "whole request"
+		}
+		if !p.Can(string(auth.PermReadPersonal)) {
+			body = "(hidden for your role)" // a payload may name a person
 		}
 		rt.Rows = append(rt.Rows, []Cell{txt(formatTime(at, loc)), txt(src), txt(origin), {Text: posText, Raw: fmt.Sprint(pos)}, txt(reason), txt(body)})
 	}
