@@ -47,8 +47,23 @@ type RetentionReport struct {
 // the writer free for the collection API.
 const retentionChunk = 1000
 
-// RunRetention applies the retention settings once, as of now.
-func RunRetention(ctx context.Context, db *store.DB, now time.Time) (*RetentionReport, error) {
+// RunRetention applies the retention settings once, as of now. On SQLite its rewrites
+// and deletes run with secure_delete, so the old bytes are overwritten, not left in free
+// space (it does not VACUUM: that rewrites the whole file; `omniroi privacy compact` does).
+func RunRetention(ctx context.Context, db *store.DB, now time.Time) (rep *RetentionReport, err error) {
+	restore, err := secureDelete(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if rerr := restore(); rerr != nil && err == nil {
+			err = rerr
+		}
+	}()
+	return runRetention(ctx, db, now)
+}
+
+func runRetention(ctx context.Context, db *store.DB, now time.Time) (*RetentionReport, error) {
 	t0 := time.Now()
 	rep := &RetentionReport{Cutoffs: map[string]string{}}
 	cut := func(k workspace.Key) (int64, error) {
