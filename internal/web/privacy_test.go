@@ -12,6 +12,7 @@ import (
 	"github.com/omniroi/omniroi/internal/audit"
 	"github.com/omniroi/omniroi/internal/auth"
 	"github.com/omniroi/omniroi/internal/identity"
+	"github.com/omniroi/omniroi/internal/identity/identitytest"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/store/storetest"
 )
@@ -108,4 +109,23 @@ func TestErasePage(t *testing.T) {
 			t.Fatalf("audit: %+v %v", es, err)
 		}
 	})
+}
+
+// TestCustomerConsentSignals: the customer page shows the newest consent signal.
+func TestCustomerConsentSignals(t *testing.T) {
+	db := storetest.SQLite(t)
+	seed(t, db)
+	identitytest.Load(t, db, "web shop", testNow, `{"type":"track","userId":"u-anna","event":"Segment Consent Preference",
+		"context":{"consent":{"categoryPreferences":{"Analytics":true,"Advertising":false}}}}`)
+	ts := newTestServer(t, db, Options{noWarm: true})
+	anna, err := identity.FindCustomer(context.Background(), db, "u-anna")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := ts.loggedIn(t)
+	resp, body := get(t, c, ts.URL+"/customers/"+strconv.FormatInt(anna.ID, 10))
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Cookie and ad consent") ||
+		!strings.Contains(body, "<dt>Analytics</dt><dd>granted</dd>") || !strings.Contains(body, "<dt>Ad personalisation</dt><dd>denied</dd>") {
+		t.Fatalf("customer page: %d\n%s", resp.StatusCode, body[strings.Index(body, "consent-h"):][:1500])
+	}
 }
