@@ -83,7 +83,7 @@ var servePublicURL string
 
 // startJourneys runs the journey engine and mounts its tracking and unsubscribe routes under /j/.
 func startJourneys(s *server.Server) {
-	journeyServeHook(servePublicURL, slog.Default())(s)
+	journeyServeHook(servePublicURL, serveLog)(s)
 }
 
 // startSegmentFeed keeps segment_changes current (RFM segment and P(alive) per customer,

@@ -73,8 +73,8 @@ func TestDemoEndToEnd(t *testing.T) {
 	eng, err := NewEngine(ctx, db, Options{
 		Senders: map[string]Sender{
 			"email": smtpS,
-			"sms":   &WebhookSender{URL: hs.URL + "/sms", Secret: secret},
-			"push":  &WebhookSender{URL: hs.URL + "/push", Secret: secret},
+			"sms":   &WebhookSender{URL: hs.URL + "/sms", Secret: secret, Policy: loopbackRelay},
+			"push":  &WebhookSender{URL: hs.URL + "/push", Secret: secret, Policy: loopbackRelay},
 		},
 		BaseURL: "https://bakery.example", Business: "Crumb & Co", Now: now, Policy: &WorkspacePolicy{Timezone: "Europe/Amsterdam"},
 	})

@@ -319,10 +319,7 @@ func (e *Engine) decide(ctx context.Context, w *work, p *pendingSend) (*delivery
 			}
 		}
 	}
-	l := func(u string) string {
-		return e.opt.BaseURL + "/j/c/" + signToken(e.secret, token{Kind: "c", SendID: p.id, URL: u})
-	}
-	msg, err := render(a, data, l)
+	msg, err := render(a, data, e.clickLinker(p.id))
 	if err != nil {
 		w.updateSend("fail", p.id, trunc(err.Error()))
 		return nil, nil, nil

@@ -629,7 +629,12 @@ func (p *parser) action(path, kind string, n *yaml.Node, pl *Plan) Action {
 		if a.URL != "" && !strings.HasPrefix(a.URL, "https://") && !strings.HasPrefix(a.URL, "http://") {
 			p.errorf(join(path, "url"), o.keys["url"], "%q is not an http(s) URL", a.URL)
 		}
-		a.Text = tmpl("body", false)
+		// The body is JSON: its values are escaped for where they stand (jsonbody.go).
+		if a.Text = o.str("body", false); a.Text != "" {
+			if _, err := parseJSONBody("body", a.Text); err != nil {
+				p.errorf(join(path, "body"), o.keys["body"], "%v", err)
+			}
+		}
 		o.done("url", "body", "transactional")
 	case "update_profile":
 		a.Transactional = true // changes our own data, contacts nobody

@@ -28,12 +28,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/audit"
 	"github.com/omniroi/omniroi/internal/demo"
 	"github.com/omniroi/omniroi/internal/event"
 	"github.com/omniroi/omniroi/internal/identity"
 	"github.com/omniroi/omniroi/internal/journey"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/value"
+	"github.com/omniroi/omniroi/internal/workspace"
 )
 
 // Templates are the journeys the demo applies.
@@ -161,6 +163,12 @@ func Run(ctx context.Context, db *store.DB, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The demo's SMS and push "providers" are a webhook receiver on this host. Webhooks may
+	// reach loopback only when the workspace allows it, so the demo says so, here and for
+	// the omniroi serve that follows it.
+	if _, err := workspace.Set(ctx, db, audit.ActorSystem, workspace.WebhookNetworksKey.Name, "loopback"); err != nil {
+		return nil, err
+	}
 	if rep.Consent, err = grantConsent(ctx, db, from, o.Seed); err != nil {
 		return nil, err
 	}
@@ -179,11 +187,12 @@ func Run(ctx context.Context, db *store.DB, o Options) (*Report, error) {
 		return nil, err
 	}
 	secret := []byte("demo-webhook-secret")
+	relay := journey.SettingsNetPolicy(db)
 	eng, err := journey.NewEngine(ctx, db, journey.Options{
 		Senders: map[string]journey.Sender{
 			"email": smtpS,
-			"sms":   &journey.WebhookSender{URL: box.HTTPURL + "/sms", Secret: secret},
-			"push":  &journey.WebhookSender{URL: box.HTTPURL + "/push", Secret: secret},
+			"sms":   &journey.WebhookSender{URL: box.HTTPURL + "/sms", Secret: secret, Policy: relay},
+			"push":  &journey.WebhookSender{URL: box.HTTPURL + "/push", Secret: secret, Policy: relay},
 		},
 		BaseURL: o.BaseURL, Business: "Crumb & Co.", Now: clock.Now, Policy: &policy, Logger: o.Log,
 		MaxEntryAge: time.Duration(o.Days+1) * 24 * time.Hour,

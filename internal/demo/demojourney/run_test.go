@@ -39,6 +39,15 @@ func TestDemoJourneys(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("replay: %+v; delivered %v; consent %v; %.1fs", rep.Replay, rep.Delivered, rep.Consent, rep.WallSecond)
+	// SMS and push go through a webhook receiver on loopback, which the demo allows
+	// explicitly (webhooks.allowed_networks): none of its sends may fail as refused.
+	var failed int
+	if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM journey_sends WHERE status = 'failed'`).Scan(&failed); err != nil {
+		t.Fatal(err)
+	}
+	if failed != 0 || rep.Delivered["push"] == 0 {
+		t.Fatalf("%d failed sends, %d push deliveries through the loopback relay", failed, rep.Delivered["push"])
+	}
 
 	// Deliveries in the outbox are the store's sent sends, one file each.
 	sent := map[string]int{}
