@@ -114,20 +114,22 @@ func (o *Options) defaults() {
 
 // Stats are counters since the handler started.
 type Stats struct {
-	Requests        int64 // event requests answered
-	EventsAccepted  int64 // valid events committed (duplicates included)
-	EventsInserted  int64 // new rows (accepted minus duplicates)
-	EventsRejected  int64 // invalid events turned away
-	Commits         int64 // transactions
-	Overloaded      int64 // 429 replies
-	StorageErrors   int64 // 503 replies after a failed commit
-	Unauthorized    int64 // 401 replies
-	BadRequests     int64 // 400 replies to whole requests
-	PendingEvents   int64 // accepted, not yet answered
-	PendingRequests int64
-	TailCheckpoints int64         // SQLite checkpoints finished by the committer so the WAL restarts
-	SlowestCommit   time.Duration // longest transaction (write + commit)
-	SlowestTail     time.Duration // longest tail checkpoint
+	Requests         int64 // event requests answered
+	EventsAccepted   int64 // valid events committed (duplicates included)
+	EventsInserted   int64 // new rows (accepted minus duplicates)
+	EventsRejected   int64 // invalid events turned away
+	Commits          int64 // transactions
+	Overloaded       int64 // 429 replies
+	StorageErrors    int64 // 503 replies after a failed commit
+	Unauthorized     int64 // 401 replies
+	BadRequests      int64 // 400 replies to whole requests
+	PendingEvents    int64 // accepted, not yet answered
+	PendingRequests  int64
+	EventsDropped    int64         // events of erased people, counted and not stored (privacy.go)
+	EventsAnonymised int64         // events without analytics consent, stored without identifiers
+	TailCheckpoints  int64         // SQLite checkpoints finished by the committer so the WAL restarts
+	SlowestCommit    time.Duration // longest transaction (write + commit)
+	SlowestTail      time.Duration // longest tail checkpoint
 }
 
 // Handler serves the collection API. Create it with NewHandler; stop it with Close.
@@ -153,6 +155,8 @@ type Handler struct {
 
 	nRequests, nAccepted, nInserted, nRejected, nCommits atomic.Int64
 	nOverloaded, nStorageErr, nUnauthorized, nBad        atomic.Int64
+	nDropped, nAnonymised                                atomic.Int64 // privacy gate (privacy.go)
+	trusted                                              sync.Map     // source id → bool: its kind is trusted (privacy.go)
 	slowestCommit, slowestTail                           atomic.Int64 // nanoseconds; written by the committer only
 }
 
@@ -247,6 +251,7 @@ func (h *Handler) Stats() Stats {
 		EventsRejected: h.nRejected.Load(), Commits: h.nCommits.Load(), Overloaded: h.nOverloaded.Load(),
 		StorageErrors: h.nStorageErr.Load(), Unauthorized: h.nUnauthorized.Load(), BadRequests: h.nBad.Load(),
 		PendingEvents: int64(pe), PendingRequests: int64(pr), TailCheckpoints: h.checkpoints.Tails(),
+		EventsDropped: h.nDropped.Load(), EventsAnonymised: h.nAnonymised.Load(),
 		SlowestCommit: time.Duration(h.slowestCommit.Load()), SlowestTail: time.Duration(h.slowestTail.Load()),
 	}
 }
@@ -393,6 +398,12 @@ func (h *Handler) write(evs []event.Event, rejs []store.Rejection) error {
 			if err := store.LockEventLog(ctx, tx); err != nil {
 				return fmt.Errorf("lock event log: %w", err)
 			}
+		}
+		evs, rejs, err := h.privacyGate(ctx, tx, evs, rejs)
+		if err != nil {
+			return err
+		}
+		if len(evs) > 0 {
 			n, err := h.db.InsertEventsFast(ctx, tx, evs)
 			if err != nil {
 				return err
@@ -822,6 +833,7 @@ func (h *Handler) source(ctx context.Context, key string) (store.Source, error) 
 		switch {
 		case err == nil:
 			e = keyEntry{src: src, ok: true, exp: now.Add(h.opt.KeyCacheTTL)}
+			h.trusted.Store(src.ID, src.Trusted())
 		case errors.Is(err, store.ErrNotFound):
 			e = keyEntry{exp: now.Add(h.opt.KeyCacheTTL / 5)}
 		default:

@@ -84,6 +84,7 @@ type batch struct {
 	members      []membership // group calls of this batch
 	unidentified int64
 	badOrders    int64
+	consent      map[int64]consentRec // newest consent signal per customer (privacy_consent.go)
 }
 
 func newBatch(start int64) *batch {
@@ -219,6 +220,7 @@ func (p *Processor) apply(b *batch, ev *event.Event) {
 		c.refreshDisplay()
 	}
 	p.touchCust(b, c)
+	p.noteConsent(b, c, ev, ts)
 
 	switch ev.Type {
 	case event.Track, event.Page, event.Screen:

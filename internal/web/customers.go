@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/auth"
 	"github.com/omniroi/omniroi/internal/identity"
 )
 
@@ -124,7 +125,9 @@ type customerData struct {
 	ValueNote              string
 	// Contact points only a public key stated are not messaged until confirmed.
 	EmailUnverified, PhoneUnverified bool
-	MemberOf                         string // the groups (accounts, companies) the customer belongs to
+	MemberOf                         string                 // the groups (accounts, companies) the customer belongs to
+	CanPrivacy                       bool                   // owner or admin: export and erase buttons (privacy.go)
+	Signals                          *identity.ConsentState // newest consent signal (Consent Mode, TCF, categories)
 }
 
 // customerValue is the value models' view of one customer.
@@ -181,6 +184,8 @@ func (s *server) customer(w http.ResponseWriter, r *http.Request) error {
 		groups = append(groups, g.Label())
 	}
 	d.MemberOf = strings.Join(groups, ", ")
+	d.CanPrivacy = sessionFrom(r).User.Role.Can(auth.PermPrivacy)
+	d.Signals = prof.ConsentSignals
 	for k, raw := range prof.Traits {
 		tr := trait{Key: k, Value: jsonText(raw), Unverified: unverified[k]}
 		if consentKey(k) {
