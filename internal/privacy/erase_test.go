@@ -152,7 +152,7 @@ func TestErase(t *testing.T) {
 		// counted, not stored. A public key cannot bring her back, consent or not.
 		before := count(t, db, `SELECT COUNT(*) FROM events`)
 		consented := map[string]any{"categoryPreferences": map[string]any{"Analytics": true}}
-		reply := w.send(
+		reply := w.sendWith(w.public,
 			map[string]any{"type": "page", "anonymousId": zAnon1, "name": "Home"},
 			map[string]any{"type": "identify", "userId": zUser, "traits": map[string]any{"email": zEmail}, "context": map[string]any{"consent": consented}},
 			map[string]any{"type": "track", "anonymousId": "anon-new-device", "event": "Signed Up", "properties": map[string]any{"email": zEmailTyped}},
@@ -163,10 +163,15 @@ func TestErase(t *testing.T) {
 		if n := count(t, db, `SELECT COUNT(*) FROM events`); n != before {
 			t.Fatalf("%d events stored for an erased person", n-before)
 		}
-		if n := count(t, db, `SELECT dropped_events FROM privacy_erasures WHERE id = ?`, rep.ErasureID); n != 3 {
-			t.Fatalf("dropped events counted: %d, want 3", n)
+		// The same from the shop's back end without consent: dropped too.
+		w.send(map[string]any{"type": "track", "userId": zUser, "event": "Logged In"})
+		if n := count(t, db, `SELECT COUNT(*) FROM events`); n != before {
+			t.Fatalf("%d events stored for an erased person from a server key", n-before)
 		}
-		if w.h.Stats().EventsDropped != 3 {
+		if n := count(t, db, `SELECT dropped_events FROM privacy_erasures WHERE id = ?`, rep.ErasureID); n != 4 {
+			t.Fatalf("dropped events counted: %d, want 4", n)
+		}
+		if w.h.Stats().EventsDropped != 4 {
 			t.Fatalf("collector stats: %+v", w.h.Stats())
 		}
 		// An import of the shop's old customer list does not bring her back either.
@@ -237,3 +242,29 @@ func TestEraseWhileProcessorRuns(t *testing.T) {
 }
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// TestServerKeyBringsBackWithConsent: the gate in the collection API trusts each event by
+// its own source's kind. In one batch from a public key, consent does not lift an
+// erasure; the same identify from the shop's back end (a server key) does.
+func TestServerKeyBringsBackWithConsent(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		w := newWorld(t, db)
+		w.build()
+		rep, err := privacy.Erase(w.ctx, db, privacy.Query{Email: zEmail}, privacy.EraseOptions{Actor: audit.ActorCLI})
+		if err != nil {
+			t.Fatal(err)
+		}
+		consented := map[string]any{"categoryPreferences": map[string]any{"Analytics": true}}
+		identify := func() map[string]any {
+			return map[string]any{"type": "identify", "userId": zUser, "traits": map[string]any{"email": zEmail}, "context": map[string]any{"consent": consented}}
+		}
+		w.sendWith(w.public, identify())
+		if n := count(t, db, `SELECT COUNT(*) FROM privacy_erasures WHERE id = ? AND lifted_at > 0`, rep.ErasureID); n != 0 {
+			t.Fatal("a public key lifted the suppression")
+		}
+		w.send(identify())
+		if n := count(t, db, `SELECT COUNT(*) FROM privacy_erasures WHERE id = ? AND lifted_at > 0`, rep.ErasureID); n != 1 {
+			t.Fatal("the back end's consenting identify did not lift the suppression")
+		}
+	})
+}

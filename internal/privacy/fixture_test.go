@@ -51,7 +51,8 @@ type world struct {
 	db     *store.DB
 	h      *collect.Handler
 	srv    *httptest.Server
-	key    string
+	key    string // the shop's back end: a server source
+	public string // the shop's web pages: a client source, whose key anyone holds
 	box    *demojourney.Outbox
 	eng    *journey.Engine
 	mu     sync.Mutex
@@ -78,11 +79,14 @@ func newWorld(t *testing.T, db *store.DB) *world {
 	t.Helper()
 	ctx := context.Background()
 	w := &world{t: t, ctx: ctx, db: db, now: time.Now().UTC()}
-	_, key, err := db.CreateSource(ctx, "web shop")
+	_, key, err := db.CreateSourceKind(ctx, "web shop", store.KindServer) // a back end: its contact points are verified, so the journey emails her
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.key = key
+	if _, w.public, err = db.CreateSourceKind(ctx, "web pages", store.KindClient); err != nil {
+		t.Fatal(err)
+	}
 	w.h = collect.NewHandler(db, collect.Options{Now: w.clock})
 	w.srv = httptest.NewServer(w.h)
 	t.Cleanup(func() {
@@ -118,8 +122,14 @@ func newWorld(t *testing.T, db *store.DB) *world {
 	return w
 }
 
-// send posts Segment calls to the collection API as a browser or server library would.
+// send posts Segment calls to the collection API as the shop's server library would.
 func (w *world) send(calls ...map[string]any) map[string]any {
+	w.t.Helper()
+	return w.sendWith(w.key, calls...)
+}
+
+// sendWith posts Segment calls with the given write key.
+func (w *world) sendWith(key string, calls ...map[string]any) map[string]any {
 	w.t.Helper()
 	for _, c := range calls {
 		if _, ok := c["messageId"]; !ok {
@@ -129,7 +139,7 @@ func (w *world) send(calls ...map[string]any) map[string]any {
 	}
 	body, _ := json.Marshal(map[string]any{"batch": calls})
 	req, _ := http.NewRequest(http.MethodPost, w.srv.URL+"/v1/batch", bytes.NewReader(body))
-	req.SetBasicAuth(w.key, "")
+	req.SetBasicAuth(key, "")
 	req.Header.Set("Content-Type", "application/json")
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
