@@ -17,7 +17,7 @@ type PlanInput struct {
 	Alpha       float64 // default 0.05 (Bonferroni-split over Arms − 1 comparisons)
 	Power       float64 // default 0.80
 	Sequential  bool    // size for the always-valid (sequential) interval
-	Tuning      float64 // sequential tuning n* (total units); default DefaultTuning
+	Tuning      float64 // sequential tuning n* (total units); NewPlan's default: the plan's own total
 	MinDays     int     // default DefaultMinDays
 }
 
@@ -31,7 +31,8 @@ type Plan struct {
 	Alpha   float64 `json:"alpha"`
 	Power   float64 `json:"power"`
 	Seq     bool    `json:"sequential"`
-	TooWeak bool    `json:"too_weak"` // more than MaxPlanDays of traffic
+	Tuning  float64 `json:"tuning,omitempty"` // sequential n*: total units the interval is tuned to
+	TooWeak bool    `json:"too_weak"`         // more than MaxPlanDays of traffic
 }
 
 // MaxPlanDays is the longest test worth proposing: beyond a quarter, seasons and the
@@ -115,14 +116,34 @@ func MDEFor(in PlanInput, perArm float64) float64 {
 	return (c + zQuantile(in.Power)) * in.SD * math.Sqrt(2/perArm) / in.Mean
 }
 
-// NewPlan sizes a test and, with the traffic known, says how many days it takes.
+// NewPlan sizes a test and, with the traffic known, says how many days it takes. A
+// sequential plan without a Tuning is tuned to its own total: the always-valid interval
+// is then narrowest when the test reaches its planned size.
 func NewPlan(in PlanInput) (Plan, error) {
+	if in.Sequential && in.Tuning <= 0 {
+		fixed := in
+		fixed.Sequential = false
+		n, err := SampleSize(fixed)
+		if err != nil {
+			return Plan{}, err
+		}
+		in.Tuning = math.Max(2, float64(max(in.Arms, 2))*n)
+		for range 4 { // a fixed point: the total the tuning asks for
+			if n, err = SampleSize(in); err != nil || math.IsInf(n, 1) {
+				break
+			}
+			in.Tuning = float64(max(in.Arms, 2)) * n
+		}
+	}
 	in.defaults()
 	n, err := SampleSize(in)
 	if err != nil {
 		return Plan{}, err
 	}
 	p := Plan{MDE: in.MDE, Arms: in.Arms, Alpha: in.Alpha, Power: in.Power, Seq: in.Sequential}
+	if in.Sequential {
+		p.Tuning = in.Tuning
+	}
 	if math.IsInf(n, 1) {
 		p.TooWeak = true
 		return p, nil

@@ -19,8 +19,8 @@ func verdict(res *Result, arms []Arm, ci int, cm, theta, poolX float64, opt Opti
 			want = append(want, pct(float64(v.PlannedShare), false))
 		}
 		return Verdict{Kind: VerdictSRM, Text: fmt.Sprintf(
-			"stop: sample ratio mismatch (p = %s): the arms got %s %s where the plan was %s; assignment or tracking is broken, so no result can be trusted. Check that every variant is assigned and sends its exposure the same way",
-			pvalue(float64(res.SRMPValue)), strings.Join(got, ", "), unit, strings.Join(want, " / "))}
+			"stop: sample ratio mismatch (%s): the arms got %s %s where the plan was %s; assignment or tracking is broken, so no result can be trusted. Check that every variant is assigned and sends its exposure the same way",
+			pEquals(float64(res.SRMPValue)), strings.Join(got, ", "), unit, strings.Join(want, " / "))}
 	}
 
 	var early []string
@@ -159,7 +159,7 @@ func variantWords(v VariantResult, opt Options) string {
 		b.WriteString("no clear difference: ")
 	}
 	b.WriteString(effectWords(v, opt))
-	fmt.Fprintf(&b, ", p = %s", pvalue(float64(v.PValue)))
+	fmt.Fprintf(&b, ", %s", pEquals(float64(v.PValue)))
 	if v.ProbBeatControl.Valid() {
 		fmt.Fprintf(&b, ", %s chance to beat control", pct(float64(v.ProbBeatControl), false))
 	}
@@ -195,6 +195,15 @@ func signed(x float64) string {
 		s = "+" + s
 	}
 	return s
+}
+
+// pEquals is "p = 0.012", or "p < 0.0001" for the smallest values.
+func pEquals(p float64) string {
+	s := pvalue(p)
+	if strings.HasPrefix(s, "<") {
+		return "p " + s
+	}
+	return "p = " + s
 }
 
 // pvalue formats a p-value: two significant digits, "< 0.0001" below that.
