@@ -258,7 +258,7 @@ func printExperimentMetric(w io.Writer, label, currency string, res experiment.R
 			p = fmt.Sprintf("%.2g", float64(v.PValue))
 		}
 		if v.ProbBeatControl.Valid() {
-			pb = fmt.Sprintf("%.1f %%", 100*float64(v.ProbBeatControl))
+			pb = experiment.Chance(float64(v.ProbBeatControl))
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\n", Clean(v.Variant), v.N, expNum(v.Mean), lift, ci, p, pb)
 	}

@@ -330,21 +330,21 @@ func Analyze(arms []Arm, opt Options) (Result, error) {
 		an := a.Moments.N
 		if an >= 2 && cn >= 2 {
 			d := welch(cm, cv, cn, am, av, an)
-			l := deltaLift(cm, cv, cn, am, av, an)
-			var dlo, dhi, p, llo, lhi float64
+			interval := func(e estimate) (lo, hi, p float64) { return fixedInterval(e, alpha) }
 			if opt.Sequential {
 				rho2 := seqRho2(opt.Tuning, alpha)
-				dlo, dhi, p = seqInterval(d, cn+an, rho2, alpha)
-				llo, lhi, _ = seqInterval(l, cn+an, rho2, alpha)
-			} else {
-				dlo, dhi, p = fixedInterval(d, alpha)
-				llo, lhi, _ = fixedInterval(l, alpha)
+				interval = func(e estimate) (lo, hi, p float64) { return seqInterval(e, cn+an, rho2, alpha) }
 			}
+			dlo, dhi, p := interval(d)
+			lift, llo, lhi := liftInterval(cm, cv, cn, am, av, an, func(e estimate) (float64, float64) {
+				lo, hi, _ := interval(e)
+				return lo, hi
+			})
 			vr.Diff, vr.DiffLow, vr.DiffHigh = Num(d.Est), Num(dlo), Num(dhi)
-			vr.Lift, vr.LiftLow, vr.LiftHigh = Num(l.Est), Num(llo), Num(lhi)
+			vr.Lift, vr.LiftLow, vr.LiftHigh = Num(lift), Num(llo), Num(lhi)
 			vr.PValue = Num(math.Min(1, p*float64(m)))
 			excl := func(lo, hi float64) bool { return lo > 0 || hi < 0 }
-			vr.Significant = p*float64(m) < opt.Alpha && excl(dlo, dhi) && (math.IsNaN(l.Est) || excl(llo, lhi))
+			vr.Significant = p*float64(m) < opt.Alpha && excl(dlo, dhi) && (math.IsNaN(lift) || excl(llo, lhi))
 			var b bayesResult
 			if opt.Type == Proportion && !res.CUPED.Applied {
 				ck := math.Round(ctl.Moments.MeanY * cn)

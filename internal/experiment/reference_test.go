@@ -15,7 +15,7 @@ type reference struct {
 		A, B                               []float64
 		Alpha                              float64
 		Diff, SE, DF, P, DiffLow, DiffHigh float64
-		Lift, LiftSE, LiftLow, LiftHigh    float64
+		Lift, LogLiftSE, LiftLow, LiftHigh float64
 	}
 	CUPED struct {
 		ControlY, ControlX, VariantY, VariantX []float64
@@ -153,10 +153,13 @@ func TestReferenceWelchAndLift(t *testing.T) {
 		near(t, "p", p, c.P, 1e-7)
 		near(t, "diff low", lo, c.DiffLow, 1e-8)
 		near(t, "diff high", hi, c.DiffHigh, 1e-8)
-		l := deltaLift(a.MeanY, a.VarY(), a.N, b.MeanY, b.VarY(), b.N)
-		near(t, "lift", l.Est, c.Lift, 1e-10)
-		near(t, "lift se", l.SE, c.LiftSE, 1e-10)
-		llo, lhi, _ := fixedInterval(l, c.Alpha)
+		l := logLift(a.MeanY, a.VarY(), a.N, b.MeanY, b.VarY(), b.N)
+		near(t, "log lift se", l.SE, c.LogLiftSE, 1e-10)
+		lift, llo, lhi := liftInterval(a.MeanY, a.VarY(), a.N, b.MeanY, b.VarY(), b.N, func(e estimate) (float64, float64) {
+			lo, hi, _ := fixedInterval(e, c.Alpha)
+			return lo, hi
+		})
+		near(t, "lift", lift, c.Lift, 1e-10)
 		near(t, "lift low", llo, c.LiftLow, 1e-8)
 		near(t, "lift high", lhi, c.LiftHigh, 1e-8)
 

@@ -161,7 +161,7 @@ func variantWords(v VariantResult, opt Options) string {
 	b.WriteString(effectWords(v, opt))
 	fmt.Fprintf(&b, ", %s", pEquals(float64(v.PValue)))
 	if v.ProbBeatControl.Valid() {
-		fmt.Fprintf(&b, ", %s chance to beat control", pct(float64(v.ProbBeatControl), false))
+		fmt.Fprintf(&b, ", %s chance to beat control", Chance(float64(v.ProbBeatControl)))
 	}
 	return b.String()
 }
@@ -186,6 +186,20 @@ func pct(x float64, sign bool) string {
 		s = "+" + s
 	}
 	return s + " %"
+}
+
+// Chance formats a probability as a percentage that never rounds to certainty:
+// "> 99.9 %" and "< 0.1 %" at the ends.
+func Chance(p float64) string {
+	switch {
+	case math.IsNaN(p):
+		return "n/a"
+	case p > 0.999:
+		return "> 99.9 %"
+	case p < 0.001:
+		return "< 0.1 %"
+	}
+	return strconv.FormatFloat(100*p, 'f', 1, 64) + " %"
 }
 
 // signed formats an absolute difference with its sign and three significant digits.

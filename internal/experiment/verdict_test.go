@@ -94,7 +94,7 @@ func TestVerdictTooEarly(t *testing.T) {
 	if res.Verdict.Kind != VerdictSRM {
 		t.Fatalf("verdict %+v", res.Verdict)
 	}
-	res, _ = Analyze([]Arm{binaryArm("control", 10, 110), binaryArm("B", 30, 100)}, Options{Type: Proportion, Days: 1.5, UnitLabel: "visitors"})
+	res, _ = Analyze([]Arm{binaryArm("control", 40, 110), binaryArm("B", 45, 100)}, Options{Type: Proportion, Days: 1.5, UnitLabel: "visitors"})
 	want := "not enough data yet: each arm needs at least 150 visitors (B has 100); the test must run at least 3 days (1 day so far)"
 	if res.Verdict.Kind != VerdictTooEarly || res.Verdict.Text != want {
 		t.Fatalf("verdict %+v\nwant %q", res.Verdict, want)
@@ -143,6 +143,7 @@ func TestFormatting(t *testing.T) {
 		{pct(-0.00001, true), "+0.0 %"}, {pct(0.95, false), "95 %"}, {pct(0.0996, true), "+10 %"},
 		{about(1789), "1,800"}, {about(87), "87"}, {about(123456), "120,000"},
 		{thousands(1210), "1,210"}, {thousands(-1234567), "-1,234,567"}, {thousands(999), "999"},
+		{Chance(0.99996), "> 99.9 %"}, {Chance(0.0004), "< 0.1 %"}, {Chance(0.8824), "88.2 %"},
 		{pvalue(0.00004), "< 0.0001"}, {pvalue(0.0123), "0.012"}, {pvalue(0.5), "0.50"},
 	} {
 		if c.got != c.want {

@@ -68,19 +68,20 @@ def welch(a, b, alpha=0.05):
     df = (sa + sb) ** 2 / (sa ** 2 / (na - 1) + sb ** 2 / (nb - 1))
     d = mb - ma
     q = t_quantile(1 - alpha / 2, df)
-    # delta-method lift
-    la = vb / (nb * ma ** 2)
-    lb = mb ** 2 * va / (na * ma ** 4)
+    # relative lift: delta method on log(mb/ma), mapped back with exp
+    la = vb / (nb * mb ** 2)
+    lb = va / (na * ma ** 2)
     lse = mp.sqrt(la + lb)
     ldf = (la + lb) ** 2 / (la ** 2 / (nb - 1) + lb ** 2 / (na - 1))
     lq = t_quantile(1 - alpha / 2, ldf)
     lift = mb / ma - 1
+    llog = mp.log(mb / ma)
     return {
         "diff": float(d), "se": float(se), "df": float(df),
         "p": float(t_two_sided(d / se, df)),
         "diff_low": float(d - q * se), "diff_high": float(d + q * se),
-        "lift": float(lift), "lift_se": float(lse),
-        "lift_low": float(lift - lq * lse), "lift_high": float(lift + lq * lse),
+        "lift": float(lift), "log_lift_se": float(lse),
+        "lift_low": float(mp.exp(llog - lq * lse) - 1), "lift_high": float(mp.exp(llog + lq * lse) - 1),
     }
 
 
