@@ -99,7 +99,6 @@ func benchExperiments(ctx context.Context, env *Env, c *Command, args []string) 
 				return err
 			}
 		}
-		res.Experiments = *nexp
 		s, err := server.New(db, server.Options{Logger: discardLogger()})
 		if err != nil {
 			return err
@@ -133,11 +132,6 @@ func benchExperiments(ctx context.Context, env *Env, c *Command, args []string) 
 		r.Body.Close()
 		if r.StatusCode != http.StatusOK {
 			return fmt.Errorf("warm-up request: %s: %s", r.Status, body)
-		}
-		if res.Experiments == 0 {
-			var a struct{ Experiments []json.RawMessage }
-			_ = json.Unmarshal(body, &a)
-			res.Experiments = len(a.Experiments)
 		}
 	}
 
@@ -207,6 +201,12 @@ func benchExperiments(ctx context.Context, env *Env, c *Command, args []string) 
 	wg.Wait()
 	elapsed := time.Since(start)
 	res.CPUSeconds = (processCPU() - cpu0).Seconds()
+	if r, err := hc.Get(u + "count"); err == nil { // how many experiments the server assigns
+		var a struct{ Experiments []json.RawMessage }
+		_ = json.NewDecoder(r.Body).Decode(&a)
+		r.Body.Close()
+		res.Experiments = len(a.Experiments)
+	}
 	res.Seconds = elapsed.Seconds()
 	res.Requests = sent
 	res.OK = int64(len(lat))

@@ -206,3 +206,17 @@ func TestExperimentStoredFlow(t *testing.T) {
 		t.Errorf("bad metric: %d %s", code, errs)
 	}
 }
+
+func TestBenchExperiments(t *testing.T) {
+	code, out, errs := runCLI(t, "bench", "experiments", "--duration", "1s", "--rate", "200", "--experiments", "3", "--json")
+	if code != 0 {
+		t.Fatalf("bench experiments: %d %s %s", code, out, errs)
+	}
+	var r ExperimentsBenchResult
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Requests < 150 || r.OK != r.Requests || r.Experiments != 3 || r.P99ms <= 0 || r.P50ms > r.P99ms {
+		t.Fatalf("%+v", r)
+	}
+}
