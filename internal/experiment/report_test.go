@@ -238,3 +238,53 @@ func TestReportSwitchback(t *testing.T) {
 		}
 	})
 }
+
+// TestPlanFromHistory: 280 customers active in the four weeks before now, 40 of whom
+// bought once for 50 EUR. The plan must use exactly that baseline: 10 new units a day,
+// revenue per customer with mean 40·50/280 and the sample SD of those 280 values.
+func TestPlanFromHistory(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		now := t0.Add(28 * 24 * time.Hour)
+		var evs []map[string]any
+		for i := range 280 {
+			anon := fmt.Sprintf("h-%d", i)
+			at := t0.Add(time.Duration(i) * 2 * time.Hour)
+			evs = append(evs, track(anon, "Product Viewed", at, map[string]any{"sku": "loaf"}))
+			if i%7 == 0 {
+				evs = append(evs, order(anon, fmt.Sprintf("h-o-%d", i), at.Add(time.Minute), 50, "EUR"))
+			}
+		}
+		// Before the window: not history.
+		evs = append(evs, order("old", "old-1", t0.Add(-48*time.Hour), 500, "EUR"))
+		identitytest.Load(t, db, "web", t0, evs...)
+		vs, _ := experiment.ParseVariants("control,b")
+		e, err := experiment.Create(ctx, db, audit.ActorCLI, experiment.Experiment{Name: "plan", Variants: vs, Metric: experiment.Metric{Kind: experiment.MetricRevenue}, MDE: 0.25})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, h, err := experiment.PlanFromHistory(ctx, db, e, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mean := 40 * 50.0 / 280
+		sd := math.Sqrt((40*(50-mean)*(50-mean) + 240*mean*mean) / 279)
+		if h.Units != 280 || math.Abs(h.UnitsPerDay-10) > 1e-9 || math.Abs(h.Mean-mean) > 1e-9 || math.Abs(h.SD-sd) > 1e-9 {
+			t.Fatalf("history %+v, want 280 units, 10/day, mean %v sd %v", h, mean, sd)
+		}
+		want, _ := experiment.NewPlan(experiment.PlanInput{Mean: mean, SD: sd, UnitsPerDay: 10, Arms: 2, MDE: 0.25, Sequential: true})
+		if p != want || p.Days != int(math.Ceil(float64(2*p.PerArm)/10)) || !p.TooWeak {
+			t.Fatalf("plan %+v, want %+v", p, want)
+		}
+		if txt := p.Text("visitors"); !strings.HasPrefix(txt, fmt.Sprintf("too weak to be worth running: with your traffic this test needs %d days", p.Days)) {
+			t.Fatalf("plan text %q", txt)
+		}
+		// A test of conversion, where the spread is smaller relative to the mean, fits.
+		e.Metric = experiment.Metric{Kind: experiment.MetricConversion}
+		e.MDE = 1 // a doubling: 10 visitors a day find nothing smaller within 90 days
+		p, _, err = experiment.PlanFromHistory(ctx, db, e, now)
+		if err != nil || p.TooWeak || p.Days < 3 || !strings.HasPrefix(p.Text("visitors"), fmt.Sprintf("with your traffic this test needs %d days", p.Days)) {
+			t.Fatalf("conversion plan %+v (%v): %s", p, err, p.Text("visitors"))
+		}
+	})
+}
