@@ -157,7 +157,6 @@ func init() {
 		}
 	}
 	Register(c)
-	serveHooks = append(serveHooks, mountExperiments)
 }
 
 func expParseEnd(s string) (time.Time, error) {

@@ -4,12 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/omniroi/omniroi/internal/api"
+	"github.com/omniroi/omniroi/internal/server"
+	"github.com/omniroi/omniroi/internal/store"
 )
 
 // writeABFile writes a CSV of n units per arm: control converts at pa, b at pb (0/1
@@ -218,5 +225,53 @@ func TestBenchExperiments(t *testing.T) {
 	}
 	if r.Requests < 150 || r.OK != r.Requests || r.Experiments != 3 || r.P99ms <= 0 || r.P50ms > r.P99ms {
 		t.Fatalf("%+v", r)
+	}
+}
+
+// TestExperimentRoutesMounted: `omniroi serve` (mountAPI) serves the experiments API behind
+// a token and the website endpoint with its script.
+func TestExperimentRoutesMounted(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, store.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s, err := server.New(db, server.Options{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(ctx)
+	mountAPI(s)
+	ts := httptest.NewServer(s.Mux)
+	defer ts.Close()
+	_, tok, err := api.CreateToken(ctx, db, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, key, _ := db.CreateSource(ctx, "site")
+	for _, c := range []struct {
+		path, token string
+		code        int
+		want        string
+	}{
+		{"/api/v1/experiments", "", 401, "missing API token"},
+		{"/api/v1/experiments", tok, 200, "[]"},
+		{"/v1/experiments?writeKey=" + key + "&anonymousId=a", "", 200, `{"experiments":[]}`},
+		{"/v1/experiments.js", "", 200, "omniroiExperiments"},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, ts.URL+c.path, nil)
+		if c.token != "" {
+			req.Header.Set("Authorization", "Bearer "+c.token)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != c.code || !strings.Contains(string(b), c.want) {
+			t.Errorf("GET %s: %d %s", c.path, res.StatusCode, b)
+		}
 	}
 }

@@ -53,6 +53,7 @@ func startProcessor(s *server.Server) {
 
 func mountAPI(s *server.Server) {
 	s.Mux.Handle("/api/v1/", api.NewHandler(s.DB))
+	mountExperiments(s) // /api/v1/experiments, and the website's /v1/experiments (experiment.go)
 	attr := api.RequireToken(s.DB, attribution.NewHTTPHandler(s.DB))
 	for _, p := range []string{"/api/v1/attribution", "/api/v1/attribution/", "/api/v1/roi"} {
 		s.Mux.Handle(p, attr)
