@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -78,7 +79,7 @@ func (a *apiServer) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var e Experiment
-	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&e); err != nil {
 		api.WriteError(w, http.StatusBadRequest, "experiment JSON: "+err.Error())

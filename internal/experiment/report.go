@@ -153,7 +153,7 @@ func BuildReport(ctx context.Context, db *store.DB, name string, opt ReportOptio
 	for _, g := range r.Guardrails {
 		for _, v := range g.Result.Variants {
 			if !v.Control && v.Significant {
-				warn = append(warn, fmt.Sprintf("guardrail %s moved: %s", v.Variant, effectWords(v, Options{Alpha: g.Result.Alpha, MetricLabel: g.Label})))
+				warn = append(warn, fmt.Sprintf("%s moved a guardrail: %s", v.Variant, effectWords(v, Options{Alpha: g.Result.Alpha, MetricLabel: g.Label})))
 			}
 		}
 	}

@@ -185,7 +185,7 @@ func TestReportCountsExposedUnits(t *testing.T) {
 		if !strings.Contains(strings.Join(r.Notes, "\n"), "1 visitors saw more than one variant") || first == "" {
 			t.Errorf("notes %v", r.Notes)
 		}
-		if r.Verdict == "" || r.Verdict != r.Primary.Result.Verdict.Text && !strings.HasPrefix(r.Verdict, r.Primary.Result.Verdict.Text+"; but guardrail") {
+		if r.Verdict == "" || r.Verdict != r.Primary.Result.Verdict.Text && !strings.HasPrefix(r.Verdict, r.Primary.Result.Verdict.Text+"; but ") {
 			t.Errorf("verdict %q", r.Verdict)
 		}
 	})
@@ -287,4 +287,42 @@ func TestPlanFromHistory(t *testing.T) {
 			t.Fatalf("conversion plan %+v (%v): %s", p, err, p.Text("visitors"))
 		}
 	})
+}
+
+// TestReportGuardrailWarning: the primary metric does not move, a guardrail does; the
+// verdict says so.
+func TestReportGuardrailWarning(t *testing.T) {
+	db := storetest.SQLite(t)
+	ctx := context.Background()
+	vs, _ := experiment.ParseVariants("control,b")
+	e, err := experiment.Create(ctx, db, audit.ActorCLI, experiment.Experiment{Name: "banner", Variants: vs,
+		Metric: experiment.Metric{Kind: experiment.MetricConversion, Event: "Signed Up"}, Guardrails: []experiment.Metric{{Kind: experiment.MetricOrders}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := experiment.Start(ctx, db, audit.ActorCLI, "banner", t0, 0); err != nil {
+		t.Fatal(err)
+	}
+	var evs []map[string]any
+	for i := range 800 {
+		anon := fmt.Sprintf("g-%d", i)
+		arm := e.Assign(anon)
+		seen := t0.Add(time.Duration(i) * 10 * time.Minute)
+		evs = append(evs, viewed(anon, "banner", e.Variants[arm].Key, seen))
+		if i%5 == 0 {
+			evs = append(evs, track(anon, "Signed Up", seen.Add(time.Minute), nil))
+		}
+		if (arm == 1 && i%2 == 0) || (arm == 0 && i%10 == 0) {
+			evs = append(evs, order(anon, fmt.Sprintf("g-o-%d", i), seen.Add(time.Hour), 20, "EUR"))
+		}
+	}
+	identitytest.Load(t, db, "web", t0, evs...)
+	r, err := experiment.BuildReport(ctx, db, "banner", experiment.ReportOptions{Now: t0.Add(7 * 24 * time.Hour), Fixed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Primary.Result.Verdict.Kind == experiment.VerdictWinner || !strings.Contains(r.Verdict, "; but b moved a guardrail: +") ||
+		!strings.Contains(r.Verdict, "orders per visitor (95 % CI +") || r.Primary.Result.Sequential {
+		t.Fatalf("verdict %q", r.Verdict)
+	}
 }
