@@ -383,7 +383,10 @@ func TestLiftIntervalSmallSamples(t *testing.T) {
 			if used < lg {
 				t.Errorf("n=%d: Analyze covered %d, the log-scale interval %d", n, used, lg)
 			}
-			if rg < rl || (c.strict && rg < 0.95-band(0.95, runs)-0.02) {
+			// The log scale is never worse beyond Monte Carlo noise, is better at the smallest
+			// samples (full runs), and on the moderate case is within 2 points of nominal.
+			worse := rg < rl-band(0.95, runs) || (!testing.Short() && n <= 300 && rg <= rl)
+			if worse || (c.strict && rg < 0.95-band(0.95, runs)-0.02) {
 				t.Errorf("n=%d: log-scale coverage %.3f (linear %.3f)", n, rg, rl)
 			}
 		}
