@@ -60,6 +60,7 @@ func mountAPI(s *server.Server) {
 		panic(fmt.Sprintf("API routes: %v", err)) // a declaration defect, found by every test that serves
 	}
 	s.Mux.Handle("/api/", h)
+	mountExperiments(s) // the website's /v1/experiments and its script (experiment.go)
 }
 
 func mountDashboard(s *server.Server) {
