@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/omniroi/omniroi/internal/api"
-	"github.com/omniroi/omniroi/internal/auth"
 	"github.com/omniroi/omniroi/internal/audit"
+	"github.com/omniroi/omniroi/internal/auth"
 	"github.com/omniroi/omniroi/internal/experiment"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/store/storetest"
