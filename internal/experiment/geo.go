@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"gonum.org/v1/gonum/stat/distuv"
@@ -766,19 +767,22 @@ func geoVerdict(r *GeoResult, unit string) {
 		ch = "the channel"
 	}
 	level := pct(r.Level, false)
-	effect := fmt.Sprintf("%s %s over %d days (%s CI %s to %s)", signed(float64(r.Incremental)), unit, r.TestDays, level,
-		signed(float64(r.IncrementalLow)), signed(float64(r.IncrementalHigh)))
+	effect := fmt.Sprintf("%s over %d days (%s CI %s to %s)", amount(float64(r.Incremental), unit), r.TestDays, level,
+		amount(float64(r.IncrementalLow), unit), amount(float64(r.IncrementalHigh), unit))
+	if r.Design == DesignRegions {
+		effect = "the treated regions' sales moved " + effect
+	} else {
+		effect = "the days it ran added " + effect
+	}
 	roas := ""
 	if r.ROAS.Valid() {
-		roas = fmt.Sprintf("%s returns %s per unit of spend (%s CI %s to %s)", ch, fmt.Sprintf("%.2f", float64(r.ROAS)), level,
-			fmt.Sprintf("%.2f", float64(r.ROASLow)), fmt.Sprintf("%.2f", float64(r.ROASHigh)))
+		roas = fmt.Sprintf("%s returns %.2f per unit of spend (%s CI %.2f to %.2f)", ch, float64(r.ROAS), level, float64(r.ROASLow), float64(r.ROASHigh))
 	}
 	if r.Significant {
 		r.VerdictKind = VerdictEffect
+		r.Verdict = effect
 		if roas != "" {
-			r.Verdict = roas + ": the test moved " + effect
-		} else {
-			r.Verdict = "the test moved " + effect
+			r.Verdict = roas + ": " + effect
 		}
 	} else {
 		r.VerdictKind = VerdictNoEffect
@@ -790,4 +794,17 @@ func geoVerdict(r *GeoResult, unit string) {
 	if r.Placebo.Windows > 0 && float64(r.Placebo.Inflation) > 1 {
 		r.Verdict += fmt.Sprintf(" (intervals widened ×%.2f by the placebo check)", float64(r.Placebo.Inflation))
 	}
+}
+
+// amount writes a signed whole amount: "EUR −2,160" for a currency, "+38 orders" else.
+func amount(x float64, unit string) string {
+	n := int64(math.Round(x))
+	s := thousands(n)
+	if n >= 0 {
+		s = "+" + s
+	}
+	if len(unit) == 3 && strings.ToUpper(unit) == unit {
+		return unit + " " + s
+	}
+	return s + " " + unit
 }

@@ -37,6 +37,8 @@ type GeoPlanOptions struct {
 	PeriodDays  int     // switchback period, default 7
 	Washout     int     // default 1; -1 for none
 	Unit        string  // "EUR", "orders": for the text
+	// Treated and Control fix the region split (a stored test's); empty: the planner draws one.
+	Treated, Control []string
 }
 
 func (o *GeoPlanOptions) defaults() {
@@ -242,6 +244,35 @@ func planRegions(p Panel, opt GeoPlanOptions, knownShare float64) GeoDesignPlan 
 	h := p.Days
 	var bestT []int
 	var bestFit linFit
+	if len(opt.Treated) > 0 {
+		pos := map[string]int{}
+		for i, r := range p.Regions {
+			pos[r] = i
+		}
+		in := map[int]bool{}
+		var tr, ct []int
+		for _, r := range opt.Treated {
+			if i, ok := pos[r]; ok {
+				tr = append(tr, i)
+				in[i] = true
+			}
+		}
+		for _, r := range opt.Control {
+			if i, ok := pos[r]; ok && !in[i] {
+				ct = append(ct, i)
+			}
+		}
+		if len(tr) == 0 || len(ct) == 0 {
+			d.Why = "the test's regions had no sales in the history"
+			return d
+		}
+		f, err := fitLine(sumRegions(p.ByRegion, ct), sumRegions(p.ByRegion, tr), seqIdx(0, h))
+		if err != nil || !(f.sxx > 0) {
+			d.Why = "the control regions' sales do not vary: nothing to predict the treated regions from"
+			return d
+		}
+		active, bestT, bestFit = append(tr, ct...), tr, f
+	}
 	for c := 0; c < 20 && bestT == nil; c++ {
 		var tr, ct []int
 		for k := 0; k+1 < len(active); k += 2 {
