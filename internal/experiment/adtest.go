@@ -180,9 +180,50 @@ func AdTestReport(ctx context.Context, db *store.DB, e Experiment, now time.Time
 	return r, nil
 }
 
-// AdTestPlan sizes an ad-channel test from the shop's history: the half year before now
-// (or before the test's start), the channel's spend per day over its last 28 days.
+// AdTestPlan sizes a stored ad-channel test from the shop's history: the half year
+// before now (or before the test's start), with the channel's spend per day over the
+// last 28 days of it.
 func AdTestPlan(ctx context.Context, db *store.DB, e Experiment, now time.Time, spendPerDay float64) (GeoPlan, error) {
+	req := PlanRequest{Channel: e.Channel, Metric: e.Metric.Kind, PostcodePrefix: e.Design.PostcodePrefix, PeriodDays: e.Design.Period(),
+		Washout: e.Design.WashoutDays(), SpendPerDay: spendPerDay, Seed: e.Name, Now: now}
+	if req.Washout == 0 {
+		req.Washout = -1
+	}
+	if e.Start != nil && e.Start.Before(now) {
+		req.Before = *e.Start
+	}
+	switch e.Unit {
+	case UnitRegion:
+		req.Design = DesignRegions
+		if len(e.Variants) == 2 && len(e.Design.Regions) > 0 {
+			req.Control, req.Treated = e.Design.Regions[e.Variants[0].Key], e.Design.Regions[e.Variants[1].Key]
+		}
+	case UnitDay:
+		req.Design = DesignSwitchback
+	}
+	return PlanAdChannel(ctx, db, req)
+}
+
+// PlanRequest asks for a plan of an ad-channel test from the store.
+type PlanRequest struct {
+	Channel        string
+	Design         string // "" (both), regions or switchback
+	Metric         string // revenue (default) or orders
+	PostcodePrefix int
+	PeriodDays     int
+	Washout        int // 0: default; -1: none
+	TargetROAS     float64
+	SpendPerDay    float64 // 0: the channel's mean over the history's last 28 days
+	Seed           string
+	Treated        []string
+	Control        []string
+	Now            time.Time
+	Before         time.Time // the history ends here (a test's start); zero: now
+}
+
+// PlanAdChannel plans a test of a channel on the store's daily sales: the half year
+// before req.Before (or now, or the last order when orders stopped coming).
+func PlanAdChannel(ctx context.Context, db *store.DB, req PlanRequest) (GeoPlan, error) {
 	loc, err := workspace.Location(ctx, db)
 	if err != nil {
 		return GeoPlan{}, err
@@ -191,9 +232,16 @@ func AdTestPlan(ctx context.Context, db *store.DB, e Experiment, now time.Time, 
 	if err != nil {
 		return GeoPlan{}, err
 	}
+	now := req.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
 	end := startOfDay(now, loc)
-	if e.Start != nil && e.Start.Before(now) {
-		end, _ = testDays(e, *e.Start, loc)
+	if !req.Before.IsZero() && req.Before.Before(now) {
+		end = startOfDay(req.Before, loc)
+		if end.Before(req.Before.In(loc)) {
+			end = end.AddDate(0, 0, 1)
+		}
 	}
 	// History that stopped arriving (an import, the demo) ends at its last order.
 	var last int64
@@ -213,20 +261,21 @@ func AdTestPlan(ctx context.Context, db *store.DB, e Experiment, now time.Time, 
 	if first.After(from) {
 		from = startOfDay(first, loc)
 	}
-	prefix := e.Design.PostcodePrefix
+	prefix := req.PostcodePrefix
 	if prefix == 0 {
 		prefix = DefaultPostcodePrefix
 	}
-	metric := e.Metric.Kind
+	metric := req.Metric
 	if metric == "" {
 		metric = MetricRevenue
 	}
-	p, err := ReadPanel(ctx, db, from, end, metric, e.Unit != UnitDay, prefix)
+	p, err := ReadPanel(ctx, db, from, end, metric, req.Design != DesignSwitchback, prefix)
 	if err != nil {
 		return GeoPlan{}, err
 	}
+	spendPerDay := req.SpendPerDay
 	if spendPerDay <= 0 && p.Days > 0 {
-		spend, err := ChannelSpend(ctx, db, e.Channel, p.Dates[max(0, p.Days-28):], cur)
+		spend, err := ChannelSpend(ctx, db, req.Channel, p.Dates[max(0, p.Days-28):], cur)
 		if err != nil {
 			return GeoPlan{}, err
 		}
@@ -238,22 +287,10 @@ func AdTestPlan(ctx context.Context, db *store.DB, e Experiment, now time.Time, 
 		if len(chans) > 0 {
 			hint = "channels with spend: " + strings.Join(chans, ", ")
 		}
-		return GeoPlan{}, fmt.Errorf("no spend on %q in %s over the 28 days before %s; %s", e.Channel, cur, end.Format(time.DateOnly), hint)
+		return GeoPlan{}, fmt.Errorf("no spend on %q in %s over the 28 days before %s; %s", req.Channel, cur, end.Format(time.DateOnly), hint)
 	}
-	opt := GeoPlanOptions{Channel: e.Channel, SpendPerDay: spendPerDay, Seed: e.Name, PeriodDays: e.Design.Period(), Washout: e.Design.WashoutDays(), Unit: cur}
-	if opt.Washout == 0 {
-		opt.Washout = -1
-	}
-	switch {
-	case e.Unit == UnitRegion:
-		opt.Design = DesignRegions
-		if len(e.Variants) == 2 && len(e.Design.Regions) > 0 {
-			opt.Control, opt.Treated = e.Design.Regions[e.Variants[0].Key], e.Design.Regions[e.Variants[1].Key]
-		}
-	case e.Unit == UnitDay:
-		opt.Design = DesignSwitchback
-	}
-	return PlanGeo(p, opt)
+	return PlanGeo(p, GeoPlanOptions{Channel: req.Channel, SpendPerDay: spendPerDay, Design: req.Design, TargetROAS: req.TargetROAS, Seed: req.Seed,
+		PeriodDays: req.PeriodDays, Washout: req.Washout, Unit: cur, Treated: req.Treated, Control: req.Control})
 }
 
 // proposeRegions fills a region test's design with the planner's split when it has none.

@@ -759,9 +759,6 @@ func slideSchedule(resp []float64, pattern []bool, last, washout int, alpha floa
 
 // geoVerdict says the result in plain words.
 func geoVerdict(r *GeoResult, unit string) {
-	if unit == "" {
-		unit = "revenue"
-	}
 	ch := r.Channel
 	if ch == "" {
 		ch = "the channel"
@@ -803,7 +800,10 @@ func amount(x float64, unit string) string {
 	if n >= 0 {
 		s = "+" + s
 	}
-	if len(unit) == 3 && strings.ToUpper(unit) == unit {
+	switch {
+	case unit == "":
+		return s
+	case len(unit) == 3 && strings.ToUpper(unit) == unit:
 		return unit + " " + s
 	}
 	return s + " " + unit
