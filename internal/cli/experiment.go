@@ -448,8 +448,12 @@ func printGeoPlan(env *Env, asJSON bool, g experiment.GeoPlan) error {
 		return PrintJSON(env.Stdout, g)
 	}
 	w := env.Stdout
-	fmt.Fprintf(w, "history %s to %s (%d days): %.0f %s of %s a day; %s spends %.2f a day\n", g.HistoryFrom, g.HistoryTo, g.HistoryDays,
-		g.MeanPerDay, g.Currency, g.Metric, Clean(g.Channel), g.SpendPerDay)
+	cur := ""
+	if g.Currency != "" {
+		cur = " " + g.Currency
+	}
+	fmt.Fprintf(w, "history %s to %s (%d days): %.0f%s of %s a day; %s spends %.2f%s a day\n", g.HistoryFrom, g.HistoryTo, g.HistoryDays,
+		g.MeanPerDay, cur, g.Metric, Clean(g.Channel), g.SpendPerDay, cur)
 	for _, d := range g.Designs {
 		fmt.Fprintf(w, "\n%s:\n", d.Design)
 		if !d.Available {

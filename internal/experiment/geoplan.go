@@ -317,9 +317,11 @@ func planRegions(p Panel, opt GeoPlanOptions, knownShare float64) GeoDesignPlan 
 	meanY := sumOf(y) / float64(h)
 	f := bestFit
 	d.Available = true
+	// One placebo check, with fake tests of four weeks (or as long as the history allows),
+	// widens every duration alike.
+	d.Placebo = tbrPlacebo(x, y, h, 28, opt.Alpha)
+	k := math.Max(1, float64(d.Placebo.Inflation))
 	for t := 14; t <= MaxGeoDays; t += 7 {
-		pl := tbrPlacebo(x, y, h, t, opt.Alpha)
-		k := math.Max(1, float64(pl.Inflation))
 		sd := k * math.Sqrt(f.sigma2*(arSum(t, f.rho)+float64(t*t)/float64(h)*(1+f.rho)/(1-f.rho)))
 		df := f.df()
 		mde := (tQuantile(1-opt.Alpha/2, df) + tQuantile(opt.Power, df)) * sd
@@ -327,9 +329,6 @@ func planRegions(p Panel, opt GeoPlanOptions, knownShare float64) GeoDesignPlan 
 		// as their share of sales (the spend table has no regions).
 		moved := opt.SpendPerDay * d.TreatedShare * float64(t)
 		d.Durations = append(d.Durations, GeoDuration{Days: t, MDE: mde, MDELift: mde / (meanY * float64(t)), MDEROAS: mde / moved, SpendMoved: moved, SE: sd})
-		if t == 28 {
-			d.Placebo = pl
-		}
 	}
 	d.choose(opt.TargetROAS)
 	d.Text = regionText(d, opt)
@@ -419,12 +418,18 @@ func planSwitchback(p Panel, opt GeoPlanOptions, meanPerDay float64) GeoDesignPl
 	}
 	sigma := math.Sqrt(d2 / float64(len(cy)-1) / 2)
 	d.Available = true
+	type cand struct {
+		t, onDays int
+		se, df    float64
+		pl        Placebo
+	}
+	var cands []cand
 	for k := 4; k*l <= MaxGeoDays; k += 2 {
 		t := k * l
 		if t < 14 {
 			continue
 		}
-		// Standard error of the on/off coefficient for an alternating schedule of k periods.
+		// Standard error of the on/off coefficient for the schedule of k periods.
 		sched := SwitchbackSchedule(opt.Seed, t, l)
 		var test []period
 		for i := 0; i < k; i++ {
@@ -446,20 +451,26 @@ func planSwitchback(p Panel, opt GeoPlanOptions, meanPerDay float64) GeoDesignPl
 		if pl.Windows > 0 {
 			se = math.Max(se, histSE)
 		}
-		kf := math.Max(1, float64(pl.Inflation))
-		perDay := (tQuantile(1-opt.Alpha/2, df) + tQuantile(opt.Power, df)) * kf * se
-		onDays := 0
+		c := cand{t: t, se: se, df: df, pl: pl}
 		for _, b := range sched {
 			if b {
-				onDays++
+				c.onDays++
 			}
 		}
-		moved := opt.SpendPerDay * float64(onDays)
-		d.Durations = append(d.Durations, GeoDuration{Days: t, MDE: perDay * float64(onDays), MDELift: perDay / meanPerDay,
-			MDEROAS: perDay / opt.SpendPerDay, SpendMoved: moved, SE: kf * se * float64(onDays)})
-		if t == 56 || (d.Placebo.Windows == 0 && pl.Windows > 0) {
-			d.Placebo = pl
+		cands = append(cands, c)
+	}
+	// One placebo check widens every duration alike: the 8-period schedule's, or the
+	// longest one the history has fake tests for.
+	for _, c := range cands {
+		if c.pl.Windows > 0 && (d.Placebo.Windows == 0 || c.t <= 56) {
+			d.Placebo = c.pl
 		}
+	}
+	kf := math.Max(1, float64(d.Placebo.Inflation))
+	for _, c := range cands {
+		perDay := (tQuantile(1-opt.Alpha/2, c.df) + tQuantile(opt.Power, c.df)) * kf * c.se
+		d.Durations = append(d.Durations, GeoDuration{Days: c.t, MDE: perDay * float64(c.onDays), MDELift: perDay / meanPerDay,
+			MDEROAS: perDay / opt.SpendPerDay, SpendMoved: opt.SpendPerDay * float64(c.onDays), SE: kf * c.se * float64(c.onDays)})
 	}
 	if len(d.Durations) == 0 {
 		d.Available = false
