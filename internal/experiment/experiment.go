@@ -40,6 +40,8 @@ func (u Unit) Noun() string {
 		return "regions"
 	case UnitDay:
 		return "days"
+	case UnitRun:
+		return "runs"
 	}
 	return "units"
 }
@@ -227,11 +229,13 @@ func (e *Experiment) Validate() error {
 	if e.Unit == "" {
 		e.Unit = UnitAnonymous
 	}
-	known := false
+	known := e.Unit == UnitRun && e.Design.Journey != ""
 	for _, u := range Units {
 		known = known || u == e.Unit
 	}
-	if !known {
+	if e.Unit == UnitRun && e.Design.Journey == "" {
+		errs = append(errs, "unit run: a journey's message tests are made by the journey's document (a test on a message step)")
+	} else if !known {
 		errs = append(errs, fmt.Sprintf("unit %q: want customer, anonymous, region or day", e.Unit))
 	}
 	if len(e.Variants) < 2 {
@@ -486,6 +490,9 @@ func Start(ctx context.Context, db *store.DB, actor, name string, now time.Time,
 // Stop ends a running experiment now (or at its planned end, when that has passed).
 func Stop(ctx context.Context, db *store.DB, actor, name string, now time.Time) (Experiment, error) {
 	return transition(ctx, db, actor, name, "experiment.stop", func(e *Experiment) error {
+		if e.IsJourneyTest() {
+			return fmt.Errorf("experiment %q is a test inside journey %s: take the test out of the journey's document (or disable the journey) to stop it", e.Name, e.Design.Journey)
+		}
 		if e.Status != StatusRunning {
 			return fmt.Errorf("experiment %q is %s: only a running experiment can stop", e.Name, e.Status)
 		}

@@ -96,6 +96,16 @@ func BuildReport(ctx context.Context, db *store.DB, name string, opt ReportOptio
 	if err != nil {
 		return Report{}, err
 	}
+	if e.IsJourneyTest() {
+		if JourneyReporter == nil {
+			return Report{}, fmt.Errorf("experiment %q is a test inside journey %s: omniroi journey report %s", e.Name, e.Design.Journey, e.Design.Journey)
+		}
+		now := opt.Now
+		if now.IsZero() {
+			now = time.Now()
+		}
+		return JourneyReporter(ctx, db, e, now)
+	}
 	if e.Start == nil || e.Status == StatusDraft {
 		return Report{}, fmt.Errorf("experiment %q has not started: nothing to report yet (omniroi experiment start %s)", e.Name, e.Name)
 	}

@@ -304,3 +304,63 @@ func startOfDayUTC(t time.Time, loc *time.Location) time.Time {
 	y, m, d := t.In(loc).Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, loc)
 }
+
+func init() {
+	experiment.JourneyReporter = experimentReport
+}
+
+// testExperiments are the plan's tests as experiments (SyncJourneyTests stores them).
+func (p *Plan) testExperiments() []experiment.Experiment {
+	var out []experiment.Experiment
+	for _, n := range p.Nodes {
+		t := n.Test
+		if t == nil {
+			continue
+		}
+		e := t.experiment()
+		e.Unit = experiment.UnitRun
+		e.Hypothesis = fmt.Sprintf("journey %s, step %s: %s on %s", p.Name, n.ID, t.Mode, metricLabel(t.Metric))
+		e.Design = experiment.Design{Journey: p.Name, Step: n.ID, Mode: t.Mode}
+		switch t.Metric {
+		case TestRevenue:
+			e.Metric = experiment.Metric{Kind: experiment.MetricRevenue}
+		case TestOpen:
+			e.Metric = experiment.Metric{Kind: experiment.MetricConversion, Event: "Email Opened"}
+		case TestClick:
+			e.Metric = experiment.Metric{Kind: experiment.MetricConversion, Event: "Email Link Clicked"}
+		default:
+			e.Metric = experiment.Metric{Kind: experiment.MetricConversion}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// experimentReport is a journey test's report in the experiments' form: all runs of the
+// journey that reached the test's step, orders within 7 days of the send.
+func experimentReport(ctx context.Context, db *store.DB, e experiment.Experiment, now time.Time) (experiment.Report, error) {
+	rep, err := Measure(ctx, db, e.Design.Journey, ReportOptions{})
+	if err != nil {
+		return experiment.Report{}, err
+	}
+	for _, st := range rep.Tests {
+		if st.Name != e.Name {
+			continue
+		}
+		r := experiment.Report{Experiment: e, To: now.UTC(), Units: st.Runs, Primary: st.Primary, Guardrails: st.Others, Daily: st.Daily,
+			Verdict: st.Verdict, Notes: st.Notes}
+		if e.Start != nil {
+			r.From = *e.Start
+			r.Days = r.To.Sub(r.From).Hours() / 24
+		}
+		if e.End != nil && e.End.Before(r.To) {
+			r.To = *e.End
+		}
+		if st.Bandit != nil {
+			r.Notes = append(r.Notes, fmt.Sprintf("regret: %.0f %s", st.Bandit.Regret, pluralMetric(st.Metric)))
+		}
+		r.Notes = append(r.Notes, fmt.Sprintf("inside journey %s at step %s; orders count within %s of the send", e.Design.Journey, e.Design.Step, rep.Window))
+		return r, nil
+	}
+	return experiment.Report{}, fmt.Errorf("journey %s has no test %q", e.Design.Journey, e.Name)
+}
