@@ -21,6 +21,7 @@ CREATE TABLE connector_orders (
     user_id TEXT NOT NULL DEFAULT '',
     anonymous_id TEXT NOT NULL DEFAULT '',
     currency TEXT NOT NULL DEFAULT '',
+    total TEXT NOT NULL DEFAULT '',  -- the order's total as the platform wrote it (a refund of all of it is a full refund)
     PRIMARY KEY (source_id, external_id)
 );
 
