@@ -190,10 +190,10 @@ func TestShopifyWebhooks(t *testing.T) {
 			{"orders/create", "order-web-utm.json", "d1", 1, "order #1001"},
 			{"orders/create", "order-web-gclid.json", "d2", 1, "order #1002"},
 			{"orders/create", "order-pos.json", "d3", 1, "order #1003"},
-			{"orders/create", "order-web-utm.json", "d1", 0, "a repeated delivery"},       // Shopify retried
-			{"orders/updated", "order-web-utm.json", "d4", 0, "a repeated delivery"},      // the same order again
+			{"orders/create", "order-web-utm.json", "d1", 0, "a repeated delivery"},  // Shopify retried
+			{"orders/updated", "order-web-utm.json", "d4", 0, "a repeated delivery"}, // the same order again
 			{"orders/updated", "order-updated-refunded.json", "d5", 1, "refund 1013398634674 of 30.00 USD on order #1001"},
-			{"refunds/create", "refund.json", "d6", 0, "a repeated delivery"},             // the same refund, by its own topic
+			{"refunds/create", "refund.json", "d6", 0, "a repeated delivery"}, // the same refund, by its own topic
 			{"customers/update", "customer-update.json", "d7", 1, "customer shopify-7390218739890"},
 			{"customers/update", "customer-update.json", "d8", 0, "a repeated delivery"},
 			{"orders/create", "order-pending.json", "d9", 0, "order #1004 is not paid (yet)"},

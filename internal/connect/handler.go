@@ -216,7 +216,9 @@ type orderLink struct {
 	external, orderID, userID, anonID, currency, total string
 }
 
-func (d *delivery) say(format string, args ...any) { d.outcome = append(d.outcome, fmt.Sprintf(format, args...)) }
+func (d *delivery) say(format string, args ...any) {
+	d.outcome = append(d.outcome, fmt.Sprintf(format, args...))
+}
 
 func (d *delivery) reject(reason string) {
 	d.rejects = append(d.rejects, store.Rejection{SourceID: d.src.ID, ReceivedAt: d.received,

@@ -95,7 +95,9 @@ func keyID(k []byte) string {
 	return hex.EncodeToString(h[:8])
 }
 
-func aad(sourceID int64) []byte { return []byte("omniroi connector secret v1 source " + strconv.FormatInt(sourceID, 10)) }
+func aad(sourceID int64) []byte {
+	return []byte("omniroi connector secret v1 source " + strconv.FormatInt(sourceID, 10))
+}
 
 func seal(k []byte, sourceID int64, secret string) (string, error) {
 	block, err := aes.NewCipher(k)
