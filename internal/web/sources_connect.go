@@ -231,7 +231,8 @@ func (s *server) uploadImport(w http.ResponseWriter, r *http.Request) error {
 		if !errors.Is(err, importer.ErrBadRows) && ctx.Err() != nil {
 			return err
 		}
-		return fail(code, err.Error())
+		// The page's word for --skip-bad is its check box.
+		return fail(code, strings.Replace(err.Error(), "(--skip-bad imports the good ones)", "(tick “import the good rows” to import the others)", 1))
 	}
 	res.OK = true
 	sess := sessionFrom(r)
