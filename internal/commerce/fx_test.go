@@ -109,3 +109,24 @@ func TestParseRate(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkFXConvert: one conversion across EUR (a cross rate) with 250 days of rates.
+func BenchmarkFXConvert(b *testing.B) {
+	var rates []commerce.Rate
+	start := day("2024-01-01")
+	for i := range 250 {
+		d := start.AddDate(0, 0, i).Format(time.DateOnly)
+		rates = append(rates, commerce.Rate{Base: "EUR", Quote: "USD", Day: d, Rate: "1.0939"}, commerce.Rate{Base: "EUR", Quote: "GBP", Day: d, Rate: "0.85105"})
+	}
+	fx, err := commerce.NewFX(rates, 7)
+	if err != nil {
+		b.Fatal(err)
+	}
+	at := day("2024-06-01")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := fx.Convert(money.Amount{Minor: 12345, Currency: "USD"}, at, "GBP"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
