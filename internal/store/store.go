@@ -11,7 +11,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -69,10 +68,13 @@ func openSQLite(ctx context.Context, dir string) (*DB, error) {
 	if dir == "" {
 		dir = "omniroi-data"
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := EnsurePrivateDir(dir); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
 	path := filepath.Join(dir, "omniroi.db")
+	if err := privateFiles(path); err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
 	// synchronous(FULL): a commit is on disk before we answer 2xx, power loss included.
 	pragmas := "_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(OFF)&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)"
 	// wal_autocheckpoint(10000) on the writer (the only connection that commits): the WAL
