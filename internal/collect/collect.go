@@ -141,6 +141,7 @@ type Handler struct {
 	nRequests, nAccepted, nInserted, nRejected, nCommits atomic.Int64
 	nOverloaded, nStorageErr, nUnauthorized, nBad        atomic.Int64
 	slowestCommit, slowestTail                           atomic.Int64 // nanoseconds; written by the committer only
+	lastCommit                                           atomic.Pointer[commitResult]
 }
 
 // pending is one request's share of a group commit.
@@ -325,6 +326,7 @@ func (h *Handler) committer() {
 			}
 			t0 := time.Now()
 			err := h.write(evs, rejs)
+			h.lastCommit.Store(&commitResult{err: err, at: time.Now()})
 			if d := int64(time.Since(t0)); d > h.slowestCommit.Load() {
 				h.slowestCommit.Store(d)
 			}
