@@ -676,7 +676,7 @@ func (h *Handler) settings(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	enabled := map[string]any{"__default": map[string]any{"enabled": true, "integrations": map[string]any{}}}
-	w.Header().Set("Cache-Control", "public, max-age=60")
+	settingsCaching(w.Header(), h.opt.APIHost != "", h.opt.APIProtocol != "")
 	writeJSON(w, http.StatusOK, map[string]any{
 		"integrations": map[string]any{
 			"Segment.io": map[string]any{
