@@ -82,6 +82,6 @@ func listSources(ctx context.Context, env *Env, db *store.DB, asJSON bool) error
 		out = append(out, sourceRow{ID: s.ID, Name: s.Name, KeyHint: s.KeyHint + "…", Created: s.CreatedAt, Events: counts[s.ID][0], Rejected: counts[s.ID][1]})
 	}
 	return printRows(env, asJSON, out, "NAME\tKEY\tCREATED\tEVENTS\tREJECTED", func(w io.Writer, r sourceRow) {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\n", r.Name, r.KeyHint, r.Created.Format("2006-01-02 15:04"), r.Events, r.Rejected)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\n", Clean(r.Name), Clean(r.KeyHint), r.Created.Format("2006-01-02 15:04"), r.Events, r.Rejected)
 	})
 }

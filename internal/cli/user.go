@@ -66,7 +66,7 @@ func init() {
 				return err
 			}
 			return printRows(env, sf.JSON, users, "ID\tEMAIL\tCREATED", func(w io.Writer, u auth.User) {
-				fmt.Fprintf(w, "%d\t%s\t%s\n", u.ID, u.Email, u.CreatedAt.Format("2006-01-02 15:04"))
+				fmt.Fprintf(w, "%d\t%s\t%s\n", u.ID, Clean(u.Email), u.CreatedAt.Format("2006-01-02 15:04"))
 			})
 		}
 	}
