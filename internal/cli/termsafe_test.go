@@ -28,7 +28,7 @@ func TestStoredEscapesNotPrinted(t *testing.T) {
 			"traits": map[string]any{"name": evil, "email": "eve@example.com", "note": "line1\r\x1b[Aline2"}},
 		map[string]any{"type": "track", "userId": "u-evil\x1b[1m", "event": "Order Completed\x1b[5m", "timestamp": at.Add(time.Minute).Format(time.RFC3339),
 			"properties": map[string]any{"order_id": "o-\x1b[8m1", "revenue": 10, "currency": "EUR", "location": "web\x1b[0m"},
-			"context": map[string]any{"campaign": map[string]any{"source": "news\x1b[1m", "medium": "email", "name": "spring\x1b]8;;http://evil.example\x07"}}},
+			"context":    map[string]any{"campaign": map[string]any{"source": "news\x1b[1m", "medium": "email", "name": "spring\x1b]8;;http://evil.example\x07"}}},
 	)
 	db.Close()
 
