@@ -44,4 +44,3 @@ func acquireHash(ctx context.Context) (release func(), err error) {
 		<-hashSlots
 	}, nil
 }
-
