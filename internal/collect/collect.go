@@ -150,6 +150,7 @@ type Handler struct {
 	slots       chan struct{} // one per request being parsed or committed
 	perIP       ipLimiter
 	budget      byteBudget
+	maxFut      maxFutureCache
 	keys        keyCache
 	checkpoints *store.Checkpointer // nil on PostgreSQL or when disabled
 	onCommit    atomic.Pointer[func()]
@@ -473,7 +474,7 @@ func (h *Handler) events(route, typeHint string) http.Handler {
 		body := buf.Bytes()
 
 		var items [][]byte
-		in := event.Input{TypeHint: typeHint, ReceivedAt: receivedAt}
+		in := event.Input{TypeHint: typeHint, ReceivedAt: receivedAt, MaxFuture: h.maxFuture()}
 		if batch {
 			b, err := event.ParseBatch(body)
 			if err != nil {
@@ -519,6 +520,7 @@ func (h *Handler) events(route, typeHint string) http.Handler {
 
 		p := &pending{events: make([]event.Event, 0, len(items))}
 		var rej []rejected
+		var notes []notice
 		for i, raw := range items {
 			ev, err := in.Normalize(raw)
 			if err != nil {
@@ -527,6 +529,9 @@ func (h *Handler) events(route, typeHint string) http.Handler {
 					SourceID: src.ID, ReceivedAt: receivedAt, Origin: origin, Position: i, Reason: err.Error(), Body: clip(raw),
 				})
 				continue
+			}
+			if ev.Notice != "" {
+				notes, p.rejections = noteEvent(notes, p.rejections, i, ev.Notice, store.Rejection{SourceID: src.ID, ReceivedAt: receivedAt, Origin: origin, Body: clip(raw)})
 			}
 			ev.SourceID = src.ID
 			p.bytes += int64(len(ev.Body))
@@ -556,7 +561,7 @@ func (h *Handler) events(route, typeHint string) http.Handler {
 		case <-r.Context().Done():
 			return // the client left; the events are committed anyway
 		}
-		if rej == nil {
+		if rej == nil && notes == nil {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusOK)
 			var b [64]byte
@@ -566,7 +571,14 @@ func (h *Handler) events(route, typeHint string) http.Handler {
 			_, _ = w.Write(out)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"success": true, "accepted": len(p.events), "rejected": rej})
+		reply := map[string]any{"success": true, "accepted": len(p.events)}
+		if rej != nil {
+			reply["rejected"] = rej
+		}
+		if notes != nil {
+			reply["notices"] = notes
+		}
+		writeJSON(w, http.StatusOK, reply)
 	})
 }
 

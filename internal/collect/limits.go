@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/event"
+	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/workspace"
 )
 
@@ -236,6 +238,58 @@ func (h *Handler) initLimits() {
 		h.opt.MaxRequestsPerIP = int(n)
 	}
 	h.perIP = ipLimiter{max: h.opt.MaxRequestsPerIP, n: map[string]int{}}
+	h.refreshMaxFuture() // at start, so the first events are checked against the setting
 	h.budget.max = h.opt.MaxReadingBytes
 	h.budget.anonMax = h.opt.MaxReadingBytes / 4
+}
+
+// notice is an accepted event that lost part of its payload, as the reply names it.
+type notice struct {
+	Index  int    `json:"index"`
+	Notice string `json:"notice"`
+}
+
+// noteEvent records what was left out of accepted event i, in the reply and, so that the
+// shop sees it where rejections are listed, in rejected_events.
+func noteEvent(notes []notice, rejs []store.Rejection, i int, msg string, r store.Rejection) ([]notice, []store.Rejection) {
+	r.Position, r.Reason = i, "accepted in part: "+msg
+	return append(notes, notice{Index: i, Notice: msg}), append(rejs, r)
+}
+
+// maxFutureCache holds the limits.max_future setting: events are checked against it
+// without a database read each; it is re-read in the background at most once a minute.
+type maxFutureCache struct {
+	v       atomic.Int64 // nanoseconds
+	readAt  atomic.Int64 // unix nanoseconds of the last read
+	reading atomic.Bool
+}
+
+const maxFutureTTL = time.Minute
+
+// maxFuture is the cached limits.max_future; a stale value is used while a fresh one is read.
+func (h *Handler) maxFuture() time.Duration {
+	c := &h.maxFut
+	if time.Since(time.Unix(0, c.readAt.Load())) > maxFutureTTL && c.reading.CompareAndSwap(false, true) {
+		go func() {
+			defer c.reading.Store(false)
+			h.refreshMaxFuture()
+		}()
+	}
+	return time.Duration(c.v.Load())
+}
+
+func (h *Handler) refreshMaxFuture() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	d, err := workspace.MaxFuture(ctx, h.db)
+	if err != nil {
+		if h.maxFut.v.Load() == 0 {
+			h.maxFut.v.Store(int64(event.DefaultMaxFuture))
+		}
+		h.log.Warn("read limits.max_future; keeping the last value", "err", err)
+	}
+	if err == nil {
+		h.maxFut.v.Store(int64(d))
+	}
+	h.maxFut.readAt.Store(time.Now().UnixNano())
 }

@@ -45,6 +45,9 @@ type Event struct {
 	Timestamp   time.Time // clock-skew corrected event time
 	ReceivedAt  time.Time
 	Body        []byte
+	// Notice says what Normalize left out of an accepted event (trait keys over the
+	// limit), for the reply; "" normally. It is not stored.
+	Notice string
 }
 
 // Error is a rejection of one event, with the reason a client can act on.
