@@ -298,8 +298,8 @@ func BuildJourneys(ctx context.Context, db *store.DB, opt JourneyOptions) (*Set,
 				j.Value = money.Major(v, sum.Currency)
 				info.ValueMinor, info.FirstConversion = v, p.first
 				sum.Conversions++
-				sum.RevenueMinor += p.valueMinor
-				sum.RefundedMinor += p.refunded
+				sum.RevenueMinor = money.SatAdd(sum.RevenueMinor, p.valueMinor)
+				sum.RefundedMinor = money.SatAdd(sum.RefundedMinor, p.refunded)
 				if p.currency != sum.Currency {
 					currency[p.currency] = true
 				}
@@ -408,7 +408,7 @@ func (rd *chunkReader) chunk(ctx context.Context, lo, hi int64, o *chunkOut) err
 	if rd.orders {
 		// Orders from the beginning: an order's rank tells a new customer from a returning one.
 		rows, err := rd.db.Query(ctx, `SELECT o.customer_id, o.ts, o.revenue_minor, o.currency, o.channel,
-			COALESCE((SELECT SUM(CASE WHEN r.full_refund = 1 THEN o.revenue_minor ELSE r.amount_minor END)
+			COALESCE((SELECT `+rd.db.SumMinor("CASE WHEN r.full_refund = 1 THEN o.revenue_minor ELSE r.amount_minor END")+`
 				FROM refunds r WHERE r.order_id = o.order_id), 0)
 			FROM orders o WHERE o.customer_id >= ? AND o.customer_id < ? AND +o.ts < ?
 			ORDER BY o.customer_id, o.ts, o.order_id`, lo, hi, rd.toMS)
@@ -427,7 +427,7 @@ func (rd *chunkReader) chunk(ctx context.Context, lo, hi int64, o *chunkOut) err
 				c.channel = "Unassigned"
 			}
 			c.refunded = min(max(c.refunded, 0), max(c.valueMinor, 0))
-			c.valueMinor -= c.refunded
+			c.valueMinor = money.SatSub(c.valueMinor, c.refunded)
 			convs = append(convs, c)
 		}
 		rows.Close()

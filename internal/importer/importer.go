@@ -17,6 +17,7 @@ import (
 
 	"github.com/omniroi/omniroi/internal/event"
 	"github.com/omniroi/omniroi/internal/store"
+	"github.com/omniroi/omniroi/internal/workspace"
 )
 
 // Kinds of import.
@@ -37,6 +38,9 @@ type Options struct {
 	SkipBad      bool      // import the good rows, reject the bad ones (default: all-or-nothing)
 	RejectedPath string    // where --skip-bad writes rejected rows; ImportFile defaults it beside the input
 	Progress     io.Writer // progress bar target; nil = none
+	// MaxFuture is how far past the import's time an event may be dated; 0 reads the
+	// limits.max_future setting.
+	MaxFuture time.Duration
 }
 
 // Report is what an import did.
@@ -139,6 +143,13 @@ func run(ctx context.Context, db *store.DB, in io.Reader, name string, size int6
 			return rep, fmt.Errorf("--currency: %w", err)
 		}
 		opt.Currency = c
+	}
+	if opt.MaxFuture <= 0 {
+		d, err := workspace.MaxFuture(ctx, db)
+		if err != nil {
+			return rep, err
+		}
+		opt.MaxFuture = d
 	}
 	conv, err := newConverter(opt)
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/omniroi/omniroi/internal/money"
 )
 
 // CohortMonth is one month since acquisition of a cohort (month 0 is the month
@@ -106,7 +108,7 @@ func Cohorts(txs []Transaction, asOf time.Time, channels map[string]string) Coho
 				if k < 0 {
 					continue // refund before the first purchase: ignore
 				}
-				c.Months[k].Revenue += d.net
+				c.Months[k].Revenue = money.SatAdd(c.Months[k].Revenue, d.net)
 				if d.purchase && k != lastActive {
 					c.Months[k].Active++
 					lastActive = k

@@ -161,7 +161,7 @@ func (s *server) buildAttrPeriod(ctx context.Context, from, to time.Time, cur st
 
 	// Spend of the period, business currency only (attribution.ROI adds other currencies
 	// as if they were the same; the dashboard leaves them out, as everywhere else).
-	rows, err := s.db.Query(ctx, `SELECT channel, SUM(amount_minor) FROM spend WHERE day >= ? AND day < ? AND currency = ? GROUP BY channel`,
+	rows, err := s.db.Query(ctx, `SELECT channel, `+s.db.SumMinor("amount_minor")+` FROM spend WHERE day >= ? AND day < ? AND currency = ? GROUP BY channel`,
 		from.Format(time.DateOnly), to.Format(time.DateOnly), cur)
 	if err != nil {
 		return nil, fmt.Errorf("read spend: %w", err)
@@ -173,8 +173,8 @@ func (s *server) buildAttrPeriod(ctx context.Context, from, to time.Time, cur st
 		if err := rows.Scan(&ch, &amt); err != nil {
 			return nil, fmt.Errorf("read spend: %w", err)
 		}
-		p.Spend[ch] += amt
-		p.SpendTotal += amt
+		p.Spend[ch] = money.SatAdd(p.Spend[ch], amt)
+		p.SpendTotal = money.SatAdd(p.SpendTotal, amt)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read spend: %w", err)
