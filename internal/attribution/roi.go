@@ -15,6 +15,7 @@ import (
 
 	"github.com/omniroi/omniroi/internal/money"
 	"github.com/omniroi/omniroi/internal/store"
+	"github.com/omniroi/omniroi/internal/workspace"
 )
 
 // DefaultROIModel is the model ROI uses unless told otherwise.
@@ -87,10 +88,15 @@ type ROIReport struct {
 	Previous   ROIPeriod `json:"previous"`
 }
 
-// DefaultROIRange is the 30 days (UTC) up to and including the day of the latest order.
+// DefaultROIRange is the 30 days (UTC) up to and including the day of the latest order
+// (of those dated within the span data can have: see workspace.Span).
 func DefaultROIRange(ctx context.Context, db *store.DB) (from, to time.Time, err error) {
+	lo, hi, err := workspace.Span(ctx, db)
+	if err != nil {
+		return from, to, fmt.Errorf("roi: %w", err)
+	}
 	var last sql64
-	if err := db.QueryRow(ctx, `SELECT MAX(ts) FROM orders`).Scan(&last); err != nil {
+	if err := db.QueryRow(ctx, `SELECT MAX(ts) FROM orders WHERE ts >= ? AND ts <= ?`, lo.UnixMilli(), hi.UnixMilli()).Scan(&last); err != nil {
 		return from, to, fmt.Errorf("roi: latest order: %w", err)
 	}
 	end := time.Now().UTC()

@@ -79,9 +79,11 @@ func (s *server) buildAttr(ctx context.Context, rg Range, cur string) (*attrAnal
 	a := &attrAnalysis{}
 	from, to := rg.From, rg.To
 	if from.IsZero() {
-		// "All time": from the first order (journeys look back from there anyway).
+		// "All time": from the first order (journeys look back from there anyway), within
+		// the span data can have (an order stored with the date 0001-01-01 would start
+		// the journeys at Go's zero time, which reads as "no time").
 		var first int64
-		if err := s.db.QueryRow(ctx, `SELECT COALESCE(MIN(ts), 0) FROM orders`).Scan(&first); err != nil {
+		if err := s.db.QueryRow(ctx, `SELECT COALESCE(MIN(ts), ?) FROM orders WHERE ts >= ?`, rg.FromMS(), rg.FromMS()).Scan(&first); err != nil {
 			return nil, fmt.Errorf("first order: %w", err)
 		}
 		from = time.UnixMilli(first).In(rg.Loc)

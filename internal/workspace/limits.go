@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/event"
 	"github.com/omniroi/omniroi/internal/store"
 )
 
@@ -20,4 +21,15 @@ var (
 // MaxFuture reads limits.max_future.
 func MaxFuture(ctx context.Context, db *store.DB) (time.Duration, error) {
 	return Duration(ctx, db, MaxFutureKey.Name)
+}
+
+// Span is the period events can really have happened in, now: from 1990 (event.MinTime)
+// to limits.max_future ahead. Reading code bounds "all time" and "the latest" to it, so
+// that rows stored before the API refused impossible dates cannot stretch a report.
+func Span(ctx context.Context, db *store.DB) (from, to time.Time, err error) {
+	d, err := MaxFuture(ctx, db)
+	if err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	return event.MinTime, time.Now().Add(d), nil
 }
