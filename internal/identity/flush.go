@@ -102,12 +102,13 @@ type job struct {
 	activity, orders, refunds []any
 	conflicts                 []any
 	unidentified, badOrders   int64
+	notes                     []store.Rejection
 }
 
 // build turns batch b (events up to seq cursor) into a job.
 func (p *Processor) build(b *batch, from, cursor int64) *job {
 	j := &job{from: from, start: b.start, cursor: cursor,
-		unidentified: p.unidentified + b.unidentified, badOrders: p.badOrders + b.badOrders}
+		unidentified: p.unidentified + b.unidentified, badOrders: p.badOrders + b.badOrders, notes: b.notes}
 	for _, m := range b.merges {
 		j.merges = append(j.merges, m.seq, m.ts, b.final(m.survivor), m.merged, m.via.kind, m.via.value)
 		if m.merged <= b.start { // created in an earlier batch: its rows are in the database
@@ -264,6 +265,9 @@ func (p *Processor) write(ctx context.Context, tx *store.Tx, j *job) error {
 		if strings.HasPrefix(t.head, "UPDATE") && n != int64(len(t.rows)/t.cols) {
 			return fmt.Errorf("write %s: updated %d rows of %d: the in-memory graph and the database disagree", t.what, n, len(t.rows)/t.cols)
 		}
+	}
+	if err := store.InsertRejections(ctx, tx, j.notes); err != nil {
+		return err
 	}
 	for _, s := range []struct {
 		k string
