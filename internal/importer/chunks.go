@@ -1,0 +1,244 @@
+package importer
+
+import (
+	"bufio"
+	"context"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/omniroi/omniroi/internal/event"
+	"github.com/omniroi/omniroi/internal/store"
+)
+
+// An import writes its events in chunks of its own transactions, so that it never holds
+// the database's writer (SQLite's lock, PostgreSQL's event-log lock) for longer than one
+// chunk: the collection API keeps committing between chunks instead of answering 503.
+// All-or-nothing stays the default: the whole file is read and checked first, its events
+// kept in a spool file, and only a file without bad rows is written (see docs/import.md,
+// "Bad rows", and docs/decisions.md).
+
+const (
+	// defaultChunkEvents is how many events one transaction writes (about 30-100 ms).
+	defaultChunkEvents = 5000
+	// sqliteDuty and sqlitePause: on SQLite, after holding the writer for sqliteDuty in
+	// total, the import lets go of it for sqlitePause. Another process waiting for the
+	// lock (omniroi serve) retries every 100 ms at most (SQLite's busy handler), so a
+	// pause longer than that lets it in; chunks back to back would leave it waiting until
+	// its busy timeout (15 s) and failing.
+	sqliteDuty  = 400 * time.Millisecond
+	sqlitePause = 120 * time.Millisecond
+)
+
+// chunkWriter commits events and rejected rows in chunks.
+type chunkWriter struct {
+	db        *store.DB
+	max       int
+	pause     time.Duration // 0: the dialect's default
+	evs       []event.Event
+	rejs      []store.Rejection
+	stored    int // events newly stored
+	total     int // events written (stored + duplicates)
+	held      time.Duration
+	committed int // transactions
+}
+
+func newChunkWriter(db *store.DB, opt Options) *chunkWriter {
+	w := &chunkWriter{db: db, max: opt.chunkEvents, pause: opt.chunkPause}
+	if w.max <= 0 {
+		w.max = defaultChunkEvents
+	}
+	if w.pause == 0 && db.Dialect == store.SQLite {
+		w.pause = sqlitePause
+	}
+	return w
+}
+
+func (w *chunkWriter) add(ctx context.Context, evs []event.Event, rejs []store.Rejection) error {
+	w.evs = append(w.evs, evs...)
+	w.rejs = append(w.rejs, rejs...)
+	for len(w.evs) >= w.max || len(w.rejs) >= w.max {
+		if err := w.commit(ctx, min(len(w.evs), w.max), min(len(w.rejs), w.max)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *chunkWriter) flush(ctx context.Context) error {
+	for len(w.evs) > 0 || len(w.rejs) > 0 {
+		if err := w.commit(ctx, min(len(w.evs), w.max), min(len(w.rejs), w.max)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// commit writes the first ne events and nr rejections in one transaction.
+func (w *chunkWriter) commit(ctx context.Context, ne, nr int) error {
+	t0 := time.Now()
+	stored := 0
+	err := w.db.Write(ctx, func(tx *store.Tx) error {
+		if ne > 0 {
+			if err := store.LockEventLog(ctx, tx); err != nil {
+				return fmt.Errorf("lock event log: %w", err)
+			}
+			n, err := store.InsertEvents(ctx, tx, w.evs[:ne])
+			if err != nil {
+				return err
+			}
+			stored = n
+		}
+		return store.InsertRejections(ctx, tx, w.rejs[:nr])
+	})
+	if err != nil {
+		return err
+	}
+	w.committed++
+	w.stored += stored
+	w.total += ne
+	w.evs = append(w.evs[:0], w.evs[ne:]...)
+	w.rejs = append(w.rejs[:0], w.rejs[nr:]...)
+	if w.held += time.Since(t0); w.pause > 0 && w.held >= sqliteDuty {
+		w.held = 0
+		t := time.NewTimer(w.pause)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// spool keeps a file's converted events on disk between reading the file and writing
+// them, so that memory stays flat however large the file.
+type spool struct {
+	f   *os.File
+	bw  *bufio.Writer
+	enc *gob.Encoder
+	n   int
+}
+
+// newSpool creates the spool in dir (the data directory, which only omniroi's account
+// can read: the events hold personal data), or the system's temporary directory.
+func newSpool(dir string) (*spool, error) {
+	if dir != "" {
+		if err := store.EnsurePrivateDir(dir); err != nil {
+			dir = ""
+		}
+	}
+	f, err := os.CreateTemp(dir, ".import-*.spool") // mode 0600
+	if err != nil {
+		return nil, fmt.Errorf("import spool: %w", err)
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	return &spool{f: f, bw: bw, enc: gob.NewEncoder(bw)}, nil
+}
+
+func (s *spool) write(evs []event.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	s.n += len(evs)
+	if err := s.enc.Encode(evs); err != nil {
+		return fmt.Errorf("import spool: %w", err)
+	}
+	return nil
+}
+
+// replay hands the spooled events back in the order they were written.
+func (s *spool) replay(fn func([]event.Event) error) error {
+	if err := s.bw.Flush(); err != nil {
+		return fmt.Errorf("import spool: %w", err)
+	}
+	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("import spool: %w", err)
+	}
+	dec := gob.NewDecoder(bufio.NewReaderSize(s.f, 1<<20))
+	for {
+		var evs []event.Event
+		if err := dec.Decode(&evs); errors.Is(err, io.EOF) {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("import spool: %w", err)
+		}
+		if err := fn(evs); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *spool) close() {
+	s.f.Close()
+	os.Remove(s.f.Name())
+}
+
+// writeEvents writes what the reader sends: with --skip-bad as it comes, in chunks; by
+// default (all-or-nothing) only once the whole file was read without a bad row, from the
+// spool. It returns the first error; the caller drains batches after one.
+func writeEvents(ctx context.Context, db *store.DB, cw *chunkWriter, batches <-chan batch, readErr <-chan error, rep *Report, opt Options, prog *progress) error {
+	if opt.SkipBad {
+		for b := range batches {
+			if err := cw.add(ctx, b.events, b.rejections); err != nil {
+				return err
+			}
+		}
+		if err := <-readErr; err != nil {
+			return err
+		}
+		return cw.flush(ctx)
+	}
+	sp, err := newSpool(db.DataDir)
+	if err != nil {
+		return err
+	}
+	defer sp.close()
+	for b := range batches {
+		if err := sp.write(b.events); err != nil {
+			return err
+		}
+	}
+	if err := <-readErr; err != nil {
+		return err
+	}
+	if rep.Rejected > 0 {
+		return ErrBadRows
+	}
+	prog.writing(sp.n)
+	if err := sp.replay(func(evs []event.Event) error { return cw.add(ctx, evs, nil) }); err != nil {
+		return err
+	}
+	return cw.flush(ctx)
+}
+
+// writeSpend upserts a spend file's rows, all in one transaction: spend files are small
+// (a row per day and campaign) and spend is not the event log. Rejected rows go in the
+// same transaction.
+func writeSpend(ctx context.Context, db *store.DB, sc *spendConverter, batches <-chan batch, readErr <-chan error, rep *Report, opt Options, name string) error {
+	var rejs []store.Rejection
+	for b := range batches {
+		rejs = append(rejs, b.rejections...)
+	}
+	if err := <-readErr; err != nil {
+		return err
+	}
+	if rep.Rejected > 0 && !opt.SkipBad {
+		return ErrBadRows
+	}
+	return db.Write(ctx, func(tx *store.Tx) error {
+		if err := store.InsertRejections(ctx, tx, rejs); err != nil {
+			return err
+		}
+		res, err := upsertSpend(ctx, tx, sc.rows(), name)
+		if err != nil {
+			return err
+		}
+		rep.Imported, rep.Duplicates = res.changed, res.same
+		return nil
+	})
+}
