@@ -494,6 +494,10 @@ func timeField(v []byte, name string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, reject(name, "%q is not an ISO-8601 date-time", strings.Clone(s))
 	}
+	if t.IsZero() {
+		// 0001-01-01T00:00:00Z would read as "no time" below.
+		return time.Time{}, reject(name, "%s is before 1990-01-01: no event can be that old", strings.Clone(s))
+	}
 	return t, nil
 }
 
