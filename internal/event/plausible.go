@@ -2,6 +2,7 @@ package event
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -69,6 +70,15 @@ func formatDuration(d time.Duration) string {
 // moneyKeys are the properties that hold amounts in the Segment e-commerce spec.
 var moneyKeys = [...]string{"revenue", "total", "value", "amount", "price", "subtotal", "shipping", "tax", "discount"}
 
+// quotedMoneyKeys are moneyKeys as they appear in JSON, for a cheap first test.
+var quotedMoneyKeys = func() [][]byte {
+	out := make([][]byte, len(moneyKeys))
+	for i, k := range moneyKeys {
+		out[i] = []byte(`"` + k + `"`)
+	}
+	return out
+}()
+
 // checkMoney refuses amounts beyond ±money.MaxMinor in a track call's properties: the
 // order-level amounts, each product's price, price × quantity and their sum. Values that
 // are not numbers are left to the processor (which skips such orders, counted).
@@ -77,12 +87,12 @@ func checkMoney(props []byte) error {
 		return nil
 	}
 	// Cheap test first: most events carry none of these keys.
-	found := false
-	for _, k := range moneyKeys {
-		if bytes.Contains(props, []byte(`"`+k+`"`)) {
-			found = true
+	found := bytes.Contains(props, []byte(`"products"`))
+	for _, k := range quotedMoneyKeys {
+		if found {
 			break
 		}
+		found = bytes.Contains(props, k)
 	}
 	if !found {
 		return nil
@@ -97,23 +107,55 @@ func checkMoney(props []byte) error {
 	cur := ""
 	for _, m := range ms {
 		if m.keyIs(props, "currency") {
-			cur, _ = strField(props[m.vs:m.ve], "currency")
+			if v := props[m.vs:m.ve]; len(v) > 1 && v[0] == '"' && bytes.IndexByte(v, '\\') < 0 {
+				cur = unsafeString(v[1 : len(v)-1]) // read, not kept
+			} else {
+				cur, _ = strField(v, "currency")
+			}
 		}
 	}
 	for _, m := range ms {
 		v := props[m.vs:m.ve]
-		switch k := m.key(props); {
+		k := ""
+		if m.escaped {
+			k = m.key(props)
+		} else {
+			k = unsafeString(props[m.ks+1 : m.ke-1]) // compared only, or cloned
+		}
+		switch {
 		case k == "products":
 			if err := checkProducts(v, cur); err != nil {
 				return err
 			}
 		case isMoneyKey(k):
 			if _, _, err := amount(v, cur); err != nil {
-				return reject("properties."+k, "%v", err)
+				return reject("properties."+strings.Clone(k), "%v", err)
 			}
 		}
 	}
 	return nil
+}
+
+// smallNumber reports whether s is a plain decimal with at most 12 integer digits: within
+// ±10^15 minor units in every currency (three decimals at most), no parsing needed.
+func smallNumber(s string) bool {
+	i := 0
+	if i < len(s) && (s[i] == '-' || s[i] == '+') {
+		i++
+	}
+	digits := 0
+	for ; i < len(s) && isDigit(s[i]); i++ {
+		digits++
+	}
+	if digits > 12 {
+		return false
+	}
+	for ; i < len(s); i++ {
+		if !isDigit(s[i]) && s[i] != '.' {
+			return false
+		}
+	}
+	return true
 }
 
 func isMoneyKey(k string) bool {
@@ -129,27 +171,29 @@ func isMoneyKey(k string) bool {
 func amount(v []byte, cur string) (minor int64, numeric bool, err error) {
 	var s string
 	switch {
+	case len(v) > 1 && v[0] == '"' && bytes.IndexByte(v, '\\') < 0:
+		s = unsafeString(v[1 : len(v)-1]) // parsed, not kept
 	case len(v) > 0 && v[0] == '"':
 		if s, err = decodeString(v, "amount"); err != nil {
 			return 0, false, nil
 		}
 	case len(v) > 0 && (v[0] == '-' || isDigit(v[0])):
-		s = string(v)
+		s = unsafeString(v)
 	default:
 		return 0, false, nil
 	}
+	if smallNumber(s) {
+		return 0, true, nil // in range; the value itself is not needed
+	}
 	minor, numeric, err = money.CheckDecimal(s, cur)
 	if err != nil {
-		return 0, true, fmt.Errorf("%s is beyond ±10^15 minor units (%s %s): no real amount is that large", strings.TrimSpace(s), money.Format(money.MaxMinor, cur), strings.ToUpper(cmpOr(cur, "in the currency")))
+		limit := money.Format(money.MaxMinor, cur)
+		if cur != "" {
+			limit += " " + strings.ToUpper(cur)
+		}
+		return 0, true, fmt.Errorf("%s is beyond ±10^15 minor units (±%s): no real amount is that large", strings.TrimSpace(s), limit)
 	}
 	return minor, numeric, nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // checkProducts checks each product's price, price × quantity and the sum of them.
@@ -176,16 +220,16 @@ func checkProducts(v []byte, cur string) error {
 			val := item[m.vs:m.ve]
 			switch {
 			case m.keyIs(item, "price"):
-				p, numeric, err := amount(val, cur)
-				if err != nil {
+				if _, _, err := amount(val, cur); err != nil {
 					return reject(fmt.Sprintf("properties.products[%d].price", idx), "%v", err)
 				}
-				if numeric {
-					price = float64(p)
+				s := strings.Trim(unsafeString(val), `"`)
+				if p, err := strconv.ParseFloat(s, 64); err == nil {
+					price = p * math.Pow10(money.Exponent(cur)) // minor units, near enough for a bound
 				}
 			case m.keyIs(item, "quantity"):
-				s := strings.Trim(string(val), `"`)
-				if q, err := strconv.ParseFloat(s, 64); err == nil || strings.Contains(err.Error(), "range") {
+				s := strings.Trim(unsafeString(val), `"`)
+				if q, err := strconv.ParseFloat(s, 64); err == nil || errors.Is(err, strconv.ErrRange) {
 					qty = q
 				}
 			}
