@@ -17,6 +17,7 @@ import (
 	"github.com/omniroi/omniroi/internal/commerce"
 	"github.com/omniroi/omniroi/internal/money"
 	"github.com/omniroi/omniroi/internal/store"
+	"github.com/omniroi/omniroi/internal/workspace"
 )
 
 // Defaults of JourneyOptions.
@@ -214,10 +215,17 @@ func BuildJourneys(ctx context.Context, db *store.DB, opt JourneyOptions) (*Set,
 	if sum.MaxSeq, err = db.MaxEventSeq(ctx); err != nil {
 		return nil, sum, fmt.Errorf("journeys: %w", err)
 	}
-	fromMS := msOf(opt.From, math.MinInt64/2)
-	toMS := msOf(opt.To, math.MaxInt64/2)
+	// Unbounded ends stop at the span data can really have (1990 to limits.max_future
+	// ahead): a touch stored long ago with the date 0001-01-01 reads as Go's zero time, "no
+	// time", and would fail the time-decay model for the whole period.
+	spanFrom, spanTo, err := workspace.Span(ctx, db)
+	if err != nil {
+		return nil, sum, fmt.Errorf("journeys: %w", err)
+	}
+	fromMS := max(msOf(opt.From, math.MinInt64/2), spanFrom.UnixMilli())
+	toMS := min(msOf(opt.To, math.MaxInt64/2), spanTo.UnixMilli())
 	lb := opt.Lookback.Milliseconds()
-	readFrom := fromMS - lb
+	readFrom := max(fromMS-lb, spanFrom.UnixMilli())
 
 	convSet := setOf(opt.ConversionEvents)
 	orders := convSet[OrderCompleted]
