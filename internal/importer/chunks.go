@@ -22,8 +22,12 @@ import (
 // "Bad rows", and docs/decisions.md).
 
 const (
-	// defaultChunkEvents is how many events one transaction writes (about 30-100 ms).
+	// defaultChunkEvents is the most events one transaction writes; chunkTime the most
+	// time it spends inserting them (a slow or busy machine writes fewer per chunk).
 	defaultChunkEvents = 5000
+	chunkTime          = 250 * time.Millisecond
+	// insertStep is how many events one INSERT round writes between two looks at the clock.
+	insertStep = 500
 	// sqliteDuty and sqlitePause: on SQLite, after holding the writer for sqliteDuty in
 	// total, the import lets go of it for sqlitePause. Another process waiting for the
 	// lock (omniroi serve) retries every 100 ms at most (SQLite's busy handler), so a
@@ -77,7 +81,8 @@ func (w *chunkWriter) flush(ctx context.Context) error {
 	return nil
 }
 
-// commit writes the first ne events and nr rejections in one transaction.
+// commit writes up to ne events and the first nr rejections in one transaction: the
+// events in steps of insertStep, stopping early once chunkTime has passed.
 func (w *chunkWriter) commit(ctx context.Context, ne, nr int) error {
 	t0 := time.Now()
 	stored := 0
@@ -86,11 +91,20 @@ func (w *chunkWriter) commit(ctx context.Context, ne, nr int) error {
 			if err := store.LockEventLog(ctx, tx); err != nil {
 				return fmt.Errorf("lock event log: %w", err)
 			}
-			n, err := store.InsertEvents(ctx, tx, w.evs[:ne])
-			if err != nil {
-				return err
+			done := 0
+			for done < ne {
+				step := min(insertStep, ne-done)
+				n, err := store.InsertEvents(ctx, tx, w.evs[done:done+step])
+				if err != nil {
+					return err
+				}
+				stored += n
+				done += step
+				if time.Since(t0) >= chunkTime {
+					break
+				}
 			}
-			stored = n
+			ne = done
 		}
 		return store.InsertRejections(ctx, tx, w.rejs[:nr])
 	})
