@@ -69,7 +69,7 @@ var Permissions = []Permission{PermReadReports, PermReadPersonal, PermEditJourne
 var permSummaries = map[Permission]string{
 	PermReadReports:   "read reports",
 	PermReadPersonal:  "read customers' personal data",
-	PermEditJourneys:  "change journeys",
+	PermEditJourneys:  "change journeys and experiments",
 	PermManageSources: "manage sources and keys",
 	PermManageUsers:   "manage users",
 	PermPrivacy:       "export and erase a person's data",

@@ -4,7 +4,9 @@ import (
 	"github.com/omniroi/omniroi/internal/api"
 	"github.com/omniroi/omniroi/internal/attribution"
 	"github.com/omniroi/omniroi/internal/auth"
+	"github.com/omniroi/omniroi/internal/experiment"
 	"github.com/omniroi/omniroi/internal/journey"
+	"github.com/omniroi/omniroi/internal/privacy"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/value"
 )
@@ -20,6 +22,8 @@ func apiRoutes(db *store.DB) []api.Route {
 	attr := attribution.NewHTTPHandler(db)
 	val := value.NewHTTPHandler(db)
 	jr := journey.NewAPIHandler(db)
+	pr := privacy.NewHTTPHandler(db)
+	ex := experiment.NewAPIHandler(db)
 	return []api.Route{
 		{Pattern: "GET /api/v1/stats", Perm: auth.PermReadReports, Handler: read},
 		{Pattern: "GET /api/v1/customers", Perm: auth.PermReadPersonal, Handler: read},
@@ -48,5 +52,15 @@ func apiRoutes(db *store.DB) []api.Route {
 		{Pattern: "GET /api/v1/journeys/{name}/decisions", Perm: auth.PermReadPersonal, Handler: jr}, // names customer ids
 
 		{Pattern: "GET /api/v1/audit", Perm: auth.PermReadAudit, Handler: api.AuditHandler(db)},
+
+		{Pattern: "GET /api/v1/experiments", Perm: auth.PermReadReports, Handler: ex},
+		{Pattern: "POST /api/v1/experiments", Perm: auth.PermEditJourneys, Handler: ex},
+		{Pattern: "GET /api/v1/experiments/{name}", Perm: auth.PermReadReports, Handler: ex},
+		{Pattern: "GET /api/v1/experiments/{name}/report", Perm: auth.PermReadReports, Handler: ex},
+		{Pattern: "POST /api/v1/experiments/{name}/start", Perm: auth.PermEditJourneys, Handler: ex},
+		{Pattern: "POST /api/v1/experiments/{name}/stop", Perm: auth.PermEditJourneys, Handler: ex},
+
+		{Pattern: "GET /api/v1/privacy/export", Perm: auth.PermPrivacy, Handler: pr},
+		{Pattern: "POST /api/v1/privacy/erase", Perm: auth.PermPrivacy, Handler: pr},
 	}
 }

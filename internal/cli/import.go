@@ -118,6 +118,6 @@ func printRowErrors(env *Env, rep importer.Report) {
 			fmt.Fprintf(env.Stderr, "  ... and %d more\n", rep.Rejected-show)
 			break
 		}
-		fmt.Fprintf(env.Stderr, "  %v\n", e)
+		fmt.Fprintf(env.Stderr, "  %s\n", Clean(e.Error()))
 	}
 }

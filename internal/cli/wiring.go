@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/omniroi/omniroi/internal/api"
 	"github.com/omniroi/omniroi/internal/auth"
 	"github.com/omniroi/omniroi/internal/connect"
 	"github.com/omniroi/omniroi/internal/identity"
 	"github.com/omniroi/omniroi/internal/journey"
+	"github.com/omniroi/omniroi/internal/privacy"
 	"github.com/omniroi/omniroi/internal/server"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/value"
@@ -29,6 +31,7 @@ const (
 // the dashboard.
 func init() {
 	serveHooks = append(serveHooks, startProcessor, mountAPI, mountDashboard, startJourneys, startSegmentFeed)
+	serveHooks = append(serveHooks, startRetention)
 	demoHooks = append(demoHooks, createDemoUser)
 }
 
@@ -59,6 +62,7 @@ func mountAPI(s *server.Server) {
 		panic(fmt.Sprintf("API routes: %v", err)) // a declaration defect, found by every test that serves
 	}
 	s.Mux.Handle("/api/", h)
+	mountExperiments(s) // the website's /v1/experiments and its script (experiment.go)
 }
 
 // mountConnectors mounts the shop connectors' webhooks (POST /hooks/shopify/{id},
@@ -104,6 +108,21 @@ func startSegmentFeed(s *server.Server) {
 	go func() {
 		defer close(done)
 		f.Run(ctx, func(err error) { slog.Error("segment feed", "err", err) })
+	}()
+	s.OnShutdown(func(context.Context) {
+		cancel()
+		<-done
+	})
+}
+
+// startRetention applies the privacy.retention.* settings at start and then daily: old
+// raw events minimised, old rejected payloads and message copies deleted.
+func startRetention(s *server.Server) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		privacy.RetentionLoop(ctx, s.DB, 24*time.Hour, slog.Default())
 	}()
 	s.OnShutdown(func(context.Context) {
 		cancel()

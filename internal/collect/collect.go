@@ -9,12 +9,10 @@ package collect
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -38,10 +36,19 @@ type Options struct {
 	// Bounds on what is accepted but not yet committed; past them requests get 429.
 	MaxPendingEvents int   // default 50,000
 	MaxPendingBytes  int64 // default 64 MiB
-	// MaxConcurrentRequests bounds event requests inside the handler (reading,
-	// parsing or waiting for their commit), and so the memory their bodies take;
-	// past it requests get 429 (default 256).
+	// MaxConcurrentRequests bounds event requests being parsed or waiting for their
+	// commit, once their body is in and their write key checked; past it requests get
+	// 429 (default 256).
 	MaxConcurrentRequests int
+	// MaxRequestsPerIP bounds the requests one client address has in progress, reading
+	// included; past it 429 (default: the limits.max_requests_per_ip setting, 64).
+	MaxRequestsPerIP int
+	// MaxReadingBytes bounds the memory of bodies being received (default 64 MiB), a
+	// quarter of it for requests whose write key is not checked yet; past it 429.
+	MaxReadingBytes int64
+	// BodyTimeout is how long a client has to send a body once its headers are in
+	// (default 10 s); past it 408.
+	BodyTimeout time.Duration
 	// Bounds on one transaction.
 	MaxCommitEvents int // default 20,000
 	MaxCommitBytes  int // default 16 MiB
@@ -83,6 +90,12 @@ func (o *Options) defaults() {
 	if o.MaxConcurrentRequests <= 0 {
 		o.MaxConcurrentRequests = 256
 	}
+	if o.MaxReadingBytes <= 0 {
+		o.MaxReadingBytes = 64 << 20
+	}
+	if o.BodyTimeout <= 0 {
+		o.BodyTimeout = DefaultBodyTimeout
+	}
 	if o.MaxCommitEvents <= 0 {
 		o.MaxCommitEvents = 20_000
 	}
@@ -114,20 +127,23 @@ func (o *Options) defaults() {
 
 // Stats are counters since the handler started.
 type Stats struct {
-	Requests        int64 // event requests answered
-	EventsAccepted  int64 // valid events committed (duplicates included)
-	EventsInserted  int64 // new rows (accepted minus duplicates)
-	EventsRejected  int64 // invalid events turned away
-	Commits         int64 // transactions
-	Overloaded      int64 // 429 replies
-	StorageErrors   int64 // 503 replies after a failed commit
-	Unauthorized    int64 // 401 replies
-	BadRequests     int64 // 400 replies to whole requests
-	PendingEvents   int64 // accepted, not yet answered
-	PendingRequests int64
-	TailCheckpoints int64         // SQLite checkpoints finished by the committer so the WAL restarts
-	SlowestCommit   time.Duration // longest transaction (write + commit)
-	SlowestTail     time.Duration // longest tail checkpoint
+	Requests         int64 // event requests answered
+	EventsAccepted   int64 // valid events committed (duplicates included)
+	EventsInserted   int64 // new rows (accepted minus duplicates)
+	EventsRejected   int64 // invalid events turned away
+	Commits          int64 // transactions
+	Overloaded       int64 // 429 replies
+	StorageErrors    int64 // 503 replies after a failed commit
+	Unauthorized     int64 // 401 replies
+	BadRequests      int64 // 400 replies to whole requests
+	PendingEvents    int64 // accepted, not yet answered
+	PendingRequests  int64
+	InProgress       int64         // event requests admitted and not answered yet, those still sending their body included
+	EventsDropped    int64         // events of erased people, counted and not stored (privacy.go)
+	EventsAnonymised int64         // events without analytics consent, stored without identifiers
+	TailCheckpoints  int64         // SQLite checkpoints finished by the committer so the WAL restarts
+	SlowestCommit    time.Duration // longest transaction (write + commit)
+	SlowestTail      time.Duration // longest tail checkpoint
 }
 
 // Handler serves the collection API. Create it with NewHandler; stop it with Close.
@@ -146,14 +162,20 @@ type Handler struct {
 	wake         chan struct{}
 	done         chan struct{}
 
-	slots       chan struct{} // one per request inside the handler
+	slots       chan struct{} // one per request being parsed or committed
+	perIP       ipLimiter
+	budget      byteBudget
+	maxFut      maxFutureCache
 	keys        keyCache
 	checkpoints *store.Checkpointer // nil on PostgreSQL or when disabled
 	onCommit    atomic.Pointer[func()]
 
 	nRequests, nAccepted, nInserted, nRejected, nCommits atomic.Int64
 	nOverloaded, nStorageErr, nUnauthorized, nBad        atomic.Int64
+	nDropped, nAnonymised                                atomic.Int64 // privacy gate (privacy.go)
+	trusted                                              sync.Map     // source id → bool: its kind is trusted (privacy.go)
 	slowestCommit, slowestTail                           atomic.Int64 // nanoseconds; written by the committer only
+	lastCommit                                           atomic.Pointer[commitResult]
 }
 
 // pending is one request's share of a group commit.
@@ -183,6 +205,7 @@ func NewHandler(db *store.DB, opt Options) *Handler {
 		}
 		h.opt.TrustedProxies = ps
 	}
+	h.initLimits()
 	if opt.OnCommit != nil {
 		h.onCommit.Store(&opt.OnCommit)
 	}
@@ -247,7 +270,8 @@ func (h *Handler) Stats() Stats {
 		Requests: h.nRequests.Load(), EventsAccepted: h.nAccepted.Load(), EventsInserted: h.nInserted.Load(),
 		EventsRejected: h.nRejected.Load(), Commits: h.nCommits.Load(), Overloaded: h.nOverloaded.Load(),
 		StorageErrors: h.nStorageErr.Load(), Unauthorized: h.nUnauthorized.Load(), BadRequests: h.nBad.Load(),
-		PendingEvents: int64(pe), PendingRequests: int64(pr), TailCheckpoints: h.checkpoints.Tails(),
+		PendingEvents: int64(pe), PendingRequests: int64(pr), InProgress: h.perIP.total(), TailCheckpoints: h.checkpoints.Tails(),
+		EventsDropped: h.nDropped.Load(), EventsAnonymised: h.nAnonymised.Load(),
 		SlowestCommit: time.Duration(h.slowestCommit.Load()), SlowestTail: time.Duration(h.slowestTail.Load()),
 	}
 }
@@ -346,6 +370,7 @@ func (h *Handler) committer() {
 			}
 			t0 := time.Now()
 			err := h.write(evs, rejs)
+			h.lastCommit.Store(&commitResult{err: err, at: time.Now()})
 			if d := int64(time.Since(t0)); d > h.slowestCommit.Load() {
 				h.slowestCommit.Store(d)
 			}
@@ -394,6 +419,12 @@ func (h *Handler) write(evs []event.Event, rejs []store.Rejection) error {
 			if err := store.LockEventLog(ctx, tx); err != nil {
 				return fmt.Errorf("lock event log: %w", err)
 			}
+		}
+		evs, rejs, err := h.privacyGate(ctx, tx, evs, rejs)
+		if err != nil {
+			return err
+		}
+		if len(evs) > 0 {
 			n, err := h.db.InsertEventsFast(ctx, tx, evs)
 			if err != nil {
 				return err
@@ -424,45 +455,6 @@ type httpError struct {
 
 func (e *httpError) Error() string { return e.msg }
 
-// readBody reads the (possibly gzip-compressed) body into buf, bounding the
-// decompressed size by limit.
-func readBody(r *http.Request, buf *bytes.Buffer, limit int64, what string) error {
-	var src io.Reader = r.Body
-	compressed := false
-	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
-	case "", "identity":
-	case "gzip", "x-gzip":
-		// The compressed stream is bounded too (gzip of incompressible data is a few
-		// bytes larger than the data).
-		raw := io.LimitReader(r.Body, limit+limit/8+1024)
-		zr, _ := gzPool.Get().(*gzip.Reader)
-		var err error
-		if zr == nil {
-			zr, err = gzip.NewReader(raw)
-		} else {
-			err = zr.Reset(raw)
-		}
-		if err != nil {
-			return &httpError{http.StatusBadRequest, "invalid gzip body: " + err.Error()}
-		}
-		defer gzPool.Put(zr)
-		src, compressed = zr, true
-	default:
-		return &httpError{http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported Content-Encoding %q (send gzip or nothing)", enc)}
-	}
-	if !compressed && r.ContentLength > 0 && r.ContentLength <= limit {
-		buf.Grow(int(r.ContentLength))
-	}
-	n, err := buf.ReadFrom(io.LimitReader(src, limit+1))
-	if err != nil {
-		return &httpError{http.StatusBadRequest, "cannot read the request body: " + err.Error()}
-	}
-	if n > limit {
-		return &httpError{http.StatusBadRequest, fmt.Sprintf("request body over the %s limit (counted after decompression)", what)}
-	}
-	return nil
-}
-
 type rejected struct {
 	Index int    `json:"index"`
 	Error string `json:"error"`
@@ -480,13 +472,12 @@ func (h *Handler) events(route, typeHint string) http.Handler {
 		h.nRequests.Add(1)
 		receivedAt := h.opt.Now()
 		clientIP := h.clientIP(r)
-		select {
-		case h.slots <- struct{}{}:
-			defer func() { <-h.slots }()
-		default:
-			h.fail(w, errOverloaded)
+		done, err := h.admit(w, r, clientIP)
+		if err != nil {
+			h.fail(w, err)
 			return
 		}
+		defer done()
 
 		key, _, hasBasic := r.BasicAuth()
 		var src store.Source
@@ -505,15 +496,18 @@ func (h *Handler) events(route, typeHint string) http.Handler {
 				bufPool.Put(buf)
 			}
 		}()
-		if err := readBody(r, buf, limit, what); err != nil {
+		release, err := h.readBody(r, buf, limit, what, src.ID != 0)
+		defer release()
+		if err != nil {
 			h.recordRequestRejection(src, receivedAt, origin, err.Error(), nil)
 			h.fail(w, err)
 			return
 		}
+		bodyRead(w)
 		body := buf.Bytes()
 
 		var items [][]byte
-		in := event.Input{TypeHint: typeHint, ReceivedAt: receivedAt}
+		in := event.Input{TypeHint: typeHint, ReceivedAt: receivedAt, MaxFuture: h.maxFuture()}
 		if batch {
 			b, err := event.ParseBatch(body)
 			if err != nil {
@@ -549,9 +543,17 @@ func (h *Handler) events(route, typeHint string) http.Handler {
 				return
 			}
 		}
+		// Only now, with the body in and the key checked, a slot.
+		freeSlot, err := h.takeSlot()
+		if err != nil {
+			h.fail(w, err)
+			return
+		}
+		defer freeSlot()
 
 		p := &pending{events: make([]event.Event, 0, len(items))}
 		var rej []rejected
+		var notes []notice
 		for i, raw := range items {
 			ev, err := in.Normalize(raw)
 			if err != nil {
@@ -560,6 +562,9 @@ func (h *Handler) events(route, typeHint string) http.Handler {
 					SourceID: src.ID, ReceivedAt: receivedAt, Origin: origin, Position: i, Reason: err.Error(), Body: clip(raw),
 				})
 				continue
+			}
+			if ev.Notice != "" {
+				notes, p.rejections = noteEvent(notes, p.rejections, i, ev.Notice, store.Rejection{SourceID: src.ID, ReceivedAt: receivedAt, Origin: origin, Body: clip(raw)})
 			}
 			ev.SourceID, ev.ClientIP = src.ID, clientIP
 			p.bytes += int64(len(ev.Body))
@@ -589,7 +594,7 @@ func (h *Handler) events(route, typeHint string) http.Handler {
 		case <-r.Context().Done():
 			return // the client left; the events are committed anyway
 		}
-		if rej == nil {
+		if rej == nil && notes == nil {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusOK)
 			var b [64]byte
@@ -599,7 +604,14 @@ func (h *Handler) events(route, typeHint string) http.Handler {
 			_, _ = w.Write(out)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"success": true, "accepted": len(p.events), "rejected": rej})
+		reply := map[string]any{"success": true, "accepted": len(p.events)}
+		if rej != nil {
+			reply["rejected"] = rej
+		}
+		if notes != nil {
+			reply["notices"] = notes
+		}
+		writeJSON(w, http.StatusOK, reply)
 	})
 }
 
@@ -632,8 +644,13 @@ func (h *Handler) fail(w http.ResponseWriter, err error) {
 		writeJSON(w, he.status, map[string]any{"success": false, "error": he.msg})
 	case errors.Is(err, errOverloaded):
 		h.nOverloaded.Add(1)
+		msg := "too many events pending; retry later"
+		var oe *overloadError
+		if errors.As(err, &oe) {
+			msg = oe.msg
+		}
 		w.Header().Set("Retry-After", strconv.Itoa(h.retryAfter()))
-		writeJSON(w, http.StatusTooManyRequests, map[string]any{"success": false, "error": "too many events pending; retry later"})
+		writeJSON(w, http.StatusTooManyRequests, map[string]any{"success": false, "error": msg})
 	case errors.Is(err, errClosed):
 		w.Header().Set("Retry-After", strconv.Itoa(h.retryAfter()))
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"success": false, "error": "server shutting down; retry"})
@@ -696,7 +713,7 @@ func (h *Handler) settings(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	enabled := map[string]any{"__default": map[string]any{"enabled": true, "integrations": map[string]any{}}}
-	w.Header().Set("Cache-Control", "public, max-age=60")
+	settingsCaching(w.Header(), h.opt.APIHost != "", h.opt.APIProtocol != "")
 	writeJSON(w, http.StatusOK, map[string]any{
 		"integrations": map[string]any{
 			"Segment.io": map[string]any{
@@ -823,6 +840,7 @@ func (h *Handler) source(ctx context.Context, key string) (store.Source, error) 
 		switch {
 		case err == nil:
 			e = keyEntry{src: src, ok: true, exp: now.Add(h.opt.KeyCacheTTL)}
+			h.trusted.Store(src.ID, src.Trusted())
 		case errors.Is(err, store.ErrNotFound):
 			e = keyEntry{exp: now.Add(h.opt.KeyCacheTTL / 5)}
 		default:

@@ -20,6 +20,7 @@ import (
 
 	"github.com/omniroi/omniroi/internal/event"
 	"github.com/omniroi/omniroi/internal/importer"
+	"github.com/omniroi/omniroi/internal/privacy"
 	"github.com/omniroi/omniroi/internal/store"
 )
 
@@ -239,6 +240,25 @@ func (h *Handler) store(ctx context.Context, d *delivery) (Result, error) {
 		if err := store.LockEventLog(ctx, tx); err != nil {
 			return err
 		}
+		// The privacy gate, as for imports: a connector is trusted, so only an identify
+		// with analytics consent brings an erased person back; their other events and
+		// rejected payloads are dropped (and counted on the erasure).
+		evs, gated, err := privacy.Gate(ctx, tx, d.events, privacy.Everyone)
+		if err != nil {
+			return err
+		}
+		d.events = evs
+		if gated.Dropped > 0 {
+			d.say("%d events of an erased person not stored", gated.Dropped)
+		}
+		rejects, dropped, err := privacy.GateRejections(ctx, tx, d.rejects)
+		if err != nil {
+			return err
+		}
+		d.rejects = rejects
+		if dropped > 0 {
+			d.say("%d rejected payloads naming an erased person not kept", dropped)
+		}
 		n, err := store.InsertEvents(ctx, tx, d.events)
 		if err != nil {
 			return err
@@ -248,10 +268,10 @@ func (h *Handler) store(ctx context.Context, d *delivery) (Result, error) {
 			d.say("%d of %d events were stored before (a repeated delivery)", len(d.events)-n, len(d.events))
 		}
 		for _, l := range d.links {
-			if _, err := tx.Exec(ctx, `INSERT INTO connector_orders (source_id, external_id, order_id, user_id, anonymous_id, currency, total)
-				VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source_id, external_id) DO UPDATE SET order_id = excluded.order_id,
-				user_id = excluded.user_id, anonymous_id = excluded.anonymous_id, currency = excluded.currency, total = excluded.total`,
-				d.src.ID, l.external, l.orderID, l.userID, l.anonID, l.currency, l.total); err != nil {
+			if _, err := tx.Exec(ctx, `INSERT INTO connector_orders (source_id, external_id, order_id, currency, total)
+				VALUES (?, ?, ?, ?, ?) ON CONFLICT (source_id, external_id) DO UPDATE SET order_id = excluded.order_id,
+				currency = excluded.currency, total = excluded.total`,
+				d.src.ID, l.external, l.orderID, l.currency, l.total); err != nil {
 				return fmt.Errorf("link order: %w", err)
 			}
 		}
@@ -370,11 +390,20 @@ func appendEvent(d *delivery, payload map[string]any) error {
 	return nil
 }
 
-// link reads the stored order of a platform order id.
-func link(ctx context.Context, tx *store.Tx, sourceID int64, external string) (orderLink, bool, error) {
-	l := orderLink{external: external}
-	err := tx.QueryRow(ctx, `SELECT order_id, user_id, anonymous_id, currency, total FROM connector_orders WHERE source_id = ? AND external_id = ?`,
-		sourceID, external).Scan(&l.orderID, &l.userID, &l.anonID, &l.currency, &l.total)
+// link reads the stored order of a platform order id, and who bought from the order's
+// own event (found = false when either is missing: an order never received, or erased).
+func link(ctx context.Context, tx *store.Tx, sourceID int64, external string) (l orderLink, found bool, err error) {
+	l = orderLink{external: external}
+	err = tx.QueryRow(ctx, `SELECT order_id, currency, total FROM connector_orders WHERE source_id = ? AND external_id = ?`,
+		sourceID, external).Scan(&l.orderID, &l.currency, &l.total)
+	if errors.Is(err, sql.ErrNoRows) {
+		return l, false, nil
+	}
+	if err != nil {
+		return l, false, err
+	}
+	err = tx.QueryRow(ctx, `SELECT user_id, anonymous_id FROM events WHERE source_id = ? AND message_id = ?`,
+		sourceID, importer.OrderMessageID(l.orderID)).Scan(&l.userID, &l.anonID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return l, false, nil
 	}
@@ -415,7 +444,7 @@ func (h *Handler) convertShopify(ctx context.Context, tx *store.Tx, d *delivery)
 			return err
 		}
 		if !ok {
-			d.reject(fmt.Sprintf("refund %s of Shopify order %s, which has not been received: the order's next orders/updated delivery carries this refund", rf.ID, rf.OrderID))
+			d.reject(fmt.Sprintf("refund %s of Shopify order %s, which has not been received (or whose buyer was erased): the order's next orders/updated delivery carries this refund", rf.ID, rf.OrderID))
 			return nil
 		}
 		return shopifyRefundEvent(d, &rf, l)
@@ -485,7 +514,7 @@ func shopifyCustomerEvent(d *delivery, c *shopifyCustomer) error {
 	if t := firstOf(c.UpdatedAt, c.CreatedAt); t != "" {
 		p["timestamp"] = t
 	}
-	d.say("customer %s", uid)
+	d.say("customer record")
 	return appendEvent(d, p)
 }
 

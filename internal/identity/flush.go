@@ -102,13 +102,15 @@ type job struct {
 	activity, orders, refunds []any
 	conflicts                 []any
 	groups, members           []any // trust.go
+	consent                   []any // customer_consent rows (privacy_consent.go)
 	unidentified, badOrders   int64
+	notes                     []store.Rejection
 }
 
 // build turns batch b (events up to seq cursor) into a job.
 func (p *Processor) build(b *batch, from, cursor int64) *job {
 	j := &job{from: from, start: b.start, cursor: cursor,
-		unidentified: p.unidentified + b.unidentified, badOrders: p.badOrders + b.badOrders}
+		unidentified: p.unidentified + b.unidentified, badOrders: p.badOrders + b.badOrders, notes: b.notes}
 	for _, m := range b.merges {
 		j.merges = append(j.merges, m.seq, m.ts, b.final(m.survivor), m.merged, m.via.kind, m.via.value)
 		if m.merged <= b.start { // created in an earlier batch: its rows are in the database
@@ -168,6 +170,7 @@ func (p *Processor) build(b *batch, from, cursor int64) *job {
 		j.conflicts = append(j.conflicts, c.seq, c.ts, c.key.kind, c.key.value, b.final(c.cust), b.final(c.other), c.userID, c.otherUserID, c.reason)
 	}
 	p.buildGroups(b, j)
+	p.buildConsent(b, j)
 	return j
 }
 
@@ -184,6 +187,9 @@ func (p *Processor) write(ctx context.Context, tx *store.Tx, j *job) error {
 	err := tx.QueryRow(ctx, `SELECT value FROM settings WHERE key = ?`, CursorSetting).Scan(&cur)
 	if err == nil && cur != strconv.FormatInt(j.start, 10) || err != nil && j.start != 0 {
 		return fmt.Errorf("processor cursor moved to %s under us (another processor?): %w", cur, errLeaseLost)
+	}
+	if err := p.checkEpoch(ctx, tx); err != nil {
+		return err
 	}
 
 	w := &writer{ctx: ctx, tx: tx, stmts: map[string]*sql.Stmt{}}
@@ -272,6 +278,12 @@ func (p *Processor) write(ctx context.Context, tx *store.Tx, j *job) error {
 		if strings.HasPrefix(t.head, "UPDATE") && n != int64(len(t.rows)/t.cols) {
 			return fmt.Errorf("write %s: updated %d rows of %d: the in-memory graph and the database disagree", t.what, n, len(t.rows)/t.cols)
 		}
+	}
+	if err := p.writeConsent(ctx, tx, w, j); err != nil {
+		return err
+	}
+	if err := store.InsertRejections(ctx, tx, j.notes); err != nil {
+		return err
 	}
 	for _, s := range []struct {
 		k string

@@ -24,6 +24,7 @@ import (
 	"github.com/omniroi/omniroi/internal/channel"
 	"github.com/omniroi/omniroi/internal/commerce"
 	"github.com/omniroi/omniroi/internal/event"
+	"github.com/omniroi/omniroi/internal/privacy/consent"
 	"github.com/omniroi/omniroi/internal/store"
 )
 
@@ -76,7 +77,9 @@ type Processor struct {
 	unidentified int64
 	badOrders    int64
 	currency     string
-	kinds        map[int64]bool // source id → trusted (trust.go)
+	kinds        map[int64]bool  // source id → trusted (trust.go)
+	consentMap   consent.Mapping // privacy.consent.* settings (privacy_consent.go)
+	epoch        string          // EpochSetting when the graph was loaded (privacy_erase.go)
 	renewed      time.Time
 	held         bool
 }
@@ -257,6 +260,9 @@ func (p *Processor) Rebuild(ctx context.Context) error {
 				return fmt.Errorf("empty %s: %w", t, err)
 			}
 		}
+		if _, err := tx.Exec(ctx, `DELETE FROM rejected_events WHERE origin = ?`, ProfileOrigin); err != nil {
+			return fmt.Errorf("empty the processor's notes: %w", err)
+		}
 		for _, k := range []string{CursorSetting, UnidentifiedSetting, BadOrdersSetting} {
 			if err := store.SetSetting(ctx, tx, k, "0"); err != nil {
 				return err
@@ -274,7 +280,7 @@ func (p *Processor) Rebuild(ctx context.Context) error {
 	return p.process(ctx, max)
 }
 
-var derivedTables = []string{"customers", "identities", "identity_conflicts", "customer_merges", "activity", "orders", "refunds", "groups", "group_members"}
+var derivedTables = []string{"customers", "identities", "identity_conflicts", "customer_merges", "activity", "orders", "refunds", "groups", "group_members", "customer_consent"}
 
 func settingInt(ctx context.Context, db *store.DB, key string) (int64, error) {
 	v, ok, err := db.Setting(ctx, key)
@@ -298,6 +304,9 @@ func (p *Processor) load(ctx context.Context) error {
 		return err
 	}
 	if p.badOrders, err = settingInt(ctx, p.db, BadOrdersSetting); err != nil {
+		return err
+	}
+	if p.epoch, err = p.readEpoch(ctx); err != nil {
 		return err
 	}
 	g := newGraph()
@@ -379,6 +388,10 @@ func (p *Processor) process(ctx context.Context, upTo int64) error {
 		}
 		if cur != p.cursor {
 			p.g = nil
+		} else if moved, err := p.epochMoved(ctx); err != nil {
+			return err
+		} else if moved {
+			p.g = nil
 		}
 	}
 	if p.g == nil {
@@ -391,6 +404,9 @@ func (p *Processor) process(ctx context.Context, upTo int64) error {
 		return err
 	}
 	if err := p.loadKinds(ctx); err != nil {
+		return err
+	}
+	if err := p.loadConsentMapping(ctx); err != nil {
 		return err
 	}
 	jobs := make(chan *job, 1)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/omniroi/omniroi/internal/event"
 	"github.com/omniroi/omniroi/internal/store"
+	"github.com/omniroi/omniroi/internal/workspace"
 )
 
 // Kinds of import.
@@ -37,17 +38,25 @@ type Options struct {
 	SkipBad      bool      // import the good rows, reject the bad ones (default: all-or-nothing)
 	RejectedPath string    // where --skip-bad writes rejected rows; ImportFile defaults it beside the input
 	Progress     io.Writer // progress bar target; nil = none
+	// MaxFuture is how far past the import's time an event may be dated; 0 reads the
+	// limits.max_future setting.
+	MaxFuture time.Duration
+
+	chunkEvents int           // events per transaction (tests); 0: defaultChunkEvents
+	chunkPause  time.Duration // pause between chunks (tests); 0: the dialect's default
 }
 
 // Report is what an import did.
 type Report struct {
 	Kind         string     `json:"kind"`
 	Preset       string     `json:"preset,omitempty"`
-	Rows         int        `json:"rows"`       // data rows read (title lines and footers excluded)
-	Imported     int        `json:"imported"`   // events newly stored, or spend rows inserted/changed
-	Duplicates   int        `json:"duplicates"` // events already stored, or spend rows already identical
-	Skipped      int        `json:"skipped"`    // rows deliberately not imported (e.g. voided orders)
-	Rejected     int        `json:"rejected"`   // bad rows
+	Rows         int        `json:"rows"`                 // data rows read (title lines and footers excluded)
+	Imported     int        `json:"imported"`             // events newly stored, or spend rows inserted/changed
+	Duplicates   int        `json:"duplicates"`           // events already stored, or spend rows already identical
+	Skipped      int        `json:"skipped"`              // rows deliberately not imported (e.g. voided orders)
+	Rejected     int        `json:"rejected"`             // bad rows
+	Suppressed   int        `json:"suppressed,omitempty"` // rows naming an erased person: dropped (docs/privacy.md)
+	Anonymised   int        `json:"anonymised,omitempty"` // events without analytics consent, stored without identifiers
 	RejectedPath string     `json:"rejected_path,omitempty"`
 	Errors       []RowError `json:"errors,omitempty"` // the first bad rows, in file order
 }
@@ -140,6 +149,13 @@ func run(ctx context.Context, db *store.DB, in io.Reader, name string, size int6
 		}
 		opt.Currency = c
 	}
+	if opt.MaxFuture <= 0 {
+		d, err := workspace.MaxFuture(ctx, db)
+		if err != nil {
+			return rep, err
+		}
+		opt.MaxFuture = d
+	}
 	conv, err := newConverter(opt)
 	if err != nil {
 		return rep, err
@@ -175,8 +191,8 @@ func run(ctx context.Context, db *store.DB, in io.Reader, name string, size int6
 	conv.setup(srcRow.ID, now)
 	prog := newProgress(opt.Progress, size, counter)
 
-	// One goroutine reads, converts and validates; this one writes, inside one transaction,
-	// so parsing and SQLite's inserts overlap on two cores.
+	// One goroutine reads, converts and validates; this one writes, so parsing and the
+	// inserts overlap on two cores.
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -187,51 +203,26 @@ func run(ctx context.Context, db *store.DB, in io.Reader, name string, size int6
 		readErr <- produce(ctx, src, conv, &rep, opt, rej, batches, name, srcRow.ID, now, prog)
 	}()
 
-	var spendRes spendResult
-	werr := db.Write(ctx, func(tx *store.Tx) error {
-		if opt.Kind != KindSpend {
-			if err := store.LockEventLog(ctx, tx); err != nil {
-				return fmt.Errorf("lock event log: %w", err)
-			}
-		}
-		stored, total := 0, 0
-		for b := range batches {
-			if len(b.events) > 0 {
-				n, err := store.InsertEvents(ctx, tx, b.events)
-				if err != nil {
-					return err
-				}
-				stored += n
-				total += len(b.events)
-			}
-			if len(b.rejections) > 0 {
-				if err := store.InsertRejections(ctx, tx, b.rejections); err != nil {
-					return err
-				}
-			}
-		}
-		if err := <-readErr; err != nil {
-			return err
-		}
-		if rep.Rejected > 0 && !opt.SkipBad {
-			return ErrBadRows
-		}
-		if sc, ok := conv.(*spendConverter); ok {
-			var err error
-			if spendRes, err = upsertSpend(ctx, tx, sc.rows(), name); err != nil {
-				return err
-			}
-			stored, total = spendRes.changed, spendRes.changed+spendRes.same
-		}
-		rep.Imported, rep.Duplicates = stored, total-stored
-		return nil
-	})
+	var werr error
+	var cw *chunkWriter
+	var gated gateCounts
+	if sc, ok := conv.(*spendConverter); ok {
+		werr = writeSpend(ctx, db, sc, batches, readErr, &rep, opt, name, &gated)
+	} else {
+		cw = newChunkWriter(db, opt)
+		werr = writeEvents(ctx, db, cw, batches, readErr, &rep, opt, prog)
+		rep.Imported, rep.Duplicates = cw.stored, cw.total-cw.stored
+		gated = cw.gated
+	}
 	if werr != nil {
 		cancel()
 		for range batches { // let the reader finish before touching what it writes
 		}
 	}
 	prog.done()
+	if werr == nil {
+		rep.Suppressed, rep.Anonymised = gated.suppressed, gated.anonymised
+	}
 	var closeErr error
 	if rej != nil {
 		closeErr = rej.close()
@@ -240,15 +231,20 @@ func run(ctx context.Context, db *store.DB, in io.Reader, name string, size int6
 		}
 	}
 	if werr != nil {
-		rep.Imported, rep.Duplicates = 0, 0
 		if errors.Is(werr, ErrBadRows) {
+			rep.Imported, rep.Duplicates = 0, 0
 			return rep, fmt.Errorf("%w in %s: %d, nothing imported (--skip-bad imports the good ones); first: %v",
 				ErrBadRows, name, rep.Rejected, rep.Errors[0])
 		}
 		if cerr := parent.Err(); cerr != nil {
 			// The driver may report a cancelled query as a broken connection; say why.
-			return rep, fmt.Errorf("import %s: %w", name, cerr)
+			werr = cerr
 		}
+		if cw != nil && cw.committed > 0 {
+			return rep, fmt.Errorf("import %s stopped after %d events were committed (%d new): %w; import the same file again to finish (what is already there counts as duplicates)",
+				name, cw.total, cw.stored, werr)
+		}
+		rep.Imported, rep.Duplicates = 0, 0
 		return rep, fmt.Errorf("import %s: %w", name, werr)
 	}
 	if closeErr != nil {

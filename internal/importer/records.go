@@ -65,3 +65,7 @@ func ConvertRecords(opt Options, sourceID int64, now time.Time, records []map[st
 	conv.flush(emit)
 	return out, nil
 }
+
+// OrderMessageID is the messageId of an order's "Order Completed" event as the orders
+// importer writes it, so a connector can find the order it converted.
+func OrderMessageID(orderID string) string { return idFor("import-order-", orderID) }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/omniroi/omniroi/internal/event"
+	"github.com/omniroi/omniroi/internal/privacy"
 	"github.com/omniroi/omniroi/internal/store"
 )
 
@@ -421,7 +422,13 @@ func (e *Engine) insertEvents(ctx context.Context, tx *store.Tx, evs []event.Eve
 	if err := store.LockEventLog(ctx, tx); err != nil {
 		return err
 	}
-	_, err := store.InsertEvents(ctx, tx, evs)
+	// The privacy gate: a send recorded after its person was erased ("Email Sent" of a
+	// delivery in flight) must not bring their email back into the log.
+	evs, _, err := privacy.Gate(ctx, tx, evs, privacy.Everyone)
+	if err != nil {
+		return err
+	}
+	_, err = store.InsertEvents(ctx, tx, evs)
 	return err
 }
 

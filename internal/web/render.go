@@ -135,7 +135,7 @@ func (p *page) Chart(id string) *Chart {
 	return nil
 }
 
-var pageNames = []string{"login", "message", "overview", "sources", "customers", "customer", "spend", "attribution", "journeys", "segments", "automations", "automation", "users", "invite", "audit"}
+var pageNames = []string{"login", "message", "overview", "sources", "customers", "customer", "spend", "attribution", "journeys", "segments", "automations", "automation", "users", "invite", "audit", "privacy_erase"}
 
 func (s *server) parseTemplates() error {
 	funcs := template.FuncMap{

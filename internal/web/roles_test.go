@@ -91,6 +91,27 @@ func (e *roleEnv) newInvite(kind string) (auth.Invite, string) {
 	return inv, tok
 }
 
+// newCustomer adds a customer known by the userId kind-TAG and returns its id.
+func (e *roleEnv) newCustomer(kind string) int64 {
+	id := int64(500000)
+	for i, r := range auth.Roles {
+		if r == e.role {
+			id += int64(i + 1) // one customer per role; the visitor's is 500000
+		}
+	}
+	err := e.db.Write(context.Background(), func(tx *store.Tx) error {
+		if _, err := tx.Exec(context.Background(), `INSERT INTO customers (id, first_seen, last_seen, user_id, name) VALUES (?, 0, 0, ?, 'Erasable')`, id, kind+"-"+e.tag()); err != nil {
+			return err
+		}
+		_, err := tx.Exec(context.Background(), `INSERT INTO identities (kind, value, customer_id, first_seen, seq) VALUES ('user_id', ?, ?, 0, 0)`, kind+"-"+e.tag(), id)
+		return err
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return id
+}
+
 func (e *roleEnv) userRole(email string) auth.Role {
 	u, err := auth.UserByEmail(context.Background(), e.db, email)
 	if err != nil {
@@ -138,7 +159,24 @@ var dashboardScenarios = map[string]scenario{
 	"GET /customers": {perm: auth.PermReadPersonal, req: fixed("/customers?q=anna&range=all"), has: []string{"Anna Berger"},
 		also: []string{"format=json", "format=csv"}},
 	"GET /customers/{id}": {perm: auth.PermReadPersonal, req: func(e *roleEnv) (string, url.Values) { return fmt.Sprintf("/customers/%d", e.anna), nil },
-		has: []string{"Anna Berger", "anna@example.com"}, also: []string{"format=json"}},
+		has: []string{"Anna Berger", "anna@example.com"}, also: []string{"format=json"},
+		shown: []shownIf{{auth.PermPrivacy, "Erase this person", true}}},
+	// A person's export and erasure (privacy.go): owners and admins only; the customer
+	// page offers them to those roles alone.
+	"GET /customers/{id}/export": {perm: auth.PermPrivacy, req: func(e *roleEnv) (string, url.Values) { return fmt.Sprintf("/customers/%d/export", e.anna), nil },
+		has: []string{`"format": "omniroi.privacy.export/1"`, "anna@example.com"}},
+	"GET /customers/{id}/erase": {perm: auth.PermPrivacy, req: func(e *roleEnv) (string, url.Values) { return fmt.Sprintf("/customers/%d/erase", e.anna), nil },
+		has: []string{"Type the customer number"}},
+	"POST /customers/{id}/erase": {perm: auth.PermPrivacy, req: func(e *roleEnv) (string, url.Values) {
+		id := e.newCustomer("erase")
+		return fmt.Sprintf("/customers/%d/erase", id), url.Values{"confirm": {fmt.Sprint(id)}}
+	}, has: []string{"Erased"}, done: func(e *roleEnv) bool {
+		var n int
+		if err := e.db.QueryRow(context.Background(), `SELECT COUNT(*) FROM identities WHERE value = ?`, "erase-"+e.tag()).Scan(&n); err != nil {
+			e.t.Fatal(err)
+		}
+		return n == 0
+	}},
 	// Viewers see the at-risk figures but not who the customers are.
 	"GET /segments": {perm: auth.PermReadReports, req: fixed("/segments"), has: []string{"at-risk"},
 		shown: []shownIf{{auth.PermReadPersonal, `href="/customers/`, true}, {auth.PermReadPersonal, "Person ", false}},

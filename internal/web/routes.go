@@ -44,6 +44,9 @@ func (s *server) routes() []route {
 		{"GET /automations/{name}", auth.PermReadReports, s.automation},
 		{"GET /customers", auth.PermReadPersonal, s.customers},
 		{"GET /customers/{id}", auth.PermReadPersonal, s.customer},
+		{"GET /customers/{id}/export", auth.PermPrivacy, s.exportCustomer}, // privacy.go
+		{"GET /customers/{id}/erase", auth.PermPrivacy, s.eraseConfirm},
+		{"POST /customers/{id}/erase", auth.PermPrivacy, s.erasePost},
 		{"GET /segments", auth.PermReadReports, s.segments},
 		{"GET /spend", auth.PermReadReports, s.spend},
 		{"GET /sources", auth.PermReadReports, s.sources},

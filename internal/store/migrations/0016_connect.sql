@@ -12,20 +12,20 @@ CREATE TABLE connectors (
 );
 
 -- A platform's own order id (Shopify's numeric id, WooCommerce's post id) and the order id
--- omniroi stored the order under, with who bought: refunds name only the former. Written in
--- the transaction that stores the order's events; the events stay the source of truth.
+-- omniroi stored the order under: refunds name only the former. Written in the transaction
+-- that stores the order's events; the events stay the source of truth, and who bought is
+-- read from them (nothing here names a person, so an erasure has nothing to find here).
 CREATE TABLE connector_orders (
     source_id BIGINT NOT NULL,
     external_id TEXT NOT NULL,
     order_id TEXT NOT NULL,
-    user_id TEXT NOT NULL DEFAULT '',
-    anonymous_id TEXT NOT NULL DEFAULT '',
     currency TEXT NOT NULL DEFAULT '',
     total TEXT NOT NULL DEFAULT '',  -- the order's total as the platform wrote it (a refund of all of it is a full refund)
     PRIMARY KEY (source_id, external_id)
 );
 
 -- Deliveries that passed the signature check, newest kept per source, for the Sources page.
+-- The outcome names orders and refunds by their ids, never a person.
 CREATE TABLE connector_deliveries (
     id BIGSERIAL PRIMARY KEY,
     source_id BIGINT NOT NULL,
