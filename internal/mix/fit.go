@@ -1,0 +1,436 @@
+package mix
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Uncertainty methods.
+const (
+	Laplace   = "laplace"
+	Bootstrap = "bootstrap"
+	// laplaceIID is the Laplace approximation without the Newey–West correction, kept
+	// for the measurement that chose between the methods (docs/decisions.md).
+	laplaceIID = "laplace-iid"
+)
+
+// Options control Fit. The zero value is the documented default.
+type Options struct {
+	// Granularity forces daily (Day) or weekly (Week) rows; 0 chooses by data size
+	// (see chooseGranularity). Weekly input stays weekly.
+	Granularity  Period
+	Calibrations []Calibration
+	Level        float64 // interval level; 0 means 0.8
+	// Uncertainty is Laplace (default) or Bootstrap; Draws is the number of posterior
+	// draws (Laplace, default 400) or bootstrap replicates (default 100).
+	Uncertainty string
+	Draws       int
+	// Holdout is the number of final periods held out to measure the forecast error
+	// (MAPE); 0 chooses four weeks (eight when weekly), −1 skips it.
+	Holdout int
+	Seed    uint64 // for the draws; the same seed gives the same intervals
+	Workers int    // 0: GOMAXPROCS
+	// Money formats an amount of the target's money for warnings; nil prints 2 decimals.
+	Money func(float64) string
+}
+
+// ChannelEffect is what the model says about one channel over the fitted window, in the
+// target's units (money in major units). Intervals are at Model.Level.
+type ChannelEffect struct {
+	Channel          string
+	Spend            float64
+	Contribution     float64 // target the channel caused in the window (with carryover inside it)
+	ContributionLow  float64
+	ContributionHigh float64
+	ROAS             float64 // Contribution / Spend
+	ROASLow          float64
+	ROASHigh         float64
+	// MarginalROAS is the return of one more unit of spend, spread like the current spend.
+	MarginalROAS float64
+	MarginalLow  float64
+	MarginalHigh float64
+	ShareOfMedia float64 // share of all channels' contribution
+	Identifiable bool    // false when the spend barely varied or moved with something else
+	// Transform parameters at the estimate: carryover per period (θ), half-life in days,
+	// the half-saturation spend per period and the curve's shape.
+	Carryover      float64
+	HalfLifeDays   float64
+	HalfSaturation float64
+	Shape          float64
+}
+
+// Warning is a finding about the data or the fit, in plain words.
+type Warning struct {
+	Code    string `json:"code"`
+	Channel string `json:"channel,omitempty"`
+	Message string `json:"message"`
+}
+
+// Model is a fitted model.
+type Model struct {
+	Period   Period
+	Dates    []time.Time // first day of each fitted period
+	Channels []ChannelEffect
+	// Dropped are input channels without spend in the window: not in the model.
+	Dropped      []string
+	Total        float64 // target over the window
+	Baseline     float64 // target the model puts down to the baseline (no paid media)
+	BaselineLow  float64
+	BaselineHigh float64
+	R2           float64
+	// MAPEHoldout is the mean absolute percentage error of a fit without the last
+	// HoldoutPeriods periods, predicting them; NaN when there was no holdout.
+	MAPEHoldout    float64
+	HoldoutPeriods int
+	Level          float64
+	Method         string
+	Warnings       []Warning
+	Actual, Fitted []float64 // per period
+	BaselineSeries []float64
+	Elapsed        time.Duration
+
+	prob  *problem
+	phi   []float64
+	beta  []float64 // all coefficients at the estimate
+	draws []draw
+	sums     [][]summary // compressed draws, made on first use by the planner
+	sumsOnce sync.Once
+}
+
+// draw is one posterior (or bootstrap) draw of the media part of the model.
+type draw struct {
+	beta   []float64 // per channel
+	params []channelParams
+}
+
+// ErrTooLittleData is returned (wrapped) when the series is too short to fit at all.
+var ErrTooLittleData = errors.New("too little data")
+
+// needed is the number of periods the model should have for c channels: a season's
+// worth of days (or a year of weeks) plus a month (a quarter) of varied spend per channel.
+func needed(period Period, c int) int {
+	if period == Week {
+		return max(52, 20+8*c)
+	}
+	return max(180, 60+30*c)
+}
+
+// floor is the number of periods below which Fit refuses.
+func floor(period Period, c int) int {
+	if period == Week {
+		return 16 + 2*c
+	}
+	return 56 + 7*c
+}
+
+// chooseGranularity picks the rows the model is fitted on. Daily rows carry more
+// information about carryover and reaction to bursts; weekly rows are less noisy and cheaper.
+// Daily is kept unless the history is long (three years and more: weekly rows are then
+// plenty) or the target is sparse (a third of days without any: a tiny shop's days are
+// mostly noise).
+func chooseGranularity(d *Data, period Period, force Period) Period {
+	if period == Week {
+		return Week
+	}
+	if force != 0 {
+		return force
+	}
+	zeros := 0
+	for _, v := range d.Target {
+		if v == 0 {
+			zeros++
+		}
+	}
+	if d.Len() >= 3*365 || float64(zeros) > float64(d.Len())/3 {
+		return Week
+	}
+	return Day
+}
+
+// Fit fits the model to d: see the package documentation.
+func Fit(ctx context.Context, d Data, o Options) (*Model, error) {
+	t0 := time.Now()
+	period, err := d.validate()
+	if err != nil {
+		return nil, err
+	}
+	if o.Level == 0 {
+		o.Level = 0.8
+	}
+	if o.Level <= 0 || o.Level >= 1 {
+		return nil, fmt.Errorf("interval level %v: want a number between 0 and 1", o.Level)
+	}
+	if o.Uncertainty == "" {
+		o.Uncertainty = Laplace
+	}
+	if o.Uncertainty != Laplace && o.Uncertainty != Bootstrap && o.Uncertainty != laplaceIID {
+		return nil, fmt.Errorf("uncertainty method %q: want %s or %s", o.Uncertainty, Laplace, Bootstrap)
+	}
+	if o.Money == nil {
+		o.Money = func(v float64) string { return fmt.Sprintf("%.2f", v) }
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	g := chooseGranularity(&d, period, o.Granularity)
+	if g == Week && period == Day {
+		d = d.Weekly()
+	}
+	n := d.Len()
+	f := &Model{Period: g, Level: o.Level, Method: o.Uncertainty, MAPEHoldout: math.NaN()}
+	if n < floor(g, len(d.Channels)) {
+		return nil, fmt.Errorf("%w: %d %ss of history; the model needs at least %d to fit %d channels and should have %d",
+			ErrTooLittleData, n, g, floor(g, len(d.Channels)), len(d.Channels), needed(g, len(d.Channels)))
+	}
+	for _, c := range o.Calibrations {
+		if !slices.Contains(d.Channels, c.Channel) {
+			return nil, fmt.Errorf("calibration for %q: no such channel (have %v)", c.Channel, d.Channels)
+		}
+		if !(c.Low <= c.ROAS && c.ROAS <= c.High) || c.Low < 0 {
+			return nil, fmt.Errorf("calibration for %q: want 0 ≤ low ≤ roas ≤ high, have %v, %v, %v", c.Channel, c.Low, c.ROAS, c.High)
+		}
+	}
+
+	// The holdout fit first, from scratch; its answer warm-starts the full fit.
+	h := o.Holdout
+	if h == 0 {
+		h = 28 / g.Days()
+		if g == Week {
+			h = 8
+		}
+	}
+	var warm []float64
+	if h > 0 && n-h >= floor(g, len(d.Channels)) {
+		hp, _, err := newProblem(&d, g, n-h, o.Calibrations, o.Level)
+		if err == nil {
+			he, hphi, err := fitMAP(ctx, hp, nil)
+			if err != nil {
+				return nil, err
+			}
+			pred := he.fitted(nil)
+			f.MAPEHoldout = mape(hp.y[n-h:], pred[n-h:])
+			f.HoldoutPeriods = h
+			if len(hp.channels) == len(d.Channels) {
+				warm = hphi
+			}
+		}
+	}
+
+	p, dropped, err := newProblem(&d, g, n, o.Calibrations, o.Level)
+	if err != nil {
+		return nil, err
+	}
+	f.Dropped = dropped
+	f.prob = p
+	e, phi, err := fitMAP(ctx, p, warm)
+	if err != nil {
+		return nil, err
+	}
+	f.phi = phi
+	f.beta = slices.Clone(e.beta)
+	fit := e.fitted(nil)
+	f.Dates = d.Dates
+	f.Actual = make([]float64, n)
+	f.Fitted = make([]float64, n)
+	f.BaselineSeries = make([]float64, n)
+	var ssr, sst float64
+	for t := range n {
+		f.Actual[t] = p.y[t] * p.yScale
+		f.Fitted[t] = fit[t] * p.yScale
+		b := 0.0
+		for j := range p.base {
+			b += e.beta[j] * p.base[j][t]
+		}
+		f.BaselineSeries[t] = b * p.yScale
+		ssr += (p.y[t] - fit[t]) * (p.y[t] - fit[t])
+		sst += (p.y[t] - 1) * (p.y[t] - 1)
+	}
+	f.R2 = 1 - ssr/sst
+	f.Total = sum(f.Actual)
+
+	switch o.Uncertainty {
+	case Bootstrap:
+		f.draws, err = bootstrapDraws(ctx, e, phi, o)
+	default:
+		f.draws, err = laplaceDraws(e, phi, o)
+	}
+	if err != nil {
+		return nil, err
+	}
+	f.summarise(e, o)
+	f.warn(e, &d, o)
+	f.Elapsed = time.Since(t0)
+	return f, nil
+}
+
+// fitMAP finds the maximum a posteriori parameters of p. The noise variance is estimated
+// from a pilot fit at the prior centre, then once more from the fit's residuals, with
+// the parameters re-polished under it.
+func fitMAP(ctx context.Context, p *problem, warm []float64) (*evaluator, []float64, error) {
+	e := newEvaluator(p, p.y, 1)
+	phi0 := p.start()
+	e.eval(phi0)
+	dof := float64(max(p.n-e.np, 1))
+	e.sigma2 = math.Max(e.rss()/dof, 1e-8)
+	grid := true
+	if warm != nil {
+		phi0, grid = warm, false
+		// The warm start must still be a good point here; the grid runs when it is not.
+		if e.eval(warm) > e.eval(p.start()) {
+			phi0, grid = p.start(), true
+		}
+	}
+	phi, _, err := search(ctx, e, phi0, grid, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	s2 := math.Max(e.rss()/dof, 1e-8)
+	if math.Abs(s2/e.sigma2-1) > 0.05 {
+		e.sigma2 = s2
+		e.have = make([]bool, len(p.channels)) // recompute with the new penalties' weights
+		phi, _, err = search(ctx, e, phi, false, 0)
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	e.eval(phi)
+	return e, phi, nil
+}
+
+func mape(y, pred []float64) float64 {
+	s, k := 0.0, 0
+	for t, v := range y {
+		if v != 0 {
+			s += math.Abs(v-pred[t]) / math.Abs(v)
+			k++
+		}
+	}
+	if k == 0 {
+		return math.NaN()
+	}
+	return s / float64(k)
+}
+
+// channelTotals returns channel c's contribution over the fitted rows (in target units)
+// and β·Σ g'(a)·a (the contribution's derivative with respect to a spend multiplier), for
+// coefficient beta, parameters cp and all spend multiplied by m. buf holds n values.
+func (p *problem) channelTotals(c int, beta float64, cp channelParams, m float64, buf []float64) (contrib, slope float64) {
+	n := p.n
+	adstock(buf[:n], p.x[c][:n], cp.Theta)
+	h := newHill(cp.Kappa, cp.Shape)
+	for t := range n {
+		a := m * buf[t]
+		if a <= 0 {
+			continue
+		}
+		as := a
+		if h.s != 1 {
+			as = math.Exp(h.s * math.Log(a))
+		}
+		den := as + h.ks
+		contrib += as / den
+		slope += h.s * as * h.ks / (den * den) // g'(a)·a / norm
+	}
+	k := beta * h.norm * p.yScale
+	if m <= 0 {
+		return 0, 0
+	}
+	return k * contrib, k * slope / m
+}
+
+// drawTotals evaluates every draw: contribution and slope per channel at multiplier 1.
+func (m *Model) drawTotals() (contrib, slope [][]float64) {
+	p := m.prob
+	buf := make([]float64, p.n)
+	contrib = make([][]float64, len(m.draws))
+	slope = make([][]float64, len(m.draws))
+	for i, d := range m.draws {
+		contrib[i] = make([]float64, len(p.channels))
+		slope[i] = make([]float64, len(p.channels))
+		for c := range p.channels {
+			contrib[i][c], slope[i][c] = p.channelTotals(c, d.beta[c], d.params[c], 1, buf)
+		}
+	}
+	return contrib, slope
+}
+
+// summarise fills the channel effects: estimates at the MAP, intervals from the draws.
+func (m *Model) summarise(e *evaluator, o Options) {
+	p := m.prob
+	n := p.n
+	C := len(p.channels)
+	buf := make([]float64, n)
+	lo, hi := (1-o.Level)/2, 1-(1-o.Level)/2
+	dc, ds := m.drawTotals()
+	var mediaTotal float64
+	m.Channels = make([]ChannelEffect, C)
+	for c := range C {
+		cp := p.params(m.phi, c)
+		spend := p.xScale[c] * sum(p.x[c][:n])
+		contrib, slope := p.channelTotals(c, m.beta[e.pb+c], cp, 1, buf)
+		ce := ChannelEffect{
+			Channel: p.channels[c], Spend: spend, Contribution: contrib,
+			ROAS: contrib / spend, MarginalROAS: slope / spend,
+			Carryover: cp.Theta, Shape: cp.Shape,
+			HalfSaturation: cp.Kappa * p.xScale[c],
+		}
+		if cp.Theta > 0 {
+			ce.HalfLifeDays = math.Log(0.5) / math.Log(cp.Theta) * float64(p.period.Days())
+		}
+		cs := make([]float64, len(dc))
+		ms := make([]float64, len(dc))
+		for i := range dc {
+			cs[i], ms[i] = dc[i][c], ds[i][c]/spend
+		}
+		sort.Float64s(cs)
+		sort.Float64s(ms)
+		// The estimate is the posterior mode; an interval from draws of a posterior
+		// that piles up at zero can sit just beside it, so it is widened to include it.
+		ce.ContributionLow = math.Min(quantile(cs, lo), contrib)
+		ce.ContributionHigh = math.Max(quantile(cs, hi), contrib)
+		ce.ROASLow, ce.ROASHigh = ce.ContributionLow/spend, ce.ContributionHigh/spend
+		ce.MarginalLow = math.Min(quantile(ms, lo), ce.MarginalROAS)
+		ce.MarginalHigh = math.Max(quantile(ms, hi), ce.MarginalROAS)
+		mediaTotal += contrib
+		m.Channels[c] = ce
+	}
+	for c := range m.Channels {
+		if mediaTotal > 0 {
+			m.Channels[c].ShareOfMedia = m.Channels[c].Contribution / mediaTotal
+		}
+	}
+	m.Baseline = sum(m.BaselineSeries)
+	// The baseline's interval: the fitted total minus the media, per draw.
+	fitted := sum(m.Fitted)
+	bs := make([]float64, len(dc))
+	for i := range dc {
+		bs[i] = fitted - sum(dc[i])
+	}
+	sort.Float64s(bs)
+	m.BaselineLow = math.Min(quantile(bs, lo), m.Baseline)
+	m.BaselineHigh = math.Max(quantile(bs, hi), m.Baseline)
+}
+
+// quantile of sorted xs (linear interpolation).
+func quantile(xs []float64, q float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	pos := q * float64(len(xs)-1)
+	i := int(math.Floor(pos))
+	if i >= len(xs)-1 {
+		return xs[len(xs)-1]
+	}
+	fr := pos - float64(i)
+	return xs[i]*(1-fr) + xs[i+1]*fr
+}
+
+// Draws is the number of posterior (or bootstrap) draws behind the intervals.
+func (m *Model) Draws() int { return len(m.draws) }
