@@ -96,10 +96,10 @@ type Model struct {
 	BaselineSeries []float64
 	Elapsed        time.Duration
 
-	prob  *problem
-	phi   []float64
-	beta  []float64 // all coefficients at the estimate
-	draws []draw
+	prob     *problem
+	phi      []float64
+	beta     []float64 // all coefficients at the estimate
+	draws    []draw
 	sums     [][]summary // compressed draws, made on first use by the planner
 	sumsOnce sync.Once
 }
