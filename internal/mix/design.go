@@ -17,12 +17,13 @@ type baseColumn struct {
 
 // baseline lays out the baseline columns for a series of n periods from dates[0]:
 //
-//   - an intercept and a linear trend (in years), both with flat or weak priors;
-//   - the trend may bend at a knot every quarter (hinge terms, prior sd 0.2 per year
-//     each): demand grows and stalls, and a straight line would hand that to the channels;
+//   - an intercept and a straight trend (in years). A trend that may bend (hinges every
+//     quarter) fitted the validation data worse: it took the effect of a channel that
+//     started or changed its budget for months (docs/decisions.md, "Budget model");
 //   - weekday dummies (daily data);
-//   - yearly seasonality as Fourier terms, when the window covers most of a year (order 2,
-//     or 3 from two years on); with less, a season cannot be told from the trend;
+//   - yearly seasonality as Fourier terms of order 4 (shapes down to a quarter of a year:
+//     a summer dip, a December peak), when the window covers most of a year; with less, a
+//     season cannot be told from the trend;
 //   - the built-in holidays that occur in the window;
 //   - the controls.
 //
@@ -34,11 +35,6 @@ func baseline(dates []time.Time, n int, period Period, controls []string, contro
 	cols := []baseColumn{
 		{name: "intercept", kind: "intercept", at: func(int, time.Time) float64 { return 1 }},
 		{name: "trend", kind: "trend", prior: 1, at: func(t int, _ time.Time) float64 { return years(t) - years(n-1)/2 }},
-	}
-	for k := knotDays; float64(k) < days-60; k += knotDays {
-		kn := float64(k) / 365.25
-		cols = append(cols, baseColumn{name: fmt.Sprintf("trend bend at day %d", k), kind: "trend", prior: knotPrior,
-			at: func(t int, _ time.Time) float64 { return math.Max(0, years(t)-kn) }})
 	}
 	if period == Day {
 		for wd := time.Monday; wd <= time.Saturday; wd++ {
@@ -52,11 +48,8 @@ func baseline(dates []time.Time, n int, period Period, controls []string, contro
 		}
 	}
 	order := 0
-	switch {
-	case days >= 2*365:
-		order = 3
-	case days >= 270:
-		order = 2
+	if days >= 270 {
+		order = 4
 	}
 	for k := 1; k <= order; k++ {
 		w := 2 * math.Pi * float64(k) / 365.25
@@ -92,13 +85,6 @@ func baseline(dates []time.Time, n int, period Period, controls []string, contro
 	}
 	return cols
 }
-
-// Trend flexibility: a bend every knotDays days, each with prior sd knotPrior (change of
-// the yearly growth rate, in units of the mean target).
-var (
-	knotDays  = 91
-	knotPrior = 0.2
-)
 
 func dayOfYear(d time.Time) float64 { return float64(d.YearDay() - 1) }
 

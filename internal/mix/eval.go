@@ -90,9 +90,14 @@ func (e *evaluator) setChannel(c int, cp channelParams) {
 	e.cur[c], e.have[c] = cp, true
 }
 
-// roasFactor is q_c: the channel's return over the fitted rows per unit of β.
+// roasFactor is q_c: the channel's return over the fitted rows per unit of β. In the
+// multiplicative form a channel adds β·g(t) times the day's target (to first order), and
+// the observed target stands in for the prediction.
 func (e *evaluator) roasFactor(c int) float64 {
 	p := e.p
+	if p.form == Multiplicative {
+		return p.yScale * dot(e.g[c][:p.n], p.v[:p.n]) / (p.xScale[c] * float64(p.n))
+	}
 	return p.yScale * sum(e.g[c][:p.n]) / (p.xScale[c] * float64(p.n))
 }
 

@@ -25,7 +25,9 @@ const (
 type Options struct {
 	// Granularity forces daily (Day) or weekly (Week) rows; 0 chooses by data size
 	// (see chooseGranularity). Weekly input stays weekly.
-	Granularity  Period
+	Granularity Period
+	// Form forces Additive or Multiplicative; "" fits both and keeps the more likely.
+	Form         Form
 	Calibrations []Calibration
 	Level        float64 // interval level; 0 means 0.8
 	// Uncertainty is Laplace (default) or Bootstrap; Draws is the number of posterior
@@ -95,8 +97,11 @@ type Model struct {
 	Actual, Fitted []float64 // per period
 	BaselineSeries []float64
 	Elapsed        time.Duration
+	Form           Form // the form fitted
 
 	prob     *problem
+	s2       float64     // residual variance in the regression's scale
+	weights  [][]float64 // per channel and fitted period: what a unit of its effect is worth
 	phi      []float64
 	beta     []float64 // all coefficients at the estimate
 	draws    []draw
@@ -198,7 +203,43 @@ func Fit(ctx context.Context, d Data, o Options) (*Model, error) {
 		}
 	}
 
-	// The holdout fit first, from scratch; its answer warm-starts the full fit.
+	// The form: additive, multiplicative, or (by default) the one under which the data
+	// are more likely. Both are fitted in full; the likelihoods are compared on the
+	// target's own scale (the log model's with the Jacobian of the log).
+	forms := []Form{o.Form}
+	switch {
+	case o.Form == "" && positive(d.Target):
+		forms = []Form{Additive, Multiplicative}
+	case o.Form == "":
+		forms = []Form{Additive}
+	case o.Form != Additive && o.Form != Multiplicative:
+		return nil, fmt.Errorf("model form %q: want %s or %s", o.Form, Additive, Multiplicative)
+	}
+	var (
+		p    *problem
+		e    *evaluator
+		phi  []float64
+		best = math.Inf(-1)
+	)
+	for _, form := range forms {
+		fp, dropped, err := newProblem(&d, g, n, form, o.Calibrations, o.Level)
+		if err != nil {
+			return nil, err
+		}
+		fe, fphi, err := fitMAP(ctx, fp, nil)
+		if err != nil {
+			return nil, err
+		}
+		if ll := logLik(fe); ll > best {
+			best, p, e, phi = ll, fp, fe, fphi
+			f.Dropped = dropped
+		}
+	}
+	f.Form = p.form
+	f.prob = p
+
+	// The holdout: the same form fitted without the last h periods, from scratch,
+	// predicting them with the spend they had.
 	h := o.Holdout
 	if h == 0 {
 		h = 28 / g.Days()
@@ -206,54 +247,58 @@ func Fit(ctx context.Context, d Data, o Options) (*Model, error) {
 			h = 8
 		}
 	}
-	var warm []float64
 	if h > 0 && n-h >= floor(g, len(d.Channels)) {
-		hp, _, err := newProblem(&d, g, n-h, o.Calibrations, o.Level)
+		hp, _, err := newProblem(&d, g, n-h, p.form, o.Calibrations, o.Level)
 		if err == nil {
-			he, hphi, err := fitMAP(ctx, hp, nil)
+			he, _, err := fitMAP(ctx, hp, nil)
 			if err != nil {
 				return nil, err
 			}
-			pred := he.fitted(nil)
-			f.MAPEHoldout = mape(hp.y[n-h:], pred[n-h:])
+			pred := he.predict()
+			f.MAPEHoldout = mape(d.Target[n-h:], pred[n-h:])
 			f.HoldoutPeriods = h
-			if len(hp.channels) == len(d.Channels) {
-				warm = hphi
-			}
 		}
 	}
 
-	p, dropped, err := newProblem(&d, g, n, o.Calibrations, o.Level)
-	if err != nil {
-		return nil, err
-	}
-	f.Dropped = dropped
-	f.prob = p
-	e, phi, err := fitMAP(ctx, p, warm)
-	if err != nil {
-		return nil, err
-	}
 	f.phi = phi
 	f.beta = slices.Clone(e.beta)
-	fit := e.fitted(nil)
+	pred := e.predict()
+	f.s2 = e.residualVariance()
 	f.Dates = d.Dates
-	f.Actual = make([]float64, n)
-	f.Fitted = make([]float64, n)
+	f.Actual = slices.Clone(d.Target[:n])
+	f.Fitted = pred[:n]
 	f.BaselineSeries = make([]float64, n)
 	var ssr, sst float64
 	for t := range n {
-		f.Actual[t] = p.y[t] * p.yScale
-		f.Fitted[t] = fit[t] * p.yScale
 		b := 0.0
 		for j := range p.base {
 			b += e.beta[j] * p.base[j][t]
 		}
+		if p.form == Multiplicative {
+			b = math.Exp(b + f.s2/2)
+		}
 		f.BaselineSeries[t] = b * p.yScale
-		ssr += (p.y[t] - fit[t]) * (p.y[t] - fit[t])
-		sst += (p.y[t] - 1) * (p.y[t] - 1)
+		r := f.Actual[t] - f.Fitted[t]
+		ssr += r * r
+		sst += (f.Actual[t] - p.yScale) * (f.Actual[t] - p.yScale)
 	}
 	f.R2 = 1 - ssr/sst
 	f.Total = sum(f.Actual)
+	// Each channel's weight per period: what a unit of its effect is worth that day. The
+	// additive form's is the mean target; the multiplicative form's the prediction
+	// without the channel (its effect multiplies that).
+	f.weights = make([][]float64, len(p.channels))
+	for c := range p.channels {
+		w := make([]float64, n)
+		for t := range n {
+			if p.form == Multiplicative {
+				w[t] = f.Fitted[t] * math.Exp(-e.beta[e.pb+c]*e.g[c][t])
+			} else {
+				w[t] = p.yScale
+			}
+		}
+		f.weights[c] = w
+	}
 
 	switch o.Uncertainty {
 	case Bootstrap:
@@ -268,6 +313,39 @@ func Fit(ctx context.Context, d Data, o Options) (*Model, error) {
 	f.warn(e, &d, o)
 	f.Elapsed = time.Since(t0)
 	return f, nil
+}
+
+// logLik is the fit's Gaussian log-likelihood of the target divided by its mean (up to
+// a constant shared by both forms), with the noise variance at its estimate: the log
+// form's density of log v carries the Jacobian −Σ log v.
+func logLik(e *evaluator) float64 {
+	p := e.p
+	n := float64(p.n)
+	ll := -n / 2 * math.Log(e.rss()/n)
+	if p.form == Multiplicative {
+		ll -= sum(p.y[:p.n])
+	}
+	return ll
+}
+
+// residualVariance is the variance of the residuals in the regression's own scale.
+func (e *evaluator) residualVariance() float64 {
+	return e.rss() / float64(max(e.p.n-e.np, 1))
+}
+
+// predict returns the expected target (in its units) for every row, the holdout's too.
+func (e *evaluator) predict() []float64 {
+	p := e.p
+	f := e.fitted(nil)
+	s2 := e.residualVariance()
+	for t := range f {
+		if p.form == Multiplicative {
+			f[t] = p.yScale * math.Exp(f[t]+s2/2)
+		} else {
+			f[t] *= p.yScale
+		}
+	}
+	return f
 }
 
 // fitMAP finds the maximum a posteriori parameters of p. The noise variance is estimated
@@ -319,30 +397,34 @@ func mape(y, pred []float64) float64 {
 }
 
 // channelTotals returns channel c's contribution over the fitted rows (in target units)
-// and β·Σ g'(a)·a (the contribution's derivative with respect to a spend multiplier), for
-// coefficient beta, parameters cp and all spend multiplied by m. buf holds n values.
-func (p *problem) channelTotals(c int, beta float64, cp channelParams, m float64, buf []float64) (contrib, slope float64) {
+// and its derivative with respect to a multiplier of all its spend, for coefficient beta,
+// parameters cp and the spend multiplied by mult. buf holds n values.
+func (m *Model) channelTotals(c int, beta float64, cp channelParams, mult float64, buf []float64) (contrib, slope float64) {
+	p := m.prob
 	n := p.n
+	if mult <= 0 || beta == 0 {
+		return 0, 0
+	}
 	adstock(buf[:n], p.x[c][:n], cp.Theta)
 	h := newHill(cp.Kappa, cp.Shape)
+	w := m.weights[c]
+	mul := p.form == Multiplicative
 	for t := range n {
-		a := m * buf[t]
+		a := buf[t]
 		if a <= 0 {
 			continue
 		}
-		as := a
-		if h.s != 1 {
-			as = math.Exp(h.s * math.Log(a))
+		x := beta * h.at(mult*a)
+		d := beta * h.slope(mult*a) * a
+		if mul {
+			contrib += w[t] * math.Expm1(x)
+			slope += w[t] * math.Exp(x) * d
+		} else {
+			contrib += w[t] * x
+			slope += w[t] * d
 		}
-		den := as + h.ks
-		contrib += as / den
-		slope += h.s * as * h.ks / (den * den) // g'(a)·a / norm
 	}
-	k := beta * h.norm * p.yScale
-	if m <= 0 {
-		return 0, 0
-	}
-	return k * contrib, k * slope / m
+	return contrib, slope
 }
 
 // drawTotals evaluates every draw: contribution and slope per channel at multiplier 1.
@@ -355,7 +437,7 @@ func (m *Model) drawTotals() (contrib, slope [][]float64) {
 		contrib[i] = make([]float64, len(p.channels))
 		slope[i] = make([]float64, len(p.channels))
 		for c := range p.channels {
-			contrib[i][c], slope[i][c] = p.channelTotals(c, d.beta[c], d.params[c], 1, buf)
+			contrib[i][c], slope[i][c] = m.channelTotals(c, d.beta[c], d.params[c], 1, buf)
 		}
 	}
 	return contrib, slope
@@ -374,7 +456,7 @@ func (m *Model) summarise(e *evaluator, o Options) {
 	for c := range C {
 		cp := p.params(m.phi, c)
 		spend := p.xScale[c] * sum(p.x[c][:n])
-		contrib, slope := p.channelTotals(c, m.beta[e.pb+c], cp, 1, buf)
+		contrib, slope := m.channelTotals(c, m.beta[e.pb+c], cp, 1, buf)
 		ce := ChannelEffect{
 			Channel: p.channels[c], Spend: spend, Contribution: contrib,
 			ROAS: contrib / spend, MarginalROAS: slope / spend,

@@ -92,7 +92,7 @@ func (m *Model) defaultMax(c int) float64 {
 // its spend multiplied by mult.
 func (m *Model) response(c int, mult float64, buf []float64) float64 {
 	p := m.prob
-	v, _ := p.channelTotals(c, m.beta[len(p.base)+c], p.params(m.phi, c), mult, buf)
+	v, _ := m.channelTotals(c, m.beta[len(p.base)+c], p.params(m.phi, c), mult, buf)
 	return v
 }
 
@@ -163,6 +163,7 @@ func (m *Model) Plan(o PlanOptions) (*Plan, error) {
 	}
 	pl.Total = total
 	rec := Allocate(cur, lo, hi, total, o.Margin, func(c int, mult float64) float64 { return m.objective(c, mult) })
+
 	mult := make([]float64, C)
 	for c := range C {
 		mult[c] = rec[c] / cur[c]
@@ -544,7 +545,7 @@ func (m *Model) ResponseCurves(upto, targetROAS float64, steps int) []Curve {
 		cv := Curve{Channel: name, Current: cur, Contribution: m.response(c, 1, buf)}
 		for k := 0; k <= steps; k++ {
 			mult := upto * float64(k) / float64(steps)
-			v, sl := p.channelTotals(c, m.beta[len(p.base)+c], p.params(m.phi, c), mult, buf)
+			v, sl := m.channelTotals(c, m.beta[len(p.base)+c], p.params(m.phi, c), mult, buf)
 			vals := make([]float64, len(m.draws))
 			for i := range m.draws {
 				vals[i] = sums[c][i].at(mult)
@@ -564,7 +565,7 @@ func (m *Model) targetSpend(c int, r, cur float64, buf []float64) float64 {
 	p := m.prob
 	beta, cp := m.beta[len(p.base)+c], p.params(m.phi, c)
 	mroas := func(mult float64) float64 {
-		_, sl := p.channelTotals(c, beta, cp, mult, buf)
+		_, sl := m.channelTotals(c, beta, cp, mult, buf)
 		return sl / cur
 	}
 	// Scan for the last multiplier with mROAS ≥ r, then bisect.

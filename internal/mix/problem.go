@@ -12,10 +12,12 @@ import (
 // problem is one fitting problem: the target and spend scaled, the baseline laid out, the
 // priors set. Rows [0, n) are fitted; rows after n (a holdout) are only predicted.
 type problem struct {
+	form     Form
 	period   Period
 	dates    []time.Time
 	n        int         // fitted rows
-	y        []float64   // target / yScale, all rows
+	v        []float64   // target / yScale, all rows
+	y        []float64   // the response the regression fits: v (additive) or log v (multiplicative)
 	yScale   float64     // mean target over the fitted rows
 	channels []string    // modelled channels (spend > 0 in the fitted rows)
 	x        [][]float64 // spend / xScale, all rows
@@ -107,19 +109,50 @@ func (pr priors) penalty(u, lk, v float64) float64 {
 // driving half of everything is plausible and anything beyond that needs strong data.
 const mediaPriorSD = 0.5
 
+// Form is how the channels and the baseline combine.
+type Form string
+
+const (
+	// Additive: target = baseline + Σ channel effects. A channel adds the same whatever
+	// the day.
+	Additive Form = "additive"
+	// Multiplicative: target = baseline × Π (1 + channel effect), fitted on the log of the
+	// target: weekday, season and growth multiply one another, and a channel's effect is
+	// larger on a busy day. Needs a target above zero in every period.
+	Multiplicative Form = "multiplicative"
+)
+
+// positive reports whether every value is above zero (a multiplicative model's need).
+func positive(x []float64) bool {
+	for _, v := range x {
+		if !(v > 0) {
+			return false
+		}
+	}
+	return len(x) > 0
+}
+
 // newProblem scales d and lays out the baseline; the first n rows are fitted.
-func newProblem(d *Data, period Period, n int, cal []Calibration, level float64) (*problem, []string, error) {
+func newProblem(d *Data, period Period, n int, form Form, cal []Calibration, level float64) (*problem, []string, error) {
 	if n < 2 {
 		return nil, nil, errors.New("too few rows to fit")
 	}
-	p := &problem{period: period, dates: d.Dates, n: n, pr: defaultPriors(period)}
+	p := &problem{form: form, period: period, dates: d.Dates, n: n, pr: defaultPriors(period)}
 	p.yScale = mean(d.Target[:n])
 	if !(p.yScale > 0) {
 		return nil, nil, errors.New("the target's mean over the window is not positive: nothing to explain")
 	}
+	if form == Multiplicative && !positive(d.Target) {
+		return nil, nil, errors.New("a multiplicative model needs a target above zero in every period")
+	}
+	p.v = make([]float64, len(d.Target))
 	p.y = make([]float64, len(d.Target))
 	for t, v := range d.Target {
-		p.y[t] = v / p.yScale
+		p.v[t] = v / p.yScale
+		p.y[t] = p.v[t]
+		if form == Multiplicative {
+			p.y[t] = math.Log(p.v[t])
+		}
 	}
 	var dropped []string
 	for c, s := range d.Spend {
