@@ -22,11 +22,11 @@ type BudgetBenchResult struct {
 	CurveSecs   float64 `json:"curves_seconds"`
 	// CPU seconds (user + system, all threads) of the same steps: what they cost whatever
 	// else the machine is doing.
-	FitCPU  float64 `json:"fit_cpu_seconds"`
-	PlanCPU float64 `json:"plan_cpu_seconds"`
-	Coverage    float64 `json:"roas_interval_coverage"` // share of channels whose true ROAS is inside the interval
-	GOMAXPROCS  int     `json:"gomaxprocs"`
-	LoadAvg     float64 `json:"load_avg_1m,omitempty"`
+	FitCPU     float64 `json:"fit_cpu_seconds"`
+	PlanCPU    float64 `json:"plan_cpu_seconds"`
+	Coverage   float64 `json:"roas_interval_coverage"` // share of channels whose true ROAS is inside the interval
+	GOMAXPROCS int     `json:"gomaxprocs"`
+	LoadAvg    float64 `json:"load_avg_1m,omitempty"`
 }
 
 func init() {
