@@ -144,7 +144,7 @@ func (e *evaluator) solve() float64 {
 	}
 	extra := 0.0
 	for _, k := range p.calib {
-		q := e.roasFactor(k.channel)
+		q := e.roasFactor(k.channel) * k.scale
 		r := pb + k.channel
 		w := s2 / (k.sd * k.sd)
 		a[r*np+r] += w * q * q

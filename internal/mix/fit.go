@@ -379,7 +379,50 @@ func fitMAP(ctx context.Context, p *problem, warm []float64) (*evaluator, []floa
 		}
 	}
 	e.eval(phi)
+	if p.form == Multiplicative && len(p.calib) > 0 {
+		if phi, err = refineCalibration(ctx, e, phi); err != nil {
+			return nil, nil, err
+		}
+	}
 	return e, phi, nil
+}
+
+// refineCalibration makes a calibrated channel's return, as the multiplicative model
+// computes it (the target lost without the channel), match what the calibration prior
+// sees (a first-order approximation in β): it rescales the approximation by their ratio
+// at the estimate and refits, a few times.
+func refineCalibration(ctx context.Context, e *evaluator, phi []float64) ([]float64, error) {
+	p := e.p
+	for range 4 {
+		pred := e.predict()
+		changed := false
+		for i := range p.calib {
+			k := &p.calib[i]
+			b := e.beta[e.pb+k.channel]
+			lin := b * e.roasFactor(k.channel) * k.scale
+			if b <= 0 || lin <= 0 {
+				continue
+			}
+			spend := p.xScale[k.channel] * float64(p.n)
+			act := 0.0
+			for t := range p.n {
+				act += pred[t] * -math.Expm1(-b*e.g[k.channel][t])
+			}
+			r := act / spend / lin
+			if math.Abs(r-1) > 1e-3 {
+				k.scale *= r
+				changed = true
+			}
+		}
+		if !changed {
+			break
+		}
+		var err error
+		if phi, _, err = search(ctx, e, phi, false, 0); err != nil {
+			return nil, err
+		}
+	}
+	return phi, nil
 }
 
 func mape(y, pred []float64) float64 {

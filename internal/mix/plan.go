@@ -20,6 +20,8 @@ type PlanOptions struct {
 	// budget is then a ceiling, and spend the margin does not pay back is left unspent.
 	// Without it the plan maximises the target and spends the whole budget.
 	Margin float64
+	// RiskAversion overrides DefaultRiskAversion when set (0: follow the estimates).
+	RiskAversion *float64
 }
 
 // DefaultMaxFactor bounds how far the planner goes beyond what the model has seen: a
@@ -162,7 +164,11 @@ func (m *Model) Plan(o PlanOptions) (*Plan, error) {
 		total = s
 	}
 	pl.Total = total
-	rec := Allocate(cur, lo, hi, total, o.Margin, func(c int, mult float64) float64 { return m.objective(c, mult) })
+	ra := DefaultRiskAversion
+	if o.RiskAversion != nil {
+		ra = math.Max(0, *o.RiskAversion)
+	}
+	rec := Allocate(cur, lo, hi, total, o.Margin, func(c int, mult float64) float64 { return m.objective(c, mult, ra) })
 
 	mult := make([]float64, C)
 	for c := range C {
@@ -247,21 +253,21 @@ func (m *Model) drawGains(a, b, cur []float64, margin float64) []float64 {
 	return out
 }
 
-// RiskAversion is how the planner weighs uncertainty: it maximises, per channel, the
-// posterior mean change of the target minus RiskAversion standard deviations of it. At 0
+// DefaultRiskAversion is how the planner weighs uncertainty: it maximises, per channel, the
+// posterior mean change of the target minus this many standard deviations of it. At 0
 // it chases the estimates wherever they point, and on synthetic data with known answers
 // that lost money in a third of the cases (a channel estimated too high draws the budget
 // of one estimated too low); at 1 the plan moves money only as far as the evidence
 // carries, which kept the most of the possible gain (docs/decisions.md, "Budget model").
-const RiskAversion = 1.0
+const DefaultRiskAversion = 1.0
 
 // planDraws bounds the draws the allocation's objective averages over.
 const planDraws = 100
 
 // objective is channel c's risk-adjusted change of contribution at multiplier mult
-// versus its current spend: mean − RiskAversion·sd over the draws. Allocate applies the
-// margin and the spend for profit.
-func (m *Model) objective(c int, mult float64) float64 {
+// versus its current spend: mean − ra·sd over the draws. Allocate applies the margin and
+// the spend for profit.
+func (m *Model) objective(c int, mult, ra float64) float64 {
 	sums := m.drawSummaries()[c]
 	k := min(len(sums), planDraws)
 	if k == 0 {
@@ -275,7 +281,7 @@ func (m *Model) objective(c int, mult float64) float64 {
 		s2 += d * d
 	}
 	mu := s1 / float64(k)
-	return mu - RiskAversion*math.Sqrt(math.Max(0, s2/float64(k)-mu*mu))
+	return mu - ra*math.Sqrt(math.Max(0, s2/float64(k)-mu*mu))
 }
 
 // Allocate maximises the sum of the channels' contributions (or profit) over spends in

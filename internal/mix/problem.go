@@ -60,6 +60,9 @@ type calibRow struct {
 	channel int
 	roas    float64
 	sd      float64
+	// scale corrects the linear approximation of the channel's return in the
+	// multiplicative form (see refineCalibration); 1 in the additive form.
+	scale float64
 }
 
 // Calibration is an experiment's result for one channel: a lift test (geo holdout,
@@ -210,7 +213,7 @@ func newProblem(d *Data, period Period, n int, form Form, cal []Calibration, lev
 		if !(sd > 0) {
 			sd = math.Max(0.05*c.ROAS, 0.01)
 		}
-		p.calib = append(p.calib, calibRow{channel: idx, roas: c.ROAS, sd: sd})
+		p.calib = append(p.calib, calibRow{channel: idx, roas: c.ROAS, sd: sd, scale: 1})
 	}
 	pb := len(p.base)
 	p.btb = mat.NewSymDense(pb, nil)

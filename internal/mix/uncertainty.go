@@ -73,7 +73,7 @@ func laplaceDraws(e *evaluator, phi []float64, o Options) ([]draw, error) {
 		prior[np+3*c+2] = 1 / (p.pr.vSD * p.pr.vSD)
 	}
 	for _, k := range p.calib {
-		qf := e.roasFactor(k.channel)
+		qf := e.roasFactor(k.channel) * k.scale
 		prior[e.pb+k.channel] += qf * qf / (k.sd * k.sd)
 	}
 	var H mat.SymDense
