@@ -12,11 +12,13 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 
 	"github.com/omniroi/omniroi/internal/attribution"
 	"github.com/omniroi/omniroi/internal/mix"
 	"github.com/omniroi/omniroi/internal/money"
+	"github.com/omniroi/omniroi/internal/server"
 )
 
 func init() {
@@ -91,7 +93,7 @@ current spend they are compared with. docs/budget.md has the model and the JSON 
 			return err
 		}
 		rep := plan.Report(model, series.Target, units)
-		return printBudgetPlan(env.Stdout, rep, model, units, format)
+		return printBudgetPlan(env.Stdout, rep, units, format)
 	}
 	Register(c)
 }
@@ -336,7 +338,7 @@ func printBudgetFit(w io.Writer, r mix.FitReport, u mix.Units, format string) er
 	return nil
 }
 
-func printBudgetPlan(w io.Writer, r mix.PlanReport, m *mix.Model, u mix.Units, format string) error {
+func printBudgetPlan(w io.Writer, r mix.PlanReport, u mix.Units, format string) error {
 	switch format {
 	case "json":
 		return PrintJSON(w, r)
@@ -394,4 +396,13 @@ func printWarnings(w io.Writer, ws []string) {
 	for _, s := range ws {
 		fmt.Fprintf(w, "  - %s\n", Clean(s))
 	}
+}
+
+// budgetServices holds one budget model service per server, shared by the API and the
+// dashboard so a model fitted for one serves the other.
+var budgetServices sync.Map // *server.Server → *mix.Service
+
+func budgetService(s *server.Server) *mix.Service {
+	v, _ := budgetServices.LoadOrStore(s, mix.NewService(s.DB))
+	return v.(*mix.Service)
 }

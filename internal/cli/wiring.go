@@ -12,6 +12,7 @@ import (
 	"github.com/omniroi/omniroi/internal/auth"
 	"github.com/omniroi/omniroi/internal/identity"
 	"github.com/omniroi/omniroi/internal/journey"
+	"github.com/omniroi/omniroi/internal/mix"
 	"github.com/omniroi/omniroi/internal/server"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/value"
@@ -61,6 +62,10 @@ func mountAPI(s *server.Server) {
 	for _, p := range []string{"/api/v1/journeys", "/api/v1/journeys/"} {
 		s.Mux.Handle(p, jr)
 	}
+	budget := api.RequireToken(s.DB, mix.NewHTTPHandler(budgetService(s)))
+	for _, p := range []string{"/api/v1/budget/fit", "/api/v1/budget/plan"} {
+		s.Mux.Handle(p, budget)
+	}
 	val := api.RequireToken(s.DB, value.NewHTTPHandler(s.DB))
 	for _, p := range []string{"/api/v1/clv", "/api/v1/customers/{id}/value", "/api/v1/segments", "/api/v1/cohorts", "/api/v1/economics"} {
 		s.Mux.Handle(p, val)
@@ -68,7 +73,7 @@ func mountAPI(s *server.Server) {
 }
 
 func mountDashboard(s *server.Server) {
-	h, err := web.NewHandler(s.DB, web.Options{Logger: slog.Default()})
+	h, err := web.NewHandler(s.DB, web.Options{Logger: slog.Default(), Budget: budgetService(s)})
 	if err != nil {
 		panic(fmt.Sprintf("dashboard templates: %v", err)) // embedded files: a build defect
 	}

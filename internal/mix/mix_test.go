@@ -29,7 +29,7 @@ func TestParamRecovery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	truth := []float64{1.51, 1.63, 1.88, 0.96}          // README: contribution ÷ spend
+	truth := []float64{1.51, 1.63, 1.88, 0.96}   // README: contribution ÷ spend
 	trueTotal := 82.99 + 104.09 + 118.27 + 20.07 // README: true contributions
 	m, err := Fit(context.Background(), d, Options{})
 	if err != nil {
@@ -294,10 +294,10 @@ func TestReadCSV(t *testing.T) {
 		t.Fatalf("%+v", d)
 	}
 	for in, want := range map[string]string{
-		"Date,Revenue,Search\n2026-01-01,100,x\n":                    `line 2: Search "x" is not a number`,
+		"Date,Revenue,Search\n2026-01-01,100,x\n":                   `line 2: Search "x" is not a number`,
 		"Date,Revenue,Search\n2026-01-01,100,1\n2026-01-01,100,1\n": "line 3: date 2026-01-01 also on line 2",
-		"Date,Revenue\n2026-01-01,100\n":                             `no column "Search"`,
-		"Date,Revenue,Search\n01/02/2026,100,1\n":                    `line 2: date "01/02/2026"`,
+		"Date,Revenue\n2026-01-01,100\n":                            `no column "Search"`,
+		"Date,Revenue,Search\n01/02/2026,100,1\n":                   `line 2: date "01/02/2026"`,
 	} {
 		_, err := ReadCSV(strings.NewReader(in), CSVColumns{Date: "date", Target: "revenue", Spend: []string{"Search"}})
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -170,6 +170,7 @@ func (m *Model) Plan(o PlanOptions) (*Plan, error) {
 	}
 	rec := Allocate(cur, lo, hi, total, o.Margin, func(c int, mult float64) float64 { return m.objective(c, mult, ra) })
 
+	rec = settle(cur, rec, lo, hi, curTotal)
 	mult := make([]float64, C)
 	for c := range C {
 		mult[c] = rec[c] / cur[c]
@@ -218,6 +219,62 @@ func (m *Model) Plan(o PlanOptions) (*Plan, error) {
 		}
 	}
 	return pl, nil
+}
+
+// minMove is the smallest change of a channel's spend the plan proposes, as a share of
+// the current total: below it a change is the optimiser's rounding, not advice.
+const minMove = 0.005
+
+// settle puts channels whose change is below minMove back at their current spend, and
+// hands what that frees or takes to the channels that do change, in proportion to their
+// change (within their limits), so the total stays the plan's.
+func settle(cur, rec, lo, hi []float64, curTotal float64) []float64 {
+	out := slices.Clone(rec)
+	target := sum(rec)
+	var moving []int
+	for c := range out {
+		if math.Abs(out[c]-cur[c]) < minMove*curTotal && cur[c] >= lo[c] && cur[c] <= hi[c] {
+			out[c] = cur[c]
+		} else {
+			moving = append(moving, c)
+		}
+	}
+	if len(moving) == 0 {
+		return out
+	}
+	for round := range 6 {
+		diff := target - sum(out)
+		if math.Abs(diff) < 1e-9*math.Max(1, target) {
+			break
+		}
+		room := func(c int) bool { return diff > 0 && out[c] < hi[c] || diff < 0 && out[c] > lo[c] }
+		var cand []int
+		for _, c := range moving {
+			if room(c) {
+				cand = append(cand, c)
+			}
+		}
+		if len(cand) == 0 || round >= 3 {
+			cand = cand[:0]
+			for c := range out {
+				if room(c) && (lo[c] != hi[c]) {
+					cand = append(cand, c)
+				}
+			}
+		}
+		if len(cand) == 0 {
+			break
+		}
+		w := 0.0
+		for _, c := range cand {
+			w += math.Abs(out[c]-cur[c]) + 1e-9
+		}
+		for _, c := range cand {
+			share := (math.Abs(out[c]-cur[c]) + 1e-9) / w
+			out[c] = math.Min(hi[c], math.Max(lo[c], out[c]+diff*share))
+		}
+	}
+	return out
 }
 
 // interval returns the model's interval of values, widened to include the point.

@@ -25,6 +25,7 @@ var navPages = []struct{ Path, Label string }{
 	{"/customers", "Customers"},
 	{"/segments", "Segments"},
 	{"/spend", "Spend"},
+	{"/budget", "Budget"},
 	{"/sources", "Sources"},
 }
 
@@ -126,7 +127,7 @@ func (p *page) Chart(id string) *Chart {
 	return nil
 }
 
-var pageNames = []string{"login", "message", "overview", "sources", "customers", "customer", "spend", "attribution", "journeys", "segments", "automations", "automation"}
+var pageNames = []string{"login", "message", "overview", "sources", "customers", "customer", "spend", "attribution", "journeys", "segments", "automations", "automation", "budget"}
 
 func (s *server) parseTemplates() error {
 	funcs := template.FuncMap{

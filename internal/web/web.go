@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/omniroi/omniroi/internal/auth"
+	"github.com/omniroi/omniroi/internal/mix"
 	"github.com/omniroi/omniroi/internal/store"
 )
 
@@ -43,6 +44,8 @@ type Options struct {
 	// TrustedOrigins are other origins allowed to POST (e.g. "https://shop.example"
 	// when a proxy does not pass the Host header through); see http.CrossOriginProtection.
 	TrustedOrigins []string
+	// Budget fits the budget model; nil makes one (share it with the API's to fit once).
+	Budget *mix.Service
 
 	noCache bool // benchmarks measure the queries, not the cache
 	// computeWait is how long a request waits for a background analysis before the page
@@ -71,6 +74,7 @@ type server struct {
 	cache   *cache
 	tables  tableCache
 	compute *computeCache
+	budget  *mix.Service
 }
 
 // NewHandler returns the dashboard, to be mounted at "/" next to the APIs under /v1 and
@@ -98,6 +102,10 @@ func NewHandler(db *store.DB, opt Options) (http.Handler, error) {
 		ipLimit: auth.NewLimiter(opt.LoginLimit, opt.LoginWindow),
 		emLimit: auth.NewLimiter(max(3, opt.LoginLimit/5), opt.LoginWindow),
 		cache:   newCache(),
+		budget:  opt.Budget,
+	}
+	if s.budget == nil {
+		s.budget = mix.NewService(db)
 	}
 	s.cache.off = opt.noCache
 	if opt.computeWait <= 0 {
@@ -128,6 +136,7 @@ func NewHandler(db *store.DB, opt Options) (http.Handler, error) {
 	mux.Handle("GET /attribution", s.requireLogin(s.attributionPage))
 	mux.Handle("GET /journeys", s.requireLogin(s.journeys))
 	mux.Handle("GET /segments", s.requireLogin(s.segments))
+	mux.Handle("GET /budget", s.requireLogin(s.budgetPage))
 	mux.Handle("GET /automations", s.requireLogin(s.automations))
 	mux.Handle("GET /automations/{name}", s.requireLogin(s.automation))
 	mux.Handle("/", s.requireLogin(s.notFound))
