@@ -53,6 +53,21 @@ current spend they are compared with. docs/budget.md has the model and the JSON 
 		if err != nil {
 			return err
 		}
+		po := mix.PlanOptions{Margin: *margin, Locked: locks}
+		if *total != "" {
+			if po.Total, err = parseBudgetAmount(*total); err != nil {
+				return fmt.Errorf("--total: %w", err)
+			}
+			if po.Total <= 0 {
+				return errors.New("--total: the budget must be more than 0")
+			}
+		}
+		if po.Min, err = parseChannelAmounts("min", mins); err != nil {
+			return err
+		}
+		if po.Max, err = parseChannelAmounts("max", maxs); err != nil {
+			return err
+		}
 		series, err := in.load(ctx, sf)
 		if err != nil {
 			return err
@@ -72,21 +87,6 @@ current spend they are compared with. docs/budget.md has the model and the JSON 
 			rep := model.Report(series.Target, units)
 			rep.Warnings = append(rep.Warnings, series.Notes...)
 			return printBudgetFit(env.Stdout, rep, units, format)
-		}
-		po := mix.PlanOptions{Margin: *margin, Locked: locks}
-		if *total != "" {
-			if po.Total, err = parseBudgetAmount(*total); err != nil {
-				return fmt.Errorf("--total: %w", err)
-			}
-			if po.Total <= 0 {
-				return errors.New("--total: the budget must be more than 0")
-			}
-		}
-		if po.Min, err = parseChannelAmounts("min", mins); err != nil {
-			return err
-		}
-		if po.Max, err = parseChannelAmounts("max", maxs); err != nil {
-			return err
 		}
 		plan, err := model.Plan(po)
 		if err != nil {

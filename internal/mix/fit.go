@@ -282,7 +282,10 @@ func Fit(ctx context.Context, d Data, o Options) (*Model, error) {
 		ssr += r * r
 		sst += (f.Actual[t] - p.yScale) * (f.Actual[t] - p.yScale)
 	}
-	f.R2 = 1 - ssr/sst
+	f.R2 = 0
+	if sst > 0 {
+		f.R2 = 1 - ssr/sst
+	}
 	f.Total = sum(f.Actual)
 	// Each channel's weight per period: what a unit of its effect is worth that day. The
 	// additive form's is the mean target; the multiplicative form's the prediction

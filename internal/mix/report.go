@@ -113,7 +113,16 @@ type Units struct {
 	Format func(v float64) string
 }
 
+// finite keeps NaN and infinities out of JSON (which cannot carry them): they become 0.
+func finite(v float64) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0
+	}
+	return v
+}
+
 func (u Units) money(v float64) float64 {
+	v = finite(v)
 	e := 2
 	if u.Currency != "" {
 		e = money.Exponent(u.Currency)
@@ -123,13 +132,14 @@ func (u Units) money(v float64) float64 {
 }
 
 func (u Units) target(v float64) float64 {
+	v = finite(v)
 	if u.Money {
 		return u.money(v)
 	}
 	return math.Round(v*100) / 100
 }
 
-func ratio(v float64) float64 { return math.Round(v*1000) / 1000 }
+func ratio(v float64) float64 { return math.Round(finite(v)*1000) / 1000 }
 
 // FormatMoney writes v with the formatter, or plainly.
 func (u Units) FormatMoney(v float64) string {
@@ -177,7 +187,7 @@ func (m *Model) Report(target string, u Units) FitReport {
 			ROAS: ratio(c.ROAS), ROASLow: ratio(c.ROASLow), ROASHigh: ratio(c.ROASHigh),
 			MarginalROAS: ratio(c.MarginalROAS), MarginalLow: ratio(c.MarginalLow), MarginalHigh: ratio(c.MarginalHigh),
 			ShareOfMedia: ratio(c.ShareOfMedia), Identifiable: c.Identifiable,
-			HalfLifeDays: math.Round(c.HalfLifeDays*10) / 10, HalfSaturation: u.money(c.HalfSaturation),
+			HalfLifeDays: math.Round(finite(c.HalfLifeDays)*10) / 10, HalfSaturation: u.money(c.HalfSaturation),
 		})
 	}
 	for _, w := range m.Warnings {
