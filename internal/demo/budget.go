@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -104,13 +105,15 @@ func runAll(ctx context.Context, w *world) (revenue int64, spend [levCount]int64
 	if err := ctx.Err(); err != nil {
 		return 0, spend, err
 	}
+	all := newTally(len(w.days))
 	for _, pt := range parts {
 		revenue += pt.rev
-		for d := range pt.t.clicks {
-			for i := range levCount {
-				if c := pt.t.clicks[d][i]; c > 0 && isPaid(Lever(1<<i)) {
-					spend[i] += w.adCost(i, d, int64(c))
-				}
+		all.add(pt.t)
+	}
+	for d := range all.clicks {
+		for i := range levCount {
+			if c := all.clicks[d][i]; c > 0 && isPaid(Lever(1<<i)) {
+				spend[i] += w.adCost(i, d, int64(c))
 			}
 		}
 	}
@@ -265,6 +268,53 @@ func (bt *BudgetTruth) Best(total float64, lo, hi map[string]float64) (map[strin
 	}
 	if math.IsInf(bestV, -1) {
 		return nil, 0
+	}
+	return best, bestV - base
+}
+
+// BestProfit maximises margin × revenue − spend over the budget channels' spends, each
+// between lo and hi (nil: 0 and its spend at MaxMultiplier), in total at most total; it
+// returns the spends and the profit they add over the generated spend.
+func (bt *BudgetTruth) BestProfit(margin, total float64, lo, hi map[string]float64) (map[string]float64, float64) {
+	chs := slices.Sorted(maps.Keys(bt.Channels))
+	if len(chs) != 2 {
+		return nil, 0
+	}
+	bound := func(m map[string]float64, ch string, def float64) float64 {
+		if v, ok := m[ch]; ok {
+			return v
+		}
+		return def
+	}
+	profit := func(sp map[string]float64) float64 {
+		v := margin * bt.Value(sp)
+		for _, ch := range chs {
+			s, ok := sp[ch]
+			if !ok {
+				s = float64(bt.Channels[ch].SpendMinor)
+			}
+			v -= s
+		}
+		return v
+	}
+	base := profit(nil)
+	var best map[string]float64
+	bestV := math.Inf(-1)
+	const steps = 400
+	l0, h0 := bound(lo, chs[0], 0), bound(hi, chs[0], float64(bt.Channels[chs[0]].Curve[len(bt.Channels[chs[0]].Curve)-1].SpendMinor))
+	l1, h1 := bound(lo, chs[1], 0), bound(hi, chs[1], float64(bt.Channels[chs[1]].Curve[len(bt.Channels[chs[1]].Curve)-1].SpendMinor))
+	for i := 0; i <= steps; i++ {
+		a := l0 + (h0-l0)*float64(i)/steps
+		for j := 0; j <= steps; j++ {
+			b := l1 + (h1-l1)*float64(j)/steps
+			if a+b > total+1e-6 {
+				continue
+			}
+			sp := map[string]float64{chs[0]: a, chs[1]: b}
+			if v := profit(sp); v > bestV {
+				bestV, best = v, sp
+			}
+		}
 	}
 	return best, bestV - base
 }
