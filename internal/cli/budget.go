@@ -310,7 +310,7 @@ func printBudgetFit(w io.Writer, r mix.FitReport, u mix.Units, format string) er
 	if cur == "" {
 		cur = "(no currency)"
 	}
-	fmt.Fprintf(w, "Budget model of %s, %s to %s (%d days, one row per %s), %s\n\n", Clean(r.Target), r.From, r.To, r.Days, r.Granularity, cur)
+	fmt.Fprintf(w, "Budget model of %s, %s to %s (%d days, one row per %s, %s), %s\n\n", Clean(r.Target), r.From, r.To, r.Days, r.Granularity, r.Form, cur)
 	lv := fmt.Sprintf("%.0f %%", 100*r.Level)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "CHANNEL\tSPEND\tCONTRIBUTION (%s INTERVAL)\tROAS (%s INTERVAL)\tMARGINAL ROAS\tSHARE OF MEDIA\t\n", lv, lv)

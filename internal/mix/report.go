@@ -20,6 +20,7 @@ type FitReport struct {
 	To          string          `json:"to"`   // last day of the window, inclusive
 	Days        int             `json:"days"`
 	Granularity string          `json:"granularity"` // day or week
+	Form        string          `json:"form"`        // additive or multiplicative
 	Level       float64         `json:"interval_level"`
 	Uncertainty string          `json:"uncertainty"`
 	Channels    []FitChannelOut `json:"channels"`
@@ -163,7 +164,7 @@ func (u Units) FormatTarget(v float64, unit string) string {
 // Report builds the fit's JSON answer.
 func (m *Model) Report(target string, u Units) FitReport {
 	r := FitReport{
-		Target: target, Currency: u.Currency, Granularity: m.Period.String(), Level: m.Level,
+		Target: target, Currency: u.Currency, Granularity: m.Period.String(), Form: string(m.Form), Level: m.Level,
 		Uncertainty: m.Method, Days: m.WindowDays(), Warnings: []string{}, Dropped: m.Dropped,
 		Total: u.target(m.Total), Baseline: u.target(m.Baseline),
 		BaselineLow: u.target(m.BaselineLow), BaselineHi: u.target(m.BaselineHigh),
