@@ -159,7 +159,7 @@ func chooseGranularity(d *Data, period Period, force Period) Period {
 	return Day
 }
 
-// Fit fits the model to d: see the package documentation.
+// Fit fits the model to d (see the package documentation and docs/budget.md).
 func Fit(ctx context.Context, d Data, o Options) (*Model, error) {
 	t0 := time.Now()
 	period, err := d.validate()

@@ -55,21 +55,20 @@ type Move struct {
 
 // Plan is the planner's answer.
 type Plan struct {
-	Channels           []ChannelPlan
-	Total              float64 // budget (the recommended spend sums to it unless a margin or the maximums left some unspent)
-	CurrentTotal       float64
-	ExpectedGain       float64 // recommended − current, in target units (profit with a margin)
-	ExpectedGainLow    float64
-	ExpectedGainHigh   float64
-	Moves              []Move
-	Days               int // length of the window in days: amounts are per this many days
-	Margin             float64
-	Level              float64
-	Warnings           []Warning
-	CurrentTarget      float64 // expected media contribution now
-	RecommendedTarget  float64 // expected media contribution under the plan
-	ProbabilityOfGain  float64 // share of the draws in which the plan beats the current spend
-	channelMultipliers []float64
+	Channels          []ChannelPlan
+	Total             float64 // budget (the recommended spend sums to it unless a margin or the maximums left some unspent)
+	CurrentTotal      float64
+	ExpectedGain      float64 // recommended − current, in target units (profit with a margin)
+	ExpectedGainLow   float64
+	ExpectedGainHigh  float64
+	Moves             []Move
+	Days              int // length of the window in days: amounts are per this many days
+	Margin            float64
+	Level             float64
+	Warnings          []Warning
+	CurrentTarget     float64 // expected media contribution now
+	RecommendedTarget float64 // expected media contribution under the plan
+	ProbabilityOfGain float64 // share of the draws in which the plan beats the current spend
 }
 
 // WindowDays is the length of the model's window in days.
@@ -175,7 +174,6 @@ func (m *Model) Plan(o PlanOptions) (*Plan, error) {
 	for c := range C {
 		mult[c] = rec[c] / cur[c]
 	}
-	pl.channelMultipliers = mult
 	buf := make([]float64, n)
 	for c, name := range p.channels {
 		cc := m.response(c, 1, buf)

@@ -286,7 +286,7 @@ func (s *server) budgetCredit(ctx context.Context, m *mix.Model, cur string) map
 				}
 			}
 		}
-		if math.IsInf(lo, 1) {
+		if math.IsInf(lo, 1) || hi == 0 {
 			out[c.Channel] = "no tracked conversions"
 			continue
 		}
