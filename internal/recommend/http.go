@@ -186,13 +186,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	ck := strings.Join([]string{m.Version, placement, itoa(ref.id), strconv.FormatBool(ref.personalised), location, strconv.Itoa(n), strings.Join(products, "\x00")}, "\x01")
 	body := h.cached(m.Version, ck)
 	if body == nil {
-		hosts, err := ShopHosts(ctx, h.svc.db)
-		if err != nil {
-			writeErr(w, http.StatusServiceUnavailable, "storage unavailable; retry")
-			return
-		}
 		recs := m.Recommend(Request{CustomerID: ref.id, Placement: placement, Products: products, Location: location, N: n,
-			Personalised: ref.personalised, ShopHosts: hosts})
+			Personalised: ref.personalised})
 		if recs == nil {
 			recs = []Recommendation{}
 		}

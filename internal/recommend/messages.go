@@ -26,15 +26,11 @@ func (r Messages) Recommend(ctx context.Context, customerID int64, list string, 
 	if err != nil {
 		return nil, err
 	}
-	hosts, err := ShopHosts(ctx, r.Svc.db)
-	if err != nil {
-		return nil, err
-	}
 	if _, known := listCode[list]; !known || list == ListPinned {
 		list = ListForYou
 	}
 	recs := m.Recommend(Request{CustomerID: customerID, Placement: "email", List: list, Products: products, N: n,
-		Personalised: personal, ShopHosts: hosts})
+		Personalised: personal})
 	out := make([]journey.RecommendedProduct, 0, len(recs))
 	for _, x := range recs {
 		out = append(out, journey.RecommendedProduct{ID: x.ProductID, Title: x.Title, URL: TrackedURL(x.URL, x.ID), ImageURL: x.ImageURL,

@@ -61,7 +61,7 @@ type Request struct {
 	// check). When false only the context and what is popular count.
 	Personalised bool
 	// ShopHosts are the hosts product links may point to when the product is known only
-	// from events of a public key.
+	// from events of a public key; nil: the shop's own domains when the model was built.
 	ShopHosts []string
 }
 
@@ -86,8 +86,51 @@ type cand struct {
 	item    int32
 	score   float64
 	list    string
-	reason  string
+	why     why
+	anchor  int32 // the product the reason names
 	support int
+}
+
+// why says which sentence explains a candidate; the words are made only for the
+// products shown (reason), not for every candidate.
+type why uint8
+
+const (
+	whyPinned why = iota
+	whyTogether
+	whyCoViewed
+	whyCategory
+	whyBought
+	whyMatch
+	whyPopular
+)
+
+func (m *Model) reason(c cand, location string) string {
+	switch c.why {
+	case whyPinned:
+		return "featured by the shop"
+	case whyTogether:
+		return fmt.Sprintf("bought together with %s by %d customers", m.title[c.anchor], c.support)
+	case whyCoViewed:
+		return fmt.Sprintf("viewed by %d customers who also viewed %s", c.support, m.title[c.anchor])
+	case whyCategory:
+		return "also in " + m.category[c.anchor] + ", like " + m.title[c.anchor]
+	case whyBought:
+		if c.support > 0 {
+			return fmt.Sprintf("because you bought %s (%d customers bought both)", m.title[c.anchor], c.support)
+		}
+		return "because you bought " + m.title[c.anchor]
+	case whyPopular:
+		where := ""
+		if location != "" && len(m.popular["loc:"+location]) > 0 {
+			where = " at the " + location + " shop"
+			if location == "web" {
+				where = " online"
+			}
+		}
+		return fmt.Sprintf("bought by %d customers%s in the last %d days", c.support, where, m.rules.PopularDays)
+	}
+	return "matches what you bought"
 }
 
 // Recommend returns up to N recommendations for r, deterministic for a given model.
@@ -97,6 +140,9 @@ func (m *Model) Recommend(r Request) []Recommendation {
 	}
 	if r.Placement == "" {
 		r.Placement = "home"
+	}
+	if r.ShopHosts == nil {
+		r.ShopHosts = m.rules.ShopHosts
 	}
 	lists := Placements[r.Placement]
 	if lists == nil {
@@ -166,7 +212,7 @@ func (m *Model) Recommend(r Request) []Recommendation {
 	for _, pl := range []string{r.Placement, ""} {
 		var pins []cand
 		for _, p := range m.pins[pl] {
-			pins = append(pins, cand{item: p, list: ListPinned, reason: "featured by the shop"})
+			pins = append(pins, cand{item: p, list: ListPinned, why: whyPinned})
 		}
 		take(pins, r.N)
 	}
@@ -196,6 +242,9 @@ func (m *Model) Recommend(r Request) []Recommendation {
 			cs = m.popularList(r.Location)
 		}
 		for _, c := range cs {
+			if len(pool) >= 4*r.N {
+				break
+			}
 			if !seen[c.item] && ok(c.item) {
 				seen[c.item] = true
 				pool = append(pool, c)
@@ -209,11 +258,14 @@ func (m *Model) Recommend(r Request) []Recommendation {
 	recs := make([]Recommendation, 0, len(out))
 	for _, c := range out {
 		prod := m.cat.Get(m.items.ids[c.item])
+		if c.why == whyBought {
+			c.support = m.coBuyers(c.anchor, c.item)
+		}
 		recs = append(recs, Recommendation{
 			ID:        RecID(c.list, r.Placement, prod.ID),
 			ProductID: prod.ID, Title: prod.Title, Category: prod.Category,
 			PriceMinor: prod.PriceMinor, Price: money.Format(prod.PriceMinor, orEUR(prod.Currency)), Currency: prod.Currency,
-			URL: prod.URL, ImageURL: prod.ImageURL, List: c.list, Reason: c.reason, Support: c.support, Score: round4(c.score),
+			URL: prod.URL, ImageURL: prod.ImageURL, List: c.list, Reason: m.reason(c, r.Location), Support: c.support, Score: round4(c.score),
 		})
 	}
 	return recs
@@ -274,8 +326,7 @@ func (m *Model) togetherWith(ctx []int32) []cand {
 			c.item, c.list = x.item, ListTogether
 			c.score += float64(x.score)
 			if int(x.n) > c.support {
-				c.support = int(x.n)
-				c.reason = fmt.Sprintf("bought together with %s by %d customers", m.title[p], x.n)
+				c.support, c.why, c.anchor = int(x.n), whyTogether, p
 			}
 			best[x.item] = c
 		}
@@ -294,8 +345,7 @@ func (m *Model) similarTo(ctx []int32) []cand {
 			c.item, c.list = x.item, ListSimilar
 			c.score += float64(x.score)
 			if int(x.n) > c.support {
-				c.support = int(x.n)
-				c.reason = fmt.Sprintf("viewed by %d customers who also viewed %s", x.n, m.title[p])
+				c.support, c.why, c.anchor = int(x.n), whyCoViewed, p
 			}
 			best[x.item] = c
 		}
@@ -313,7 +363,7 @@ func (m *Model) similarTo(ctx []int32) []cand {
 				continue
 			}
 			seen[q] = true
-			out = append(out, cand{item: q, list: ListSimilar, reason: "also in " + catName + ", like " + m.title[p], support: m.buyersOf(q)})
+			out = append(out, cand{item: q, list: ListSimilar, why: whyCategory, anchor: p, support: m.buyersOf(q)})
 		}
 	}
 	return out
@@ -330,15 +380,9 @@ func (m *Model) forYou(history []int32) []cand {
 	s = topScored(s, 60, func(p int32) bool { return hasItem(history, p) })
 	out := make([]cand, 0, len(s))
 	for _, x := range s {
-		c := cand{item: x.item, score: x.score, list: ListForYou}
+		c := cand{item: x.item, score: x.score, list: ListForYou, why: whyMatch}
 		if x.from >= 0 {
-			c.support = m.coBuyers(x.from, x.item)
-			c.reason = fmt.Sprintf("because you bought %s", m.title[x.from])
-			if c.support > 0 {
-				c.reason += fmt.Sprintf(" (%d customers bought both)", c.support)
-			}
-		} else {
-			c.reason = "matches what you bought"
+			c.why, c.anchor = whyBought, x.from
 		}
 		out = append(out, c)
 	}
@@ -372,18 +416,10 @@ func (m *Model) popularList(location string) []cand {
 	if location != "" && len(m.popular["loc:"+location]) > 0 {
 		key = "loc:" + location
 	}
-	where := ""
-	if key != "" {
-		where = " at the " + location + " shop"
-		if location == "web" {
-			where = " online"
-		}
-	}
 	list := m.popular[key]
 	out := make([]cand, 0, len(list))
 	for _, x := range list {
-		out = append(out, cand{item: x.item, score: float64(x.customers), list: ListPopular, support: int(x.customers),
-			reason: fmt.Sprintf("bought by %d customers%s in the last %d days", x.customers, where, m.rules.PopularDays)})
+		out = append(out, cand{item: x.item, score: float64(x.customers), list: ListPopular, support: int(x.customers), why: whyPopular})
 	}
 	return out
 }

@@ -169,11 +169,6 @@ func (s *Service) ForCustomerWith(ctx context.Context, m *Model, req Request) ([
 			return nil, err
 		}
 	}
-	if req.ShopHosts == nil {
-		if req.ShopHosts, err = ShopHosts(ctx, s.db); err != nil {
-			return nil, err
-		}
-	}
 	return m.Recommend(req), nil
 }
 

@@ -47,6 +47,7 @@ type Rules struct {
 	DefaultConsent bool
 	Refresh        time.Duration
 	UserHashSecret string
+	ShopHosts      []string // the shop's own domains (ShopHosts)
 }
 
 // LoadRules reads the settings.
@@ -82,6 +83,9 @@ func LoadRules(ctx context.Context, db *store.DB) (Rules, error) {
 		return r, err
 	}
 	if r.UserHashSecret, err = workspace.Get(ctx, db, userHashKey.Name); err != nil {
+		return r, err
+	}
+	if r.ShopHosts, err = ShopHosts(ctx, db); err != nil {
 		return r, err
 	}
 	return r, nil
