@@ -41,9 +41,9 @@ type Product struct {
 	ImageURL      string           `json:"image_url,omitempty"`
 	Availability  string           `json:"availability"`
 	Replenishable bool             `json:"replenishable,omitempty"`
-	Origin        string           `json:"origin"`            // import preset, or "events"
-	Trusted       bool             `json:"trusted"`           // imported, or described by a server source
-	Stock         map[string]int64 `json:"stock,omitempty"`   // location → quantity; nil: not tracked
+	Origin        string           `json:"origin"`             // import preset, or "events"
+	Trusted       bool             `json:"trusted"`            // imported, or described by a server source
+	Stock         map[string]int64 `json:"stock,omitempty"`    // location → quantity; nil: not tracked
 	Variants      []string         `json:"variants,omitempty"` // ids of a product's variants
 }
 

@@ -102,12 +102,12 @@ type seenRow struct {
 }
 
 type peRow struct {
-	seq       int64
-	pos       int
-	product   string
-	kind      string
-	ts        int64
-	rec       string
+	seq     int64
+	pos     int
+	product string
+	kind    string
+	ts      int64
+	rec     string
 }
 
 // eventProduct is the Segment product object (and the product fields of a product event).

@@ -17,7 +17,7 @@ type KNNOptions struct {
 	// RowWeight weighs a row (a customer's or a basket's set) by its size: heavy buyers
 	// co-buy everything, so their evidence counts less (the IDF weighting of shared users
 	// Gorse uses). nil counts every row once.
-	RowWeight func(size int) float64
+	RowWeight  func(size int) float64
 	MinSupport int // neighbours need at least this many rows in common; default 1
 }
 

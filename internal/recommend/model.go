@@ -152,9 +152,9 @@ type Model struct {
 	openCart   map[int32][]int32    // viewers user → products added after the last order
 	recentView map[int32][]int32    // viewers user → products viewed, latest first
 	lastOrder  map[string]int64
-	pins       map[string][]int32          // placement → pinned products
-	blocked    map[string]map[int32]bool   // placement → blocked products
-	traits     map[string]string           // customer → traits JSON
+	pins       map[string][]int32        // placement → pinned products
+	blocked    map[string]map[int32]bool // placement → blocked products
+	traits     map[string]string         // customer → traits JSON
 	popularTo  int64
 	stats      Stats
 }

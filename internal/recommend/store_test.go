@@ -48,7 +48,7 @@ func shop(t *testing.T, db *store.DB) {
 			items = append(items, map[string]any{"product_id": "jam", "price": 4.5, "quantity": 1})
 		}
 		orders = append(orders, ev(map[string]any{"type": "track", "event": "Order Completed", "userId": fmt.Sprintf("u%d", i),
-			"timestamp": t0.Add(time.Duration(i) * time.Hour).Format(time.RFC3339),
+			"timestamp":  t0.Add(time.Duration(i) * time.Hour).Format(time.RFC3339),
 			"properties": map[string]any{"order_id": fmt.Sprintf("o%d", i), "revenue": 9, "currency": "EUR", "location": "store", "products": items}}))
 	}
 	for i := 0; i < 8; i++ {
@@ -61,7 +61,7 @@ func shop(t *testing.T, db *store.DB) {
 	for i := 0; i < 6; i++ {
 		for _, p := range []string{"coffee", "croissant"} {
 			views = append(views, ev(map[string]any{"type": "track", "event": "Product Viewed", "anonymousId": fmt.Sprintf("v%d", i),
-				"timestamp": t0.Add(time.Duration(i) * time.Minute).Format(time.RFC3339),
+				"timestamp":  t0.Add(time.Duration(i) * time.Minute).Format(time.RFC3339),
 				"properties": map[string]any{"product_id": p, "name": "whatever the page says", "url": "https://evil.example/" + p}}))
 		}
 	}
