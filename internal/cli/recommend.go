@@ -34,6 +34,7 @@ func init() {
        omniroi recommend products [--json]                     (the catalogue, imported and seen in events)
        omniroi recommend attribution [--days 7] [--json]       (orders after a click on a recommendation)
        omniroi recommend models [--json]                       (what each model uses, and what it never uses)
+       omniroi recommend next [CUSTOMER] [--limit 20] [--json]  (next best action, with its reason)
 
 evaluate: FILE is a CSV of customer_id,product_id,timestamp[,quantity] (the UCI Online Retail
 columns CustomerID, StockCode, InvoiceDate, Quantity are read too); without --transactions the
@@ -55,7 +56,7 @@ figures: docs/recommend.md.`,
 		exclude := fs.String("exclude", "", "product ids to leave out (postage, fees), comma-separated")
 		days := fs.Int("days", 7, "attribution window after a click")
 		sub, pos, err := parseSub(fs, args, map[string][]int{"show": {1}, "product": {1}, "evaluate": {0}, "pin": {1}, "block": {1},
-			"unpin": {1}, "rules": {0}, "products": {0}, "attribution": {0}, "models": {0}})
+			"unpin": {1}, "rules": {0}, "products": {0}, "attribution": {0}, "models": {0}, "next": {0, 1}})
 		if err != nil {
 			return err
 		}
@@ -143,6 +144,29 @@ figures: docs/recommend.md.`,
 					stock = strings.Join(parts, " ")
 				}
 				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", Clean(p.ID), Clean(p.Title), Clean(p.Category), p.PriceMinor, p.Availability, Clean(stock), p.Origin)
+			})
+		case "next":
+			m, err := recommend.BuildFromStore(ctx, db)
+			if err != nil {
+				return err
+			}
+			var ids []int64
+			if len(pos) == 1 {
+				cu, err := identity.FindCustomer(ctx, db, pos[0])
+				if err != nil {
+					return err
+				}
+				ids = []int64{cu.ID}
+			}
+			acts, err := recommend.NextActions(ctx, db, m, ids, recommend.NBAOptions{})
+			if err != nil {
+				return err
+			}
+			if len(pos) == 0 {
+				acts = recommend.RankActions(acts, *limit)
+			}
+			return printRows(env, sf.JSON, acts, "CUSTOMER\tACTION\tCHANNEL\tWHY", func(w io.Writer, a recommend.NextAction) {
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\n", a.CustomerID, a.Action, a.Channel, Clean(a.Reason))
 			})
 		case "attribution":
 			if err := catalog.CatchUp(ctx, db); err != nil {
