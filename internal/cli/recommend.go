@@ -14,11 +14,13 @@ import (
 
 	"github.com/omniroi/omniroi/internal/audit"
 	"github.com/omniroi/omniroi/internal/catalog"
+	"github.com/omniroi/omniroi/internal/demo"
 	"github.com/omniroi/omniroi/internal/identity"
 	"github.com/omniroi/omniroi/internal/journey"
 	"github.com/omniroi/omniroi/internal/recommend"
 	"github.com/omniroi/omniroi/internal/server"
 	"github.com/omniroi/omniroi/internal/store"
+	"github.com/omniroi/omniroi/internal/workspace"
 )
 
 func init() {
@@ -183,6 +185,27 @@ figures: docs/recommend.md.`,
 		return ErrUsage
 	}
 	Register(c)
+	demoHooks = append(demoHooks, loadDemoCatalogue)
+}
+
+// loadDemoCatalogue gives the demo bakery its catalogue and stock; bread, coffee and
+// pastries are bought again and again, so they may be recommended again.
+func loadDemoCatalogue(ctx context.Context, db *store.DB) ([]string, error) {
+	n, err := demo.LoadCatalogue(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := workspace.Set(ctx, db, audit.ActorCLI, "recommend.replenishable_categories", "bread,coffee,pastry"); err != nil {
+		return nil, err
+	}
+	// Delivery is an order line, not a product to recommend or to name in a reason.
+	if err := recommend.SetProductRule(ctx, db, recommend.ProductRule{ProductID: "w-delivery", Rule: recommend.RuleBlock}, nil); err != nil {
+		return nil, err
+	}
+	if err := catalog.CatchUp(ctx, db); err != nil {
+		return nil, err
+	}
+	return []string{fmt.Sprintf("Catalogue: %d products with stock; try `omniroi recommend show cus_100007` or GET /v1/recommendations?writeKey=KEY&placement=home", n)}, nil
 }
 
 type stringList []string

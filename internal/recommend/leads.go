@@ -31,7 +31,7 @@ var leadFeatures = []struct {
 	{"email_opens", "opened %v emails"},
 	{"email_clicks", "clicked %v email links"},
 	{"active_days", "was active on %v days"},
-	{"recency_days", "was last active %v days before"},
+	{"recency_days", "last active %v days ago"},
 	{"signed_up", "signed up"},
 }
 

@@ -381,12 +381,39 @@ func (m *Model) forYou(history []int32) []cand {
 	out := make([]cand, 0, len(s))
 	for _, x := range s {
 		c := cand{item: x.item, score: x.score, list: ListForYou, why: whyMatch}
+		if x.from >= 0 && !m.nameable(x.from) {
+			x.from = m.bestNameable(history, x.item)
+		}
 		if x.from >= 0 {
 			c.why, c.anchor = whyBought, x.from
 		}
 		out = append(out, c)
 	}
 	return out
+}
+
+// nameable reports whether a product may be named in a reason: a catalogue product with
+// a title that is not blocked everywhere (delivery, fees and postage are blocked so).
+func (m *Model) nameable(p int32) bool {
+	if m.blocked[""][p] {
+		return false
+	}
+	prod := m.cat.Get(m.items.ids[p])
+	return prod != nil && prod.Title != ""
+}
+
+// bestNameable is the nameable history product most bought together with item (-1: none).
+func (m *Model) bestNameable(history []int32, item int32) int32 {
+	best, n := int32(-1), 0
+	for _, h := range history {
+		if !m.nameable(h) {
+			continue
+		}
+		if c := m.coBuyers(h, item); c > n {
+			best, n = h, c
+		}
+	}
+	return best
 }
 
 // coBuyers counts customers who bought both products.
