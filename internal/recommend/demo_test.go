@@ -104,4 +104,33 @@ func TestDemoTastesRecovered(t *testing.T) {
 	if simShare < 2*popShare || simShare < 0.5 {
 		t.Fatalf("similar recovers tastes %.1f%% of the time, popular %.1f%%: want at least twice and half", 100*simShare, 100*popShare)
 	}
+
+	// Next best actions on the demo: every customer gets one, each with its reason, and
+	// the shop's customers are not all told the same thing.
+	acts, err := recommend.NextActions(ctx, db, m, nil, recommend.NBAOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	for _, a := range acts {
+		kinds[a.Action]++
+		if a.Reason == "" || a.Action == recommend.ActionRecommend && a.Product == nil {
+			t.Fatalf("action without its reason or product: %+v", a)
+		}
+	}
+	t.Logf("next best actions: %v", kinds)
+	if len(kinds) < 3 {
+		t.Fatalf("next best actions %v: want at least three kinds", kinds)
+	}
+	// Lead scores (two-month windows: a 2,000-person demo has few first orders a month):
+	// the time split validates, and the leads come with reasons.
+	rep, err := recommend.ScoreLeads(ctx, db, recommend.LeadOptions{Window: 60 * 24 * time.Hour, Horizon: 60 * 24 * time.Hour}, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := rep.Validation
+	t.Logf("leads: AUC %.3f (baseline %.3f), %d/%d converted in training", v.AUC, v.BaselineAUC, v.TrainConverted, v.TrainPeople)
+	if v.AUC <= 0.5 || len(rep.Leads) == 0 || len(rep.Leads[0].Reasons) == 0 || len(v.Reliability) == 0 {
+		t.Fatalf("lead report %+v", rep)
+	}
 }

@@ -22,17 +22,17 @@ import (
 
 // leadFeatures name the model's inputs, in order, with how a reason words them.
 var leadFeatures = []struct {
-	name   string
-	phrase string // %v is the count
+	name      string
+	one, many string // how a reason words a count of 1 and of more (%v)
 }{
-	{"page_views", "viewed %v pages"},
-	{"product_views", "viewed %v products"},
-	{"cart_adds", "added %v products to a cart"},
-	{"email_opens", "opened %v emails"},
-	{"email_clicks", "clicked %v email links"},
-	{"active_days", "was active on %v days"},
-	{"recency_days", "last active %v days ago"},
-	{"signed_up", "signed up"},
+	{"page_views", "viewed 1 page", "viewed %v pages"},
+	{"product_views", "viewed 1 product", "viewed %v products"},
+	{"cart_adds", "added to a cart once", "added to a cart %v times"},
+	{"email_opens", "opened 1 email", "opened %v emails"},
+	{"email_clicks", "clicked 1 email link", "clicked %v email links"},
+	{"active_days", "active on 1 day", "active on %v days"},
+	{"recency_days", "last active 1 day ago", "last active %v days ago"},
+	{"signed_up", "signed up", "signed up"},
 }
 
 // LeadOptions tune lead scoring.
@@ -380,14 +380,15 @@ func (m *logistic) reasons(x []float64) []string {
 		}
 		j := m.cols[e.k]
 		f := leadFeatures[j]
-		if j == 7 {
-			out = append(out, f.phrase)
-			continue
+		switch {
+		case j == 6 && x[j] == 0:
+			out = append(out, "active on the last day")
+		case x[j] == 0:
+		case x[j] == 1 || j == 7:
+			out = append(out, f.one)
+		default:
+			out = append(out, fmt.Sprintf(f.many, strconv.FormatFloat(x[j], 'f', -1, 64)))
 		}
-		if x[j] == 0 && j != 6 {
-			continue
-		}
-		out = append(out, fmt.Sprintf(f.phrase, strconv.FormatFloat(x[j], 'f', -1, 64)))
 	}
 	if len(out) == 0 {
 		out = []string{"nothing stands out"}
