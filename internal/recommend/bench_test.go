@@ -152,3 +152,33 @@ func cpuTime() time.Duration {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkRecommend is the in-process cost of one list (no HTTP, no cache): a known
+// customer's home page, and a product page, on the benchShop model.
+// Run: go test -run XXX -bench 'Recommend$' ./internal/recommend/
+func BenchmarkRecommend(b *testing.B) {
+	db := storetest.SQLite(b)
+	benchShop(b, db)
+	m, err := recommend.BuildFromStore(context.Background(), db)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ids []int64
+	rows, _ := db.Query(context.Background(), `SELECT id FROM customers ORDER BY id LIMIT 1000`)
+	for rows.Next() {
+		var id int64
+		rows.Scan(&id)
+		ids = append(ids, id)
+	}
+	rows.Close()
+	b.Run("home", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			m.Recommend(recommend.Request{CustomerID: ids[i%len(ids)], Placement: "home", Personalised: true})
+		}
+	})
+	b.Run("product", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			m.Recommend(recommend.Request{Placement: "product", Products: []string{fmt.Sprintf("p%04d", i%1000)}})
+		}
+	})
+}

@@ -126,25 +126,59 @@ type scored struct {
 	n     int32 // support behind that contribution
 }
 
-// topScored returns the k best of s (score desc, item asc), skipping items excluded.
+// topScored returns the k best of s (score desc, item asc), skipping items excluded. It
+// selects with a bounded min-heap, so only the kept ones are sorted.
 func topScored(s []scored, k int, excluded func(int32) bool) []scored {
-	sort.Slice(s, func(a, b int) bool {
-		if s[a].score != s[b].score {
-			return s[a].score > s[b].score
+	better := func(a, b scored) bool {
+		if a.score != b.score {
+			return a.score > b.score
 		}
-		return s[a].item < s[b].item
-	})
-	out := make([]scored, 0, k)
+		return a.item < b.item
+	}
+	h := make([]scored, 0, k) // min-heap: h[0] is the worst kept
+	down := func(i int) {
+		for {
+			l, w := 2*i+1, i
+			if l < len(h) && better(h[w], h[l]) {
+				w = l
+			}
+			if r := l + 1; r < len(h) && better(h[w], h[r]) {
+				w = r
+			}
+			if w == i {
+				return
+			}
+			h[i], h[w] = h[w], h[i]
+			i = w
+		}
+	}
 	for _, c := range s {
-		if len(out) == k {
+		if k == 0 {
 			break
+		}
+		if len(h) == k && !better(c, h[0]) {
+			continue
 		}
 		if excluded != nil && excluded(c.item) {
 			continue
 		}
-		out = append(out, c)
+		if len(h) < k {
+			h = append(h, c)
+			for i := len(h) - 1; i > 0; {
+				p := (i - 1) / 2
+				if !better(h[p], h[i]) {
+					break
+				}
+				h[p], h[i] = h[i], h[p]
+				i = p
+			}
+			continue
+		}
+		h[0] = c
+		down(0)
 	}
-	return out
+	sort.Slice(h, func(a, b int) bool { return better(h[a], h[b]) })
+	return h
 }
 
 func sortStrings(s []string) { sort.Strings(s) }

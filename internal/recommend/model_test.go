@@ -2,6 +2,8 @@ package recommend
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"sort"
 	"strings"
 	"testing"
 
@@ -258,6 +260,36 @@ func TestPersonalisedConsent(t *testing.T) {
 	} {
 		if got := Personalised(c.traits, c.def); got != c.want {
 			t.Errorf("Personalised(%s, %v) = %v, want %v", c.traits, c.def, got, c.want)
+		}
+	}
+}
+
+// topScored selects what a full sort would.
+func TestTopScoredMatchesSort(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 1))
+	for trial := 0; trial < 200; trial++ {
+		var s []scored
+		for i := 0; i < r.IntN(300); i++ {
+			s = append(s, scored{item: int32(r.IntN(100)), score: float64(r.IntN(20))})
+		}
+		k := r.IntN(40)
+		ex := func(p int32) bool { return p%7 == 0 }
+		want := append([]scored(nil), s...)
+		sort.Slice(want, func(a, b int) bool {
+			if want[a].score != want[b].score {
+				return want[a].score > want[b].score
+			}
+			return want[a].item < want[b].item
+		})
+		var w []scored
+		for _, x := range want {
+			if len(w) < k && !ex(x.item) {
+				w = append(w, x)
+			}
+		}
+		got := topScored(s, k, ex)
+		if fmt.Sprint(got) != fmt.Sprint(w) {
+			t.Fatalf("k=%d\n got %v\nwant %v", k, got, w)
 		}
 	}
 }
