@@ -87,8 +87,9 @@ Restore with omniroi restore FILE into an empty data directory or database.`,
 
 SQLite: DIR must be empty or not exist; it gets the database and the files the backup
 carries. PostgreSQL (--db): the database must hold no tables (create one with createdb);
-runs pg_restore, which must be on PATH. Migrations of a newer omniroi are applied after
-the restore, as on every start.`,
+runs pg_restore, which must be on PATH. The restored data keeps the backup's schema:
+omniroi serve applies newer migrations when it starts, as always, so a backup taken
+before an upgrade can also be served by the version that made it.`,
 	}
 	r.Run = func(ctx context.Context, env *Env, args []string) error {
 		fs, sf := storeFlagSet(r, env)

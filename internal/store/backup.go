@@ -287,8 +287,8 @@ func ReadBackup(ctx context.Context, path string) (*BackupInfo, error) {
 
 // RestoreSQLite restores a backup made by BackupSQLite into dataDir, which must be
 // empty or not exist. The database is put in place last, after the files it carries.
-// The restored database is then opened once, which applies the migrations this omniroi
-// has and the backup's did not.
+// It keeps the backup's schema: the next omniroi serve applies the migrations its
+// version has, so a backup taken before an upgrade can be served by the old version.
 func RestoreSQLite(ctx context.Context, src, dataDir string) (*BackupInfo, error) {
 	info, err := ReadBackup(ctx, src)
 	if err != nil {
@@ -343,11 +343,7 @@ func RestoreSQLite(ctx context.Context, src, dataDir string) (*BackupInfo, error
 	}
 	done = true
 	syncDir(dir)
-	db, err := Open(ctx, Config{DataDir: dir})
-	if err != nil {
-		return nil, fmt.Errorf("open the restored database: %w", err)
-	}
-	return info, db.Close()
+	return info, nil
 }
 
 // unpackBackup writes the files a backup carries into dir and drops the backup's tables.

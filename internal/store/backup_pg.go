@@ -125,8 +125,8 @@ func (db *DB) BackupPostgres(ctx context.Context, dsn, dst string, opt BackupOpt
 }
 
 // RestorePostgres restores a pg_dump custom-format file into the database dsn names,
-// which must hold no tables yet, then opens it once (applying newer migrations) and
-// clears the leases the dumped processes held.
+// which must hold no tables yet, and clears the leases the dumped processes held. Like
+// RestoreSQLite it keeps the dump's schema; omniroi serve migrates it.
 func RestorePostgres(ctx context.Context, src, dsn string) (*BackupInfo, error) {
 	st, err := os.Stat(src)
 	if err != nil {
@@ -160,7 +160,7 @@ func RestorePostgres(ctx context.Context, src, dsn string) (*BackupInfo, error) 
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("pg_restore: %w: %s", err, strings.TrimSpace(stderr.String()))
 	}
-	db, err = Open(ctx, Config{DSN: dsn})
+	db, err = openPostgres(ctx, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open the restored database: %w", err)
 	}
