@@ -1,26 +1,27 @@
-// Package api serves omniroi's read API under /api/v1, behind API tokens
-// (Authorization: Bearer TOKEN; create one with `omniroi token add NAME`).
+// Package api serves omniroi's JSON API under /api/v1, behind API tokens
+// (Authorization: Bearer TOKEN; create one with `omniroi token add NAME --role ROLE`).
+//
+// Every route is declared once, in a table of Route values (internal/cli/apiroutes.go),
+// with the permission its token's role needs; NewRouter mounts nothing else.
 package api
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/omniroi/omniroi/internal/identity"
 	"github.com/omniroi/omniroi/internal/store"
 )
 
-// NewHandler returns the read API. Mount it at the server root: it routes /api/v1/...
+// ReadHandler serves the customer and stats routes. It checks nothing: mount it only
+// through NewRouter, as the handler of these routes:
 //
 //	GET /api/v1/customers/{id}   id, email, phone, userId or anonymousId → profile
 //	GET /api/v1/customers?q=&limit=  search by name, email, phone, userId or id prefix
 //	GET /api/v1/stats            counts and processor lag
-func NewHandler(db *store.DB) http.Handler {
+func ReadHandler(db *store.DB) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/customers/{id}", func(w http.ResponseWriter, r *http.Request) {
 		c, err := identity.FindCustomer(r.Context(), db, r.PathValue("id"))
@@ -67,39 +68,7 @@ func NewHandler(db *store.DB) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, s)
 	})
-	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path)
-	})
-	return requireToken(db, mux)
-}
-
-func requireToken(db *store.DB, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := r.Header.Get("Authorization")
-		scheme, secret, ok := strings.Cut(h, " ")
-		secret = strings.TrimSpace(secret)
-		if !ok || subtle.ConstantTimeCompare([]byte(strings.ToLower(scheme)), []byte("bearer")) != 1 || secret == "" {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="omniroi"`)
-			writeError(w, http.StatusUnauthorized, "missing API token: send Authorization: Bearer TOKEN (create one with omniroi token add NAME)")
-			return
-		}
-		t, err := CheckToken(r.Context(), db, secret)
-		if err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="omniroi", error="invalid_token"`)
-				writeError(w, http.StatusUnauthorized, "invalid API token")
-				return
-			}
-			writeError(w, http.StatusInternalServerError, err.Error())
-			return
-		}
-		if r.Method != http.MethodGet && r.Method != http.MethodHead && t.Scope != ScopeWrite {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="omniroi", error="insufficient_scope", scope="write"`)
-			writeError(w, http.StatusForbidden, fmt.Sprintf("API token %q is read-only; %s needs a write token (omniroi token add NAME --write)", t.Name, r.Method))
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+	return mux
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/omniroi/omniroi/internal/api"
+	"github.com/omniroi/omniroi/internal/auth"
 	"github.com/omniroi/omniroi/internal/identity/identitytest"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/store/storetest"
@@ -29,7 +30,15 @@ func TestReadAPI(t *testing.T) {
 		if _, _, err := api.CreateToken(ctx, db, "reporting"); err == nil {
 			t.Error("duplicate token name accepted")
 		}
-		h := api.NewHandler(db)
+		read := api.ReadHandler(db)
+		h, err := api.NewRouter(db, []api.Route{
+			{Pattern: "GET /api/v1/stats", Perm: auth.PermReadReports, Handler: read},
+			{Pattern: "GET /api/v1/customers", Perm: auth.PermReadPersonal, Handler: read},
+			{Pattern: "GET /api/v1/customers/{id}", Perm: auth.PermReadPersonal, Handler: read},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 		get := func(path, token string) (int, map[string]any) {
 			req := httptest.NewRequest("GET", path, nil)
 			if token != "" {

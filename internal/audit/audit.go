@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/omniroi/omniroi/internal/store"
@@ -32,6 +33,23 @@ const (
 // UserActor names a dashboard user; TokenActor an API token.
 func UserActor(email string) string { return "user:" + email }
 func TokenActor(name string) string { return "token:" + name }
+
+type actorKey struct{}
+
+// WithActor says who acts in ctx. The dashboard and API guards set it for every request
+// and the CLI for every command, so that functions whose signatures predate the audit
+// log (journey.Apply, auth.SetPassword) can record who called them.
+func WithActor(ctx context.Context, actor string) context.Context {
+	return context.WithValue(ctx, actorKey{}, actor)
+}
+
+// ActorFrom returns the actor WithActor put in ctx, or ActorSystem.
+func ActorFrom(ctx context.Context) string {
+	if a, ok := ctx.Value(actorKey{}).(string); ok && a != "" {
+		return a
+	}
+	return ActorSystem
+}
 
 // Execer is a store.Tx or a store.DB: record inside the transaction that made the change
 // when there is one, so the change and its record commit together.
@@ -63,8 +81,10 @@ func Record(ctx context.Context, x Execer, e Entry) error {
 
 // Filter narrows List; zero values match everything. Limit defaults to 100.
 type Filter struct {
-	Action string // exact, or a prefix ending in "." ("privacy.")
-	Before int64  // id: entries older than this one (paging)
+	// Action matches an action and the actions under it: "user" matches "user",
+	// "user.role" and "user.invite"; "privacy." matches "privacy.erase"; "user.role" only itself.
+	Action string
+	Before int64 // id: entries older than this one (paging)
 	Limit  int
 }
 
@@ -75,14 +95,9 @@ func List(ctx context.Context, db *store.DB, f Filter) ([]Entry, error) {
 	}
 	q := `SELECT id, at, actor, action, target, detail FROM audit_log WHERE 1=1`
 	var args []any
-	if f.Action != "" {
-		if f.Action[len(f.Action)-1] == '.' {
-			q += ` AND action LIKE ?`
-			args = append(args, f.Action+"%")
-		} else {
-			q += ` AND action = ?`
-			args = append(args, f.Action)
-		}
+	if a := strings.TrimSuffix(f.Action, "."); a != "" {
+		q += ` AND (action = ? OR action LIKE ? ESCAPE '\')`
+		args = append(args, a, likeEscape.Replace(a)+".%")
 	}
 	if f.Before > 0 {
 		q += ` AND id < ?`
@@ -112,3 +127,5 @@ func List(ctx context.Context, db *store.DB, f Filter) ([]Entry, error) {
 	}
 	return out, rows.Err()
 }
+
+var likeEscape = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)

@@ -62,3 +62,35 @@ func (r Role) Can(p Permission) bool {
 	}
 	return false
 }
+
+// Permissions lists every permission, in the order of the constants.
+var Permissions = []Permission{PermReadReports, PermReadPersonal, PermEditJourneys, PermManageSources, PermManageUsers, PermPrivacy, PermSettings, PermReadAudit}
+
+var permSummaries = map[Permission]string{
+	PermReadReports:   "read reports",
+	PermReadPersonal:  "read customers' personal data",
+	PermEditJourneys:  "change journeys and experiments",
+	PermManageSources: "manage sources and keys",
+	PermManageUsers:   "manage users",
+	PermPrivacy:       "export and erase a person's data",
+	PermSettings:      "change settings",
+	PermReadAudit:     "read the audit log",
+}
+
+// Summary says in a few words what p allows, for error messages and docs.
+func (p Permission) Summary() string {
+	if s, ok := permSummaries[p]; ok {
+		return s
+	}
+	return string(p)
+}
+
+// LeastRole is the least powerful role that has p ("" when none has it).
+func LeastRole(p Permission) Role {
+	for i := len(Roles) - 1; i >= 0; i-- {
+		if Roles[i].Can(p) {
+			return Roles[i]
+		}
+	}
+	return ""
+}

@@ -16,6 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/omniroi/omniroi/internal/audit"
 	"github.com/omniroi/omniroi/internal/store"
 )
 
@@ -54,7 +55,8 @@ func CreateUser(ctx context.Context, db *store.DB, email, password string) (User
 	return CreateUserRole(ctx, db, email, password, RoleOwner)
 }
 
-// CreateUserRole adds a dashboard user with the given role.
+// CreateUserRole adds a dashboard user with the given role, recorded in the audit log as
+// done by audit.ActorFrom(ctx).
 func CreateUserRole(ctx context.Context, db *store.DB, email, password string, role Role) (User, error) {
 	if _, err := ParseRole(string(role)); err != nil {
 		return User{}, err
@@ -79,8 +81,12 @@ func CreateUserRole(ctx context.Context, db *store.DB, email, password string, r
 		if n > 0 {
 			return ErrUserExists
 		}
-		return tx.QueryRow(ctx, `INSERT INTO users (email, password_hash, role, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
-			email, hash, string(role), u.CreatedAt.UnixMilli()).Scan(&u.ID)
+		if err := tx.QueryRow(ctx, `INSERT INTO users (email, password_hash, role, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
+			email, hash, string(role), u.CreatedAt.UnixMilli()).Scan(&u.ID); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Entry{Actor: audit.ActorFrom(ctx), Action: "user.add", Target: fmt.Sprintf("user:%d", u.ID),
+			Detail: map[string]any{"email": email, "role": string(role)}})
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("create user %s: %w", email, err)
@@ -88,7 +94,8 @@ func CreateUserRole(ctx context.Context, db *store.DB, email, password string, r
 	return u, nil
 }
 
-// SetPassword replaces a user's password and ends all their sessions.
+// SetPassword replaces a user's password and ends all their sessions (recorded in the
+// audit log as done by audit.ActorFrom(ctx)).
 func SetPassword(ctx context.Context, db *store.DB, email, password string) error {
 	email, err := NormalizeEmail(email)
 	if err != nil {
@@ -110,8 +117,11 @@ func SetPassword(ctx context.Context, db *store.DB, email, password string) erro
 		if err != nil {
 			return fmt.Errorf("set password: %w", err)
 		}
-		_, err = tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = ?`, id)
-		return err
+		if _, err = tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = ?`, id); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Entry{Actor: audit.ActorFrom(ctx), Action: "user.password", Target: fmt.Sprintf("user:%d", id),
+			Detail: map[string]any{"email": email}})
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/omniroi/omniroi/internal/identity"
@@ -82,6 +83,16 @@ func printProfile(w io.Writer, p identity.CustomerProfile) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  first seen %s, last seen %s, %d events\n", p.FirstSeen.Format(time.DateTime), p.LastSeen.Format(time.DateTime), p.Events)
+	if len(p.Groups) > 0 {
+		names := make([]string, len(p.Groups))
+		for i, g := range p.Groups {
+			names[i] = Clean(g.Label())
+		}
+		fmt.Fprintf(w, "  Member of: %s\n", strings.Join(names, ", "))
+	}
+	if len(p.Unverified) > 0 {
+		fmt.Fprintf(w, "  unverified (sent with a public key, not confirmed; never messaged, no consent): %s\n", strings.Join(p.Unverified, ", "))
+	}
 	fmt.Fprintln(w, "\nidentities:")
 	for _, i := range p.Identities {
 		shared := ""

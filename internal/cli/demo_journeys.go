@@ -49,6 +49,9 @@ func printDemoJourneys(w io.Writer, jr *demojourney.Report) {
 	fmt.Fprintf(w, "                %d emails over SMTP, %d SMS and %d push via webhook, into %s\n",
 		jr.Delivered["email"], jr.Delivered["sms"], jr.Delivered["push"], jr.Outbox)
 	fmt.Fprintf(w, "                consent from the subscriber lists: email %d, SMS %d, push %d customers\n", jr.Consent["email"], jr.Consent["sms"], jr.Consent["push"])
+	c := jr.Confirm
+	fmt.Fprintf(w, "                web sign-ups are unverified (the web key is public): %d confirmation emails and %d SMS, %d confirmed, %d held by the new-recipient limits; %d journey messages waited\n",
+		c.Delivered["email"], c.Delivered["sms"], c.Confirmed, c.Held, c.Waiting)
 	fmt.Fprintf(w, "    %-15s %8s %8s %7s  %-14s %s\n", "journey", "treated", "holdout", "sends", "true gain", "measured gain (95% CI; runs that reached a message)")
 	for _, j := range jr.Journeys {
 		m := j.Measured

@@ -108,19 +108,30 @@ func TestTokenCommand(t *testing.T) {
 		return runCLI(t, append(args, "--data", data)...)
 	}
 	code, out, errs := run("token", "add", "reporting")
-	if code != 0 || !strings.Contains(out, `API token "reporting" (read) created.`) {
+	if code != 0 || !strings.Contains(out, `API token "reporting" (role analyst) created.`) {
 		t.Fatalf("token add: exit %d\n%s%s", code, out, errs)
 	}
 	secret := strings.TrimSpace(strings.SplitN(strings.SplitN(out, "keep it): ", 2)[1], "\n", 2)[0])
-	if code, out, errs := run("token", "add", "automation", "--write"); code != 0 || !strings.Contains(out, `API token "automation" (write) created.`) {
+	if code, out, errs := run("token", "add", "automation", "--write"); code != 0 || !strings.Contains(out, `API token "automation" (role marketer) created.`) {
 		t.Fatalf("token add --write: exit %d\n%s%s", code, out, errs)
 	}
+	if code, out, errs := run("token", "add", "board", "--role", "viewer", "--json"); code != 0 || !strings.Contains(out, `"role": "viewer"`) || !strings.Contains(out, `"scope": "read"`) {
+		t.Fatalf("token add --role viewer: exit %d\n%s%s", code, out, errs)
+	}
+	if code, _, errs := run("token", "add", "x", "--role", "root"); code != 1 || !strings.Contains(errs, "unknown role") {
+		t.Fatalf("token add --role root: exit %d %s", code, errs)
+	}
+	if code, _, errs := run("token", "add", "x", "--role", "viewer", "--write"); code != 1 || !strings.Contains(errs, "--write means --role marketer") {
+		t.Fatalf("token add --role viewer --write: exit %d %s", code, errs)
+	}
 	if code, out, _ := run("token", "list"); code != 0 || !strings.HasPrefix(out, "NAME") || !strings.Contains(out, "reporting") || strings.Contains(out, secret) ||
-		!regexp.MustCompile(`reporting\s+\S+\s+read\s`).MatchString(out) || !regexp.MustCompile(`automation\s+\S+\s+write\s`).MatchString(out) {
+		!regexp.MustCompile(`reporting\s+\S+\s+analyst\s`).MatchString(out) || !regexp.MustCompile(`automation\s+\S+\s+marketer\s`).MatchString(out) {
 		t.Fatalf("token list: exit %d\n%s", code, out)
 	}
-	if code, _, _ := run("token", "revoke", "automation"); code != 0 {
-		t.Fatalf("token revoke automation: exit %d", code)
+	for _, name := range []string{"automation", "board"} {
+		if code, _, _ := run("token", "revoke", name); code != 0 {
+			t.Fatalf("token revoke %s: exit %d", name, code)
+		}
 	}
 	if code, _, _ := run("token", "list", "extra"); code != 2 {
 		t.Errorf("token list extra: exit %d, want usage (2)", code)

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/audit"
 	"github.com/omniroi/omniroi/internal/journey"
 	"github.com/omniroi/omniroi/internal/server"
 	"github.com/omniroi/omniroi/internal/store"
@@ -37,6 +38,7 @@ Flags: --data, --db, --json; run also takes --base-url and the OMNIROI_SMTP_URL,
 OMNIROI_SMS_URL, OMNIROI_PUSH_URL, OMNIROI_WEBHOOK_SECRET variables.`,
 	}
 	c.Run = func(ctx context.Context, env *Env, args []string) error {
+		ctx = audit.WithActor(ctx, audit.ActorCLI) // apply, enable, disable and policy are audited
 		fs, sf := storeFlagSet(c, env)
 		window := fs.String("window", "7d", "report: an order this long after the first message (with --all-runs: after entry) counts as a conversion")
 		allRuns := fs.Bool("all-runs", false, "report: compare every run from its entry, not only the runs that reached a message")
@@ -328,7 +330,9 @@ func printReport(env *Env, r *journey.Report) {
 }
 
 func journeyRun(ctx context.Context, env *Env, db *store.DB, baseURL string, once bool) error {
-	senders, err := journey.SenderConfigFromEnv().Senders()
+	cfg := journey.SenderConfigFromEnv()
+	cfg.NetPolicy = journey.SettingsNetPolicy(db)
+	senders, err := cfg.Senders()
 	if err != nil {
 		return err
 	}
@@ -349,7 +353,9 @@ func journeyRun(ctx context.Context, env *Env, db *store.DB, baseURL string, onc
 // serveHooks = append(serveHooks, journeyServeHook(*public, env.Log)).
 func journeyServeHook(publicURL string, log *slog.Logger) func(*server.Server) {
 	return func(s *server.Server) {
-		senders, err := journey.SenderConfigFromEnv().Senders()
+		cfg := journey.SenderConfigFromEnv()
+		cfg.NetPolicy = journey.SettingsNetPolicy(s.DB)
+		senders, err := cfg.Senders()
 		if err != nil {
 			log.Error("journeys disabled", "err", err)
 			return
@@ -365,7 +371,9 @@ func journeyServeHook(publicURL string, log *slog.Logger) func(*server.Server) {
 			log.Error("journeys disabled", "err", err)
 			return
 		}
-		s.Mux.Handle("/j/", journey.NewHTTPHandler(eng, journey.HandlerOptions{InboundSecret: []byte(os.Getenv("OMNIROI_WEBHOOK_SECRET"))}))
+		hopt := cfg.HandlerOptions(publicURL)
+		logInboundRoutes(log, hopt)
+		s.Mux.Handle("/j/", journey.NewHTTPHandler(eng, hopt))
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
@@ -375,5 +383,17 @@ func journeyServeHook(publicURL string, log *slog.Logger) func(*server.Server) {
 			cancel()
 			<-done
 		})
+	}
+}
+
+// logInboundRoutes says at start which provider routes take requests, and what turns on
+// the others: a route without its secret answers 503 and processes nothing.
+func logInboundRoutes(log *slog.Logger, opt journey.HandlerOptions) {
+	for _, r := range journey.InboundRoutes(opt) {
+		if r.On {
+			log.Info("journeys: provider route on", "route", "POST "+r.Path, "checks", r.Accepts)
+		} else {
+			log.Warn("journeys: provider route off (answers 503, processes nothing)", "route", "POST "+r.Path, "to_enable", r.Missing)
+		}
 	}
 }

@@ -78,4 +78,22 @@ func TestJourneyCommand(t *testing.T) {
 	if code, out, _ := run("journey", "policy"); code != 0 || !strings.Contains(out, "Europe/Berlin") {
 		t.Errorf("show policy: exit %d %q", code, out)
 	}
+	if code, _, _ := run("journey", "enable", "thanks"); code != 0 {
+		t.Errorf("enable: exit %d", code)
+	}
+	// Every change is in the audit log, by the CLI; the unchanged apply and the failed
+	// disable are not.
+	code, out, _ = run("audit", "--action", "journey", "--json")
+	var es []struct{ Actor, Action, Target string }
+	if code != 0 || json.Unmarshal([]byte(out), &es) != nil {
+		t.Fatalf("audit: exit %d %s", code, out)
+	}
+	var got []string
+	for _, e := range es {
+		got = append(got, e.Actor+" "+e.Action+" "+e.Target)
+	}
+	want := "cli journey.enable journey:thanks|cli journey.policy setting:journey.policy|cli journey.disable journey:thanks|cli journey.apply journey:thanks|cli journey.apply journey:abandoned-cart"
+	if strings.Join(got, "|") != want {
+		t.Errorf("audit log:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.ReplaceAll(want, "|", "\n"))
+	}
 }

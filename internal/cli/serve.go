@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 
@@ -29,7 +30,17 @@ Journeys send through what the environment configures (docs/journeys.md, "Channe
   OMNIROI_SMS_URL         twilio://SID:TOKEN@api.twilio.com?from=NUMBER, or an https:// webhook
   OMNIROI_PUSH_URL        fcm:///path/to/service-account.json, or an https:// webhook
   OMNIROI_WEBHOOK_SECRET  HMAC key for outgoing webhooks and inbound SMS and delivery reports
+  OMNIROI_MAILGUN_SIGNING_KEY  Mailgun's HTTP webhook signing key, for its delivery reports
   OMNIROI_SHOP_URL        the shop's website, for links in the built-in templates
+Provider routes need a credential (docs/journeys.md, "Security"); a route whose secret is
+unset is off: it answers 503, processes nothing, and serve logs so at start.
+  POST /j/status          omniroi's HMAC: needs OMNIROI_WEBHOOK_SECRET
+  POST /j/status/mailgun  Mailgun's signature: needs OMNIROI_MAILGUN_SIGNING_KEY
+  POST /j/sms/inbound     Twilio's X-Twilio-Signature (the auth token in a twilio:// OMNIROI_SMS_URL)
+                          or omniroi's HMAC (OMNIROI_WEBHOOK_SECRET); Twilio signs the URL it
+                          calls, so behind a proxy set --public-url to that URL's base.
+Webhooks go to https:// and public addresses only, unless the settings webhooks.allowed_hosts
+(plain http) and webhooks.allowed_networks (e.g. loopback, for a relay on this host) allow more.
 The segment feed (RFM segment and P(alive) per customer, for win-back) refreshes hourly.`,
 	}
 	c.Run = func(ctx context.Context, env *Env, args []string) error {
@@ -48,7 +59,7 @@ The segment feed (RFM segment and P(alive) per customer, for win-back) refreshes
 		}
 		defer db.Close()
 		copt, err := publicURLOptions(*public)
-		servePublicURL = *public
+		servePublicURL, serveLog = *public, env.Log
 		if servePublicURL == "" {
 			servePublicURL = "http://" + *addr
 		}
@@ -77,6 +88,9 @@ The segment feed (RFM segment and P(alive) per customer, for win-back) refreshes
 	}
 	Register(c)
 }
+
+// serveLog is serve's logger, for hooks that report what they turned on at start.
+var serveLog = slog.Default()
 
 // publicURLOptions turns --public-url into where analytics.js is told to send events.
 func publicURLOptions(public string) (collect.Options, error) {

@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/omniroi/omniroi/internal/api"
-	"github.com/omniroi/omniroi/internal/attribution"
 	"github.com/omniroi/omniroi/internal/auth"
 	"github.com/omniroi/omniroi/internal/identity"
 	"github.com/omniroi/omniroi/internal/journey"
+	"github.com/omniroi/omniroi/internal/privacy"
 	"github.com/omniroi/omniroi/internal/server"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/value"
@@ -29,6 +30,7 @@ const (
 // the dashboard.
 func init() {
 	serveHooks = append(serveHooks, startProcessor, mountAPI, mountDashboard, startJourneys, startSegmentFeed)
+	serveHooks = append(serveHooks, startRetention)
 	demoHooks = append(demoHooks, createDemoUser)
 }
 
@@ -51,20 +53,14 @@ func startProcessor(s *server.Server) {
 	})
 }
 
+// mountAPI mounts the JSON API: the routes of apiroutes.go, each behind its role check.
 func mountAPI(s *server.Server) {
-	s.Mux.Handle("/api/v1/", api.NewHandler(s.DB))
-	attr := api.RequireToken(s.DB, attribution.NewHTTPHandler(s.DB))
-	for _, p := range []string{"/api/v1/attribution", "/api/v1/attribution/", "/api/v1/roi"} {
-		s.Mux.Handle(p, attr)
+	h, err := api.NewRouter(s.DB, apiRoutes(s.DB))
+	if err != nil {
+		panic(fmt.Sprintf("API routes: %v", err)) // a declaration defect, found by every test that serves
 	}
-	jr := api.RequireToken(s.DB, journey.NewAPIHandler(s.DB)) // POST needs a write token
-	for _, p := range []string{"/api/v1/journeys", "/api/v1/journeys/"} {
-		s.Mux.Handle(p, jr)
-	}
-	val := api.RequireToken(s.DB, value.NewHTTPHandler(s.DB))
-	for _, p := range []string{"/api/v1/clv", "/api/v1/customers/{id}/value", "/api/v1/segments", "/api/v1/cohorts", "/api/v1/economics"} {
-		s.Mux.Handle(p, val)
-	}
+	s.Mux.Handle("/api/", h)
+	mountExperiments(s) // the website's /v1/experiments and its script (experiment.go)
 }
 
 func mountDashboard(s *server.Server) {
@@ -88,7 +84,7 @@ var servePublicURL string
 
 // startJourneys runs the journey engine and mounts its tracking and unsubscribe routes under /j/.
 func startJourneys(s *server.Server) {
-	journeyServeHook(servePublicURL, slog.Default())(s)
+	journeyServeHook(servePublicURL, serveLog)(s)
 }
 
 // startSegmentFeed keeps segment_changes current (RFM segment and P(alive) per customer,
@@ -101,6 +97,21 @@ func startSegmentFeed(s *server.Server) {
 	go func() {
 		defer close(done)
 		f.Run(ctx, func(err error) { slog.Error("segment feed", "err", err) })
+	}()
+	s.OnShutdown(func(context.Context) {
+		cancel()
+		<-done
+	})
+}
+
+// startRetention applies the privacy.retention.* settings at start and then daily: old
+// raw events minimised, old rejected payloads and message copies deleted.
+func startRetention(s *server.Server) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		privacy.RetentionLoop(ctx, s.DB, 24*time.Hour, slog.Default())
 	}()
 	s.OnShutdown(func(context.Context) {
 		cancel()

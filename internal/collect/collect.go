@@ -16,7 +16,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,6 +27,7 @@ import (
 
 	"github.com/omniroi/omniroi/internal/event"
 	"github.com/omniroi/omniroi/internal/store"
+	"github.com/omniroi/omniroi/internal/workspace"
 )
 
 // Options tune the handler; the zero value is a sensible default.
@@ -45,6 +48,13 @@ type Options struct {
 	// KeyCacheTTL is how long a write key → source lookup is trusted (default 30 s;
 	// unknown keys are remembered for a fifth of it).
 	KeyCacheTTL time.Duration
+	// KeyCheckInterval is how often the key generation (store.KeyGenerationSetting) is
+	// read to notice a rotation or revocation made by another process, which then
+	// empties the cache (default 1 s).
+	KeyCheckInterval time.Duration
+	// TrustedProxies are the proxies whose X-Forwarded-For names the client's address;
+	// nil reads the collect.trusted_proxies setting when the handler starts.
+	TrustedProxies []netip.Prefix
 	// RetryAfter is sent with 429 and 503 (default 1 s).
 	RetryAfter time.Duration
 	// CommitTimeout bounds one transaction (default 30 s); past it requests get 503.
@@ -82,6 +92,9 @@ func (o *Options) defaults() {
 	if o.KeyCacheTTL <= 0 {
 		o.KeyCacheTTL = 30 * time.Second
 	}
+	if o.KeyCheckInterval <= 0 {
+		o.KeyCheckInterval = time.Second
+	}
 	if o.RetryAfter <= 0 {
 		o.RetryAfter = time.Second
 	}
@@ -101,20 +114,22 @@ func (o *Options) defaults() {
 
 // Stats are counters since the handler started.
 type Stats struct {
-	Requests        int64 // event requests answered
-	EventsAccepted  int64 // valid events committed (duplicates included)
-	EventsInserted  int64 // new rows (accepted minus duplicates)
-	EventsRejected  int64 // invalid events turned away
-	Commits         int64 // transactions
-	Overloaded      int64 // 429 replies
-	StorageErrors   int64 // 503 replies after a failed commit
-	Unauthorized    int64 // 401 replies
-	BadRequests     int64 // 400 replies to whole requests
-	PendingEvents   int64 // accepted, not yet answered
-	PendingRequests int64
-	TailCheckpoints int64         // SQLite checkpoints finished by the committer so the WAL restarts
-	SlowestCommit   time.Duration // longest transaction (write + commit)
-	SlowestTail     time.Duration // longest tail checkpoint
+	Requests         int64 // event requests answered
+	EventsAccepted   int64 // valid events committed (duplicates included)
+	EventsInserted   int64 // new rows (accepted minus duplicates)
+	EventsRejected   int64 // invalid events turned away
+	Commits          int64 // transactions
+	Overloaded       int64 // 429 replies
+	StorageErrors    int64 // 503 replies after a failed commit
+	Unauthorized     int64 // 401 replies
+	BadRequests      int64 // 400 replies to whole requests
+	PendingEvents    int64 // accepted, not yet answered
+	PendingRequests  int64
+	EventsDropped    int64         // events of erased people, counted and not stored (privacy.go)
+	EventsAnonymised int64         // events without analytics consent, stored without identifiers
+	TailCheckpoints  int64         // SQLite checkpoints finished by the committer so the WAL restarts
+	SlowestCommit    time.Duration // longest transaction (write + commit)
+	SlowestTail      time.Duration // longest tail checkpoint
 }
 
 // Handler serves the collection API. Create it with NewHandler; stop it with Close.
@@ -140,6 +155,8 @@ type Handler struct {
 
 	nRequests, nAccepted, nInserted, nRejected, nCommits atomic.Int64
 	nOverloaded, nStorageErr, nUnauthorized, nBad        atomic.Int64
+	nDropped, nAnonymised                                atomic.Int64 // privacy gate (privacy.go)
+	trusted                                              sync.Map     // source id → bool: its kind is trusted (privacy.go)
 	slowestCommit, slowestTail                           atomic.Int64 // nanoseconds; written by the committer only
 }
 
@@ -163,6 +180,13 @@ func NewHandler(db *store.DB, opt Options) *Handler {
 		done:  make(chan struct{}),
 	}
 	h.keys.m = map[string]keyEntry{}
+	if opt.TrustedProxies == nil {
+		ps, err := workspace.TrustedProxies(context.Background(), db)
+		if err != nil {
+			h.log.Warn("collect.trusted_proxies unreadable; X-Forwarded-For is ignored", "err", err)
+		}
+		h.opt.TrustedProxies = ps
+	}
 	if opt.OnCommit != nil {
 		h.onCommit.Store(&opt.OnCommit)
 	}
@@ -227,6 +251,7 @@ func (h *Handler) Stats() Stats {
 		EventsRejected: h.nRejected.Load(), Commits: h.nCommits.Load(), Overloaded: h.nOverloaded.Load(),
 		StorageErrors: h.nStorageErr.Load(), Unauthorized: h.nUnauthorized.Load(), BadRequests: h.nBad.Load(),
 		PendingEvents: int64(pe), PendingRequests: int64(pr), TailCheckpoints: h.checkpoints.Tails(),
+		EventsDropped: h.nDropped.Load(), EventsAnonymised: h.nAnonymised.Load(),
 		SlowestCommit: time.Duration(h.slowestCommit.Load()), SlowestTail: time.Duration(h.slowestTail.Load()),
 	}
 }
@@ -373,6 +398,12 @@ func (h *Handler) write(evs []event.Event, rejs []store.Rejection) error {
 			if err := store.LockEventLog(ctx, tx); err != nil {
 				return fmt.Errorf("lock event log: %w", err)
 			}
+		}
+		evs, rejs, err := h.privacyGate(ctx, tx, evs, rejs)
+		if err != nil {
+			return err
+		}
+		if len(evs) > 0 {
 			n, err := h.db.InsertEventsFast(ctx, tx, evs)
 			if err != nil {
 				return err
@@ -458,6 +489,7 @@ func (h *Handler) events(route, typeHint string) http.Handler {
 		cors(w, r)
 		h.nRequests.Add(1)
 		receivedAt := h.opt.Now()
+		clientIP := h.clientIP(r)
 		select {
 		case h.slots <- struct{}{}:
 			defer func() { <-h.slots }()
@@ -539,7 +571,7 @@ func (h *Handler) events(route, typeHint string) http.Handler {
 				})
 				continue
 			}
-			ev.SourceID = src.ID
+			ev.SourceID, ev.ClientIP = src.ID, clientIP
 			p.bytes += int64(len(ev.Body))
 			p.events = append(p.events, ev)
 		}
@@ -707,8 +739,74 @@ type keyEntry struct {
 }
 
 type keyCache struct {
-	mu sync.RWMutex
-	m  map[string]keyEntry // by key hash: the secret itself is not kept
+	mu  sync.RWMutex
+	m   map[string]keyEntry // by key hash: the secret itself is not kept
+	gen int64               // store.KeyGenerationSetting the entries were read under
+
+	checkedAt atomic.Int64 // unix ns of the last generation read
+}
+
+// checkKeyGeneration empties the key cache when a key was rotated or revoked since the
+// last look, by this process or another (the CLI). One request per KeyCheckInterval
+// pays a primary-key read of the settings table; the others go on with the cache.
+func (h *Handler) checkKeyGeneration(ctx context.Context) {
+	now := time.Now().UnixNano()
+	last := h.keys.checkedAt.Load()
+	if last != 0 && now-last < int64(h.opt.KeyCheckInterval) || !h.keys.checkedAt.CompareAndSwap(last, now) {
+		return
+	}
+	gen, err := h.db.KeyGeneration(ctx)
+	if err != nil {
+		h.log.Warn("read write-key generation", "err", err)
+		return
+	}
+	h.keys.mu.Lock()
+	if gen != h.keys.gen {
+		clear(h.keys.m)
+		h.keys.gen = gen
+	}
+	h.keys.mu.Unlock()
+}
+
+// clientIP is the address a request came from: the connection's, or, when that is a
+// trusted proxy, the nearest address in X-Forwarded-For that is not a trusted proxy.
+func (h *Handler) clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	addr = addr.Unmap()
+	if !trusted(h.opt.TrustedProxies, addr) {
+		return addr.String()
+	}
+	hops := r.Header.Values("X-Forwarded-For")
+	for i := len(hops) - 1; i >= 0; i-- {
+		parts := strings.Split(hops[i], ",")
+		for j := len(parts) - 1; j >= 0; j-- {
+			a, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
+			if err != nil {
+				return addr.String() // a garbled header: believe nothing in it
+			}
+			addr = a.Unmap()
+			if !trusted(h.opt.TrustedProxies, addr) {
+				return addr.String()
+			}
+		}
+	}
+	return addr.String()
+}
+
+func trusted(ps []netip.Prefix, a netip.Addr) bool {
+	for _, p := range ps {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 const maxCachedKeys = 10_000
@@ -720,18 +818,22 @@ func (h *Handler) sourceFromBody(ctx context.Context, key string) (store.Source,
 	return h.source(ctx, key)
 }
 
-// source resolves a write key, through a short-lived cache.
+// source resolves a write key, through a short-lived cache that a key rotation or
+// revocation empties (checkKeyGeneration).
 func (h *Handler) source(ctx context.Context, key string) (store.Source, error) {
+	h.checkKeyGeneration(ctx)
 	hash := store.HashKey(key)
 	now := h.opt.Now()
 	h.keys.mu.RLock()
 	e, hit := h.keys.m[hash]
+	gen := h.keys.gen
 	h.keys.mu.RUnlock()
 	if !hit || now.After(e.exp) {
 		src, err := h.db.SourceByKey(ctx, key)
 		switch {
 		case err == nil:
 			e = keyEntry{src: src, ok: true, exp: now.Add(h.opt.KeyCacheTTL)}
+			h.trusted.Store(src.ID, src.Trusted())
 		case errors.Is(err, store.ErrNotFound):
 			e = keyEntry{exp: now.Add(h.opt.KeyCacheTTL / 5)}
 		default:
@@ -741,7 +843,10 @@ func (h *Handler) source(ctx context.Context, key string) (store.Source, error) 
 		if len(h.keys.m) >= maxCachedKeys {
 			clear(h.keys.m)
 		}
-		h.keys.m[hash] = e
+		// A change seen while we read may have been made before our read: do not cache.
+		if h.keys.gen == gen {
+			h.keys.m[hash] = e
+		}
 		h.keys.mu.Unlock()
 	}
 	if !e.ok {

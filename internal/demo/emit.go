@@ -9,6 +9,11 @@ import (
 // Sources are the systems that send the demo's events; each gets a write key.
 var Sources = []string{"web", "store-till", "store-wifi", "email", "sms"}
 
+// SourceKinds says which sources hold a public key: the web shop's analytics.js and the
+// guest Wi-Fi portal run in customers' browsers (client); the till's sync, the email
+// platform's and the SMS club's webhooks run on servers (server).
+var SourceKinds = map[string]string{"web": "client", "store-till": "server", "store-wifi": "client", "email": "server", "sms": "server"}
+
 const (
 	srcWebSys uint8 = iota
 	srcTill

@@ -121,7 +121,7 @@ func Load(ctx context.Context, db *store.DB, opt LoadOptions) (*LoadReport, erro
 	}
 
 	for _, name := range Sources {
-		_, key, err := db.CreateSource(ctx, name)
+		_, key, err := db.CreateSourceKind(ctx, name, SourceKinds[name])
 		if err != nil {
 			return nil, err
 		}

@@ -45,6 +45,9 @@ type Event struct {
 	Timestamp   time.Time // clock-skew corrected event time
 	ReceivedAt  time.Time
 	Body        []byte
+	// ClientIP is the address the collection API saw the request come from (behind a
+	// trusted proxy, from X-Forwarded-For); "" for imports and omniroi's own events.
+	ClientIP string
 }
 
 // Error is a rejection of one event, with the reason a client can act on.

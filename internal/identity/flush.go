@@ -101,6 +101,8 @@ type job struct {
 	counters                  []any // customers whose traits did not change: id, first, last, events
 	activity, orders, refunds []any
 	conflicts                 []any
+	groups, members           []any // trust.go
+	consent                   []any // customer_consent rows (privacy_consent.go)
 	unidentified, badOrders   int64
 }
 
@@ -166,6 +168,8 @@ func (p *Processor) build(b *batch, from, cursor int64) *job {
 	for _, c := range b.conflicts {
 		j.conflicts = append(j.conflicts, c.seq, c.ts, c.key.kind, c.key.value, b.final(c.cust), b.final(c.other), c.userID, c.otherUserID, c.reason)
 	}
+	p.buildGroups(b, j)
+	p.buildConsent(b, j)
 	return j
 }
 
@@ -182,6 +186,9 @@ func (p *Processor) write(ctx context.Context, tx *store.Tx, j *job) error {
 	err := tx.QueryRow(ctx, `SELECT value FROM settings WHERE key = ?`, CursorSetting).Scan(&cur)
 	if err == nil && cur != strconv.FormatInt(j.start, 10) || err != nil && j.start != 0 {
 		return fmt.Errorf("processor cursor moved to %s under us (another processor?): %w", cur, errLeaseLost)
+	}
+	if err := p.checkEpoch(ctx, tx); err != nil {
+		return err
 	}
 
 	w := &writer{ctx: ctx, tx: tx, stmts: map[string]*sql.Stmt{}}
@@ -213,6 +220,9 @@ func (p *Processor) write(ctx context.Context, tx *store.Tx, j *job) error {
 		}
 		if _, err := tx.Exec(ctx, "DELETE FROM customers WHERE id IN ("+in.String()+")", args[len(moves)*2:]...); err != nil {
 			return fmt.Errorf("merge customers: %w", err)
+		}
+		if err := moveGroupMembers(ctx, tx, cases.String(), in.String(), args, len(moves)); err != nil {
+			return err
 		}
 	}
 	type rows struct {
@@ -253,6 +263,9 @@ func (p *Processor) write(ctx context.Context, tx *store.Tx, j *job) error {
 			WHERE excluded.ts > orders.ts OR (excluded.ts = orders.ts AND excluded.seq > orders.seq)`, 10, j.orders},
 		{"refunds", `INSERT INTO refunds (seq, order_id, customer_id, ts, amount_minor, currency, full_refund) VALUES`, "", 7, j.refunds},
 		{"identity conflicts", `INSERT INTO identity_conflicts (seq, ts, kind, value, customer_id, other_id, user_id, other_user_id, reason) VALUES`, "", 9, j.conflicts},
+		{"groups", `INSERT INTO groups (group_id, name, traits, first_seen, last_seen) VALUES`,
+			`ON CONFLICT (group_id) DO UPDATE SET name = excluded.name, traits = excluded.traits, first_seen = excluded.first_seen, last_seen = excluded.last_seen`, 5, j.groups},
+		{"group members", `INSERT INTO group_members (group_id, customer_id, first_seen, seq) VALUES`, earlierMember, 4, j.members},
 	} {
 		if len(t.rows) == 0 {
 			continue
@@ -264,6 +277,9 @@ func (p *Processor) write(ctx context.Context, tx *store.Tx, j *job) error {
 		if strings.HasPrefix(t.head, "UPDATE") && n != int64(len(t.rows)/t.cols) {
 			return fmt.Errorf("write %s: updated %d rows of %d: the in-memory graph and the database disagree", t.what, n, len(t.rows)/t.cols)
 		}
+	}
+	if err := p.writeConsent(ctx, tx, w, j); err != nil {
+		return err
 	}
 	for _, s := range []struct {
 		k string

@@ -24,6 +24,7 @@ type trait struct {
 	V json.RawMessage `json:"v"`
 	T int64           `json:"t"`
 	S int64           `json:"s"`
+	U bool            `json:"u,omitempty"` // unverified: a contact point or consent from a client source (trust.go)
 }
 
 func (a trait) newer(b trait) bool { return a.T > b.T || (a.T == b.T && a.S > b.S) }
@@ -54,11 +55,13 @@ func (c *customer) traitMap() map[string]trait {
 	return c.traits
 }
 
-// setTrait records v for k if it is newer by event time than what the customer has.
-func (c *customer) setTrait(k string, v json.RawMessage, ts, seq int64) bool {
+// setTrait records v for k if it ranks above what the customer has: newer by event
+// time, and for contact points and consent not unverified over verified (trust.go).
+// trusted says whether the event's source states verified facts.
+func (c *customer) setTrait(k string, v json.RawMessage, ts, seq int64, trusted bool) bool {
 	m := c.traitMap()
-	nt := trait{V: v, T: ts, S: seq}
-	if old, ok := m[k]; ok && !nt.newer(old) {
+	nt := trait{V: v, T: ts, S: seq, U: !trusted && ProtectedTrait(k)}
+	if old, ok := m[k]; ok && !nt.better(k, old) {
 		return false
 	}
 	m[k] = nt
@@ -117,10 +120,11 @@ type graph struct {
 	ids       map[idKey]*ident
 	custs     map[int64]*customer
 	conflicts map[[4]string]bool // kind, value, userId, other userId already recorded
+	groups    map[string]*group
 }
 
 func newGraph() *graph {
-	return &graph{ids: map[idKey]*ident{}, custs: map[int64]*customer{}, conflicts: map[[4]string]bool{}}
+	return &graph{ids: map[idKey]*ident{}, custs: map[int64]*customer{}, conflicts: map[[4]string]bool{}, groups: map[string]*group{}}
 }
 
 func sortKeys(ks []idKey) {

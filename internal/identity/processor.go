@@ -24,6 +24,7 @@ import (
 	"github.com/omniroi/omniroi/internal/channel"
 	"github.com/omniroi/omniroi/internal/commerce"
 	"github.com/omniroi/omniroi/internal/event"
+	"github.com/omniroi/omniroi/internal/privacy/consent"
 	"github.com/omniroi/omniroi/internal/store"
 )
 
@@ -76,6 +77,9 @@ type Processor struct {
 	unidentified int64
 	badOrders    int64
 	currency     string
+	kinds        map[int64]bool  // source id → trusted (trust.go)
+	consentMap   consent.Mapping // privacy.consent.* settings (privacy_consent.go)
+	epoch        string          // EpochSetting when the graph was loaded (privacy_erase.go)
 	renewed      time.Time
 	held         bool
 }
@@ -273,7 +277,7 @@ func (p *Processor) Rebuild(ctx context.Context) error {
 	return p.process(ctx, max)
 }
 
-var derivedTables = []string{"customers", "identities", "identity_conflicts", "customer_merges", "activity", "orders", "refunds"}
+var derivedTables = []string{"customers", "identities", "identity_conflicts", "customer_merges", "activity", "orders", "refunds", "groups", "group_members", "customer_consent"}
 
 func settingInt(ctx context.Context, db *store.DB, key string) (int64, error) {
 	v, ok, err := db.Setting(ctx, key)
@@ -297,6 +301,9 @@ func (p *Processor) load(ctx context.Context) error {
 		return err
 	}
 	if p.badOrders, err = settingInt(ctx, p.db, BadOrdersSetting); err != nil {
+		return err
+	}
+	if p.epoch, err = p.readEpoch(ctx); err != nil {
 		return err
 	}
 	g := newGraph()
@@ -358,6 +365,9 @@ func (p *Processor) load(ctx context.Context) error {
 	if err := crows.Err(); err != nil {
 		return fmt.Errorf("load identity conflicts: %w", err)
 	}
+	if err := loadGroups(ctx, p.db, g); err != nil {
+		return err
+	}
 	p.g = g
 	return nil
 }
@@ -375,6 +385,10 @@ func (p *Processor) process(ctx context.Context, upTo int64) error {
 		}
 		if cur != p.cursor {
 			p.g = nil
+		} else if moved, err := p.epochMoved(ctx); err != nil {
+			return err
+		} else if moved {
+			p.g = nil
 		}
 	}
 	if p.g == nil {
@@ -384,6 +398,12 @@ func (p *Processor) process(ctx context.Context, upTo int64) error {
 	}
 	var err error
 	if p.currency, err = commerce.CurrencySetting(ctx, p.db); err != nil {
+		return err
+	}
+	if err := p.loadKinds(ctx); err != nil {
+		return err
+	}
+	if err := p.loadConsentMapping(ctx); err != nil {
 		return err
 	}
 	jobs := make(chan *job, 1)

@@ -81,6 +81,13 @@ type CustomerProfile struct {
 	Truncated   bool                       `json:"touchpoints_truncated,omitempty"` // only the newest MaxTouchpoints are listed
 	Conflicts   []Conflict                 `json:"conflicts"`
 	Merges      []Merge                    `json:"merges"`
+	// Unverified lists the contact points and consent traits whose current value came
+	// from a client source (a public key) and was not confirmed: not messaged, no grant.
+	Unverified []string `json:"unverified,omitempty"`
+	Groups     []Group  `json:"groups"` // accounts and companies the customer belongs to
+	// ConsentSignals is the newest Consent Mode / TCF / consent category signal of their
+	// events (privacy_consent.go); nil when none carried one.
+	ConsentSignals *ConsentState `json:"consent_signals,omitempty"`
 }
 
 // MaxTouchpoints bounds the touchpoints a profile lists.
@@ -228,6 +235,10 @@ func Profile(ctx context.Context, db *store.DB, id int64) (CustomerProfile, erro
 	for k, v := range tm {
 		p.Traits[k] = v.V
 	}
+	p.Unverified = UnverifiedTraits(traits)
+	if p.Groups, err = CustomerGroups(ctx, db, id); err != nil {
+		return p, err
+	}
 
 	rows, err := db.Query(ctx, `SELECT kind, value, first_seen, shared FROM identities WHERE customer_id = ? ORDER BY first_seen, kind, value`, id)
 	if err != nil {
@@ -260,6 +271,11 @@ func Profile(ctx context.Context, db *store.DB, id int64) (CustomerProfile, erro
 	}
 	if p.Conflicts, err = conflicts(ctx, db, `customer_id = ? OR other_id = ?`, id, id); err != nil {
 		return p, err
+	}
+	if st, ok, err := CustomerConsent(ctx, db, id); err != nil {
+		return p, err
+	} else if ok {
+		p.ConsentSignals = &st
 	}
 	rows, err = db.Query(ctx, `SELECT seq, ts, survivor_id, merged_id, kind, value FROM customer_merges WHERE survivor_id = ? ORDER BY seq, merged_id`, id)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 // bodyFields are the parts of a stored event body identity resolution reads.
 type bodyFields struct {
 	PreviousID json.RawMessage            `json:"previousId"`
+	GroupID    json.RawMessage            `json:"groupId"`
 	Traits     map[string]json.RawMessage `json:"traits"`
 	Context    struct {
 		Traits map[string]json.RawMessage `json:"traits"`
@@ -79,8 +80,11 @@ type batch struct {
 	refunds      []commerce.Refund
 	dirtyIDs     []idKey
 	dirtyCusts   []*customer
+	groups       []*group     // groups changed in this batch
+	members      []membership // group calls of this batch
 	unidentified int64
 	badOrders    int64
+	consent      map[int64]consentRec // newest consent signal per customer (privacy_consent.go)
 }
 
 func newBatch(start int64) *batch {
@@ -121,7 +125,8 @@ func (p *Processor) apply(b *batch, ev *event.Event) {
 	var f bodyFields
 	// Most events are page views without traits: a substring test is far cheaper than
 	// decoding a body that has nothing for us (the channel classifier decodes it anyway).
-	if ev.Type == event.Alias || isOrder || isRefund || bytes.Contains(ev.Body, []byte(`"traits"`)) ||
+	isGroup := ev.Type == event.Group
+	if ev.Type == event.Alias || isGroup || isOrder || isRefund || bytes.Contains(ev.Body, []byte(`"traits"`)) ||
 		isTrack && (bytes.Contains(ev.Body, []byte(`"email"`)) || bytes.Contains(ev.Body, []byte(`"phone"`))) {
 		decodeBody(ev.Body, &f)
 	}
@@ -154,7 +159,13 @@ func (p *Processor) apply(b *batch, ev *event.Event) {
 			}
 		}
 	}
-	email := NormalizeEmail(jsonText(f.Traits["email"]))
+	// A group call's traits describe the group: its email or phone is the company's.
+	personTraits := f.Traits
+	if isGroup {
+		personTraits = nil
+	}
+	trusted := p.trusted(ev.SourceID)
+	email := NormalizeEmail(jsonText(personTraits["email"]))
 	if email == "" {
 		email = NormalizeEmail(jsonText(f.Context.Traits["email"]))
 	}
@@ -162,7 +173,7 @@ func (p *Processor) apply(b *batch, ev *event.Event) {
 		email = NormalizeEmail(jsonText(props.Email))
 	}
 	add(idKey{KindEmail, email})
-	phone := NormalizePhone(jsonText(f.Traits["phone"]))
+	phone := NormalizePhone(jsonText(personTraits["phone"]))
 	if phone == "" {
 		phone = NormalizePhone(jsonText(f.Context.Traits["phone"]))
 	}
@@ -184,28 +195,32 @@ func (p *Processor) apply(b *batch, ev *event.Event) {
 		c.last = ts
 	}
 	traitsChanged := false
-	for _, m := range []map[string]json.RawMessage{f.Context.Traits, f.Traits} {
+	for _, m := range []map[string]json.RawMessage{f.Context.Traits, personTraits} {
 		for k, v := range m {
-			if c.setTrait(k, v, ts, ev.Seq) {
+			if c.setTrait(k, v, ts, ev.Seq, trusted) {
 				traitsChanged = true
 			}
 		}
 	}
 	// An email or phone from order properties is the customer's latest contact too.
-	if _, ok := f.Traits["email"]; !ok && email != "" && jsonText(f.Context.Traits["email"]) == "" {
-		if c.setTrait("email", mustJSON(email), ts, ev.Seq) {
+	if _, ok := personTraits["email"]; !ok && email != "" && jsonText(f.Context.Traits["email"]) == "" {
+		if c.setTrait("email", mustJSON(email), ts, ev.Seq, trusted) {
 			traitsChanged = true
 		}
 	}
-	if _, ok := f.Traits["phone"]; !ok && phone != "" && jsonText(f.Context.Traits["phone"]) == "" {
-		if c.setTrait("phone", mustJSON(phone), ts, ev.Seq) {
+	if _, ok := personTraits["phone"]; !ok && phone != "" && jsonText(f.Context.Traits["phone"]) == "" {
+		if c.setTrait("phone", mustJSON(phone), ts, ev.Seq, trusted) {
 			traitsChanged = true
 		}
+	}
+	if isGroup {
+		p.applyGroup(b, c, groupIDOf(f.GroupID), f.Traits, ts, ev.Seq)
 	}
 	if traitsChanged {
 		c.refreshDisplay()
 	}
 	p.touchCust(b, c)
+	p.noteConsent(b, c, ev, ts)
 
 	switch ev.Type {
 	case event.Track, event.Page, event.Screen:
@@ -414,7 +429,7 @@ func (p *Processor) merge(b *batch, ev *event.Event, ts int64, a, o *customer, v
 	if l.traits != nil || (l.traitsRaw != "" && l.traitsRaw != "{}") {
 		sm := s.traitMap()
 		for k, v := range l.traitMap() {
-			if old, ok := sm[k]; !ok || v.newer(old) {
+			if old, ok := sm[k]; !ok || v.better(k, old) {
 				sm[k] = v
 				s.traitsDirty = true
 			}

@@ -18,6 +18,11 @@ func decodeBody(body []byte, f *bodyFields) {
 				return false
 			}
 			f.PreviousID = val
+		case foldEq(key, "groupId"):
+			if f.GroupID != nil {
+				return false
+			}
+			f.GroupID = val
 		case foldEq(key, "traits"):
 			if traits != nil {
 				return false

@@ -43,11 +43,13 @@ type Options struct {
 type Report struct {
 	Kind         string     `json:"kind"`
 	Preset       string     `json:"preset,omitempty"`
-	Rows         int        `json:"rows"`       // data rows read (title lines and footers excluded)
-	Imported     int        `json:"imported"`   // events newly stored, or spend rows inserted/changed
-	Duplicates   int        `json:"duplicates"` // events already stored, or spend rows already identical
-	Skipped      int        `json:"skipped"`    // rows deliberately not imported (e.g. voided orders)
-	Rejected     int        `json:"rejected"`   // bad rows
+	Rows         int        `json:"rows"`                 // data rows read (title lines and footers excluded)
+	Imported     int        `json:"imported"`             // events newly stored, or spend rows inserted/changed
+	Duplicates   int        `json:"duplicates"`           // events already stored, or spend rows already identical
+	Skipped      int        `json:"skipped"`              // rows deliberately not imported (e.g. voided orders)
+	Rejected     int        `json:"rejected"`             // bad rows
+	Suppressed   int        `json:"suppressed,omitempty"` // rows naming an erased person: dropped (docs/privacy.md)
+	Anonymised   int        `json:"anonymised,omitempty"` // events without analytics consent, stored without identifiers
 	RejectedPath string     `json:"rejected_path,omitempty"`
 	Errors       []RowError `json:"errors,omitempty"` // the first bad rows, in file order
 }
@@ -166,6 +168,11 @@ func run(ctx context.Context, db *store.DB, in io.Reader, name string, size int6
 	if err != nil {
 		return rep, fmt.Errorf("import source: %w", err)
 	}
+	if !srcRow.Trusted() {
+		// Imported contact points and consent count as verified only on a server source;
+		// a client source's key is public, so its events never do.
+		return rep, fmt.Errorf("source %q is a %s source (its write key is public), so imported contact details and consent would count as unverified: import into a server source (the default --source import, or any new name)", opt.Source, srcRow.Kind)
+	}
 	now := time.Now().UTC()
 	conv.setup(srcRow.ID, now)
 	prog := newProgress(opt.Progress, size, counter)
@@ -183,6 +190,7 @@ func run(ctx context.Context, db *store.DB, in io.Reader, name string, size int6
 	}()
 
 	var spendRes spendResult
+	var gated gateCounts
 	werr := db.Write(ctx, func(tx *store.Tx) error {
 		if opt.Kind != KindSpend {
 			if err := store.LockEventLog(ctx, tx); err != nil {
@@ -191,6 +199,9 @@ func run(ctx context.Context, db *store.DB, in io.Reader, name string, size int6
 		}
 		stored, total := 0, 0
 		for b := range batches {
+			if err := privacyGate(ctx, tx, &b, &gated); err != nil {
+				return err
+			}
 			if len(b.events) > 0 {
 				n, err := store.InsertEvents(ctx, tx, b.events)
 				if err != nil {
@@ -227,6 +238,9 @@ func run(ctx context.Context, db *store.DB, in io.Reader, name string, size int6
 		}
 	}
 	prog.done()
+	if werr == nil {
+		rep.Suppressed, rep.Anonymised = gated.suppressed, gated.anonymised
+	}
 	var closeErr error
 	if rej != nil {
 		closeErr = rej.close()

@@ -759,3 +759,26 @@ func TestRowWithMoreValuesThanHeader(t *testing.T) {
 		t.Fatalf("--skip-bad: %+v, %v; want 2 imported, 1 rejected", rep, err)
 	}
 }
+
+// TestImportRefusesClientSource: imports are trusted (their contact details count as
+// verified), so they may not go into a client source, whose key is public.
+func TestImportRefusesClientSource(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		if _, _, err := db.CreateSource(ctx, "web"); err != nil {
+			t.Fatal(err)
+		}
+		_, err := ImportFile(ctx, db, filepath.Join("testdata", "customers.csv"), Options{Kind: "customers", Source: "web"})
+		if err == nil || !strings.Contains(err.Error(), "client source") {
+			t.Fatalf("import into a client source: %v", err)
+		}
+		if n, _ := db.MaxEventSeq(ctx); n != 0 {
+			t.Fatalf("%d events stored", n)
+		}
+		rep := importFile(t, db, "customers.csv", Options{Kind: "customers"})
+		src, err := db.SourceByName(ctx, "import")
+		if err != nil || src.Kind != store.KindServer || rep.Imported == 0 {
+			t.Fatalf("default import source %+v %v, report %+v", src, err, rep)
+		}
+	})
+}

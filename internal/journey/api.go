@@ -11,11 +11,14 @@ import (
 	"time"
 
 	"github.com/omniroi/omniroi/internal/api"
+	"github.com/omniroi/omniroi/internal/auth"
 	"github.com/omniroi/omniroi/internal/store"
 )
 
 // NewAPIHandler serves journeys over the JSON API, the same operations as `omniroi
-// journey`. Mount it behind the API token check (a write token for POST):
+// journey`. It checks nothing itself: each route is declared, with the permission a
+// token's role needs, in the API route table (internal/cli/apiroutes.go). Changes are
+// recorded in the audit log as done by the request's token (audit.ActorFrom).
 //
 //	GET  /api/v1/journeys                      every journey: versions, enabled, runs
 //	POST /api/v1/journeys                      apply a document (YAML or JSON body), or ?template=NAME
@@ -178,6 +181,9 @@ func (a *apiServer) show(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		fail(w, err, false)
 		return
+	}
+	if t, ok := api.TokenFrom(r.Context()); !ok || !t.Role.Can(auth.PermReadPersonal) {
+		d.Decisions = nil // they name customers; the plan and counts are aggregate
 	}
 	apiJSON(w, http.StatusOK, d)
 }

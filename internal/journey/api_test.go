@@ -10,16 +10,41 @@ import (
 	"time"
 
 	"github.com/omniroi/omniroi/internal/api"
+	"github.com/omniroi/omniroi/internal/auth"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/store/storetest"
 )
+
+// testRoutes mounts the journey routes the way the API route table does (reads need
+// read_reports, changes edit_journeys, decisions read_personal); the table itself, in
+// internal/cli/apiroutes.go, is tested with every role by TestAPIRoles.
+func testRoutes(h http.Handler) []api.Route {
+	var out []api.Route
+	for _, p := range []string{"GET /api/v1/journeys", "POST /api/v1/journeys", "POST /api/v1/journeys/validate", "GET /api/v1/journeys/templates",
+		"GET /api/v1/journeys/policy", "PUT /api/v1/journeys/policy", "GET /api/v1/journeys/{name}", "POST /api/v1/journeys/{name}/enable",
+		"POST /api/v1/journeys/{name}/disable", "GET /api/v1/journeys/{name}/report", "GET /api/v1/journeys/{name}/decisions"} {
+		perm := auth.PermEditJourneys
+		switch {
+		case strings.HasSuffix(p, "/decisions"):
+			perm = auth.PermReadPersonal
+		case strings.HasPrefix(p, "GET "):
+			perm = auth.PermReadReports
+		}
+		out = append(out, api.Route{Pattern: p, Perm: perm, Handler: h})
+	}
+	return out
+}
 
 // TestJourneyAPI drives the journeys API behind the token check: a read token lists and
 // reads, only a write token applies and disables; bad documents and parameters say why.
 func TestJourneyAPI(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := t.Context()
-		srv := httptest.NewServer(api.RequireToken(db, NewAPIHandler(db)))
+		router, err := api.NewRouter(db, testRoutes(NewAPIHandler(db)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(router)
 		defer srv.Close()
 		_, read, err := api.CreateToken(ctx, db, "dashboard")
 		if err != nil {
@@ -50,7 +75,7 @@ func TestJourneyAPI(t *testing.T) {
 			t.Errorf("empty list: %d %s", code, body)
 		}
 		// A read token cannot apply.
-		if code, body := call(read, "POST", "/api/v1/journeys?template=abandoned-cart", ""); code != 403 || !strings.Contains(body, "read-only") {
+		if code, body := call(read, "POST", "/api/v1/journeys?template=abandoned-cart", ""); code != 403 || !strings.Contains(body, "may not change journeys") {
 			t.Errorf("apply with a read token: %d %s", code, body)
 		}
 		code, body := call(write, "POST", "/api/v1/journeys?template=abandoned-cart", "")

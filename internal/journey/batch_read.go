@@ -367,10 +367,21 @@ func (w *work) hasConsent(ctx context.Context, p *Profile, channel, purpose stri
 	if g, ok := w.consent[consentKey{p.ID, channel, purpose}]; ok {
 		return g, nil
 	}
-	if v, ok := consentTrait(p.Traits, channel, purpose); ok {
+	if v, ok, _ := consentTrait(p, channel, purpose); ok {
 		return v, nil
 	}
 	return purpose == "transactional", nil
+}
+
+// consentRow is the batch's journey_consent decision for p, if there is one.
+func (w *work) consentRow(ctx context.Context, p *Profile, channel, purpose string) (granted, found bool, err error) {
+	if !w.consentFor[p.ID] {
+		if err := w.loadConsent(ctx, []int64{p.ID}); err != nil {
+			return false, false, err
+		}
+	}
+	g, ok := w.consent[consentKey{p.ID, channel, purpose}]
+	return g, ok, nil
 }
 
 // loadSuppressions reads which of the (channel, normalised address) pairs are suppressed.

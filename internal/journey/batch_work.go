@@ -24,7 +24,8 @@ type timerOp struct {
 }
 
 type queuedSend struct {
-	idem       string
+	idem       string // random: what providers see
+	dedupe     string // run × step × channel: once-only
 	runID      int64
 	journey    string
 	customerID int64
@@ -234,14 +235,14 @@ func (w *work) flush(ctx context.Context) error {
 		}
 	}
 	if len(b.sends) > 0 {
-		rs := store.NewRowSet(d, "idem_key text", "run_id bigint", "journey text", "customer_id bigint", "step bigint", "channel text", "purpose text", "not_before bigint", "created_at bigint")
+		rs := store.NewRowSet(d, "idem_key text", "dedupe_key text", "run_id bigint", "journey text", "customer_id bigint", "step bigint", "channel text", "purpose text", "not_before bigint", "created_at bigint")
 		for _, s := range b.sends {
-			rs.Add(s.idem, s.runID, s.journey, s.customerID, s.step, s.channel, s.purpose, s.notBefore, s.createdAt)
+			rs.Add(s.idem, s.dedupe, s.runID, s.journey, s.customerID, s.step, s.channel, s.purpose, s.notBefore, s.createdAt)
 		}
-		const ins = `INSERT INTO journey_sends (idem_key, run_id, journey, customer_id, step, channel, purpose, not_before, created_at, status) `
+		const ins = `INSERT INTO journey_sends (idem_key, dedupe_key, run_id, journey, customer_id, step, channel, purpose, not_before, created_at, status) `
 		if err := bulk("queue sends", rs, func(t string) string {
-			return ins + `SELECT idem_key, run_id, journey, customer_id, step, channel, purpose, not_before, created_at, 'pending' FROM ` + t + ` ON CONFLICT (idem_key) DO NOTHING`
-		}, ins+`VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending') ON CONFLICT (idem_key) DO NOTHING`); err != nil {
+			return ins + `SELECT idem_key, dedupe_key, run_id, journey, customer_id, step, channel, purpose, not_before, created_at, 'pending' FROM ` + t + ` ON CONFLICT (dedupe_key) DO NOTHING`
+		}, ins+`VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending') ON CONFLICT (dedupe_key) DO NOTHING`); err != nil {
 			return err
 		}
 	}

@@ -1,6 +1,7 @@
 package journey
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -12,7 +13,12 @@ type SenderConfig struct {
 	SMTPURL       string // OMNIROI_SMTP_URL: smtp://user:pass@host:587?from=shop@example.com
 	SMSURL        string // OMNIROI_SMS_URL: twilio://SID:TOKEN@api.twilio.com?from=NUMBER, or an https:// signed webhook
 	PushURL       string // OMNIROI_PUSH_URL: fcm:///path/service-account.json (Firebase Cloud Messaging), or an https:// signed webhook relaying to the push provider
-	WebhookSecret string // OMNIROI_WEBHOOK_SECRET: HMAC key for outgoing webhooks (and inbound SMS)
+	WebhookSecret string // OMNIROI_WEBHOOK_SECRET: HMAC key for outgoing webhooks, and for inbound SMS and delivery reports from relays
+	MailgunKey    string // OMNIROI_MAILGUN_SIGNING_KEY: Mailgun's HTTP webhook signing key, for /j/status/mailgun
+
+	// NetPolicy says where webhook senders may connect (SettingsNetPolicy); nil: https
+	// to public addresses only.
+	NetPolicy func(context.Context) (*NetPolicy, error)
 }
 
 // SenderConfigFromEnv reads the OMNIROI_* variables above.
@@ -22,6 +28,7 @@ func SenderConfigFromEnv() SenderConfig {
 		SMSURL:        os.Getenv("OMNIROI_SMS_URL"),
 		PushURL:       os.Getenv("OMNIROI_PUSH_URL"),
 		WebhookSecret: os.Getenv("OMNIROI_WEBHOOK_SECRET"),
+		MailgunKey:    os.Getenv("OMNIROI_MAILGUN_SIGNING_KEY"),
 	}
 }
 
@@ -47,7 +54,7 @@ func (c SenderConfig) Senders() (map[string]Sender, error) {
 		if !strings.HasPrefix(c.SMSURL, "https://") && !strings.HasPrefix(c.SMSURL, "http://") {
 			return nil, fmt.Errorf("OMNIROI_SMS_URL: want twilio://… or an http(s) webhook URL")
 		}
-		out["sms"] = &WebhookSender{URL: c.SMSURL, Secret: secret}
+		out["sms"] = &WebhookSender{URL: c.SMSURL, Secret: secret, Policy: c.NetPolicy}
 	}
 	switch {
 	case strings.HasPrefix(c.PushURL, "fcm://"):
@@ -60,8 +67,8 @@ func (c SenderConfig) Senders() (map[string]Sender, error) {
 		if !strings.HasPrefix(c.PushURL, "https://") && !strings.HasPrefix(c.PushURL, "http://") {
 			return nil, fmt.Errorf("OMNIROI_PUSH_URL: want fcm:///path/to/service-account.json or an http(s) webhook URL")
 		}
-		out["push"] = &WebhookSender{URL: c.PushURL, Secret: secret}
+		out["push"] = &WebhookSender{URL: c.PushURL, Secret: secret, Policy: c.NetPolicy}
 	}
-	out["webhook"] = &WebhookSender{Secret: secret} // URL from each webhook step
+	out["webhook"] = &WebhookSender{Secret: secret, Policy: c.NetPolicy} // URL from each webhook step
 	return out, nil
 }

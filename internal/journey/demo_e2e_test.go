@@ -73,8 +73,8 @@ func TestDemoEndToEnd(t *testing.T) {
 	eng, err := NewEngine(ctx, db, Options{
 		Senders: map[string]Sender{
 			"email": smtpS,
-			"sms":   &WebhookSender{URL: hs.URL + "/sms", Secret: secret},
-			"push":  &WebhookSender{URL: hs.URL + "/push", Secret: secret},
+			"sms":   &WebhookSender{URL: hs.URL + "/sms", Secret: secret, Policy: loopbackRelay},
+			"push":  &WebhookSender{URL: hs.URL + "/push", Secret: secret, Policy: loopbackRelay},
 		},
 		BaseURL: "https://bakery.example", Business: "Crumb & Co", Now: now, Policy: &WorkspacePolicy{Timezone: "Europe/Amsterdam"},
 	})
@@ -367,6 +367,35 @@ steps:
 	t.Logf("sends by journey, channel, status, reason: %v", counts)
 	t.Logf("delivered: %d emails over SMTP, %d webhook posts", nMail, len(hooks.keys))
 
+	// Confirmations (double opt-in) went to addresses only the web shop's public key
+	// stated, once each; every other delivery is a journey send.
+	confirmations := 0
+	for k, n := range delivered {
+		if !strings.HasPrefix(k, "confirm-") {
+			continue
+		}
+		confirmations++
+		var st, ch, addr string
+		var cid int64
+		if err := db.QueryRow(ctx, `SELECT status, channel, address, customer_id FROM journey_confirmations WHERE id = ?`, strings.TrimPrefix(k, "confirm-")).Scan(&st, &ch, &addr, &cid); err != nil {
+			t.Errorf("delivered %s, which is no confirmation: %v", k, err)
+			continue
+		}
+		if st != "sent" || n != 1 {
+			t.Errorf("confirmation %s delivered %d times, recorded %s", k, n, st)
+		}
+		if p, err := identity.Profile(ctx, db, cid); err == nil && !slices.Contains(p.Unverified, map[string]string{"email": "email", "sms": "phone"}[ch]) {
+			t.Errorf("confirmation %s asked customer %d to confirm a verified %s", k, cid, ch)
+		}
+		delete(delivered, k)
+	}
+	var nConfirm int
+	if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM journey_confirmations WHERE status = 'sent'`).Scan(&nConfirm); err != nil {
+		t.Fatal(err)
+	}
+	if confirmations == 0 || nConfirm != confirmations {
+		t.Errorf("%d confirmations delivered, %d recorded sent; the demo's web sign-ups should need some", confirmations, nConfirm)
+	}
 	// Every delivery is a recorded 'sent' send, delivered once, to a consenting, treated customer.
 	for k, n := range delivered {
 		s, ok := byKey[k]
@@ -381,6 +410,10 @@ steps:
 			t.Errorf("%s delivered to a holdout run", k)
 		case !consent[[2]any{s.customer, s.channel}]:
 			t.Errorf("%s delivered on %s to customer %d without consent", k, s.channel, s.customer)
+		case s.channel == "email" || s.channel == "sms":
+			if p, err := identity.Profile(ctx, db, s.customer); err == nil && slices.Contains(p.Unverified, map[string]string{"email": "email", "sms": "phone"}[s.channel]) {
+				t.Errorf("%s delivered on %s to customer %d's unverified address", k, s.channel, s.customer)
+			}
 		}
 	}
 	var sent, holdoutSuppressed, noConsent int

@@ -18,23 +18,50 @@ import (
 	"github.com/omniroi/omniroi/internal/store"
 )
 
-// HandlerOptions configure the /j/ routes.
+// HandlerOptions configure the /j/ routes. The provider routes each need a credential:
+// a route whose credential is unset answers 503 and processes nothing (InboundRoutes).
 type HandlerOptions struct {
-	// InboundSecret, when set, is the key inbound SMS and delivery-status webhooks must
-	// be signed with (SignatureHeader over TimestampHeader "." body). Empty: unsigned
-	// requests are accepted.
+	// InboundSecret is omniroi's own shared secret (OMNIROI_WEBHOOK_SECRET): /j/status, and
+	// /j/sms/inbound from a relay, take requests signed with it (SignatureHeader over
+	// TimestampHeader "." body, at most MaxAge old, each signature once).
 	InboundSecret []byte
+	// TwilioAuthToken lets /j/sms/inbound take Twilio's X-Twilio-Signature (the auth token
+	// of the twilio:// URL in OMNIROI_SMS_URL).
+	TwilioAuthToken string
+	// MailgunSigningKey turns on /j/status/mailgun (Mailgun's HTTP webhook signing key).
+	MailgunSigningKey string
+	// PublicURL is the base URL providers call (serve's --public-url). Twilio signs the
+	// full URL it called, which behind a proxy is not the one this server sees. Default:
+	// the engine's BaseURL.
+	PublicURL string
+	// MaxAge bounds a signed request's age; default DefaultMaxAge.
+	MaxAge time.Duration
+	// Now is the clock signatures are checked against (default time.Now; not the engine's,
+	// which may be simulated).
+	Now func() time.Time
 }
 
 // NewHTTPHandler serves the routes under /j/ that customers and providers reach:
 //
-//	GET  /j/o/{token}.gif  open pixel ("Email Opened")
-//	GET  /j/c/{token}      click redirect ("Email Link Clicked"); the URL is inside the signed token
-//	GET  /j/u/{token}      unsubscribe page with a confirm button
-//	POST /j/u/{token}      RFC 8058 one-click unsubscribe: consent is withdrawn at once ("Unsubscribed")
-//	POST /j/sms/inbound    inbound SMS (form From/Body, or JSON from/text): STOP withdraws SMS consent, START restores it
-//	POST /j/status         delivery reports, JSON {"idempotency_key", "status": delivered|bounced|complained}
+//	GET  /j/o/{token}.gif    open pixel ("Email Opened")
+//	GET  /j/c/{token}        click: redirects to the shop's own domains or to a link the journey itself wrote; other targets get a page that names them
+//	GET  /j/u/{token}        unsubscribe page with a confirm button
+//	POST /j/u/{token}        RFC 8058 one-click unsubscribe: consent is withdrawn at once ("Unsubscribed")
+//	POST /j/sms/inbound      inbound SMS (Twilio form From/Body, or JSON from/text from a signing relay): STOP withdraws SMS consent, START restores it
+//	POST /j/status           delivery reports, JSON {"idempotency_key", "status": delivered|bounced|complained}, omniroi's HMAC
+//	POST /j/status/mailgun   Mailgun's event webhooks (delivered, failed, complained, unsubscribed)
+//	GET  /j/confirm/{token}  and POST: confirm an address (confirm.go)
 func NewHTTPHandler(eng *Engine, opt HandlerOptions) http.Handler {
+	if opt.PublicURL == "" {
+		opt.PublicURL = eng.opt.BaseURL
+	}
+	opt.PublicURL = strings.TrimSuffix(opt.PublicURL, "/")
+	if opt.MaxAge <= 0 {
+		opt.MaxAge = DefaultMaxAge
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
 	h := &handler{e: eng, opt: opt}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /j/o/{tok}", h.open)
@@ -43,12 +70,16 @@ func NewHTTPHandler(eng *Engine, opt HandlerOptions) http.Handler {
 	mux.HandleFunc("POST /j/u/{tok}", h.unsubscribe)
 	mux.HandleFunc("POST /j/sms/inbound", h.smsInbound)
 	mux.HandleFunc("POST /j/status", h.status)
+	mux.HandleFunc("POST /j/status/mailgun", h.mailgun)
+	mux.HandleFunc("GET /j/confirm/{tok}", h.confirmPage)
+	mux.HandleFunc("POST /j/confirm/{tok}", h.confirmPost)
 	return mux
 }
 
 type handler struct {
-	e   *Engine
-	opt HandlerOptions
+	e      *Engine
+	opt    HandlerOptions
+	replay replays
 }
 
 // 1x1 transparent GIF.
@@ -128,6 +159,10 @@ func (h *handler) click(w http.ResponseWriter, r *http.Request) {
 			h.e.opt.Logger.Error("journey click", "err", err)
 		}
 	}
+	if !t.Fixed && !h.linkAllowed(r.Context(), u.Hostname()) {
+		h.leaving(w, u)
+		return
+	}
 	http.Redirect(w, r, u.String(), http.StatusFound)
 }
 
@@ -190,20 +225,65 @@ func (h *handler) withdraw(ctx context.Context, customer int64, channel, purpose
 var stopWords = map[string]bool{"STOP": true, "STOPALL": true, "UNSUBSCRIBE": true, "CANCEL": true, "END": true, "QUIT": true, "ARRET": true}
 var startWords = map[string]bool{"START": true, "UNSTOP": true, "YES": true}
 
-// inbound reads a provider's request body and checks its signature.
-func (h *handler) inbound(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+// inbound reads a provider's request body and checks its credential: Twilio's signature
+// (when twilio is true and a Twilio auth token is configured) or omniroi's HMAC. A route
+// without any configured credential is off.
+// The returned key names the request among those already taken: forget it when the
+// request fails, so the provider's retry is not taken for a replay.
+func (h *handler) inbound(w http.ResponseWriter, r *http.Request, twilio bool) (body []byte, key string, ok bool) {
+	if rt := h.opt.route(r.URL.Path); !rt.On {
+		http.Error(w, r.URL.Path+" is off: "+rt.Missing+" (docs/journeys.md, Security)", http.StatusServiceUnavailable)
+		return nil, "", false
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
 	if err != nil {
 		http.Error(w, "read body", http.StatusBadRequest)
-		return nil, false
+		return nil, "", false
 	}
-	if len(h.opt.InboundSecret) > 0 {
-		if err := VerifySignature(h.opt.InboundSecret, r.Header.Get(TimestampHeader), r.Header.Get(SignatureHeader), body, 10*time.Minute); err != nil {
-			http.Error(w, err.Error(), http.StatusUnauthorized)
-			return nil, false
+	now := h.opt.Now()
+	switch {
+	case twilio && r.Header.Get(TwilioSignatureHeader) != "" && h.opt.TwilioAuthToken != "":
+		var form url.Values
+		if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+			if form, err = url.ParseQuery(string(body)); err != nil {
+				http.Error(w, "bad form", http.StatusBadRequest)
+				return nil, "", false
+			}
 		}
+		if err := VerifyTwilio(h.opt.TwilioAuthToken, h.opt.PublicURL+r.URL.RequestURI(), r.Header.Get(TwilioSignatureHeader), form, body); err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return nil, "", false
+		}
+		// Twilio signs no time; a message it sent twice (or a copy) is taken once.
+		if sid := form.Get("MessageSid"); sid != "" {
+			key = "twilio:" + sid
+			if !h.replay.first(key, now.Add(24*time.Hour), now) {
+				w.WriteHeader(http.StatusNoContent)
+				return nil, "", false
+			}
+		}
+	case len(h.opt.InboundSecret) > 0 && r.Header.Get(SignatureHeader) != "":
+		sig := r.Header.Get(SignatureHeader)
+		if err := verifySignatureAt(h.opt.InboundSecret, r.Header.Get(TimestampHeader), sig, body, now, h.opt.MaxAge); err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return nil, "", false
+		}
+		key = "hmac:" + sig
+		if !h.replay.first(key, now.Add(2*h.opt.MaxAge), now) {
+			http.Error(w, "replayed request: sign each request afresh", http.StatusConflict)
+			return nil, "", false
+		}
+	default:
+		http.Error(w, "unsigned request: "+h.opt.route(r.URL.Path).Accepts+" required", http.StatusUnauthorized)
+		return nil, "", false
 	}
-	return body, true
+	return body, key, true
+}
+
+// failed answers a request that could not be recorded and lets its retry through.
+func (h *handler) failed(w http.ResponseWriter, key, msg string) {
+	h.replay.forget(key)
+	http.Error(w, msg, http.StatusInternalServerError)
 }
 
 var deliveredEvent = map[string]string{"email": "Email Delivered", "sms": "SMS Delivered", "push": "Push Notification Delivered"}
@@ -211,7 +291,7 @@ var deliveredEvent = map[string]string{"email": "Email Delivered", "sms": "SMS D
 // status takes delivery reports: delivered becomes an event; a bounce suppresses the
 // address; a spam complaint withdraws marketing consent on the channel.
 func (h *handler) status(w http.ResponseWriter, r *http.Request) {
-	body, ok := h.inbound(w, r)
+	body, rkey, ok := h.inbound(w, r, false)
 	if !ok {
 		return
 	}
@@ -220,23 +300,33 @@ func (h *handler) status(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	ctx := r.Context()
-	var id int64
-	err = h.e.db.QueryRow(ctx, `SELECT id FROM journey_sends WHERE idem_key = ?`, in.Key).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
+	found, err := h.report(r.Context(), in.Key, in.Status, in.Reason)
+	switch {
+	case err != nil:
+		h.failed(w, rkey, "could not record")
+	case !found:
 		http.Error(w, "unknown idempotency_key", http.StatusNotFound)
-		return
+	default:
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// report applies one delivery report to the send with idempotency key key; found is
+// false when there is no such send.
+func (h *handler) report(ctx context.Context, key, status, reason string) (found bool, err error) {
+	var id int64
+	err = h.e.db.QueryRow(ctx, `SELECT id FROM journey_sends WHERE idem_key = ?`, key).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
 	}
 	if err != nil {
-		http.Error(w, "lookup failed", http.StatusInternalServerError)
-		return
+		return false, err
 	}
 	s, err := h.send(ctx, id)
 	if err != nil {
-		http.Error(w, "lookup failed", http.StatusInternalServerError)
-		return
+		return true, err
 	}
-	switch in.Status {
+	switch status {
 	case "delivered":
 		err = h.record(ctx, s, deliveredEvent[s.channel], "delivered-"+s.idem, false, false, nil)
 	case "bounced":
@@ -247,10 +337,10 @@ func (h *handler) status(w http.ResponseWriter, r *http.Request) {
 				addr = prof.Phone
 			}
 			if addr != "" {
-				err = Suppress(ctx, h.e.db, s.channel, addr, "bounced: "+trunc(in.Reason))
+				err = Suppress(ctx, h.e.db, s.channel, addr, "bounced: "+trunc(reason))
 			}
 			if err == nil && s.channel == "email" {
-				err = h.record(ctx, s, "Email Bounced", "bounced-"+s.idem, false, false, map[string]any{"reason": in.Reason})
+				err = h.record(ctx, s, "Email Bounced", "bounced-"+s.idem, false, false, map[string]any{"reason": reason})
 			}
 		}
 	case "complained":
@@ -258,19 +348,16 @@ func (h *handler) status(w http.ResponseWriter, r *http.Request) {
 		if err == nil && s.channel == "email" {
 			err = h.record(ctx, s, "Email Marked as Spam", "spam-"+s.idem, false, false, nil)
 		}
+	case "unsubscribed":
+		err = h.withdraw(ctx, s.customer, s.channel, "marketing", "provider unsubscribe", s.id)
 	default:
-		http.Error(w, "status must be delivered, bounced or complained", http.StatusBadRequest)
-		return
+		return true, fmt.Errorf("unknown delivery status %q", status)
 	}
-	if err != nil {
-		http.Error(w, "could not record", http.StatusInternalServerError)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	return true, err
 }
 
 func (h *handler) smsInbound(w http.ResponseWriter, r *http.Request) {
-	body, ok := h.inbound(w, r)
+	body, rkey, ok := h.inbound(w, r, true)
 	if !ok {
 		return
 	}
@@ -286,9 +373,16 @@ func (h *handler) smsInbound(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	phone := identity.NormalizePhone(from)
+	if start {
+		// YES to a confirmation SMS verifies the number (confirm.go).
+		if _, err := h.confirmByReply(r.Context(), phone); err != nil {
+			h.failed(w, rkey, "could not record")
+			return
+		}
+	}
 	ids, err := h.customersByPhone(r.Context(), phone)
 	if err != nil {
-		http.Error(w, "lookup failed", http.StatusInternalServerError)
+		h.failed(w, rkey, "lookup failed")
 		return
 	}
 	for _, id := range ids {
@@ -300,19 +394,19 @@ func (h *handler) smsInbound(w http.ResponseWriter, r *http.Request) {
 			})
 		}
 		if err != nil {
-			http.Error(w, "could not record", http.StatusInternalServerError)
+			h.failed(w, rkey, "could not record")
 			return
 		}
 	}
 	if stop && phone != "" {
 		// Also suppress the number itself: it may belong to nobody we know yet.
 		if err := Suppress(r.Context(), h.e.db, "sms", phone, "STOP"); err != nil {
-			http.Error(w, "could not record", http.StatusInternalServerError)
+			h.failed(w, rkey, "could not record")
 			return
 		}
 	} else if start && phone != "" {
 		if _, err := h.e.db.Exec(r.Context(), `DELETE FROM journey_suppressions WHERE channel = 'sms' AND address = ?`, normAddr("sms", phone)); err != nil {
-			http.Error(w, "could not record", http.StatusInternalServerError)
+			h.failed(w, rkey, "could not record")
 			return
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/audit"
 	"github.com/omniroi/omniroi/internal/store"
 )
 
@@ -22,6 +23,7 @@ type Applied struct {
 
 // Apply compiles a document and stores it as the journey's next version, unless it
 // compiles to the same plan as the latest version. Running runs keep their version.
+// A new version is recorded in the audit log as done by audit.ActorFrom(ctx).
 func Apply(ctx context.Context, db *store.DB, src []byte) (Applied, error) {
 	p, err := Compile(src)
 	if err != nil {
@@ -48,7 +50,11 @@ func Apply(ctx context.Context, db *store.DB, src []byte) (Applied, error) {
 		out.Version, out.Changed = v+1, true
 		_, err = tx.Exec(ctx, `INSERT INTO journeys (name, version, doc, plan, digest, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 			p.Name, v+1, string(src), string(pj), digest, time.Now().UnixMilli())
-		return err
+		if err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Entry{Actor: audit.ActorFrom(ctx), Action: "journey.apply", Target: "journey:" + p.Name,
+			Detail: map[string]any{"version": v + 1, "digest": digest}})
 	})
 	if err != nil {
 		return out, fmt.Errorf("apply journey %s: %w", p.Name, err)
@@ -57,19 +63,26 @@ func Apply(ctx context.Context, db *store.DB, src []byte) (Applied, error) {
 }
 
 // SetEnabled turns a journey on or off; off stops new entries, runs already in go on.
+// Like Apply, it records the change in the audit log as done by audit.ActorFrom(ctx).
 func SetEnabled(ctx context.Context, db *store.DB, name string, on bool) error {
 	v := 0
 	if on {
 		v = 1
 	}
-	res, err := db.Exec(ctx, `UPDATE journeys SET enabled = ? WHERE name = ?`, v, name)
-	if err != nil {
-		return fmt.Errorf("enable journey %s: %w", name, err)
+	action := "journey.disable"
+	if on {
+		action = "journey.enable"
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("journey %s: %w", name, ErrNotFound)
-	}
-	return nil
+	return db.Write(ctx, func(tx *store.Tx) error {
+		res, err := tx.Exec(ctx, `UPDATE journeys SET enabled = ? WHERE name = ?`, v, name)
+		if err != nil {
+			return fmt.Errorf("enable journey %s: %w", name, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("journey %s: %w", name, ErrNotFound)
+		}
+		return audit.Record(ctx, tx, audit.Entry{Actor: audit.ActorFrom(ctx), Action: action, Target: "journey:" + name})
+	})
 }
 
 // Summary is one journey in List.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/omniroi/omniroi/internal/event"
+	"github.com/omniroi/omniroi/internal/privacy"
 	"github.com/omniroi/omniroi/internal/store"
 )
 
@@ -232,8 +233,8 @@ func (w *work) prefetchSends(ctx context.Context, ps []pendingSend) error {
 	return w.loadSuppressions(ctx, pairs)
 }
 
-// decide applies holdout, address, suppression, consent, quiet hours and the frequency
-// cap, in that order, and claims the send when it may go out.
+// decide applies holdout, address, suppression, verification (verify.go), consent, quiet
+// hours and the frequency cap, in that order, and claims the send when it may go out.
 func (e *Engine) decide(ctx context.Context, w *work, p *pendingSend) (*delivery, []event.Event, error) {
 	tx, now := w.q, w.now
 	pl := e.plan(p.journey, p.version)
@@ -284,6 +285,12 @@ func (e *Engine) decide(ctx context.Context, w *work, p *pendingSend) (*delivery
 		}
 	}
 	marketing := p.purpose == "marketing" && a.Channel != "webhook"
+	// An address only a public key stated is not messaged: a confirmation goes instead.
+	if reason, err := e.verifyGate(ctx, w, p, prof, a, to, marketing); err != nil {
+		return nil, nil, err
+	} else if reason != "" {
+		return nil, nil, e.suppress(w, p.id, reason)
+	}
 	if marketing {
 		ok, err := w.hasConsent(ctx, prof, a.Channel, p.purpose)
 		if err != nil {
@@ -318,10 +325,7 @@ func (e *Engine) decide(ctx context.Context, w *work, p *pendingSend) (*delivery
 			}
 		}
 	}
-	l := func(u string) string {
-		return e.opt.BaseURL + "/j/c/" + signToken(e.secret, token{Kind: "c", SendID: p.id, URL: u})
-	}
-	msg, err := render(a, data, l)
+	msg, err := render(a, data, e.clickLinker(p.id))
 	if err != nil {
 		w.updateSend("fail", p.id, trunc(err.Error()))
 		return nil, nil, nil
@@ -368,7 +372,9 @@ func (e *Engine) who(p *Profile) map[string]any {
 	} else {
 		m["anonymousId"] = fmt.Sprintf("omniroi-customer-%d", p.ID)
 	}
-	if p.Email != "" {
+	// Only a verified email: these events come from the journeys source, a trusted one,
+	// and must not vouch for an address a public key stated.
+	if p.Email != "" && p.EmailVerified {
 		m["context"] = map[string]any{"traits": map[string]any{"email": p.Email}}
 	}
 	return m
@@ -416,7 +422,13 @@ func (e *Engine) insertEvents(ctx context.Context, tx *store.Tx, evs []event.Eve
 	if err := store.LockEventLog(ctx, tx); err != nil {
 		return err
 	}
-	_, err := store.InsertEvents(ctx, tx, evs)
+	// The privacy gate: a send recorded after its person was erased ("Email Sent" of a
+	// delivery in flight) must not bring their email back into the log.
+	evs, _, err := privacy.Gate(ctx, tx, evs, privacy.Everyone)
+	if err != nil {
+		return err
+	}
+	_, err = store.InsertEvents(ctx, tx, evs)
 	return err
 }
 

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/omniroi/omniroi/internal/identity"
 )
 
 // Plan is a compiled journey: what Compile returns, what the database stores as JSON
@@ -647,7 +649,12 @@ func (p *parser) action(path, kind string, n *yaml.Node, pl *Plan) Action {
 		if a.URL != "" && !strings.HasPrefix(a.URL, "https://") && !strings.HasPrefix(a.URL, "http://") {
 			p.errorf(join(path, "url"), o.keys["url"], "%q is not an http(s) URL", a.URL)
 		}
-		a.Text = tmpl("body", false)
+		// The body is JSON: its values are escaped for where they stand (jsonbody.go).
+		if a.Text = o.str("body", false); a.Text != "" {
+			if _, err := parseJSONBody("body", a.Text); err != nil {
+				p.errorf(join(path, "body"), o.keys["body"], "%v", err)
+			}
+		}
 		o.done("url", "body", "transactional")
 	case "update_profile":
 		a.Transactional = true // changes our own data, contacts nobody
@@ -658,6 +665,12 @@ func (p *parser) action(path, kind string, n *yaml.Node, pl *Plan) Action {
 		}
 		a.Traits = map[string]string{}
 		for _, k := range to.ord {
+			if identity.ProtectedTrait(k) {
+				// The journeys source is a trusted one: a profile update would turn whatever
+				// a template renders (a public key's unverified address) into a verified one.
+				p.errorf(join(join(path, "traits"), k), to.keys[k], "a journey cannot set %s: contact points and consent come from the customer, a server source or a confirmation", k)
+				continue
+			}
 			a.Traits[k] = to.str(k, false)
 			if _, err := template.New(k).Funcs(textFuncs(nil)).Parse(a.Traits[k]); err != nil {
 				p.errorf(join(join(path, "traits"), k), to.keys[k], "%v", err)

@@ -9,6 +9,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/omniroi/omniroi/internal/audit"
 	"github.com/omniroi/omniroi/internal/store"
 )
 
@@ -39,7 +40,12 @@ func SavePolicy(ctx context.Context, db *store.DB, p WorkspacePolicy) error {
 	if err != nil {
 		return err
 	}
-	return db.Write(ctx, func(tx *store.Tx) error { return store.SetSetting(ctx, tx, PolicySetting, string(b)) })
+	return db.Write(ctx, func(tx *store.Tx) error {
+		if err := store.SetSetting(ctx, tx, PolicySetting, string(b)); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Entry{Actor: audit.ActorFrom(ctx), Action: "journey.policy", Target: "setting:" + PolicySetting, Detail: map[string]any{"policy": json.RawMessage(b)}})
+	})
 }
 
 func (e *Engine) capFor(pl *Plan, channel string) *Cap {

@@ -248,7 +248,7 @@ func TestWebhookSenderSigns(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	s := &WebhookSender{URL: srv.URL, Secret: []byte("shh")}
+	s := &WebhookSender{URL: srv.URL, Secret: []byte("shh"), Policy: loopbackRelay}
 	m := &Message{IdemKey: "jr1-s2-sms", Channel: "sms", To: "+4470000", Text: "hi"}
 	if err := s.Send(context.Background(), m); err != nil {
 		t.Fatal(err)

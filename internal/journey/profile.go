@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/identity"
 	"github.com/omniroi/omniroi/internal/store"
 )
 
@@ -56,6 +57,8 @@ func loadProfileDepth(ctx context.Context, q querier, id int64, depth int) (*Pro
 func (p *Profile) fill(traits string) {
 	var raw map[string]struct {
 		V json.RawMessage `json:"v"`
+		S int64           `json:"s"`
+		U bool            `json:"u"`
 	}
 	if json.Unmarshal([]byte(traits), &raw) == nil {
 		for k, v := range raw {
@@ -63,8 +66,22 @@ func (p *Profile) fill(traits string) {
 			if json.Unmarshal(v.V, &x) == nil {
 				p.Traits[k] = x
 			}
+			if identity.ProtectedTrait(k) {
+				if p.traitSeq == nil {
+					p.traitSeq = map[string]int64{}
+				}
+				p.traitSeq[k] = v.S
+				if v.U {
+					if p.unverified == nil {
+						p.unverified = map[string]bool{}
+					}
+					p.unverified[k] = true
+				}
+			}
 		}
 	}
+	p.EmailVerified = p.Email != "" && !p.unverified["email"]
+	p.PhoneVerified = p.Phone != "" && !p.unverified["phone"]
 	p.FirstName = traitString(p.Traits, "firstName", "first_name")
 	if p.FirstName == "" && p.Name != "" {
 		p.FirstName = strings.Fields(p.Name)[0]
@@ -164,9 +181,10 @@ func (w *work) eval(ctx context.Context, r *run, pl *Plan, c *Cond) (bool, error
 	return false, fmt.Errorf("unknown condition %q", c.Kind)
 }
 
-// hasConsent: an explicit journey_consent row wins (unsubscribes write one), then the
-// trait consent.<channel>.<purpose> (or a nested consent object). Transactional messages
-// need no opt-in; marketing needs one.
+// hasConsent: an explicit journey_consent row wins (unsubscribes and confirmations write
+// one), then the trait consent.<channel>.<purpose> (or a nested consent object).
+// Transactional messages need no opt-in; marketing needs one. A consent trait from a
+// client source (unverified) can refuse but never grant (verify.go).
 func hasConsent(ctx context.Context, q querier, p *Profile, channel, purpose string) (bool, error) {
 	var g int
 	err := q.QueryRow(ctx, `SELECT granted FROM journey_consent WHERE customer_id = ? AND channel = ? AND purpose = ?`, p.ID, channel, purpose).Scan(&g)
@@ -176,24 +194,33 @@ func hasConsent(ctx context.Context, q querier, p *Profile, channel, purpose str
 	if !errors.Is(err, sql.ErrNoRows) {
 		return false, fmt.Errorf("read consent: %w", err)
 	}
-	if v, ok := consentTrait(p.Traits, channel, purpose); ok {
+	if v, ok, _ := consentTrait(p, channel, purpose); ok {
 		return v, nil
 	}
 	return purpose == "transactional", nil
 }
 
-func consentTrait(t map[string]any, channel, purpose string) (bool, bool) {
-	if v, ok := t["consent."+channel+"."+purpose]; ok {
-		return truthy(v), true
-	}
-	if c, ok := t["consent"].(map[string]any); ok {
-		if ch, ok := c[channel].(map[string]any); ok {
-			if v, ok := ch[purpose]; ok {
-				return truthy(v), true
+// consentTrait reads the consent trait for channel and purpose. found is false when
+// there is none, or when it is an unverified grant; pending then says a confirmation
+// of the address would turn it into consent.
+func consentTrait(p *Profile, channel, purpose string) (granted, found, pending bool) {
+	key, v, ok := "consent."+channel+"."+purpose, any(nil), false
+	if v, ok = p.Traits[key]; !ok {
+		key = "consent"
+		if c, isMap := p.Traits["consent"].(map[string]any); isMap {
+			if ch, isMap := c[channel].(map[string]any); isMap {
+				v, ok = ch[purpose]
 			}
 		}
 	}
-	return false, false
+	if !ok {
+		return false, false, false
+	}
+	g := truthy(v)
+	if p.unverified[key] && g {
+		return false, false, true
+	}
+	return g, true, false
 }
 
 func truthy(v any) bool {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"text/template"
+	"text/template/parse"
 )
 
 // Profile is what templates and conditions know about the customer.
@@ -23,6 +24,13 @@ type Profile struct {
 
 	UserID      string `json:"-"`
 	AnonymousID string `json:"-"`
+
+	// EmailVerified and PhoneVerified say whether Email and Phone came from a trusted
+	// source or were confirmed (verify.go); an unverified address is never messaged.
+	EmailVerified bool             `json:"-"`
+	PhoneVerified bool             `json:"-"`
+	unverified    map[string]bool  // protected traits (contact points, consent) whose value is unverified
+	traitSeq      map[string]int64 // event that set each protected trait
 }
 
 // renderData is the dot of every template: {{.Profile.FirstName}}, {{.Event.cart_id}}.
@@ -37,6 +45,70 @@ type renderData struct {
 
 // linker rewrites links for click tracking; nil leaves them alone (validation).
 type linker func(url string) string
+
+// clickLinker makes a click-tracked link; fixed says the URL is one of the template's own
+// string literals (the author wrote it), not a value that came from a trait or an event.
+type clickLinker func(url string, fixed bool) string
+
+// bind gives a template's link function its literals.
+func (cl clickLinker) bind(lits map[string]bool) linker {
+	if cl == nil {
+		return nil
+	}
+	return func(u string) string { return cl(u, lits[u]) }
+}
+
+// literals collects the string constants written in templates' source.
+func literals(trees ...*parse.Tree) map[string]bool {
+	out := map[string]bool{}
+	var walk func(n parse.Node)
+	walk = func(n parse.Node) {
+		switch n := n.(type) {
+		case *parse.ListNode:
+			if n != nil {
+				for _, c := range n.Nodes {
+					walk(c)
+				}
+			}
+		case *parse.ActionNode:
+			walk(n.Pipe)
+		case *parse.PipeNode:
+			if n != nil {
+				for _, c := range n.Cmds {
+					walk(c)
+				}
+			}
+		case *parse.CommandNode:
+			for _, a := range n.Args {
+				walk(a)
+			}
+		case *parse.ChainNode:
+			walk(n.Node)
+		case *parse.IfNode:
+			walk(n.Pipe)
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.RangeNode:
+			walk(n.Pipe)
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.WithNode:
+			walk(n.Pipe)
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.TemplateNode:
+			walk(n.Pipe)
+		case *parse.StringNode:
+			out[n.Text] = true
+		}
+	}
+	for _, t := range trees {
+		if t != nil {
+			walk(t.Root)
+		}
+	}
+	return out
+}
 
 func dflt(def any, v any) any {
 	if v == nil {
@@ -64,30 +136,44 @@ func textFuncs(l linker) template.FuncMap {
 
 func htmlFuncs(l linker) htmltemplate.FuncMap { return htmltemplate.FuncMap(textFuncs(l)) }
 
-// Parsed templates are cached by source: parsing was a tenth of a send's CPU. Each use
-// clones the cached one to bind its own link function.
+// Parsed templates are cached by source, with their string literals: parsing was a tenth
+// of a send's CPU. Each use clones the cached one to bind its own link function.
 var textCache, htmlCache sync.Map
 
-func renderText(name, src string, data *renderData, l linker) (string, error) {
+type cachedText struct {
+	t    *template.Template
+	lits map[string]bool
+}
+
+type cachedHTML struct {
+	t    *htmltemplate.Template
+	lits map[string]bool
+}
+
+func renderText(name, src string, data *renderData, cl clickLinker) (string, error) {
 	if src == "" {
 		return "", nil
 	}
-	var t *template.Template
-	if c, ok := textCache.Load(src); ok {
-		t = c.(*template.Template)
+	var c *cachedText
+	if v, ok := textCache.Load(src); ok {
+		c = v.(*cachedText)
 	} else {
 		p, err := template.New(name).Funcs(textFuncs(nil)).Option("missingkey=zero").Parse(src)
 		if err != nil {
 			return "", fmt.Errorf("template %s: %w", name, err)
 		}
-		textCache.Store(src, p)
-		t = p
+		var trees []*parse.Tree
+		for _, x := range p.Templates() {
+			trees = append(trees, x.Tree)
+		}
+		c = &cachedText{t: p, lits: literals(trees...)}
+		textCache.Store(src, c)
 	}
-	t, err := t.Clone()
+	t, err := c.t.Clone()
 	if err != nil {
 		return "", err
 	}
-	t.Funcs(textFuncs(l))
+	t.Funcs(textFuncs(cl.bind(c.lits)))
 	var b bytes.Buffer
 	if err := t.Execute(&b, data); err != nil {
 		return "", fmt.Errorf("template %s: %w", name, err)
@@ -95,28 +181,32 @@ func renderText(name, src string, data *renderData, l linker) (string, error) {
 	return strings.ReplaceAll(b.String(), "<no value>", ""), nil
 }
 
-func renderHTML(name, src string, data *renderData, l linker) (string, error) {
+func renderHTML(name, src string, data *renderData, cl clickLinker) (string, error) {
 	if src == "" {
 		return "", nil
 	}
-	var t *htmltemplate.Template
-	if c, ok := htmlCache.Load(src); ok {
-		t = c.(*htmltemplate.Template)
+	var c *cachedHTML
+	if v, ok := htmlCache.Load(src); ok {
+		c = v.(*cachedHTML)
 	} else {
 		p, err := htmltemplate.New(name).Funcs(htmlFuncs(nil)).Option("missingkey=zero").Parse(src)
 		if err != nil {
 			return "", fmt.Errorf("template %s: %w", name, err)
 		}
-		htmlCache.Store(src, p)
-		t = p
+		var trees []*parse.Tree
+		for _, x := range p.Templates() {
+			trees = append(trees, x.Tree)
+		}
+		c = &cachedHTML{t: p, lits: literals(trees...)}
+		htmlCache.Store(src, c)
 	}
 	// html/template refuses to clone a template that has executed; clone the cached,
 	// never-executed one.
-	t, err := t.Clone()
+	t, err := c.t.Clone()
 	if err != nil {
 		return "", err
 	}
-	t.Funcs(htmlFuncs(l))
+	t.Funcs(htmlFuncs(cl.bind(c.lits)))
 	var b bytes.Buffer
 	if err := t.Execute(&b, data); err != nil {
 		return "", fmt.Errorf("template %s: %w", name, err)
@@ -144,7 +234,7 @@ type Message struct {
 }
 
 // render builds the message for action a; links are click-tracked through l.
-func render(a *Action, data *renderData, l linker) (*Message, error) {
+func render(a *Action, data *renderData, l clickLinker) (*Message, error) {
 	m := &Message{Channel: a.Channel}
 	var err error
 	r := func(name, src string) string {
@@ -172,7 +262,10 @@ func render(a *Action, data *renderData, l linker) (*Message, error) {
 		m.Title, m.Text, m.URL = r("title", a.Title), r("text", a.Text), r("url", a.URL)
 	case "webhook":
 		m.To = a.URL
-		body := r("body", a.Text)
+		var body string
+		if body, err = renderJSON("body", a.Text, data, l); err != nil {
+			return m, err
+		}
 		if body == "" {
 			b, _ := json.Marshal(map[string]any{"journey": data.Journey, "customer_id": data.Profile.ID, "email": data.Profile.Email, "event": data.Event})
 			body = string(b)

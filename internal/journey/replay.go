@@ -245,7 +245,7 @@ func (r *Replay) drain(ctx context.Context, daily bool) error {
 	if err := e.loadPlans(ctx); err != nil {
 		return err
 	}
-	phases := []func(context.Context) (int, error){e.fireTimers, e.dispatch}
+	phases := []func(context.Context) (int, error){e.fireTimers, e.dispatch, e.dispatchConfirmations}
 	if daily {
 		phases = append(phases, e.consumeSegments, e.dateEntries)
 	}

@@ -55,11 +55,15 @@ func Sign(secret []byte, ts int64, body []byte) string {
 
 // VerifySignature checks a SignatureHeader value; maxAge bounds replays (0: no bound).
 func VerifySignature(secret []byte, tsHeader, sig string, body []byte, maxAge time.Duration) error {
+	return verifySignatureAt(secret, tsHeader, sig, body, time.Now(), maxAge)
+}
+
+func verifySignatureAt(secret []byte, tsHeader, sig string, body []byte, now time.Time, maxAge time.Duration) error {
 	ts, err := strconv.ParseInt(tsHeader, 10, 64)
 	if err != nil {
 		return errors.New("missing or bad " + TimestampHeader)
 	}
-	if maxAge > 0 && time.Since(time.Unix(ts, 0)).Abs() > maxAge {
+	if maxAge > 0 && now.Sub(time.Unix(ts, 0)).Abs() > maxAge {
 		return errors.New("signature too old")
 	}
 	if !hmac.Equal([]byte(Sign(secret, ts, body)), []byte(sig)) {
@@ -71,12 +75,18 @@ func VerifySignature(secret []byte, tsHeader, sig string, body []byte, maxAge ti
 // WebhookSender is the generic signed HTTP adapter: it POSTs the message as JSON with
 // Idempotency-Key and an HMAC-SHA256 signature. SMS and push providers sit behind it
 // (a small relay, or any provider accepting signed webhooks); the webhook action uses it
-// with the step's URL.
+// with the step's URL. Where it may connect is Policy's to say (netguard.go).
 type WebhookSender struct {
 	URL    string // empty: the message's To (webhook steps)
 	Secret []byte
-	Client *http.Client
+	// Policy says where webhooks may connect (SettingsNetPolicy reads the workspace
+	// settings). nil: https to public addresses only.
+	Policy func(context.Context) (*NetPolicy, error)
+
+	guard guardedClient
 }
+
+var publicHTTPSOnly = &NetPolicy{}
 
 // webhookBody is the JSON a WebhookSender posts.
 type webhookBody struct {
@@ -99,6 +109,14 @@ func (s *WebhookSender) Send(ctx context.Context, m *Message) error {
 	if url == "" {
 		url = m.To
 	}
+	pol := publicHTTPSOnly
+	if s.Policy != nil {
+		p, err := s.Policy(ctx)
+		if err != nil {
+			return fmt.Errorf("webhook policy: %w", err)
+		}
+		pol = p
+	}
 	body, err := json.Marshal(webhookBody{IdempotencyKey: m.IdemKey, Channel: m.Channel, Purpose: m.Purpose, Journey: m.Journey, CustomerID: m.CustomerID,
 		To: m.To, Subject: m.Subject, Title: m.Title, Text: m.Text, HTML: m.HTML, URL: m.URL, Data: m.Data})
 	if err != nil {
@@ -108,6 +126,9 @@ func (s *WebhookSender) Send(ctx context.Context, m *Message) error {
 	if err != nil {
 		return Permanent(fmt.Errorf("webhook request: %w", err))
 	}
+	if err := pol.CheckURL(req.URL); err != nil {
+		return Permanent(err)
+	}
 	ts := time.Now().Unix()
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(IdempotencyHeader, m.IdemKey)
@@ -115,12 +136,11 @@ func (s *WebhookSender) Send(ctx context.Context, m *Message) error {
 	if len(s.Secret) > 0 {
 		req.Header.Set(SignatureHeader, Sign(s.Secret, ts, body))
 	}
-	c := s.Client
-	if c == nil {
-		c = &http.Client{Timeout: 15 * time.Second}
-	}
-	resp, err := c.Do(req)
+	resp, err := s.guard.client(pol).Do(req)
 	if err != nil {
+		if isRefused(err) {
+			return Permanent(fmt.Errorf("webhook %s: %w", url, err))
+		}
 		return fmt.Errorf("webhook %s: %w", url, err)
 	}
 	defer resp.Body.Close()

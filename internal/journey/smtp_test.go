@@ -114,7 +114,11 @@ func TestSMTPJourney(t *testing.T) {
 	if !strings.HasPrefix(hdr("List-Unsubscribe"), "<https://shop.example/j/u/") || hdr("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" {
 		t.Errorf("RFC 8058 headers: %q %q", hdr("List-Unsubscribe"), hdr("List-Unsubscribe-Post"))
 	}
-	if hdr("Message-ID") != "<jr1-s1-email@bakery.example>" || hdr("Subject") != "Ada, you left something in your cart" {
+	var key string
+	if err := db.QueryRow(f.ctx, `SELECT idem_key FROM journey_sends WHERE channel = 'email'`).Scan(&key); err != nil {
+		t.Fatal(err)
+	}
+	if hdr("Message-ID") != "<"+key+"@bakery.example>" || hdr("Subject") != "Ada, you left something in your cart" {
 		t.Errorf("headers: %v", pm.Header)
 	}
 	if !strings.HasPrefix(hdr("Content-Type"), "multipart/alternative") {

@@ -18,6 +18,7 @@ type token struct {
 	Channel  string `json:"ch,omitempty"`
 	Purpose  string `json:"p,omitempty"`
 	URL      string `json:"u,omitempty"`
+	Fixed    bool   `json:"f,omitempty"` // click: URL is a literal the journey's author wrote, not a value from a trait or an event
 }
 
 var b64 = base64.RawURLEncoding

@@ -84,7 +84,7 @@ func (db *DB) InsertEventsFast(ctx context.Context, tx *Tx, evs []event.Event) (
 			for i := range evs[:size] {
 				e := &evs[i]
 				args = append(args, e.SourceID, e.MessageID, e.Type, e.Name, e.UserID, e.AnonymousID,
-					e.Timestamp.UnixMilli(), e.ReceivedAt.UnixMilli(), bytesString(e.Body))
+					e.Timestamp.UnixMilli(), e.ReceivedAt.UnixMilli(), bytesString(e.Body), e.ClientIP)
 			}
 			res, err := stmt.ExecContext(ctx, args...)
 			if err != nil {

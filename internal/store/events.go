@@ -11,7 +11,7 @@ import (
 	"github.com/omniroi/omniroi/internal/event"
 )
 
-const eventCols = 9
+const eventCols = 10
 
 // rows per multi-row INSERT: well under SQLite's 32,766 variable limit.
 const insertChunk = 200
@@ -24,12 +24,12 @@ func insertEventsSQL(d Dialect, rows int) string {
 		return q.(string)
 	}
 	var b strings.Builder
-	b.WriteString("INSERT INTO events (source_id, message_id, type, name, user_id, anonymous_id, ts, received_at, body) VALUES ")
+	b.WriteString("INSERT INTO events (source_id, message_id, type, name, user_id, anonymous_id, ts, received_at, body, client_ip) VALUES ")
 	for i := 0; i < rows; i++ {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString("(?,?,?,?,?,?,?,?,?)")
+		b.WriteString("(?,?,?,?,?,?,?,?,?,?)")
 	}
 	b.WriteString(" ON CONFLICT (source_id, message_id) DO NOTHING")
 	q := Rebind(d, b.String())
@@ -59,7 +59,7 @@ func InsertEvents(ctx context.Context, tx *Tx, evs []event.Event) (int, error) {
 		args = args[:0]
 		for _, e := range evs[start:end] {
 			args = append(args, e.SourceID, e.MessageID, e.Type, e.Name, e.UserID, e.AnonymousID,
-				e.Timestamp.UnixMilli(), e.ReceivedAt.UnixMilli(), string(e.Body))
+				e.Timestamp.UnixMilli(), e.ReceivedAt.UnixMilli(), string(e.Body), e.ClientIP)
 		}
 		res, err := tx.Tx.ExecContext(ctx, insertEventsSQL(tx.Dialect, end-start), args...)
 		if err != nil {
@@ -97,7 +97,7 @@ func (db *DB) TrackEventsBetween(ctx context.Context, from, to time.Time, names 
 	return scanEvents(rows)
 }
 
-const eventColumns = `seq, source_id, message_id, type, name, user_id, anonymous_id, ts, received_at, body`
+const eventColumns = `seq, source_id, message_id, type, name, user_id, anonymous_id, ts, received_at, body, client_ip`
 
 func scanEvents(rows *sql.Rows) ([]event.Event, error) {
 	defer rows.Close()
@@ -106,7 +106,7 @@ func scanEvents(rows *sql.Rows) ([]event.Event, error) {
 		var e event.Event
 		var ts, recv int64
 		var body string
-		if err := rows.Scan(&e.Seq, &e.SourceID, &e.MessageID, &e.Type, &e.Name, &e.UserID, &e.AnonymousID, &ts, &recv, &body); err != nil {
+		if err := rows.Scan(&e.Seq, &e.SourceID, &e.MessageID, &e.Type, &e.Name, &e.UserID, &e.AnonymousID, &ts, &recv, &body, &e.ClientIP); err != nil {
 			return nil, fmt.Errorf("read events: %w", err)
 		}
 		e.Timestamp = time.UnixMilli(ts).UTC()

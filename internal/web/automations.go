@@ -15,6 +15,9 @@ import (
 // and sends the guardrails suppressed, by reason.
 type automationStats struct {
 	Runs, Sent, Holdout, Consent, Cap int64
+	// Unverified: messages to addresses only a public key stated (a confirmation went or
+	// was due instead); Held: those a new-recipient limit stopped, confirmation included.
+	Unverified, Held int64
 }
 
 type automationRow struct {
@@ -77,6 +80,10 @@ func (s *server) automationPeriodStats(ctx context.Context, rg Range) (map[strin
 			a.Consent += c
 		case reason == "frequency cap":
 			a.Cap += c
+		case strings.HasPrefix(reason, journey.ReasonOverLimit):
+			a.Held += c
+		case strings.HasPrefix(reason, "unverified"):
+			a.Unverified += c
 		}
 	}
 	return out, rows.Err()
@@ -244,7 +251,8 @@ func (s *server) automations(w http.ResponseWriter, r *http.Request) error {
 	}
 	at := p.addTable(&Table{ID: "automations", Caption: "Automations in this period",
 		Cols: []Col{{Label: "Journey"}, {Label: "Version", Num: true}, {Label: "Enabled"}, {Label: "Runs", Num: true}, {Label: "Sends", Num: true},
-			{Label: "Suppressed: holdout", Num: true}, {Label: "Suppressed: no consent", Num: true}, {Label: "Suppressed: frequency cap", Num: true}}})
+			{Label: "Suppressed: holdout", Num: true}, {Label: "Suppressed: no consent", Num: true}, {Label: "Suppressed: frequency cap", Num: true},
+			{Label: "Waiting: unverified address", Num: true}, {Label: "Held: new-recipient limit", Num: true}}})
 	lt := liftTable(p, p.Range)
 	ct := &Table{ID: "lift-chart", Caption: "Conversion rate, treated vs holdout, " + runsPhrase(p.Range), Hidden: true,
 		Cols: []Col{{Label: "Journey"}, {Label: "Treated", Num: true}, {Label: "Holdout", Num: true}}}
@@ -258,7 +266,7 @@ func (s *server) automations(w http.ResponseWriter, r *http.Request) error {
 			en = "yes"
 		}
 		st := row.Stats
-		at.Rows = append(at.Rows, []Cell{{Text: row.Name, Href: p.Link(href)}, num(int64(row.Version)), txt(en), num(st.Runs), num(st.Sent), num(st.Holdout), num(st.Consent), num(st.Cap)})
+		at.Rows = append(at.Rows, []Cell{{Text: row.Name, Href: p.Link(href)}, num(int64(row.Version)), txt(en), num(st.Runs), num(st.Sent), num(st.Holdout), num(st.Consent), num(st.Cap), num(st.Unverified), num(st.Held)})
 		rep := row.Report
 		addLiftRows(lt, Cell{Text: row.Name, Href: p.Link(href)}, p.Range, rep, row.All, p.Currency)
 		if rep.Treated.Runs+rep.Holdout.Runs > 0 {

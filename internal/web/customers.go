@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/auth"
 	"github.com/omniroi/omniroi/internal/identity"
 )
 
@@ -107,6 +108,7 @@ func (s *server) customers(w http.ResponseWriter, r *http.Request) error {
 
 type trait struct {
 	Key, Value string
+	Unverified bool // from a client source (a public key), not confirmed
 }
 
 type customerData struct {
@@ -121,6 +123,11 @@ type customerData struct {
 	TimelineCut            bool
 	Value                  *customerValue
 	ValueNote              string
+	// Contact points only a public key stated are not messaged until confirmed.
+	EmailUnverified, PhoneUnverified bool
+	MemberOf                         string                 // the groups (accounts, companies) the customer belongs to
+	CanPrivacy                       bool                   // owner or admin: export and erase buttons (privacy.go)
+	Signals                          *identity.ConsentState // newest consent signal (Consent Mode, TCF, categories)
 }
 
 // customerValue is the value models' view of one customer.
@@ -167,8 +174,20 @@ func (s *server) customer(w http.ResponseWriter, r *http.Request) error {
 	if d.Name != "" {
 		p.Title = d.Name
 	}
+	unverified := map[string]bool{}
+	for _, k := range prof.Unverified {
+		unverified[k] = true
+	}
+	d.EmailUnverified, d.PhoneUnverified = unverified["email"], unverified["phone"]
+	var groups []string
+	for _, g := range prof.Groups {
+		groups = append(groups, g.Label())
+	}
+	d.MemberOf = strings.Join(groups, ", ")
+	d.CanPrivacy = sessionFrom(r).User.Role.Can(auth.PermPrivacy)
+	d.Signals = prof.ConsentSignals
 	for k, raw := range prof.Traits {
-		tr := trait{Key: k, Value: jsonText(raw)}
+		tr := trait{Key: k, Value: jsonText(raw), Unverified: unverified[k]}
 		if consentKey(k) {
 			d.Consent = append(d.Consent, tr)
 		}

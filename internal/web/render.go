@@ -26,6 +26,8 @@ var navPages = []struct{ Path, Label string }{
 	{"/segments", "Segments"},
 	{"/spend", "Spend"},
 	{"/sources", "Sources"},
+	{"/users", "Users"},
+	{"/audit", "Audit log"},
 }
 
 // page is what every template gets.
@@ -69,6 +71,9 @@ func (s *server) newPage(r *http.Request, active, title string) *page {
 	}
 	rq := p.Range.Query().Encode()
 	for _, n := range navPages {
+		if !s.canOpen(sess.User.Role, n.Path) {
+			continue // the bar shows what the user's role may open
+		}
 		href := n.Path
 		if rq != "" {
 			href += "?" + rq
@@ -77,6 +82,10 @@ func (s *server) newPage(r *http.Request, active, title string) *page {
 	}
 	return p
 }
+
+// Can reports whether the user's role has a permission (auth.Permission names), so that
+// templates show forms and links only to those who may use them.
+func (p *page) Can(perm string) bool { return p.User.Role.Can(auth.Permission(perm)) }
 
 // Link returns path with the current period (and extra query pairs) kept.
 func (p *page) Link(path string, kv ...string) string {
@@ -126,7 +135,7 @@ func (p *page) Chart(id string) *Chart {
 	return nil
 }
 
-var pageNames = []string{"login", "message", "overview", "sources", "customers", "customer", "spend", "attribution", "journeys", "segments", "automations", "automation"}
+var pageNames = []string{"login", "message", "overview", "sources", "customers", "customer", "spend", "attribution", "journeys", "segments", "automations", "automation", "users", "invite", "audit", "privacy_erase"}
 
 func (s *server) parseTemplates() error {
 	funcs := template.FuncMap{

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/omniroi/omniroi/internal/auth"
 	"github.com/omniroi/omniroi/internal/money"
 	"github.com/omniroi/omniroi/internal/value"
 )
@@ -120,21 +121,34 @@ func (s *server) segments(w http.ResponseWriter, r *http.Request) error {
 				}
 			}
 		}
-		names, err := s.customerNames(ctx, risk)
-		if err != nil {
-			return err
+		// Roles without access to personal data (viewer) get the figures without who.
+		personal := p.Can(string(auth.PermReadPersonal))
+		names := map[string]string{}
+		if personal {
+			if names, err = s.customerNames(ctx, risk); err != nil {
+				return err
+			}
 		}
 		rt := p.addTable(&Table{ID: "at-risk", Caption: "Top at-risk customers by predicted value (worth a personal message)",
 			Cols:  []Col{{Label: "Customer"}, {Label: "Name"}, {Label: "Probability still active", Num: true}, {Label: "Orders", Num: true}, {Label: "Revenue so far", Num: true}, {Label: "Predicted next 12 months", Num: true}, {Label: "Segment"}},
 			Empty: "No customer is in the at-risk band."})
-		for _, pr := range risk {
-			href := p.Link("/customers/" + pr.ID)
+		if !personal {
+			rt.Caption = "Top at-risk customers by predicted value (who they are is hidden for your role)"
+			rt.Cols = append([]Col{{Label: "Rank", Num: true}}, rt.Cols[2:]...)
+		}
+		for i, pr := range risk {
 			pa := pAlive(pr)
 			seg := ""
 			if sc, ok := v.rfm(pr.ID); ok {
 				seg = sc.Segment
 			}
-			rt.Rows = append(rt.Rows, []Cell{{Text: "#" + pr.ID, Raw: pr.ID, Href: href}, {Text: names[pr.ID], Href: href}, pctCell(&pa), num(int64(pr.Frequency + 1)), amount(pr.Revenue, cur), amountF(pr.CLV, cur), txt(seg)})
+			figures := []Cell{pctCell(&pa), num(int64(pr.Frequency + 1)), amount(pr.Revenue, cur), amountF(pr.CLV, cur), txt(seg)}
+			if !personal {
+				rt.Rows = append(rt.Rows, append([]Cell{num(int64(i + 1))}, figures...))
+				continue
+			}
+			href := p.Link("/customers/" + pr.ID)
+			rt.Rows = append(rt.Rows, append([]Cell{{Text: "#" + pr.ID, Raw: pr.ID, Href: href}, {Text: names[pr.ID], Href: href}}, figures...))
 		}
 	}
 

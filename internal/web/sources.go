@@ -7,16 +7,40 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/audit"
+	"github.com/omniroi/omniroi/internal/auth"
 	"github.com/omniroi/omniroi/internal/identity"
+	"github.com/omniroi/omniroi/internal/journey"
 	"github.com/omniroi/omniroi/internal/store"
 )
 
 type sourcesData struct {
 	Waiting   int64  // events stored but not yet turned into customers and orders
-	NewKey    string // shown once, right after creating a source
+	NewKey    string // shown once, right after creating or rotating a source's key
 	NewSource string
+	Rotated   bool   // NewKey replaces an old key
+	Revoked   string // a source whose key was just revoked
 	Error     string
 	Name      string
+	Kind      string
+	Kinds     []store.SourceKind
+	CanManage bool         // owner or admin: may rotate and revoke keys
+	Manage    []sourceKey  // the sources, for the rotate and revoke forms
+	Held      []heldNotice // messages the new-recipient limits held, last 24 h
+}
+
+// sourceKey is one source in the key management list.
+type sourceKey struct {
+	ID      int64
+	Name    string
+	Kind    string
+	Hint    string
+	Revoked bool
+}
+
+type heldNotice struct {
+	Source string
+	Held   int64
 }
 
 // countCap bounds the event counts of the Sources page.
@@ -98,15 +122,31 @@ func (s *server) sourcesPage(w http.ResponseWriter, r *http.Request, d *sourcesD
 		d.Waiting = maxSeq - c
 	}
 	t := p.addTable(&Table{ID: "sources", Caption: "Sources and the events they sent",
-		Cols:  []Col{{Label: "Source"}, {Label: "Key starts with"}, {Label: "Events, last hour", Num: true}, {Label: "Events, last 24 h", Num: true}, {Label: "Rejected, last 24 h", Num: true}, {Label: "Last event received"}, {Label: "Created"}},
+		Cols:  []Col{{Label: "Source"}, {Label: "Kind"}, {Label: "Key starts with"}, {Label: "Events, last hour", Num: true}, {Label: "Events, last 24 h", Num: true}, {Label: "Rejected, last 24 h", Num: true}, {Label: "Last event received"}, {Label: "Created"}},
 		Empty: "No sources yet. Create one below to get a write key."})
+	d.CanManage = sessionFrom(r).User.Role.Can(auth.PermManageSources)
+	d.Kinds = store.SourceKinds()
+	d.Manage = d.Manage[:0]
 	for _, st := range stats {
 		last := formatTime(st.lastReceived, loc)
 		if last == "" {
 			last = "never"
 		}
-		t.Rows = append(t.Rows, []Cell{txt(st.src.Name), txt(st.src.KeyHint + "…"), capped(st.hour), capped(st.day), num(st.rejDay),
+		key := Cell{Text: st.src.KeyHint + "…", Raw: st.src.KeyHint}
+		if st.src.Revoked() {
+			key = Cell{Text: "revoked " + st.src.RevokedAt.In(loc).Format("2006-01-02"), Raw: "revoked"}
+		}
+		t.Rows = append(t.Rows, []Cell{txt(st.src.Name), txt(st.src.Kind), key, capped(st.hour), capped(st.day), num(st.rejDay),
 			{Text: last, Raw: formatTime(st.lastReceived, loc)}, txt(st.src.CreatedAt.In(loc).Format("2006-01-02"))})
+		d.Manage = append(d.Manage, sourceKey{ID: st.src.ID, Name: st.src.Name, Kind: st.src.Kind, Hint: st.src.KeyHint, Revoked: st.src.Revoked()})
+	}
+	// What the public keys' events could not make the shop send (journey.HeldBySource).
+	held, err := journey.HeldBySource(ctx, s.db, now.Add(-24*time.Hour))
+	if err != nil {
+		return err
+	}
+	for _, h := range held {
+		d.Held = append(d.Held, heldNotice{Source: h.Source, Held: h.Held})
 	}
 
 	// Rejected events of the chosen period, newest first, via rejected_events' primary key.
@@ -130,6 +170,9 @@ func (s *server) sourcesPage(w http.ResponseWriter, r *http.Request, d *sourcesD
 		if pos < 0 {
 			posText = "whole request"
 		}
+		if !p.Can(string(auth.PermReadPersonal)) {
+			body = "(hidden for your role)" // a payload may name a person
+		}
 		rt.Rows = append(rt.Rows, []Cell{txt(formatTime(at, loc)), txt(src), txt(origin), {Text: posText, Raw: fmt.Sprint(pos)}, txt(reason), txt(body)})
 	}
 	if err := rows.Err(); err != nil {
@@ -140,8 +183,9 @@ func (s *server) sourcesPage(w http.ResponseWriter, r *http.Request, d *sourcesD
 
 func (s *server) createSource(w http.ResponseWriter, r *http.Request) error {
 	name := r.PostFormValue("name")
-	src, key, err := s.db.CreateSource(r.Context(), name)
-	d := &sourcesData{Name: name}
+	kind := r.PostFormValue("kind")
+	src, key, err := s.db.CreateSourceKind(r.Context(), name, kind)
+	d := &sourcesData{Name: name, Kind: kind}
 	if err != nil {
 		d.Error = err.Error()
 		w.WriteHeader(http.StatusUnprocessableEntity)
@@ -150,5 +194,65 @@ func (s *server) createSource(w http.ResponseWriter, r *http.Request) error {
 		d.Name = ""
 		s.cache.drop("sources")
 	}
+	return s.sourcesPage(w, r, d)
+}
+
+// rotateSource (POST /sources/{id}/rotate) gives a source a new write key, shown once;
+// the old key stops working. Owners and admins only.
+func (s *server) rotateSource(w http.ResponseWriter, r *http.Request) error {
+	return s.changeKey(w, r, "source.rotate")
+}
+
+// revokeSource (POST /sources/{id}/revoke) makes a source's key stop working.
+func (s *server) revokeSource(w http.ResponseWriter, r *http.Request) error {
+	return s.changeKey(w, r, "source.revoke")
+}
+
+func (s *server) changeKey(w http.ResponseWriter, r *http.Request, action string) error {
+	sess := sessionFrom(r)
+	if !sess.User.Role.Can(auth.PermManageSources) {
+		http.Error(w, "Only owners and admins may rotate or revoke write keys.", http.StatusForbidden)
+		return nil
+	}
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return errNotFound
+	}
+	var name string
+	srcs, err := s.db.Sources(r.Context())
+	if err != nil {
+		return err
+	}
+	for _, src := range srcs {
+		if src.ID == id {
+			name = src.Name
+		}
+	}
+	if name == "" {
+		return errNotFound
+	}
+	record := func(ctx context.Context, tx *store.Tx, src store.Source) error {
+		return audit.Record(ctx, tx, audit.Entry{Actor: audit.UserActor(sess.User.Email), Action: action,
+			Target: fmt.Sprintf("source:%d", src.ID), Detail: map[string]any{"name": src.Name, "key_hint": src.KeyHint}})
+	}
+	d := &sourcesData{}
+	switch action {
+	case "source.rotate":
+		var key string
+		if _, key, err = s.db.RotateSourceKey(r.Context(), name, record); err == nil {
+			d.NewKey, d.NewSource, d.Rotated = key, name, true
+		}
+	default:
+		if r.PostFormValue("confirm") != "yes" {
+			err = fmt.Errorf("to revoke the key of %q, tick the box that says senders using it will be refused", name)
+		} else if _, err = s.db.RevokeSourceKey(r.Context(), name, record); err == nil {
+			d.Revoked = name
+		}
+	}
+	if err != nil {
+		d.Error = err.Error()
+		w.WriteHeader(http.StatusUnprocessableEntity)
+	}
+	s.cache.drop("sources")
 	return s.sourcesPage(w, r, d)
 }

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/audit"
 	"github.com/omniroi/omniroi/internal/auth"
 	"github.com/omniroi/omniroi/internal/store"
 )
@@ -71,11 +72,18 @@ type server struct {
 	cache   *cache
 	tables  tableCache
 	compute *computeCache
+	staticH http.Handler
+	perms   map[string]auth.Permission // route pattern → permission, from routes()
 }
 
 // NewHandler returns the dashboard, to be mounted at "/" next to the APIs under /v1 and
 // /api/v1 (more specific patterns win in http.ServeMux, so those stay theirs).
 func NewHandler(db *store.DB, opt Options) (http.Handler, error) {
+	_, h, err := newServer(db, opt)
+	return h, err
+}
+
+func newServer(db *store.DB, opt Options) (*server, http.Handler, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
@@ -106,41 +114,30 @@ func NewHandler(db *store.DB, opt Options) (http.Handler, error) {
 	s.compute = newComputeCache(opt.computeWait)
 	s.compute.minAge = 30 * time.Second
 	if err := s.parseTemplates(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	static, err := fs.Sub(staticFS, "static")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
-	mux := http.NewServeMux()
-	mux.Handle("GET /static/", http.StripPrefix("/static/", staticHandler(http.FileServerFS(static))))
-	mux.HandleFunc("GET /login", s.loginPage)
-	mux.HandleFunc("POST /login", s.loginPost)
-	mux.Handle("POST /logout", s.requireLogin(s.logout))
-
-	mux.Handle("GET /{$}", s.requireLogin(s.overview))
-	mux.Handle("GET /sources", s.requireLogin(s.sources))
-	mux.Handle("POST /sources", s.requireLogin(s.createSource))
-	mux.Handle("GET /customers", s.requireLogin(s.customers))
-	mux.Handle("GET /customers/{id}", s.requireLogin(s.customer))
-	mux.Handle("GET /spend", s.requireLogin(s.spend))
-	mux.Handle("GET /attribution", s.requireLogin(s.attributionPage))
-	mux.Handle("GET /journeys", s.requireLogin(s.journeys))
-	mux.Handle("GET /segments", s.requireLogin(s.segments))
-	mux.Handle("GET /automations", s.requireLogin(s.automations))
-	mux.Handle("GET /automations/{name}", s.requireLogin(s.automation))
-	mux.Handle("/", s.requireLogin(s.notFound))
+	s.staticH = http.StripPrefix("/static/", staticHandler(http.FileServerFS(static)))
+	// Every page, form and file is a line of the route table (routes.go), with the
+	// permission it needs; nothing else is mounted.
+	mux, err := s.mount()
+	if err != nil {
+		return nil, nil, err
+	}
 
 	// Go's cross-origin protection rejects unsafe methods whose Sec-Fetch-Site or Origin
 	// says another site sent them; the per-session token below is the second lock.
 	cop := http.NewCrossOriginProtection()
 	for _, o := range opt.TrustedOrigins {
 		if err := cop.AddTrustedOrigin(o); err != nil {
-			return nil, fmt.Errorf("trusted origin: %w", err)
+			return nil, nil, fmt.Errorf("trusted origin: %w", err)
 		}
 	}
-	return securityHeaders(cop.Handler(mux)), nil
+	return s, securityHeaders(cop.Handler(mux)), nil
 }
 
 func securityHeaders(h http.Handler) http.Handler {
@@ -183,9 +180,15 @@ func wantsJSON(r *http.Request) bool {
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-// requireLogin lets logged-in requests through (checking the CSRF token on POST), sends
-// browsers to /login and answers scripts 401.
-func (s *server) requireLogin(h handlerFunc) http.Handler {
+func (s *server) static(w http.ResponseWriter, r *http.Request) error {
+	s.staticH.ServeHTTP(w, r)
+	return nil
+}
+
+// requireLogin lets logged-in requests through when the user's role has perm (checking
+// the CSRF token on POST), answers 403 when it has not, sends browsers without a session
+// to /login and answers scripts 401.
+func (s *server) requireLogin(perm auth.Permission, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		var token string
@@ -229,7 +232,12 @@ func (s *server) requireLogin(h handlerFunc) http.Handler {
 				return
 			}
 		}
-		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, sess))
+		ctx := context.WithValue(r.Context(), ctxKey{}, sess)
+		r = r.WithContext(audit.WithActor(ctx, audit.UserActor(sess.User.Email)))
+		if perm != permSession && !sess.User.Role.Can(perm) {
+			s.forbidden(w, r, sess.User.Role, perm)
+			return
+		}
 		if err := h(w, r); err != nil {
 			s.serverError(w, r, err)
 		}

@@ -35,15 +35,16 @@ type Outbox struct {
 	SMTPAddr string // host:port, once started
 	HTTPURL  string // http://host:port, once started
 
-	smtpSrv *smtp.Server
-	httpSrv *http.Server
-	mu      sync.Mutex
-	counts  map[string]int
+	smtpSrv  *smtp.Server
+	httpSrv  *http.Server
+	mu       sync.Mutex
+	counts   map[string]int
+	confirms map[string]int // confirmation messages (double opt-in), by channel
 }
 
 // Start listens on two loopback ports.
 func (o *Outbox) Start() error {
-	o.counts = map[string]int{}
+	o.counts, o.confirms = map[string]int{}, map[string]int{}
 	for _, d := range []string{"email", "sms", "push"} {
 		if err := os.MkdirAll(filepath.Join(o.Dir, d), 0o755); err != nil {
 			return fmt.Errorf("outbox: %w", err)
@@ -99,6 +100,18 @@ func (o *Outbox) Counts() map[string]int {
 	return out
 }
 
+// Confirmations is how many confirmation messages (double opt-in) arrived per channel;
+// Counts leaves them out.
+func (o *Outbox) Confirmations() map[string]int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := make(map[string]int, len(o.confirms))
+	for k, v := range o.confirms {
+		out[k] = v
+	}
+	return out
+}
+
 // safeName keeps a key usable as a file name.
 func safeName(s string) string {
 	return strings.Map(func(r rune) rune {
@@ -117,7 +130,11 @@ func (o *Outbox) store(d Delivery, ext string) error {
 		return err
 	}
 	o.mu.Lock()
-	o.counts[d.Channel]++
+	if strings.HasPrefix(d.Key, "confirm-") {
+		o.confirms[d.Channel]++
+	} else {
+		o.counts[d.Channel]++
+	}
 	o.mu.Unlock()
 	if o.OnDelivery != nil {
 		o.OnDelivery(d)

@@ -28,12 +28,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/audit"
 	"github.com/omniroi/omniroi/internal/demo"
 	"github.com/omniroi/omniroi/internal/event"
 	"github.com/omniroi/omniroi/internal/identity"
 	"github.com/omniroi/omniroi/internal/journey"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/value"
+	"github.com/omniroi/omniroi/internal/workspace"
 )
 
 // Templates are the journeys the demo applies.
@@ -53,6 +55,22 @@ type Options struct {
 	Outbox  *Outbox       // a started outbox to deliver into; nil: Run starts and stops its own
 	Persona *Reactions    // nil: DefaultReactions
 	Window  time.Duration // conversion window of the holdout report; default 7 days
+	// ConfirmRate is the share of customers who confirm an address a confirmation
+	// message asks about (double opt-in); default DefaultConfirmRate.
+	ConfirmRate float64
+}
+
+// DefaultConfirmRate is the demo's share of customers who confirm their address when
+// asked: the web shop's sign-ups come through its public key, so their addresses wait
+// for a confirmation before any journey writes to them. Some never confirm.
+const DefaultConfirmRate = 0.6
+
+// Confirmations is what the double opt-in did during the replay.
+type Confirmations struct {
+	Delivered map[string]int `json:"delivered"`                   // confirmation messages, by channel
+	Confirmed int            `json:"confirmed"`                   // customers who confirmed (a link, or YES by SMS)
+	Held      int            `json:"held"`                        // confirmations a new-recipient limit held back
+	Waiting   int            `json:"journey_messages_suppressed"` // journey messages suppressed for an unverified address
 }
 
 // Reaction is how customers respond to one journey's messages on one channel.
@@ -105,6 +123,7 @@ type Report struct {
 	Outbox     string              `json:"outbox"`
 	Delivered  map[string]int      `json:"delivered"`
 	Consent    map[string]int      `json:"consented_customers"` // by channel
+	Confirm    Confirmations       `json:"confirmations"`
 	Journeys   []JourneyResult     `json:"journeys"`
 	Reactions  Reactions           `json:"reactions"`
 	WallSecond float64             `json:"seconds"`
@@ -122,6 +141,9 @@ func Run(ctx context.Context, db *store.DB, o Options) (*Report, error) {
 	}
 	if o.Window <= 0 {
 		o.Window = 7 * 24 * time.Hour
+	}
+	if o.ConfirmRate <= 0 {
+		o.ConfirmRate = DefaultConfirmRate
 	}
 	reactions := DefaultReactions()
 	if o.Persona != nil {
@@ -161,6 +183,12 @@ func Run(ctx context.Context, db *store.DB, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The demo's SMS and push "providers" are a webhook receiver on this host. Webhooks may
+	// reach loopback only when the workspace allows it, so the demo says so, here and for
+	// the omniroi serve that follows it.
+	if _, err := workspace.Set(ctx, db, audit.ActorSystem, workspace.WebhookNetworksKey.Name, "loopback"); err != nil {
+		return nil, err
+	}
 	if rep.Consent, err = grantConsent(ctx, db, from, o.Seed); err != nil {
 		return nil, err
 	}
@@ -179,11 +207,12 @@ func Run(ctx context.Context, db *store.DB, o Options) (*Report, error) {
 		return nil, err
 	}
 	secret := []byte("demo-webhook-secret")
+	relay := journey.SettingsNetPolicy(db)
 	eng, err := journey.NewEngine(ctx, db, journey.Options{
 		Senders: map[string]journey.Sender{
 			"email": smtpS,
-			"sms":   &journey.WebhookSender{URL: box.HTTPURL + "/sms", Secret: secret},
-			"push":  &journey.WebhookSender{URL: box.HTTPURL + "/push", Secret: secret},
+			"sms":   &journey.WebhookSender{URL: box.HTTPURL + "/sms", Secret: secret, Policy: relay},
+			"push":  &journey.WebhookSender{URL: box.HTTPURL + "/push", Secret: secret, Policy: relay},
 		},
 		BaseURL: o.BaseURL, Business: "Crumb & Co.", Now: clock.Now, Policy: &policy, Logger: o.Log,
 		MaxEntryAge: time.Duration(o.Days+1) * 24 * time.Hour,
@@ -207,12 +236,12 @@ func Run(ctx context.Context, db *store.DB, o Options) (*Report, error) {
 		_, _, err := feed.Tick(ctx)
 		return err
 	}
-	web, err := db.EnsureSource(ctx, "web")
+	web, err := db.SourceByName(ctx, "web")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("the demo's web source: %w", err)
 	}
 	sim := &customers{db: db, replay: rp, handler: journey.NewHTTPHandler(eng, journey.HandlerOptions{}), base: o.BaseURL,
-		seed: uint64(o.Seed), reactions: reactions, webSource: web.ID, truth: map[string]*Truth{}}
+		seed: uint64(o.Seed), reactions: reactions, webSource: web.ID, truth: map[string]*Truth{}, confirmRate: o.ConfirmRate}
 	box.OnDelivery = sim.received
 	defer func() { box.OnDelivery = nil }()
 
@@ -233,6 +262,14 @@ func Run(ctx context.Context, db *store.DB, o Options) (*Report, error) {
 		return nil, sim.err
 	}
 	rep.Delivered = box.Counts()
+	rep.Confirm.Delivered = box.Confirmations()
+	if err := db.QueryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN confirmed_at > 0 THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN status = 'held' THEN 1 ELSE 0 END), 0)
+		FROM journey_confirmations`).Scan(new(int), &rep.Confirm.Confirmed, &rep.Confirm.Held); err != nil {
+		return nil, err
+	}
+	if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM journey_sends WHERE status = 'suppressed' AND (reason LIKE 'unverified%' OR reason LIKE ?)`, journey.ReasonOverLimit+"%").Scan(&rep.Confirm.Waiting); err != nil {
+		return nil, err
+	}
 	for _, name := range Templates {
 		m, err := journey.Measure(ctx, db, name, journey.ReportOptions{Window: o.Window, CostPerSend: map[string]int64{"email": 0, "sms": 6, "push": 0}})
 		if err != nil {
@@ -332,6 +369,8 @@ type customers struct {
 	seed      uint64
 	reactions Reactions
 	webSource int64
+	// confirmRate is the share of people who confirm an address when asked.
+	confirmRate float64
 
 	mu    sync.Mutex
 	truth map[string]*Truth
@@ -366,7 +405,43 @@ func (c *customers) received(d Delivery) {
 		return
 	}
 	now := c.replay.Clock.Now()
+	if strings.HasPrefix(d.Key, "confirm-") {
+		c.replay.At(now, func(ctx context.Context) error { return c.confirm(ctx, d, links, now) })
+		return
+	}
 	c.replay.At(now, func(ctx context.Context) error { return c.react(ctx, d, links, now) })
+}
+
+// confirm is a customer reading a confirmation (double opt-in): some confirm a few
+// minutes to hours later, by the link in the email or by answering YES to the SMS; the
+// others never do, and journeys never write to them.
+func (c *customers) confirm(ctx context.Context, d Delivery, links map[string][]string, at time.Time) error {
+	if unit(c.seed, d.Key, "confirm") >= c.confirmRate {
+		return nil
+	}
+	when := at.Add(2*time.Minute + time.Duration(unit(c.seed, d.Key, "confirm-at")*float64(8*time.Hour)))
+	c.replay.At(when, func(ctx context.Context) error {
+		if d.Channel == "sms" {
+			form := url.Values{"From": {d.To}, "Body": {"YES"}}
+			req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/j/sms/inbound", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			rec := httptest.NewRecorder()
+			c.handler.ServeHTTP(rec, req)
+			if rec.Code >= 400 {
+				return fmt.Errorf("demo customer answering %s: %d %s", d.Key, rec.Code, strings.TrimSpace(rec.Body.String()))
+			}
+		} else {
+			if len(links["confirm"]) == 0 {
+				return fmt.Errorf("confirmation %s has no link", d.Key)
+			}
+			if err := c.visit(ctx, http.MethodPost, links["confirm"][0]); err != nil {
+				return err
+			}
+		}
+		// The confirmation is an event in the log: derive it before the next message.
+		return c.replay.Process(ctx)
+	})
+	return nil
 }
 
 type sendInfo struct {
@@ -502,10 +577,10 @@ func (c *customers) order(ctx context.Context, s sendInfo, d Delivery, at time.T
 	return nil
 }
 
-var linkRe = regexp.MustCompile(`/j/([ocu])/[A-Za-z0-9_\-.~%]+`)
+var linkRe = regexp.MustCompile(`/j/([ocu]|confirm)/[A-Za-z0-9_\-.~%]+`)
 
-// messageLinks finds the engine's tracking (o), click (c) and unsubscribe (u) links in a
-// delivered message, decoding the email's MIME parts first.
+// messageLinks finds the engine's tracking (o), click (c), unsubscribe (u) and
+// confirmation links in a delivered message, decoding the email's MIME parts first.
 func messageLinks(d Delivery, base string) (map[string][]string, error) {
 	var text string
 	switch d.Channel {

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/omniroi/omniroi/internal/demo"
+	"github.com/omniroi/omniroi/internal/identity"
 	"github.com/omniroi/omniroi/internal/journey"
 	"github.com/omniroi/omniroi/internal/store/storetest"
 )
@@ -39,6 +41,15 @@ func TestDemoJourneys(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("replay: %+v; delivered %v; consent %v; %.1fs", rep.Replay, rep.Delivered, rep.Consent, rep.WallSecond)
+	// SMS and push go through a webhook receiver on loopback, which the demo allows
+	// explicitly (webhooks.allowed_networks): none of its sends may fail as refused.
+	var failed int
+	if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM journey_sends WHERE status = 'failed'`).Scan(&failed); err != nil {
+		t.Fatal(err)
+	}
+	if failed != 0 || rep.Delivered["push"] == 0 {
+		t.Fatalf("%d failed sends, %d push deliveries through the loopback relay", failed, rep.Delivered["push"])
+	}
 
 	// Deliveries in the outbox are the store's sent sends, one file each.
 	sent := map[string]int{}
@@ -112,6 +123,48 @@ func TestDemoJourneys(t *testing.T) {
 	t.Logf("%d sends consented by a sign-up trait", byTrait)
 	if unconsented > 0 {
 		t.Errorf("%d messages went to customers without consent", unconsented)
+	}
+
+	// The web shop's key is public: addresses only it stated got a confirmation first;
+	// some customers confirmed, some did not, and no journey message went to an address
+	// that was unverified when it was sent (every later confirmation is an event after it).
+	t.Logf("confirmations: %+v", rep.Confirm)
+	conf := rep.Confirm
+	if conf.Delivered["email"] == 0 || conf.Confirmed == 0 || conf.Confirmed >= conf.Delivered["email"]+conf.Delivered["sms"] || conf.Waiting == 0 {
+		t.Errorf("double opt-in did not happen as the demo simulates it: %+v", conf)
+	}
+	var n0 int
+	if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM journey_confirmations WHERE status = 'sent'`).Scan(&n0); err != nil {
+		t.Fatal(err)
+	}
+	if n0 != conf.Delivered["email"]+conf.Delivered["sms"] {
+		t.Errorf("%d confirmations recorded sent, the outbox has %v", n0, conf.Delivered)
+	}
+	rows, err = db.Query(ctx, `SELECT s.idem_key, s.channel, s.customer_id, s.sent_at FROM journey_sends s WHERE s.status = 'sent' AND s.channel IN ('email', 'sms')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type sentTo struct {
+		key, ch string
+		cid, at int64
+	}
+	var sentList []sentTo
+	for rows.Next() {
+		var x sentTo
+		if err := rows.Scan(&x.key, &x.ch, &x.cid, &x.at); err != nil {
+			t.Fatal(err)
+		}
+		sentList = append(sentList, x)
+	}
+	rows.Close()
+	for _, x := range sentList {
+		p, err := identity.Profile(ctx, db, x.cid)
+		if err != nil {
+			continue // merged away since
+		}
+		if slices.Contains(p.Unverified, map[string]string{"email": "email", "sms": "phone"}[x.ch]) {
+			t.Errorf("%s went on %s to customer %d, whose address is still unverified", x.key, x.ch, x.cid)
+		}
 	}
 
 	// The customers' orders are in the store, each after a delivered message.

@@ -1,0 +1,66 @@
+package cli
+
+import (
+	"github.com/omniroi/omniroi/internal/api"
+	"github.com/omniroi/omniroi/internal/attribution"
+	"github.com/omniroi/omniroi/internal/auth"
+	"github.com/omniroi/omniroi/internal/experiment"
+	"github.com/omniroi/omniroi/internal/journey"
+	"github.com/omniroi/omniroi/internal/privacy"
+	"github.com/omniroi/omniroi/internal/store"
+	"github.com/omniroi/omniroi/internal/value"
+)
+
+// apiRoutes is the JSON API, every route in one table with the permission its token's
+// role needs (auth.Role.Can). api.NewRouter mounts these and nothing else under /api/.
+// A handler may be a domain package's own mux serving several of these patterns: the
+// router has matched the pattern and checked the role before it runs. To add a route,
+// add a line here (docs/HACKING.md, "Routes and roles"); TestAPIRoles then calls it with
+// a token of every role.
+func apiRoutes(db *store.DB) []api.Route {
+	read := api.ReadHandler(db)
+	attr := attribution.NewHTTPHandler(db)
+	val := value.NewHTTPHandler(db)
+	jr := journey.NewAPIHandler(db)
+	pr := privacy.NewHTTPHandler(db)
+	ex := experiment.NewAPIHandler(db)
+	return []api.Route{
+		{Pattern: "GET /api/v1/stats", Perm: auth.PermReadReports, Handler: read},
+		{Pattern: "GET /api/v1/customers", Perm: auth.PermReadPersonal, Handler: read},
+		{Pattern: "GET /api/v1/customers/{id}", Perm: auth.PermReadPersonal, Handler: read},
+		{Pattern: "GET /api/v1/customers/{id}/value", Perm: auth.PermReadPersonal, Handler: val},
+
+		{Pattern: "GET /api/v1/attribution", Perm: auth.PermReadReports, Handler: attr},
+		{Pattern: "GET /api/v1/attribution/models", Perm: auth.PermReadReports, Handler: attr},
+		{Pattern: "GET /api/v1/roi", Perm: auth.PermReadReports, Handler: attr},
+
+		{Pattern: "GET /api/v1/clv", Perm: auth.PermReadPersonal, Handler: val}, // lists top customers
+		{Pattern: "GET /api/v1/segments", Perm: auth.PermReadReports, Handler: val},
+		{Pattern: "GET /api/v1/cohorts", Perm: auth.PermReadReports, Handler: val},
+		{Pattern: "GET /api/v1/economics", Perm: auth.PermReadReports, Handler: val},
+
+		{Pattern: "GET /api/v1/journeys", Perm: auth.PermReadReports, Handler: jr},
+		{Pattern: "POST /api/v1/journeys", Perm: auth.PermEditJourneys, Handler: jr},
+		{Pattern: "POST /api/v1/journeys/validate", Perm: auth.PermEditJourneys, Handler: jr},
+		{Pattern: "GET /api/v1/journeys/templates", Perm: auth.PermReadReports, Handler: jr},
+		{Pattern: "GET /api/v1/journeys/policy", Perm: auth.PermReadReports, Handler: jr},
+		{Pattern: "PUT /api/v1/journeys/policy", Perm: auth.PermEditJourneys, Handler: jr},
+		{Pattern: "GET /api/v1/journeys/{name}", Perm: auth.PermReadReports, Handler: jr}, // decisions only with read_personal
+		{Pattern: "POST /api/v1/journeys/{name}/enable", Perm: auth.PermEditJourneys, Handler: jr},
+		{Pattern: "POST /api/v1/journeys/{name}/disable", Perm: auth.PermEditJourneys, Handler: jr},
+		{Pattern: "GET /api/v1/journeys/{name}/report", Perm: auth.PermReadReports, Handler: jr},
+		{Pattern: "GET /api/v1/journeys/{name}/decisions", Perm: auth.PermReadPersonal, Handler: jr}, // names customer ids
+
+		{Pattern: "GET /api/v1/audit", Perm: auth.PermReadAudit, Handler: api.AuditHandler(db)},
+
+		{Pattern: "GET /api/v1/experiments", Perm: auth.PermReadReports, Handler: ex},
+		{Pattern: "POST /api/v1/experiments", Perm: auth.PermEditJourneys, Handler: ex},
+		{Pattern: "GET /api/v1/experiments/{name}", Perm: auth.PermReadReports, Handler: ex},
+		{Pattern: "GET /api/v1/experiments/{name}/report", Perm: auth.PermReadReports, Handler: ex},
+		{Pattern: "POST /api/v1/experiments/{name}/start", Perm: auth.PermEditJourneys, Handler: ex},
+		{Pattern: "POST /api/v1/experiments/{name}/stop", Perm: auth.PermEditJourneys, Handler: ex},
+
+		{Pattern: "GET /api/v1/privacy/export", Perm: auth.PermPrivacy, Handler: pr},
+		{Pattern: "POST /api/v1/privacy/erase", Perm: auth.PermPrivacy, Handler: pr},
+	}
+}
