@@ -1,8 +1,11 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -44,5 +47,58 @@ func TestRestoreRefusesNewerBackup(t *testing.T) {
 	}
 	if entries, _ := filepath.Glob(filepath.Join(dir, "*")); len(entries) != 0 {
 		t.Fatalf("a refused restore wrote %v", entries)
+	}
+}
+
+// TestBackupHoldsOnlyLiveRows: a row deleted before the backup leaves its bytes in the
+// database file (free space, free pages) until SQLite reuses them; the backup, a VACUUM
+// INTO copy, holds only live rows, so an old email is not in it.
+func TestBackupHoldsOnlyLiveRows(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := store.Open(ctx, store.Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	marker := "deleted-row-marker-5f1c9a@example.com"
+	for i := 0; i < 200; i++ {
+		v := fmt.Sprintf("kept-%d", i)
+		if i == 100 {
+			v = marker
+		}
+		if _, err := db.Exec(ctx, `INSERT INTO settings (key, value) VALUES (?, ?)`, fmt.Sprintf("test.%03d", i), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Exec(ctx, `PRAGMA secure_delete = OFF`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(ctx, `DELETE FROM settings WHERE value = ?`, marker); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		t.Fatal(err)
+	}
+	live, err := os.ReadFile(store.SQLitePath(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(live, []byte(marker)) {
+		t.Fatal("the deleted row's bytes are not in the database file: this test proves nothing here")
+	}
+	file := filepath.Join(t.TempDir(), "b.db")
+	if _, err := db.BackupSQLite(ctx, file, store.BackupOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	copyBytes, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(copyBytes, []byte(marker)) {
+		t.Fatal("the backup holds the bytes of a row deleted before it")
+	}
+	if !bytes.Contains(copyBytes, []byte("kept-199")) {
+		t.Fatal("the backup lacks a live row")
 	}
 }
