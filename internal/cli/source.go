@@ -163,10 +163,10 @@ func listSources(ctx context.Context, env *Env, db *store.DB, asJSON bool) error
 		out = append(out, r)
 	}
 	return printRows(env, asJSON, out, "NAME\tKIND\tKEY\tCREATED\tEVENTS\tREJECTED", func(w io.Writer, r sourceRow) {
-		key := r.KeyHint
+		key := Clean(r.KeyHint)
 		if r.Revoked != nil {
 			key = "revoked " + r.Revoked.Format("2006-01-02")
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%d\n", Clean(r.Name), r.Kind, key, r.Created.Format("2006-01-02 15:04"), r.Events, r.Rejected)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%d\n", Clean(r.Name), Clean(r.Kind), key, r.Created.Format("2006-01-02 15:04"), r.Events, r.Rejected)
 	})
 }

@@ -29,7 +29,7 @@ const (
 // This file wires the domains into `omniroi serve`: the event processor, the read API and
 // the dashboard.
 func init() {
-	serveHooks = append(serveHooks, startProcessor, mountAPI, mountDashboard, startJourneys, startSegmentFeed)
+	serveHooks = append(serveHooks, startProcessor, mountAPI, mountDashboard, startRecommendations, startJourneys, startSegmentFeed)
 	serveHooks = append(serveHooks, startRetention)
 	demoHooks = append(demoHooks, createDemoUser)
 }
@@ -55,7 +55,7 @@ func startProcessor(s *server.Server) {
 
 // mountAPI mounts the JSON API: the routes of apiroutes.go, each behind its role check.
 func mountAPI(s *server.Server) {
-	h, err := api.NewRouter(s.DB, apiRoutes(s.DB))
+	h, err := api.NewRouter(s.DB, apiRoutes(s.DB, budgetService(s)))
 	if err != nil {
 		panic(fmt.Sprintf("API routes: %v", err)) // a declaration defect, found by every test that serves
 	}
@@ -64,7 +64,7 @@ func mountAPI(s *server.Server) {
 }
 
 func mountDashboard(s *server.Server) {
-	h, err := web.NewHandler(s.DB, web.Options{Logger: slog.Default()})
+	h, err := web.NewHandler(s.DB, web.Options{Logger: slog.Default(), Budget: budgetService(s)})
 	if err != nil {
 		panic(fmt.Sprintf("dashboard templates: %v", err)) // embedded files: a build defect
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/omniroi/omniroi/internal/event"
+	"github.com/omniroi/omniroi/internal/money"
 )
 
 // orderPreset says where an export keeps each order field. Field names are the generic
@@ -269,6 +270,17 @@ func (c *ordersConverter) build(u *unit) {
 		amounts[k], present[k] = n, ok
 	}
 
+	// Sums of amounts are checked: a file of absurd amounts must not wrap around into a
+	// plausible-looking total.
+	overflow := false
+	add := func(a, b int64) int64 {
+		s, ok := money.Add(a, b)
+		if !ok || money.CheckRange(s) != nil {
+			overflow = true
+		}
+		return s
+	}
+
 	// Line items: rows with item columns, or an items cell (JSON array or a count).
 	var products []product
 	var itemsSum int64
@@ -280,13 +292,13 @@ func (c *ordersConverter) build(u *unit) {
 		}
 		if p != nil {
 			products = append(products, *p)
-			itemsSum += p.total
+			itemsSum = add(itemsSum, p.total)
 		}
 	}
 	shipCol := present["shipping"]
 	for _, p := range products {
 		if p.kind == "shipping" && !shipCol {
-			amounts["shipping"] += p.total
+			amounts["shipping"] = add(amounts["shipping"], p.total)
 			present["shipping"] = true
 		}
 	}
@@ -320,7 +332,7 @@ func (c *ordersConverter) build(u *unit) {
 					u.err = rowErr(ir, icol, "product price %v", err)
 					return
 				}
-				jsonItemsSum += t
+				jsonItemsSum = add(jsonItemsSum, t)
 				pricedJSON = true
 			}
 		} else if n, err := parseCount(v); err == nil {
@@ -338,19 +350,23 @@ func (c *ordersConverter) build(u *unit) {
 		total = amounts["revenue"]
 	case len(products) > 0:
 		// itemsSum holds shipping lines already; a shipping column comes on top.
-		total = itemsSum + amounts["tax"] - amounts["discount"]
+		total = add(add(itemsSum, amounts["tax"]), -amounts["discount"])
 		if shipCol {
-			total += amounts["shipping"]
+			total = add(total, amounts["shipping"])
 		}
 	case pricedJSON:
-		total = jsonItemsSum + amounts["shipping"] + amounts["tax"] - amounts["discount"]
+		total = add(add(add(jsonItemsSum, amounts["shipping"]), amounts["tax"]), -amounts["discount"])
 	default:
 		u.err = rowErr(first, "total", "order %q has no total, revenue or priced line items", orderID)
 		return
 	}
 	revenue, ok := amounts["revenue"], present["revenue"]
 	if !ok {
-		revenue = total - amounts["shipping"] - amounts["tax"]
+		revenue = add(add(total, -amounts["shipping"]), -amounts["tax"])
+	}
+	if overflow {
+		u.err = rowErr(first, "total", "order %q: its amounts add up beyond ±10^15 minor units; no real order is that large", orderID)
+		return
 	}
 
 	// Who bought: a customer id, else a stable anonymous id from email or phone.

@@ -334,9 +334,13 @@ func (c *spendConverter) add(r *row, emit func(*unit)) bool {
 			if s.Currency != cur {
 				return fail(rowErr(r, curCol, "currency %s differs from %s at line %d for the same day and campaign", cur, s.Currency, s.line))
 			}
-			s.AmountMinor += part(amount)
-			s.Impressions += part(counts[0])
-			s.Clicks += part(counts[1])
+			sum, ok := money.Add(s.AmountMinor, part(amount))
+			if !ok || money.CheckRange(sum) != nil {
+				return fail(rowErr(r, "amount", "the rows for %s, %s, %q add up beyond ±10^15 minor units", k.day, ch, campaign))
+			}
+			s.AmountMinor = sum
+			s.Impressions = money.SatAdd(s.Impressions, part(counts[0]))
+			s.Clicks = money.SatAdd(s.Clicks, part(counts[1]))
 			continue
 		}
 		c.agg[k] = &spendRow{Day: k.day, Channel: ch, Campaign: campaign, Platform: platform, Currency: cur,

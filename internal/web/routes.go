@@ -49,6 +49,7 @@ func (s *server) routes() []route {
 		{"POST /customers/{id}/erase", auth.PermPrivacy, s.erasePost},
 		{"GET /segments", auth.PermReadReports, s.segments},
 		{"GET /spend", auth.PermReadReports, s.spend},
+		{"GET /budget", auth.PermReadReports, s.budgetPage},
 		{"GET /sources", auth.PermReadReports, s.sources},
 		{"POST /sources", auth.PermManageSources, s.createSource},
 		{"POST /sources/{id}/rotate", auth.PermManageSources, s.rotateSource},
