@@ -686,7 +686,7 @@ func (h *Handler) preflight(w http.ResponseWriter, r *http.Request) {
 	cors(w, r)
 	hd := w.Header()
 	hd.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-	hd.Set("Access-Control-Allow-Headers", "Content-Type, Authorization, Content-Encoding")
+	hd.Set("Access-Control-Allow-Headers", "Content-Type, Authorization, Content-Encoding, X-Retry-Count") // analytics.js sends X-Retry-Count on retries
 	hd.Set("Access-Control-Max-Age", "86400")
 	w.WriteHeader(http.StatusNoContent)
 }
