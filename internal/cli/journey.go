@@ -336,7 +336,8 @@ func journeyRun(ctx context.Context, env *Env, db *store.DB, baseURL string, onc
 	if err != nil {
 		return err
 	}
-	eng, err := journey.NewEngine(ctx, db, journey.Options{Senders: senders, BaseURL: strings.TrimSuffix(baseURL, "/"), ShopURL: os.Getenv("OMNIROI_SHOP_URL"), Logger: env.Log})
+	eng, err := journey.NewEngine(ctx, db, journey.Options{Senders: senders, BaseURL: strings.TrimSuffix(baseURL, "/"), ShopURL: os.Getenv("OMNIROI_SHOP_URL"), Logger: env.Log,
+		Recommender: journeyRunRecommender(ctx, db, env.Log)})
 	if err != nil {
 		return err
 	}
@@ -365,7 +366,8 @@ func journeyServeHook(publicURL string, log *slog.Logger) func(*server.Server) {
 			publicURL = "http://127.0.0.1:8080"
 		}
 		ctx, cancel := context.WithCancel(context.Background())
-		eng, err := journey.NewEngine(ctx, s.DB, journey.Options{Senders: senders, BaseURL: strings.TrimSuffix(publicURL, "/"), ShopURL: os.Getenv("OMNIROI_SHOP_URL"), Logger: log})
+		eng, err := journey.NewEngine(ctx, s.DB, journey.Options{Senders: senders, BaseURL: strings.TrimSuffix(publicURL, "/"), ShopURL: os.Getenv("OMNIROI_SHOP_URL"), Logger: log,
+			Recommender: messageRecommender()})
 		if err != nil {
 			cancel()
 			log.Error("journeys disabled", "err", err)

@@ -30,7 +30,7 @@ const (
 // This file wires the domains into `omniroi serve`: the event processor, the read API and
 // the dashboard.
 func init() {
-	serveHooks = append(serveHooks, startProcessor, mountAPI, mountDashboard, startJourneys, startSegmentFeed)
+	serveHooks = append(serveHooks, startProcessor, mountAPI, mountDashboard, startRecommendations, startJourneys, startSegmentFeed)
 	serveHooks = append(serveHooks, startRetention)
 	demoHooks = append(demoHooks, createDemoUser)
 }

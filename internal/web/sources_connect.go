@@ -71,6 +71,7 @@ var uploadKinds = []struct{ Kind, Label, Presets string }{
 	{importer.KindOrders, "Orders", "shopify, online-retail"},
 	{importer.KindSpend, "Ad spend", "google-ads, meta-ads"},
 	{importer.KindCustomers, "Customers", ""},
+	{importer.KindProducts, "Products and stock", "shopify, google-merchant"},
 	{importer.KindFX, "Exchange rates", ""},
 }
 
