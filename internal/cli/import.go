@@ -18,10 +18,13 @@ func init() {
 		Summary: "import events, orders, customers, ad spend or products from CSV/JSONL/XML (Shopify, Google Ads, Meta Ads, Google Merchant presets)",
 		Usage: `omniroi import {events|orders|spend|customers|products} FILE [--format csv|jsonl|xml] [--preset NAME]
        [--source NAME] [--currency EUR] [--skip-bad] [--rejected FILE] [--json]
+       omniroi import fx FILE [--currency BASE] [--skip-bad] [--json]
 
 FILE may be gzip-compressed; "-" reads stdin (with --format).
 Presets: orders: shopify, online-retail; spend: google-ads, meta-ads;
 products: shopify (products or inventory export), google-merchant (TSV/CSV or XML feed, local inventory).
+fx: daily exchange rates, the ECB's layout (Date,USD,JPY,... per 1 EUR, or per 1 --currency)
+or date,base,quote,rate; omniroi fx show lists what is stored.
 A file imports all-or-nothing unless --skip-bad; importing it again changes nothing.
 Columns and examples: docs/import.md`,
 		Run: runImport,
@@ -54,6 +57,9 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer db.Close()
+	if pos[0] == importer.KindFX {
+		return importFX(ctx, env, db, pos[1], importer.Options{Currency: *currency, SkipBad: *skipBad}, sf.JSON)
+	}
 
 	opt := importer.Options{Kind: pos[0], Format: *format, Preset: *preset, Source: *source,
 		Currency: *currency, SkipBad: *skipBad, RejectedPath: *rejected}

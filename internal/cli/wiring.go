@@ -10,6 +10,7 @@ import (
 
 	"github.com/omniroi/omniroi/internal/api"
 	"github.com/omniroi/omniroi/internal/auth"
+	"github.com/omniroi/omniroi/internal/connect"
 	"github.com/omniroi/omniroi/internal/identity"
 	"github.com/omniroi/omniroi/internal/journey"
 	"github.com/omniroi/omniroi/internal/privacy"
@@ -38,6 +39,7 @@ func init() {
 func startProcessor(s *server.Server) {
 	proc := identity.NewProcessor(s.DB, identity.Options{})
 	s.Collect.SetOnCommit(proc.Notify)
+	mountConnectors(s, proc.Notify)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -61,6 +63,15 @@ func mountAPI(s *server.Server) {
 	}
 	s.Mux.Handle("/api/", h)
 	mountExperiments(s) // the website's /v1/experiments and its script (experiment.go)
+}
+
+// mountConnectors mounts the shop connectors' webhooks (POST /hooks/shopify/{id},
+// /hooks/woocommerce/{id}) beside the collection API: like it, they answer the shop, not a
+// logged-in user or a token, and check the delivery's signature themselves.
+func mountConnectors(s *server.Server, notify func()) {
+	h := connect.NewHandler(s.DB, connect.Options{Logger: serveLog})
+	h.SetOnCommit(notify)
+	h.Register(s.Mux)
 }
 
 func mountDashboard(s *server.Server) {

@@ -245,6 +245,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	}
 	mux.HandleFunc("OPTIONS /v1/", h.preflight)
 	mux.HandleFunc("GET /v1/projects/{writeKey}/settings", h.settings)
+	h.registerAssets(mux)
 }
 
 // ServeHTTP serves the collection routes alone (tests, or mounting under a prefix).

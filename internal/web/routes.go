@@ -54,6 +54,8 @@ func (s *server) routes() []route {
 		{"POST /sources", auth.PermManageSources, s.createSource},
 		{"POST /sources/{id}/rotate", auth.PermManageSources, s.rotateSource},
 		{"POST /sources/{id}/revoke", auth.PermManageSources, s.revokeSource},
+		{"POST /sources/{id}/secret", auth.PermManageSources, s.setConnectorSecret},
+		{"POST /sources/upload", auth.PermManageSources, s.uploadImport},
 
 		{"GET /users", auth.PermManageUsers, s.users},
 		{"POST /users/invite", auth.PermManageUsers, s.inviteUser},

@@ -226,8 +226,19 @@ func (s *server) requireLogin(perm auth.Permission, h handlerFunc) http.Handler 
 			return
 		}
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+			limit := int64(maxFormBytes)
+			if n, ok := bodyLimits[r.Pattern]; ok {
+				limit = n // file uploads
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 			if err := r.ParseMultipartForm(maxFormBytes); err != nil && !errors.Is(err, http.ErrNotMultipart) {
+				var tooBig *http.MaxBytesError
+				if errors.As(err, &tooBig) {
+					r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, sess))
+					s.renderStatus(w, r, http.StatusRequestEntityTooLarge, "File too large",
+						fmt.Sprintf("The upload is over %d MB. Import bigger files with the command line: omniroi import KIND FILE.", limit>>20))
+					return
+				}
 				http.Error(w, "bad form", http.StatusBadRequest)
 				return
 			}
@@ -251,6 +262,9 @@ func (s *server) requireLogin(perm auth.Permission, h handlerFunc) http.Handler 
 		}
 	})
 }
+
+// bodyLimits are the routes whose POST body may exceed maxFormBytes (file uploads).
+var bodyLimits = map[string]int64{"POST /sources/upload": MaxUploadBytes + 1<<20}
 
 // errNotFound makes a handler answer 404.
 var errNotFound = errors.New("not found")
