@@ -164,7 +164,7 @@ func (h *apiHandler) stamp(ctx context.Context) (string, error) {
 		return "", err
 	}
 	var n, sum int64
-	if err := h.db.QueryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(amount_minor), 0) FROM spend`).Scan(&n, &sum); err != nil {
+	if err := h.db.QueryRow(ctx, `SELECT COUNT(*), `+h.db.SumMinor("amount_minor")+` FROM spend`).Scan(&n, &sum); err != nil {
 		return "", fmt.Errorf("spend stamp: %w", err)
 	}
 	return fmt.Sprintf("%d/%s/%d/%d", seq, cursor, n, sum), nil

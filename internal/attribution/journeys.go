@@ -17,6 +17,7 @@ import (
 	"github.com/omniroi/omniroi/internal/commerce"
 	"github.com/omniroi/omniroi/internal/money"
 	"github.com/omniroi/omniroi/internal/store"
+	"github.com/omniroi/omniroi/internal/workspace"
 )
 
 // Defaults of JourneyOptions.
@@ -214,10 +215,17 @@ func BuildJourneys(ctx context.Context, db *store.DB, opt JourneyOptions) (*Set,
 	if sum.MaxSeq, err = db.MaxEventSeq(ctx); err != nil {
 		return nil, sum, fmt.Errorf("journeys: %w", err)
 	}
-	fromMS := msOf(opt.From, math.MinInt64/2)
-	toMS := msOf(opt.To, math.MaxInt64/2)
+	// Unbounded ends stop at the span data can really have (1990 to limits.max_future
+	// ahead): a touch stored long ago with the date 0001-01-01 reads as Go's zero time, "no
+	// time", and would fail the time-decay model for the whole period.
+	spanFrom, spanTo, err := workspace.Span(ctx, db)
+	if err != nil {
+		return nil, sum, fmt.Errorf("journeys: %w", err)
+	}
+	fromMS := max(msOf(opt.From, math.MinInt64/2), spanFrom.UnixMilli())
+	toMS := min(msOf(opt.To, math.MaxInt64/2), spanTo.UnixMilli())
 	lb := opt.Lookback.Milliseconds()
-	readFrom := fromMS - lb
+	readFrom := max(fromMS-lb, spanFrom.UnixMilli())
 
 	convSet := setOf(opt.ConversionEvents)
 	orders := convSet[OrderCompleted]
@@ -298,8 +306,8 @@ func BuildJourneys(ctx context.Context, db *store.DB, opt JourneyOptions) (*Set,
 				j.Value = money.Major(v, sum.Currency)
 				info.ValueMinor, info.FirstConversion = v, p.first
 				sum.Conversions++
-				sum.RevenueMinor += p.valueMinor
-				sum.RefundedMinor += p.refunded
+				sum.RevenueMinor = money.SatAdd(sum.RevenueMinor, p.valueMinor)
+				sum.RefundedMinor = money.SatAdd(sum.RefundedMinor, p.refunded)
 				if p.currency != sum.Currency {
 					currency[p.currency] = true
 				}
@@ -408,7 +416,7 @@ func (rd *chunkReader) chunk(ctx context.Context, lo, hi int64, o *chunkOut) err
 	if rd.orders {
 		// Orders from the beginning: an order's rank tells a new customer from a returning one.
 		rows, err := rd.db.Query(ctx, `SELECT o.customer_id, o.ts, o.revenue_minor, o.currency, o.channel,
-			COALESCE((SELECT SUM(CASE WHEN r.full_refund = 1 THEN o.revenue_minor ELSE r.amount_minor END)
+			COALESCE((SELECT `+rd.db.SumMinor("CASE WHEN r.full_refund = 1 THEN o.revenue_minor ELSE r.amount_minor END")+`
 				FROM refunds r WHERE r.order_id = o.order_id), 0)
 			FROM orders o WHERE o.customer_id >= ? AND o.customer_id < ? AND +o.ts < ?
 			ORDER BY o.customer_id, o.ts, o.order_id`, lo, hi, rd.toMS)
@@ -427,7 +435,7 @@ func (rd *chunkReader) chunk(ctx context.Context, lo, hi int64, o *chunkOut) err
 				c.channel = "Unassigned"
 			}
 			c.refunded = min(max(c.refunded, 0), max(c.valueMinor, 0))
-			c.valueMinor -= c.refunded
+			c.valueMinor = money.SatSub(c.valueMinor, c.refunded)
 			convs = append(convs, c)
 		}
 		rows.Close()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/omniroi/omniroi/internal/money"
 	"github.com/omniroi/omniroi/internal/store"
+	"github.com/omniroi/omniroi/internal/workspace"
 )
 
 // DefaultROIModel is the model ROI uses unless told otherwise.
@@ -87,10 +88,15 @@ type ROIReport struct {
 	Previous   ROIPeriod `json:"previous"`
 }
 
-// DefaultROIRange is the 30 days (UTC) up to and including the day of the latest order.
+// DefaultROIRange is the 30 days (UTC) up to and including the day of the latest order
+// (of those dated within the span data can have: see workspace.Span).
 func DefaultROIRange(ctx context.Context, db *store.DB) (from, to time.Time, err error) {
+	lo, hi, err := workspace.Span(ctx, db)
+	if err != nil {
+		return from, to, fmt.Errorf("roi: %w", err)
+	}
 	var last sql64
-	if err := db.QueryRow(ctx, `SELECT MAX(ts) FROM orders`).Scan(&last); err != nil {
+	if err := db.QueryRow(ctx, `SELECT MAX(ts) FROM orders WHERE ts >= ? AND ts <= ?`, lo.UnixMilli(), hi.UnixMilli()).Scan(&last); err != nil {
 		return from, to, fmt.Errorf("roi: latest order: %w", err)
 	}
 	end := time.Now().UTC()
@@ -206,18 +212,18 @@ func roiPeriod(ctx context.Context, db *store.DB, m Model, opt ROIOptions, from,
 		}
 		if converted && info.FirstConversion {
 			p.NewCustomers++
-			p.NewRevenueMinor += info.ValueMinor
+			p.NewRevenueMinor = money.SatAdd(p.NewRevenueMinor, info.ValueMinor)
 			if len(j.Touches) > 0 { // a conversion event without touches acquired nobody we can name
 				first := j.Touches[0]
 				r := ch(first.Channel)
 				r.NewCustomers++
-				r.NewRevenueMinor += info.ValueMinor
+				r.NewRevenueMinor = money.SatAdd(r.NewRevenueMinor, info.ValueMinor)
 				c := cp(campaignKey(first.Channel, first.Campaign))
 				c.NewCustomers++
-				c.NewRevenueMinor += info.ValueMinor
+				c.NewRevenueMinor = money.SatAdd(c.NewRevenueMinor, info.ValueMinor)
 			}
 		} else if converted {
-			p.ReturningRevenueMinor += info.ValueMinor
+			p.ReturningRevenueMinor = money.SatAdd(p.ReturningRevenueMinor, info.ValueMinor)
 		}
 		clear(seenCh)
 		clear(seenCp)
@@ -274,7 +280,7 @@ func roiPeriod(ctx context.Context, db *store.DB, m Model, opt ROIOptions, from,
 	}
 
 	// Spend: channel names match exactly, campaigns case-insensitively.
-	rows, err := db.Query(ctx, `SELECT channel, campaign, currency, SUM(amount_minor), SUM(impressions), SUM(clicks)
+	rows, err := db.Query(ctx, `SELECT channel, campaign, currency, `+db.SumMinor("amount_minor")+`, `+db.SumMinor("impressions")+`, `+db.SumMinor("clicks")+`
 		FROM spend WHERE day >= ? AND day < ? GROUP BY channel, campaign, currency`,
 		from.Format(time.DateOnly), to.Format(time.DateOnly)) // days in the range's own time zone
 	if err != nil {
@@ -292,11 +298,11 @@ func roiPeriod(ctx context.Context, db *store.DB, m Model, opt ROIOptions, from,
 			otherCur[cur] = true
 		}
 		for _, r := range []*ROIRow{ch(channel), cp(campaignKey(channel, campaign))} {
-			r.SpendMinor += amt
+			r.SpendMinor = money.SatAdd(r.SpendMinor, amt)
 			r.Impressions += imp
 			r.Clicks += clk
 		}
-		p.SpendMinor += amt
+		p.SpendMinor = money.SatAdd(p.SpendMinor, amt)
 	}
 	if err := rows.Err(); err != nil {
 		return p, fmt.Errorf("roi: read spend: %w", err)

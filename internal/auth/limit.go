@@ -32,18 +32,56 @@ func (l *Limiter) Allowed(key string, now time.Time) (bool, time.Duration) {
 	return false, f[0].Add(l.Window).Sub(now)
 }
 
+// Take counts an attempt for key at now when fewer than Max are in the window, checking
+// and counting under one lock: attempts sent in parallel meet the limit exactly as
+// sequential ones do, since each is counted before its password is checked. A login that
+// then succeeds gives its attempt back with Refund.
+func (l *Limiter) Take(key string, now time.Time) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f := l.prune(key, now)
+	if len(f) >= l.Max {
+		return false, f[0].Add(l.Window).Sub(now)
+	}
+	l.fail[key] = append(f, now)
+	l.sweep(now)
+	return true, 0
+}
+
+// Refund removes one attempt counted for key at at (by Take).
+func (l *Limiter) Refund(key string, at time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f := l.fail[key]
+	for i := len(f) - 1; i >= 0; i-- {
+		if f[i].Equal(at) {
+			f = append(f[:i:i], f[i+1:]...)
+			break
+		}
+	}
+	if len(f) == 0 {
+		delete(l.fail, key)
+		return
+	}
+	l.fail[key] = f
+}
+
+// sweep keeps memory bounded under a spray of keys: idle entries are dropped now and then.
+func (l *Limiter) sweep(now time.Time) {
+	if len(l.fail) > 10000 {
+		for k := range l.fail {
+			l.prune(k, now)
+		}
+	}
+}
+
 // Fail records a failed attempt for key.
 func (l *Limiter) Fail(key string, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	f := l.prune(key, now)
 	l.fail[key] = append(f, now)
-	// Keep memory bounded under a spray of keys: drop idle entries now and then.
-	if len(l.fail) > 10000 {
-		for k := range l.fail {
-			l.prune(k, now)
-		}
-	}
+	l.sweep(now)
 }
 
 // Reset forgets key's failures (after a successful login).

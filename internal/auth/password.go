@@ -3,6 +3,7 @@
 package auth
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -31,7 +32,14 @@ var DefaultParams = Params{Time: 1, MemoryKiB: 46 * 1024, Threads: 1, KeyLen: 32
 var b64 = base64.RawStdEncoding
 
 // HashPassword returns a PHC-format argon2id hash of password.
-func HashPassword(password string) (string, error) { return hashWith(DefaultParams, password) }
+func HashPassword(password string) (string, error) {
+	release, err := acquireHash(context.Background())
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	return hashWith(DefaultParams, password)
+}
 
 func hashWith(p Params, password string) (string, error) {
 	salt := make([]byte, p.SaltLen)
@@ -46,8 +54,24 @@ func hashWith(p Params, password string) (string, error) {
 // ErrBadHash is returned for a stored hash that is not a PHC argon2id string.
 var ErrBadHash = errors.New("password hash is not an argon2id PHC string")
 
-// VerifyPassword reports whether password matches hash, in constant time.
+// VerifyPassword reports whether password matches hash, in constant time. It waits for
+// one of the few hashing slots (see MaxConcurrentHashes).
 func VerifyPassword(hash, password string) (bool, error) {
+	return VerifyPasswordContext(context.Background(), hash, password)
+}
+
+// VerifyPasswordContext is VerifyPassword that stops waiting for a hashing slot when ctx
+// ends (the browser left), with ErrBusy after HashWait.
+func VerifyPasswordContext(ctx context.Context, hash, password string) (bool, error) {
+	release, err := acquireHash(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer release()
+	return verifyPassword(hash, password)
+}
+
+func verifyPassword(hash, password string) (bool, error) {
 	parts := strings.Split(hash, "$")
 	if len(parts) != 6 || parts[1] != "argon2id" {
 		return false, ErrBadHash

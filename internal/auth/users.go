@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -158,13 +159,18 @@ func Authenticate(ctx context.Context, db *store.DB, email, password string) (Us
 	err := db.QueryRow(ctx, `SELECT id, email, role, password_hash, created_at FROM users WHERE email = ?`, email).
 		Scan(&u.ID, &u.Email, &u.Role, &hash, &created)
 	if errors.Is(err, sql.ErrNoRows) {
-		_, _ = VerifyPassword(dummyHash(), password)
+		if _, err := VerifyPasswordContext(ctx, dummyHash(), password); errors.Is(err, ErrBusy) || ctx.Err() != nil {
+			return User{}, cmp.Or(err, ctx.Err())
+		}
 		return User{}, ErrBadCredentials
 	}
 	if err != nil {
 		return User{}, fmt.Errorf("look up user: %w", err)
 	}
-	ok, err := VerifyPassword(hash, password)
+	ok, err := VerifyPasswordContext(ctx, hash, password)
+	if errors.Is(err, ErrBusy) || ctx.Err() != nil {
+		return User{}, cmp.Or(err, ctx.Err())
+	}
 	if err != nil {
 		return User{}, fmt.Errorf("user %s: %w", email, err)
 	}

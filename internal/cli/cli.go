@@ -17,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 
+	"golang.org/x/term"
+
 	"github.com/omniroi/omniroi/internal/store"
 )
 
@@ -55,6 +57,9 @@ func Register(c *Command) {
 // Main runs omniroi with args (without the program name) and returns the exit code.
 func Main(args []string) int {
 	env := &Env{Stdout: os.Stdout, Stderr: os.Stderr, Stdin: os.Stdin}
+	if term.IsTerminal(int(os.Stdout.Fd())) {
+		env.Stdout = &termSafe{w: os.Stdout}
+	}
 	env.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()}))
 	slog.SetDefault(env.Log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -57,7 +57,7 @@ func init() {
 				return err
 			}
 			return printRows(env, sf.JSON, cs, "ID\tNAME\tEMAIL\tPHONE\tUSER ID\tLAST SEEN", func(w io.Writer, c identity.Customer) {
-				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, c.Email, c.Phone, c.UserID, c.LastSeen.Format(time.DateTime))
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\n", c.ID, Clean(c.Name), Clean(c.Email), Clean(c.Phone), Clean(c.UserID), c.LastSeen.Format(time.DateTime))
 			})
 		default:
 			cs, err := identity.Conflicts(ctx, db, *limit)
@@ -69,7 +69,7 @@ func init() {
 				return nil
 			}
 			return printRows(env, sf.JSON, cs, "TIME\tCUSTOMER\tOTHER\tREASON", func(w io.Writer, c identity.Conflict) {
-				fmt.Fprintf(w, "%s\t%d\t%d\t%s\n", c.Time.Format(time.DateTime), c.CustomerID, c.OtherID, c.Reason)
+				fmt.Fprintf(w, "%s\t%d\t%d\t%s\n", c.Time.Format(time.DateTime), c.CustomerID, c.OtherID, Clean(c.Reason))
 			})
 		}
 	}
@@ -79,7 +79,7 @@ func init() {
 func printProfile(w io.Writer, p identity.CustomerProfile) {
 	fmt.Fprintf(w, "customer %d", p.ID)
 	if p.Name != "" {
-		fmt.Fprintf(w, "  %s", p.Name)
+		fmt.Fprintf(w, "  %s", Clean(p.Name))
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  first seen %s, last seen %s, %d events\n", p.FirstSeen.Format(time.DateTime), p.LastSeen.Format(time.DateTime), p.Events)
@@ -99,7 +99,7 @@ func printProfile(w io.Writer, p identity.CustomerProfile) {
 		if i.Shared {
 			shared = "  (shared: no longer merges)"
 		}
-		fmt.Fprintf(w, "  %-13s %s%s\n", i.Kind, i.Value, shared)
+		fmt.Fprintf(w, "  %-13s %s%s\n", Clean(i.Kind), Clean(i.Value), shared)
 	}
 	if len(p.Traits) > 0 {
 		fmt.Fprintln(w, "\ntraits:")
@@ -109,7 +109,7 @@ func printProfile(w io.Writer, p identity.CustomerProfile) {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			fmt.Fprintf(w, "  %s: %s\n", k, p.Traits[k])
+			fmt.Fprintf(w, "  %s: %s\n", Clean(k), Clean(string(p.Traits[k])))
 		}
 	}
 	fmt.Fprintf(w, "\norders (%d):\n", len(p.Orders))
@@ -118,7 +118,7 @@ func printProfile(w io.Writer, p identity.CustomerProfile) {
 		if o.RefundedMinor != 0 {
 			ref = "  refunded " + money.Format(o.RefundedMinor, o.Currency)
 		}
-		fmt.Fprintf(w, "  %s  %-14s %10s %s  %-6s %s%s\n", o.Time.Format(time.DateTime), o.OrderID, money.Format(o.RevenueMinor, o.Currency), o.Currency, o.Location, o.Channel, ref)
+		fmt.Fprintf(w, "  %s  %-14s %10s %s  %-6s %s%s\n", o.Time.Format(time.DateTime), Clean(o.OrderID), money.Format(o.RevenueMinor, o.Currency), Clean(o.Currency), Clean(o.Location), Clean(o.Channel), ref)
 	}
 	fmt.Fprintf(w, "\ntouchpoints (%d):\n", len(p.Touchpoints))
 	if p.Truncated {
@@ -127,20 +127,20 @@ func printProfile(w io.Writer, p identity.CustomerProfile) {
 	for _, t := range p.Touchpoints {
 		camp := ""
 		if t.Campaign != "" && t.Campaign != "(none)" {
-			camp = "  campaign " + t.Campaign
+			camp = "  campaign " + Clean(t.Campaign)
 		}
-		fmt.Fprintf(w, "  %s  %-6s %-24s %s%s\n", t.Time.Format(time.DateTime), t.Type, t.Name, t.Channel, camp)
+		fmt.Fprintf(w, "  %s  %-6s %-24s %s%s\n", t.Time.Format(time.DateTime), Clean(t.Type), Clean(t.Name), Clean(t.Channel), camp)
 	}
 	if len(p.Merges) > 0 {
 		fmt.Fprintln(w, "\nmerged:")
 		for _, m := range p.Merges {
-			fmt.Fprintf(w, "  %s  customer %d via %s %s\n", m.Time.Format(time.DateTime), m.MergedID, m.Kind, m.Value)
+			fmt.Fprintf(w, "  %s  customer %d via %s %s\n", m.Time.Format(time.DateTime), m.MergedID, Clean(m.Kind), Clean(m.Value))
 		}
 	}
 	if len(p.Conflicts) > 0 {
 		fmt.Fprintln(w, "\nconflicts:")
 		for _, c := range p.Conflicts {
-			fmt.Fprintf(w, "  %s  %s\n", c.Time.Format(time.DateTime), c.Reason)
+			fmt.Fprintf(w, "  %s  %s\n", c.Time.Format(time.DateTime), Clean(c.Reason))
 		}
 	}
 }

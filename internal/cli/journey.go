@@ -107,7 +107,7 @@ OMNIROI_SMS_URL, OMNIROI_PUSH_URL, OMNIROI_WEBHOOK_SECRET variables.`,
 				return err
 			}
 			return printRows(env, sf.JSON, ls, "NAME\tVERSION\tENABLED\tENTRY\tACTIVE\tRUNS\tSENT", func(w io.Writer, s journey.Summary) {
-				fmt.Fprintf(w, "%s\t%d\t%v\t%s\t%d\t%d\t%d\n", s.Name, s.Version, s.Enabled, s.Entry, s.Active, s.Total, s.Sent)
+				fmt.Fprintf(w, "%s\t%d\t%v\t%s\t%d\t%d\t%d\n", Clean(s.Name), s.Version, s.Enabled, Clean(s.Entry), s.Active, s.Total, s.Sent)
 			})
 		case "show":
 			d, err := journey.Show(ctx, db, rest[0])
@@ -246,10 +246,10 @@ func printShow(env *Env, d *journey.Detail) {
 	if !d.Enabled {
 		state = "disabled"
 	}
-	fmt.Fprintf(env.Stdout, "%s version %d of %d, %s\n", d.Name, d.Version, d.Versions, state)
+	fmt.Fprintf(env.Stdout, "%s version %d of %d, %s\n", Clean(d.Name), d.Version, d.Versions, state)
 	var st []string
 	for k, v := range d.Runs {
-		st = append(st, fmt.Sprintf("%s %d", k, v))
+		st = append(st, fmt.Sprintf("%s %d", Clean(k), v))
 	}
 	sort.Strings(st)
 	fmt.Fprintf(env.Stdout, "runs (this version): %s\n\n", strings.Join(st, ", "))
@@ -260,14 +260,14 @@ func printShow(env *Env, d *journey.Detail) {
 		for k, v := range s.Sends {
 			if k == "suppressed" {
 				for r, n := range s.Suppressed {
-					sends = append(sends, fmt.Sprintf("suppressed(%s) %d", r, n))
+					sends = append(sends, fmt.Sprintf("suppressed(%s) %d", Clean(r), n))
 				}
 				continue
 			}
-			sends = append(sends, fmt.Sprintf("%s %d", k, v))
+			sends = append(sends, fmt.Sprintf("%s %d", Clean(k), v))
 		}
 		sort.Strings(sends)
-		fmt.Fprintf(tw, "%d\t%s: %s\t%d\t%s\t%d\t%d\t\n", s.Index, s.ID, s.Text, s.Waiting, strings.Join(sends, ", "), s.Opened, s.Clicked)
+		fmt.Fprintf(tw, "%d\t%s: %s\t%d\t%s\t%d\t%d\t\n", s.Index, Clean(s.ID), Clean(s.Text), s.Waiting, strings.Join(sends, ", "), s.Opened, s.Clicked)
 	}
 	tw.Flush()
 	if len(d.Decisions) > 0 {
@@ -278,16 +278,16 @@ func printShow(env *Env, d *journey.Detail) {
 
 func printDecisions(env *Env, ds []journey.Decision) {
 	for _, d := range ds {
-		fmt.Fprintf(env.Stdout, "%s  run %d  customer %d  step %d  %s: %s\n", d.At.Format(time.RFC3339), d.RunID, d.CustomerID, d.Step, d.Kind, d.Text)
+		fmt.Fprintf(env.Stdout, "%s  run %d  customer %d  step %d  %s: %s\n", d.At.Format(time.RFC3339), d.RunID, d.CustomerID, d.Step, Clean(d.Kind), Clean(d.Text))
 	}
 }
 
 func printReport(env *Env, r *journey.Report) {
 	w := env.Stdout
 	if r.Runs == "all" {
-		fmt.Fprintf(w, "%s: all runs, conversions within %s of entry, revenue in %s (minor units)\n", r.Journey, r.Window, r.Currency)
+		fmt.Fprintf(w, "%s: all runs, conversions within %s of entry, revenue in %s (minor units)\n", Clean(r.Journey), r.Window, Clean(r.Currency))
 	} else {
-		fmt.Fprintf(w, "%s: runs that reached a message, conversions within %s of the first message (the holdout's would-be message), revenue in %s (minor units)\n", r.Journey, r.Window, r.Currency)
+		fmt.Fprintf(w, "%s: runs that reached a message, conversions within %s of the first message (the holdout's would-be message), revenue in %s (minor units)\n", Clean(r.Journey), r.Window, Clean(r.Currency))
 	}
 	if p := r.Period; p.From != nil || p.To != nil {
 		first, last := "the first run", "now"
@@ -349,7 +349,8 @@ func journeyRun(ctx context.Context, env *Env, db *store.DB, baseURL string, onc
 	if err != nil {
 		return err
 	}
-	eng, err := journey.NewEngine(ctx, db, journey.Options{Senders: senders, BaseURL: strings.TrimSuffix(baseURL, "/"), ShopURL: os.Getenv("OMNIROI_SHOP_URL"), Logger: env.Log})
+	eng, err := journey.NewEngine(ctx, db, journey.Options{Senders: senders, BaseURL: strings.TrimSuffix(baseURL, "/"), ShopURL: os.Getenv("OMNIROI_SHOP_URL"), Logger: env.Log,
+		Recommender: journeyRunRecommender(ctx, db, env.Log)})
 	if err != nil {
 		return err
 	}
@@ -378,7 +379,8 @@ func journeyServeHook(publicURL string, log *slog.Logger) func(*server.Server) {
 			publicURL = "http://127.0.0.1:8080"
 		}
 		ctx, cancel := context.WithCancel(context.Background())
-		eng, err := journey.NewEngine(ctx, s.DB, journey.Options{Senders: senders, BaseURL: strings.TrimSuffix(publicURL, "/"), ShopURL: os.Getenv("OMNIROI_SHOP_URL"), Logger: log})
+		eng, err := journey.NewEngine(ctx, s.DB, journey.Options{Senders: senders, BaseURL: strings.TrimSuffix(publicURL, "/"), ShopURL: os.Getenv("OMNIROI_SHOP_URL"), Logger: log,
+			Recommender: messageRecommender()})
 		if err != nil {
 			cancel()
 			log.Error("journeys disabled", "err", err)

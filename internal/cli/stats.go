@@ -49,7 +49,7 @@ func init() {
 			return err
 		}
 		if s.LeaseHolder != "" {
-			fmt.Fprintf(env.Stdout, "processor running in %s\n", s.LeaseHolder)
+			fmt.Fprintf(env.Stdout, "processor running in %s\n", Clean(s.LeaseHolder))
 		} else if s.Lag > 0 {
 			fmt.Fprintln(env.Stdout, "no processor is running: start `omniroi serve` or run `omniroi rebuild` to process the lag")
 		}

@@ -65,7 +65,7 @@ func init() {
 				return err
 			}
 			return printRows(env, sf.JSON, ts, "NAME\tTOKEN\tROLE\tCREATED", func(w io.Writer, t api.Token) {
-				fmt.Fprintf(w, "%s\t%s…\t%s\t%s\n", Clean(t.Name), t.Hint, t.Role, t.CreatedAt.Format(time.DateTime))
+				fmt.Fprintf(w, "%s\t%s…\t%s\t%s\n", Clean(t.Name), Clean(t.Hint), Clean(string(t.Role)), t.CreatedAt.Format(time.DateTime))
 			})
 		default:
 			if err := api.RevokeToken(ctx, db, pos[0]); err != nil {

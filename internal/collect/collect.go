@@ -9,12 +9,10 @@ package collect
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -38,10 +36,19 @@ type Options struct {
 	// Bounds on what is accepted but not yet committed; past them requests get 429.
 	MaxPendingEvents int   // default 50,000
 	MaxPendingBytes  int64 // default 64 MiB
-	// MaxConcurrentRequests bounds event requests inside the handler (reading,
-	// parsing or waiting for their commit), and so the memory their bodies take;
-	// past it requests get 429 (default 256).
+	// MaxConcurrentRequests bounds event requests being parsed or waiting for their
+	// commit, once their body is in and their write key checked; past it requests get
+	// 429 (default 256).
 	MaxConcurrentRequests int
+	// MaxRequestsPerIP bounds the requests one client address has in progress, reading
+	// included; past it 429 (default: the limits.max_requests_per_ip setting, 64).
+	MaxRequestsPerIP int
+	// MaxReadingBytes bounds the memory of bodies being received (default 64 MiB), a
+	// quarter of it for requests whose write key is not checked yet; past it 429.
+	MaxReadingBytes int64
+	// BodyTimeout is how long a client has to send a body once its headers are in
+	// (default 10 s); past it 408.
+	BodyTimeout time.Duration
 	// Bounds on one transaction.
 	MaxCommitEvents int // default 20,000
 	MaxCommitBytes  int // default 16 MiB
@@ -82,6 +89,12 @@ func (o *Options) defaults() {
 	}
 	if o.MaxConcurrentRequests <= 0 {
 		o.MaxConcurrentRequests = 256
+	}
+	if o.MaxReadingBytes <= 0 {
+		o.MaxReadingBytes = 64 << 20
+	}
+	if o.BodyTimeout <= 0 {
+		o.BodyTimeout = DefaultBodyTimeout
 	}
 	if o.MaxCommitEvents <= 0 {
 		o.MaxCommitEvents = 20_000
@@ -125,6 +138,7 @@ type Stats struct {
 	BadRequests      int64 // 400 replies to whole requests
 	PendingEvents    int64 // accepted, not yet answered
 	PendingRequests  int64
+	InProgress       int64         // event requests admitted and not answered yet, those still sending their body included
 	EventsDropped    int64         // events of erased people, counted and not stored (privacy.go)
 	EventsAnonymised int64         // events without analytics consent, stored without identifiers
 	TailCheckpoints  int64         // SQLite checkpoints finished by the committer so the WAL restarts
@@ -148,8 +162,11 @@ type Handler struct {
 	wake         chan struct{}
 	done         chan struct{}
 
-	slots       chan struct{} // one per request inside the handler
-	keys        keyCache
+	slots       chan struct{} // one per request being parsed or committed
+	perIP       ipLimiter
+	budget      byteBudget
+	maxFut      maxFutureCache
+	keys        *KeyCache
 	checkpoints *store.Checkpointer // nil on PostgreSQL or when disabled
 	onCommit    atomic.Pointer[func()]
 
@@ -158,6 +175,7 @@ type Handler struct {
 	nDropped, nAnonymised                                atomic.Int64 // privacy gate (privacy.go)
 	trusted                                              sync.Map     // source id → bool: its kind is trusted (privacy.go)
 	slowestCommit, slowestTail                           atomic.Int64 // nanoseconds; written by the committer only
+	lastCommit                                           atomic.Pointer[commitResult]
 }
 
 // pending is one request's share of a group commit.
@@ -179,7 +197,7 @@ func NewHandler(db *store.DB, opt Options) *Handler {
 		slots: make(chan struct{}, opt.MaxConcurrentRequests),
 		done:  make(chan struct{}),
 	}
-	h.keys.m = map[string]keyEntry{}
+	h.keys = NewKeyCache(db, opt.KeyCacheTTL, opt.KeyCheckInterval, opt.Now, opt.Logger)
 	if opt.TrustedProxies == nil {
 		ps, err := workspace.TrustedProxies(context.Background(), db)
 		if err != nil {
@@ -187,6 +205,7 @@ func NewHandler(db *store.DB, opt Options) *Handler {
 		}
 		h.opt.TrustedProxies = ps
 	}
+	h.initLimits()
 	if opt.OnCommit != nil {
 		h.onCommit.Store(&opt.OnCommit)
 	}
@@ -226,6 +245,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	}
 	mux.HandleFunc("OPTIONS /v1/", h.preflight)
 	mux.HandleFunc("GET /v1/projects/{writeKey}/settings", h.settings)
+	h.registerAssets(mux)
 }
 
 // ServeHTTP serves the collection routes alone (tests, or mounting under a prefix).
@@ -250,7 +270,7 @@ func (h *Handler) Stats() Stats {
 		Requests: h.nRequests.Load(), EventsAccepted: h.nAccepted.Load(), EventsInserted: h.nInserted.Load(),
 		EventsRejected: h.nRejected.Load(), Commits: h.nCommits.Load(), Overloaded: h.nOverloaded.Load(),
 		StorageErrors: h.nStorageErr.Load(), Unauthorized: h.nUnauthorized.Load(), BadRequests: h.nBad.Load(),
-		PendingEvents: int64(pe), PendingRequests: int64(pr), TailCheckpoints: h.checkpoints.Tails(),
+		PendingEvents: int64(pe), PendingRequests: int64(pr), InProgress: h.perIP.total(), TailCheckpoints: h.checkpoints.Tails(),
 		EventsDropped: h.nDropped.Load(), EventsAnonymised: h.nAnonymised.Load(),
 		SlowestCommit: time.Duration(h.slowestCommit.Load()), SlowestTail: time.Duration(h.slowestTail.Load()),
 	}
@@ -350,6 +370,7 @@ func (h *Handler) committer() {
 			}
 			t0 := time.Now()
 			err := h.write(evs, rejs)
+			h.lastCommit.Store(&commitResult{err: err, at: time.Now()})
 			if d := int64(time.Since(t0)); d > h.slowestCommit.Load() {
 				h.slowestCommit.Store(d)
 			}
@@ -434,45 +455,6 @@ type httpError struct {
 
 func (e *httpError) Error() string { return e.msg }
 
-// readBody reads the (possibly gzip-compressed) body into buf, bounding the
-// decompressed size by limit.
-func readBody(r *http.Request, buf *bytes.Buffer, limit int64, what string) error {
-	var src io.Reader = r.Body
-	compressed := false
-	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
-	case "", "identity":
-	case "gzip", "x-gzip":
-		// The compressed stream is bounded too (gzip of incompressible data is a few
-		// bytes larger than the data).
-		raw := io.LimitReader(r.Body, limit+limit/8+1024)
-		zr, _ := gzPool.Get().(*gzip.Reader)
-		var err error
-		if zr == nil {
-			zr, err = gzip.NewReader(raw)
-		} else {
-			err = zr.Reset(raw)
-		}
-		if err != nil {
-			return &httpError{http.StatusBadRequest, "invalid gzip body: " + err.Error()}
-		}
-		defer gzPool.Put(zr)
-		src, compressed = zr, true
-	default:
-		return &httpError{http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported Content-Encoding %q (send gzip or nothing)", enc)}
-	}
-	if !compressed && r.ContentLength > 0 && r.ContentLength <= limit {
-		buf.Grow(int(r.ContentLength))
-	}
-	n, err := buf.ReadFrom(io.LimitReader(src, limit+1))
-	if err != nil {
-		return &httpError{http.StatusBadRequest, "cannot read the request body: " + err.Error()}
-	}
-	if n > limit {
-		return &httpError{http.StatusBadRequest, fmt.Sprintf("request body over the %s limit (counted after decompression)", what)}
-	}
-	return nil
-}
-
 type rejected struct {
 	Index int    `json:"index"`
 	Error string `json:"error"`
@@ -490,13 +472,12 @@ func (h *Handler) events(route, typeHint string) http.Handler {
 		h.nRequests.Add(1)
 		receivedAt := h.opt.Now()
 		clientIP := h.clientIP(r)
-		select {
-		case h.slots <- struct{}{}:
-			defer func() { <-h.slots }()
-		default:
-			h.fail(w, errOverloaded)
+		done, err := h.admit(w, r, clientIP)
+		if err != nil {
+			h.fail(w, err)
 			return
 		}
+		defer done()
 
 		key, _, hasBasic := r.BasicAuth()
 		var src store.Source
@@ -515,15 +496,18 @@ func (h *Handler) events(route, typeHint string) http.Handler {
 				bufPool.Put(buf)
 			}
 		}()
-		if err := readBody(r, buf, limit, what); err != nil {
+		release, err := h.readBody(r, buf, limit, what, src.ID != 0)
+		defer release()
+		if err != nil {
 			h.recordRequestRejection(src, receivedAt, origin, err.Error(), nil)
 			h.fail(w, err)
 			return
 		}
+		bodyRead(w)
 		body := buf.Bytes()
 
 		var items [][]byte
-		in := event.Input{TypeHint: typeHint, ReceivedAt: receivedAt}
+		in := event.Input{TypeHint: typeHint, ReceivedAt: receivedAt, MaxFuture: h.maxFuture()}
 		if batch {
 			b, err := event.ParseBatch(body)
 			if err != nil {
@@ -559,9 +543,17 @@ func (h *Handler) events(route, typeHint string) http.Handler {
 				return
 			}
 		}
+		// Only now, with the body in and the key checked, a slot.
+		freeSlot, err := h.takeSlot()
+		if err != nil {
+			h.fail(w, err)
+			return
+		}
+		defer freeSlot()
 
 		p := &pending{events: make([]event.Event, 0, len(items))}
 		var rej []rejected
+		var notes []notice
 		for i, raw := range items {
 			ev, err := in.Normalize(raw)
 			if err != nil {
@@ -570,6 +562,9 @@ func (h *Handler) events(route, typeHint string) http.Handler {
 					SourceID: src.ID, ReceivedAt: receivedAt, Origin: origin, Position: i, Reason: err.Error(), Body: clip(raw),
 				})
 				continue
+			}
+			if ev.Notice != "" {
+				notes, p.rejections = noteEvent(notes, p.rejections, i, ev.Notice, store.Rejection{SourceID: src.ID, ReceivedAt: receivedAt, Origin: origin, Body: clip(raw)})
 			}
 			ev.SourceID, ev.ClientIP = src.ID, clientIP
 			p.bytes += int64(len(ev.Body))
@@ -599,7 +594,7 @@ func (h *Handler) events(route, typeHint string) http.Handler {
 		case <-r.Context().Done():
 			return // the client left; the events are committed anyway
 		}
-		if rej == nil {
+		if rej == nil && notes == nil {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusOK)
 			var b [64]byte
@@ -609,7 +604,14 @@ func (h *Handler) events(route, typeHint string) http.Handler {
 			_, _ = w.Write(out)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"success": true, "accepted": len(p.events), "rejected": rej})
+		reply := map[string]any{"success": true, "accepted": len(p.events)}
+		if rej != nil {
+			reply["rejected"] = rej
+		}
+		if notes != nil {
+			reply["notices"] = notes
+		}
+		writeJSON(w, http.StatusOK, reply)
 	})
 }
 
@@ -642,8 +644,13 @@ func (h *Handler) fail(w http.ResponseWriter, err error) {
 		writeJSON(w, he.status, map[string]any{"success": false, "error": he.msg})
 	case errors.Is(err, errOverloaded):
 		h.nOverloaded.Add(1)
+		msg := "too many events pending; retry later"
+		var oe *overloadError
+		if errors.As(err, &oe) {
+			msg = oe.msg
+		}
 		w.Header().Set("Retry-After", strconv.Itoa(h.retryAfter()))
-		writeJSON(w, http.StatusTooManyRequests, map[string]any{"success": false, "error": "too many events pending; retry later"})
+		writeJSON(w, http.StatusTooManyRequests, map[string]any{"success": false, "error": msg})
 	case errors.Is(err, errClosed):
 		w.Header().Set("Retry-After", strconv.Itoa(h.retryAfter()))
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"success": false, "error": "server shutting down; retry"})
@@ -680,7 +687,7 @@ func (h *Handler) preflight(w http.ResponseWriter, r *http.Request) {
 	cors(w, r)
 	hd := w.Header()
 	hd.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-	hd.Set("Access-Control-Allow-Headers", "Content-Type, Authorization, Content-Encoding")
+	hd.Set("Access-Control-Allow-Headers", "Content-Type, Authorization, Content-Encoding, X-Retry-Count") // analytics.js sends X-Retry-Count on retries
 	hd.Set("Access-Control-Max-Age", "86400")
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -706,7 +713,7 @@ func (h *Handler) settings(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	enabled := map[string]any{"__default": map[string]any{"enabled": true, "integrations": map[string]any{}}}
-	w.Header().Set("Cache-Control", "public, max-age=60")
+	settingsCaching(w.Header(), h.opt.APIHost != "", h.opt.APIProtocol != "")
 	writeJSON(w, http.StatusOK, map[string]any{
 		"integrations": map[string]any{
 			"Segment.io": map[string]any{
@@ -731,42 +738,6 @@ func (h *Handler) settings(w http.ResponseWriter, r *http.Request) {
 }
 
 // ---- write keys ----
-
-type keyEntry struct {
-	src store.Source
-	ok  bool
-	exp time.Time
-}
-
-type keyCache struct {
-	mu  sync.RWMutex
-	m   map[string]keyEntry // by key hash: the secret itself is not kept
-	gen int64               // store.KeyGenerationSetting the entries were read under
-
-	checkedAt atomic.Int64 // unix ns of the last generation read
-}
-
-// checkKeyGeneration empties the key cache when a key was rotated or revoked since the
-// last look, by this process or another (the CLI). One request per KeyCheckInterval
-// pays a primary-key read of the settings table; the others go on with the cache.
-func (h *Handler) checkKeyGeneration(ctx context.Context) {
-	now := time.Now().UnixNano()
-	last := h.keys.checkedAt.Load()
-	if last != 0 && now-last < int64(h.opt.KeyCheckInterval) || !h.keys.checkedAt.CompareAndSwap(last, now) {
-		return
-	}
-	gen, err := h.db.KeyGeneration(ctx)
-	if err != nil {
-		h.log.Warn("read write-key generation", "err", err)
-		return
-	}
-	h.keys.mu.Lock()
-	if gen != h.keys.gen {
-		clear(h.keys.m)
-		h.keys.gen = gen
-	}
-	h.keys.mu.Unlock()
-}
 
 // clientIP is the address a request came from: the connection's, or, when that is a
 // trusted proxy, the nearest address in X-Forwarded-For that is not a trusted proxy.
@@ -809,8 +780,6 @@ func trusted(ps []netip.Prefix, a netip.Addr) bool {
 	return false
 }
 
-const maxCachedKeys = 10_000
-
 func (h *Handler) sourceFromBody(ctx context.Context, key string) (store.Source, error) {
 	if key == "" {
 		return store.Source{}, &httpError{http.StatusUnauthorized, "missing write key: send it as the HTTP basic auth username (empty password) or as writeKey in the body"}
@@ -818,39 +787,15 @@ func (h *Handler) sourceFromBody(ctx context.Context, key string) (store.Source,
 	return h.source(ctx, key)
 }
 
-// source resolves a write key, through a short-lived cache that a key rotation or
-// revocation empties (checkKeyGeneration).
+// source resolves a write key through the key cache (KeyCache), which a key rotation or
+// revocation empties.
 func (h *Handler) source(ctx context.Context, key string) (store.Source, error) {
-	h.checkKeyGeneration(ctx)
-	hash := store.HashKey(key)
-	now := h.opt.Now()
-	h.keys.mu.RLock()
-	e, hit := h.keys.m[hash]
-	gen := h.keys.gen
-	h.keys.mu.RUnlock()
-	if !hit || now.After(e.exp) {
-		src, err := h.db.SourceByKey(ctx, key)
-		switch {
-		case err == nil:
-			e = keyEntry{src: src, ok: true, exp: now.Add(h.opt.KeyCacheTTL)}
-			h.trusted.Store(src.ID, src.Trusted())
-		case errors.Is(err, store.ErrNotFound):
-			e = keyEntry{exp: now.Add(h.opt.KeyCacheTTL / 5)}
-		default:
-			return store.Source{}, fmt.Errorf("look up write key: %w", err)
-		}
-		h.keys.mu.Lock()
-		if len(h.keys.m) >= maxCachedKeys {
-			clear(h.keys.m)
-		}
-		// A change seen while we read may have been made before our read: do not cache.
-		if h.keys.gen == gen {
-			h.keys.m[hash] = e
-		}
-		h.keys.mu.Unlock()
+	src, err := h.keys.Source(ctx, key)
+	if err == nil {
+		h.trusted.Store(src.ID, src.Trusted())
 	}
-	if !e.ok {
+	if errors.Is(err, ErrUnknownKey) {
 		return store.Source{}, &httpError{http.StatusUnauthorized, "unknown write key"}
 	}
-	return e.src, nil
+	return src, err
 }

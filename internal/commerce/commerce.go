@@ -62,8 +62,8 @@ func (o Order) Revenue() money.Amount {
 	return money.Amount{Minor: o.RevenueMinor, Currency: o.Currency}
 }
 
-// NetMinor is revenue minus refunds.
-func (o Order) NetMinor() int64 { return o.RevenueMinor - o.RefundedMinor }
+// NetMinor is revenue minus refunds (saturating: never wraps around).
+func (o Order) NetMinor() int64 { return money.SatSub(o.RevenueMinor, o.RefundedMinor) }
 
 // Refund is one refund of an order. Full refunds carry the order's amount once known.
 type Refund struct {
@@ -146,6 +146,10 @@ func ParseOrder(p *Props, fallbackID, currency, location string) (Order, error) 
 	default:
 		o.RevenueMinor, err = productsSum(p.Products, cur)
 	}
+	if err == nil {
+		// Events stored before the API refused such amounts still pass here (a rebuild).
+		err = money.CheckRange(o.RevenueMinor)
+	}
 	if err != nil {
 		return o, fmt.Errorf("order %s: %w", o.OrderID, err)
 	}
@@ -188,7 +192,13 @@ func productsSum(raw json.RawMessage, cur string) (int64, error) {
 				}
 			}
 		}
-		sum += price * q
+		line, ok := money.Mul(price, q)
+		if ok {
+			sum, ok = money.Add(sum, line)
+		}
+		if !ok {
+			return 0, fmt.Errorf("products: price × quantity: %w", money.ErrOutOfRange)
+		}
 	}
 	return sum, nil
 }
@@ -222,6 +232,9 @@ func ParseRefund(p *Props, currency string) (Refund, error) {
 	default:
 		r.Full = true
 		r.Currency = ""
+	}
+	if err == nil {
+		err = money.CheckRange(r.AmountMinor)
 	}
 	if err != nil {
 		return r, fmt.Errorf("refund of %s: %w", r.OrderID, err)
@@ -265,8 +278,10 @@ func CurrencySetting(ctx context.Context, db *store.DB) (string, error) {
 	return c, nil
 }
 
-const orderCols = `o.order_id, o.customer_id, o.ts, o.revenue_minor, o.currency, o.location, o.channel, o.items, o.source_id, o.seq,
-	COALESCE((SELECT SUM(CASE WHEN r.full_refund = 1 THEN o.revenue_minor ELSE r.amount_minor END) FROM refunds r WHERE r.order_id = o.order_id), 0)`
+func orderCols(db *store.DB) string {
+	return `o.order_id, o.customer_id, o.ts, o.revenue_minor, o.currency, o.location, o.channel, o.items, o.source_id, o.seq,
+	COALESCE((SELECT ` + db.SumMinor("CASE WHEN r.full_refund = 1 THEN o.revenue_minor ELSE r.amount_minor END") + ` FROM refunds r WHERE r.order_id = o.order_id), 0)`
+}
 
 func scanOrders(rows interface {
 	Next() bool
@@ -298,7 +313,7 @@ func Orders(ctx context.Context, db *store.DB, from, to time.Time) ([]Order, err
 	if !to.IsZero() {
 		hi = to.UnixMilli()
 	}
-	rows, err := db.Query(ctx, `SELECT `+orderCols+` FROM orders o WHERE o.ts >= ? AND o.ts < ? ORDER BY o.ts, o.seq`, from.UnixMilli(), hi)
+	rows, err := db.Query(ctx, `SELECT `+orderCols(db)+` FROM orders o WHERE o.ts >= ? AND o.ts < ? ORDER BY o.ts, o.seq`, from.UnixMilli(), hi)
 	if err != nil {
 		return nil, fmt.Errorf("read orders: %w", err)
 	}
@@ -308,7 +323,7 @@ func Orders(ctx context.Context, db *store.DB, from, to time.Time) ([]Order, err
 
 // CustomerOrders returns one customer's orders, oldest first.
 func CustomerOrders(ctx context.Context, db *store.DB, customerID int64) ([]Order, error) {
-	rows, err := db.Query(ctx, `SELECT `+orderCols+` FROM orders o WHERE o.customer_id = ? ORDER BY o.ts, o.seq`, customerID)
+	rows, err := db.Query(ctx, `SELECT `+orderCols(db)+` FROM orders o WHERE o.customer_id = ? ORDER BY o.ts, o.seq`, customerID)
 	if err != nil {
 		return nil, fmt.Errorf("read orders: %w", err)
 	}

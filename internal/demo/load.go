@@ -106,7 +106,7 @@ func Load(ctx context.Context, db *store.DB, opt LoadOptions) (*LoadReport, erro
 	if opt.Dir == "" {
 		return nil, errors.New("demo: no directory for ground_truth.json and the spend CSV")
 	}
-	if err := os.MkdirAll(opt.Dir, 0o755); err != nil {
+	if err := store.EnsurePrivateDir(opt.Dir); err != nil {
 		return nil, fmt.Errorf("demo: create %s: %w", opt.Dir, err)
 	}
 	if err := CheckEmpty(ctx, db); err != nil {
@@ -281,7 +281,7 @@ func writeFile(path string, fill func(*os.File) error) error {
 	}
 	err = fill(f)
 	if err == nil {
-		err = f.Chmod(0o644)
+		err = f.Chmod(store.FileMode)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr

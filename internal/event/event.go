@@ -48,6 +48,9 @@ type Event struct {
 	// ClientIP is the address the collection API saw the request come from (behind a
 	// trusted proxy, from X-Forwarded-For); "" for imports and omniroi's own events.
 	ClientIP string
+	// Notice says what Normalize left out of an accepted event (trait keys over the
+	// limit), for the reply; "" normally. It is not stored.
+	Notice string
 }
 
 // Error is a rejection of one event, with the reason a client can act on.

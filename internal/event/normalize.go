@@ -3,6 +3,7 @@ package event
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +24,12 @@ type Input struct {
 	// added to each event that lacks them.
 	BatchContext      []byte
 	BatchIntegrations []byte
+	// Now is the server's clock the timestamp is checked against; zero: ReceivedAt (an
+	// import of a Segment archive keeps the archive's ReceivedAt and passes the import's
+	// time here).
+	Now time.Time
+	// MaxFuture is how far ahead of Now a timestamp may be; 0: DefaultMaxFuture.
+	MaxFuture time.Duration
 }
 
 // Normalize validates one Segment payload and builds the Event to store.
@@ -51,6 +58,7 @@ func putMembers(p *[]member) {
 type fields struct {
 	typ, messageID, userID, anonymousID, timestamp, origTimestamp, sentAt int
 	event, name, previousID, groupID, context, integrations               int
+	properties, traits                                                    int
 }
 
 // Normalize validates one Segment payload and builds the Event to store.
@@ -74,7 +82,7 @@ func (in *Input) Normalize(raw []byte) (Event, error) {
 		return ev, reject("", "%v", err)
 	}
 
-	f := fields{-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1}
+	f := fields{-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1}
 	for i := range ms {
 		m := &ms[i]
 		var k string
@@ -121,6 +129,11 @@ func (in *Input) Normalize(raw []byte) (Event, error) {
 		case "properties", "traits":
 			if !isObjectOrNull(raw[m.vs:m.ve]) {
 				return ev, reject(strings.Clone(k), "must be an object")
+			}
+			if k == "properties" {
+				f.properties = i
+			} else {
+				f.traits = i
 			}
 		}
 	}
@@ -250,7 +263,10 @@ func (in *Input) Normalize(raw []byte) (Event, error) {
 	if sent.IsZero() {
 		sent = in.BatchSentAt
 	}
-	ev.ReceivedAt = in.ReceivedAt.UTC()
+	// Bodies and columns keep milliseconds: the correction uses exactly the times the body
+	// shows, so that the body normalised again gives the same timestamp.
+	orig, sent = orig.Truncate(time.Millisecond), sent.Truncate(time.Millisecond)
+	ev.ReceivedAt = in.ReceivedAt.UTC().Truncate(time.Millisecond)
 	switch {
 	case !orig.IsZero() && !sent.IsZero():
 		ev.Timestamp = ev.ReceivedAt.Add(-sent.Sub(orig)).UTC()
@@ -258,6 +274,29 @@ func (in *Input) Normalize(raw []byte) (Event, error) {
 		ev.Timestamp = orig.UTC()
 	default:
 		ev.Timestamp = ev.ReceivedAt
+	}
+	if err := in.checkTime(ev.Timestamp, origName); err != nil {
+		return ev, err
+	}
+	if ev.Type == Track {
+		if err := checkMoney(get(f.properties)); err != nil {
+			return ev, err
+		}
+	}
+	// Oversized traits objects lose the keys past MaxTraitKeys; the event is kept.
+	traits, droppedTraits := capTraits(get(f.traits), MaxTraitKeys)
+	ctx, droppedCtx := capContextTraits(ctx, MaxTraitKeys)
+	batchCtx, droppedBatch := capContextTraits(in.BatchContext, MaxTraitKeys)
+	if droppedCtx == 0 && !bytes.Contains(ctx, []byte(`"traits"`)) {
+		droppedCtx = droppedBatch // the event's own context.traits would win over the batch's
+	}
+	switch {
+	case droppedTraits > 0 && droppedCtx > 0:
+		ev.Notice = fmt.Sprintf("traits and context.traits over the %d keys allowed per call: accepted without the last %d and %d", MaxTraitKeys, droppedTraits, droppedCtx)
+	case droppedTraits > 0:
+		ev.Notice = fmt.Sprintf("traits has %d keys, over the %d allowed per call: accepted without the last %d", MaxTraitKeys+droppedTraits, MaxTraitKeys, droppedTraits)
+	case droppedCtx > 0:
+		ev.Notice = fmt.Sprintf("context.traits has %d keys, over the %d allowed per call: accepted without the last %d", MaxTraitKeys+droppedCtx, MaxTraitKeys, droppedCtx)
 	}
 
 	// Build the stored body: the client's members minus the ones set here.
@@ -278,7 +317,14 @@ func (in *Input) Normalize(raw []byte) (Event, error) {
 		}
 		out = append(out, raw[m.ks:m.ke]...)
 		out = append(out, ':')
-		out = append(out, raw[m.vs:m.ve]...)
+		switch i {
+		case f.traits:
+			out = append(out, traits...)
+		case f.context:
+			out = append(out, ctx...)
+		default:
+			out = append(out, raw[m.vs:m.ve]...)
+		}
 	}
 	if len(out) > 1 {
 		out = append(out, ',')
@@ -299,7 +345,9 @@ func (in *Input) Normalize(raw []byte) (Event, error) {
 		out = append(out, `,"originalTimestamp":`...)
 		out = appendTime(out, orig)
 	}
-	if !sent.IsZero() {
+	if !sent.IsZero() && !orig.IsZero() {
+		// sentAt only beside the client time it corrected: alone, it would make the stored
+		// "timestamp" look like a client time to correct again when the body is imported.
 		out = append(out, `,"sentAt":`...)
 		out = appendTime(out, sent)
 	}
@@ -309,7 +357,7 @@ func (in *Input) Normalize(raw []byte) (Event, error) {
 	out = appendTime(out, ev.Timestamp)
 	if mergeCtx {
 		out = append(out, `,"context":`...)
-		out = mergeObjects(out, ctx, in.BatchContext)
+		out = mergeObjects(out, ctx, batchCtx)
 	}
 	if mergeInteg {
 		out = append(out, `,"integrations":`...)
@@ -450,6 +498,10 @@ func timeField(v []byte, name string) (time.Time, error) {
 	t, err := ParseTime(s)
 	if err != nil {
 		return time.Time{}, reject(name, "%q is not an ISO-8601 date-time", strings.Clone(s))
+	}
+	if t.IsZero() {
+		// 0001-01-01T00:00:00Z would read as "no time" below.
+		return time.Time{}, reject(name, "%s is before 1990-01-01: no event can be that old", strings.Clone(s))
 	}
 	return t, nil
 }

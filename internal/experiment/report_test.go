@@ -18,6 +18,10 @@ import (
 
 var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 
+// loadedAt is when the tests' events reach the store: after the latest of them (events
+// dated more than a day after their arrival are refused as impossible).
+var loadedAt = t0.AddDate(0, 1, 0)
+
 func track(anon, name string, at time.Time, props map[string]any) map[string]any {
 	return map[string]any{"type": "track", "event": name, "anonymousId": anon, "timestamp": at.Format(time.RFC3339Nano), "properties": props}
 }
@@ -152,7 +156,7 @@ func TestReportCountsExposedUnits(t *testing.T) {
 		first := e.Variants[e.Assign("v-000")].Key
 		otherKey := e.Variants[1-e.Assign("v-000")].Key
 		evs = append(evs, viewed("v-000", "hero", otherKey, t0.Add(time.Hour)))
-		identitytest.Load(t, db, "web", t0, evs...)
+		identitytest.Load(t, db, "web", loadedAt, evs...)
 
 		r, err := experiment.BuildReport(ctx, db, "hero", experiment.ReportOptions{Now: t0.Add(8 * 24 * time.Hour)})
 		if err != nil {
@@ -219,7 +223,7 @@ func TestReportSwitchback(t *testing.T) {
 				want[arm] = w
 			}
 		}
-		identitytest.Load(t, db, "till", t0, evs...)
+		identitytest.Load(t, db, "till", loadedAt, evs...)
 		r, err := experiment.BuildReport(ctx, db, "promo-days", experiment.ReportOptions{Now: start.Add(28 * 24 * time.Hour)})
 		if err != nil {
 			t.Fatal(err)
@@ -257,7 +261,7 @@ func TestPlanFromHistory(t *testing.T) {
 		}
 		// Before the window: not history.
 		evs = append(evs, order("old", "old-1", t0.Add(-48*time.Hour), 500, "EUR"))
-		identitytest.Load(t, db, "web", t0, evs...)
+		identitytest.Load(t, db, "web", loadedAt, evs...)
 		vs, _ := experiment.ParseVariants("control,b")
 		e, err := experiment.Create(ctx, db, audit.ActorCLI, experiment.Experiment{Name: "plan", Variants: vs, Metric: experiment.Metric{Kind: experiment.MetricRevenue}, MDE: 0.25})
 		if err != nil {
@@ -316,7 +320,7 @@ func TestReportGuardrailWarning(t *testing.T) {
 			evs = append(evs, order(anon, fmt.Sprintf("g-o-%d", i), seen.Add(time.Hour), 20, "EUR"))
 		}
 	}
-	identitytest.Load(t, db, "web", t0, evs...)
+	identitytest.Load(t, db, "web", loadedAt, evs...)
 	r, err := experiment.BuildReport(ctx, db, "banner", experiment.ReportOptions{Now: t0.Add(7 * 24 * time.Hour), Fixed: true})
 	if err != nil {
 		t.Fatal(err)

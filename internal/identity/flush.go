@@ -104,12 +104,13 @@ type job struct {
 	groups, members           []any // trust.go
 	consent                   []any // customer_consent rows (privacy_consent.go)
 	unidentified, badOrders   int64
+	notes                     []store.Rejection
 }
 
 // build turns batch b (events up to seq cursor) into a job.
 func (p *Processor) build(b *batch, from, cursor int64) *job {
 	j := &job{from: from, start: b.start, cursor: cursor,
-		unidentified: p.unidentified + b.unidentified, badOrders: p.badOrders + b.badOrders}
+		unidentified: p.unidentified + b.unidentified, badOrders: p.badOrders + b.badOrders, notes: b.notes}
 	for _, m := range b.merges {
 		j.merges = append(j.merges, m.seq, m.ts, b.final(m.survivor), m.merged, m.via.kind, m.via.value)
 		if m.merged <= b.start { // created in an earlier batch: its rows are in the database
@@ -279,6 +280,9 @@ func (p *Processor) write(ctx context.Context, tx *store.Tx, j *job) error {
 		}
 	}
 	if err := p.writeConsent(ctx, tx, w, j); err != nil {
+		return err
+	}
+	if err := store.InsertRejections(ctx, tx, j.notes); err != nil {
 		return err
 	}
 	for _, s := range []struct {

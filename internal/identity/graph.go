@@ -2,8 +2,12 @@ package identity
 
 import (
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/omniroi/omniroi/internal/event"
+	"github.com/omniroi/omniroi/internal/store"
 )
 
 // idKey is one identifier.
@@ -43,6 +47,8 @@ type customer struct {
 	phone       string
 	dirty       bool
 	traitsDirty bool // traits (or user id) changed since the row was last written
+	traitBytes  int  // size of the stored traits JSON, estimated as traits change; 0 unknown
+	dropped     droppedTraits
 }
 
 func (c *customer) traitMap() map[string]trait {
@@ -59,14 +65,68 @@ func (c *customer) traitMap() map[string]trait {
 // time, and for contact points and consent not unverified over verified (trust.go).
 // trusted says whether the event's source states verified facts.
 func (c *customer) setTrait(k string, v json.RawMessage, ts, seq int64, trusted bool) bool {
+	return c.putTrait(k, trait{V: v, T: ts, S: seq, U: !trusted && ProtectedTrait(k)})
+}
+
+// putTrait records t for k if it ranks above what the customer has (trait.better) and
+// the profile stays within event.MaxProfileBytes; a key that would grow it past that is
+// dropped and noted in c.dropped (the event itself is kept).
+func (c *customer) putTrait(k string, nt trait) bool {
 	m := c.traitMap()
-	nt := trait{V: v, T: ts, S: seq, U: !trusted && ProtectedTrait(k)}
-	if old, ok := m[k]; ok && !nt.better(k, old) {
+	old, had := m[k]
+	if had && !nt.better(k, old) {
+		return false
+	}
+	grow := len(nt.V) - len(old.V)
+	if !had {
+		grow = traitCost(k, nt.V)
+	}
+	if grow > 0 && c.profileBytes()+grow > event.MaxProfileBytes {
+		c.dropped.add(k)
 		return false
 	}
 	m[k] = nt
+	c.traitBytes += grow
 	c.traitsDirty = true
 	return true
+}
+
+// traitCost bounds what one trait adds to the stored JSON: "k":{"v":V,"t":T,"s":S},
+func traitCost(k string, v json.RawMessage) int { return len(k) + len(v) + 48 }
+
+// profileBytes is the size of the customer's traits as stored, tracked from the stored
+// row and the changes since.
+func (c *customer) profileBytes() int {
+	if c.traitBytes == 0 {
+		c.traitBytes = len(c.traitsRaw)
+		if c.traits != nil && (c.traitsRaw == "" || c.traitsRaw == "{}") {
+			for k, t := range c.traits {
+				c.traitBytes += traitCost(k, t.V)
+			}
+		}
+		c.traitBytes = max(c.traitBytes, 2)
+	}
+	return c.traitBytes
+}
+
+// droppedTraits are the trait keys left out of a profile since they were last reported.
+type droppedTraits struct {
+	n    int
+	keys []string // the first few
+}
+
+func (d *droppedTraits) add(k string) {
+	d.n++
+	if len(d.keys) < 10 {
+		d.keys = append(d.keys, k)
+	}
+}
+
+// take reports and forgets the dropped keys.
+func (d *droppedTraits) take() (int, []string) {
+	n, keys := d.n, d.keys
+	*d = droppedTraits{}
+	return n, keys
 }
 
 // refreshDisplay recomputes name, email and phone from the traits.
@@ -112,6 +172,7 @@ func (c *customer) traitsJSON() string {
 	}
 	b, _ := json.Marshal(c.traits) // map keys are sorted: deterministic
 	c.traitsRaw = string(b)
+	c.traitBytes = len(b)
 	return c.traitsRaw
 }
 
@@ -134,4 +195,24 @@ func sortKeys(ks []idKey) {
 		}
 		return ks[i].value < ks[j].value
 	})
+}
+
+// ProfileOrigin is the origin of the rejected_events rows that say which trait keys the
+// processor left out of a profile over event.MaxProfileBytes. Rebuild deletes them with
+// the derived tables, as it writes them again.
+const ProfileOrigin = "processor: profile size"
+
+// noteDropped records, for the Sources page, the trait keys ev could not add to c.
+func (b *batch) noteDropped(ev *event.Event, c *customer) {
+	n, keys := c.dropped.take()
+	if n == 0 {
+		return
+	}
+	more := ""
+	if n > len(keys) {
+		more = fmt.Sprintf(" and %d more", n-len(keys))
+	}
+	b.notes = append(b.notes, store.Rejection{SourceID: ev.SourceID, ReceivedAt: ev.ReceivedAt, Origin: ProfileOrigin, Position: -1,
+		Reason: fmt.Sprintf("accepted in part: customer %d's traits reached the %d KB limit per profile; the event's keys %s%s were left out of the profile (event %s, seq %d)",
+			c.id, event.MaxProfileBytes>>10, strings.Join(keys, ", "), more, ev.MessageID, ev.Seq)})
 }

@@ -34,7 +34,8 @@ func insert(t testing.TB, db *store.DB, payloads ...M) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e, err := event.Normalize(raw, "", t0.Add(1000*time.Hour), time.Time{})
+		// Received after every generated event: none is dated after its receipt.
+		e, err := event.Normalize(raw, "", t0.Add(3000*time.Hour), time.Time{})
 		if err != nil {
 			t.Fatalf("normalize %s: %v", raw, err)
 		}

@@ -260,6 +260,9 @@ func (p *Processor) Rebuild(ctx context.Context) error {
 				return fmt.Errorf("empty %s: %w", t, err)
 			}
 		}
+		if _, err := tx.Exec(ctx, `DELETE FROM rejected_events WHERE origin = ?`, ProfileOrigin); err != nil {
+			return fmt.Errorf("empty the processor's notes: %w", err)
+		}
 		for _, k := range []string{CursorSetting, UnidentifiedSetting, BadOrdersSetting} {
 			if err := store.SetSetting(ctx, tx, k, "0"); err != nil {
 				return err

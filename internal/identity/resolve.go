@@ -9,6 +9,7 @@ import (
 	"github.com/omniroi/omniroi/internal/channel"
 	"github.com/omniroi/omniroi/internal/commerce"
 	"github.com/omniroi/omniroi/internal/event"
+	"github.com/omniroi/omniroi/internal/store"
 )
 
 // bodyFields are the parts of a stored event body identity resolution reads.
@@ -85,6 +86,7 @@ type batch struct {
 	unidentified int64
 	badOrders    int64
 	consent      map[int64]consentRec // newest consent signal per customer (privacy_consent.go)
+	notes        []store.Rejection    // trait keys left out of profiles over event.MaxProfileBytes
 }
 
 func newBatch(start int64) *batch {
@@ -219,6 +221,7 @@ func (p *Processor) apply(b *batch, ev *event.Event) {
 	if traitsChanged {
 		c.refreshDisplay()
 	}
+	b.noteDropped(ev, c)
 	p.touchCust(b, c)
 	p.noteConsent(b, c, ev, ts)
 
@@ -427,14 +430,11 @@ func (p *Processor) merge(b *batch, ev *event.Event, ts int64, a, o *customer, v
 	s.last = max(s.last, l.last)
 	s.events += l.events
 	if l.traits != nil || (l.traitsRaw != "" && l.traitsRaw != "{}") {
-		sm := s.traitMap()
 		for k, v := range l.traitMap() {
-			if old, ok := sm[k]; !ok || v.better(k, old) {
-				sm[k] = v
-				s.traitsDirty = true
-			}
+			s.putTrait(k, v)
 		}
 		s.refreshDisplay()
+		b.noteDropped(ev, s)
 	}
 	for _, k := range l.ids {
 		p.g.ids[k].cust = s.id

@@ -73,7 +73,8 @@ func (b *base) normalize(payload []byte, receivedAt time.Time) (event.Event, err
 	if receivedAt.IsZero() {
 		receivedAt = b.now
 	}
-	ev, err := event.Normalize(payload, "", receivedAt, time.Time{})
+	in := event.Input{ReceivedAt: receivedAt, Now: b.now, MaxFuture: b.opt.MaxFuture}
+	ev, err := in.Normalize(payload)
 	if err != nil {
 		return ev, err
 	}
@@ -167,7 +168,13 @@ func parseAmount(s, currency string) (int64, error) {
 	s = strings.TrimLeft(s, "$€£¥")
 	v, err := money.ParseDecimal(decimalPoint(s), currency)
 	if err != nil {
+		if _, numeric, _ := money.CheckDecimal(decimalPoint(s), currency); numeric {
+			return 0, fmt.Errorf("%q is beyond ±10^15 minor units: no real amount is that large", orig)
+		}
 		return 0, fmt.Errorf("%q is not a number", orig)
+	}
+	if money.CheckRange(v) != nil {
+		return 0, fmt.Errorf("%q is beyond ±10^15 minor units: no real amount is that large", orig)
 	}
 	return v, nil
 }
@@ -238,8 +245,8 @@ func mulPrice(qty int64, price, currency string) (int64, error) {
 			q.Add(q, big.NewInt(1))
 		}
 	}
-	if !q.IsInt64() {
-		return 0, fmt.Errorf("%q × %d is out of range", price, qty)
+	if !q.IsInt64() || money.CheckRange(q.Int64()) != nil {
+		return 0, fmt.Errorf("%q × %d is beyond ±10^15 minor units", price, qty)
 	}
 	return q.Int64(), nil
 }

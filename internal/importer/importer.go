@@ -17,6 +17,7 @@ import (
 
 	"github.com/omniroi/omniroi/internal/event"
 	"github.com/omniroi/omniroi/internal/store"
+	"github.com/omniroi/omniroi/internal/workspace"
 )
 
 // Kinds of import.
@@ -37,6 +38,12 @@ type Options struct {
 	SkipBad      bool      // import the good rows, reject the bad ones (default: all-or-nothing)
 	RejectedPath string    // where --skip-bad writes rejected rows; ImportFile defaults it beside the input
 	Progress     io.Writer // progress bar target; nil = none
+	// MaxFuture is how far past the import's time an event may be dated; 0 reads the
+	// limits.max_future setting.
+	MaxFuture time.Duration
+
+	chunkEvents int           // events per transaction (tests); 0: defaultChunkEvents
+	chunkPause  time.Duration // pause between chunks (tests); 0: the dialect's default
 }
 
 // Report is what an import did.
@@ -77,6 +84,9 @@ var ErrBadRows = errors.New("bad rows")
 // ImportFile imports the file at path. With SkipBad and no RejectedPath, rejected rows go
 // beside it: orders.csv → orders.rejected.csv.
 func ImportFile(ctx context.Context, db *store.DB, path string, opt Options) (Report, error) {
+	if opt.Kind == KindProducts {
+		return importProductsFile(ctx, db, path, opt)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return Report{Kind: opt.Kind}, fmt.Errorf("open input: %w", err)
@@ -110,6 +120,9 @@ func defaultRejectedPath(path, format string) string {
 // empty, and as the origin of rejected_events rows. Rejected rows are written to a file
 // only when opt.RejectedPath is set.
 func Import(ctx context.Context, db *store.DB, r io.Reader, name string, opt Options) (Report, error) {
+	if opt.Kind == KindProducts {
+		return importProducts(ctx, db, r, name, opt)
+	}
 	if opt.Format == "" {
 		var err error
 		if opt.Format, err = formatOf(name); err != nil {
@@ -141,6 +154,13 @@ func run(ctx context.Context, db *store.DB, in io.Reader, name string, size int6
 			return rep, fmt.Errorf("--currency: %w", err)
 		}
 		opt.Currency = c
+	}
+	if opt.MaxFuture <= 0 {
+		d, err := workspace.MaxFuture(ctx, db)
+		if err != nil {
+			return rep, err
+		}
+		opt.MaxFuture = d
 	}
 	conv, err := newConverter(opt)
 	if err != nil {
@@ -177,8 +197,8 @@ func run(ctx context.Context, db *store.DB, in io.Reader, name string, size int6
 	conv.setup(srcRow.ID, now)
 	prog := newProgress(opt.Progress, size, counter)
 
-	// One goroutine reads, converts and validates; this one writes, inside one transaction,
-	// so parsing and SQLite's inserts overlap on two cores.
+	// One goroutine reads, converts and validates; this one writes, so parsing and the
+	// inserts overlap on two cores.
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -189,49 +209,17 @@ func run(ctx context.Context, db *store.DB, in io.Reader, name string, size int6
 		readErr <- produce(ctx, src, conv, &rep, opt, rej, batches, name, srcRow.ID, now, prog)
 	}()
 
-	var spendRes spendResult
+	var werr error
+	var cw *chunkWriter
 	var gated gateCounts
-	werr := db.Write(ctx, func(tx *store.Tx) error {
-		if opt.Kind != KindSpend {
-			if err := store.LockEventLog(ctx, tx); err != nil {
-				return fmt.Errorf("lock event log: %w", err)
-			}
-		}
-		stored, total := 0, 0
-		for b := range batches {
-			if err := privacyGate(ctx, tx, &b, &gated); err != nil {
-				return err
-			}
-			if len(b.events) > 0 {
-				n, err := store.InsertEvents(ctx, tx, b.events)
-				if err != nil {
-					return err
-				}
-				stored += n
-				total += len(b.events)
-			}
-			if len(b.rejections) > 0 {
-				if err := store.InsertRejections(ctx, tx, b.rejections); err != nil {
-					return err
-				}
-			}
-		}
-		if err := <-readErr; err != nil {
-			return err
-		}
-		if rep.Rejected > 0 && !opt.SkipBad {
-			return ErrBadRows
-		}
-		if sc, ok := conv.(*spendConverter); ok {
-			var err error
-			if spendRes, err = upsertSpend(ctx, tx, sc.rows(), name); err != nil {
-				return err
-			}
-			stored, total = spendRes.changed, spendRes.changed+spendRes.same
-		}
-		rep.Imported, rep.Duplicates = stored, total-stored
-		return nil
-	})
+	if sc, ok := conv.(*spendConverter); ok {
+		werr = writeSpend(ctx, db, sc, batches, readErr, &rep, opt, name, &gated)
+	} else {
+		cw = newChunkWriter(db, opt)
+		werr = writeEvents(ctx, db, cw, batches, readErr, &rep, opt, prog)
+		rep.Imported, rep.Duplicates = cw.stored, cw.total-cw.stored
+		gated = cw.gated
+	}
 	if werr != nil {
 		cancel()
 		for range batches { // let the reader finish before touching what it writes
@@ -249,15 +237,20 @@ func run(ctx context.Context, db *store.DB, in io.Reader, name string, size int6
 		}
 	}
 	if werr != nil {
-		rep.Imported, rep.Duplicates = 0, 0
 		if errors.Is(werr, ErrBadRows) {
+			rep.Imported, rep.Duplicates = 0, 0
 			return rep, fmt.Errorf("%w in %s: %d, nothing imported (--skip-bad imports the good ones); first: %v",
 				ErrBadRows, name, rep.Rejected, rep.Errors[0])
 		}
 		if cerr := parent.Err(); cerr != nil {
 			// The driver may report a cancelled query as a broken connection; say why.
-			return rep, fmt.Errorf("import %s: %w", name, cerr)
+			werr = cerr
 		}
+		if cw != nil && cw.committed > 0 {
+			return rep, fmt.Errorf("import %s stopped after %d events were committed (%d new): %w; import the same file again to finish (what is already there counts as duplicates)",
+				name, cw.total, cw.stored, werr)
+		}
+		rep.Imported, rep.Duplicates = 0, 0
 		return rep, fmt.Errorf("import %s: %w", name, werr)
 	}
 	if closeErr != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/omniroi/omniroi/internal/event"
+	"github.com/omniroi/omniroi/internal/money"
 )
 
 // orderPreset says where an export keeps each order field. Field names are the generic
@@ -55,6 +56,9 @@ var genericOrders = &orderPreset{
 		"refunded_at":   {"refunded_at"},
 		"country":       {"country"},
 		"store":         {"store"},
+		"landing_page":  {"landing_page", "landing_site"},
+		"referrer":      {"referrer", "referring_site"},
+		"user_agent":    {"user_agent"},
 	},
 	items: map[string][]string{
 		"product_id": {"product_id"},
@@ -269,6 +273,17 @@ func (c *ordersConverter) build(u *unit) {
 		amounts[k], present[k] = n, ok
 	}
 
+	// Sums of amounts are checked: a file of absurd amounts must not wrap around into a
+	// plausible-looking total.
+	overflow := false
+	add := func(a, b int64) int64 {
+		s, ok := money.Add(a, b)
+		if !ok || money.CheckRange(s) != nil {
+			overflow = true
+		}
+		return s
+	}
+
 	// Line items: rows with item columns, or an items cell (JSON array or a count).
 	var products []product
 	var itemsSum int64
@@ -280,13 +295,13 @@ func (c *ordersConverter) build(u *unit) {
 		}
 		if p != nil {
 			products = append(products, *p)
-			itemsSum += p.total
+			itemsSum = add(itemsSum, p.total)
 		}
 	}
 	shipCol := present["shipping"]
 	for _, p := range products {
 		if p.kind == "shipping" && !shipCol {
-			amounts["shipping"] += p.total
+			amounts["shipping"] = add(amounts["shipping"], p.total)
 			present["shipping"] = true
 		}
 	}
@@ -320,7 +335,7 @@ func (c *ordersConverter) build(u *unit) {
 					u.err = rowErr(ir, icol, "product price %v", err)
 					return
 				}
-				jsonItemsSum += t
+				jsonItemsSum = add(jsonItemsSum, t)
 				pricedJSON = true
 			}
 		} else if n, err := parseCount(v); err == nil {
@@ -338,19 +353,23 @@ func (c *ordersConverter) build(u *unit) {
 		total = amounts["revenue"]
 	case len(products) > 0:
 		// itemsSum holds shipping lines already; a shipping column comes on top.
-		total = itemsSum + amounts["tax"] - amounts["discount"]
+		total = add(add(itemsSum, amounts["tax"]), -amounts["discount"])
 		if shipCol {
-			total += amounts["shipping"]
+			total = add(total, amounts["shipping"])
 		}
 	case pricedJSON:
-		total = jsonItemsSum + amounts["shipping"] + amounts["tax"] - amounts["discount"]
+		total = add(add(add(jsonItemsSum, amounts["shipping"]), amounts["tax"]), -amounts["discount"])
 	default:
 		u.err = rowErr(first, "total", "order %q has no total, revenue or priced line items", orderID)
 		return
 	}
 	revenue, ok := amounts["revenue"], present["revenue"]
 	if !ok {
-		revenue = total - amounts["shipping"] - amounts["tax"]
+		revenue = add(add(total, -amounts["shipping"]), -amounts["tax"])
+	}
+	if overflow {
+		u.err = rowErr(first, "total", "order %q: its amounts add up beyond ±10^15 minor units; no real order is that large", orderID)
+		return
 	}
 
 	// Who bought: a customer id, else a stable anonymous id from email or phone.
@@ -386,6 +405,14 @@ func (c *ordersConverter) build(u *unit) {
 	if v, _, _ := c.field("country"); v != "" {
 		ctx.Location = &geo{Country: v}
 	}
+	// The page the buyer landed on and where from: their utm_* and click ids (gclid,
+	// msclkid, ...) give web orders their channel when no utm columns do.
+	landing, _, _ := c.field("landing_page")
+	ref, _, _ := c.field("referrer")
+	if landing != "" || ref != "" {
+		ctx.Page = &pageInfo{URL: landing, Referrer: ref}
+	}
+	ctx.UserAgent, _, _ = c.field("user_agent")
 
 	props := &orderProps{OrderID: orderID, Currency: cur}
 	loc, _, _ := c.field("location")
@@ -414,10 +441,10 @@ func (c *ordersConverter) build(u *unit) {
 	make1 := func(name, id string, ts time.Time, props *orderProps) bool {
 		tp := &trackPayload{Type: "track", Event: name, MessageID: id, UserID: userID, AnonymousID: anonID,
 			Timestamp: event.FormatTime(ts), Properties: props, Context: ctx}
-		if name == "Order Refunded" && ctx.Campaign != nil {
+		if name == "Order Refunded" && (ctx.Campaign != nil || ctx.Page != nil) {
 			// A refund is no marketing touch: keep who, drop the campaign.
 			rc := *ctx
-			rc.Campaign = nil
+			rc.Campaign, rc.Page = nil, nil
 			tp.Context = &rc
 		}
 		b, err := json.Marshal(tp)
@@ -598,10 +625,17 @@ type productJSON struct {
 }
 
 type payloadContext struct {
-	Library  library        `json:"library"`
-	Traits   *contactTraits `json:"traits,omitempty"`
-	Campaign *campaign      `json:"campaign,omitempty"`
-	Location *geo           `json:"location,omitempty"`
+	Library   library        `json:"library"`
+	Traits    *contactTraits `json:"traits,omitempty"`
+	Campaign  *campaign      `json:"campaign,omitempty"`
+	Location  *geo           `json:"location,omitempty"`
+	Page      *pageInfo      `json:"page,omitempty"`
+	UserAgent string         `json:"userAgent,omitempty"`
+}
+
+type pageInfo struct {
+	URL      string `json:"url,omitempty"`
+	Referrer string `json:"referrer,omitempty"`
 }
 
 type library struct {

@@ -3,28 +3,33 @@ package importer
 import (
 	"context"
 
+	"github.com/omniroi/omniroi/internal/event"
 	"github.com/omniroi/omniroi/internal/privacy"
 	"github.com/omniroi/omniroi/internal/store"
 )
 
-// privacyGate runs the privacy gate (internal/privacy) on one batch inside the import's
-// transaction. Imports are a trusted origin: an identify row with explicit analytics
+// gateEvents runs the privacy gate (internal/privacy) on events about to be written
+// inside tx. Imports are a trusted origin: an identify row with explicit analytics
 // consent brings an erased person back; any other row naming them is dropped and
 // counted in Report.Suppressed.
-func privacyGate(ctx context.Context, tx *store.Tx, b *batch, c *gateCounts) error {
-	evs, res, err := privacy.Gate(ctx, tx, b.events, privacy.Everyone)
+func gateEvents(ctx context.Context, tx *store.Tx, evs []event.Event, c *gateCounts) ([]event.Event, error) {
+	evs, res, err := privacy.Gate(ctx, tx, evs, privacy.Everyone)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	b.events = evs
-	rej, n, err := privacy.GateRejections(ctx, tx, b.rejections)
-	if err != nil {
-		return err
-	}
-	b.rejections = rej
-	c.suppressed += res.Dropped + n
+	c.suppressed += res.Dropped
 	c.anonymised += res.Anonymised
-	return nil
+	return evs, nil
+}
+
+// gateRejections leaves out rejected rows that name an erased person.
+func gateRejections(ctx context.Context, tx *store.Tx, rs []store.Rejection, c *gateCounts) ([]store.Rejection, error) {
+	rs, n, err := privacy.GateRejections(ctx, tx, rs)
+	if err != nil {
+		return nil, err
+	}
+	c.suppressed += n
+	return rs, nil
 }
 
 // gateCounts is what the gate did over a whole import (Report.Suppressed, Anonymised).

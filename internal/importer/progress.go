@@ -57,3 +57,12 @@ func (p *progress) done() {
 	p.draw(time.Now())
 	fmt.Fprintln(p.w)
 }
+
+// writing says the file was read and checked and its n events are being written.
+func (p *progress) writing(n int) {
+	if p.w == nil {
+		return
+	}
+	p.draw(time.Now())
+	fmt.Fprintf(p.w, "\nread and checked; writing %d events in chunks ", n)
+}

@@ -235,6 +235,9 @@ func (c *spendConverter) add(r *row, emit func(*unit)) bool {
 		if end.Before(day) {
 			return fail(rowErr(r, endCol, "ends (%s) before it starts (%s)", endRaw, dayRaw))
 		}
+		if end.Sub(day) >= maxRangeDays*24*time.Hour {
+			return fail(rowErr(r, endCol, "the range %s to %s is longer than the %d days Meta reports at most; export with a daily breakdown instead", dayRaw, endRaw, maxRangeDays))
+		}
 		for d := day.AddDate(0, 0, 1); !d.After(end); d = d.AddDate(0, 0, 1) {
 			days = append(days, d)
 		}
@@ -331,9 +334,13 @@ func (c *spendConverter) add(r *row, emit func(*unit)) bool {
 			if s.Currency != cur {
 				return fail(rowErr(r, curCol, "currency %s differs from %s at line %d for the same day and campaign", cur, s.Currency, s.line))
 			}
-			s.AmountMinor += part(amount)
-			s.Impressions += part(counts[0])
-			s.Clicks += part(counts[1])
+			sum, ok := money.Add(s.AmountMinor, part(amount))
+			if !ok || money.CheckRange(sum) != nil {
+				return fail(rowErr(r, "amount", "the rows for %s, %s, %q add up beyond ±10^15 minor units", k.day, ch, campaign))
+			}
+			s.AmountMinor = sum
+			s.Impressions = money.SatAdd(s.Impressions, part(counts[0]))
+			s.Clicks = money.SatAdd(s.Clicks, part(counts[1]))
 			continue
 		}
 		c.agg[k] = &spendRow{Day: k.day, Channel: ch, Campaign: campaign, Platform: platform, Currency: cur,
@@ -342,6 +349,10 @@ func (c *spendConverter) add(r *row, emit func(*unit)) bool {
 	}
 	return true
 }
+
+// maxRangeDays bounds a reporting range spread over days: Ads Manager reports at most
+// 37 months, and a longer range in a file is a typo that would make a row per day.
+const maxRangeDays = 37 * 31
 
 // isFooter recognises report totals ("Total: Account", "Total: Campaigns").
 func isFooter(r *row) bool {

@@ -52,6 +52,7 @@ type Options struct {
 	MaxEntryAge  time.Duration // events older than this never start runs (backfills); default 24h
 	MaxAttempts  int           // delivery attempts before a send fails; default 8
 	OnEvents     func()        // called after the engine committed events to the log (wake the processor)
+	Recommender  Recommender   // product recommendations for templates ({{recommend "for-you" 3}}); nil: none
 	Owner        string
 	Logger       *slog.Logger
 }

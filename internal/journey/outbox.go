@@ -265,6 +265,7 @@ func (e *Engine) decide(ctx context.Context, w *work, p *pendingSend) (*delivery
 	var entry map[string]any
 	_ = json.Unmarshal([]byte(p.props), &entry)
 	data := &renderData{Profile: *prof, Event: entry, Journey: p.journey, Business: e.opt.Business, ShopURL: e.opt.ShopURL, Now: event.FormatTime(now)}
+	data.recommend = e.recommendFunc(ctx, p.customerID, entry)
 
 	if a.Channel == "profile" {
 		// A profile update is an identify event in the log: the processor applies it

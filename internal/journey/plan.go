@@ -4,7 +4,6 @@ import (
 	"fmt"
 	htmltemplate "html/template"
 	"slices"
-	"strconv"
 	"strings"
 	"text/template"
 	"time"
@@ -374,17 +373,36 @@ var stepKinds = []string{"wait", "condition", "split", "goto", "email", "sms", "
 func (p *parser) steps(sn *yaml.Node, pl *Plan) []Node {
 	ids := map[string]int{}
 	nodes := make([]Node, len(sn.Content))
+	idNode := make([]*yaml.Node, len(sn.Content))
 	for i, c := range sn.Content {
-		id := fmt.Sprintf("step%d", i+1)
-		if c.Kind == yaml.MappingNode {
-			for j := 0; j+1 < len(c.Content); j += 2 {
-				if c.Content[j].Value == "id" {
-					id = c.Content[j+1].Value
-					if _, dup := ids[id]; dup || id == "end" || id == "next" {
-						p.errorf(fmt.Sprintf("steps[%d].id", i), c.Content[j+1], "%q is already used", id)
-					}
-				}
+		if c.Kind != yaml.MappingNode {
+			continue
+		}
+		for j := 0; j+1 < len(c.Content); j += 2 {
+			if c.Content[j].Value != "id" {
+				continue
 			}
+			vn := c.Content[j+1]
+			id := vn.Value
+			path := fmt.Sprintf("steps[%d].id", i)
+			if _, dup := ids[id]; dup || id == "end" || id == "next" {
+				p.errorf(path, vn, "%q is already used", id)
+			} else if vn.Kind != yaml.ScalarNode || strings.TrimSpace(id) == "" {
+				p.errorf(path, vn, "must be a name")
+			}
+			ids[id], idNode[i] = i, vn
+			nodes[i].ID = id
+		}
+	}
+	// Steps without an id are named by their position; an explicit id may not take
+	// such a name from another step.
+	for i := range nodes {
+		if idNode[i] != nil {
+			continue
+		}
+		id := fmt.Sprintf("step%d", i+1)
+		if j, taken := ids[id]; taken {
+			p.errorf(fmt.Sprintf("steps[%d].id", j), idNode[j], "%q is the name of step %d, which has no id of its own; choose another", id, i+1)
 		}
 		ids[id] = i
 		nodes[i].ID = id
@@ -550,7 +568,7 @@ func (p *parser) cond(path string, n *yaml.Node, ids map[string]int) Cond {
 			if to.has(op) {
 				c.Op, c.Value = op, to.str(op, false)
 				if op == "gt" || op == "lt" {
-					if _, err := strconv.ParseFloat(c.Value, 64); err != nil {
+					if _, err := parseFinite(c.Value); err != nil {
 						p.errorf(join(kp, op), to.keys[op], "%q is not a number", c.Value)
 					}
 				}

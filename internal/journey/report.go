@@ -160,7 +160,7 @@ func measure(ctx context.Context, db *store.DB, journey string, opt ReportOption
 	if bounded && !withAll {
 		where, args = " AND r.started_at >= ? AND r.started_at < ?", append(args, lo, hi)
 	}
-	rows, err := db.Query(ctx, `SELECT r.holdout, r.started_at, COUNT(o.order_id), COALESCE(SUM(o.revenue_minor), 0)
+	rows, err := db.Query(ctx, `SELECT r.holdout, r.started_at, COUNT(o.order_id), `+db.SumMinor("o.revenue_minor")+`
 		FROM `+runsFrom+` LEFT JOIN orders o ON o.customer_id = r.customer_id AND o.ts >= `+start+` AND o.ts < `+start+` + ? AND o.currency = ? AND o.seq <> r.entry_seq
 		WHERE r.journey = ?`+where+` GROUP BY r.id, r.holdout, r.started_at`, args...)
 	if err != nil {
@@ -204,11 +204,11 @@ func measure(ctx context.Context, db *store.DB, journey string, opt ReportOption
 		}
 		if all != nil {
 			all.Sends += n
-			all.Cost += n * opt.CostPerSend[ch]
+			all.Cost = money.SatAdd(all.Cost, money.SatMul(n, opt.CostPerSend[ch]))
 		}
 		if in == 1 {
 			rep.Sends += n
-			rep.Cost += n * opt.CostPerSend[ch]
+			rep.Cost = money.SatAdd(rep.Cost, money.SatMul(n, opt.CostPerSend[ch]))
 		}
 	}
 	if err := srows.Err(); err != nil {
@@ -256,7 +256,7 @@ func (r *Report) add(holdout bool, orders, revenue int64) {
 	if orders > 0 {
 		g.Converted++
 	}
-	g.Revenue += revenue
+	g.Revenue = money.SatAdd(g.Revenue, revenue)
 	conv := 0.0
 	if orders > 0 {
 		conv = 1

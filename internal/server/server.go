@@ -38,6 +38,7 @@ type Server struct {
 
 	mu         sync.Mutex
 	onShutdown []func(context.Context)
+	health     healthCheck
 }
 
 // New builds the mux with the collection routes and GET /healthz.
@@ -73,11 +74,13 @@ func (s *Server) OnShutdown(f func(context.Context)) {
 	s.mu.Unlock()
 }
 
+// healthz answers 200 only when the store can be read and written: a load balancer or
+// supervisor must not route events to a server whose database refuses writes (read-only
+// or full disk, a stuck writer, a closed pool).
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
 	w.Header().Set("Content-Type", "application/json")
-	if err := s.DB.R.PingContext(ctx); err != nil {
+	w.Header().Set("Cache-Control", "no-store")
+	if err := s.health.check(r.Context(), s.DB, s.Collect); err != nil {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		fmt.Fprintf(w, "{\"ok\":false,\"error\":%q}\n", err.Error())
 		return

@@ -11,15 +11,11 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
-
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
-	_ "modernc.org/sqlite"             // registers the "sqlite" driver
 )
 
 // Dialect names the SQL database behind a DB.
@@ -69,10 +65,13 @@ func openSQLite(ctx context.Context, dir string) (*DB, error) {
 	if dir == "" {
 		dir = "omniroi-data"
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := EnsurePrivateDir(dir); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
 	path := filepath.Join(dir, "omniroi.db")
+	if err := privateFiles(path); err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
 	// synchronous(FULL): a commit is on disk before we answer 2xx, power loss included.
 	pragmas := "_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(OFF)&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)"
 	// wal_autocheckpoint(10000) on the writer (the only connection that commits): the WAL
@@ -283,3 +282,19 @@ func splitSQL(s string) []string {
 	}
 	return out
 }
+
+// SumMinor is an SQL aggregate summing expr, an integer column of money or counts, that
+// cannot fail on overflow: SQLite's SUM raises "integer overflow" and PostgreSQL's
+// bigint SUM returns a numeric that no longer scans into an int64, so one absurd stored
+// amount would take a report down. On SQLite it is TOTAL (exact while the sum is below
+// 2^53, about 9 × 10^15) cast back to an integer, which saturates at int64's bounds; on
+// PostgreSQL the exact numeric sum held to int64's bounds. An empty set sums to 0.
+func SumMinor(d Dialect, expr string) string {
+	if d == Postgres {
+		return "LEAST(GREATEST(COALESCE(SUM(" + expr + "), 0), -9223372036854775808), 9223372036854775807)::BIGINT"
+	}
+	return "CAST(TOTAL(" + expr + ") AS INTEGER)"
+}
+
+// SumMinor is SumMinor for db's dialect.
+func (db *DB) SumMinor(expr string) string { return SumMinor(db.Dialect, expr) }

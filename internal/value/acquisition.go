@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/money"
 	"github.com/omniroi/omniroi/internal/store"
 )
 
@@ -111,7 +112,7 @@ func channelMap(acq []Acquisition) map[string]string {
 // SpendByChannel sums the spend rows with From <= day <= To (inclusive, YYYY-MM-DD)
 // in currency per channel; skipped counts rows in other currencies.
 func SpendByChannel(ctx context.Context, db *store.DB, from, to time.Time, currency string) (spend map[string]int64, skipped int, err error) {
-	rows, err := db.Query(ctx, `SELECT channel, currency, SUM(amount_minor), COUNT(*) FROM spend WHERE day >= ? AND day <= ? GROUP BY channel, currency`,
+	rows, err := db.Query(ctx, `SELECT channel, currency, `+db.SumMinor("amount_minor")+`, COUNT(*) FROM spend WHERE day >= ? AND day <= ? GROUP BY channel, currency`,
 		from.Format(time.DateOnly), to.Format(time.DateOnly))
 	if err != nil {
 		return nil, 0, fmt.Errorf("spend by channel: %w", err)
@@ -129,7 +130,7 @@ func SpendByChannel(ctx context.Context, db *store.DB, from, to time.Time, curre
 			skipped += n
 			continue
 		}
-		spend[ch] += sum
+		spend[ch] = money.SatAdd(spend[ch], sum)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, 0, fmt.Errorf("spend by channel: %w", err)

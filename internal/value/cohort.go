@@ -4,6 +4,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/omniroi/omniroi/internal/event"
+	"github.com/omniroi/omniroi/internal/money"
 )
 
 // CohortMonth is one month since acquisition of a cohort (month 0 is the month
@@ -50,8 +53,14 @@ func monthIndex(day int64) int {
 // and reports monthly retention and revenue since then. channels (customer →
 // acquisition channel) may be nil; otherwise the same table is split by channel.
 // The as-of month is marked Partial unless asOf is its last day.
+//
+// The table is dense (a cell per cohort and month), so its range is bounded to the span
+// data can really have: transactions before 1990 are left out and the as-of day is at
+// most a year from now, whatever a stored event says (LoadStoreData leaves such
+// transactions out already; this holds for any caller).
 func Cohorts(txs []Transaction, asOf time.Time, channels map[string]string) CohortReport {
-	end := dayNumber(asOf)
+	floor := dayNumber(event.MinTime)
+	end := min(dayNumber(asOf), dayNumber(time.Now().AddDate(1, 0, 0)))
 	endMonth := monthIndex(end)
 	partial := monthIndex(end+1) == endMonth // the as-of day is not the month's last
 	type key struct {
@@ -73,7 +82,7 @@ func Cohorts(txs []Transaction, asOf time.Time, channels map[string]string) Coho
 		}
 		return c
 	}
-	for id, days := range customerDays(txs, -1<<40, end) {
+	for id, days := range customerDays(txs, floor, end) {
 		first := -1
 		purchases := 0
 		for _, d := range days {
@@ -106,7 +115,7 @@ func Cohorts(txs []Transaction, asOf time.Time, channels map[string]string) Coho
 				if k < 0 {
 					continue // refund before the first purchase: ignore
 				}
-				c.Months[k].Revenue += d.net
+				c.Months[k].Revenue = money.SatAdd(c.Months[k].Revenue, d.net)
 				if d.purchase && k != lastActive {
 					c.Months[k].Active++
 					lastActive = k
@@ -116,7 +125,7 @@ func Cohorts(txs []Transaction, asOf time.Time, channels map[string]string) Coho
 	}
 	firstMonth := -1
 	for _, t := range txs {
-		if d := dayNumber(t.Time); d <= end && t.Amount >= 0 && (firstMonth < 0 || monthIndex(d) < firstMonth) {
+		if d := dayNumber(t.Time); d >= floor && d <= end && t.Amount >= 0 && (firstMonth < 0 || monthIndex(d) < firstMonth) {
 			firstMonth = monthIndex(d)
 		}
 	}

@@ -373,7 +373,7 @@ func (s *Service) handleEconomics(w http.ResponseWriter, r *http.Request) {
 	}
 	// Spend is not in StoreState (it changes without orders): key on its size too.
 	var spendRows, spendSum int64
-	if err := s.db.QueryRow(r.Context(), `SELECT COUNT(*), COALESCE(SUM(amount_minor), 0) FROM spend`).Scan(&spendRows, &spendSum); err != nil {
+	if err := s.db.QueryRow(r.Context(), `SELECT COUNT(*), `+s.db.SumMinor("amount_minor")+` FROM spend`).Scan(&spendRows, &spendSum); err != nil {
 		apiError(w, http.StatusInternalServerError, "read spend: "+err.Error())
 		return
 	}

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/omniroi/omniroi/internal/money"
 )
 
 // RFMScore is one customer's recency, frequency and monetary values at a date and
@@ -126,7 +128,7 @@ func RFM(txs []Transaction, asOf time.Time, rules []SegmentRule) ([]RFMScore, er
 		s := RFMScore{ID: id}
 		last := int64(-1)
 		for _, d := range days {
-			s.Monetary += d.net
+			s.Monetary = money.SatAdd(s.Monetary, d.net)
 			if d.purchase {
 				s.Frequency++
 				last = d.day
@@ -194,8 +196,8 @@ func SegmentStats(scores []RFMScore, rules []SegmentRule, small SmallSegment) []
 			continue
 		}
 		out[i].Customers++
-		out[i].Revenue += s.Monetary
-		total += s.Monetary
+		out[i].Revenue = money.SatAdd(out[i].Revenue, s.Monetary)
+		total = money.SatAdd(total, s.Monetary)
 	}
 	n := len(scores)
 	for i := range out {

@@ -6,6 +6,8 @@ import (
 	"math"
 	"runtime"
 	"sync"
+
+	"github.com/omniroi/omniroi/internal/money"
 )
 
 // Models are the fitted models for one set of customer summaries.
@@ -239,7 +241,7 @@ func SummarizeBands(p []Prediction) []BandSummary {
 	for _, x := range p {
 		b := &out[pos[x.ChurnBand]]
 		b.Customers++
-		b.Realised += x.Revenue
+		b.Realised = money.SatAdd(b.Realised, x.Revenue)
 		b.Predicted += x.CLV
 	}
 	return out

@@ -8,7 +8,10 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/event"
+	"github.com/omniroi/omniroi/internal/money"
 	"github.com/omniroi/omniroi/internal/store"
+	"github.com/omniroi/omniroi/internal/workspace"
 )
 
 // StoreData is what LoadStoreData read: the transactions and how they were made.
@@ -24,6 +27,11 @@ type StoreData struct {
 	// SkippedRefunds are refunds of unknown or skipped orders, partial refunds in
 	// another currency than their order, and refunds beyond the order's revenue.
 	SkippedRefunds int
+	// Implausible counts orders and refunds left out because they cannot be true: dated
+	// before 1990 or further ahead than limits.max_future, or of an amount beyond
+	// ±10^15 minor units (stored before the API refused such events). Left in, one of
+	// them would stretch every cohort and model over centuries.
+	Implausible int
 }
 
 // LoadTransactions reads the store's orders net of refunds as transactions, up
@@ -47,9 +55,19 @@ func LoadTransactions(ctx context.Context, db *store.DB, asOf time.Time) ([]Tran
 //     purchase day is the shop's calendar day.
 func LoadStoreData(ctx context.Context, db *store.DB, asOf time.Time) (StoreData, error) {
 	d := StoreData{Location: storeLocation(ctx, db)}
-	hi := int64(1<<62 - 1)
+	// The data's real span: nothing before 1990, nothing past the future allowed.
+	maxFuture, err := workspace.MaxFuture(ctx, db)
+	if err != nil {
+		maxFuture = event.DefaultMaxFuture
+	}
+	lo, ceil := event.MinTime.UnixMilli(), time.Now().Add(maxFuture).UnixMilli()
+	hi := ceil
 	if !asOf.IsZero() {
-		hi = asOf.UnixMilli()
+		hi = min(hi, asOf.UnixMilli())
+	}
+	if err := db.QueryRow(ctx, `SELECT (SELECT COUNT(*) FROM orders WHERE ts < ? OR ts > ?) + (SELECT COUNT(*) FROM refunds WHERE ts < ? OR ts > ?)`,
+		lo, ceil, lo, ceil).Scan(&d.Implausible); err != nil {
+		return d, fmt.Errorf("load transactions: count implausible: %w", err)
 	}
 	cur, err := storeCurrency(ctx, db)
 	if err != nil {
@@ -63,7 +81,7 @@ func LoadStoreData(ctx context.Context, db *store.DB, asOf time.Time) (StoreData
 		refunded int64
 	}
 	orders := map[string]*order{}
-	rows, err := db.Query(ctx, `SELECT order_id, customer_id, ts, revenue_minor, currency FROM orders WHERE ts <= ? ORDER BY ts, seq`, hi)
+	rows, err := db.Query(ctx, `SELECT order_id, customer_id, ts, revenue_minor, currency FROM orders WHERE ts >= ? AND ts <= ? ORDER BY ts, seq`, lo, hi)
 	if err != nil {
 		return d, fmt.Errorf("load transactions: read orders: %w", err)
 	}
@@ -73,6 +91,10 @@ func LoadStoreData(ctx context.Context, db *store.DB, asOf time.Time) (StoreData
 		if err := rows.Scan(&id, &o.customer, &o.ts, &o.revenue, &c); err != nil {
 			rows.Close()
 			return d, fmt.Errorf("load transactions: read orders: %w", err)
+		}
+		if money.CheckRange(o.revenue) != nil {
+			d.Implausible++
+			continue
 		}
 		if c != cur {
 			d.SkippedOrders++
@@ -87,7 +109,7 @@ func LoadStoreData(ctx context.Context, db *store.DB, asOf time.Time) (StoreData
 	if err := rows.Err(); err != nil {
 		return d, fmt.Errorf("load transactions: read orders: %w", err)
 	}
-	rows, err = db.Query(ctx, `SELECT order_id, ts, amount_minor, currency, full_refund FROM refunds WHERE ts <= ? ORDER BY ts, seq`, hi)
+	rows, err = db.Query(ctx, `SELECT order_id, ts, amount_minor, currency, full_refund FROM refunds WHERE ts >= ? AND ts <= ? ORDER BY ts, seq`, lo, hi)
 	if err != nil {
 		return d, fmt.Errorf("load transactions: read refunds: %w", err)
 	}
@@ -98,6 +120,10 @@ func LoadStoreData(ctx context.Context, db *store.DB, asOf time.Time) (StoreData
 		var full int
 		if err := rows.Scan(&id, &ts, &amount, &c, &full); err != nil {
 			return d, fmt.Errorf("load transactions: read refunds: %w", err)
+		}
+		if money.CheckRange(amount) != nil {
+			d.Implausible++
+			continue
 		}
 		o := orders[id]
 		if o == nil || (full != 1 && c != cur) {

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/omniroi/omniroi/internal/money"
 )
 
 // Unit is the time unit of recency, age and forecast horizons.
@@ -86,7 +88,7 @@ func customerDays(txs []Transaction, fromDay, toDay int64) map[string][]dayAgg {
 		out := ds[:0]
 		for _, d := range ds {
 			if n := len(out); n > 0 && out[n-1].day == d.day {
-				out[n-1].net += d.net
+				out[n-1].net = money.SatAdd(out[n-1].net, d.net)
 				out[n-1].purchase = out[n-1].purchase || d.purchase
 				continue
 			}
@@ -134,7 +136,7 @@ func summarizeDays(id string, days []dayAgg, end int64, unit Unit) (CustomerSumm
 	var repeatSum int64
 	n := 0
 	for _, d := range days {
-		s.Revenue += d.net
+		s.Revenue = money.SatAdd(s.Revenue, d.net)
 		if !d.purchase {
 			continue
 		}
@@ -142,7 +144,7 @@ func summarizeDays(id string, days []dayAgg, end int64, unit Unit) (CustomerSumm
 			first = d.day
 		} else {
 			v := max(d.net, 0)
-			repeatSum += v
+			repeatSum = money.SatAdd(repeatSum, v)
 			if v == 0 {
 				s.ZeroValueRepeats++
 			}

@@ -79,9 +79,11 @@ func (s *server) buildAttr(ctx context.Context, rg Range, cur string) (*attrAnal
 	a := &attrAnalysis{}
 	from, to := rg.From, rg.To
 	if from.IsZero() {
-		// "All time": from the first order (journeys look back from there anyway).
+		// "All time": from the first order (journeys look back from there anyway), within
+		// the span data can have (an order stored with the date 0001-01-01 would start
+		// the journeys at Go's zero time, which reads as "no time").
 		var first int64
-		if err := s.db.QueryRow(ctx, `SELECT COALESCE(MIN(ts), 0) FROM orders`).Scan(&first); err != nil {
+		if err := s.db.QueryRow(ctx, `SELECT COALESCE(MIN(ts), ?) FROM orders WHERE ts >= ?`, rg.FromMS(), rg.FromMS()).Scan(&first); err != nil {
 			return nil, fmt.Errorf("first order: %w", err)
 		}
 		from = time.UnixMilli(first).In(rg.Loc)
@@ -161,7 +163,7 @@ func (s *server) buildAttrPeriod(ctx context.Context, from, to time.Time, cur st
 
 	// Spend of the period, business currency only (attribution.ROI adds other currencies
 	// as if they were the same; the dashboard leaves them out, as everywhere else).
-	rows, err := s.db.Query(ctx, `SELECT channel, SUM(amount_minor) FROM spend WHERE day >= ? AND day < ? AND currency = ? GROUP BY channel`,
+	rows, err := s.db.Query(ctx, `SELECT channel, `+s.db.SumMinor("amount_minor")+` FROM spend WHERE day >= ? AND day < ? AND currency = ? GROUP BY channel`,
 		from.Format(time.DateOnly), to.Format(time.DateOnly), cur)
 	if err != nil {
 		return nil, fmt.Errorf("read spend: %w", err)
@@ -173,8 +175,8 @@ func (s *server) buildAttrPeriod(ctx context.Context, from, to time.Time, cur st
 		if err := rows.Scan(&ch, &amt); err != nil {
 			return nil, fmt.Errorf("read spend: %w", err)
 		}
-		p.Spend[ch] += amt
-		p.SpendTotal += amt
+		p.Spend[ch] = money.SatAdd(p.Spend[ch], amt)
+		p.SpendTotal = money.SatAdd(p.SpendTotal, amt)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read spend: %w", err)

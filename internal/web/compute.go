@@ -173,7 +173,7 @@ func (s *server) dataVersion(ctx context.Context) (string, error) {
 	if ok, err := s.hasTable(ctx, "spend"); err != nil {
 		return "", err
 	} else if ok {
-		if err := s.db.QueryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(amount_minor), 0) FROM spend`).Scan(&n, &sum); err != nil {
+		if err := s.db.QueryRow(ctx, `SELECT COUNT(*), `+s.db.SumMinor("amount_minor")+` FROM spend`).Scan(&n, &sum); err != nil {
 			return "", fmt.Errorf("read spend version: %w", err)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/omniroi/omniroi/internal/auth"
 	"github.com/omniroi/omniroi/internal/identity"
+	"github.com/omniroi/omniroi/internal/money"
 )
 
 type customersData struct {
@@ -45,7 +46,7 @@ func (s *server) customers(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("count customers: %w", err)
 	}
 	sums := `(SELECT COUNT(*) FROM orders o WHERE o.customer_id = c.id),
-		(SELECT COALESCE(SUM(o.revenue_minor), 0) FROM orders o WHERE o.customer_id = c.id AND o.currency = ?)`
+		(SELECT ` + s.db.SumMinor("o.revenue_minor") + ` FROM orders o WHERE o.customer_id = c.id AND o.currency = ?)`
 	var rows *sql.Rows
 	if d.Query == "" {
 		// Who was active in the period, most recent first (customers_last_seen index).
@@ -227,8 +228,8 @@ func (s *server) customer(w http.ResponseWriter, r *http.Request) error {
 		o := prof.Orders[i]
 		d.Orders++
 		if o.Currency == cur {
-			d.RevenueMinor += o.RevenueMinor
-			d.NetMinor += o.NetMinor()
+			d.RevenueMinor = money.SatAdd(d.RevenueMinor, o.RevenueMinor)
+			d.NetMinor = money.SatAdd(d.NetMinor, o.NetMinor())
 		}
 		ot.Rows = append(ot.Rows, []Cell{txt(formatTime(ms(o.Time), loc)), txt(o.OrderID), txt(o.Location), txt(o.Channel), amount(o.RevenueMinor, o.Currency), amount(o.RefundedMinor, o.Currency)})
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/url"
 	"time"
+
+	"github.com/omniroi/omniroi/internal/event"
 )
 
 // Range is the period every page shows: [From, To) in the business's time zone, whole
@@ -71,6 +73,14 @@ func ParseRange(q url.Values, now time.Time, loc *time.Location) (Range, error) 
 		if !r.From.IsZero() && !r.From.Before(r.To) {
 			return defaultRange(tomorrow, loc), fmt.Errorf("the start date %s is after the end date %s", from, to)
 		}
+		// The data's real span: no event before 1990 is accepted, none from the future
+		// past a day; a period outside it would only make the charts loop over emptiness.
+		if floor := spanFloor(loc); from != "" && r.From.Before(floor) || !r.To.After(floor) {
+			return defaultRange(tomorrow, loc), fmt.Errorf("dates before %s hold no data (omniroi accepts no event older than that)", floor.Format(dateLayout))
+		}
+		if r.To.After(tomorrow.AddDate(1, 0, 0)) {
+			return defaultRange(tomorrow, loc), fmt.Errorf("the end date %s is more than a year ahead", to)
+		}
 		if r.To.Sub(r.From) > 100*366*24*time.Hour && !r.From.IsZero() {
 			return defaultRange(tomorrow, loc), fmt.Errorf("the period is longer than 100 years")
 		}
@@ -84,10 +94,17 @@ func defaultRange(tomorrow time.Time, loc *time.Location) Range {
 	return Range{Preset: defaultRangeName, From: tomorrow.AddDate(0, 0, -30), To: tomorrow, Loc: loc}
 }
 
-// FromMS and ToMS are the bounds as unix milliseconds for SQL; "all" starts at 0.
+// spanFloor is the first day data can have, in loc: event.MinTime's day.
+func spanFloor(loc *time.Location) time.Time {
+	return time.Date(event.MinTime.Year(), event.MinTime.Month(), event.MinTime.Day(), 0, 0, 0, 0, loc)
+}
+
+// FromMS and ToMS are the bounds as unix milliseconds for SQL. "All time" starts where
+// data can start (1990, event.MinTime), so that an event stored with an impossible date
+// before the API refused them cannot stretch a chart over centuries.
 func (r Range) FromMS() int64 {
 	if r.From.IsZero() {
-		return 0
+		return event.MinTime.UnixMilli()
 	}
 	return r.From.UnixMilli()
 }
@@ -152,7 +169,7 @@ func (r Range) Label() string {
 // exclusive.
 func (r Range) FromDay() string {
 	if r.From.IsZero() {
-		return "0000-00-00"
+		return event.MinTime.Format(dateLayout)
 	}
 	return r.From.Format(dateLayout)
 }

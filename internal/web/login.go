@@ -1,13 +1,18 @@
 package web
 
 import (
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
+	"time"
+	"unicode"
 
 	"github.com/omniroi/omniroi/internal/auth"
 )
@@ -16,12 +21,41 @@ type loginData struct {
 	Next, Email, Error, Token string
 }
 
-// safeNext keeps post-login redirects on this site: a local absolute path only.
+// safeNext keeps post-login redirects on this site: a local absolute path, or "/".
+// Browsers drop tabs and newlines inside URLs and read a backslash as a slash, so
+// "/\t/evil.example" or "/\\evil.example" would become "//evil.example", another site:
+// control characters and backslashes are refused anywhere, also percent-encoded, as are
+// a scheme, a host and user info.
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+	if !localPath(next) {
 		return "/"
 	}
 	return next
+}
+
+func localPath(p string) bool {
+	if len(p) > 2048 || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") {
+		return false
+	}
+	dec, err := url.PathUnescape(p)
+	if err != nil {
+		return false
+	}
+	for _, s := range []string{p, dec} {
+		if strings.HasPrefix(s, "//") || strings.ContainsRune(s, '\\') || strings.IndexFunc(s, unicode.IsControl) >= 0 {
+			return false
+		}
+	}
+	u, err := url.Parse(p)
+	return err == nil && u.Scheme == "" && u.Host == "" && u.User == nil && !u.IsAbs()
+}
+
+// nameHash identifies a typed login name in logs without writing it: people type their
+// password into the name field, and a log of failed logins must not collect them.
+// Attempts on one name share the hash, so a targeted account still shows.
+func nameHash(name string) string {
+	h := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(name))))
+	return hex.EncodeToString(h[:8])
 }
 
 func (s *server) loginPage(w http.ResponseWriter, r *http.Request) {
@@ -84,33 +118,41 @@ func (s *server) loginPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.opt.Now()
-	ipKey := "ip:" + clientIP(r, s.opt.TrustForwardedFor)
+	ip := clientIP(r, s.opt.TrustForwardedFor)
+	ipKey := "ip:" + ip
 	emailKey := "email:" + strings.ToLower(d.Email)
-	for _, l := range []struct {
-		lim *auth.Limiter
-		key string
-	}{{s.ipLimit, ipKey}, {s.emLimit, emailKey}} {
-		if ok, wait := l.lim.Allowed(l.key, now); !ok {
-			mins := int(math.Ceil(wait.Minutes()))
-			w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
-			d.Error = fmt.Sprintf("Too many failed logins. Try again in %d minute%s.", mins, plural(mins))
-			s.renderLogin(w, r, http.StatusTooManyRequests, d)
-			return
-		}
+	// Every attempt is counted before its password is checked (and given back when it
+	// succeeds), so that attempts sent in parallel hit the limit as sequential ones do.
+	if ok, wait := s.ipLimit.Take(ipKey, now); !ok {
+		s.tooManyLogins(w, r, d, wait)
+		return
+	}
+	if ok, wait := s.emLimit.Take(emailKey, now); !ok {
+		s.ipLimit.Refund(ipKey, now) // no password was checked
+		s.tooManyLogins(w, r, d, wait)
+		return
 	}
 	u, err := auth.Authenticate(r.Context(), s.db, d.Email, r.PostFormValue("password"))
 	if errors.Is(err, auth.ErrBadCredentials) {
-		s.ipLimit.Fail(ipKey, now)
-		s.emLimit.Fail(emailKey, now)
-		s.log.Info("dashboard login failed", "email", d.Email, "ip", clientIP(r, s.opt.TrustForwardedFor))
+		s.log.Info("dashboard login failed", "name_hash", nameHash(d.Email), "ip", ip)
 		d.Error = "Wrong email or password."
 		s.renderLogin(w, r, http.StatusUnauthorized, d)
+		return
+	}
+	if errors.Is(err, auth.ErrBusy) {
+		// Not the user's fault: the attempt does not count.
+		s.ipLimit.Refund(ipKey, now)
+		s.emLimit.Refund(emailKey, now)
+		w.Header().Set("Retry-After", "5")
+		d.Error = "Too many logins at once. Try again in a few seconds."
+		s.renderLogin(w, r, http.StatusServiceUnavailable, d)
 		return
 	}
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
+	s.ipLimit.Refund(ipKey, now)
 	s.emLimit.Reset(emailKey)
 	if _, err := auth.DeleteExpiredSessions(r.Context(), s.db, now); err != nil {
 		s.log.Warn("delete expired sessions", "err", err)
@@ -123,6 +165,13 @@ func (s *server) loginPost(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, s.sessionCookie(r, sess.Token, int(s.opt.SessionTTL.Seconds())))
 	http.SetCookie(w, &http.Cookie{Name: loginCSRFCookie, Path: "/login", MaxAge: -1, HttpOnly: true, Secure: isSecure(r), SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, d.Next, http.StatusSeeOther)
+}
+
+func (s *server) tooManyLogins(w http.ResponseWriter, r *http.Request, d loginData, wait time.Duration) {
+	mins := int(math.Ceil(wait.Minutes()))
+	w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
+	d.Error = fmt.Sprintf("Too many failed logins. Try again in %d minute%s.", mins, plural(mins))
+	s.renderLogin(w, r, http.StatusTooManyRequests, d)
 }
 
 func (s *server) logout(w http.ResponseWriter, r *http.Request) error {

@@ -106,7 +106,7 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) error {
 		ord := make([]int64, len(starts))
 		for _, x := range res.days {
 			if i, ok := idx[b.start(x.day)]; ok {
-				rev[i] += x.revenue
+				rev[i] = money.SatAdd(rev[i], x.revenue)
 				ord[i] += x.orders
 			}
 		}
@@ -223,7 +223,7 @@ func (s *server) overviewQuery(ctx context.Context, rg Range, cur string) (*over
 			g = &groupRow{key: k}
 			m[k] = g
 		}
-		g.revenue += rev
+		g.revenue = money.SatAdd(g.revenue, rev)
 		g.orders++
 	}
 	for rows.Next() {
@@ -239,20 +239,20 @@ func (s *server) overviewQuery(ctx context.Context, rg Range, cur string) (*over
 				continue
 			}
 			res.cur.orders++
-			res.cur.revenue += rev
+			res.cur.revenue = money.SatAdd(res.cur.revenue, rev)
 			buyers[cid] = struct{}{}
 			d := (ts + offMS) / 86400000
 			if days[d] == nil {
 				u := time.Unix(d*86400, 0).UTC()
 				days[d] = &dayRow{day: time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, rg.Loc)}
 			}
-			days[d].revenue += rev
+			days[d].revenue = money.SatAdd(days[d].revenue, rev)
 			days[d].orders++
 			add(byChannel, channel, rev)
 			add(byLocation, location, rev)
 		} else if res.hasPrev && ts >= pfrom && ts < pto && ocur == cur {
 			res.prev.orders++
-			res.prev.revenue += rev
+			res.prev.revenue = money.SatAdd(res.prev.revenue, rev)
 			prevBuyers[cid] = struct{}{}
 		}
 	}
@@ -313,12 +313,12 @@ func (s *server) overviewQuery(ctx context.Context, rg Range, cur string) (*over
 			break
 		}
 		// A full refund carries no amount of its own: it refunds the order's (as commerce reads it).
-		if err := s.db.QueryRow(ctx, `SELECT COALESCE(SUM(CASE WHEN r.full_refund = 1 THEN COALESCE(o.revenue_minor, 0) ELSE r.amount_minor END), 0)
+		if err := s.db.QueryRow(ctx, `SELECT `+s.db.SumMinor("CASE WHEN r.full_refund = 1 THEN COALESCE(o.revenue_minor, 0) ELSE r.amount_minor END")+`
 			FROM refunds r LEFT JOIN orders o ON o.order_id = r.order_id
 			WHERE r.ts >= ? AND r.ts < ? AND (CASE WHEN r.full_refund = 1 THEN COALESCE(o.currency, '') ELSE r.currency END) = ?`, x.from, x.to, cur).Scan(&x.t.refunds); err != nil {
 			return nil, fmt.Errorf("sum refunds: %w", err)
 		}
-		if err := s.db.QueryRow(ctx, `SELECT COALESCE(SUM(amount_minor), 0) FROM spend WHERE day >= ? AND day < ? AND currency = ?`, x.r.FromDay(), x.r.ToDay(), cur).Scan(&x.t.spend); err != nil {
+		if err := s.db.QueryRow(ctx, `SELECT `+s.db.SumMinor("amount_minor")+` FROM spend WHERE day >= ? AND day < ? AND currency = ?`, x.r.FromDay(), x.r.ToDay(), cur).Scan(&x.t.spend); err != nil {
 			return nil, fmt.Errorf("sum spend: %w", err)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/omniroi/omniroi/internal/audit"
 	"github.com/omniroi/omniroi/internal/auth"
+	"github.com/omniroi/omniroi/internal/connect"
 	"github.com/omniroi/omniroi/internal/experiment"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/store/storetest"
@@ -222,6 +223,24 @@ var dashboardScenarios = map[string]scenario{
 		}
 		return false
 	}},
+	"POST /sources/{id}/secret": {perm: auth.PermManageSources, req: func(e *roleEnv) (string, url.Values) {
+		src, _, _, err := connect.Create(context.Background(), e.db, "conn-"+e.tag(), connect.KindWooCommerce, "")
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		return fmt.Sprintf("/sources/%d/secret", src.ID), url.Values{"secret": {"replaced-secret-" + e.tag() + "-0123456789"}}
+	}, has: []string{"is replaced"}, done: func(e *roleEnv) bool {
+		src, err := e.db.SourceByName(context.Background(), "conn-"+e.tag())
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		got, err := connect.Secret(context.Background(), e.db, src.ID)
+		return err == nil && got == "replaced-secret-"+e.tag()+"-0123456789"
+	}},
+	// A form without a file: the real uploads are in sources_upload_test.go and the browser test.
+	"POST /sources/upload": {perm: auth.PermManageSources, req: func(e *roleEnv) (string, url.Values) {
+		return "/sources/upload", url.Values{"kind": {"orders"}}
+	}, ok: http.StatusUnprocessableEntity, has: []string{"Choose a file to upload."}},
 
 	// Experiments (experiments.go): everyone who reads reports sees them; marketers and
 	// above create, start and stop them.

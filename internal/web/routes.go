@@ -54,10 +54,13 @@ func (s *server) routes() []route {
 		{"POST /customers/{id}/erase", auth.PermPrivacy, s.erasePost},
 		{"GET /segments", auth.PermReadReports, s.segments},
 		{"GET /spend", auth.PermReadReports, s.spend},
+		{"GET /budget", auth.PermReadReports, s.budgetPage},
 		{"GET /sources", auth.PermReadReports, s.sources},
 		{"POST /sources", auth.PermManageSources, s.createSource},
 		{"POST /sources/{id}/rotate", auth.PermManageSources, s.rotateSource},
 		{"POST /sources/{id}/revoke", auth.PermManageSources, s.revokeSource},
+		{"POST /sources/{id}/secret", auth.PermManageSources, s.setConnectorSecret},
+		{"POST /sources/upload", auth.PermManageSources, s.uploadImport},
 
 		{"GET /users", auth.PermManageUsers, s.users},
 		{"POST /users/invite", auth.PermManageUsers, s.inviteUser},

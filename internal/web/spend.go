@@ -94,7 +94,7 @@ func (s *server) spend(w http.ResponseWriter, r *http.Request) error {
 	loc := p.Range.Loc
 
 	// The spend primary key starts with day, so the period is an index range.
-	rows, err := s.db.Query(ctx, `SELECT day, channel, SUM(amount_minor), SUM(impressions), SUM(clicks) FROM spend
+	rows, err := s.db.Query(ctx, `SELECT day, channel, `+s.db.SumMinor("amount_minor")+`, `+s.db.SumMinor("impressions")+`, `+s.db.SumMinor("clicks")+` FROM spend
 		WHERE day >= ? AND day < ? AND currency = ? GROUP BY day, channel ORDER BY day`, p.Range.FromDay(), p.Range.ToDay(), cur)
 	if err != nil {
 		return fmt.Errorf("read spend: %w", err)
@@ -133,12 +133,12 @@ func (s *server) spend(w http.ResponseWriter, r *http.Request) error {
 			t = &tot{}
 			perChannel[x.channel] = t
 		}
-		t.amount += x.amount
-		t.impr += x.impr
-		t.clicks += x.clicks
-		d.TotalMinor += x.amount
-		d.Impressions += x.impr
-		d.Clicks += x.clicks
+		t.amount = money.SatAdd(t.amount, x.amount)
+		t.impr = money.SatAdd(t.impr, x.impr)
+		t.clicks = money.SatAdd(t.clicks, x.clicks)
+		d.TotalMinor = money.SatAdd(d.TotalMinor, x.amount)
+		d.Impressions = money.SatAdd(d.Impressions, x.impr)
+		d.Clicks = money.SatAdd(d.Clicks, x.clicks)
 	}
 	channels := make([]string, 0, len(perChannel))
 	for c := range perChannel {
@@ -183,7 +183,7 @@ func (s *server) spend(w http.ResponseWriter, r *http.Request) error {
 		}
 		for _, x := range all {
 			if i, ok := idx[b.start(x.day)]; ok {
-				grid[x.channel][i] += x.amount
+				grid[x.channel][i] = money.SatAdd(grid[x.channel][i], x.amount)
 			}
 		}
 		chart := &Chart{ID: "spend-over-time", Kind: "bar", Stacked: true, Title: "Spend per " + b.noun() + " and channel", Money: true, Currency: cur, X: labels}
@@ -202,7 +202,7 @@ func (s *server) spend(w http.ResponseWriter, r *http.Request) error {
 			var sum int64
 			for _, c := range channels {
 				row = append(row, amount(grid[c][i], cur))
-				sum += grid[c][i]
+				sum = money.SatAdd(sum, grid[c][i])
 			}
 			row = append(row, amount(sum, cur))
 			tt.Rows = append(tt.Rows, row)

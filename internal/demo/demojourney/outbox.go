@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/omniroi/omniroi/internal/store"
 )
 
 // Delivery is one message the outbox received.
@@ -46,7 +48,7 @@ type Outbox struct {
 func (o *Outbox) Start() error {
 	o.counts, o.confirms = map[string]int{}, map[string]int{}
 	for _, d := range []string{"email", "sms", "push"} {
-		if err := os.MkdirAll(filepath.Join(o.Dir, d), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(o.Dir, d), store.DirMode); err != nil {
 			return fmt.Errorf("outbox: %w", err)
 		}
 	}
@@ -126,7 +128,7 @@ func (o *Outbox) store(d Delivery, ext string) error {
 	// One file per idempotency key: a retried send overwrites its own file, as a
 	// provider that deduplicates on the key would.
 	name := filepath.Join(o.Dir, d.Channel, safeName(d.Key)+ext)
-	if err := os.WriteFile(name, d.Raw, 0o644); err != nil {
+	if err := os.WriteFile(name, d.Raw, store.FileMode); err != nil {
 		return err
 	}
 	o.mu.Lock()

@@ -699,5 +699,5 @@ func WriteTruth(path string, rep *Report) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, append(out, '\n'), 0o644)
+	return store.WritePrivateFile(path, append(out, '\n'))
 }
