@@ -327,6 +327,19 @@ func printReport(env *Env, r *journey.Report) {
 	if !r.SignificantLift {
 		fmt.Fprintln(w, "the lift is not significant at 95 %: the holdout may simply be too small yet")
 	}
+	if r.Experiment != nil {
+		fmt.Fprintf(w, "\nholdout as an experiment (always-valid intervals): %s\n", Clean(r.Experiment.Verdict))
+	}
+	for _, t := range r.Tests {
+		fmt.Fprintf(w, "\n%s %s at step %s, %d runs: ", t.Mode, Clean(t.Name), Clean(t.Step), t.Runs)
+		printExperimentMetric(w, t.Primary.Label, t.Primary.Currency, t.Primary.Result)
+		if t.Mode == journey.ModeOptimise {
+			fmt.Fprintf(w, "%s\n", Clean(t.Verdict))
+		}
+		for _, n := range t.Notes {
+			fmt.Fprintf(w, "note: %s\n", Clean(n))
+		}
+	}
 }
 
 func journeyRun(ctx context.Context, env *Env, db *store.DB, baseURL string, once bool) error {

@@ -90,6 +90,7 @@ type Node struct {
 	Else    int           `json:"else,omitempty"`
 	Split   []Branch      `json:"split,omitempty"`
 	Send    *Action       `json:"send,omitempty"`
+	Test    *Test         `json:"test,omitempty"` // a send step's variants, tested or optimised
 	Next    int           `json:"next"`
 }
 
@@ -516,7 +517,24 @@ func (p *parser) steps(sn *yaml.Node, pl *Plan) []Node {
 			a := p.action(kpath, kind, kn, pl)
 			nd.Send = &a
 		}
-		o.done(append([]string{"id"}, stepKinds...)...)
+		if tn := o.node("test"); tn != nil {
+			if nd.Kind != "send" || nd.Send == nil || nd.Send.Channel == "webhook" || nd.Send.Channel == "profile" {
+				p.errorf(path+".test", tn, "a test goes on a message step (email, sms, push or message)")
+			} else {
+				nd.Test = p.test(path+".test", tn, nd, pl)
+			}
+		}
+		o.done(append(append([]string{"id"}, stepKinds...), "test")...)
+	}
+	seen := map[string]string{}
+	for _, nd := range nodes {
+		if nd.Test == nil {
+			continue
+		}
+		if prev, dup := seen[nd.Test.Name]; dup {
+			p.errorf("steps", sn, "steps %s and %s both test %q: each test needs its own name", prev, nd.ID, nd.Test.Name)
+		}
+		seen[nd.Test.Name] = nd.ID
 	}
 	return nodes
 }

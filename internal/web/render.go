@@ -22,6 +22,7 @@ var navPages = []struct{ Path, Label string }{
 	{"/attribution", "Attribution"},
 	{"/journeys", "Journeys"},
 	{"/automations", "Automations"},
+	{"/experiments", "Experiments"},
 	{"/customers", "Customers"},
 	{"/segments", "Segments"},
 	{"/spend", "Spend"},
@@ -136,7 +137,7 @@ func (p *page) Chart(id string) *Chart {
 	return nil
 }
 
-var pageNames = []string{"login", "message", "overview", "sources", "customers", "customer", "spend", "attribution", "journeys", "segments", "automations", "automation", "users", "invite", "audit", "privacy_erase", "budget"}
+var pageNames = []string{"login", "message", "overview", "sources", "customers", "customer", "spend", "attribution", "journeys", "segments", "automations", "automation", "users", "invite", "audit", "privacy_erase", "experiments", "experiment", "budget"}
 
 func (s *server) parseTemplates() error {
 	funcs := template.FuncMap{

@@ -42,6 +42,11 @@ func (s *server) routes() []route {
 		{"GET /journeys", auth.PermReadReports, s.journeys},
 		{"GET /automations", auth.PermReadReports, s.automations},
 		{"GET /automations/{name}", auth.PermReadReports, s.automation},
+		{"GET /experiments", auth.PermReadReports, s.experiments}, // experiments.go
+		{"POST /experiments", auth.PermEditJourneys, s.createExperiment},
+		{"GET /experiments/{name}", auth.PermReadReports, s.experimentPage},
+		{"POST /experiments/{name}/start", auth.PermEditJourneys, s.startExperiment},
+		{"POST /experiments/{name}/stop", auth.PermEditJourneys, s.stopExperiment},
 		{"GET /customers", auth.PermReadPersonal, s.customers},
 		{"GET /customers/{id}", auth.PermReadPersonal, s.customer},
 		{"GET /customers/{id}/export", auth.PermPrivacy, s.exportCustomer}, // privacy.go
