@@ -39,18 +39,37 @@ func ImportFXFile(ctx context.Context, db *store.DB, path string, opt Options) (
 // ImportFX imports a rates file from r (CSV, gzip read through). All rows or none, unless
 // opt.SkipBad; importing the same file again changes nothing.
 func ImportFX(ctx context.Context, db *store.DB, r io.Reader, name string, opt Options) (Report, error) {
+	rates, rep, err := parseFX(ctx, r, name, opt)
+	if err != nil {
+		return rep, err
+	}
+	err = db.Write(ctx, func(tx *store.Tx) error {
+		changed, same, err := commerce.UpsertRates(ctx, tx, rates, name)
+		rep.Imported, rep.Duplicates = changed, same
+		return err
+	})
+	if err != nil {
+		rep.Imported, rep.Duplicates = 0, 0
+		return rep, fmt.Errorf("import %s: %w", name, err)
+	}
+	return rep, nil
+}
+
+// parseFX reads a rates file into checked rates, without the database: the rows it refuses
+// are in the report, and an error refuses the whole file.
+func parseFX(ctx context.Context, r io.Reader, name string, opt Options) ([]commerce.Rate, Report, error) {
 	rep := Report{Kind: KindFX}
 	base := "EUR"
 	if opt.Currency != "" {
 		c, err := normCurrency(opt.Currency)
 		if err != nil {
-			return rep, fmt.Errorf("--base: %w", err)
+			return nil, rep, fmt.Errorf("--base: %w", err)
 		}
 		base = c
 	}
 	br, err := decode(r)
 	if err != nil {
-		return rep, err
+		return nil, rep, err
 	}
 	src, err := newCSVSource(br, func(keys map[string]int) bool {
 		_, d := keys["date"]
@@ -58,14 +77,14 @@ func ImportFX(ctx context.Context, db *store.DB, r io.Reader, name string, opt O
 		return d || d2
 	})
 	if err != nil {
-		return rep, fmt.Errorf("%s: %w (an exchange rates file has a Date column)", name, err)
+		return nil, rep, fmt.Errorf("%s: %w (an exchange rates file has a Date column)", name, err)
 	}
 	_, hasBase := src.hdr.index["base"]
 	_, hasQuote := src.hdr.index["quote"]
 	_, hasRate := src.hdr.index["rate"]
 	long := hasBase || hasQuote || hasRate
 	if long && !(hasBase && hasQuote && hasRate) {
-		return rep, fmt.Errorf("%s: a rates file with base, quote or rate columns needs all three (date, base, quote, rate)", name)
+		return nil, rep, fmt.Errorf("%s: a rates file with base, quote or rate columns needs all three (date, base, quote, rate)", name)
 	}
 	// wide: the currency columns, checked once from the header
 	type col struct {
@@ -85,12 +104,12 @@ func ImportFX(ctx context.Context, db *store.DB, r io.Reader, name string, opt O
 			}
 			code, err := normCurrency(strings.TrimSpace(n))
 			if err != nil {
-				return rep, fmt.Errorf("%s: column %q is not a currency code: %v", name, n, err)
+				return nil, rep, fmt.Errorf("%s: column %q is not a currency code: %v", name, n, err)
 			}
 			cols = append(cols, col{i: i, name: n, code: code})
 		}
 		if len(cols) == 0 {
-			return rep, fmt.Errorf("%s: no currency columns after the date (want Date,USD,JPY,... or date,base,quote,rate)", name)
+			return nil, rep, fmt.Errorf("%s: no currency columns after the date (want Date,USD,JPY,... or date,base,quote,rate)", name)
 		}
 	}
 	var rates []commerce.Rate
@@ -102,14 +121,14 @@ func ImportFX(ctx context.Context, db *store.DB, r io.Reader, name string, opt O
 	}
 	for {
 		if err := ctx.Err(); err != nil {
-			return rep, err
+			return nil, rep, err
 		}
 		row, err := src.next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return rep, fmt.Errorf("%s: %w", name, err)
+			return nil, rep, fmt.Errorf("%s: %w", name, err)
 		}
 		rep.Rows++
 		if e := extraFields(row); e != nil && long {
@@ -171,22 +190,13 @@ func ImportFX(ctx context.Context, db *store.DB, r io.Reader, name string, opt O
 		}
 	}
 	if rep.Rows == 0 {
-		return rep, fmt.Errorf("%s: no rates after the header", name)
+		return nil, rep, fmt.Errorf("%s: no rates after the header", name)
 	}
 	if rep.Rejected > 0 && !opt.SkipBad {
-		return rep, fmt.Errorf("%w in %s: %d, nothing imported (--skip-bad imports the good ones); first: %v",
+		return nil, rep, fmt.Errorf("%w in %s: %d, nothing imported (--skip-bad imports the good ones); first: %v",
 			ErrBadRows, name, rep.Rejected, rep.Errors[0])
 	}
-	err = db.Write(ctx, func(tx *store.Tx) error {
-		changed, same, err := commerce.UpsertRates(ctx, tx, rates, name)
-		rep.Imported, rep.Duplicates = changed, same
-		return err
-	})
-	if err != nil {
-		rep.Imported, rep.Duplicates = 0, 0
-		return rep, fmt.Errorf("import %s: %w", name, err)
-	}
-	return rep, nil
+	return rates, rep, nil
 }
 
 // fxDay reads a rates file's date: ISO, or the ECB daily file's "05 March 2024".

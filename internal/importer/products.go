@@ -123,11 +123,6 @@ func (s *productSink) put(p *catalog.Product) {
 
 func importProducts(ctx context.Context, db *store.DB, in io.Reader, name string, opt Options) (Report, error) {
 	rep := Report{Kind: KindProducts, Preset: opt.Preset}
-	switch opt.Preset {
-	case PresetShopify, PresetGoogleMerchant, "":
-	default:
-		return rep, fmt.Errorf("--preset %s does not apply to products (shopify or google-merchant)", opt.Preset)
-	}
 	currency := opt.Currency
 	if currency == "" {
 		var err error
@@ -135,17 +130,70 @@ func importProducts(ctx context.Context, db *store.DB, in io.Reader, name string
 			return rep, err
 		}
 	}
-	currency, err := normCurrency(currency)
-	if err != nil {
-		return rep, fmt.Errorf("currency: %w", err)
-	}
 	shop, err := workspace.ShopURL(ctx, db)
 	if err != nil {
 		return rep, err
 	}
-	br, err := decode(in)
+	sink, closeErr, err := parseProducts(ctx, in, name, opt, currency, shop, &rep)
 	if err != nil {
 		return rep, err
+	}
+	base := filepath.Base(name)
+	ps := make([]catalog.Product, 0, len(sink.order))
+	for _, id := range sink.order {
+		ps = append(ps, *sink.products[id])
+	}
+	now := time.Now().UTC()
+	err = db.Write(ctx, func(tx *store.Tx) error {
+		changed, same, err := catalog.Upsert(ctx, tx, ps, now)
+		if err != nil {
+			return err
+		}
+		stock := sink.stock
+		for _, s := range sink.skuStock {
+			id := ""
+			if s.sku != "" {
+				if err := tx.QueryRow(ctx, `SELECT product_id FROM catalogue_products WHERE sku = ? ORDER BY product_id LIMIT 1`, s.sku).Scan(&id); err != nil && !isNoRows(err) {
+					return err
+				}
+			}
+			if id == "" {
+				id = s.handle
+			}
+			stock = append(stock, catalog.Stock{ProductID: id, Location: s.location, Quantity: s.qty})
+		}
+		sch, err := catalog.SetStock(ctx, tx, stock, now)
+		if err != nil {
+			return err
+		}
+		rep.Imported, rep.Duplicates = changed+sch, same+len(stock)-sch
+		return nil
+	})
+	if err != nil {
+		rep.Imported, rep.Duplicates = 0, 0
+		return rep, fmt.Errorf("import %s: %w", base, err)
+	}
+	if closeErr != nil {
+		return rep, fmt.Errorf("imported, but the rejected rows were not all saved: %w", closeErr)
+	}
+	return rep, nil
+}
+
+// parseProducts reads a products file into the sink without the database: the rows it
+// refuses are in rep; an error refuses the whole file. closeErr is the rejected-rows file's.
+func parseProducts(ctx context.Context, in io.Reader, name string, opt Options, currency, shop string, rep *Report) (sink *productSink, closeErr error, err error) {
+	switch opt.Preset {
+	case PresetShopify, PresetGoogleMerchant, "":
+	default:
+		return nil, nil, fmt.Errorf("--preset %s does not apply to products (shopify or google-merchant)", opt.Preset)
+	}
+	currency, err = normCurrency(currency)
+	if err != nil {
+		return nil, nil, fmt.Errorf("currency: %w", err)
+	}
+	br, err := decode(in)
+	if err != nil {
+		return nil, nil, err
 	}
 	base := filepath.Base(name)
 	format := opt.Format
@@ -163,7 +211,7 @@ func importProducts(ctx context.Context, db *store.DB, in io.Reader, name string
 		}
 	}
 	if format != "csv" && format != "xml" {
-		return rep, fmt.Errorf("format %q: products come as csv (or tsv) or xml", format)
+		return nil, nil, fmt.Errorf("format %q: products come as csv (or tsv) or xml", format)
 	}
 	if opt.SkipBad && opt.RejectedPath == "" && name != "stdin" {
 		ext := ".rejected.csv"
@@ -173,7 +221,7 @@ func importProducts(ctx context.Context, db *store.DB, in io.Reader, name string
 		stem := strings.TrimSuffix(name, ".gz")
 		opt.RejectedPath = strings.TrimSuffix(stem, filepath.Ext(stem)) + ext
 	}
-	sink := &productSink{rep: &rep, opt: opt, products: map[string]*catalog.Product{}}
+	sink = &productSink{rep: rep, opt: opt, products: map[string]*catalog.Product{}}
 	if opt.SkipBad && opt.RejectedPath != "" {
 		rf := "csv"
 		if format == "xml" {
@@ -188,7 +236,7 @@ func importProducts(ctx context.Context, db *store.DB, in io.Reader, name string
 			preset = PresetGoogleMerchant
 		}
 		if preset != PresetGoogleMerchant {
-			return rep, fmt.Errorf("an XML product feed is a Google Merchant feed: use --preset google-merchant")
+			return nil, nil, fmt.Errorf("an XML product feed is a Google Merchant feed: use --preset google-merchant")
 		}
 		rows = func(yield func(*row) error) error { return xmlItems(br, yield) }
 	} else {
@@ -202,7 +250,7 @@ func importProducts(ctx context.Context, db *store.DB, in io.Reader, name string
 		}
 		src, err := newCSVSource(br, isHeader)
 		if err != nil {
-			return rep, fmt.Errorf("%s: %w", base, err)
+			return nil, nil, fmt.Errorf("%s: %w", base, err)
 		}
 		if preset == "" {
 			if _, ok := src.hdr.index["handle"]; ok {
@@ -258,10 +306,9 @@ func importProducts(ctx context.Context, db *store.DB, in io.Reader, name string
 		return nil
 	})
 	if err != nil {
-		return rep, fmt.Errorf("%s: %w", base, err)
+		return nil, nil, fmt.Errorf("%s: %w", base, err)
 	}
 	finish()
-	var closeErr error
 	if sink.rej != nil {
 		closeErr = sink.rej.close()
 		if sink.rej.n > 0 {
@@ -270,47 +317,10 @@ func importProducts(ctx context.Context, db *store.DB, in io.Reader, name string
 	}
 	sort.SliceStable(rep.Errors, func(i, j int) bool { return rep.Errors[i].Line < rep.Errors[j].Line })
 	if rep.Rejected > 0 && !opt.SkipBad {
-		return rep, fmt.Errorf("%w in %s: %d, nothing imported (--skip-bad imports the good ones); first: %v",
+		return nil, nil, fmt.Errorf("%w in %s: %d, nothing imported (--skip-bad imports the good ones); first: %v",
 			ErrBadRows, base, rep.Rejected, rep.Errors[0])
 	}
-	ps := make([]catalog.Product, 0, len(sink.order))
-	for _, id := range sink.order {
-		ps = append(ps, *sink.products[id])
-	}
-	now := time.Now().UTC()
-	err = db.Write(ctx, func(tx *store.Tx) error {
-		changed, same, err := catalog.Upsert(ctx, tx, ps, now)
-		if err != nil {
-			return err
-		}
-		stock := sink.stock
-		for _, s := range sink.skuStock {
-			id := ""
-			if s.sku != "" {
-				if err := tx.QueryRow(ctx, `SELECT product_id FROM catalogue_products WHERE sku = ? ORDER BY product_id LIMIT 1`, s.sku).Scan(&id); err != nil && !isNoRows(err) {
-					return err
-				}
-			}
-			if id == "" {
-				id = s.handle
-			}
-			stock = append(stock, catalog.Stock{ProductID: id, Location: s.location, Quantity: s.qty})
-		}
-		sch, err := catalog.SetStock(ctx, tx, stock, now)
-		if err != nil {
-			return err
-		}
-		rep.Imported, rep.Duplicates = changed+sch, same+len(stock)-sch
-		return nil
-	})
-	if err != nil {
-		rep.Imported, rep.Duplicates = 0, 0
-		return rep, fmt.Errorf("import %s: %w", base, err)
-	}
-	if closeErr != nil {
-		return rep, fmt.Errorf("imported, but the rejected rows were not all saved: %w", closeErr)
-	}
-	return rep, nil
+	return sink, closeErr, nil
 }
 
 func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
