@@ -118,6 +118,10 @@ business, its channels and how the ground truth is computed.`,
 			}
 			defer box.Close()
 		}
+		exps, err := demoExperiments(ctx, db, rep, jr)
+		if err != nil {
+			return err
+		}
 		var notes []string
 		for _, h := range demoHooks {
 			lines, err := h(ctx, db)
@@ -129,11 +133,12 @@ business, its channels and how the ground truth is computed.`,
 		if sf.JSON {
 			out := struct {
 				*demo.LoadReport
-				Journeys *demojourney.Report `json:"journeys,omitempty"`
-				URL      string              `json:"url,omitempty"`
-				DataDir  string              `json:"data_dir"`
-				Notes    []string            `json:"notes,omitempty"`
-			}{rep, jr, url, sf.Data, notes}
+				Journeys    *demojourney.Report `json:"journeys,omitempty"`
+				Experiments []demo.Recovered    `json:"experiments"`
+				URL         string              `json:"url,omitempty"`
+				DataDir     string              `json:"data_dir"`
+				Notes       []string            `json:"notes,omitempty"`
+			}{rep, jr, exps, url, sf.Data, notes}
 			if *noServe {
 				out.URL = ""
 			}
@@ -145,6 +150,7 @@ business, its channels and how the ground truth is computed.`,
 			if jr != nil {
 				printDemoJourneys(env.Stdout, jr)
 			}
+			printDemoExperiments(env.Stdout, exps)
 		}
 		if *noServe {
 			return nil
