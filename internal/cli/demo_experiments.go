@@ -27,8 +27,8 @@ func demoExperiments(ctx context.Context, db *store.DB, rep *demo.LoadReport, jr
 			return nil, fmt.Errorf("demo experiments: %w", err)
 		}
 		r := demo.Recovered{Experiment: demojourney.SubjectTestName, What: "open rate per run, " + demojourney.SubjectTestVariant + " − control",
-			Truth: jr.SubjectTest.TrueDiff, Estimate: float64(v.Diff), Low: float64(v.DiffLow), High: float64(v.DiffHigh), Verdict: verdict}
-		r.Inside = v.DiffLow.Valid() && v.DiffHigh.Valid() && r.Low <= r.Truth && r.Truth <= r.High
+			Truth: jr.SubjectTest.TrueDiff, Estimate: v.Diff, Low: v.DiffLow, High: v.DiffHigh, Verdict: verdict}
+		r.Inside = v.DiffLow.Valid() && v.DiffHigh.Valid() && float64(v.DiffLow) <= r.Truth && r.Truth <= float64(v.DiffHigh)
 		out = append(out, r)
 	}
 	return out, nil
@@ -40,11 +40,15 @@ func printDemoExperiments(w io.Writer, exps []demo.Recovered) {
 	}
 	fmt.Fprintln(w, "  experiments   tests with known effects (omniroi experiment list; omniroi experiment report NAME); true effect beside the report's 95% interval:")
 	for _, r := range exps {
+		if !r.Low.Valid() || !r.High.Valid() {
+			fmt.Fprintf(w, "    %-23s %s: true %s, no interval yet\n", r.Experiment, r.What, num(r.Truth))
+			continue
+		}
 		in := "holds the truth"
 		if !r.Inside {
 			in = "MISSES the truth"
 		}
-		fmt.Fprintf(w, "    %-23s %s: true %s, measured %s (%s to %s): %s\n", r.Experiment, r.What, num(r.Truth), num(r.Estimate), num(r.Low), num(r.High), in)
+		fmt.Fprintf(w, "    %-23s %s: true %s, measured %s (%s to %s): %s\n", r.Experiment, r.What, num(r.Truth), num(float64(r.Estimate)), num(float64(r.Low)), num(float64(r.High)), in)
 	}
 	seen := map[string]bool{}
 	for _, r := range exps {

@@ -38,19 +38,19 @@ func StoreExperiments(ctx context.Context, db *store.DB, end time.Time) error {
 // Recovered is one test's true effect beside the report's estimate and interval, in
 // the report's units (major currency units for money).
 type Recovered struct {
-	Experiment string  `json:"experiment"`
-	What       string  `json:"what"`
-	Truth      float64 `json:"truth"`
-	Estimate   float64 `json:"estimate"`
-	Low        float64 `json:"low"`
-	High       float64 `json:"high"`
-	Inside     bool    `json:"inside"`
-	Verdict    string  `json:"verdict"`
+	Experiment string         `json:"experiment"`
+	What       string         `json:"what"`
+	Truth      float64        `json:"truth"`
+	Estimate   experiment.Num `json:"estimate"` // null when the report has none (too few units)
+	Low        experiment.Num `json:"low"`
+	High       experiment.Num `json:"high"`
+	Inside     bool           `json:"inside"`
+	Verdict    string         `json:"verdict"`
 }
 
 func recovered(name, what string, truth float64, est, lo, hi experiment.Num, verdict string) Recovered {
-	r := Recovered{Experiment: name, What: what, Truth: truth, Estimate: float64(est), Low: float64(lo), High: float64(hi), Verdict: verdict}
-	r.Inside = lo.Valid() && hi.Valid() && r.Low <= truth && truth <= r.High
+	r := Recovered{Experiment: name, What: what, Truth: truth, Estimate: est, Low: lo, High: hi, Verdict: verdict}
+	r.Inside = lo.Valid() && hi.Valid() && float64(lo) <= truth && truth <= float64(hi)
 	return r
 }
 

@@ -144,9 +144,9 @@ func TestExperimentsRecovered(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, r := range got {
-			t.Logf("%s %s: truth %.2f, estimate %.2f (%.2f to %.2f); %s", r.Experiment, r.What, r.Truth, r.Estimate, r.Low, r.High, r.Verdict)
+			t.Logf("%s %s: truth %.2f, estimate %.2f (%.2f to %.2f); %s", r.Experiment, r.What, r.Truth, float64(r.Estimate), float64(r.Low), float64(r.High), r.Verdict)
 			if !r.Inside {
-				t.Errorf("%s %s: the interval %.2f to %.2f misses the truth %.2f", r.Experiment, r.What, r.Low, r.High, r.Truth)
+				t.Errorf("%s %s: the interval %.2f to %.2f misses the truth %.2f", r.Experiment, r.What, float64(r.Low), float64(r.High), r.Truth)
 			}
 		}
 		cals, err := experiment.Calibrations(ctx, db, now)
