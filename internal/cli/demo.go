@@ -34,7 +34,9 @@ event processor and writes ground_truth.json into the data directory. Then it ap
 four built-in journeys and runs them over the last --journey-days on a simulated clock:
 email through a real SMTP server and SMS and push through a webhook, all into DATA/outbox,
 simulated customers who open, click, unsubscribe and buy, and the holdout measurement
-beside the true effect (also in ground_truth.json). The store must be
+beside the true effect (also in ground_truth.json). Three experiments with known effects
+(a checkout web test, a Paid Social switchback and a subject-line test in a journey) are
+stored and their reports printed beside the truth (docs/demo.md). The store must be
 empty; --reset deletes the SQLite database in --data first. docs/demo.md explains the
 business, its channels and how the ground truth is computed.`,
 	}
