@@ -321,7 +321,7 @@ var (
 // startRecommendations keeps the recommendation model current in the background and
 // mounts GET /v1/recommendations and the widget on the server's mux.
 func startRecommendations(s *server.Server) {
-	svc := recommend.NewService(s.DB, slog.Default())
+	svc := recommendService(s)
 	recMu.Lock()
 	recService = svc
 	recMu.Unlock()
@@ -336,6 +336,18 @@ func startRecommendations(s *server.Server) {
 		cancel()
 		<-done
 	})
+}
+
+// recommendServices holds one recommendation service per server, shared by the web API,
+// the dashboard (clienteling, next best actions) and journeys.
+var recommendServices sync.Map
+
+func recommendService(s *server.Server) *recommend.Service {
+	if v, ok := recommendServices.Load(s); ok {
+		return v.(*recommend.Service)
+	}
+	v, _ := recommendServices.LoadOrStore(s, recommend.NewService(s.DB, slog.Default()))
+	return v.(*recommend.Service)
 }
 
 // messageRecommender is what journey messages use to render recommendations: the
