@@ -286,4 +286,3 @@ func (s *server) auditView(ctx context.Context, id int64, page string) error {
 	return audit.Record(ctx, s.db, audit.Entry{Actor: audit.ActorFrom(ctx), Action: "customer.view",
 		Target: fmt.Sprintf("customer:%d", id), Detail: map[string]any{"page": page}})
 }
-
