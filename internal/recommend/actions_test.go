@@ -1,0 +1,92 @@
+package recommend_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/omniroi/omniroi/internal/identity/identitytest"
+	"github.com/omniroi/omniroi/internal/journey"
+	"github.com/omniroi/omniroi/internal/recommend"
+	"github.com/omniroi/omniroi/internal/store"
+	"github.com/omniroi/omniroi/internal/store/storetest"
+)
+
+func customerOf(t *testing.T, db *store.DB, userID string) int64 {
+	t.Helper()
+	var id int64
+	if err := db.QueryRow(context.Background(), `SELECT customer_id FROM identities WHERE kind = 'user_id' AND value = ?`, userID).Scan(&id); err != nil {
+		t.Fatalf("customer %s: %v", userID, err)
+	}
+	return id
+}
+
+// The journey condition, the pages and `omniroi recommend next` read one set of next best
+// actions; a person who opts out gets "none" at once, before any rebuild, and the
+// contact reading agrees.
+func TestNextBestActionSharedAndOptOut(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		shop(t, db)
+		// u1 and u2 agree to email offers at the till (a server source, so it counts).
+		identitytest.Load(t, db, "till", t0.Add(30*time.Hour),
+			map[string]any{"type": "identify", "userId": "u1", "timestamp": t0.Add(25 * time.Hour).Format(time.RFC3339),
+				"traits": map[string]any{"consent": map[string]any{"email": map[string]any{"marketing": true}}}},
+			map[string]any{"type": "identify", "userId": "u2", "timestamp": t0.Add(25 * time.Hour).Format(time.RFC3339),
+				"traits": map[string]any{"consent": map[string]any{"email": map[string]any{"marketing": true}}}})
+		svc := recommend.NewService(db, nil)
+		set, err := svc.Actions(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u1, u2 := customerOf(t, db, "u1"), customerOf(t, db, "u2")
+		want, err := recommend.NextActions(ctx, db, nil, []int64{u1, u2}, recommend.NBAOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, id := range []int64{u1, u2} {
+			got, err := recommend.NextActionFor(ctx, db, set, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Action != want[i].Action || got.Action == recommend.ActionNone || got.Reason == "" {
+				t.Fatalf("customer %d: shared set says %q (%s), NextActions %q (%s); want the same action, not none", id, got.Action, got.Reason, want[i].Action, want[i].Reason)
+			}
+		}
+		msgs := recommend.Messages{Svc: svc}
+		if a, err := msgs.NextBestAction(ctx, u2); err != nil || a != want[1].Action {
+			t.Fatalf("journey condition sees %q (%v), want %q", a, err, want[1].Action)
+		}
+		c, err := recommend.CustomerContact(ctx, db, u2)
+		if err != nil || !c.EmailMarketing || c.SMSMarketing || !c.Personalised {
+			t.Fatalf("contact of u2: %+v %v", c, err)
+		}
+
+		// u2 opts out of personalisation from the web shop (a refusal counts from any source).
+		identitytest.Load(t, db, "web", t0.Add(48*time.Hour), map[string]any{"type": "identify", "userId": "u2",
+			"traits": map[string]any{"consent": map[string]any{"personalisation": false}}})
+		if a, err := msgs.NextBestAction(ctx, u2); err != nil || a != recommend.ActionNone {
+			t.Fatalf("after opting out the journey condition sees %q (%v), want none", a, err)
+		}
+		got, err := recommend.NextActionFor(ctx, db, set, u2)
+		if err != nil || got.Action != recommend.ActionNone || got.Reason != "opted out of personalisation" || got.Product != nil {
+			t.Fatalf("after opting out: %+v %v", got, err)
+		}
+		if c, _ := recommend.CustomerContact(ctx, db, u2); c.Personalised {
+			t.Fatalf("contact after opting out: %+v", c)
+		}
+		// u1 is untouched.
+		if a, _ := msgs.NextBestAction(ctx, u1); a != want[0].Action {
+			t.Fatalf("u1 now %q, want %q", a, want[0].Action)
+		}
+	})
+}
+
+// The actions a journey condition may name are the shop's actions and none.
+func TestJourneyKnowsEveryAction(t *testing.T) {
+	all := []string{recommend.ActionRecommend, recommend.ActionWinBack, recommend.ActionReviewRequest, recommend.ActionServiceCall, recommend.ActionNone}
+	if !slices.Equal(all, journey.NextBestActions) {
+		t.Fatalf("journey.NextBestActions = %v, want %v", journey.NextBestActions, all)
+	}
+}
