@@ -3,6 +3,7 @@ package recommend_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,11 +64,31 @@ func TestNextBestActionSharedAndOptOut(t *testing.T) {
 			t.Fatalf("contact of u2: %+v %v", c, err)
 		}
 
+		// Before opting out, u2's "for you" email list is built from their purchases.
+		forYou := func() []string {
+			recs, err := msgs.Recommend(ctx, u2, recommend.ListForYou, nil, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, r := range recs {
+				ids = append(ids, r.RecommendationID)
+			}
+			return ids
+		}
+		if ids := forYou(); len(ids) == 0 || !strings.HasPrefix(ids[0], "fy.") {
+			t.Fatalf("u2's email list before opting out: %v, want for-you first", ids)
+		}
 		// u2 opts out of personalisation from the web shop (a refusal counts from any source).
 		identitytest.Load(t, db, "web", t0.Add(48*time.Hour), map[string]any{"type": "identify", "userId": "u2",
 			"traits": map[string]any{"consent": map[string]any{"personalisation": false}}})
 		if a, err := msgs.NextBestAction(ctx, u2); err != nil || a != recommend.ActionNone {
 			t.Fatalf("after opting out the journey condition sees %q (%v), want none", a, err)
+		}
+		for _, id := range forYou() {
+			if strings.HasPrefix(id, "fy.") {
+				t.Fatalf("u2's email list after opting out still uses their history: %s", id)
+			}
 		}
 		got, err := recommend.NextActionFor(ctx, db, set, u2)
 		if err != nil || got.Action != recommend.ActionNone || got.Reason != "opted out of personalisation" || got.Product != nil {
