@@ -2,6 +2,7 @@ package recommend_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -110,4 +111,60 @@ func TestJourneyKnowsEveryAction(t *testing.T) {
 	if !slices.Equal(all, journey.NextBestActions) {
 		t.Fatalf("journey.NextBestActions = %v, want %v", journey.NextBestActions, all)
 	}
+}
+
+// The fairness check groups customers by a trait the shop names (or by value segment)
+// and reports, per group, how often recommendations were built from their history, how
+// many products they were shown and their opt-out share.
+func TestFairnessByTrait(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		shop(t, db)
+		var ids []any
+		for i := range 6 {
+			ids = append(ids, map[string]any{"type": "identify", "userId": fmt.Sprintf("u%d", i), "timestamp": t0.Add(25 * time.Hour).Format(time.RFC3339),
+				"traits": map[string]any{"region": "north"}})
+		}
+		for i := range 4 {
+			tr := map[string]any{"region": "south"}
+			if i == 0 {
+				tr["consent"] = map[string]any{"personalisation": false}
+			}
+			ids = append(ids, map[string]any{"type": "identify", "userId": fmt.Sprintf("c%d", i), "timestamp": t0.Add(25 * time.Hour).Format(time.RFC3339), "traits": tr})
+		}
+		identitytest.Load(t, db, "till", t0.Add(30*time.Hour), ids...)
+		svc := recommend.NewService(db, nil)
+		m, err := svc.Model(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Fairness(ctx, m, "region"); err == nil {
+			t.Fatal("grouping by a bare name was accepted")
+		}
+		rep, err := svc.Fairness(ctx, m, "trait:region")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]recommend.FairnessGroup{}
+		for _, g := range rep.Groups {
+			got[g.Group] = g
+		}
+		north, south := got["north"], got["south"]
+		if north.Customers != 6 || south.Customers != 4 || got["(not set)"].Customers == 0 {
+			t.Fatalf("groups %+v", rep.Groups)
+		}
+		if north.PersonalisedRecs <= 0 || north.DistinctProducts == 0 || north.OptedOut != 0 {
+			t.Fatalf("north: %+v", north)
+		}
+		if south.OptedOut != 0.25 {
+			t.Fatalf("south opted out %v, want 0.25", south.OptedOut)
+		}
+		if rep.ExposureRatio <= 0 || rep.ExposureRatio > 1 {
+			t.Fatalf("exposure ratio %v", rep.ExposureRatio)
+		}
+		seg, err := svc.Fairness(ctx, m, "segment")
+		if err != nil || len(seg.Groups) < 2 {
+			t.Fatalf("by segment: %+v %v", seg, err)
+		}
+	})
 }
