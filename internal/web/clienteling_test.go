@@ -150,6 +150,34 @@ func TestClienteling(t *testing.T) {
 			t.Errorf("Otto's customer page lacks his next best action\n%.300s", body)
 		}
 
+		// The fairness check, grouped by a trait the shop names: Otto is the one who opted out.
+		_, raw = get(t, oc, ts.URL+"/personalisation?by=trait:name&format=json")
+		var fj struct {
+			Models   []struct{ Name string }
+			Fairness struct {
+				Groups []struct {
+					Group    string  `json:"group"`
+					OptedOut float64 `json:"opted_out_share"`
+				}
+			}
+		}
+		if err := json.Unmarshal([]byte(raw), &fj); err != nil || len(fj.Models) < 5 {
+			t.Fatalf("personalisation JSON: %v\n%.400s", err, raw)
+		}
+		opted := map[string]float64{}
+		for _, g := range fj.Fairness.Groups {
+			opted[g.Group] = g.OptedOut
+		}
+		if opted["Otto Opt"] != 1 || opted["Mia Baker"] != 0 {
+			t.Errorf("fairness groups by name: %v", opted)
+		}
+		if _, body := get(t, oc, ts.URL+"/personalisation?by=region"); !strings.Contains(body, "Group by segment, or by a trait") {
+			t.Errorf("a bad grouping is not explained")
+		}
+		if _, body := get(t, oc, ts.URL+"/personalisation"); !strings.Contains(body, `id="fair-ratio"`) {
+			t.Errorf("the fairness check by segment is missing")
+		}
+
 		es, err := audit.List(ctx, db, audit.Filter{Action: "customer"})
 		if err != nil {
 			t.Fatal(err)

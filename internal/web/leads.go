@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"strings"
 	"errors"
 	"fmt"
 	"net/http"
@@ -75,14 +76,71 @@ func (s *server) leadsPage(w http.ResponseWriter, r *http.Request) error {
 	return s.respond(w, r, "leads", p)
 }
 
+type personalisationData struct {
+	Models   []recommend.ModelCard
+	By       string
+	ByErr    string
+	Fairness *recommend.FairnessReport
+	Note     string
+}
+
 // personalisationPage lists, for owners, what each model behind recommendations, next
-// best actions and lead scores uses and never uses (recommend.ModelCards).
+// best actions and lead scores uses and never uses (recommend.ModelCards), and the
+// fairness check across the groups the shop chooses (?by=segment or trait:NAME).
 func (s *server) personalisationPage(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
 	p := s.newPage(r, "", "What personalisation uses")
 	p.NoRange = true
-	p.Data = recommend.ModelCards()
+	d := &personalisationData{Models: recommend.ModelCards(), By: strings.TrimSpace(r.URL.Query().Get("by"))}
+	if d.By == "" {
+		d.By = "segment"
+	}
+	p.Data = d
+	ft := p.addTable(&Table{ID: "fairness", Caption: "Fairness check: recommendations and lead scores per group",
+		Cols: []Col{{Label: "Group"}, {Label: "Customers", Num: true}, {Label: "Opted out", Num: true}, {Label: "Recommendations from their history", Num: true},
+			{Label: "Products shown", Num: true}, {Label: "Mean price shown", Num: true}, {Label: "Leads", Num: true}, {Label: "Mean lead score", Num: true}},
+		Empty: "No customers yet."})
+	if d.By != "segment" && (!strings.HasPrefix(d.By, "trait:") || len(d.By) == len("trait:")) {
+		d.ByErr = "Group by segment, or by a trait: trait:region, trait:customer_type."
+		return s.respond(w, r, "personalisation", p)
+	}
+	snap, err := s.personalFor(ctx)
+	switch {
+	case errors.Is(err, errComputing):
+		d.Note = "The fairness check is being worked out; this page reloads itself."
+		p.Refresh = true
+		return s.respond(w, r, "personalisation", p)
+	case err != nil:
+		d.Note = "No fairness check yet: " + err.Error()
+		return s.respond(w, r, "personalisation", p)
+	}
+	ver, err := s.dataVersion(ctx)
+	if err != nil {
+		return err
+	}
+	rep, _, _, err := computed(s.compute, "fairness:"+d.By, ver, func(ctx context.Context) (recommend.FairnessReport, error) {
+		return s.rec.Fairness(ctx, snap.model, d.By)
+	})
+	switch {
+	case errors.Is(err, errComputing):
+		d.Note = "The fairness check is being worked out; this page reloads itself."
+		p.Refresh = true
+		return s.respond(w, r, "personalisation", p)
+	case err != nil:
+		return err
+	}
+	d.Fairness = &rep
+	for _, g := range rep.Groups {
+		score := Cell{Text: "–"}
+		if g.MeanLeadScore >= 0 {
+			score = Cell{Text: fmtPct(g.MeanLeadScore), Raw: fmt.Sprint(g.MeanLeadScore)}
+		}
+		ft.Rows = append(ft.Rows, []Cell{txt(g.Group), num(int64(g.Customers)), {Text: fmtPct(g.OptedOut), Raw: fmt.Sprint(g.OptedOut)},
+			{Text: fmtPct(g.PersonalisedRecs), Raw: fmt.Sprint(g.PersonalisedRecs)}, num(int64(g.DistinctProducts)), amount(g.MeanPriceMinor, p.Currency),
+			num(int64(g.Leads)), score})
+	}
 	if wantsJSON(r) {
-		writeJSON(w, http.StatusOK, map[string]any{"models": p.Data})
+		writeJSON(w, http.StatusOK, map[string]any{"models": d.Models, "fairness": d.Fairness})
 		return nil
 	}
 	return s.respond(w, r, "personalisation", p)
