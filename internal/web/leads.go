@@ -2,11 +2,11 @@ package web
 
 import (
 	"context"
-	"strings"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/omniroi/omniroi/internal/recommend"
 )
