@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -26,12 +27,43 @@ const (
 	demoPassword = "omniroi-demo"
 )
 
-// This file wires the domains into `omniroi serve`: the event processor, the read API and
-// the dashboard.
-func init() {
-	serveHooks = append(serveHooks, startProcessor, mountAPI, mountDashboard, startJourneys, startSegmentFeed)
-	serveHooks = append(serveHooks, startRetention)
-	demoHooks = append(demoHooks, createDemoUser)
+// serveConfig is what `omniroi serve` wires from its flags and environment rather than
+// from the store.
+type serveConfig struct {
+	// PublicURL is where customers' links (tracking, unsubscribe) point: serve's
+	// --public-url, or its listen address.
+	PublicURL string
+	// Senders configures the journeys' channels (journey.SenderConfigFromEnv for serve;
+	// the demo points them at its outbox).
+	Senders journey.SenderConfig
+	// ShopURL is the shop's website for template links (OMNIROI_SHOP_URL); empty: the
+	// shop_url setting.
+	ShopURL string
+	// Log reports what the hooks turned on at start.
+	Log *slog.Logger
+}
+
+// serveConfigFromEnv is serve's configuration from its environment.
+func serveConfigFromEnv(publicURL string, log *slog.Logger) serveConfig {
+	return serveConfig{PublicURL: publicURL, Senders: journey.SenderConfigFromEnv(), ShopURL: os.Getenv("OMNIROI_SHOP_URL"), Log: log}
+}
+
+// wireServe is the one place that wires the domains into a server: the event processor,
+// the read API, the dashboard, the journey engine, the segment feed and retention. It
+// runs after the server is built and before it listens; whatever it starts stops with
+// s.OnShutdown.
+func wireServe(s *server.Server, cfg serveConfig) {
+	startProcessor(s)
+	mountAPI(s)
+	mountDashboard(s)
+	startJourneys(s, cfg)
+	startSegmentFeed(s)
+	startRetention(s)
+}
+
+// wireDemo runs after the demo is loaded, before serving; it returns lines to print.
+func wireDemo(ctx context.Context, db *store.DB) ([]string, error) {
+	return createDemoUser(ctx, db)
 }
 
 // startProcessor runs the event processor beside the API, woken after every commit.
@@ -78,13 +110,9 @@ func createDemoUser(ctx context.Context, db *store.DB) ([]string, error) {
 	return []string{fmt.Sprintf("Dashboard login: %s / %s", demoEmail, demoPassword)}, nil
 }
 
-// servePublicURL is where customers' links (tracking, unsubscribe) point: serve's
-// --public-url, or its listen address.
-var servePublicURL string
-
 // startJourneys runs the journey engine and mounts its tracking and unsubscribe routes under /j/.
-func startJourneys(s *server.Server) {
-	journeyServeHook(servePublicURL, serveLog)(s)
+func startJourneys(s *server.Server, cfg serveConfig) {
+	journeyServeHook(cfg)(s)
 }
 
 // startSegmentFeed keeps segment_changes current (RFM segment and P(alive) per customer,
