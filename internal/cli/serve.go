@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/omniroi/omniroi/internal/collect"
@@ -14,7 +16,7 @@ func init() {
 	c := &Command{
 		Name:    "serve",
 		Summary: "run the server: the Segment-compatible collection API, the dashboard, the JSON API and the journey engine",
-		Usage: `omniroi serve [--addr 127.0.0.1:8080] [--public-url URL] [--data DIR | --db DSN]
+		Usage: `omniroi serve [--addr 127.0.0.1:8080] [--public-url URL] [--data DIR | --db DSN] [--cpuprofile FILE]
 
 Journeys send through what the environment configures (docs/journeys.md, "Channels"):
   OMNIROI_SMTP_URL        smtp://user:pass@host:587?from=shop@example.com
@@ -37,12 +39,20 @@ The segment feed (RFM segment and P(alive) per customer, for win-back) refreshes
 	c.Run = func(ctx context.Context, env *Env, args []string) error {
 		fs, sf := storeFlagSet(c, env)
 		addr := StringFlag(fs, "addr", "127.0.0.1:8080", "address to listen on")
+		cpuProfile := StringFlag(fs, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof reads it)")
 		public := StringFlag(fs, "public-url", "", "URL browsers reach this server at, e.g. https://track.example.com (default: the Host each request names)")
 		if err := fs.Parse(args); err != nil {
 			return err
 		}
 		if fs.NArg() > 0 {
 			return ErrUsage
+		}
+		if *cpuProfile != "" {
+			stop, err := startCPUProfile(*cpuProfile)
+			if err != nil {
+				return err
+			}
+			defer stop()
 		}
 		if _, err := publicURLOptions(*public); err != nil {
 			return err
@@ -97,4 +107,20 @@ func publicURLOptions(public string) (collect.Options, error) {
 		return collect.Options{}, fmt.Errorf("--public-url %q: want http(s)://host[:port][/path]", public)
 	}
 	return collect.Options{APIHost: u.Host + strings.TrimSuffix(u.Path, "/") + "/v1", APIProtocol: u.Scheme}, nil
+}
+
+// startCPUProfile writes a CPU profile to path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
