@@ -521,15 +521,6 @@ var hrefs = regexp.MustCompile(`href="(/[^"#]*)"`)
 
 func msOf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
 // machineName is the CPU model (Linux), else the OS and architecture.
 func machineName() string {
 	f, err := os.Open("/proc/cpuinfo")
