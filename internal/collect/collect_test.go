@@ -532,18 +532,27 @@ func TestCloseFlushes(t *testing.T) {
 	}
 	closed := make(chan error, 1)
 	go func() { closed <- h.Close(context.Background()) }()
-	time.Sleep(50 * time.Millisecond)
+	for deadline := time.Now().Add(5 * time.Second); !h.Stats().Closing; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("Close never began")
+		}
+	}
+	if r := f.post(t, "/v1/track", key, []byte(`{"event":"late","userId":"u"}`)); r.status != http.StatusServiceUnavailable {
+		t.Fatalf("request after Close: %d %s", r.status, r.raw)
+	}
 	select {
 	case err := <-closed:
 		t.Fatalf("Close returned (%v) with events pending", err)
 	default:
 	}
-	if r := f.post(t, "/v1/track", key, []byte(`{"event":"late","userId":"u"}`)); r.status != http.StatusServiceUnavailable {
-		t.Fatalf("request after Close: %d %s", r.status, r.raw)
-	}
 	_ = hold.Rollback()
 	if err := <-closed; err != nil {
 		t.Fatal(err)
+	}
+	// Close returns after the pending events are committed, not merely after refusing
+	// new ones: they are in the store the moment it returns.
+	if n := len(f.events(t)); n != 3 {
+		t.Fatalf("Close returned with %d events stored, want 3", n)
 	}
 	if r := <-pending; r.status != 200 || r.body["accepted"] != 2.0 {
 		t.Fatalf("pending request: %d %s", r.status, r.raw)

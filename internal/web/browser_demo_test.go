@@ -85,8 +85,7 @@ func TestBrowserDemo(t *testing.T) {
 				t.Fatalf("%s: %v", pg.name, err)
 			}
 		}
-		time.Sleep(300 * time.Millisecond)
-		charts, err := chromedp.Run(tctx, chromedp.Evaluate[[]chartState](chartCheckJS))
+		charts, err := waitCharts(tctx)
 		if err != nil {
 			t.Fatal(err)
 		}
