@@ -14,12 +14,14 @@ import (
 
 	"github.com/omniroi/omniroi/internal/identity"
 	"github.com/omniroi/omniroi/internal/store"
+	"github.com/omniroi/omniroi/internal/testenv"
 )
 
 // TestWorkflow drives the commands a user runs, in order, on one data directory:
 // a small demo, stats, a customer profile, a rebuild that must give the same customers,
 // an idempotent spend import, and the read commands' --json output.
 func TestWorkflow(t *testing.T) {
+	testenv.Slow(t, "the commands end to end on a demo")
 	data := t.TempDir()
 	run := func(args ...string) string {
 		t.Helper()

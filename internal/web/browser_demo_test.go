@@ -25,6 +25,7 @@ import (
 //
 //	OMNIROI_WEB_DEMO=/tmp/demo20k OMNIROI_ARTIFACTS=/tmp/art go test -run BrowserDemo ./internal/web/
 func TestBrowserDemo(t *testing.T) {
+	testenv.Slow(t, "a browser over a demo")
 	dir := os.Getenv("OMNIROI_WEB_DEMO")
 	if dir == "" {
 		t.Skip("set OMNIROI_WEB_DEMO to a demo data directory")

@@ -90,6 +90,7 @@ type chartState struct {
 // form, opens every page, fails on console errors, exceptions and CSP violations, checks
 // that every chart painted its canvas, and saves a screenshot of each page.
 func TestBrowser(t *testing.T) {
+	testenv.Slow(t, "a browser through every page")
 	bin := chromiumPath()
 	testenv.Need(t, "the browser test needs Chromium (apt-get install chromium, or set OMNIROI_CHROMIUM)", bin != "")
 	db := storetest.SQLite(t)
