@@ -15,7 +15,6 @@ require (
 	golang.org/x/text v0.43.0
 	gonum.org/v1/gonum v0.17.0
 	gopkg.in/yaml.v3 v3.0.1
-	maragu.dev/goqite v0.4.0
 	modernc.org/sqlite v1.61.1
 )
 

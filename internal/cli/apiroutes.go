@@ -24,7 +24,7 @@ func apiRoutes(db *store.DB, budget *mix.Service) []api.Route {
 	val := value.NewHTTPHandler(db)
 	jr := journey.NewAPIHandler(db)
 	pr := privacy.NewHTTPHandler(db)
-	ex := experiment.NewAPIHandler(db)
+	ex := experiment.NewAPIHandler(db, journey.ExperimentReport)
 	bu := mix.NewHTTPHandler(budget)
 	return []api.Route{
 		{Pattern: "GET /api/v1/stats", Perm: auth.PermReadReports, Handler: read},

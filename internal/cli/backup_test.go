@@ -32,6 +32,7 @@ var derivedTables = []string{"customers", "identities", "identity_conflicts", "c
 // one; every table holds the same rows, the data directory's files come back byte for
 // byte, and a rebuild of the restored copy gives the same derived tables.
 func TestBackupRestoreSQLite(t *testing.T) {
+	testenv.Slow(t, "backup and restore of a demo")
 	data := t.TempDir()
 	mustCLI(t, "demo", "--customers", "120", "--no-serve", "--data", data)
 	backup := filepath.Join(t.TempDir(), "omniroi.backup")
@@ -123,6 +124,7 @@ func TestBackupRestoreSQLite(t *testing.T) {
 // is intact, holds every event acknowledged before the backup began, and its event log is
 // a prefix of the source's: every event up to its last seq, identical, and nothing else.
 func TestBackupWhileWriting(t *testing.T) {
+	testenv.Slow(t, "backups beside a serving server")
 	t.Run("sqlite", func(t *testing.T) {
 		data := t.TempDir()
 		db, err := store.Open(context.Background(), store.Config{DataDir: data})
@@ -218,6 +220,12 @@ func backupWhileWriting(t *testing.T, db *store.DB, where []string, open func(t 
 		}
 	}()
 	waitFor(t, 20*time.Second, "40 acknowledged batches", func() bool { return acked.Load() >= 40 || werr != nil })
+	// The copy's derived data is checked below, so there must be some: on a busy machine
+	// the processor's first transaction can come after the first backup.
+	waitFor(t, 60*time.Second, "processed events", func() bool {
+		cur, ok, err := db.Setting(ctx, "processor.cursor")
+		return err == nil && ok && atoi(cur) > 0
+	})
 
 	// Back up until one backup ran while batches were acknowledged.
 	var file string
@@ -443,6 +451,7 @@ func compareSums(t *testing.T, what string, want, got map[string]tableSum) {
 // TestBackupRestorePostgres: the same round trip on PostgreSQL, through pg_dump and
 // pg_restore, and the refusals that are PostgreSQL's own.
 func TestBackupRestorePostgres(t *testing.T) {
+	testenv.Slow(t, "pg_dump and pg_restore of a demo")
 	src := storetest.PostgresDSN(t)
 	_, err := exec.LookPath("pg_dump")
 	testenv.Need(t, "PostgreSQL backups need pg_dump and pg_restore on PATH", err == nil)

@@ -12,13 +12,11 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"text/tabwriter"
 
 	"github.com/omniroi/omniroi/internal/attribution"
 	"github.com/omniroi/omniroi/internal/mix"
 	"github.com/omniroi/omniroi/internal/money"
-	"github.com/omniroi/omniroi/internal/server"
 )
 
 func init() {
@@ -396,13 +394,4 @@ func printWarnings(w io.Writer, ws []string) {
 	for _, s := range ws {
 		fmt.Fprintf(w, "  - %s\n", Clean(s))
 	}
-}
-
-// budgetServices holds one budget model service per server, shared by the API and the
-// dashboard so a model fitted for one serves the other.
-var budgetServices sync.Map // *server.Server → *mix.Service
-
-func budgetService(s *server.Server) *mix.Service {
-	v, _ := budgetServices.LoadOrStore(s, mix.NewService(s.DB))
-	return v.(*mix.Service)
 }

@@ -14,12 +14,7 @@ import (
 	"github.com/omniroi/omniroi/internal/demo"
 	"github.com/omniroi/omniroi/internal/demo/demojourney"
 	"github.com/omniroi/omniroi/internal/money"
-	"github.com/omniroi/omniroi/internal/store"
 )
-
-// demoHooks run after the demo is loaded, before serving. A hook returns lines to print
-// (e.g. a dashboard login it created). ---- the lead wires the demo dashboard user here ----
-var demoHooks []func(ctx context.Context, db *store.DB) ([]string, error)
 
 func init() {
 	c := &Command{
@@ -124,13 +119,9 @@ business, its channels and how the ground truth is computed.`,
 		if err != nil {
 			return err
 		}
-		var notes []string
-		for _, h := range demoHooks {
-			lines, err := h(ctx, db)
-			if err != nil {
-				return fmt.Errorf("demo hook: %w", err)
-			}
-			notes = append(notes, lines...)
+		notes, err := wireDemo(ctx, db)
+		if err != nil {
+			return fmt.Errorf("demo: %w", err)
 		}
 		if sf.JSON {
 			out := struct {
@@ -158,21 +149,14 @@ business, its channels and how the ground truth is computed.`,
 			return nil
 		}
 		db.Close()
-		serve, ok := commands["serve"]
-		if !ok {
-			return errors.New("this build has no serve command; run with --no-serve")
-		}
 		if !sf.JSON {
 			fmt.Fprintf(env.Stdout, "\nServing on %s (Ctrl-C to stop)\n", url)
 		}
+		cfg := serveConfigFromEnv(url, env.Log)
 		if box != nil {
-			useDemoOutbox(box) // the live engine delivers into the same outbox
+			cfg.Senders = demoOutboxSenders(cfg.Senders, box) // the live engine delivers into the same outbox
 		}
-		sargs := []string{"--addr", *addr, "--data", sf.Data}
-		if sf.DB != "" {
-			sargs = append(sargs, "--db", sf.DB)
-		}
-		return serve.Run(ctx, env, sargs)
+		return serveStore(ctx, env, &sf, *addr, "", cfg)
 	}
 	Register(c)
 }

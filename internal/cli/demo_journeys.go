@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 
 	"github.com/omniroi/omniroi/internal/demo"
 	"github.com/omniroi/omniroi/internal/demo/demojourney"
+	"github.com/omniroi/omniroi/internal/journey"
 	"github.com/omniroi/omniroi/internal/money"
 	"github.com/omniroi/omniroi/internal/store"
 )
@@ -35,11 +35,12 @@ func runDemoJourneys(ctx context.Context, db *store.DB, rep *demo.LoadReport, da
 	return jr, box, nil
 }
 
-// useDemoOutbox points the serve command's senders at the demo's outbox.
-func useDemoOutbox(box *demojourney.Outbox) {
-	os.Setenv("OMNIROI_SMTP_URL", "smtp://"+box.SMTPAddr+"?from=hello@crumbandco.example&tls=none")
-	os.Setenv("OMNIROI_SMS_URL", box.HTTPURL+"/sms")
-	os.Setenv("OMNIROI_PUSH_URL", box.HTTPURL+"/push")
+// demoOutboxSenders points the email, SMS and push senders of cfg at the demo's outbox.
+func demoOutboxSenders(cfg journey.SenderConfig, box *demojourney.Outbox) journey.SenderConfig {
+	cfg.SMTPURL = "smtp://" + box.SMTPAddr + "?from=hello@crumbandco.example&tls=none"
+	cfg.SMSURL = box.HTTPURL + "/sms"
+	cfg.PushURL = box.HTTPURL + "/push"
+	return cfg
 }
 
 func printDemoJourneys(w io.Writer, jr *demojourney.Report) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/omniroi/omniroi/internal/audit"
 	"github.com/omniroi/omniroi/internal/experiment"
+	"github.com/omniroi/omniroi/internal/journey"
 	"github.com/omniroi/omniroi/internal/server"
 )
 
@@ -187,7 +188,7 @@ func init() {
 			fmt.Fprintf(env.Stdout, "experiment %s stopped at %s\n", e.Name, expWhen(e.End))
 			return nil
 		default: // report
-			r, err := experiment.BuildReport(ctx, db, pos[0], experiment.ReportOptions{Now: now, Fixed: *fixed})
+			r, err := experiment.BuildReport(ctx, db, pos[0], experiment.ReportOptions{Now: now, Fixed: *fixed, Journeys: journey.ExperimentReport})
 			if err != nil {
 				return err
 			}

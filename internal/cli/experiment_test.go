@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/omniroi/omniroi/internal/api"
+	"github.com/omniroi/omniroi/internal/mix"
 	"github.com/omniroi/omniroi/internal/server"
 	"github.com/omniroi/omniroi/internal/store"
 )
@@ -229,7 +230,7 @@ func TestBenchExperiments(t *testing.T) {
 	}
 }
 
-// TestExperimentRoutesMounted: `omniroi serve` (mountAPI) serves the experiments API behind
+// TestExperimentRoutesMounted: `omniroi serve` (wireServe: mountAPI, mountExperiments) serves the experiments API behind
 // a token and the website endpoint with its script.
 func TestExperimentRoutesMounted(t *testing.T) {
 	ctx := context.Background()
@@ -243,7 +244,8 @@ func TestExperimentRoutesMounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close(ctx)
-	mountAPI(s)
+	mountAPI(s, mix.NewService(db))
+	mountExperiments(s)
 	ts := httptest.NewServer(s.Mux)
 	defer ts.Close()
 	_, tok, err := api.CreateToken(ctx, db, "t")

@@ -362,12 +362,16 @@ func journeyRun(ctx context.Context, env *Env, db *store.DB, baseURL string, onc
 }
 
 // journeyServeHook starts the journey engine inside `omniroi serve` and mounts /j/
-// (tracking, unsubscribe, inbound SMS, delivery reports). publicURL is serve's
-// --public-url: links in messages must reach this server. The lead wires it with
-// serveHooks = append(serveHooks, journeyServeHook(*public, env.Log)).
-func journeyServeHook(publicURL string, log *slog.Logger) func(*server.Server) {
+// (tracking, unsubscribe, inbound SMS, delivery reports). sc.PublicURL is serve's
+// --public-url: links in messages must reach this server. rec renders recommendations in
+// messages (nil: messages that ask for them leave them out).
+func journeyServeHook(sc serveConfig, rec journey.Recommender) func(*server.Server) {
 	return func(s *server.Server) {
-		cfg := journey.SenderConfigFromEnv()
+		log, publicURL := sc.Log, sc.PublicURL
+		if log == nil {
+			log = slog.Default()
+		}
+		cfg := sc.Senders
 		cfg.NetPolicy = journey.SettingsNetPolicy(s.DB)
 		senders, err := cfg.Senders()
 		if err != nil {
@@ -379,8 +383,8 @@ func journeyServeHook(publicURL string, log *slog.Logger) func(*server.Server) {
 			publicURL = "http://127.0.0.1:8080"
 		}
 		ctx, cancel := context.WithCancel(context.Background())
-		eng, err := journey.NewEngine(ctx, s.DB, journey.Options{Senders: senders, BaseURL: strings.TrimSuffix(publicURL, "/"), ShopURL: os.Getenv("OMNIROI_SHOP_URL"), Logger: log,
-			Recommender: messageRecommender()})
+		eng, err := journey.NewEngine(ctx, s.DB, journey.Options{Senders: senders, BaseURL: strings.TrimSuffix(publicURL, "/"), ShopURL: sc.ShopURL, Logger: log,
+			Recommender: rec})
 		if err != nil {
 			cancel()
 			log.Error("journeys disabled", "err", err)

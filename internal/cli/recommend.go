@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/omniroi/omniroi/internal/audit"
@@ -214,7 +213,6 @@ figures: docs/recommend.md.`,
 		return ErrUsage
 	}
 	Register(c)
-	demoHooks = append(demoHooks, loadDemoCatalogue)
 }
 
 // loadDemoCatalogue gives the demo bakery its catalogue and stock; bread, coffee and
@@ -342,18 +340,11 @@ func runEvaluate(ctx context.Context, env *Env, sf *StoreFlags, file, split stri
 
 // ---- serve wiring ----
 
-var (
-	recMu      sync.Mutex
-	recService *recommend.Service
-)
-
-// startRecommendations keeps the recommendation model current in the background and
-// mounts GET /v1/recommendations and the widget on the server's mux.
-func startRecommendations(s *server.Server) {
-	svc := recommendService(s)
-	recMu.Lock()
-	recService = svc
-	recMu.Unlock()
+// startRecommendations keeps a recommendation model current in the background and
+// mounts GET /v1/recommendations and the widget on the server's mux. It returns the
+// model, which journey messages render from too (wireServe).
+func startRecommendations(s *server.Server) *recommend.Service {
+	svc := recommend.NewService(s.DB, slog.Default())
 	recommend.NewHandler(svc, recommend.HandlerOptions{}).Register(s.Mux)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -365,29 +356,7 @@ func startRecommendations(s *server.Server) {
 		cancel()
 		<-done
 	})
-}
-
-// recommendServices holds one recommendation service per server, shared by the web API,
-// the dashboard (clienteling, next best actions) and journeys.
-var recommendServices sync.Map
-
-func recommendService(s *server.Server) *recommend.Service {
-	if v, ok := recommendServices.Load(s); ok {
-		return v.(*recommend.Service)
-	}
-	v, _ := recommendServices.LoadOrStore(s, recommend.NewService(s.DB, slog.Default()))
-	return v.(*recommend.Service)
-}
-
-// messageRecommender is what journey messages use to render recommendations: the
-// serving model when `omniroi serve` runs, nil otherwise.
-func messageRecommender() journey.Recommender {
-	recMu.Lock()
-	defer recMu.Unlock()
-	if recService == nil {
-		return nil
-	}
-	return recommend.Messages{Svc: recService}
+	return svc
 }
 
 // maybeGzip reads through gzip when the file starts with its magic bytes.

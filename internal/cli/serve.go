@@ -3,27 +3,20 @@ package cli
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/url"
+	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/omniroi/omniroi/internal/collect"
 	"github.com/omniroi/omniroi/internal/server"
 )
 
-// ---- serve hooks: the lead wires the event processor and the dashboard here ----
-//
-// serveHooks run after the server is built and before it listens. Other command files
-// append to it from their init functions, e.g. to mount the dashboard on s.Mux, or to
-// start the event processor, wake it with s.Collect.SetOnCommit(proc.Wake) (must not
-// block) and stop it with s.OnShutdown.
-var serveHooks []func(*server.Server)
-
 func init() {
 	c := &Command{
 		Name:    "serve",
 		Summary: "run the server: the Segment-compatible collection API, the dashboard, the JSON API and the journey engine",
-		Usage: `omniroi serve [--addr 127.0.0.1:8080] [--public-url URL] [--data DIR | --db DSN]
+		Usage: `omniroi serve [--addr 127.0.0.1:8080] [--public-url URL] [--data DIR | --db DSN] [--cpuprofile FILE]
 
 Journeys send through what the environment configures (docs/journeys.md, "Channels"):
   OMNIROI_SMTP_URL        smtp://user:pass@host:587?from=shop@example.com
@@ -46,6 +39,7 @@ The segment feed (RFM segment and P(alive) per customer, for win-back) refreshes
 	c.Run = func(ctx context.Context, env *Env, args []string) error {
 		fs, sf := storeFlagSet(c, env)
 		addr := StringFlag(fs, "addr", "127.0.0.1:8080", "address to listen on")
+		cpuProfile := StringFlag(fs, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof reads it)")
 		public := StringFlag(fs, "public-url", "", "URL browsers reach this server at, e.g. https://track.example.com (default: the Host each request names)")
 		if err := fs.Parse(args); err != nil {
 			return err
@@ -53,44 +47,55 @@ The segment feed (RFM segment and P(alive) per customer, for win-back) refreshes
 		if fs.NArg() > 0 {
 			return ErrUsage
 		}
-		db, err := sf.Open(ctx)
-		if err != nil {
+		if *cpuProfile != "" {
+			stop, err := startCPUProfile(*cpuProfile)
+			if err != nil {
+				return err
+			}
+			defer stop()
+		}
+		if _, err := publicURLOptions(*public); err != nil {
 			return err
 		}
-		defer db.Close()
-		copt, err := publicURLOptions(*public)
-		servePublicURL, serveLog = *public, env.Log
-		if servePublicURL == "" {
-			servePublicURL = "http://" + *addr
+		pub := *public
+		if pub == "" {
+			pub = "http://" + *addr
 		}
-		if err != nil {
-			return err
-		}
-		s, err := server.New(db, server.Options{Logger: env.Log, Collect: copt})
-		if err != nil {
-			return err
-		}
-		for _, h := range serveHooks {
-			h(s)
-		}
-		where := sf.Data
-		if sf.DB != "" {
-			where = "postgres"
-		}
-		env.Log.Info("omniroi serve", "version", Version, "store", where)
-		if srcs, err := db.Sources(ctx); err == nil && len(srcs) == 0 {
-			env.Log.Info("no event sources yet: create one (and its write key) with omniroi source add NAME")
-		}
-		if err := s.ListenAndServe(ctx, *addr); err != nil {
-			return fmt.Errorf("serve: %w", err)
-		}
-		return nil
+		return serveStore(ctx, env, sf, *addr, *public, serveConfigFromEnv(pub, env.Log))
 	}
 	Register(c)
 }
 
-// serveLog is serve's logger, for hooks that report what they turned on at start.
-var serveLog = slog.Default()
+// serveStore opens the store, builds the server, wires it (wireServe) and serves on addr
+// until ctx ends. public is --public-url as given (empty: the Host each request names).
+func serveStore(ctx context.Context, env *Env, sf *StoreFlags, addr, public string, cfg serveConfig) error {
+	db, err := sf.Open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	copt, err := publicURLOptions(public)
+	if err != nil {
+		return err
+	}
+	s, err := server.New(db, server.Options{Logger: env.Log, Collect: copt})
+	if err != nil {
+		return err
+	}
+	wireServe(s, cfg)
+	where := sf.Data
+	if sf.DB != "" {
+		where = "postgres"
+	}
+	env.Log.Info("omniroi serve", "version", Version, "store", where)
+	if srcs, err := db.Sources(ctx); err == nil && len(srcs) == 0 {
+		env.Log.Info("no event sources yet: create one (and its write key) with omniroi source add NAME")
+	}
+	if err := s.ListenAndServe(ctx, addr); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
 
 // publicURLOptions turns --public-url into where analytics.js is told to send events.
 func publicURLOptions(public string) (collect.Options, error) {
@@ -102,4 +107,20 @@ func publicURLOptions(public string) (collect.Options, error) {
 		return collect.Options{}, fmt.Errorf("--public-url %q: want http(s)://host[:port][/path]", public)
 	}
 	return collect.Options{APIHost: u.Host + strings.TrimSuffix(u.Path, "/") + "/v1", APIProtocol: u.Scheme}, nil
+}
+
+// startCPUProfile writes a CPU profile to path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -13,7 +14,9 @@ import (
 	"github.com/omniroi/omniroi/internal/connect"
 	"github.com/omniroi/omniroi/internal/identity"
 	"github.com/omniroi/omniroi/internal/journey"
+	"github.com/omniroi/omniroi/internal/mix"
 	"github.com/omniroi/omniroi/internal/privacy"
+	"github.com/omniroi/omniroi/internal/recommend"
 	"github.com/omniroi/omniroi/internal/server"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/value"
@@ -27,19 +30,73 @@ const (
 	demoPassword = "omniroi-demo"
 )
 
-// This file wires the domains into `omniroi serve`: the event processor, the read API and
-// the dashboard.
-func init() {
-	serveHooks = append(serveHooks, startProcessor, mountAPI, mountDashboard, startRecommendations, startJourneys, startSegmentFeed)
-	serveHooks = append(serveHooks, startRetention)
-	demoHooks = append(demoHooks, createDemoUser)
+// serveConfig is what `omniroi serve` wires from its flags and environment rather than
+// from the store.
+type serveConfig struct {
+	// PublicURL is where customers' links (tracking, unsubscribe) point: serve's
+	// --public-url, or its listen address.
+	PublicURL string
+	// Senders configures the journeys' channels (journey.SenderConfigFromEnv for serve;
+	// the demo points them at its outbox).
+	Senders journey.SenderConfig
+	// ShopURL is the shop's website for template links (OMNIROI_SHOP_URL); empty: the
+	// shop_url setting.
+	ShopURL string
+	// Log reports what the hooks turned on at start.
+	Log *slog.Logger
+}
+
+// serveConfigFromEnv is serve's configuration from its environment.
+func serveConfigFromEnv(publicURL string, log *slog.Logger) serveConfig {
+	return serveConfig{PublicURL: publicURL, Senders: journey.SenderConfigFromEnv(), ShopURL: os.Getenv("OMNIROI_SHOP_URL"), Log: log}
+}
+
+// log is cfg.Log, or the default logger.
+func (cfg serveConfig) log() *slog.Logger {
+	if cfg.Log == nil {
+		return slog.Default()
+	}
+	return cfg.Log
+}
+
+// wireServe is the one place that wires the domains into a server: the event processor
+// (with the shop connectors' webhooks, which feed it), the recommendation model, the read
+// API, experiments, the dashboard, the journey engine, the segment feed and retention.
+// Services that two surfaces share are built here once per server and handed to both:
+// the budget model (API and dashboard), the recommendation model (its website endpoint
+// and journey messages). wireServe runs after the server is built and before it
+// listens; whatever it starts stops with s.OnShutdown.
+func wireServe(s *server.Server, cfg serveConfig) {
+	budget := mix.NewService(s.DB)
+	proc := startProcessor(s)
+	mountConnectors(s, proc.Notify, cfg.log())
+	rec := startRecommendations(s)
+	mountAPI(s, budget)
+	mountExperiments(s)
+	mountDashboard(s, budget, rec)
+	startJourneys(s, cfg, recommend.Messages{Svc: rec})
+	startSegmentFeed(s)
+	startRetention(s)
+}
+
+// wireDemo runs after the demo is loaded, before serving: the demo bakery's catalogue,
+// then the dashboard login. It returns lines to print.
+func wireDemo(ctx context.Context, db *store.DB) ([]string, error) {
+	var notes []string
+	for _, step := range []func(context.Context, *store.DB) ([]string, error){loadDemoCatalogue, createDemoUser} {
+		n, err := step(ctx, db)
+		if err != nil {
+			return nil, err
+		}
+		notes = append(notes, n...)
+	}
+	return notes, nil
 }
 
 // startProcessor runs the event processor beside the API, woken after every commit.
-func startProcessor(s *server.Server) {
+func startProcessor(s *server.Server) *identity.Processor {
 	proc := identity.NewProcessor(s.DB, identity.Options{})
 	s.Collect.SetOnCommit(proc.Notify)
-	mountConnectors(s, proc.Notify)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -53,29 +110,32 @@ func startProcessor(s *server.Server) {
 		cancel()
 		wg.Wait()
 	})
+	return proc
 }
 
 // mountAPI mounts the JSON API: the routes of apiroutes.go, each behind its role check.
-func mountAPI(s *server.Server) {
-	h, err := api.NewRouter(s.DB, apiRoutes(s.DB, budgetService(s)))
+// budget is the server's budget model, shared with the dashboard.
+func mountAPI(s *server.Server, budget *mix.Service) {
+	h, err := api.NewRouter(s.DB, apiRoutes(s.DB, budget))
 	if err != nil {
 		panic(fmt.Sprintf("API routes: %v", err)) // a declaration defect, found by every test that serves
 	}
 	s.Mux.Handle("/api/", h)
-	mountExperiments(s) // the website's /v1/experiments and its script (experiment.go)
 }
 
 // mountConnectors mounts the shop connectors' webhooks (POST /hooks/shopify/{id},
 // /hooks/woocommerce/{id}) beside the collection API: like it, they answer the shop, not a
 // logged-in user or a token, and check the delivery's signature themselves.
-func mountConnectors(s *server.Server, notify func()) {
-	h := connect.NewHandler(s.DB, connect.Options{Logger: serveLog})
+func mountConnectors(s *server.Server, notify func(), log *slog.Logger) {
+	h := connect.NewHandler(s.DB, connect.Options{Logger: log})
 	h.SetOnCommit(notify)
 	h.Register(s.Mux)
 }
 
-func mountDashboard(s *server.Server) {
-	h, err := web.NewHandler(s.DB, web.Options{Logger: slog.Default(), Budget: budgetService(s), Recommend: recommendService(s)})
+// mountDashboard mounts the dashboard at /; budget is the server's budget model, shared
+// with the API; rec is its recommendation model (clienteling, next best actions).
+func mountDashboard(s *server.Server, budget *mix.Service, rec *recommend.Service) {
+	h, err := web.NewHandler(s.DB, web.Options{Logger: slog.Default(), Budget: budget, Recommend: rec})
 	if err != nil {
 		panic(fmt.Sprintf("dashboard templates: %v", err)) // embedded files: a build defect
 	}
@@ -89,13 +149,10 @@ func createDemoUser(ctx context.Context, db *store.DB) ([]string, error) {
 	return []string{fmt.Sprintf("Dashboard login: %s / %s", demoEmail, demoPassword)}, nil
 }
 
-// servePublicURL is where customers' links (tracking, unsubscribe) point: serve's
-// --public-url, or its listen address.
-var servePublicURL string
-
-// startJourneys runs the journey engine and mounts its tracking and unsubscribe routes under /j/.
-func startJourneys(s *server.Server) {
-	journeyServeHook(servePublicURL, serveLog)(s)
+// startJourneys runs the journey engine and mounts its tracking and unsubscribe routes
+// under /j/; rec renders recommendations in messages.
+func startJourneys(s *server.Server, cfg serveConfig, rec journey.Recommender) {
+	journeyServeHook(cfg, rec)(s)
 }
 
 // startSegmentFeed keeps segment_changes current (RFM segment and P(alive) per customer,

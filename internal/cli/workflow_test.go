@@ -12,13 +12,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/identity"
 	"github.com/omniroi/omniroi/internal/store"
+	"github.com/omniroi/omniroi/internal/testenv"
 )
 
 // TestWorkflow drives the commands a user runs, in order, on one data directory:
 // a small demo, stats, a customer profile, a rebuild that must give the same customers,
 // an idempotent spend import, and the read commands' --json output.
 func TestWorkflow(t *testing.T) {
+	testenv.Slow(t, "the commands end to end on a demo")
 	data := t.TempDir()
 	run := func(args ...string) string {
 		t.Helper()
@@ -151,7 +154,7 @@ func TestReadCommandsWhileServing(t *testing.T) {
 			t.Errorf("serve exited %d", code)
 		}
 	}()
-	time.Sleep(300 * time.Millisecond) // let the server take the processor lease
+	waitForLease(t, data, identity.LeaseName)
 	for _, args := range [][]string{{"stats", "--json"}, {"customer", "show", "1"}, {"source", "list"}} {
 		if code, out, errs := runCLI(t, append(args, "--data", data)...); code != 0 {
 			t.Errorf("omniroi %s while serving: exit %d\n%s%s", strings.Join(args, " "), code, out, errs)
@@ -173,5 +176,29 @@ func TestReadCommandsWhileServing(t *testing.T) {
 			t.Fatal("the server's processor did not derive the imported order's customer within 15 s")
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// waitForLease polls the store in data until a process holds the named lease (a server
+// that has started its processor), for up to 20 s.
+func waitForLease(t *testing.T, data, name string) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, store.Config{DataDir: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var n int
+		if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM leases WHERE name = ? AND expires_at > ?`, name, time.Now().UnixMilli()).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no process took the %s lease within 20 s", name)
+		}
 	}
 }

@@ -144,6 +144,7 @@ type Stats struct {
 	TailCheckpoints  int64         // SQLite checkpoints finished by the committer so the WAL restarts
 	SlowestCommit    time.Duration // longest transaction (write + commit)
 	SlowestTail      time.Duration // longest tail checkpoint
+	Closing          bool          // Close has been called: new requests get 503
 }
 
 // Handler serves the collection API. Create it with NewHandler; stop it with Close.
@@ -264,7 +265,7 @@ func (h *Handler) SetOnCommit(f func()) {
 // Stats returns the counters.
 func (h *Handler) Stats() Stats {
 	h.mu.Lock()
-	pe, pr := h.inflightEv, h.inflightReqs
+	pe, pr, closing := h.inflightEv, h.inflightReqs, h.closed
 	h.mu.Unlock()
 	return Stats{
 		Requests: h.nRequests.Load(), EventsAccepted: h.nAccepted.Load(), EventsInserted: h.nInserted.Load(),
@@ -273,6 +274,7 @@ func (h *Handler) Stats() Stats {
 		PendingEvents: int64(pe), PendingRequests: int64(pr), InProgress: h.perIP.total(), TailCheckpoints: h.checkpoints.Tails(),
 		EventsDropped: h.nDropped.Load(), EventsAnonymised: h.nAnonymised.Load(),
 		SlowestCommit: time.Duration(h.slowestCommit.Load()), SlowestTail: time.Duration(h.slowestTail.Load()),
+		Closing: closing,
 	}
 }
 

@@ -25,8 +25,10 @@ import (
 //	GET  /api/v1/experiments/{name}        the experiment and its plan from the shop's history
 //	GET  /api/v1/experiments/{name}/report the analysis (?fixed=true: fixed-horizon intervals)
 //	POST /api/v1/experiments/{name}/start  (and /stop)
-func NewAPIHandler(db *store.DB) http.Handler {
-	a := &apiServer{db: db}
+//
+// journeys reads the reports of tests inside journeys (journey.ExperimentReport).
+func NewAPIHandler(db *store.DB, journeys JourneyReporter) http.Handler {
+	a := &apiServer{db: db, journeys: journeys}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/experiments", a.list)
 	mux.HandleFunc("POST /api/v1/experiments", a.create)
@@ -37,7 +39,10 @@ func NewAPIHandler(db *store.DB) http.Handler {
 	return mux // other paths never get here: the API router answers them 404
 }
 
-type apiServer struct{ db *store.DB }
+type apiServer struct {
+	db       *store.DB
+	journeys JourneyReporter
+}
 
 func (a *apiServer) fail(w http.ResponseWriter, err error, bad bool) {
 	switch {
@@ -146,7 +151,7 @@ func (a *apiServer) show(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *apiServer) report(w http.ResponseWriter, r *http.Request) {
-	rep, err := BuildReport(r.Context(), a.db, r.PathValue("name"), ReportOptions{Fixed: r.URL.Query().Get("fixed") == "true"})
+	rep, err := BuildReport(r.Context(), a.db, r.PathValue("name"), ReportOptions{Fixed: r.URL.Query().Get("fixed") == "true", Journeys: a.journeys})
 	if err != nil {
 		a.fail(w, err, strings.Contains(err.Error(), "has not started") || strings.Contains(err.Error(), "randomises regions"))
 		return

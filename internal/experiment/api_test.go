@@ -29,7 +29,7 @@ func TestExperimentAPI(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The routes as the API's route table declares them (internal/cli/apiroutes.go).
-		ex := experiment.NewAPIHandler(db)
+		ex := experiment.NewAPIHandler(db, nil)
 		router, err := api.NewRouter(db, []api.Route{
 			{Pattern: "GET /api/v1/experiments", Perm: auth.PermReadReports, Handler: ex},
 			{Pattern: "POST /api/v1/experiments", Perm: auth.PermEditJourneys, Handler: ex},

@@ -16,14 +16,14 @@ import (
 // others and `omniroi experiment report NAME` reads it: unit run, Design.Journey and
 // Design.Step naming where it lives. It is running from the moment a journey version
 // with it is applied, and stopped when a version without it is applied; the journey
-// package computes its report (JourneyReporter).
+// package computes its report (a JourneyReporter the caller passes).
 
 // UnitRun is a journey run reaching a test step.
 const UnitRun Unit = "run"
 
-// JourneyReporter reads a journey test's report; the journey package sets it (it imports
-// this one, not the other way round).
-var JourneyReporter func(ctx context.Context, db *store.DB, e Experiment, now time.Time) (Report, error)
+// JourneyReporter reads a journey test's report: journey.ExperimentReport, which callers
+// pass in ReportOptions (the journey package imports this one, not the other way round).
+type JourneyReporter func(ctx context.Context, db *store.DB, e Experiment, now time.Time) (Report, error)
 
 // IsJourneyTest reports whether e lives in a journey step.
 func (e Experiment) IsJourneyTest() bool { return e.Design.Journey != "" }

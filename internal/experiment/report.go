@@ -35,6 +35,9 @@ type ReportOptions struct {
 	// Fixed reads the test with fixed-horizon intervals instead of always-valid ones;
 	// only right when this is the one planned look.
 	Fixed bool
+	// Journeys reads the report of a test inside a journey (journey.ExperimentReport);
+	// nil: such a test is refused with the command that reads it.
+	Journeys JourneyReporter
 }
 
 // MetricReport is one metric's analysis.
@@ -97,14 +100,14 @@ func BuildReport(ctx context.Context, db *store.DB, name string, opt ReportOptio
 		return Report{}, err
 	}
 	if e.IsJourneyTest() {
-		if JourneyReporter == nil {
+		if opt.Journeys == nil {
 			return Report{}, fmt.Errorf("experiment %q is a test inside journey %s: omniroi journey report %s", e.Name, e.Design.Journey, e.Design.Journey)
 		}
 		now := opt.Now
 		if now.IsZero() {
 			now = time.Now()
 		}
-		return JourneyReporter(ctx, db, e, now)
+		return opt.Journeys(ctx, db, e, now)
 	}
 	if e.Start == nil || e.Status == StatusDraft {
 		return Report{}, fmt.Errorf("experiment %q has not started: nothing to report yet (omniroi experiment start %s)", e.Name, e.Name)

@@ -49,7 +49,10 @@ type Options struct {
 	// CatchUpBatchSize is the events per write transaction in CatchUp and Rebuild, which
 	// hold the lease while nothing else processes: larger transactions rewrite the random
 	// index pages (activity by customer and by time) fewer times. Default 50000.
-	CatchUpBatchSize        int
+	CatchUpBatchSize int
+	// ReadChunk is how many events are read (and their bodies held) at a time within a
+	// transaction; default 10000.
+	ReadChunk               int
 	Rules                   *channel.Rules // channel rules; default channel.Default()
 	RulesFile               string         // path of a rules file, used when Rules is nil
 	OwnHosts                []string       // the business's own hosts, not referrals
@@ -59,10 +62,6 @@ type Options struct {
 	Owner                   string         // lease owner name; default host-pid-random
 	Logger                  *slog.Logger
 }
-
-// readChunk is how many events are read (and their bodies held) at a time; a variable
-// for tests.
-var readChunk = 10000
 
 // Processor derives the customer tables from the event log.
 type Processor struct {
@@ -88,6 +87,9 @@ type Processor struct {
 func NewProcessor(db *store.DB, opt Options) *Processor {
 	if opt.BatchSize <= 0 {
 		opt.BatchSize = 10000
+	}
+	if opt.ReadChunk <= 0 {
+		opt.ReadChunk = 10000
 	}
 	if opt.CatchUpBatchSize <= 0 {
 		opt.CatchUpBatchSize = max(opt.BatchSize, 50000)
@@ -441,7 +443,7 @@ func (p *Processor) applyAll(ctx context.Context, upTo int64, jobs chan<- *job, 
 			return err
 		}
 		// A transaction covers size events, read and applied in chunks of at most
-		// readChunk so that only one chunk's bodies are in memory at a time.
+		// ReadChunk so that only one chunk's bodies are in memory at a time.
 		size := p.opt.BatchSize
 		if upTo > 0 {
 			size = p.opt.CatchUpBatchSize
@@ -449,7 +451,7 @@ func (p *Processor) applyAll(ctx context.Context, upTo int64, jobs chan<- *job, 
 		b := newBatch(p.cursor)
 		first, last, n := int64(0), p.cursor, 0
 		for n < size {
-			want := min(readChunk, size-n)
+			want := min(p.opt.ReadChunk, size-n)
 			evs, err := readEvents(ctx, p.db, last, want)
 			if err != nil {
 				return err
@@ -502,7 +504,9 @@ func readEvents(ctx context.Context, db *store.DB, after int64, limit int) ([]ev
 		return nil, fmt.Errorf("read events: %w", err)
 	}
 	defer rows.Close()
-	out := make([]event.Event, 0, limit)
+	// Grown as rows come: a running server reads a few hundred new events at a time, and
+	// a slice of limit (10,000 events) per read was garbage the collector had to clear.
+	var out []event.Event
 	for rows.Next() {
 		var e event.Event
 		var ts int64

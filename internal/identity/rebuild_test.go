@@ -19,13 +19,12 @@ func TestIncrementalEqualsRebuild(t *testing.T) {
 		// Incrementally: the log grows in chunks, processed in small odd-sized batches.
 		// One processor keeps its graph between turns; fresh ones load it from the tables.
 		// Fresh ones write 250 events per transaction read in chunks of 64.
-		defer identity.SetReadChunk(64)()
-		kept := identity.NewProcessor(db, identity.Options{BatchSize: 97, CatchUpBatchSize: 97})
+		kept := identity.NewProcessor(db, identity.Options{BatchSize: 97, CatchUpBatchSize: 97, ReadChunk: 64})
 		for i, start := 0, 0; start < len(evs); i, start = i+1, start+500 {
 			insert(t, db, evs[start:min(start+500, len(evs))]...)
 			p := kept
 			if i%3 == 2 {
-				p = identity.NewProcessor(db, identity.Options{BatchSize: 97, CatchUpBatchSize: 250})
+				p = identity.NewProcessor(db, identity.Options{BatchSize: 97, CatchUpBatchSize: 250, ReadChunk: 64})
 			}
 			if err := p.CatchUp(ctx); err != nil {
 				t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/omniroi/omniroi/internal/importer"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/store/storetest"
+	"github.com/omniroi/omniroi/internal/testenv"
 )
 
 // TestCollectDuringBigImport: a large import (another process: another connection pool on
@@ -24,6 +25,7 @@ import (
 // commit. The collector gets 2 s per commit here; before imports committed in chunks
 // it waited for the whole import and answered 503.
 func TestCollectDuringBigImport(t *testing.T) {
+	testenv.Slow(t, "a large import beside live collection")
 	for _, dialect := range []string{"sqlite", "postgres"} {
 		t.Run(dialect, func(t *testing.T) {
 			ctx := context.Background()

@@ -121,7 +121,28 @@ steps:
 			t.Logf("%v %d", time.Since(t1), distinct())
 		}
 	}
-	time.Sleep(1500 * time.Millisecond) // let leases expire: a late duplicate would show up now
+	// Wait until the outbox records every send: a claimed send not yet recorded could
+	// still be sent again when its lease expires; once all are recorded as sent, none can.
+	db2, err := store.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db2.Close()
+	var sent, other, events int
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if err := db2.QueryRow(ctx, `SELECT COUNT(*) FROM journey_sends WHERE status = 'sent'`).Scan(&sent); err != nil {
+			t.Fatal(err)
+		}
+		if err := db2.QueryRow(ctx, `SELECT COUNT(*) FROM journey_sends WHERE status <> 'sent'`).Scan(&other); err != nil {
+			t.Fatal(err)
+		}
+		if sent >= want && other == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err := db2.QueryRow(ctx, `SELECT COUNT(*) FROM events WHERE name IN ('Email Sent', 'SMS Sent')`).Scan(&events); err != nil {
+		t.Fatal(err)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	dups := 0
@@ -133,15 +154,6 @@ steps:
 	if len(seen) != want {
 		t.Fatalf("sink saw %d distinct sends, want %d", len(seen), want)
 	}
-	db2, err := store.Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db2.Close()
-	var sent, other, events int
-	db2.QueryRow(ctx, `SELECT COUNT(*) FROM journey_sends WHERE status = 'sent'`).Scan(&sent)
-	db2.QueryRow(ctx, `SELECT COUNT(*) FROM journey_sends WHERE status <> 'sent'`).Scan(&other)
-	db2.QueryRow(ctx, `SELECT COUNT(*) FROM events WHERE name IN ('Email Sent', 'SMS Sent')`).Scan(&events)
 	if sent != want || other != 0 || events != want {
 		t.Fatalf("outbox: %d sent, %d not sent, %d sent events; want %d, 0, %d", sent, other, events, want, want)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/omniroi/omniroi/internal/identity"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/store/storetest"
+	"github.com/omniroi/omniroi/internal/testenv"
 )
 
 // hookSink is an httptest receiver for SMS, push and webhook sends.
@@ -48,6 +49,7 @@ func (h *hookSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // customer), so its last 14 days are fed to the engine sorted by time, as a live shop's
 // events would arrive.
 func TestDemoEndToEnd(t *testing.T) {
+	testenv.Slow(t, "a demo end to end")
 	ctx := context.Background()
 	db := storetest.SQLite(t)
 	end := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)

@@ -357,6 +357,14 @@ type run struct {
 
 // consumeEvents reads the log after our cursor, up to the processor's cursor (so the
 // customers and identities it resolves are already there), and moves runs along.
+//
+// Only track events whose name some plan acts on can change anything: the entry event of
+// an enabled journey, or an exit or wait-until event of any plan version (runs of a
+// disabled journey or an older version still end on them). The engine reads only those
+// (and nothing when no plan names any), so that a shop without journeys pays nothing per
+// event. The cursor still moves over every event it passed, as before: a journey applied
+// later starts with the events after the cursor at the time the engine loads it, as it
+// always did.
 func (e *Engine) consumeEvents(ctx context.Context) (int, error) {
 	// The lease only saves a second process wasted work; the row lock on the cursor
 	// below is what makes consumption exactly-once. Short, so a killed owner's lease
@@ -376,15 +384,16 @@ func (e *Engine) consumeEvents(ctx context.Context) (int, error) {
 	if cursor >= limit {
 		return 0, nil
 	}
-	evs, err := e.db.ReadEvents(ctx, cursor, e.opt.Batch)
+	// One transaction passes at most scanSpan events of the log, read or not.
+	upTo := min(limit, cursor+int64(e.opt.Batch)*scanSpanBatches)
+	names := e.actionableNames()
+	evs, err := e.db.ReadTrackEvents(ctx, cursor, upTo, names, e.opt.Batch)
 	if err != nil {
 		return 0, err
 	}
-	for len(evs) > 0 && evs[len(evs)-1].Seq > limit {
-		evs = evs[:len(evs)-1]
-	}
-	if len(evs) == 0 {
-		return 0, nil
+	next := upTo
+	if len(evs) == e.opt.Batch {
+		next = evs[len(evs)-1].Seq // a full batch: the rest of the span is read next time
 	}
 	now := e.opt.Now()
 	err = e.db.Write(ctx, func(tx *store.Tx) error {
@@ -397,14 +406,16 @@ func (e *Engine) consumeEvents(ctx context.Context) (int, error) {
 		if cur != cursor {
 			return errCursorMoved
 		}
-		ps := make([]*event.Event, len(evs))
-		for i := range evs {
-			ps[i] = &evs[i]
+		if len(evs) > 0 {
+			ps := make([]*event.Event, len(evs))
+			for i := range evs {
+				ps[i] = &evs[i]
+			}
+			if err := e.newWork(tx, now).onEvents(ctx, ps); err != nil {
+				return err
+			}
 		}
-		if err := e.newWork(tx, now).onEvents(ctx, ps); err != nil {
-			return err
-		}
-		return store.SetSetting(ctx, tx, CursorSetting, strconv.FormatInt(evs[len(evs)-1].Seq, 10))
+		return store.SetSetting(ctx, tx, CursorSetting, strconv.FormatInt(next, 10))
 	})
 	if errors.Is(err, errCursorMoved) {
 		return 0, nil
@@ -412,7 +423,44 @@ func (e *Engine) consumeEvents(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("journey events: %w", err)
 	}
-	return len(evs), nil
+	return int(next - cursor), nil
+}
+
+// scanSpanBatches bounds the log one consumeEvents passes over: Batch events of it read,
+// at most this many Batches passed.
+const scanSpanBatches = 50
+
+// actionableNames are the track event names a loaded plan acts on: enabled journeys'
+// entry events, and every plan version's exit and wait-until events.
+func (e *Engine) actionableNames() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	set := map[string]bool{}
+	for name, v := range e.latest {
+		if pl := e.plans[name][v]; pl != nil && pl.Entry.Kind == "event" && pl.Entry.Event != "" {
+			set[pl.Entry.Event] = true
+		}
+	}
+	for _, versions := range e.plans {
+		for _, pl := range versions {
+			for _, m := range pl.Exit {
+				set[m.Event] = true
+			}
+			for _, n := range pl.Nodes {
+				if n.Until != nil {
+					set[n.Until.Event] = true
+				}
+			}
+		}
+	}
+	names := make([]string, 0, len(set))
+	for n := range set {
+		if n != "" {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names
 }
 
 var errCursorMoved = errors.New("journey cursor moved")

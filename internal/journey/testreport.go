@@ -305,10 +305,6 @@ func startOfDayUTC(t time.Time, loc *time.Location) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, loc)
 }
 
-func init() {
-	experiment.JourneyReporter = experimentReport
-}
-
 // testExperiments are the plan's tests as experiments (SyncJourneyTests stores them).
 func (p *Plan) testExperiments() []experiment.Experiment {
 	var out []experiment.Experiment
@@ -336,9 +332,9 @@ func (p *Plan) testExperiments() []experiment.Experiment {
 	return out
 }
 
-// experimentReport is a journey test's report in the experiments' form: all runs of the
+// ExperimentReport is a journey test's report in the experiments' form: all runs of the
 // journey that reached the test's step, orders within 7 days of the send.
-func experimentReport(ctx context.Context, db *store.DB, e experiment.Experiment, now time.Time) (experiment.Report, error) {
+func ExperimentReport(ctx context.Context, db *store.DB, e experiment.Experiment, now time.Time) (experiment.Report, error) {
 	rep, err := Measure(ctx, db, e.Design.Journey, ReportOptions{})
 	if err != nil {
 		return experiment.Report{}, err

@@ -134,9 +134,12 @@ func TestStepTestAssignsAndReports(t *testing.T) {
 		if err != nil || ex.Status != experiment.StatusRunning || ex.Unit != experiment.UnitRun || ex.Design.Journey != "welcome-test" || ex.Design.Step != "hello" {
 			t.Fatalf("experiment: %v %+v", err, ex)
 		}
-		er, err := experiment.BuildReport(f.ctx, db, "welcome-subject", experiment.ReportOptions{})
+		er, err := experiment.BuildReport(f.ctx, db, "welcome-subject", experiment.ReportOptions{Journeys: ExperimentReport})
 		if err != nil || er.Verdict != st.Verdict || er.Units != st.Runs || len(er.Daily) == 0 {
 			t.Errorf("experiment report: %v %q", err, er.Verdict)
+		}
+		if _, err := experiment.BuildReport(f.ctx, db, "welcome-subject", experiment.ReportOptions{}); err == nil || !strings.Contains(err.Error(), "omniroi journey report welcome-test") {
+			t.Errorf("report without the journey reporter: %v", err)
 		}
 		if _, err := experiment.Stop(f.ctx, db, "cli", "welcome-subject", f.clock()); err == nil || !strings.Contains(err.Error(), "inside journey welcome-test") {
 			t.Errorf("stop a journey test: %v", err)

@@ -102,7 +102,7 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
 // pending, and runs the OnShutdown functions.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
-		Handler:           s.Mux,
+		Handler:           withServerTiming(s.Mux),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,

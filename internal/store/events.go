@@ -83,6 +83,21 @@ func (db *DB) ReadEvents(ctx context.Context, after int64, limit int) ([]event.E
 	return scanEvents(rows)
 }
 
+// ReadTrackEvents returns up to limit track events named in names with after < seq <= upTo,
+// in seq order: a follower of the log that acts on a few event names reads only those.
+func (db *DB) ReadTrackEvents(ctx context.Context, after, upTo int64, names []string, limit int) ([]event.Event, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	cond, arg := InText(db.Dialect, "name", names)
+	rows, err := db.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE seq > ? AND seq <= ? AND type = 'track' AND `+cond+` ORDER BY seq LIMIT ?`,
+		after, upTo, arg, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	return scanEvents(rows)
+}
+
 // TrackEventsBetween returns the track events named in names with from <= timestamp < to,
 // in no particular order (a scan of the log: for replays and backfills, not hot paths).
 func (db *DB) TrackEventsBetween(ctx context.Context, from, to time.Time, names []string) ([]event.Event, error) {

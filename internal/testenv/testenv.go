@@ -23,6 +23,16 @@ func Need(t testing.TB, reason string, ok bool) {
 	t.Skipf("skipped: %s", reason)
 }
 
+// Slow skips a slow end-to-end test (a browser, a demo end to end, a crash, a large
+// data set) under go test -short, saying what makes it slow; without -short, as CI runs,
+// it runs. docs/HACKING.md lists what -short leaves out.
+func Slow(t testing.TB, what string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("slow end-to-end test (%s): skipped under -short; go test without -short runs it, as CI does", what)
+	}
+}
+
 // RepoRoot walks up from the working directory to the directory holding go.mod.
 func RepoRoot(t testing.TB) string {
 	t.Helper()

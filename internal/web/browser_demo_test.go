@@ -25,6 +25,7 @@ import (
 //
 //	OMNIROI_WEB_DEMO=/tmp/demo20k OMNIROI_ARTIFACTS=/tmp/art go test -run BrowserDemo ./internal/web/
 func TestBrowserDemo(t *testing.T) {
+	testenv.Slow(t, "a browser over a demo")
 	dir := os.Getenv("OMNIROI_WEB_DEMO")
 	if dir == "" {
 		t.Skip("set OMNIROI_WEB_DEMO to a demo data directory")
@@ -85,8 +86,7 @@ func TestBrowserDemo(t *testing.T) {
 				t.Fatalf("%s: %v", pg.name, err)
 			}
 		}
-		time.Sleep(300 * time.Millisecond)
-		charts, err := chromedp.Run(tctx, chromedp.Evaluate[[]chartState](chartCheckJS))
+		charts, err := waitCharts(tctx)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -28,6 +28,7 @@ import (
 // draws the metric per variant over time. No console errors, exceptions or CSP
 // violations.
 func TestBrowserExperiments(t *testing.T) {
+	testenv.Slow(t, "a browser")
 	bin := chromiumPath()
 	testenv.Need(t, "the browser test needs Chromium (apt-get install chromium, or set OMNIROI_CHROMIUM)", bin != "")
 	db := storetest.SQLite(t)

@@ -21,6 +21,7 @@ import (
 // page, presses "Erase this person…", is asked to type her customer number (a wrong
 // number is refused, nothing is erased), types it, and gets the result; Anna is gone.
 func TestBrowserErase(t *testing.T) {
+	testenv.Slow(t, "a browser")
 	bin := chromiumPath()
 	testenv.Need(t, "the browser test needs Chromium (apt-get install chromium, or set OMNIROI_CHROMIUM)", bin != "")
 	db := storetest.SQLite(t)

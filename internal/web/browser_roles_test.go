@@ -21,6 +21,7 @@ import (
 // and sees what a viewer may: reports without people, no Customers, Users or Audit log,
 // and a refusal at a customer's address. The link does not work a second time.
 func TestBrowserInvite(t *testing.T) {
+	testenv.Slow(t, "a browser")
 	bin := chromiumPath()
 	testenv.Need(t, "the browser test needs Chromium (apt-get install chromium, or set OMNIROI_CHROMIUM)", bin != "")
 	db := storetest.SQLite(t)

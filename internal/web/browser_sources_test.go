@@ -28,6 +28,7 @@ import (
 // arrive; then it uploads a Shopify orders export and a bad orders file with the upload
 // form and reads the report and the line-and-column errors on the page.
 func TestBrowserSourcesSetup(t *testing.T) {
+	testenv.Slow(t, "a browser")
 	bin := chromiumPath()
 	testenv.Need(t, "the browser test needs Chromium (apt-get install chromium, or set OMNIROI_CHROMIUM)", bin != "")
 	db := storetest.SQLite(t)

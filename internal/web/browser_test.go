@@ -56,6 +56,30 @@ const chartCheckJS = `(() => Array.from(document.querySelectorAll('[data-chart]'
   return {id: el.dataset.chart, drawn: ink > 500, why: 'painted pixels: ' + ink};
 }))()`
 
+// consoleMark starts the console messages a test writes to know that the messages
+// before them have arrived.
+const consoleMark = "omniroi-test-mark-"
+
+// waitCharts evaluates chartCheckJS until every chart on the page has painted or 10 s
+// have passed (charts draw after the page is ready), and returns the last answer.
+func waitCharts(ctx context.Context) ([]chartState, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		charts, err := chromedp.Run(ctx, chromedp.Evaluate[[]chartState](chartCheckJS))
+		if err != nil {
+			return nil, err
+		}
+		drawn := true
+		for _, c := range charts {
+			drawn = drawn && c.Drawn
+		}
+		if drawn || time.Now().After(deadline) {
+			return charts, nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 type chartState struct {
 	ID    string `json:"id"`
 	Drawn bool   `json:"drawn"`
@@ -66,6 +90,7 @@ type chartState struct {
 // form, opens every page, fails on console errors, exceptions and CSP violations, checks
 // that every chart painted its canvas, and saves a screenshot of each page.
 func TestBrowser(t *testing.T) {
+	testenv.Slow(t, "a browser through every page")
 	bin := chromiumPath()
 	testenv.Need(t, "the browser test needs Chromium (apt-get install chromium, or set OMNIROI_CHROMIUM)", bin != "")
 	db := storetest.SQLite(t)
@@ -99,6 +124,8 @@ func TestBrowser(t *testing.T) {
 	// failed loads) in the background; each page checks and clears them.
 	var mu sync.Mutex
 	var problems []string
+	var lastMark string // the newest consoleMark message seen
+	marks := 0
 	if _, err := chromedp.Run(bctx, chromedp.Evaluate[chromedp.Void](`1`)); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
@@ -108,6 +135,12 @@ func TestBrowser(t *testing.T) {
 			if err != nil {
 				return
 			}
+			if m.Type == chromedp.ConsoleDebug && strings.HasPrefix(m.Text, consoleMark) {
+				mu.Lock()
+				lastMark = m.Text
+				mu.Unlock()
+				continue
+			}
 			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleWarning || m.Type == chromedp.ConsoleException {
 				mu.Lock()
 				problems = append(problems, fmt.Sprintf("%s: %s (%s:%d)", m.Type, m.Text, m.URL, m.Line+1))
@@ -115,8 +148,26 @@ func TestBrowser(t *testing.T) {
 			}
 		}
 	}()
+	// takeProblems writes a numbered mark to the page's console and waits until it comes
+	// back: the stream keeps the order of messages, so every message the page wrote
+	// before the mark has arrived by then.
 	takeProblems := func() []string {
-		time.Sleep(100 * time.Millisecond) // let in-flight messages arrive
+		marks++
+		mark := fmt.Sprintf("%s%d", consoleMark, marks)
+		if _, err := chromedp.Run(bctx, chromedp.Evaluate[chromedp.Void](fmt.Sprintf("console.debug(%q)", mark))); err != nil {
+			t.Fatalf("console mark: %v", err)
+		}
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			mu.Lock()
+			arrived := lastMark == mark
+			mu.Unlock()
+			if arrived {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("console mark %s did not come back within 10 s", mark)
+			}
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		p := problems

@@ -131,6 +131,7 @@ func (ts *testServer) budgetModel(t *testing.T, db *store.DB) (mix.Series, *mix.
 // leads, every response curve paints its canvas, the what-if form answers, and nothing
 // is logged to the console.
 func TestBrowserBudget(t *testing.T) {
+	testenv.Slow(t, "a browser")
 	bin := chromiumPath()
 	testenv.Need(t, "the browser test needs Chromium (apt-get install chromium, or set OMNIROI_CHROMIUM)", bin != "")
 	db := storetest.SQLite(t)

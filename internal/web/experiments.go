@@ -13,6 +13,7 @@ import (
 
 	"github.com/omniroi/omniroi/internal/audit"
 	"github.com/omniroi/omniroi/internal/experiment"
+	"github.com/omniroi/omniroi/internal/journey"
 )
 
 // The Experiments pages: every stored test with its status, verdict and the sample it
@@ -55,7 +56,7 @@ func (s *server) expSummary(ctx context.Context, e experiment.Experiment, now ti
 			}
 			return sum{"not started", d.PlanError}, nil
 		}
-		r, err := experiment.BuildReport(ctx, s.db, e.Name, experiment.ReportOptions{Now: now})
+		r, err := experiment.BuildReport(ctx, s.db, e.Name, experiment.ReportOptions{Now: now, Journeys: journey.ExperimentReport})
 		if err != nil {
 			return sum{"", err.Error()}, nil
 		}
@@ -225,7 +226,7 @@ func (s *server) experimentView(w http.ResponseWriter, r *http.Request, errMsg s
 		}
 	}
 	if e.Status != experiment.StatusDraft {
-		rep, err := experiment.BuildReport(ctx, s.db, e.Name, experiment.ReportOptions{Now: now})
+		rep, err := experiment.BuildReport(ctx, s.db, e.Name, experiment.ReportOptions{Now: now, Journeys: journey.ExperimentReport})
 		if err != nil {
 			d.ReportError = err.Error()
 		} else {

@@ -15,6 +15,7 @@ import (
 	"github.com/omniroi/omniroi/internal/identity"
 	"github.com/omniroi/omniroi/internal/journey"
 	"github.com/omniroi/omniroi/internal/store/storetest"
+	"github.com/omniroi/omniroi/internal/testenv"
 )
 
 // TestDemoJourneys runs the four templates over a small demo's last three weeks and checks
@@ -22,6 +23,7 @@ import (
 // treated send; the holdout gets nothing; every order the simulated customers placed is
 // in the store and traces back to a delivered message.
 func TestDemoJourneys(t *testing.T) {
+	testenv.Slow(t, "the demo journeys end to end")
 	ctx := context.Background()
 	db := storetest.SQLite(t)
 	dir := t.TempDir()
