@@ -19,7 +19,7 @@ import (
 // a token of every role.
 func apiRoutes(db *store.DB) []api.Route {
 	read := api.ReadHandler(db)
-	attr := attribution.NewHTTPHandler(db)
+	attr := api.AttributionHandler(attribution.NewService(db))
 	val := value.NewHTTPHandler(db)
 	jr := journey.NewAPIHandler(db)
 	pr := privacy.NewHTTPHandler(db)
