@@ -21,6 +21,7 @@ import (
 	"github.com/omniroi/omniroi/internal/attribution"
 	"github.com/omniroi/omniroi/internal/audit"
 	"github.com/omniroi/omniroi/internal/auth"
+	"github.com/omniroi/omniroi/internal/mix"
 	"github.com/omniroi/omniroi/internal/store"
 )
 
@@ -48,6 +49,8 @@ type Options struct {
 	// Attribution is the attribution service the pages share with the API (one cache);
 	// default: a service of its own.
 	Attribution *attribution.Service
+	// Budget fits the budget model; nil makes one (share it with the API's to fit once).
+	Budget *mix.Service
 
 	noCache bool // benchmarks measure the queries, not the cache
 	// computeWait is how long a request waits for a background analysis before the page
@@ -79,6 +82,7 @@ type server struct {
 	attr    *attribution.Service
 	staticH http.Handler
 	perms   map[string]auth.Permission // route pattern → permission, from routes()
+	budget  *mix.Service
 }
 
 // NewHandler returns the dashboard, to be mounted at "/" next to the APIs under /v1 and
@@ -111,6 +115,10 @@ func newServer(db *store.DB, opt Options) (*server, http.Handler, error) {
 		ipLimit: auth.NewLimiter(opt.LoginLimit, opt.LoginWindow),
 		emLimit: auth.NewLimiter(max(3, opt.LoginLimit/5), opt.LoginWindow),
 		cache:   newCache(),
+		budget:  opt.Budget,
+	}
+	if s.budget == nil {
+		s.budget = mix.NewService(db)
 	}
 	s.cache.off = opt.noCache
 	if opt.computeWait <= 0 {
@@ -227,8 +235,19 @@ func (s *server) requireLogin(perm auth.Permission, h handlerFunc) http.Handler 
 			return
 		}
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+			limit := int64(maxFormBytes)
+			if n, ok := bodyLimits[r.Pattern]; ok {
+				limit = n // file uploads
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 			if err := r.ParseMultipartForm(maxFormBytes); err != nil && !errors.Is(err, http.ErrNotMultipart) {
+				var tooBig *http.MaxBytesError
+				if errors.As(err, &tooBig) {
+					r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, sess))
+					s.renderStatus(w, r, http.StatusRequestEntityTooLarge, "File too large",
+						fmt.Sprintf("The upload is over %d MB. Import bigger files with the command line: omniroi import KIND FILE.", limit>>20))
+					return
+				}
 				http.Error(w, "bad form", http.StatusBadRequest)
 				return
 			}
@@ -252,6 +271,9 @@ func (s *server) requireLogin(perm auth.Permission, h handlerFunc) http.Handler 
 		}
 	})
 }
+
+// bodyLimits are the routes whose POST body may exceed maxFormBytes (file uploads).
+var bodyLimits = map[string]int64{"POST /sources/upload": MaxUploadBytes + 1<<20}
 
 // errNotFound makes a handler answer 404.
 var errNotFound = errors.New("not found")
