@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/commerce"
 	"github.com/omniroi/omniroi/internal/money"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/workspace"
@@ -202,38 +203,85 @@ type spendRow struct {
 }
 
 // readSpend reads the spend of the days [from, to) (dates in the zone of from and to: UTC
-// from the CLI, the business zone when the dashboard passes local midnights). Spend in
-// another currency is left out, with a note saying how much: money is never added across
-// currencies without exchange rates.
+// from the CLI, the business zone when the dashboard passes local midnights) in the
+// business currency. Spend in another currency is converted day by day with the stored
+// exchange rates (commerce.FX, the conversion every report uses); a day without a usable
+// rate is left out, with a note saying how much: money is never added across currencies
+// without a rate.
 func readSpend(ctx context.Context, db *store.DB, from, to time.Time, currency string) ([]spendRow, []string, error) {
-	rows, err := db.Query(ctx, `SELECT channel, campaign, currency, `+db.SumMinor("amount_minor")+`, `+db.SumMinor("impressions")+`, `+db.SumMinor("clicks")+`
-		FROM spend WHERE day >= ? AND day < ? GROUP BY channel, campaign, currency`,
+	rows, err := db.Query(ctx, `SELECT day, channel, campaign, currency, `+db.SumMinor("amount_minor")+`, `+db.SumMinor("impressions")+`, `+db.SumMinor("clicks")+`
+		FROM spend WHERE day >= ? AND day < ? GROUP BY day, channel, campaign, currency`,
 		from.Format(time.DateOnly), to.Format(time.DateOnly))
 	if err != nil {
 		return nil, nil, fmt.Errorf("read spend: %w", err)
 	}
-	defer rows.Close()
-	var out []spendRow
-	other := map[string]int64{}
+	type rawSpend struct {
+		day, cur string
+		r        spendRow
+	}
+	var raw []rawSpend
+	foreign := false
 	for rows.Next() {
-		var channel, campaign, cur string
-		var r spendRow
-		if err := rows.Scan(&channel, &campaign, &cur, &r.amount, &r.impressions, &r.clicks); err != nil {
+		var channel, campaign string
+		var x rawSpend
+		if err := rows.Scan(&x.day, &channel, &campaign, &x.cur, &x.r.amount, &x.r.impressions, &x.r.clicks); err != nil {
+			rows.Close()
 			return nil, nil, fmt.Errorf("read spend: %w", err)
 		}
-		if !strings.EqualFold(cur, currency) {
-			other[strings.ToUpper(cur)] = money.SatAdd(other[strings.ToUpper(cur)], r.amount)
-			continue
-		}
-		r.key = campaignKey(channel, campaign)
-		out = append(out, r)
+		x.cur = strings.ToUpper(x.cur)
+		x.r.key = campaignKey(channel, campaign)
+		foreign = foreign || x.cur != strings.ToUpper(currency)
+		raw = append(raw, x)
 	}
+	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, nil, fmt.Errorf("read spend: %w", err)
 	}
+	var fx *commerce.FX
+	if foreign {
+		if fx, err = commerce.LoadFX(ctx, db); err != nil {
+			return nil, nil, fmt.Errorf("read spend: %w", err)
+		}
+	}
+	byKey := map[campKey]*spendRow{}
+	var keys []campKey
+	missing := map[string]int64{}    // currency → amount left out
+	converted := map[string]int64{} // currency → amount converted
+	for _, x := range raw {
+		amt := x.r.amount
+		if x.cur != strings.ToUpper(currency) {
+			day, err := time.Parse(time.DateOnly, x.day)
+			if err != nil {
+				return nil, nil, fmt.Errorf("read spend: day %q: %w", x.day, err)
+			}
+			c, err := fx.Convert(money.Amount{Minor: amt, Currency: x.cur}, day, currency)
+			if err != nil {
+				missing[x.cur] = money.SatAdd(missing[x.cur], amt)
+				continue
+			}
+			converted[x.cur] = money.SatAdd(converted[x.cur], amt)
+			amt = c.Amount.Minor
+		}
+		r := byKey[x.r.key]
+		if r == nil {
+			r = &spendRow{key: x.r.key}
+			byKey[x.r.key] = r
+			keys = append(keys, x.r.key)
+		}
+		r.amount = money.SatAdd(r.amount, amt)
+		r.impressions += x.r.impressions
+		r.clicks += x.r.clicks
+	}
+	out := make([]spendRow, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, *byKey[k])
+	}
 	var notes []string
-	for c, v := range other {
-		notes = append(notes, fmt.Sprintf("spend in %s (%s) is left out: no exchange rates to %s", c, money.Format(v, c), currency))
+	for c, v := range converted {
+		notes = append(notes, fmt.Sprintf("spend in %s (%s) is converted to %s with the exchange rate of each day", c, money.Format(v, c), currency))
+	}
+	for c, v := range missing {
+		notes = append(notes, fmt.Sprintf("spend in %s (%s) is left out: no exchange rate to %s for its days", c, money.Format(v, c), currency))
 	}
 	sort.Strings(notes)
 	return out, notes, nil

@@ -3,6 +3,7 @@ package attribution
 import (
 	"context"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/omniroi/omniroi/internal/store"
@@ -158,4 +159,44 @@ func TestROIUntouchedConversionEvent(t *testing.T) {
 		len(p.Channels) != 1 || p.Channels[0].Channel != "Email" || p.Channels[0].NewCustomers != 1 || !approx(p.AvgTouches, 1) {
 		t.Errorf("%+v", p)
 	}
+}
+
+// Spend in another currency is converted with the stored exchange rate of its day; a day
+// without a rate is left out with a note, and importing rates changes the report.
+func TestROISpendOtherCurrency(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		roiFixture(t, db)
+		f := newFixture(t, db)
+		f.exec(`INSERT INTO spend (day, channel, campaign, platform, amount_minor, currency, impressions, clicks)
+			VALUES ('2026-03-01', 'Paid Social', 'fb', 'meta', 1000, 'USD', 0, 0), ('2026-03-02', 'Paid Social', 'fb', 'meta', 1000, 'JPY', 0, 0)`)
+		svc := NewService(db)
+		q := ROIQuery{From: jt0, To: jt0.AddDate(0, 0, 2)}
+		rep, err := svc.ROI(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		social := func(p ROIPeriod) int64 {
+			for _, r := range p.Channels {
+				if r.Channel == "Paid Social" {
+					return r.SpendMinor
+				}
+			}
+			return -1
+		}
+		if got := social(rep.Current); got != 5000 || !strings.Contains(strings.Join(rep.Current.Notes, "\n"), "spend in USD (10.00) is left out") {
+			t.Errorf("without rates: Paid Social spend %d, notes %q", got, rep.Current.Notes)
+		}
+		// 1 EUR = 1.25 USD: 10.00 USD is 8.00 EUR. 1 EUR = 160 JPY: ¥1000 is 6.25 EUR.
+		f.exec(`INSERT INTO fx_rates (base, quote, day, rate) VALUES ('EUR', 'USD', '2026-02-27', '1.25'), ('EUR', 'JPY', '2026-03-02', '160')`)
+		rep, err = svc.ROI(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := social(rep.Current); got != 5000+800+625 || rep.Current.SpendMinor != 8500+800+625 {
+			t.Errorf("with rates: Paid Social spend %d, total %d, notes %q", got, rep.Current.SpendMinor, rep.Current.Notes)
+		}
+		if n := strings.Join(rep.Current.Notes, "\n"); !strings.Contains(n, "spend in USD (10.00) is converted to EUR") || strings.Contains(n, "left out") {
+			t.Errorf("notes %q", rep.Current.Notes)
+		}
+	})
 }

@@ -156,7 +156,8 @@ func (q *Query) key() string {
 
 // Version identifies the state of everything a report reads: the processor's cursor (it
 // writes the derived tables, the paths table among them, and its cursor in one
-// transaction), the spend table (imports add no event) and the business currency.
+// transaction), the spend table (imports add no event), the exchange rates and the
+// business currency.
 func (s *Service) Version(ctx context.Context) (string, error) {
 	cursor, _, err := s.db.Setting(ctx, identity.CursorSetting)
 	if err != nil {
@@ -166,11 +167,18 @@ func (s *Service) Version(ctx context.Context) (string, error) {
 	if err := s.db.QueryRow(ctx, `SELECT COUNT(*), `+s.db.SumMinor("amount_minor")+` FROM spend`).Scan(&n, &sum); err != nil {
 		return "", fmt.Errorf("attribution: spend version: %w", err)
 	}
+	// Exchange rates convert spend: a rates import changes the report. (A rate replaced by
+	// another of the same length on the same day is not seen until the next event.)
+	var rates, rateLen int64
+	var lastRate string
+	if err := s.db.QueryRow(ctx, `SELECT COUNT(*), COALESCE(MAX(day), ''), COALESCE(SUM(LENGTH(rate)), 0) FROM fx_rates`).Scan(&rates, &lastRate, &rateLen); err != nil {
+		return "", fmt.Errorf("attribution: exchange rates version: %w", err)
+	}
 	cur, err := workspace.Currency(ctx, s.db)
 	if err != nil {
 		return "", fmt.Errorf("attribution: %w", err)
 	}
-	return fmt.Sprintf("%s/%d/%d/%s", cursor, n, sum, cur), nil
+	return fmt.Sprintf("%s/%d/%d/%d-%s-%d/%s", cursor, n, sum, rates, lastRate, rateLen, cur), nil
 }
 
 // serviceCacheSize bounds the reports kept; dashboards ask a handful of distinct queries.

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/omniroi/omniroi/internal/api"
 	"github.com/omniroi/omniroi/internal/attribution"
+	"github.com/omniroi/omniroi/internal/server"
 )
 
 // journeyFlags are the flags attribute and roi share.
@@ -187,4 +189,13 @@ func attributePathFile(ctx context.Context, env *Env, file string, names []strin
 		}
 	}
 	return nil
+}
+
+// attributionServices holds one attribution service per server, shared by the API and the
+// dashboard so that a report computed for one is served to the other from memory.
+var attributionServices sync.Map // *server.Server → *attribution.Service
+
+func attributionService(s *server.Server) *attribution.Service {
+	v, _ := attributionServices.LoadOrStore(s, attribution.NewService(s.DB))
+	return v.(*attribution.Service)
 }

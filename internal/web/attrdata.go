@@ -30,7 +30,7 @@ func (a *attrAnalysis) result(model string) *attribution.Result { return a.Cur.R
 
 // attrFor returns the analysis of the page's period, computing it in the background.
 func (s *server) attrFor(ctx context.Context, rg Range, cur string) (*attrAnalysis, stamp, error) {
-	ver, err := s.dataVersion(ctx)
+	ver, err := s.attr.Version(ctx)
 	if err != nil {
 		return nil, stamp{}, err
 	}
