@@ -245,7 +245,7 @@ func readSpend(ctx context.Context, db *store.DB, from, to time.Time, currency s
 	}
 	byKey := map[campKey]*spendRow{}
 	var keys []campKey
-	missing := map[string]int64{}    // currency → amount left out
+	missing := map[string]int64{}   // currency → amount left out
 	converted := map[string]int64{} // currency → amount converted
 	for _, x := range raw {
 		amt := x.r.amount
