@@ -1,6 +1,8 @@
 package attribution
 
 import (
+	"io"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -57,5 +59,58 @@ func TestReadPathsErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("input %q: error %v, want it to mention %q", tc.in, err, tc.want)
 		}
+	}
+}
+
+// repeatRows is a path file of n rows cycling over a few distinct paths, produced as it is
+// read (nothing the size of the file exists anywhere).
+type repeatRows struct {
+	n, i int
+	buf  []byte
+	head bool
+}
+
+var repeatPaths = []string{"A > B > C;1;2.5;0\n", "B > B;0;0;1\n", "C;1;1;2\n", "D > A > D > C;0;0;3\n"}
+
+func (r *repeatRows) Read(p []byte) (int, error) {
+	if !r.head {
+		r.head = true
+		r.buf = append(r.buf, "path;total_conversions;total_conversion_value;total_null\n"...)
+	}
+	for len(r.buf) < len(p) && r.i < r.n {
+		r.buf = append(r.buf, repeatPaths[r.i%len(repeatPaths)]...)
+		r.i++
+	}
+	if len(r.buf) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[:copy(r.buf, r.buf[n:])]
+	return n, nil
+}
+
+// TestReadPathSetMemory: reading a path file allocates for its distinct paths, not for its
+// rows: ten times the rows cost no more memory.
+func TestReadPathSetMemory(t *testing.T) {
+	alloc := func(rows int) (uint64, *Set) {
+		src := &repeatRows{n: rows, buf: make([]byte, 0, 4<<20)} // the reader's own buffer is not the parser's
+		var m0, m1 runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m0)
+		set, err := ReadPathSet(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runtime.ReadMemStats(&m1)
+		return m1.TotalAlloc - m0.TotalAlloc, set
+	}
+	small, s1 := alloc(20_000)
+	big, s2 := alloc(200_000)
+	if s1.Len() != len(repeatPaths) || s2.Len() != len(repeatPaths) || s2.Conv[0] != 50_000 || s2.Nulls[3] != 150_000 {
+		t.Fatalf("sets: %d and %d paths, conversions %v, nulls %v", s1.Len(), s2.Len(), s2.Conv, s2.Nulls)
+	}
+	// The 1 MiB read buffer dominates both; the rows themselves must add nothing.
+	if big > small+64<<10 {
+		t.Errorf("200,000 rows allocated %d bytes, 20,000 rows %d: memory grows with the file", big, small)
 	}
 }
