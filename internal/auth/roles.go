@@ -15,10 +15,13 @@ const (
 	RoleMarketer Role = "marketer" // journeys and experiments, and reads everything
 	RoleAnalyst  Role = "analyst"  // reads everything, personal data included
 	RoleViewer   Role = "viewer"   // reads reports; no personal data
+	// RoleStaff is shop staff at the till or on the phone: the clienteling page only (one
+	// customer at a time, found by name, email, phone or loyalty id), no reports, no lists.
+	RoleStaff Role = "staff"
 )
 
 // Roles lists the roles from most to least powerful.
-var Roles = []Role{RoleOwner, RoleAdmin, RoleMarketer, RoleAnalyst, RoleViewer}
+var Roles = []Role{RoleOwner, RoleAdmin, RoleMarketer, RoleAnalyst, RoleViewer, RoleStaff}
 
 // ParseRole checks a role name.
 func ParseRole(s string) (Role, error) {
@@ -28,7 +31,7 @@ func ParseRole(s string) (Role, error) {
 			return r, nil
 		}
 	}
-	return "", fmt.Errorf("unknown role %q (one of owner, admin, marketer, analyst, viewer)", s)
+	return "", fmt.Errorf("unknown role %q (one of owner, admin, marketer, analyst, viewer, staff)", s)
 }
 
 // Permission names one thing a role may do.
@@ -43,14 +46,18 @@ const (
 	PermPrivacy       Permission = "privacy"        // export and erase a person's data
 	PermSettings      Permission = "settings"       // business settings: currency, time zone, limits, retention
 	PermReadAudit     Permission = "read_audit"     // the audit log
+	// PermClienteling: the clienteling page, one customer's card at a time (each view
+	// audit-logged); the only permission of the staff role.
+	PermClienteling Permission = "clienteling"
 )
 
 var grants = map[Role][]Permission{
-	RoleOwner:    {PermReadReports, PermReadPersonal, PermEditJourneys, PermManageSources, PermManageUsers, PermPrivacy, PermSettings, PermReadAudit},
-	RoleAdmin:    {PermReadReports, PermReadPersonal, PermEditJourneys, PermManageSources, PermManageUsers, PermPrivacy, PermSettings},
-	RoleMarketer: {PermReadReports, PermReadPersonal, PermEditJourneys},
-	RoleAnalyst:  {PermReadReports, PermReadPersonal},
+	RoleOwner:    {PermReadReports, PermReadPersonal, PermEditJourneys, PermManageSources, PermManageUsers, PermPrivacy, PermSettings, PermReadAudit, PermClienteling},
+	RoleAdmin:    {PermReadReports, PermReadPersonal, PermEditJourneys, PermManageSources, PermManageUsers, PermPrivacy, PermSettings, PermClienteling},
+	RoleMarketer: {PermReadReports, PermReadPersonal, PermEditJourneys, PermClienteling},
+	RoleAnalyst:  {PermReadReports, PermReadPersonal, PermClienteling},
 	RoleViewer:   {PermReadReports},
+	RoleStaff:    {PermClienteling},
 }
 
 // Can reports whether role r has permission p. An unknown role has none.
@@ -64,7 +71,7 @@ func (r Role) Can(p Permission) bool {
 }
 
 // Permissions lists every permission, in the order of the constants.
-var Permissions = []Permission{PermReadReports, PermReadPersonal, PermEditJourneys, PermManageSources, PermManageUsers, PermPrivacy, PermSettings, PermReadAudit}
+var Permissions = []Permission{PermReadReports, PermReadPersonal, PermEditJourneys, PermManageSources, PermManageUsers, PermPrivacy, PermSettings, PermReadAudit, PermClienteling}
 
 var permSummaries = map[Permission]string{
 	PermReadReports:   "read reports",
@@ -75,6 +82,7 @@ var permSummaries = map[Permission]string{
 	PermPrivacy:       "export and erase a person's data",
 	PermSettings:      "change settings",
 	PermReadAudit:     "read the audit log",
+	PermClienteling:   "look up one customer at the till (clienteling)",
 }
 
 // Summary says in a few words what p allows, for error messages and docs.

@@ -34,7 +34,9 @@ event processor and writes ground_truth.json into the data directory. Then it ap
 four built-in journeys and runs them over the last --journey-days on a simulated clock:
 email through a real SMTP server and SMS and push through a webhook, all into DATA/outbox,
 simulated customers who open, click, unsubscribe and buy, and the holdout measurement
-beside the true effect (also in ground_truth.json). The store must be
+beside the true effect (also in ground_truth.json). Three experiments with known effects
+(a checkout web test, a Paid Social switchback and a subject-line test in a journey) are
+stored and their reports printed beside the truth (docs/demo.md). The store must be
 empty; --reset deletes the SQLite database in --data first. docs/demo.md explains the
 business, its channels and how the ground truth is computed.`,
 	}
@@ -118,6 +120,10 @@ business, its channels and how the ground truth is computed.`,
 			}
 			defer box.Close()
 		}
+		exps, err := demoExperiments(ctx, db, rep, jr)
+		if err != nil {
+			return err
+		}
 		var notes []string
 		for _, h := range demoHooks {
 			lines, err := h(ctx, db)
@@ -129,11 +135,12 @@ business, its channels and how the ground truth is computed.`,
 		if sf.JSON {
 			out := struct {
 				*demo.LoadReport
-				Journeys *demojourney.Report `json:"journeys,omitempty"`
-				URL      string              `json:"url,omitempty"`
-				DataDir  string              `json:"data_dir"`
-				Notes    []string            `json:"notes,omitempty"`
-			}{rep, jr, url, sf.Data, notes}
+				Journeys    *demojourney.Report `json:"journeys,omitempty"`
+				Experiments []demo.Recovered    `json:"experiments"`
+				URL         string              `json:"url,omitempty"`
+				DataDir     string              `json:"data_dir"`
+				Notes       []string            `json:"notes,omitempty"`
+			}{rep, jr, exps, url, sf.Data, notes}
 			if *noServe {
 				out.URL = ""
 			}
@@ -145,6 +152,7 @@ business, its channels and how the ground truth is computed.`,
 			if jr != nil {
 				printDemoJourneys(env.Stdout, jr)
 			}
+			printDemoExperiments(env.Stdout, exps)
 		}
 		if *noServe {
 			return nil

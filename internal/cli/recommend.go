@@ -37,6 +37,7 @@ func init() {
        omniroi recommend attribution [--days 7] [--json]       (orders after a click on a recommendation)
        omniroi recommend models [--json]                       (what each model uses, and what it never uses)
        omniroi recommend next [CUSTOMER] [--limit 20] [--json]  (next best action, with its reason)
+       omniroi recommend fairness [--by segment|trait:NAME] [--json]  (recommendations and lead scores per group)
 
 evaluate: FILE is a CSV of customer_id,product_id,timestamp[,quantity] (the UCI Online Retail
 columns CustomerID, StockCode, InvoiceDate, Quantity are read too); without --transactions the
@@ -57,8 +58,9 @@ figures: docs/recommend.md.`,
 		method := fs.String("method", recommend.MethodEASE, "ease or knn")
 		exclude := fs.String("exclude", "", "product ids to leave out (postage, fees), comma-separated")
 		days := fs.Int("days", 7, "attribution window after a click")
+		by := fs.String("by", "segment", "fairness groups: segment (RFM) or trait:NAME")
 		sub, pos, err := parseSub(fs, args, map[string][]int{"show": {1}, "product": {1}, "evaluate": {0}, "pin": {1}, "block": {1},
-			"unpin": {1}, "rules": {0}, "products": {0}, "attribution": {0}, "models": {0}, "next": {0, 1}})
+			"unpin": {1}, "rules": {0}, "products": {0}, "attribution": {0}, "models": {0}, "next": {0, 1}, "fairness": {0}})
 		if err != nil {
 			return err
 		}
@@ -170,6 +172,33 @@ figures: docs/recommend.md.`,
 			return printRows(env, sf.JSON, acts, "CUSTOMER\tACTION\tCHANNEL\tWHY", func(w io.Writer, a recommend.NextAction) {
 				fmt.Fprintf(w, "%d\t%s\t%s\t%s\n", a.CustomerID, a.Action, a.Channel, Clean(a.Reason))
 			})
+		case "fairness":
+			m, err := recommend.BuildFromStore(ctx, db)
+			if err != nil {
+				return err
+			}
+			rep, err := recommend.NewService(db, nil).Fairness(ctx, m, *by)
+			if err != nil {
+				return err
+			}
+			if sf.JSON {
+				return PrintJSON(env.Stdout, rep)
+			}
+			err = printRows(env, false, rep.Groups, "GROUP\tCUSTOMERS\tOPTED OUT\tPERSONAL RECS\tPRODUCTS\tLEADS\tMEAN LEAD SCORE", func(w io.Writer, g recommend.FairnessGroup) {
+				score := "-"
+				if g.MeanLeadScore >= 0 {
+					score = fmt.Sprintf("%.1f%%", 100*g.MeanLeadScore)
+				}
+				fmt.Fprintf(w, "%s\t%d\t%.1f%%\t%.1f%%\t%d\t%d\t%s\n", Clean(g.Group), g.Customers, 100*g.OptedOut, 100*g.PersonalisedRecs, g.DistinctProducts, g.Leads, score)
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "exposure ratio (lowest personal share / highest): %.2f\n", rep.ExposureRatio)
+			for _, n := range rep.Notes {
+				fmt.Fprintln(env.Stdout, "note: "+Clean(n))
+			}
+			return nil
 		case "attribution":
 			if err := catalog.CatchUp(ctx, db); err != nil {
 				return err
@@ -321,7 +350,7 @@ var (
 // startRecommendations keeps the recommendation model current in the background and
 // mounts GET /v1/recommendations and the widget on the server's mux.
 func startRecommendations(s *server.Server) {
-	svc := recommend.NewService(s.DB, slog.Default())
+	svc := recommendService(s)
 	recMu.Lock()
 	recService = svc
 	recMu.Unlock()
@@ -336,6 +365,18 @@ func startRecommendations(s *server.Server) {
 		cancel()
 		<-done
 	})
+}
+
+// recommendServices holds one recommendation service per server, shared by the web API,
+// the dashboard (clienteling, next best actions) and journeys.
+var recommendServices sync.Map
+
+func recommendService(s *server.Server) *recommend.Service {
+	if v, ok := recommendServices.Load(s); ok {
+		return v.(*recommend.Service)
+	}
+	v, _ := recommendServices.LoadOrStore(s, recommend.NewService(s.DB, slog.Default()))
+	return v.(*recommend.Service)
 }
 
 // messageRecommender is what journey messages use to render recommendations: the

@@ -29,7 +29,7 @@ func init() {
 			"       omniroi user remove EMAIL\n" +
 			"       omniroi user passwd EMAIL [--password-stdin]\n" +
 			"       omniroi user list [--json]\n\n" +
-			"ROLE is owner, admin, marketer, analyst or viewer (docs/dashboard.md); add makes an\n" +
+			"ROLE is owner, admin, marketer, analyst, viewer or staff (docs/dashboard.md); add makes an\n" +
 			"owner unless --role says otherwise. invite prints a link that works once, for 7 days,\n" +
 			"where the invitee sets their password: it starts with --public-url or the\n" +
 			"dashboard_url setting. remove ends the user's sessions; the last owner cannot be\n" +
@@ -57,7 +57,7 @@ func init() {
 		switch sub {
 		case "invite":
 			if *roleName == "" {
-				return errors.New("invite needs --role (owner, admin, marketer, analyst or viewer)")
+				return errors.New("invite needs --role (owner, admin, marketer, analyst, viewer or staff)")
 			}
 			fallthrough
 		case "add":

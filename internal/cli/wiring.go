@@ -75,7 +75,7 @@ func mountConnectors(s *server.Server, notify func()) {
 }
 
 func mountDashboard(s *server.Server) {
-	h, err := web.NewHandler(s.DB, web.Options{Logger: slog.Default(), Budget: budgetService(s), Attribution: attributionService(s)})
+	h, err := web.NewHandler(s.DB, web.Options{Logger: slog.Default(), Budget: budgetService(s), Recommend: recommendService(s), Attribution: attributionService(s)})
 	if err != nil {
 		panic(fmt.Sprintf("dashboard templates: %v", err)) // embedded files: a build defect
 	}

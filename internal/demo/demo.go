@@ -84,6 +84,7 @@ func newWorld(cfg Config) (*world, error) {
 	w.seedHash = mix64(uint64(cfg.Seed) ^ 0x243f6a8885a308d3)
 	w.days = buildCalendar(start, end)
 	w.buildFlights()
+	w.applySwitchback() // experiments.go
 	w.msgPrefix = "demo-" + strconv.FormatInt(cfg.Seed, 36) + "-"
 	// Arrival days follow web demand; blog referrals follow the article (published a
 	// third into the window) with a three-week decay.
@@ -110,6 +111,7 @@ type tally struct {
 	smsSends   []int32
 	orders     []int32 // orders placed per day
 	revenue    []int64 // revenue per day net of refunds (a refund counts on its day)
+	web        webTally
 }
 
 func newTally(n int) *tally {
@@ -128,6 +130,7 @@ func (t *tally) add(o *tally) {
 		t.orders[d] += o.orders[d]
 		t.revenue[d] += o.revenue[d]
 	}
+	t.web.add(&o.web)
 }
 
 func levIndex(l Lever) int {

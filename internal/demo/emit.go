@@ -66,6 +66,7 @@ type emitter struct {
 	// Consent as the shop records it when a customer signs up: the newsletter box at
 	// the web checkout or on the loyalty form, the SMS club on the loyalty form.
 	subscribed, smsOpt bool
+	exposure           string // the web test's variant this checkout shows (experiments.go)
 	sess               [12]session
 	nsess              int
 	prefix             []byte
@@ -105,7 +106,7 @@ func (em *emitter) start(p *person, account, loyal bool) {
 	em.known = [2]string{}
 	em.traitsSent = [2]bool{}
 	em.subscribed, em.smsOpt = false, false
-	em.userID = "cus_" + strconv.FormatUint(uint64(p.id)+100000, 10)
+	em.userID = userIDOf(p.id)
 	em.loyalty = "loy_" + strconv.FormatUint(uint64(p.id)*7+500003, 10)
 	em.nlID = "sub_" + strconv.FormatUint(uint64(p.id)+100000, 10)
 	em.first = firstNames[em.r.intn(len(firstNames))]
@@ -554,6 +555,18 @@ func (em *emitter) webOrder(s *session, b *basket, refundDay int) {
 	newAccount := !em.account
 	em.account = true
 	em.identify(s, true)
+	if em.exposure != "" {
+		// The checkout page's test script: the shopper is logged in, so the customer
+		// experiment is assigned by userId and the exposure sent before the order.
+		em.begin(s.t-1, "track", "Experiment Viewed")
+		em.webIDs(s.dev)
+		em.open("properties")
+		em.kv("experiment_id", WebTestName)
+		em.kv("variation_id", em.exposure)
+		em.close()
+		em.webContext(s, nil)
+		em.end(srcWebSys)
+	}
 	em.begin(s.t, "track", "Order Completed")
 	em.webIDs(s.dev)
 	em.open("properties")

@@ -246,6 +246,11 @@ func Load(ctx context.Context, db *store.DB, opt LoadOptions) (*LoadReport, erro
 	}
 	phase("process", t0, "")
 
+	// The demo's web test and switchback, as stored experiments (experiments.go).
+	if err := StoreExperiments(ctx, db, sum.End); err != nil {
+		return nil, err
+	}
+
 	// 4. Ground truth.
 	t0 = time.Now()
 	gt, err := Truth(ctx, opt.Config, rows)

@@ -191,6 +191,7 @@ func (w *world) simulate(p *person, mask Lever, em *emitter, t *tally) outcome {
 		lastVisit, cartDay                           = -1000, -1000
 		boughtSinceVisit                             bool
 		liftUntil                                    [kindCount]int
+		xp                                           webTestState // the web test (experiments.go)
 	)
 	for k := range liftUntil {
 		liftUntil[k] = -1
@@ -438,6 +439,7 @@ func (w *world) simulate(p *person, mask Lever, em *emitter, t *tally) outcome {
 		if w.u(p.id, d, sRefund) < c.refund {
 			refundDay = d + 1 + int(w.key64(p.id, d, sRefund)%9)
 		}
+		exposure := w.webTestOrder(p, &xp, d, loc, &b, refundDay)
 		if refundDay < 0 || refundDay >= len(w.days) {
 			out.revenue += b.total
 			refundDay = -1
@@ -458,7 +460,7 @@ func (w *world) simulate(p *person, mask Lever, em *emitter, t *tally) outcome {
 				}
 			}
 			if em != nil {
-				em.subscribed = subscribed
+				em.subscribed, em.exposure = subscribed, exposure
 				em.webOrder(orderSess, &b, refundDay)
 			}
 			account = true
@@ -480,6 +482,7 @@ func (w *world) simulate(p *person, mask Lever, em *emitter, t *tally) outcome {
 			}
 		}
 	}
+	xp.done(t)
 	if em != nil {
 		em.finish()
 	}

@@ -58,6 +58,8 @@ type GroundTruth struct {
 	// Flights are the paid campaigns' daily levels (1 = the usual budget, 0 = paused),
 	// keyed by campaign key, from the first day.
 	Flights map[string][]float64 `json:"flights"`
+	// Experiments are the demo's tests with known effects (experiments.go).
+	Experiments *ExperimentsTruth `json:"experiments"`
 }
 
 type scenario struct {
@@ -183,6 +185,12 @@ func Truth(ctx context.Context, cfg Config, spend []SpendRow) (*GroundTruth, err
 	}
 	if gt.Budget, err = budgetTruth(ctx, w); err != nil {
 		return nil, err
+	}
+	if gt.Experiments, err = experimentsTruth(ctx, w, spend); err != nil {
+		return nil, err
+	}
+	if cr, ok := gt.Budget.Channels[SwitchbackChannel]; ok {
+		gt.Experiments.Switchback.YearROAS = cr.TrueROAS
 	}
 	gt.Flights = map[string][]float64{}
 	for _, l := range paidLevers {

@@ -103,7 +103,7 @@ type Branch struct {
 // Cond is a condition: an event since entry, a trait, a segment, consent, whether this
 // run's send at a step was opened or clicked, or all/any/not of others.
 type Cond struct {
-	Kind    string `json:"kind"` // event, trait, segment, consent, opened, clicked, all, any, not
+	Kind    string `json:"kind"` // event, trait, segment, consent, opened, clicked, next_best_action, all, any, not
 	Name    string `json:"name,omitempty"`
 	Op      string `json:"op,omitempty"` // trait: exists, equals, not_equals, gt, lt
 	Value   string `json:"value,omitempty"`
@@ -541,9 +541,9 @@ func (p *parser) steps(sn *yaml.Node, pl *Plan) []Node {
 
 func (p *parser) cond(path string, n *yaml.Node, ids map[string]int) Cond {
 	o := p.object(path, n)
-	defer o.done("event", "trait", "segment", "consent", "opened", "clicked", "all", "any", "not")
+	defer o.done("event", "trait", "segment", "consent", "opened", "clicked", "next_best_action", "all", "any", "not")
 	if len(o.ord) != 1 {
-		p.errorf(path, n, "needs exactly one of event, trait, segment, consent, opened, clicked, all, any, not")
+		p.errorf(path, n, "needs exactly one of event, trait, segment, consent, opened, clicked, next_best_action, all, any, not")
 		for _, k := range o.ord {
 			o.node(k)
 		}
@@ -578,6 +578,11 @@ func (p *parser) cond(path string, n *yaml.Node, ids map[string]int) Cond {
 		return c
 	case "segment":
 		return Cond{Kind: "segment", Value: v.Value}
+	case "next_best_action":
+		if !slices.Contains(NextBestActions, v.Value) {
+			p.errorf(kp, v, "%q is not a next best action (%s)", v.Value, strings.Join(NextBestActions, ", "))
+		}
+		return Cond{Kind: "next_best_action", Value: v.Value}
 	case "consent":
 		co := p.object(kp, v)
 		c := Cond{Kind: "consent", Channel: co.str("channel", true), Purpose: co.str("purpose", false)}

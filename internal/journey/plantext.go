@@ -168,6 +168,8 @@ func condText(c *Cond) string {
 		return fmt.Sprintf("trait %s %s %q", c.Name, c.Op, c.Value)
 	case "segment":
 		return fmt.Sprintf("segment is %q", c.Value)
+	case "next_best_action":
+		return fmt.Sprintf("next best action is %q", c.Value)
 	case "consent":
 		return fmt.Sprintf("consent %s/%s", c.Channel, c.Purpose)
 	case "opened", "clicked":

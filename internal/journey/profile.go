@@ -148,6 +148,9 @@ func (w *work) eval(ctx context.Context, r *run, pl *Plan, c *Cond) (bool, error
 			return false, err
 		}
 		return hasConsent(ctx, w.q, p, c.Channel, c.Purpose)
+	case "next_best_action":
+		a, err := w.e.nextBestAction(ctx, r.CustomerID)
+		return a == c.Value, err
 	}
 	p, err := w.profile(ctx, r.CustomerID)
 	if err != nil {

@@ -15,6 +15,27 @@ type Recommender interface {
 	Recommend(ctx context.Context, customerID int64, list string, products []string, n int) ([]RecommendedProduct, error)
 }
 
+// NextBestActions are the actions a next_best_action condition may name: the shop's
+// actions (internal/recommend) and "none".
+var NextBestActions = []string{"recommend", "win_back", "review_request", "service_call", "none"}
+
+// NextActioner tells a journey condition `{next_best_action: win_back}` a customer's
+// next best action (one of NextBestActions). A Recommender that also implements it
+// (recommend.Messages) is used; "none" for someone who opted out of personalisation.
+type NextActioner interface {
+	NextBestAction(ctx context.Context, customerID int64) (string, error)
+}
+
+// nextBestAction is the customer's next best action; "none" without a NextActioner, so
+// that a journey without recommendations takes its "none" branch rather than failing.
+func (e *Engine) nextBestAction(ctx context.Context, customerID int64) (string, error) {
+	na, ok := e.opt.Recommender.(NextActioner)
+	if !ok || na == nil {
+		return "none", nil
+	}
+	return na.NextBestAction(ctx, customerID)
+}
+
 // RecommendedProduct is one recommendation as templates see it.
 type RecommendedProduct struct {
 	ID               string // product id

@@ -81,10 +81,12 @@ func ReadCSV(r io.Reader, cols CSVColumns) (Data, error) {
 		if err == io.EOF {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
-			return Data{}, fmt.Errorf("line %d: %w", line, err)
+			// A *csv.ParseError names its line and column; FieldPos has no record to
+			// describe after an error.
+			return Data{}, err
 		}
+		line, _ := cr.FieldPos(0)
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue
 		}

@@ -340,10 +340,12 @@ func ReadTransactions(r io.Reader, exclude map[string]bool) ([]Interaction, Tran
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
-			return nil, st, fmt.Errorf("line %d: %w", line, err)
+			// A *csv.ParseError names its line and column; FieldPos has no record to
+			// describe after an error.
+			return nil, st, err
 		}
+		line, _ := cr.FieldPos(0)
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue
 		}

@@ -277,7 +277,16 @@ func loadContactInputs(ctx context.Context, db *store.DB, in map[int64]*nbaInput
 			in[id] = &nbaInputs{pAlive: -1}
 		}
 	}
-	rows, err := db.Query(ctx, `SELECT id, phone, traits FROM customers`)
+	// One customer (a page, a journey decision): read their rows only.
+	one, args := "", []any(nil)
+	if len(ids) == 1 {
+		one, args = " AND customer_id = ?", []any{ids[0]}
+	}
+	q := `SELECT id, phone, traits FROM customers`
+	if one != "" {
+		q += ` WHERE id = ?`
+	}
+	rows, err := db.Query(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("read customers: %w", err)
 	}
@@ -302,7 +311,7 @@ func loadContactInputs(ctx context.Context, db *store.DB, in map[int64]*nbaInput
 		return err
 	}
 	// journey_consent decisions (unsubscribes, STOP) win over traits.
-	crows, err := db.Query(ctx, `SELECT customer_id, channel, granted FROM journey_consent WHERE purpose = 'marketing'`)
+	crows, err := db.Query(ctx, `SELECT customer_id, channel, granted FROM journey_consent WHERE purpose = 'marketing'`+one, args...)
 	if err != nil {
 		return fmt.Errorf("read consent: %w", err)
 	}
@@ -327,7 +336,7 @@ func loadContactInputs(ctx context.Context, db *store.DB, in map[int64]*nbaInput
 	if err := crows.Err(); err != nil {
 		return err
 	}
-	srows, err := db.Query(ctx, `SELECT customer_id, journey, MAX(sent_at) FROM journey_sends WHERE status = 'sent' GROUP BY customer_id, journey`)
+	srows, err := db.Query(ctx, `SELECT customer_id, journey, MAX(sent_at) FROM journey_sends WHERE status = 'sent'`+one+` GROUP BY customer_id, journey`, args...)
 	if err != nil {
 		return fmt.Errorf("read sends: %w", err)
 	}

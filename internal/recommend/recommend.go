@@ -495,3 +495,17 @@ func (m *Model) CustomerHistory(customerID int64) []string {
 	}
 	return out
 }
+
+// OpenCart returns the products a customer added to a cart after their last order, by
+// id, the cart placement's context (for the clienteling page).
+func (m *Model) OpenCart(customerID int64) []string {
+	u, ok := m.viewers.users.get(strconv.FormatInt(customerID, 10))
+	if !ok {
+		return nil
+	}
+	out := make([]string, 0, len(m.openCart[u]))
+	for _, p := range m.openCart[u] {
+		out = append(out, m.items.ids[p])
+	}
+	return out
+}

@@ -29,6 +29,7 @@ type Service struct {
 	model   atomic.Pointer[Model]
 	build   sync.Mutex // one build at a time
 	lastTry atomic.Int64
+	actions actionCache // next best actions of a model (actions.go)
 }
 
 // NewService makes a service; the first Model call builds.
@@ -141,6 +142,9 @@ func (s *Service) Run(ctx context.Context, every time.Duration) {
 	for {
 		if err := s.Refresh(ctx, false); err != nil && ctx.Err() == nil {
 			s.log.Warn("recommendations: refresh", "err", err)
+		}
+		if err := s.refreshActions(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("next best actions: refresh", "err", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -14,6 +14,7 @@ import (
 	"github.com/omniroi/omniroi/internal/auth"
 	"github.com/omniroi/omniroi/internal/identity"
 	"github.com/omniroi/omniroi/internal/money"
+	"github.com/omniroi/omniroi/internal/recommend"
 )
 
 type customersData struct {
@@ -54,22 +55,8 @@ func (s *server) customers(w http.ResponseWriter, r *http.Request) error {
 			FROM customers c WHERE c.last_seen >= ? AND c.last_seen < ? ORDER BY c.last_seen DESC LIMIT ?`,
 			cur, p.Range.FromMS(), p.Range.ToMS(), customerListLimit+1)
 	} else {
-		q := strings.ToLower(d.Query)
-		id, _ := strconv.ParseInt(strings.TrimPrefix(q, "#"), 10, 64)
-		digits := strings.Map(func(r rune) rune {
-			if r >= '0' && r <= '9' {
-				return r
-			}
-			return -1
-		}, q)
-		pat := "%" + likeEscape(q) + "%"
-		where := `c.id = ? OR LOWER(c.name) LIKE ? ESCAPE '\' OR c.email LIKE ? ESCAPE '\'
-			OR c.id IN (SELECT i.customer_id FROM identities i WHERE i.kind IN ('user_id', 'anonymous_id', 'email', 'phone') AND i.value = ?)`
-		args := []any{cur, id, pat, pat, d.Query}
-		if len(digits) >= 4 { // enough digits to be (part of) a phone number
-			where += ` OR c.phone LIKE ?`
-			args = append(args, "%"+digits+"%")
-		}
+		where, margs := customerMatch(d.Query)
+		args := append([]any{cur}, margs...)
 		// Substring search over 20k customers is a scan of a few ms; exact identifiers
 		// (user ids, anonymous ids, emails) go through the identities primary key.
 		rows, err = s.db.Query(ctx, `SELECT c.id, c.name, c.email, c.phone, c.first_seen, c.last_seen, c.events, `+sums+`
@@ -107,6 +94,36 @@ func (s *server) customers(w http.ResponseWriter, r *http.Request) error {
 	return s.respond(w, r, "customers", p)
 }
 
+// customerMatch is the search of the Customers and Clienteling pages: a customer number
+// (#42), part of a name or email, four or more digits of a phone number, or an exact
+// identifier (user id, anonymous id such as a loyalty card, email, phone), or the value
+// of a loyalty trait (loyalty_card, loyalty_id).
+func customerMatch(query string) (string, []any) {
+	q := strings.ToLower(query)
+	id, _ := strconv.ParseInt(strings.TrimPrefix(q, "#"), 10, 64)
+	digits := strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, q)
+	pat := "%" + likeEscape(q) + "%"
+	where := `c.id = ? OR LOWER(c.name) LIKE ? ESCAPE '\' OR c.email LIKE ? ESCAPE '\'
+			OR c.id IN (SELECT i.customer_id FROM identities i WHERE i.kind IN ('user_id', 'anonymous_id', 'email', 'phone') AND i.value = ?)`
+	args := []any{id, pat, pat, query}
+	if len(digits) >= 4 { // enough digits to be (part of) a phone number
+		where += ` OR c.phone LIKE ?`
+		args = append(args, "%"+digits+"%")
+	}
+	if len(query) >= 4 && !strings.ContainsAny(query, ` \"`) {
+		// Traits are stored as {"loyalty_card":{"v":"loy_123",...}}: a loyalty card the
+		// till sent as a trait only.
+		where += ` OR c.traits LIKE ? ESCAPE '\'`
+		args = append(args, `%"loyalty\_%":{"v":"`+likeEscape(query)+`"%`)
+	}
+	return where, args
+}
+
 type trait struct {
 	Key, Value string
 	Unverified bool // from a client source (a public key), not confirmed
@@ -129,6 +146,11 @@ type customerData struct {
 	MemberOf                         string                 // the groups (accounts, companies) the customer belongs to
 	CanPrivacy                       bool                   // owner or admin: export and erase buttons (privacy.go)
 	Signals                          *identity.ConsentState // newest consent signal (Consent Mode, TCF, categories)
+	// The next best action (recommend.NextActions) with its reason; ActionNote while
+	// it is being computed or when it cannot be.
+	Action      *recommend.NextAction
+	ActionLabel string
+	ActionNote  string
 }
 
 // customerValue is the value models' view of one customer.
@@ -277,6 +299,22 @@ func (s *server) customer(w http.ResponseWriter, r *http.Request) error {
 		p.addChart(c)
 	}
 	if err := s.customerValue(r, p, d); err != nil {
+		return err
+	}
+	snap, err := s.personalFor(ctx)
+	switch {
+	case errors.Is(err, errComputing):
+		d.ActionNote = "The next best action is being worked out; this page reloads itself."
+		p.Refresh = true
+	case err != nil:
+		d.ActionNote = "No next best action: " + err.Error()
+	default:
+		if d.Action, err = s.nextAction(ctx, snap, id); err != nil {
+			return err
+		}
+		d.ActionLabel = actionLabels[d.Action.Action]
+	}
+	if err := s.auditView(ctx, id, "customer"); err != nil {
 		return err
 	}
 	return s.respond(w, r, "customer", p)

@@ -125,3 +125,10 @@ func (s *server) location(ctx context.Context) *time.Location {
 	}
 	return time.UTC
 }
+
+func formatDate(ms int64, loc *time.Location) string {
+	if ms == 0 {
+		return ""
+	}
+	return time.UnixMilli(ms).In(loc).Format("2 Jan 2006")
+}

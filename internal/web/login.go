@@ -64,8 +64,8 @@ func (s *server) loginPage(w http.ResponseWriter, r *http.Request) {
 	// models while they type, so the first Overview does not wait.
 	s.warm()
 	if c, err := r.Cookie(sessionCookie); err == nil {
-		if _, err := auth.LookupSession(r.Context(), s.db, c.Value, s.opt.Now()); err == nil {
-			http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
+		if sess, err := auth.LookupSession(r.Context(), s.db, c.Value, s.opt.Now()); err == nil {
+			http.Redirect(w, r, s.landing(sess.User.Role, safeNext(r.URL.Query().Get("next"))), http.StatusSeeOther)
 			return
 		}
 	}
@@ -164,7 +164,21 @@ func (s *server) loginPost(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, s.sessionCookie(r, sess.Token, int(s.opt.SessionTTL.Seconds())))
 	http.SetCookie(w, &http.Cookie{Name: loginCSRFCookie, Path: "/login", MaxAge: -1, HttpOnly: true, Secure: isSecure(r), SameSite: http.SameSiteStrictMode})
-	http.Redirect(w, r, d.Next, http.StatusSeeOther)
+	http.Redirect(w, r, s.landing(u.Role, d.Next), http.StatusSeeOther)
+}
+
+// landing is where a login goes: next, unless it is the overview and the role may not
+// open it (staff): then the first page of the navigation bar the role may open.
+func (s *server) landing(role auth.Role, next string) string {
+	if next != "/" || s.canOpen(role, "/") {
+		return next
+	}
+	for _, n := range navPages {
+		if s.canOpen(role, n.Path) {
+			return n.Path
+		}
+	}
+	return next
 }
 
 func (s *server) tooManyLogins(w http.ResponseWriter, r *http.Request, d loginData, wait time.Duration) {

@@ -24,6 +24,8 @@ var navPages = []struct{ Path, Label string }{
 	{"/automations", "Automations"},
 	{"/experiments", "Experiments"},
 	{"/customers", "Customers"},
+	{"/leads", "Leads"},
+	{"/clienteling", "Clienteling"},
 	{"/segments", "Segments"},
 	{"/spend", "Spend"},
 	{"/budget", "Budget"},
@@ -47,6 +49,7 @@ type page struct {
 	NoRange  bool   // pages where the period does not apply
 	Q        string // search text kept by the period form
 	Model    string // attribution model kept by the period form (Overview)
+	Home     string // where the brand links: the overview, or the role's first page (staff)
 
 	Computing  bool   // a background analysis is still running: show a notice that reloads
 	ComputedAt string // when the page's models were computed
@@ -81,6 +84,10 @@ func (s *server) newPage(r *http.Request, active, title string) *page {
 			href += "?" + rq
 		}
 		p.Nav = append(p.Nav, navItem{Path: n.Path, Label: n.Label, Active: n.Path == active, Href: href})
+	}
+	p.Home = p.Link("/")
+	if h := s.landing(sess.User.Role, "/"); h != "/" {
+		p.Home = h
 	}
 	return p
 }
@@ -137,7 +144,7 @@ func (p *page) Chart(id string) *Chart {
 	return nil
 }
 
-var pageNames = []string{"login", "message", "overview", "sources", "customers", "customer", "spend", "attribution", "journeys", "segments", "automations", "automation", "users", "invite", "audit", "privacy_erase", "experiments", "experiment", "budget"}
+var pageNames = []string{"login", "message", "overview", "sources", "customers", "customer", "spend", "attribution", "journeys", "segments", "automations", "automation", "users", "invite", "audit", "privacy_erase", "experiments", "experiment", "budget", "clienteling", "clienteling_card", "leads", "personalisation"}
 
 func (s *server) parseTemplates() error {
 	funcs := template.FuncMap{

@@ -202,6 +202,14 @@ var dashboardScenarios = map[string]scenario{
 		}
 		return n == 0
 	}},
+	// Clienteling (clienteling.go): staff and every role that reads personal data;
+	// viewers do not. Many matches list; one match opens the card.
+	"GET /clienteling": {perm: auth.PermClienteling, req: fixed("/clienteling?q=person"), has: []string{"Person ", "More customers match"},
+		also: []string{"format=json"}},
+	"GET /clienteling/{id}": {perm: auth.PermClienteling, req: func(e *roleEnv) (string, url.Values) { return fmt.Sprintf("/clienteling/%d", e.anna), nil },
+		has: []string{"Anna Berger", "anna@example.com", "Recommend", "Personal recommendations"}, also: []string{"format=json"}},
+	"GET /leads":           {perm: auth.PermReadPersonal, req: fixed("/leads"), has: []string{"have not bought yet"}},
+	"GET /personalisation": {perm: auth.PermReadReports, req: fixed("/personalisation"), has: []string{"for you", "Never uses"}},
 	// Viewers see the at-risk figures but not who the customers are.
 	"GET /segments": {perm: auth.PermReadReports, req: fixed("/segments"), has: []string{"at-risk"},
 		shown: []shownIf{{auth.PermReadPersonal, `href="/customers/`, true}, {auth.PermReadPersonal, "Person ", false}},

@@ -52,6 +52,10 @@ func (s *server) routes() []route {
 		{"GET /customers/{id}/export", auth.PermPrivacy, s.exportCustomer}, // privacy.go
 		{"GET /customers/{id}/erase", auth.PermPrivacy, s.eraseConfirm},
 		{"POST /customers/{id}/erase", auth.PermPrivacy, s.erasePost},
+		{"GET /clienteling", auth.PermClienteling, s.clienteling}, // clienteling.go: staff at the till
+		{"GET /clienteling/{id}", auth.PermClienteling, s.clientelingCard},
+		{"GET /leads", auth.PermReadPersonal, s.leadsPage}, // leads.go
+		{"GET /personalisation", auth.PermReadReports, s.personalisationPage},
 		{"GET /segments", auth.PermReadReports, s.segments},
 		{"GET /spend", auth.PermReadReports, s.spend},
 		{"GET /budget", auth.PermReadReports, s.budgetPage},

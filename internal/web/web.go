@@ -22,6 +22,7 @@ import (
 	"github.com/omniroi/omniroi/internal/audit"
 	"github.com/omniroi/omniroi/internal/auth"
 	"github.com/omniroi/omniroi/internal/mix"
+	"github.com/omniroi/omniroi/internal/recommend"
 	"github.com/omniroi/omniroi/internal/store"
 )
 
@@ -51,6 +52,9 @@ type Options struct {
 	Attribution *attribution.Service
 	// Budget fits the budget model; nil makes one (share it with the API's to fit once).
 	Budget *mix.Service
+	// Recommend is the recommendation service (clienteling, next best actions); nil makes
+	// one (share serve's, which keeps its model current).
+	Recommend *recommend.Service
 
 	noCache bool // benchmarks measure the queries, not the cache
 	// computeWait is how long a request waits for a background analysis before the page
@@ -83,6 +87,7 @@ type server struct {
 	staticH http.Handler
 	perms   map[string]auth.Permission // route pattern → permission, from routes()
 	budget  *mix.Service
+	rec     *recommend.Service
 }
 
 // NewHandler returns the dashboard, to be mounted at "/" next to the APIs under /v1 and
@@ -119,6 +124,9 @@ func newServer(db *store.DB, opt Options) (*server, http.Handler, error) {
 	}
 	if s.budget == nil {
 		s.budget = mix.NewService(db)
+	}
+	if s.rec = opt.Recommend; s.rec == nil {
+		s.rec = recommend.NewService(db, opt.Logger)
 	}
 	s.cache.off = opt.noCache
 	if opt.computeWait <= 0 {

@@ -116,17 +116,19 @@ type JourneyResult struct {
 
 // Report is what Run did.
 type Report struct {
-	From, To   time.Time           `json:"-"`
-	FromDay    string              `json:"from"`
-	ToDay      string              `json:"to"`
-	Replay     journey.ReplayStats `json:"replay"`
-	Outbox     string              `json:"outbox"`
-	Delivered  map[string]int      `json:"delivered"`
-	Consent    map[string]int      `json:"consented_customers"` // by channel
-	Confirm    Confirmations       `json:"confirmations"`
-	Journeys   []JourneyResult     `json:"journeys"`
-	Reactions  Reactions           `json:"reactions"`
-	WallSecond float64             `json:"seconds"`
+	From, To  time.Time           `json:"-"`
+	FromDay   string              `json:"from"`
+	ToDay     string              `json:"to"`
+	Replay    journey.ReplayStats `json:"replay"`
+	Outbox    string              `json:"outbox"`
+	Delivered map[string]int      `json:"delivered"`
+	Consent   map[string]int      `json:"consented_customers"` // by channel
+	Confirm   Confirmations       `json:"confirmations"`
+	Journeys  []JourneyResult     `json:"journeys"`
+	Reactions Reactions           `json:"reactions"`
+	// SubjectTest is the subject-line test's truth (subjecttest.go).
+	SubjectTest SubjectTestTruth `json:"subject_test"`
+	WallSecond  float64          `json:"seconds"`
 }
 
 // Run applies the templates and replays the last Days of the demo through them. The
@@ -160,6 +162,9 @@ func Run(ctx context.Context, db *store.DB, o Options) (*Report, error) {
 	for _, name := range Templates {
 		src, err := journey.TemplateSource(name)
 		if err != nil {
+			return nil, err
+		}
+		if src, err = withSubjectTest(name, src); err != nil {
 			return nil, err
 		}
 		if _, err := journey.Apply(ctx, db, src); err != nil {
@@ -241,7 +246,7 @@ func Run(ctx context.Context, db *store.DB, o Options) (*Report, error) {
 		return nil, fmt.Errorf("the demo's web source: %w", err)
 	}
 	sim := &customers{db: db, replay: rp, handler: journey.NewHTTPHandler(eng, journey.HandlerOptions{}), base: o.BaseURL,
-		seed: uint64(o.Seed), reactions: reactions, webSource: web.ID, truth: map[string]*Truth{}, confirmRate: o.ConfirmRate}
+		seed: uint64(o.Seed), reactions: reactions, webSource: web.ID, truth: map[string]*Truth{}, confirmRate: o.ConfirmRate, end: to}
 	box.OnDelivery = sim.received
 	defer func() { box.OnDelivery = nil }()
 
@@ -261,6 +266,10 @@ func Run(ctx context.Context, db *store.DB, o Options) (*Report, error) {
 	if sim.err != nil {
 		return nil, sim.err
 	}
+	if err := finishSubjectTruth(ctx, db, &sim.subject); err != nil {
+		return nil, err
+	}
+	rep.SubjectTest = sim.subject
 	rep.Delivered = box.Counts()
 	rep.Confirm.Delivered = box.Confirmations()
 	if err := db.QueryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN confirmed_at > 0 THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN status = 'held' THEN 1 ELSE 0 END), 0)
@@ -372,9 +381,11 @@ type customers struct {
 	// confirmRate is the share of people who confirm an address when asked.
 	confirmRate float64
 
-	mu    sync.Mutex
-	truth map[string]*Truth
-	err   error
+	mu      sync.Mutex
+	truth   map[string]*Truth
+	subject SubjectTestTruth // the subject-line test (subjecttest.go)
+	end     time.Time        // the replay's end: later reactions never happen
+	err     error
 }
 
 func (c *customers) fail(err error) {
@@ -446,13 +457,14 @@ func (c *customers) confirm(ctx context.Context, d Delivery, links map[string][]
 
 type sendInfo struct {
 	journey, entryKey, userID, anonID string
+	experiment, variant               string
 	customer                          int64
 }
 
 func (c *customers) lookup(ctx context.Context, key string) (sendInfo, error) {
 	var s sendInfo
-	err := c.db.QueryRow(ctx, `SELECT s.journey, r.entry_key, r.customer_id FROM journey_sends s JOIN journey_runs r ON r.id = s.run_id WHERE s.idem_key = ?`, key).
-		Scan(&s.journey, &s.entryKey, &s.customer)
+	err := c.db.QueryRow(ctx, `SELECT s.journey, r.entry_key, r.customer_id, COALESCE(s.experiment, ''), COALESCE(s.variant, '') FROM journey_sends s JOIN journey_runs r ON r.id = s.run_id WHERE s.idem_key = ?`, key).
+		Scan(&s.journey, &s.entryKey, &s.customer, &s.experiment, &s.variant)
 	if err != nil {
 		return s, fmt.Errorf("send %s: %w", key, err)
 	}
@@ -478,6 +490,9 @@ func (c *customers) react(ctx context.Context, d Delivery, links map[string][]st
 	between := func(what string, lo, hi time.Duration) time.Time {
 		return at.Add(lo + time.Duration(draw(what)*float64(hi-lo)))
 	}
+	r = c.subjectReaction(s, d.Channel, r, func(rate float64) bool {
+		return draw("open") < rate && len(links["o"]) > 0 && between("open-at", 5*time.Minute, 6*time.Hour).Before(c.end)
+	})
 	clickAt := at
 	clicked := false
 	if d.Channel == "email" {
@@ -686,11 +701,12 @@ func WriteTruth(path string, rep *Report) error {
 		js[j.Name] = jt{j.Truth, rep.Reactions[j.Name]}
 	}
 	raw, err := json.Marshal(struct {
-		From     string        `json:"from"`
-		To       string        `json:"to"`
-		Note     string        `json:"note"`
-		Journeys map[string]jt `json:"journeys"`
-	}{rep.FromDay, rep.ToDay, "Orders caused by journey messages during the replay (`omniroi demo` runs the built-in journeys over the last weeks). They come on top of the channel figures above, which describe the generated history without them.", js})
+		From        string           `json:"from"`
+		To          string           `json:"to"`
+		Note        string           `json:"note"`
+		Journeys    map[string]jt    `json:"journeys"`
+		SubjectTest SubjectTestTruth `json:"subject_test"`
+	}{rep.FromDay, rep.ToDay, "Orders caused by journey messages during the replay (`omniroi demo` runs the built-in journeys over the last weeks). They come on top of the channel figures above, which describe the generated history without them.", js, rep.SubjectTest})
 	if err != nil {
 		return err
 	}

@@ -41,6 +41,21 @@ func TestDemoJourneys(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("replay: %+v; delivered %v; consent %v; %.1fs", rep.Replay, rep.Delivered, rep.Consent, rep.WallSecond)
+	// The subject-line test: both subjects went out, the question one is opened more
+	// often by the known amount, and the stored test's report holds the true difference.
+	st := rep.SubjectTest
+	t.Logf("subject test truth: %+v", st)
+	if st.Runs == 0 || st.Delivered[0] == 0 || st.Delivered[1] == 0 || st.VariantOpen != min(1, st.ControlOpen+SubjectOpenLift) {
+		t.Fatalf("subject test: %+v", st)
+	}
+	v, verdict, err := MeasureSubjectTest(ctx, db, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("subject test measured: diff %v (%v to %v); %s", v.Diff, v.DiffLow, v.DiffHigh, verdict)
+	if !(float64(v.DiffLow) <= st.TrueDiff && st.TrueDiff <= float64(v.DiffHigh)) {
+		t.Errorf("subject test: interval %v to %v misses the true difference %.3f", v.DiffLow, v.DiffHigh, st.TrueDiff)
+	}
 	// SMS and push go through a webhook receiver on loopback, which the demo allows
 	// explicitly (webhooks.allowed_networks): none of its sends may fail as refused.
 	var failed int
