@@ -49,7 +49,7 @@ func loadCA(t *testing.T) (string, []caRow) {
 	return file, rows
 }
 
-func readCA(t *testing.T, file string) []Journey {
+func readCA(t *testing.T, file string) []Path {
 	t.Helper()
 	f, err := os.Open(file)
 	if err != nil {

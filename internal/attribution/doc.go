@@ -1,10 +1,10 @@
 // Package attribution splits conversions and revenue over the marketing touches that
 // preceded them.
 //
-// Input. A Journey is one customer's ordered touches (oldest first) plus what happened at
+// Input. A Path is one customer's ordered touches (oldest first) plus what happened at
 // the end: Conversions, Value and Nulls (non-converting journeys with the same path; path
-// files aggregate many journeys per row). Touch.Time and Journey.ConvertedAt are zero when
-// unknown (path files). A journey builder can either build []Journey and call
+// files aggregate many journeys per row). Touch.Time and Path.ConvertedAt are zero when
+// unknown (path files). A journey builder can either build []Path and call
 // Model.Attribute, or append straight into the compact column form with a SetBuilder and
 // call Model.AttributeSet, which is what the 10-million-journey benchmark does: channel and
 // campaign names become small integer ids, touches live in flat slices, and no model

@@ -3,11 +3,10 @@ package attribution
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"sort"
-	"text/tabwriter"
 
 	"github.com/omniroi/omniroi/internal/money"
 )
@@ -116,47 +115,22 @@ func CompareGroundTruth(results []Result, path string) (GroundTruthReport, error
 	return rep, nil
 }
 
-// WriteTable prints each model's share MAE and per-channel model vs true shares.
-func (g GroundTruthReport) WriteTable(w io.Writer) error {
-	fmt.Fprintf(w, "ground truth: %s\n", g.Source)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "model\tshare MAE\trevenue share MAE\t")
-	if len(g.Models) > 0 {
-		for _, c := range g.Models[0].Channels {
-			fmt.Fprintf(tw, "%s\t", c.Channel)
-		}
+// share is x / tot, 0 when tot is 0.
+func share(x, tot float64) float64 {
+	if tot == 0 {
+		return 0
 	}
-	fmt.Fprintln(tw)
-	if len(g.Models) > 0 {
-		fmt.Fprintf(tw, "true share\t\t\t")
-		for _, c := range g.Models[0].Channels {
-			fmt.Fprintf(tw, "%.1f%%\t", 100*c.TrueShare)
-		}
-		fmt.Fprintln(tw)
-	}
-	for _, m := range g.Models {
-		fmt.Fprintf(tw, "%s\t%.1f pp\t%.1f pp\t", m.Model, 100*m.ShareMAE, 100*m.RevenueMAE)
-		for _, c := range m.Channels {
-			fmt.Fprintf(tw, "%.1f%%\t", 100*c.ModelShare)
-		}
-		fmt.Fprintln(tw)
-	}
-	if err := tw.Flush(); err != nil {
-		return fmt.Errorf("write ground truth: %w", err)
-	}
-	for _, n := range g.Notes {
-		if _, err := fmt.Fprintf(w, "note: %s\n", n); err != nil {
-			return fmt.Errorf("write ground truth: %w", err)
-		}
-	}
-	return nil
+	return x / tot
 }
 
-func writeJSONAny(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		return fmt.Errorf("write json: %w", err)
+// DefaultGroundTruth returns dataDir/ground_truth.json when it exists, else "".
+func DefaultGroundTruth(dataDir string) string {
+	if dataDir == "" {
+		return ""
 	}
-	return nil
+	p := filepath.Join(dataDir, "ground_truth.json")
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
 }

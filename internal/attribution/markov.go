@@ -54,7 +54,7 @@ func (m Markov) Name() string { return "markov" }
 func (m Markov) Convention() string {
 	return conventions["markov"]
 }
-func (m Markov) Attribute(js []Journey) (Result, error) { return attributeJourneys(m, js) }
+func (m Markov) Attribute(js []Path) (Result, error) { return attributePaths(m, js) }
 
 // chain is the estimated absorbing Markov chain. State 0 is the start.
 type chain struct {

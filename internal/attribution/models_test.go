@@ -13,15 +13,15 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 const day = 24 * time.Hour
 
 // path builds a converting journey whose touches are one day apart, the last at conversion.
-func path(conv, value float64, chans ...string) Journey {
-	j := Journey{Conversions: conv, Value: value, ConvertedAt: t0}
+func path(conv, value float64, chans ...string) Path {
+	j := Path{Conversions: conv, Value: value, ConvertedAt: t0}
 	for i, c := range chans {
 		j.Touches = append(j.Touches, Touch{Channel: c, Time: t0.Add(-time.Duration(len(chans)-1-i) * day)})
 	}
 	return j
 }
 
-func run(t *testing.T, name string, cfg Config, js ...Journey) Result {
+func run(t *testing.T, name string, cfg Config, js ...Path) Result {
 	t.Helper()
 	m, err := New(name, cfg)
 	if err != nil {
@@ -169,7 +169,7 @@ func TestWShaped(t *testing.T) {
 	r = run(t, "w_shaped", Config{}, j)
 	want(t, r, map[string]float64{"A": 0.6, "B": 0.05, "C": 0.05, "D": 0.3})
 	j.Milestones = []int{7}
-	if _, err := Must(ByName("w_shaped")).Attribute([]Journey{j}); err == nil {
+	if _, err := Must(ByName("w_shaped")).Attribute([]Path{j}); err == nil {
 		t.Error("milestone outside the journey: no error")
 	}
 }
@@ -197,8 +197,8 @@ func TestCustom(t *testing.T) {
 }
 
 func TestTimeDecayNeedsTimes(t *testing.T) {
-	j := Journey{Touches: []Touch{{Channel: "A"}, {Channel: "B"}}, Conversions: 1}
-	_, err := Must(ByName("time_decay")).Attribute([]Journey{j})
+	j := Path{Touches: []Touch{{Channel: "A"}, {Channel: "B"}}, Conversions: 1}
+	_, err := Must(ByName("time_decay")).Attribute([]Path{j})
 	if !errors.Is(err, ErrNeedsTimes) || !strings.Contains(err.Error(), "time_decay needs touch times; path files have none") {
 		t.Fatalf("err = %v, want ErrNeedsTimes", err)
 	}
@@ -242,14 +242,14 @@ func TestZeroConversions(t *testing.T) {
 		}
 	}
 	// No touches at all: counted as unattributed, not silently lost.
-	r := run(t, "linear", Config{}, Journey{Conversions: 3}, path(1, 10, "A"))
+	r := run(t, "linear", Config{}, Path{Conversions: 3}, path(1, 10, "A"))
 	if r.TotalConversions != 1 || len(r.Notes) == 0 {
 		t.Errorf("touchless journey: total %v notes %v", r.TotalConversions, r.Notes)
 	}
 }
 
 func TestLookback(t *testing.T) {
-	j := Journey{Conversions: 1, Value: 10, ConvertedAt: t0, Milestones: []int{0, 2}, Touches: []Touch{
+	j := Path{Conversions: 1, Value: 10, ConvertedAt: t0, Milestones: []int{0, 2}, Touches: []Touch{
 		{Channel: "Old", Time: t0.Add(-40 * day)},
 		{Channel: "A", Time: t0.Add(-10 * day)},
 		{Channel: "B", Time: t0},
@@ -273,7 +273,7 @@ func TestLookback(t *testing.T) {
 }
 
 func TestMarkovHandComputed(t *testing.T) {
-	js := []Journey{
+	js := []Path{
 		{Touches: []Touch{{Channel: "A"}}, Conversions: 1, Nulls: 1, Value: 10},
 		{Touches: []Touch{{Channel: "B"}}, Nulls: 2},
 		{Touches: []Touch{{Channel: "A"}, {Channel: "B"}}, Conversions: 1, Value: 10},
@@ -286,8 +286,8 @@ func TestMarkovHandComputed(t *testing.T) {
 		t.Errorf("details %+v", d)
 	}
 	// Consecutive repeats collapse: A > A > B is the same chain as A > B.
-	js2 := append([]Journey(nil), js...)
-	js2[2] = Journey{Touches: []Touch{{Channel: "A"}, {Channel: "A"}, {Channel: "B"}}, Conversions: 1, Value: 10}
+	js2 := append([]Path(nil), js...)
+	js2[2] = Path{Touches: []Touch{{Channel: "A"}, {Channel: "A"}, {Channel: "B"}}, Conversions: 1, Value: 10}
 	want(t, run(t, "markov", Config{}, js2...), map[string]float64{"A": 8.0 / 7, "B": 6.0 / 7})
 
 	want(t, run(t, "shapley", Config{}, js...), map[string]float64{"A": 1.5, "B": 0.5})
@@ -295,7 +295,7 @@ func TestMarkovHandComputed(t *testing.T) {
 }
 
 func TestMarkovOrders(t *testing.T) {
-	js := SyntheticJourneys(3000, 5, 3)
+	js := SyntheticPaths(3000, 5, 3)
 	for order := 1; order <= MaxMarkovOrder; order++ {
 		r := run(t, "markov", Config{Order: order}, js...)
 		if d := r.Details.(*MarkovDetails); d.Order != order || d.States < 2 {
@@ -314,7 +314,7 @@ func TestMarkovOrders(t *testing.T) {
 // compact entry points agree.
 func TestSumsAndEntryPointsAgree(t *testing.T) {
 	s := SyntheticSet(5000, 7, 11)
-	js := s.Journeys()
+	js := s.Paths()
 	all, err := AttributeAll(s, Models())
 	if err != nil {
 		t.Fatal(err)
@@ -363,13 +363,13 @@ func TestRegistry(t *testing.T) {
 	}
 }
 
-func TestBadJourneys(t *testing.T) {
-	for _, j := range []Journey{
+func TestBadPaths(t *testing.T) {
+	for _, j := range []Path{
 		{Touches: []Touch{{Channel: "A"}}, Conversions: -1},
 		{Touches: []Touch{{Channel: "A"}}, Value: math.NaN()},
 		{Touches: []Touch{{Channel: ""}}, Conversions: 1},
 	} {
-		if _, err := Compile([]Journey{j}); err == nil {
+		if _, err := Compile([]Path{j}); err == nil {
 			t.Errorf("journey %+v accepted", j)
 		}
 	}
@@ -422,7 +422,7 @@ func TestExp2NonPos(t *testing.T) {
 
 // Campaigns and times that first appear in a later journey are back-filled for earlier ones.
 func TestSetBuilderBackfill(t *testing.T) {
-	js := []Journey{
+	js := []Path{
 		{Touches: []Touch{{Channel: "A"}, {Channel: "B"}}, Conversions: 1, Value: 10},
 		{Touches: []Touch{{Channel: "A", Campaign: "spring", Time: t0.Add(-day)}, {Channel: "B", Time: t0}}, Conversions: 1, Value: 10, ConvertedAt: t0},
 	}

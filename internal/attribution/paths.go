@@ -2,6 +2,7 @@ package attribution
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -14,13 +15,25 @@ import (
 // pathColumns is ChannelAttribution's layout.
 var pathColumns = []string{"path", "total_conversions", "total_conversion_value", "total_null"}
 
-// ReadPaths reads a path file in ChannelAttribution's layout: a header
-// path;total_conversions;total_conversion_value;total_null (";" or "," separated, detected
-// from the header; total_conversion_value and total_null may be absent) and one row per
-// path, "A > B > C", split on ">" with spaces trimmed. Rows repeating a path are summed
-// into one journey (first-seen order). Touches have no times.
-func ReadPaths(r io.Reader) ([]Journey, error) {
-	br := bufio.NewReader(r)
+// ReadPaths reads a path file (see ReadPathSet) into paths, first-seen order. Touches
+// have no times.
+func ReadPaths(r io.Reader) ([]Path, error) {
+	s, err := ReadPathSet(r)
+	if err != nil {
+		return nil, err
+	}
+	return s.Paths(), nil
+}
+
+// ReadPathSet reads a path file in ChannelAttribution's layout straight into a Set: a
+// header path;total_conversions;total_conversion_value;total_null (";" or "," separated,
+// detected from the header; total_conversion_value and total_null may be absent) and one
+// row per path, "A > B > C", split on ">" with spaces trimmed. Rows repeating a path are
+// summed into one path (first-seen order), so memory grows with the distinct paths, not
+// with the file: it is read a buffer at a time, and a line without quotes is split without
+// allocating.
+func ReadPathSet(r io.Reader) (*Set, error) {
+	br := bufio.NewReaderSize(r, 1<<20)
 	header, err := br.ReadString('\n')
 	if err != nil && (err != io.EOF || header == "") {
 		if err == io.EOF {
@@ -29,103 +42,211 @@ func ReadPaths(r io.Reader) ([]Journey, error) {
 		return nil, fmt.Errorf("read path file header: %w", err)
 	}
 	header = strings.TrimPrefix(header, "\ufeff")
-	sep := ';'
+	sep := byte(';')
 	if !strings.ContainsRune(header, ';') && strings.ContainsRune(header, ',') {
 		sep = ','
 	}
-	cr := csv.NewReader(io.MultiReader(strings.NewReader(header), br))
-	cr.Comma = sep
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = true
-	cr.TrimLeadingSpace = true
-	cr.LazyQuotes = true
-	rec, err := cr.Read()
+	head, err := splitQuoted([]byte(strings.TrimRight(header, "\r\n")), sep)
 	if err != nil {
 		return nil, fmt.Errorf("read path file header: %w", err)
 	}
 	col := map[string]int{}
-	for i, name := range rec {
-		col[strings.ToLower(strings.TrimSpace(name))] = i
+	for i, name := range head {
+		col[strings.ToLower(strings.TrimSpace(string(name)))] = i
 	}
 	for _, need := range pathColumns[:2] {
 		if _, ok := col[need]; !ok {
 			return nil, fmt.Errorf("path file header %q: missing column %q (want %s)", strings.TrimSpace(header), need, strings.Join(pathColumns, string(sep)))
 		}
 	}
-	var out []Journey
-	index := map[string]int{}
-	for {
-		rec, err := cr.Read()
+	idx := [4]int{-1, -1, -1, -1}
+	for i, name := range pathColumns {
+		if c, ok := col[name]; ok {
+			idx[i] = c
+		}
+	}
+
+	agg := &pathAgg{index: map[string]int32{}, chIDs: map[string]uint16{}}
+	agg.set.Off = []int64{0}
+	var (
+		fields [][]byte
+		key    []byte
+		chs    []uint16
+		long   []byte
+	)
+	for line := 2; ; line++ {
+		raw, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull { // a line longer than the buffer
+			long = append(long[:0], raw...)
+			for err == bufio.ErrBufferFull {
+				raw, err = br.ReadSlice('\n')
+				long = append(long, raw...)
+			}
+			raw = long
+		}
+		if err != nil && err != io.EOF {
+			return nil, fmt.Errorf("read path file: %w", err)
+		}
+		if len(raw) == 0 && err == io.EOF {
+			break
+		}
+		raw = bytes.TrimRight(raw, "\r\n")
+		if len(bytes.TrimSpace(raw)) == 0 {
+			if err == io.EOF {
+				break
+			}
+			continue // blank line
+		}
+		if bytes.IndexByte(raw, '"') >= 0 {
+			if fields, err = splitQuoted(raw, sep); err != nil {
+				return nil, fmt.Errorf("path file line %d: %w", line, err)
+			}
+		} else {
+			fields = splitFields(raw, sep, fields[:0])
+		}
+		field := func(i int) []byte {
+			if c := idx[i]; c >= 0 && c < len(fields) {
+				return bytes.TrimSpace(fields[c])
+			}
+			return nil
+		}
+		// The path: channels trimmed, the key joins them with '>'.
+		key, chs = key[:0], chs[:0]
+		p := field(0)
+		for {
+			part, rest, more := bytes.Cut(p, []byte{'>'})
+			if ch := bytes.TrimSpace(part); len(ch) > 0 {
+				id, err := agg.channel(ch)
+				if err != nil {
+					return nil, err
+				}
+				if len(chs) > 0 {
+					key = append(key, '>')
+				}
+				key = append(key, ch...)
+				chs = append(chs, id)
+			}
+			if !more {
+				break
+			}
+			p = rest
+		}
+		if len(chs) == 0 {
+			return nil, fmt.Errorf("path file line %d, column path: empty path", line)
+		}
+		var v [3]float64
+		for i := range 3 {
+			if idx[i+1] < 0 {
+				continue
+			}
+			f := field(i + 1)
+			n, perr := parseCount(f)
+			if perr != nil {
+				return nil, fmt.Errorf("path file line %d, column %s: %q is not a number >= 0", line, pathColumns[i+1], f)
+			}
+			v[i] = n
+		}
+		agg.add(key, chs, v)
 		if err == io.EOF {
 			break
 		}
-		if err != nil {
-			return nil, fmt.Errorf("path file: %w", err)
-		}
-		line, _ := cr.FieldPos(0)
-		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
-			continue // blank line
-		}
-		field := func(name string) (string, bool) {
-			i, ok := col[name]
-			if !ok {
-				return "", false
-			}
-			if i >= len(rec) {
-				return "", true
-			}
-			return strings.TrimSpace(rec[i]), true
-		}
-		number := func(name string) (float64, error) {
-			s, ok := field(name)
-			if !ok {
-				return 0, nil
-			}
-			v, err := strconv.ParseFloat(s, 64)
-			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
-				return 0, fmt.Errorf("path file line %d, column %s: %q is not a number >= 0", line, name, s)
-			}
-			return v, nil
-		}
-		path, _ := field("path")
-		var touches []Touch
-		for part := range strings.SplitSeq(path, ">") {
-			if ch := strings.TrimSpace(part); ch != "" {
-				touches = append(touches, Touch{Channel: ch})
-			}
-		}
-		if len(touches) == 0 {
-			return nil, fmt.Errorf("path file line %d, column path: empty path", line)
-		}
-		var j Journey
-		if j.Conversions, err = number("total_conversions"); err != nil {
-			return nil, err
-		}
-		if j.Value, err = number("total_conversion_value"); err != nil {
-			return nil, err
-		}
-		if j.Nulls, err = number("total_null"); err != nil {
-			return nil, err
-		}
-		var key strings.Builder
-		for i, t := range touches {
-			if i > 0 {
-				key.WriteByte('>')
-			}
-			key.WriteString(t.Channel)
-		}
-		if i, ok := index[key.String()]; ok {
-			out[i].Conversions += j.Conversions
-			out[i].Value += j.Value
-			out[i].Nulls += j.Nulls
-			continue
-		}
-		j.Touches = touches
-		index[key.String()] = len(out)
-		out = append(out, j)
 	}
-	if len(out) == 0 {
+	if agg.set.Len() == 0 {
 		return nil, errors.New("path file has no rows")
+	}
+	return &agg.set, nil
+}
+
+// pathAgg sums rows by path into a set.
+type pathAgg struct {
+	set   Set
+	index map[string]int32 // path key → path
+	chIDs map[string]uint16
+}
+
+func (a *pathAgg) channel(name []byte) (uint16, error) {
+	if id, ok := a.chIDs[string(name)]; ok {
+		return id, nil
+	}
+	if len(a.set.Channels) >= math.MaxUint16 {
+		return 0, fmt.Errorf("more than %d channels", math.MaxUint16)
+	}
+	id := uint16(len(a.set.Channels))
+	a.chIDs[string(name)] = id
+	a.set.Channels = append(a.set.Channels, string(name))
+	return id, nil
+}
+
+func (a *pathAgg) add(key []byte, chs []uint16, v [3]float64) {
+	s := &a.set
+	if i, ok := a.index[string(key)]; ok {
+		s.Conv[i] += v[0]
+		s.Value[i] += v[1]
+		s.Nulls[i] += v[2]
+		return
+	}
+	a.index[string(key)] = int32(s.Len())
+	s.Ch = append(s.Ch, chs...)
+	s.Off = append(s.Off, int64(len(s.Ch)))
+	s.Conv = append(s.Conv, v[0])
+	s.Value = append(s.Value, v[1])
+	s.Nulls = append(s.Nulls, v[2])
+}
+
+// parseCount reads a finite number >= 0; an empty field is 0.
+func parseCount(f []byte) (float64, error) {
+	if len(f) == 0 {
+		return 0, nil
+	}
+	// Plain non-negative integers (most counts) without strconv.
+	n := 0.0
+	plain := len(f) <= 15
+	for _, c := range f {
+		if c < '0' || c > '9' {
+			plain = false
+			break
+		}
+		n = n*10 + float64(c-'0')
+	}
+	if plain {
+		return n, nil
+	}
+	v, err := strconv.ParseFloat(string(f), 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+		return 0, errors.New("not a number >= 0")
+	}
+	return v, nil
+}
+
+// splitFields splits an unquoted line on sep.
+func splitFields(line []byte, sep byte, out [][]byte) [][]byte {
+	for {
+		i := bytes.IndexByte(line, sep)
+		if i < 0 {
+			return append(out, line)
+		}
+		out = append(out, line[:i])
+		line = line[i+1:]
+	}
+}
+
+// splitQuoted splits a line with CSV quoting.
+func splitQuoted(line []byte, sep byte) ([][]byte, error) {
+	cr := csv.NewReader(bytes.NewReader(line))
+	cr.Comma = rune(sep)
+	cr.FieldsPerRecord = -1
+	cr.LazyQuotes = true
+	cr.TrimLeadingSpace = true
+	rec, err := cr.Read()
+	if err == io.EOF {
+		return [][]byte{nil}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]byte, len(rec))
+	for i, f := range rec {
+		out[i] = []byte(f)
 	}
 	return out, nil
 }

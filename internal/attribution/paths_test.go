@@ -1,14 +1,8 @@
 package attribution
 
 import (
-	"bytes"
-	"context"
-	"encoding/csv"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
+	"io"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -68,119 +62,55 @@ func TestReadPathsErrors(t *testing.T) {
 	}
 }
 
-func writePaths(t *testing.T) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "paths.csv")
-	data := "path,total_conversions,total_conversion_value,total_null\nA > B,2,20,1\nB,1,5,3\nC > A,0,0,2\n"
-	if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
+// repeatRows is a path file of n rows cycling over a few distinct paths, produced as it is
+// read (nothing the size of the file exists anywhere).
+type repeatRows struct {
+	n, i int
+	buf  []byte
+	head bool
 }
 
-func TestRunAttributeFormats(t *testing.T) {
-	p := writePaths(t)
-	ctx := context.Background()
+var repeatPaths = []string{"A > B > C;1;2.5;0\n", "B > B;0;0;1\n", "C;1;1;2\n", "D > A > D > C;0;0;3\n"}
 
-	var out bytes.Buffer
-	if err := RunAttribute(ctx, Options{PathsFile: p, Model: "first_touch", Format: "csv"}, &out); err != nil {
-		t.Fatal(err)
+func (r *repeatRows) Read(p []byte) (int, error) {
+	if !r.head {
+		r.head = true
+		r.buf = append(r.buf, "path;total_conversions;total_conversion_value;total_null\n"...)
 	}
-	recs, err := csv.NewReader(&out).ReadAll()
-	if err != nil {
-		t.Fatal(err)
+	for len(r.buf) < len(p) && r.i < r.n {
+		r.buf = append(r.buf, repeatPaths[r.i%len(repeatPaths)]...)
+		r.i++
 	}
-	// header + 3 channels (A, B, C)
-	if len(recs) != 4 || strings.Join(recs[0], ",") != "model,channel,conversions,revenue,share" {
-		t.Fatalf("csv %v", recs)
+	if len(r.buf) == 0 {
+		return 0, io.EOF
 	}
-	if got := strings.Join(recs[1], ","); got != "first_touch,A,2,20,0.6666666666666666" {
-		t.Errorf("csv row %q", got)
-	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[:copy(r.buf, r.buf[n:])]
+	return n, nil
+}
 
-	out.Reset()
-	if err := RunAttribute(ctx, Options{PathsFile: p, Format: "json"}, &out); err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		Results []struct {
-			Model      string   `json:"model"`
-			Convention string   `json:"convention"`
-			ByChannel  []Credit `json:"by_channel"`
-		} `json:"results"`
-	}
-	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
-		t.Fatal(err)
-	}
-	// all models except time_decay, which has no times here
-	if len(doc.Results) != len(ModelNames)-1 {
-		t.Errorf("%d results", len(doc.Results))
-	}
-	for _, r := range doc.Results {
-		if r.Convention == "" || r.Model == "time_decay" {
-			t.Errorf("result %s: convention %q", r.Model, r.Convention)
+// TestReadPathSetMemory: reading a path file allocates for its distinct paths, not for its
+// rows: ten times the rows cost no more memory.
+func TestReadPathSetMemory(t *testing.T) {
+	alloc := func(rows int) (uint64, *Set) {
+		src := &repeatRows{n: rows, buf: make([]byte, 0, 4<<20)} // the reader's own buffer is not the parser's
+		var m0, m1 runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m0)
+		set, err := ReadPathSet(src)
+		if err != nil {
+			t.Fatal(err)
 		}
+		runtime.ReadMemStats(&m1)
+		return m1.TotalAlloc - m0.TotalAlloc, set
 	}
-
-	out.Reset()
-	if err := RunAttribute(ctx, Options{PathsFile: p, Model: "all"}, &out); err != nil {
-		t.Fatal(err)
+	small, s1 := alloc(20_000)
+	big, s2 := alloc(200_000)
+	if s1.Len() != len(repeatPaths) || s2.Len() != len(repeatPaths) || s2.Conv[0] != 50_000 || s2.Nulls[3] != 150_000 {
+		t.Fatalf("sets: %d and %d paths, conversions %v, nulls %v", s1.Len(), s2.Len(), s2.Conv, s2.Nulls)
 	}
-	if s := out.String(); !strings.Contains(s, "model: markov") || !strings.Contains(s, "time_decay skipped") {
-		t.Errorf("table output:\n%s", s)
-	}
-
-	out.Reset()
-	if err := RunAttribute(ctx, Options{PathsFile: "-", Model: "markov", Order: 2, Stdin: strings.NewReader("path;total_conversions\nA;1\n")}, &out); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func TestRunAttributeErrors(t *testing.T) {
-	p := writePaths(t)
-	ctx := context.Background()
-	var out bytes.Buffer
-	if err := RunAttribute(ctx, Options{PathsFile: p, Model: "time_decay"}, &out); !errors.Is(err, ErrNeedsTimes) {
-		t.Errorf("time_decay alone: %v", err)
-	}
-	for _, o := range []Options{
-		{PathsFile: p, Model: "nope"},
-		{PathsFile: p, Format: "xml"},
-		{PathsFile: p, Model: "markov", Order: 9},
-		{PathsFile: p, Model: "custom", CustomWeights: []float64{-1, 1, 1}},
-		{PathsFile: filepath.Join(t.TempDir(), "missing.csv")},
-		{},
-	} {
-		if err := RunAttribute(ctx, o, &out); err == nil {
-			t.Errorf("options %+v: no error", o)
-		}
-	}
-	cctx, cancel := context.WithCancel(ctx)
-	cancel()
-	if err := RunAttribute(cctx, Options{PathsFile: p}, &out); !errors.Is(err, context.Canceled) {
-		t.Errorf("cancelled: %v", err)
-	}
-}
-
-func TestManyChannels(t *testing.T) {
-	var b strings.Builder
-	b.WriteString("path;total_conversions;total_conversion_value;total_null\n")
-	for i := range 70 {
-		fmt.Fprintf(&b, "c%d > c%d;1;1;1\n", i, (i+1)%70)
-	}
-	p := filepath.Join(t.TempDir(), "many.csv")
-	if err := os.WriteFile(p, []byte(b.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	if err := RunAttribute(context.Background(), Options{PathsFile: p, Model: "shapley_cr"}, &out); err == nil {
-		t.Error("shapley_cr on 70 channels: no error")
-	}
-	out.Reset()
-	if err := RunAttribute(context.Background(), Options{PathsFile: p}, &out); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(out.String(), "shapley_cr skipped: 70 channels") || !strings.Contains(out.String(), "model: shapley\n") {
-		t.Errorf("output:\n%s", out.String())
+	// The 1 MiB read buffer dominates both; the rows themselves must add nothing.
+	if big > small+64<<10 {
+		t.Errorf("200,000 rows allocated %d bytes, 20,000 rows %d: memory grows with the file", big, small)
 	}
 }

@@ -33,9 +33,9 @@ func TestJourneysThroughProcessor(t *testing.T) {
 				"properties": M{"order_id": "t1", "revenue": 9, "currency": "EUR", "location": "store"}},
 		}
 		identitytest.Load(t, db, "test", jt0.Add(1000*time.Hour), payloads...)
-		opt := JourneyOptions{}
+		opt := PathOptions{}
 		got := collect(&opt)
-		_, sum, err := BuildJourneys(ctx, db, opt)
+		_, sum, err := BuildPaths(ctx, db, opt)
 		if err != nil {
 			t.Fatal(err)
 		}

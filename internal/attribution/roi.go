@@ -2,17 +2,13 @@ package attribution
 
 import (
 	"context"
-	"encoding/csv"
-	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"sort"
-	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/commerce"
 	"github.com/omniroi/omniroi/internal/money"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/workspace"
@@ -20,15 +16,6 @@ import (
 
 // DefaultROIModel is the model ROI uses unless told otherwise.
 const DefaultROIModel = "last_touch"
-
-// ROIOptions configure ROI and RunROI.
-type ROIOptions struct {
-	From, To time.Time // default: the 30 days up to the day after the latest order (UTC days)
-	Model    string    // default last_touch; "all" is not allowed here
-	Config   Config
-	Journeys JourneyOptions // lookback, sessions, conversion events; From/To are set from above
-	Format   string         // table (default), csv or json, for RunROI
-}
 
 // ROIRow is one channel's (Campaign empty) or one campaign's numbers for a period. Money
 // summed from the database is exact minor units; attributed revenue is fractional minor units.
@@ -45,14 +32,13 @@ type ROIRow struct {
 	ROIPercent           *float64 `json:"roi_percent"` // (revenue - spend) / spend * 100; null without spend
 	NewCustomers         int64    `json:"new_customers"`
 	CACMinor             *float64 `json:"cac_minor"` // spend / new customers; null without spend or new customers
-	JourneysTouched      int64    `json:"journeys_touched"`
-	JourneysConverted    int64    `json:"journeys_converted"`
+	PathsTouched         int64    `json:"journeys_touched"`
+	PathsConverted       int64    `json:"journeys_converted"`
 	ConversionRate       *float64 `json:"conversion_rate"`       // converted / touched
-	AvgTouches           float64  `json:"avg_touches"`           // converting journeys it touched
-	AvgDaysToConvert     float64  `json:"avg_days_to_convert"`   // first touch to conversion, same journeys
+	AvgTouches           float64  `json:"avg_touches"`           // converting paths it touched
+	AvgDaysToConvert     float64  `json:"avg_days_to_convert"`   // first touch to conversion, same paths
 	NewRevenueMinor      int64    `json:"new_revenue_minor"`     // first orders it acquired (first touch)
 	ReturningConversions int64    `json:"returning_conversions"` // conversions of returning customers it touched
-	touchSum, daysSum    float64
 }
 
 // ROIPeriod is one date range.
@@ -62,7 +48,7 @@ type ROIPeriod struct {
 	Currency              string    `json:"currency"`
 	Channels              []ROIRow  `json:"channels"`
 	Campaigns             []ROIRow  `json:"campaigns"`
-	SpendMinor            int64     `json:"spend_minor"`
+	SpendMinor            int64     `json:"spend_minor"` // business currency only
 	Conversions           int64     `json:"conversions"`
 	RevenueMinor          int64     `json:"revenue_minor"` // net of refunds, exact
 	AttributedRevenue     float64   `json:"attributed_revenue_minor"`
@@ -76,7 +62,7 @@ type ROIPeriod struct {
 	AvgDaysToConvert      float64   `json:"avg_days_to_convert"`
 	HHI                   float64   `json:"hhi"`                // Σ share² of attributed revenue over channels
 	EffectiveChannels     float64   `json:"effective_channels"` // 1 / HHI
-	Journeys              Summary   `json:"journeys"`
+	Paths                 Summary   `json:"journeys"`
 	Notes                 []string  `json:"notes,omitempty"`
 }
 
@@ -95,78 +81,21 @@ func DefaultROIRange(ctx context.Context, db *store.DB) (from, to time.Time, err
 	if err != nil {
 		return from, to, fmt.Errorf("roi: %w", err)
 	}
-	var last sql64
+	var last *int64
 	if err := db.QueryRow(ctx, `SELECT MAX(ts) FROM orders WHERE ts >= ? AND ts <= ?`, lo.UnixMilli(), hi.UnixMilli()).Scan(&last); err != nil {
 		return from, to, fmt.Errorf("roi: latest order: %w", err)
 	}
 	end := time.Now().UTC()
-	if last.Valid {
-		end = time.UnixMilli(last.V).UTC()
+	if last != nil {
+		end = time.UnixMilli(*last).UTC()
 	}
 	to = time.Date(end.Year(), end.Month(), end.Day()+1, 0, 0, 0, 0, time.UTC)
 	return to.AddDate(0, 0, -30), to, nil
 }
 
-// sql64 scans a nullable integer.
-type sql64 struct {
-	V     int64
-	Valid bool
-}
-
-func (s *sql64) Scan(v any) error {
-	switch x := v.(type) {
-	case nil:
-		s.Valid = false
-	case int64:
-		s.V, s.Valid = x, true
-	default:
-		n, err := strconv.ParseInt(fmt.Sprint(x), 10, 64)
-		if err != nil {
-			return fmt.Errorf("not an integer: %v", x)
-		}
-		s.V, s.Valid = n, true
-	}
-	return nil
-}
-
-// ROI computes the report for opt.From..opt.To and the period of the same length before.
-func ROI(ctx context.Context, db *store.DB, opt ROIOptions) (ROIReport, error) {
-	if opt.Model == "" {
-		opt.Model = DefaultROIModel
-	}
-	m, err := New(opt.Model, opt.Config)
-	if err != nil {
-		return ROIReport{}, fmt.Errorf("roi: %w", err)
-	}
-	if opt.From.IsZero() || opt.To.IsZero() {
-		f, t, err := DefaultROIRange(ctx, db)
-		if err != nil {
-			return ROIReport{}, err
-		}
-		if opt.From.IsZero() && opt.To.IsZero() {
-			opt.From, opt.To = f, t
-		} else if opt.From.IsZero() {
-			opt.From = opt.To.AddDate(0, 0, -30)
-		} else {
-			opt.To = opt.From.AddDate(0, 0, 30)
-		}
-	}
-	if !opt.From.Before(opt.To) {
-		return ROIReport{}, fmt.Errorf("roi: from %s is not before to %s", opt.From.Format(time.DateOnly), opt.To.Format(time.DateOnly))
-	}
-	rep := ROIReport{Model: m.Name(), Convention: m.Convention()}
-	if rep.Current, err = roiPeriod(ctx, db, m, opt, opt.From, opt.To); err != nil {
-		return rep, err
-	}
-	length := opt.To.Sub(opt.From)
-	if rep.Previous, err = roiPeriod(ctx, db, m, opt, opt.From.Add(-length), opt.From); err != nil {
-		return rep, err
-	}
-	return rep, nil
-}
-
 type campKey struct{ channel, campaign string }
 
+// campaignKey is how campaigns match spend: lower-cased, trimmed, empty is "(none)".
 func campaignKey(channel, campaign string) campKey {
 	c := strings.ToLower(strings.TrimSpace(campaign))
 	if c == "" {
@@ -175,8 +104,206 @@ func campaignKey(channel, campaign string) campKey {
 	return campKey{channel, c}
 }
 
-func roiPeriod(ctx context.Context, db *store.DB, m Model, opt ROIOptions, from, to time.Time) (ROIPeriod, error) {
-	p := ROIPeriod{From: from, To: to}
+// pathStat is what the paths of a period say about one channel or campaign, whatever
+// the model.
+type pathStat struct {
+	touched, converted, returning int64
+	newCustomers, newRevenue      int64
+	touchSum, daysSum             float64
+}
+
+// periodStats are a period's model-independent figures per channel and campaign,
+// collected while its paths are built.
+type periodStats struct {
+	ch                                  map[string]*pathStat
+	cp                                  map[campKey]*pathStat
+	convPaths, touchSum, daysSum        float64
+	newCustomers, newRevenue, returning int64
+	seenCh                              map[string]bool
+	seenCp                              map[campKey]bool
+}
+
+func newPeriodStats() *periodStats {
+	return &periodStats{ch: map[string]*pathStat{}, cp: map[campKey]*pathStat{}, seenCh: map[string]bool{}, seenCp: map[campKey]bool{}}
+}
+
+func (ps *periodStats) chStat(name string) *pathStat {
+	r := ps.ch[name]
+	if r == nil {
+		r = &pathStat{}
+		ps.ch[name] = r
+	}
+	return r
+}
+
+func (ps *periodStats) cpStat(k campKey) *pathStat {
+	r := ps.cp[k]
+	if r == nil {
+		r = &pathStat{}
+		ps.cp[k] = r
+	}
+	return r
+}
+
+// add folds one path in (OnPath).
+func (ps *periodStats) add(info PathInfo) {
+	j := &info.Path
+	converted := j.Conversions > 0
+	var days float64
+	if converted && len(j.Touches) > 0 {
+		days = j.ConvertedAt.Sub(j.Touches[0].Time).Hours() / 24
+		ps.convPaths++
+		ps.touchSum += float64(len(j.Touches))
+		ps.daysSum += days
+	}
+	if converted && info.FirstConversion {
+		ps.newCustomers++
+		ps.newRevenue = money.SatAdd(ps.newRevenue, info.ValueMinor)
+		if len(j.Touches) > 0 { // a conversion event without touches acquired nobody we can name
+			first := j.Touches[0]
+			for _, r := range []*pathStat{ps.chStat(first.Channel), ps.cpStat(campaignKey(first.Channel, first.Campaign))} {
+				r.newCustomers++
+				r.newRevenue = money.SatAdd(r.newRevenue, info.ValueMinor)
+			}
+		}
+	} else if converted {
+		ps.returning = money.SatAdd(ps.returning, info.ValueMinor)
+	}
+	clear(ps.seenCh)
+	clear(ps.seenCp)
+	for _, t := range j.Touches {
+		k := campaignKey(t.Channel, t.Campaign)
+		if !ps.seenCh[t.Channel] {
+			ps.seenCh[t.Channel] = true
+			ps.chStat(t.Channel).touch(converted, info.FirstConversion, len(j.Touches), days)
+		}
+		if !ps.seenCp[k] {
+			ps.seenCp[k] = true
+			ps.cpStat(k).touch(converted, info.FirstConversion, len(j.Touches), days)
+		}
+	}
+}
+
+func (r *pathStat) touch(converted, first bool, touches int, days float64) {
+	r.touched++
+	if converted {
+		r.converted++
+		r.touchSum += float64(touches)
+		r.daysSum += days
+		if !first {
+			r.returning++
+		}
+	}
+}
+
+// spendRow is a period's spend of one channel and campaign in the business currency.
+type spendRow struct {
+	key                         campKey
+	amount, impressions, clicks int64
+}
+
+// readSpend reads the spend of the days [from, to) (dates in the zone of from and to: UTC
+// from the CLI, the business zone when the dashboard passes local midnights) in the
+// business currency. Spend in another currency is converted day by day with the stored
+// exchange rates (commerce.FX, the conversion every report uses); a day without a usable
+// rate is left out, with a note saying how much: money is never added across currencies
+// without a rate.
+func readSpend(ctx context.Context, db *store.DB, from, to time.Time, currency string) ([]spendRow, []string, error) {
+	rows, err := db.Query(ctx, `SELECT day, channel, campaign, currency, `+db.SumMinor("amount_minor")+`, `+db.SumMinor("impressions")+`, `+db.SumMinor("clicks")+`
+		FROM spend WHERE day >= ? AND day < ? GROUP BY day, channel, campaign, currency`,
+		from.Format(time.DateOnly), to.Format(time.DateOnly))
+	if err != nil {
+		return nil, nil, fmt.Errorf("read spend: %w", err)
+	}
+	type rawSpend struct {
+		day, cur string
+		r        spendRow
+	}
+	var raw []rawSpend
+	foreign := false
+	for rows.Next() {
+		var channel, campaign string
+		var x rawSpend
+		if err := rows.Scan(&x.day, &channel, &campaign, &x.cur, &x.r.amount, &x.r.impressions, &x.r.clicks); err != nil {
+			rows.Close()
+			return nil, nil, fmt.Errorf("read spend: %w", err)
+		}
+		x.cur = strings.ToUpper(x.cur)
+		x.r.key = campaignKey(channel, campaign)
+		foreign = foreign || x.cur != strings.ToUpper(currency)
+		raw = append(raw, x)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("read spend: %w", err)
+	}
+	var fx *commerce.FX
+	if foreign {
+		if fx, err = commerce.LoadFX(ctx, db); err != nil {
+			return nil, nil, fmt.Errorf("read spend: %w", err)
+		}
+	}
+	byKey := map[campKey]*spendRow{}
+	var keys []campKey
+	missing := map[string]int64{}   // currency → amount left out
+	converted := map[string]int64{} // currency → amount converted
+	for _, x := range raw {
+		amt := x.r.amount
+		if x.cur != strings.ToUpper(currency) {
+			day, err := time.Parse(time.DateOnly, x.day)
+			if err != nil {
+				return nil, nil, fmt.Errorf("read spend: day %q: %w", x.day, err)
+			}
+			c, err := fx.Convert(money.Amount{Minor: amt, Currency: x.cur}, day, currency)
+			if err != nil {
+				missing[x.cur] = money.SatAdd(missing[x.cur], amt)
+				continue
+			}
+			converted[x.cur] = money.SatAdd(converted[x.cur], amt)
+			amt = c.Amount.Minor
+		}
+		r := byKey[x.r.key]
+		if r == nil {
+			r = &spendRow{key: x.r.key}
+			byKey[x.r.key] = r
+			keys = append(keys, x.r.key)
+		}
+		r.amount = money.SatAdd(r.amount, amt)
+		r.impressions += x.r.impressions
+		r.clicks += x.r.clicks
+	}
+	out := make([]spendRow, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, *byKey[k])
+	}
+	var notes []string
+	for c, v := range converted {
+		notes = append(notes, fmt.Sprintf("spend in %s (%s) is converted to %s with the exchange rate of each day", c, money.Format(v, c), currency))
+	}
+	for c, v := range missing {
+		notes = append(notes, fmt.Sprintf("spend in %s (%s) is left out: no exchange rate to %s for its days", c, money.Format(v, c), currency))
+	}
+	sort.Strings(notes)
+	return out, notes, nil
+}
+
+// ROI joins the credit of a model that ran in the period with its spend and path
+// figures (docs/attribution.md, "ROI").
+func (p *Period) ROI(model string) (ROIPeriod, error) {
+	res := p.Result(model)
+	if res == nil {
+		if why := p.skipReason(model); why != "" {
+			return ROIPeriod{}, fmt.Errorf("roi: %s", why)
+		}
+		if p.Summary.Conversions > 0 {
+			return ROIPeriod{}, fmt.Errorf("roi: model %s was not run for this period", model)
+		}
+	}
+	out := ROIPeriod{From: p.From, To: p.To, Currency: p.Currency, Paths: p.Summary,
+		Conversions: p.Summary.Conversions, RevenueMinor: p.Summary.RevenueMinor}
+	out.Notes = append(out.Notes, p.Summary.Notes...)
+	out.Notes = append(out.Notes, p.spendNotes...)
+	st := p.stats
 	chRows := map[string]*ROIRow{}
 	cpRows := map[campKey]*ROIRow{}
 	ch := func(name string) *ROIRow {
@@ -195,155 +322,78 @@ func roiPeriod(ctx context.Context, db *store.DB, m Model, opt ROIOptions, from,
 		}
 		return r
 	}
-	var convJourneys, touchSum, daysSum float64
-	seenCh := map[string]bool{}
-	seenCp := map[campKey]bool{}
-	jo := opt.Journeys
-	jo.From, jo.To = from, to
-	jo.OnJourney = func(info JourneyInfo) {
-		j := &info.Journey
-		converted := j.Conversions > 0
-		var days float64
-		if converted && len(j.Touches) > 0 {
-			days = j.ConvertedAt.Sub(j.Touches[0].Time).Hours() / 24
-			convJourneys++
-			touchSum += float64(len(j.Touches))
-			daysSum += days
-		}
-		if converted && info.FirstConversion {
-			p.NewCustomers++
-			p.NewRevenueMinor = money.SatAdd(p.NewRevenueMinor, info.ValueMinor)
-			if len(j.Touches) > 0 { // a conversion event without touches acquired nobody we can name
-				first := j.Touches[0]
-				r := ch(first.Channel)
-				r.NewCustomers++
-				r.NewRevenueMinor = money.SatAdd(r.NewRevenueMinor, info.ValueMinor)
-				c := cp(campaignKey(first.Channel, first.Campaign))
-				c.NewCustomers++
-				c.NewRevenueMinor = money.SatAdd(c.NewRevenueMinor, info.ValueMinor)
-			}
-		} else if converted {
-			p.ReturningRevenueMinor = money.SatAdd(p.ReturningRevenueMinor, info.ValueMinor)
-		}
-		clear(seenCh)
-		clear(seenCp)
-		for _, t := range j.Touches {
-			k := campaignKey(t.Channel, t.Campaign)
-			for _, r := range []*ROIRow{ch(t.Channel), cp(k)} {
-				isCh := r.Campaign == ""
-				if (isCh && seenCh[t.Channel]) || (!isCh && seenCp[k]) {
-					continue
-				}
-				r.JourneysTouched++
-				if converted {
-					r.JourneysConverted++
-					r.touchSum += float64(len(j.Touches))
-					r.daysSum += days
-					if !info.FirstConversion {
-						r.ReturningConversions++
-					}
-				}
-			}
-			seenCh[t.Channel], seenCp[k] = true, true
+	fill := func(r *ROIRow, s *pathStat) {
+		r.PathsTouched, r.PathsConverted, r.ReturningConversions = s.touched, s.converted, s.returning
+		r.NewCustomers, r.NewRevenueMinor = s.newCustomers, s.newRevenue
+		if s.converted > 0 {
+			r.AvgTouches = s.touchSum / float64(s.converted)
+			r.AvgDaysToConvert = s.daysSum / float64(s.converted)
 		}
 	}
-	set, sum, err := BuildJourneys(ctx, db, jo)
-	if err != nil {
-		return p, fmt.Errorf("roi: %w", err)
+	for name, s := range st.ch {
+		fill(ch(name), s)
 	}
-	p.Journeys, p.Currency = sum, sum.Currency
-	p.Conversions, p.RevenueMinor = sum.Conversions, sum.RevenueMinor
-	p.Notes = append(p.Notes, sum.Notes...)
-	if convJourneys > 0 {
-		p.AvgTouches, p.AvgDaysToConvert = touchSum/convJourneys, daysSum/convJourneys
+	for k, s := range st.cp {
+		fill(cp(k), s)
+	}
+	out.NewCustomers, out.NewRevenueMinor, out.ReturningRevenueMinor = st.newCustomers, st.newRevenue, st.returning
+	if st.convPaths > 0 {
+		out.AvgTouches, out.AvgDaysToConvert = st.touchSum/st.convPaths, st.daysSum/st.convPaths
 	}
 	scale := math.Pow10(money.Exponent(p.Currency))
-	if set.Len() > 0 {
-		if m.Name() == "time_decay" && set.Age == nil {
-			return p, fmt.Errorf("roi: %w", ErrNeedsTimes)
-		}
-		res, err := m.AttributeSet(set)
-		if err != nil {
-			return p, fmt.Errorf("roi: %s: %w", m.Name(), err)
-		}
+	if res != nil {
 		for _, c := range res.ByChannel {
 			r := ch(c.Key)
 			r.Conversions, r.RevenueMinor = c.Conversions, c.Value*scale
-			p.AttributedRevenue += c.Value * scale
+			out.AttributedRevenue += c.Value * scale
 		}
 		for _, c := range res.ByCampaign {
 			r := cp(campaignKey(c.Channel, c.Key))
 			r.Conversions += c.Conversions
 			r.RevenueMinor += c.Value * scale
 		}
-		p.Notes = append(p.Notes, res.Notes...)
+		out.Notes = append(out.Notes, res.Notes...)
 	}
-
 	// Spend: channel names match exactly, campaigns case-insensitively.
-	rows, err := db.Query(ctx, `SELECT channel, campaign, currency, `+db.SumMinor("amount_minor")+`, `+db.SumMinor("impressions")+`, `+db.SumMinor("clicks")+`
-		FROM spend WHERE day >= ? AND day < ? GROUP BY channel, campaign, currency`,
-		from.Format(time.DateOnly), to.Format(time.DateOnly)) // days in the range's own time zone
-	if err != nil {
-		return p, fmt.Errorf("roi: read spend: %w", err)
-	}
-	defer rows.Close()
-	otherCur := map[string]bool{}
-	for rows.Next() {
-		var channel, campaign, cur string
-		var amt, imp, clk int64
-		if err := rows.Scan(&channel, &campaign, &cur, &amt, &imp, &clk); err != nil {
-			return p, fmt.Errorf("roi: read spend: %w", err)
+	for _, s := range p.spend {
+		for _, r := range []*ROIRow{ch(s.key.channel), cp(s.key)} {
+			r.SpendMinor = money.SatAdd(r.SpendMinor, s.amount)
+			r.Impressions += s.impressions
+			r.Clicks += s.clicks
 		}
-		if !strings.EqualFold(cur, p.Currency) {
-			otherCur[cur] = true
-		}
-		for _, r := range []*ROIRow{ch(channel), cp(campaignKey(channel, campaign))} {
-			r.SpendMinor = money.SatAdd(r.SpendMinor, amt)
-			r.Impressions += imp
-			r.Clicks += clk
-		}
-		p.SpendMinor = money.SatAdd(p.SpendMinor, amt)
+		out.SpendMinor = money.SatAdd(out.SpendMinor, s.amount)
 	}
-	if err := rows.Err(); err != nil {
-		return p, fmt.Errorf("roi: read spend: %w", err)
-	}
-	for c := range otherCur {
-		p.Notes = append(p.Notes, fmt.Sprintf("spend in %s was added as if in %s (no exchange rates)", c, p.Currency))
-	}
-
 	finish := func(r *ROIRow) {
 		r.ROAS, r.ROIPercent = roas(r.RevenueMinor, r.SpendMinor)
 		if r.SpendMinor != 0 {
 			r.CACMinor = ratio(float64(r.SpendMinor), float64(r.NewCustomers))
 		}
-		r.ConversionRate = ratio(float64(r.JourneysConverted), float64(r.JourneysTouched))
-		if r.JourneysConverted > 0 {
-			r.AvgTouches = r.touchSum / float64(r.JourneysConverted)
-			r.AvgDaysToConvert = r.daysSum / float64(r.JourneysConverted)
-		}
-		if p.AttributedRevenue != 0 {
-			r.RevenueShare = r.RevenueMinor / p.AttributedRevenue
+		r.ConversionRate = ratio(float64(r.PathsConverted), float64(r.PathsTouched))
+		if out.AttributedRevenue != 0 {
+			r.RevenueShare = r.RevenueMinor / out.AttributedRevenue
 		}
 	}
+	out.Channels = make([]ROIRow, 0, len(chRows))
 	for _, r := range chRows {
 		finish(r)
-		p.Channels = append(p.Channels, *r)
+		out.Channels = append(out.Channels, *r)
 	}
+	out.Campaigns = make([]ROIRow, 0, len(cpRows))
 	for _, r := range cpRows {
 		finish(r)
-		p.Campaigns = append(p.Campaigns, *r)
+		out.Campaigns = append(out.Campaigns, *r)
 	}
-	sortROI(p.Channels)
-	sortROI(p.Campaigns)
-	p.ROAS, p.ROIPercent = roas(p.AttributedRevenue, p.SpendMinor)
-	p.BlendedCACMinor = ratio(float64(p.SpendMinor), float64(p.NewCustomers))
-	vals := make([]float64, len(p.Channels))
-	for i, r := range p.Channels {
+	sortROI(out.Channels)
+	sortROI(out.Campaigns)
+	out.ROAS, out.ROIPercent = roas(out.AttributedRevenue, out.SpendMinor)
+	out.BlendedCACMinor = ratio(float64(out.SpendMinor), float64(out.NewCustomers))
+	vals := make([]float64, len(out.Channels))
+	for i, r := range out.Channels {
 		vals[i] = r.RevenueMinor
 	}
-	p.HHI, p.EffectiveChannels = Concentration(vals)
-	sort.Strings(p.Notes)
-	return p, nil
+	out.HHI, out.EffectiveChannels = Concentration(vals)
+	sort.Strings(out.Notes)
+	return out, nil
 }
 
 // Concentration returns the Herfindahl–Hirschman index of the positive values' shares
@@ -400,153 +450,4 @@ func sortROI(rs []ROIRow) {
 		}
 		return a.Campaign < b.Campaign
 	})
-}
-
-// RunROI computes the ROI report and writes it as a table, CSV or JSON.
-func RunROI(ctx context.Context, db *store.DB, opt ROIOptions, stdout io.Writer) error {
-	format := opt.Format
-	if format == "" {
-		format = "table"
-	}
-	if format != "table" && format != "csv" && format != "json" {
-		return fmt.Errorf("roi: unknown format %q (table, csv or json)", format)
-	}
-	rep, err := ROI(ctx, db, opt)
-	if err != nil {
-		return err
-	}
-	switch format {
-	case "json":
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
-			return fmt.Errorf("roi: write json: %w", err)
-		}
-		return nil
-	case "csv":
-		return writeROICSV(stdout, rep)
-	}
-	return writeROITable(stdout, rep)
-}
-
-func fmtOpt(p *float64, format string) string {
-	if p == nil || math.IsNaN(*p) || math.IsInf(*p, 0) {
-		return "-"
-	}
-	return fmt.Sprintf(format, *p)
-}
-
-// minorStr prints fractional minor units in major units, rounded to the minor unit.
-func minorStr(v float64, cur string) string {
-	return money.Format(int64(math.Round(v)), cur)
-}
-
-func optMinor(p *float64, cur string) string {
-	if p == nil {
-		return "-"
-	}
-	return minorStr(*p, cur)
-}
-
-func writeROITable(w io.Writer, rep ROIReport) error {
-	cur, prev := rep.Current, rep.Previous
-	c := cur.Currency
-	fmt.Fprintf(w, "ROI %s to %s (previous: %s to %s), model %s, money in %s\n\n",
-		cur.From.Format(time.DateOnly), cur.To.Format(time.DateOnly), prev.From.Format(time.DateOnly), prev.To.Format(time.DateOnly), rep.Model, c)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "channel\tspend\tconversions\trevenue\tROAS\tROI %%\tnew cust.\tCAC\tconv. rate\ttouches\tdays\tprev. spend\tprev. revenue\tprev. ROAS\t\n")
-	prevBy := map[string]ROIRow{}
-	for _, r := range prev.Channels {
-		prevBy[r.Channel] = r
-	}
-	for _, r := range cur.Channels {
-		pr, ok := prevBy[r.Channel]
-		ps, prv, pro := "-", "-", "-"
-		if ok {
-			ps, prv, pro = money.Format(pr.SpendMinor, c), minorStr(pr.RevenueMinor, c), fmtOpt(pr.ROAS, "%.2f")
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%.1f\t%s\t%s\t%s\t%d\t%s\t%s\t%.1f\t%.1f\t%s\t%s\t%s\t\n", r.Channel, money.Format(r.SpendMinor, c),
-			r.Conversions, minorStr(r.RevenueMinor, c), fmtOpt(r.ROAS, "%.2f"), fmtOpt(r.ROIPercent, "%.0f%%"),
-			r.NewCustomers, optMinor(r.CACMinor, c), pct(r.ConversionRate), r.AvgTouches, r.AvgDaysToConvert, ps, prv, pro)
-	}
-	fmt.Fprintf(tw, "total\t%s\t%d\t%s\t%s\t%s\t%d\t%s\t\t%.1f\t%.1f\t%s\t%s\t%s\t\n", money.Format(cur.SpendMinor, c), cur.Conversions,
-		minorStr(cur.AttributedRevenue, c), fmtOpt(cur.ROAS, "%.2f"), fmtOpt(cur.ROIPercent, "%.0f%%"), cur.NewCustomers,
-		optMinor(cur.BlendedCACMinor, c), cur.AvgTouches, cur.AvgDaysToConvert,
-		money.Format(prev.SpendMinor, c), minorStr(prev.AttributedRevenue, c), fmtOpt(prev.ROAS, "%.2f"))
-	if err := tw.Flush(); err != nil {
-		return fmt.Errorf("roi: write table: %w", err)
-	}
-	fmt.Fprintf(w, "\nrevenue (net of refunds) %s: new customers %s, returning %s; previous period %s\n",
-		money.Format(cur.RevenueMinor, c), money.Format(cur.NewRevenueMinor, c), money.Format(cur.ReturningRevenueMinor, c), money.Format(prev.RevenueMinor, c))
-	fmt.Fprintf(w, "concentration: HHI %.3f, effective channels %.1f (previous %.3f, %.1f)\n\n", cur.HHI, cur.EffectiveChannels, prev.HHI, prev.EffectiveChannels)
-
-	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "channel\tcampaign\tspend\tclicks\tconversions\trevenue\tROAS\tnew cust.\tCAC\tconv. rate\t\n")
-	for _, r := range cur.Campaigns {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.1f\t%s\t%s\t%d\t%s\t%s\t\n", r.Channel, r.Campaign, money.Format(r.SpendMinor, c), r.Clicks,
-			r.Conversions, minorStr(r.RevenueMinor, c), fmtOpt(r.ROAS, "%.2f"), r.NewCustomers, optMinor(r.CACMinor, c), pct(r.ConversionRate))
-	}
-	if err := tw.Flush(); err != nil {
-		return fmt.Errorf("roi: write table: %w", err)
-	}
-	for _, n := range cur.Notes {
-		fmt.Fprintf(w, "note: %s\n", n)
-	}
-	_, err := fmt.Fprintf(w, "\n%s\n", rep.Convention)
-	return err
-}
-
-func pct(p *float64) string {
-	if p == nil {
-		return "-"
-	}
-	return fmt.Sprintf("%.1f%%", 100**p)
-}
-
-// writeROICSV writes one row per period, level (channel or campaign) and key.
-func writeROICSV(w io.Writer, rep ROIReport) error {
-	cw := csv.NewWriter(w)
-	head := []string{"period", "from", "to", "model", "level", "channel", "campaign", "currency", "spend", "impressions", "clicks",
-		"conversions", "revenue", "roas", "roi_percent", "new_customers", "cac", "journeys_touched", "journeys_converted",
-		"conversion_rate", "avg_touches", "avg_days_to_convert"}
-	if err := cw.Write(head); err != nil {
-		return fmt.Errorf("roi: write csv: %w", err)
-	}
-	f := func(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
-	fp := func(p *float64) string {
-		if p == nil {
-			return ""
-		}
-		return f(*p)
-	}
-	for _, per := range []struct {
-		name string
-		p    ROIPeriod
-	}{{"current", rep.Current}, {"previous", rep.Previous}} {
-		c := per.p.Currency
-		for _, lvl := range []struct {
-			name string
-			rows []ROIRow
-		}{{"channel", per.p.Channels}, {"campaign", per.p.Campaigns}} {
-			for _, r := range lvl.rows {
-				cac := ""
-				if r.CACMinor != nil {
-					cac = minorStr(*r.CACMinor, c)
-				}
-				rec := []string{per.name, per.p.From.Format(time.DateOnly), per.p.To.Format(time.DateOnly), rep.Model, lvl.name,
-					r.Channel, r.Campaign, c, money.Format(r.SpendMinor, c), strconv.FormatInt(r.Impressions, 10), strconv.FormatInt(r.Clicks, 10),
-					f(r.Conversions), minorStr(r.RevenueMinor, c), fp(r.ROAS), fp(r.ROIPercent), strconv.FormatInt(r.NewCustomers, 10), cac,
-					strconv.FormatInt(r.JourneysTouched, 10), strconv.FormatInt(r.JourneysConverted, 10), fp(r.ConversionRate),
-					f(r.AvgTouches), f(r.AvgDaysToConvert)}
-				if err := cw.Write(rec); err != nil {
-					return fmt.Errorf("roi: write csv: %w", err)
-				}
-			}
-		}
-	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
-		return fmt.Errorf("roi: write csv: %w", err)
-	}
-	return nil
 }

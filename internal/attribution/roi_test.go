@@ -1,10 +1,7 @@
 package attribution
 
 import (
-	"bytes"
 	"context"
-	"encoding/csv"
-	"encoding/json"
 	"math"
 	"strings"
 	"testing"
@@ -53,7 +50,7 @@ func deref(p *float64) float64 {
 func TestROI(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		roiFixture(t, db)
-		rep, err := ROI(context.Background(), db, ROIOptions{From: jt0, To: jt0.AddDate(0, 0, 2)})
+		rep, err := NewService(db).ROI(context.Background(), ROIQuery{From: jt0, To: jt0.AddDate(0, 0, 2)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,12 +76,12 @@ func TestROI(t *testing.T) {
 		ps, soc, em := by["Paid Search"], by["Paid Social"], by["Email"]
 		if ps.SpendMinor != 3000 || !approx(ps.Conversions, 2) || !approx(ps.RevenueMinor, 14000) || !approx(deref(ps.ROAS), 14000.0/3000) ||
 			!approx(deref(ps.ROIPercent), (14000.0-3000)/3000*100) || ps.NewCustomers != 1 || !approx(deref(ps.CACMinor), 3000) ||
-			ps.JourneysTouched != 2 || ps.JourneysConverted != 2 || !approx(deref(ps.ConversionRate), 1) || ps.ReturningConversions != 1 ||
+			ps.PathsTouched != 2 || ps.PathsConverted != 2 || !approx(deref(ps.ConversionRate), 1) || ps.ReturningConversions != 1 ||
 			ps.Impressions != 200 || ps.Clicks != 20 || !approx(ps.RevenueShare, 0.7) {
 			t.Errorf("Paid Search %+v", ps)
 		}
 		if soc.SpendMinor != 5000 || soc.Conversions != 0 || !approx(deref(soc.ROAS), 0) || !approx(deref(soc.ROIPercent), -100) ||
-			soc.NewCustomers != 1 || !approx(deref(soc.CACMinor), 5000) || soc.JourneysTouched != 2 || !approx(deref(soc.ConversionRate), 0.5) ||
+			soc.NewCustomers != 1 || !approx(deref(soc.CACMinor), 5000) || soc.PathsTouched != 2 || !approx(deref(soc.ConversionRate), 0.5) ||
 			!approx(soc.AvgTouches, 2) || !approx(soc.AvgDaysToConvert, 21.5/24) {
 			t.Errorf("Paid Social %+v", soc)
 		}
@@ -111,7 +108,7 @@ func TestROI(t *testing.T) {
 		}
 
 		// Linear splits B's order 50/50 between Paid Social and Email.
-		rep, err = ROI(context.Background(), db, ROIOptions{From: jt0, To: jt0.AddDate(0, 0, 2), Model: "linear"})
+		rep, err = NewService(db).ROI(context.Background(), ROIQuery{From: jt0, To: jt0.AddDate(0, 0, 2), Model: "linear"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,7 +117,7 @@ func TestROI(t *testing.T) {
 				t.Errorf("linear Paid Social %+v", r)
 			}
 		}
-		if _, err := ROI(context.Background(), db, ROIOptions{Model: "all"}); err == nil {
+		if _, err := NewService(db).ROI(context.Background(), ROIQuery{Model: "all"}); err == nil {
 			t.Error("model all accepted")
 		}
 	})
@@ -143,56 +140,6 @@ func TestConcentration(t *testing.T) {
 	}
 }
 
-func TestRunROIFormats(t *testing.T) {
-	db := storetest.SQLite(t)
-	roiFixture(t, db)
-	opt := ROIOptions{From: jt0, To: jt0.AddDate(0, 0, 2)}
-	var buf bytes.Buffer
-	opt.Format = "csv"
-	if err := RunROI(context.Background(), db, opt, &buf); err != nil {
-		t.Fatal(err)
-	}
-	recs, err := csv.NewReader(&buf).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	found := false
-	for _, r := range recs[1:] {
-		if r[0] == "current" && r[4] == "channel" && r[5] == "Paid Search" {
-			found = true
-			if r[8] != "30.00" || r[12] != "140.00" || r[16] != "30.00" || !strings.HasPrefix(r[13], "4.666") {
-				t.Errorf("Paid Search row %q", r)
-			}
-		}
-	}
-	if !found || recs[0][0] != "period" {
-		t.Errorf("csv %q", recs)
-	}
-	buf.Reset()
-	opt.Format = "json"
-	if err := RunROI(context.Background(), db, opt, &buf); err != nil {
-		t.Fatal(err)
-	}
-	var rep ROIReport
-	if err := json.Unmarshal(buf.Bytes(), &rep); err != nil || rep.Current.SpendMinor != 8500 || rep.Convention == "" {
-		t.Errorf("json: %v %+v", err, rep.Current)
-	}
-	buf.Reset()
-	opt.Format = "table"
-	if err := RunROI(context.Background(), db, opt, &buf); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"Paid Search", "4.67", "HHI 0.580", "effective channels 1.7", "42.50"} {
-		if !strings.Contains(buf.String(), want) {
-			t.Errorf("table lacks %q:\n%s", want, buf.String())
-		}
-	}
-	opt.Format = "xml"
-	if err := RunROI(context.Background(), db, opt, &buf); err == nil {
-		t.Error("format xml accepted")
-	}
-}
-
 // Conversion events without any touch are counted but credited to no channel.
 func TestROIUntouchedConversionEvent(t *testing.T) {
 	db := storetest.SQLite(t)
@@ -202,14 +149,54 @@ func TestROIUntouchedConversionEvent(t *testing.T) {
 	f.act(2, at(0, "09:00"), "Home", "Email", "news")
 	seq = f.act(2, at(0, "09:10"), "Signed Up", "Direct", "(none)")
 	f.event(seq, at(0, "09:10"), "Signed Up", `{"properties":{"revenue":5}}`)
-	rep, err := ROI(context.Background(), db, ROIOptions{From: jt0, To: jt0.AddDate(0, 0, 1),
-		Journeys: JourneyOptions{ConversionEvents: []string{"Signed Up"}}})
+	rep, err := NewService(db).ROI(context.Background(), ROIQuery{From: jt0, To: jt0.AddDate(0, 0, 1),
+		Paths: PathOptions{ConversionEvents: []string{"Signed Up"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := rep.Current
-	if p.Conversions != 2 || p.NewCustomers != 2 || p.NewRevenueMinor != 800 || p.Journeys.Unattributed != 1 ||
+	if p.Conversions != 2 || p.NewCustomers != 2 || p.NewRevenueMinor != 800 || p.Paths.Unattributed != 1 ||
 		len(p.Channels) != 1 || p.Channels[0].Channel != "Email" || p.Channels[0].NewCustomers != 1 || !approx(p.AvgTouches, 1) {
 		t.Errorf("%+v", p)
 	}
+}
+
+// Spend in another currency is converted with the stored exchange rate of its day; a day
+// without a rate is left out with a note, and importing rates changes the report.
+func TestROISpendOtherCurrency(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		roiFixture(t, db)
+		f := newFixture(t, db)
+		f.exec(`INSERT INTO spend (day, channel, campaign, platform, amount_minor, currency, impressions, clicks)
+			VALUES ('2026-03-01', 'Paid Social', 'fb', 'meta', 1000, 'USD', 0, 0), ('2026-03-02', 'Paid Social', 'fb', 'meta', 1000, 'JPY', 0, 0)`)
+		svc := NewService(db)
+		q := ROIQuery{From: jt0, To: jt0.AddDate(0, 0, 2)}
+		rep, err := svc.ROI(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		social := func(p ROIPeriod) int64 {
+			for _, r := range p.Channels {
+				if r.Channel == "Paid Social" {
+					return r.SpendMinor
+				}
+			}
+			return -1
+		}
+		if got := social(rep.Current); got != 5000 || !strings.Contains(strings.Join(rep.Current.Notes, "\n"), "spend in USD (10.00) is left out") {
+			t.Errorf("without rates: Paid Social spend %d, notes %q", got, rep.Current.Notes)
+		}
+		// 1 EUR = 1.25 USD: 10.00 USD is 8.00 EUR. 1 EUR = 160 JPY: ¥1000 is 6.25 EUR.
+		f.exec(`INSERT INTO fx_rates (base, quote, day, rate) VALUES ('EUR', 'USD', '2026-02-27', '1.25'), ('EUR', 'JPY', '2026-03-02', '160')`)
+		rep, err = svc.ROI(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := social(rep.Current); got != 5000+800+625 || rep.Current.SpendMinor != 8500+800+625 {
+			t.Errorf("with rates: Paid Social spend %d, total %d, notes %q", got, rep.Current.SpendMinor, rep.Current.Notes)
+		}
+		if n := strings.Join(rep.Current.Notes, "\n"); !strings.Contains(n, "spend in USD (10.00) is converted to EUR") || strings.Contains(n, "left out") {
+			t.Errorf("notes %q", rep.Current.Notes)
+		}
+	})
 }

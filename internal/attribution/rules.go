@@ -137,8 +137,8 @@ type ruleModel struct {
 
 func (m ruleModel) Name() string       { return m.name }
 func (m ruleModel) Convention() string { return m.convention }
-func (m ruleModel) Attribute(js []Journey) (Result, error) {
-	return attributeJourneys(m, js)
+func (m ruleModel) Attribute(js []Path) (Result, error) {
+	return attributePaths(m, js)
 }
 func (m ruleModel) AttributeSet(s *Set) (Result, error) {
 	rs, err := AttributeAll(s, []Model{m})
@@ -148,7 +148,7 @@ func (m ruleModel) AttributeSet(s *Set) (Result, error) {
 	return rs[0], nil
 }
 
-func attributeJourneys(m Model, js []Journey) (Result, error) {
+func attributePaths(m Model, js []Path) (Result, error) {
 	s, err := Compile(js)
 	if err != nil {
 		return Result{}, fmt.Errorf("%s: %w", m.Name(), err)

@@ -18,9 +18,9 @@ import (
 // It is exact for any number of channels and costs one pass over the touches.
 type Shapley struct{}
 
-func (Shapley) Name() string                             { return "shapley" }
-func (Shapley) Convention() string                       { return conventions["shapley"] }
-func (m Shapley) Attribute(js []Journey) (Result, error) { return attributeJourneys(m, js) }
+func (Shapley) Name() string                          { return "shapley" }
+func (Shapley) Convention() string                    { return conventions["shapley"] }
+func (m Shapley) Attribute(js []Path) (Result, error) { return attributePaths(m, js) }
 
 func (Shapley) AttributeSet(s *Set) (Result, error) {
 	nc := len(s.Channels)
@@ -99,9 +99,9 @@ type ShapleyCRDetails struct {
 	MaxChannelsSet int          `json:"max_channels_in_a_set"`
 }
 
-func (ShapleyCR) Name() string                             { return "shapley_cr" }
-func (ShapleyCR) Convention() string                       { return conventions["shapley_cr"] }
-func (m ShapleyCR) Attribute(js []Journey) (Result, error) { return attributeJourneys(m, js) }
+func (ShapleyCR) Name() string                          { return "shapley_cr" }
+func (ShapleyCR) Convention() string                    { return conventions["shapley_cr"] }
+func (m ShapleyCR) Attribute(js []Path) (Result, error) { return attributePaths(m, js) }
 
 // maxSetChannels is the most channels shapley_cr handles (sets are 64-bit masks).
 const maxSetChannels = 64

@@ -7,9 +7,9 @@ import (
 	"testing"
 )
 
-// randomJourneys draws small journeys over nc channels named c0, c1, ...
-func randomJourneys(rng *rand.Rand, n, nc int) []Journey {
-	js := make([]Journey, n)
+// randomPaths draws small journeys over nc channels named c0, c1, ...
+func randomPaths(rng *rand.Rand, n, nc int) []Path {
+	js := make([]Path, n)
 	for i := range js {
 		k := 1 + rng.IntN(4)
 		for range k {
@@ -64,7 +64,7 @@ func bruteShapley(names []string, v func(in map[string]bool) float64) map[string
 	return phi
 }
 
-func channelSet(j Journey) map[string]bool {
+func channelSet(j Path) map[string]bool {
 	s := map[string]bool{}
 	for _, t := range j.Touches {
 		s[t.Channel] = true
@@ -82,7 +82,7 @@ func setKey(s map[string]bool, names []string) string {
 	return k
 }
 
-func namesOf(js []Journey) []string {
+func namesOf(js []Path) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, j := range js {
@@ -100,7 +100,7 @@ func TestShapleyBruteForce(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for trial := range 20 {
 		nc := 2 + trial%5
-		js := randomJourneys(rng, 30, nc)
+		js := randomPaths(rng, 30, nc)
 		names := namesOf(js)
 		// Coalition value: conversions of journeys whose channel set lies inside it.
 		v := func(in map[string]bool) float64 {
@@ -127,7 +127,7 @@ func TestShapleyBruteForce(t *testing.T) {
 }
 
 // crGame is the counterfactual conversion-rate game written out from its definition.
-func crGame(js []Journey, names []string) func(in map[string]bool) float64 {
+func crGame(js []Path, names []string) func(in map[string]bool) float64 {
 	type agg struct{ conv, n float64 }
 	bySet := map[string]*agg{}
 	sets := map[string]map[string]bool{}
@@ -181,7 +181,7 @@ func TestShapleyCRBruteForce(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for trial := range 15 {
 		nc := 2 + trial%5 // up to 6 channels
-		js := randomJourneys(rng, 25, nc)
+		js := randomPaths(rng, 25, nc)
 		names := namesOf(js)
 		phi := bruteShapley(names, crGame(js, names))
 		r := run(t, "shapley_cr", Config{}, js...)
@@ -199,10 +199,10 @@ func TestShapleyCRBruteForce(t *testing.T) {
 
 func TestShapleyCRSampled(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	js := randomJourneys(rng, 60, 6)
+	js := randomPaths(rng, 60, 6)
 	// Some long journeys so that sets of 4+ channels exist.
 	for i := range 10 {
-		j := Journey{Conversions: float64(i % 2), Nulls: 1}
+		j := Path{Conversions: float64(i % 2), Nulls: 1}
 		for c := range 6 {
 			if (i+c)%3 != 0 || c == i%6 {
 				j.Touches = append(j.Touches, Touch{Channel: fmt.Sprintf("c%d", c)})
@@ -242,10 +242,10 @@ func TestShapleyCRSampled(t *testing.T) {
 // with the brute-force definition too.
 func TestShapleyCRManyChannels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
-	js := randomJourneys(rng, 40, 5)
+	js := randomPaths(rng, 40, 5)
 	// Add 20 channels seen once each in non-converting journeys, pushing the count past 20.
 	for c := range 20 {
-		js = append(js, Journey{Touches: []Touch{{Channel: fmt.Sprintf("x%d", c)}}, Nulls: 1})
+		js = append(js, Path{Touches: []Touch{{Channel: fmt.Sprintf("x%d", c)}}, Nulls: 1})
 	}
 	s, err := Compile(js)
 	if err != nil {

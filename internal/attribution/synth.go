@@ -90,9 +90,9 @@ func SyntheticSet(n, channels int, seed int64) *Set {
 
 // Journeys expands a set back into journeys (touch times relative to a fixed conversion
 // time). Meant for tests and small sets.
-func (s *Set) Journeys() []Journey {
+func (s *Set) Paths() []Path {
 	conv := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	out := make([]Journey, s.Len())
+	out := make([]Path, s.Len())
 	for j := range out {
 		ts := make([]Touch, 0, s.Off[j+1]-s.Off[j])
 		for k := s.Off[j]; k < s.Off[j+1]; k++ {
@@ -105,7 +105,7 @@ func (s *Set) Journeys() []Journey {
 			}
 			ts = append(ts, t)
 		}
-		out[j] = Journey{Touches: ts, Conversions: s.Conv[j], Value: s.Value[j], Nulls: s.Nulls[j]}
+		out[j] = Path{Touches: ts, Conversions: s.Conv[j], Value: s.Value[j], Nulls: s.Nulls[j]}
 		if s.Age != nil {
 			out[j].ConvertedAt = conv
 		}
@@ -116,10 +116,10 @@ func (s *Set) Journeys() []Journey {
 	return out
 }
 
-// SyntheticJourneys is SyntheticSet expanded into journeys (small n only: each touch is
+// SyntheticPaths is SyntheticSet expanded into journeys (small n only: each touch is
 // an allocation-sized struct).
-func SyntheticJourneys(n, channels int, seed int64) []Journey {
-	return SyntheticSet(n, channels, seed).Journeys()
+func SyntheticPaths(n, channels int, seed int64) []Path {
+	return SyntheticSet(n, channels, seed).Paths()
 }
 
 // BenchReport holds the figures of BenchAttribution.

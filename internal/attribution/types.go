@@ -14,10 +14,10 @@ type Touch struct {
 	Time     time.Time
 }
 
-// Journey is an ordered path of touches (oldest first) and its outcome. Path files aggregate
+// Path is an ordered path of touches (oldest first) and its outcome. Path files aggregate
 // many journeys: Conversions and Nulls count the converting and non-converting journeys that
 // followed this path, Value is the total conversion value (major units of one currency).
-type Journey struct {
+type Path struct {
 	Touches     []Touch
 	Conversions float64
 	Value       float64
@@ -50,7 +50,7 @@ type Result struct {
 type Model interface {
 	Name() string
 	Convention() string
-	Attribute(js []Journey) (Result, error)
+	Attribute(js []Path) (Result, error)
 	AttributeSet(s *Set) (Result, error)
 }
 
@@ -131,7 +131,7 @@ func (b *SetBuilder) pairID(p Pair) uint32 {
 
 // Add appends one journey. It does not keep j, so a caller may reuse j.Touches for the
 // next journey. Touches without a channel name are an error.
-func (b *SetBuilder) Add(j Journey) error {
+func (b *SetBuilder) Add(j Path) error {
 	for _, f := range []struct {
 		name string
 		v    float64
@@ -224,7 +224,7 @@ func (b *SetBuilder) Add(j Journey) error {
 func (b *SetBuilder) Set() *Set { return &b.s }
 
 // Compile converts journeys into the compact form.
-func Compile(js []Journey) (*Set, error) {
+func Compile(js []Path) (*Set, error) {
 	b := NewSetBuilder()
 	for i := range js {
 		if err := b.Add(js[i]); err != nil {
@@ -249,7 +249,7 @@ const DefaultLookback = 30 * 24 * time.Hour
 // ApplyLookback drops touches older than window before the conversion (and touches after
 // it). The reference time is ConvertedAt, or the last touch when that is zero. Touches
 // without a time are kept: there is nothing to measure.
-func ApplyLookback(j Journey, window time.Duration) Journey {
+func ApplyLookback(j Path, window time.Duration) Path {
 	if window <= 0 {
 		window = DefaultLookback
 	}

@@ -18,9 +18,9 @@ import (
 // router has matched the pattern and checked the role before it runs. To add a route,
 // add a line here (docs/HACKING.md, "Routes and roles"); TestAPIRoles then calls it with
 // a token of every role.
-func apiRoutes(db *store.DB, budget *mix.Service) []api.Route {
+func apiRoutes(db *store.DB, budget *mix.Service, attrSvc *attribution.Service) []api.Route {
 	read := api.ReadHandler(db)
-	attr := attribution.NewHTTPHandler(db)
+	attr := api.AttributionHandler(attrSvc)
 	val := value.NewHTTPHandler(db)
 	jr := journey.NewAPIHandler(db)
 	pr := privacy.NewHTTPHandler(db)

@@ -4,8 +4,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
+	"os"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/api"
 	"github.com/omniroi/omniroi/internal/attribution"
 )
 
@@ -33,9 +36,9 @@ func (jf *journeyFlags) register(fsReg interface {
 
 // parse parses the flags of a command that takes no positional argument and turns the
 // journey flags into options; --json stands for --format json.
-func (jf *journeyFlags) parse(fs *flag.FlagSet, args []string, sf *StoreFlags) (attribution.JourneyOptions, attribution.Config, error) {
+func (jf *journeyFlags) parse(fs *flag.FlagSet, args []string, sf *StoreFlags) (attribution.PathOptions, attribution.Config, error) {
 	if err := parseNoArgs(fs, args); err != nil {
-		return attribution.JourneyOptions{}, attribution.Config{}, err
+		return attribution.PathOptions{}, attribution.Config{}, err
 	}
 	if sf.JSON {
 		jf.format = "json"
@@ -43,8 +46,8 @@ func (jf *journeyFlags) parse(fs *flag.FlagSet, args []string, sf *StoreFlags) (
 	return jf.options()
 }
 
-func (jf *journeyFlags) options() (attribution.JourneyOptions, attribution.Config, error) {
-	var jo attribution.JourneyOptions
+func (jf *journeyFlags) options() (attribution.PathOptions, attribution.Config, error) {
+	var jo attribution.PathOptions
 	var cfg attribution.Config
 	var err error
 	if jo.From, err = attribution.ParseDate(jf.from); err != nil {
@@ -67,7 +70,7 @@ func (jf *journeyFlags) options() (attribution.JourneyOptions, attribution.Confi
 	cfg.Order = jf.order
 	jo.ConversionEvents = attribution.SplitList(jf.events)
 	jo.ValueProperty = jf.valueProp
-	return jo, cfg, nil
+	return jo, cfg, checkFormat("attribute", jf.format)
 }
 
 func init() {
@@ -79,7 +82,7 @@ func init() {
                  [--weights 0.4,0.2,0.4] [--conversion-events "Order Completed"] [--ignore-nulls]
                  [--ground-truth FILE|none] [--data DIR | --db DSN]
 
-Without --paths, journeys are built from the store's touchpoints and orders; with --paths, a
+Without --paths, paths are built from the store's touches and orders; with --paths, a
 ChannelAttribution-style path file ("-" for stdin) is read instead. --ground-truth compares the
 models with a demo's ground_truth.json (default: the one in --data, when present).`,
 	}
@@ -96,11 +99,12 @@ models with a demo's ground_truth.json (default: the one in --data, when present
 			return err
 		}
 		cfg.IgnoreNulls = *ignoreNulls
+		var models []string
+		if *model != "" {
+			models = []string{*model}
+		}
 		if *paths != "" {
-			return attribution.RunAttribute(ctx, attribution.Options{
-				PathsFile: *paths, Model: *model, Order: cfg.Order, Format: jf.format, HalfLife: cfg.HalfLife,
-				CustomWeights: cfg.CustomWeights, IgnoreNulls: cfg.IgnoreNulls, Stdin: env.Stdin,
-			}, env.Stdout)
+			return attributePathFile(ctx, env, *paths, models, cfg, jf.format)
 		}
 		gt := *gtFlag
 		switch {
@@ -116,9 +120,71 @@ models with a demo's ground_truth.json (default: the one in --data, when present
 			return err
 		}
 		defer db.Close()
-		return attribution.RunStoreAttribute(ctx, db, attribution.StoreOptions{
-			Journeys: jo, Model: *model, Config: cfg, Format: jf.format, GroundTruth: gt,
-		}, env.Stdout)
+		rep, err := attribution.NewService(db).Analyze(ctx, attribution.Query{From: jo.From, To: jo.To, Paths: jo, Models: models, Config: cfg})
+		if err != nil {
+			return fmt.Errorf("attribute: %w", err)
+		}
+		var truth *attribution.GroundTruthReport
+		if gt != "" {
+			r, err := attribution.CompareGroundTruth(rep.Current.Results, gt)
+			if err != nil {
+				return fmt.Errorf("attribute: %w", err)
+			}
+			truth = &r
+		}
+		return writeAttribution(env.Stdout, jf.format, rep.Current, truth)
 	}
 	Register(c)
+}
+
+// attributePathFile is `omniroi attribute --paths FILE`: the file is streamed into a set
+// (one entry per distinct path), the models run on it, the results are printed.
+func attributePathFile(ctx context.Context, env *Env, file string, names []string, cfg attribution.Config, format string) error {
+	models, err := attribution.SelectModels(names, cfg)
+	if err != nil {
+		return fmt.Errorf("attribute: %w", err)
+	}
+	var r io.Reader
+	if file == "-" {
+		r = env.Stdin
+		if r == nil {
+			r = os.Stdin
+		}
+	} else {
+		f, err := os.Open(file)
+		if err != nil {
+			return fmt.Errorf("attribute: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	set, err := attribution.ReadPathSet(r)
+	if err != nil {
+		return fmt.Errorf("attribute: %s: %w", file, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("attribute: %w", err)
+	}
+	results, skipped, err := attribution.RunModels(set, models)
+	if err != nil {
+		return fmt.Errorf("attribute: %w", err)
+	}
+	switch format {
+	case "csv":
+		return writeModelCSV(env.Stdout, results)
+	case "json":
+		return PrintJSON(env.Stdout, struct {
+			Results []api.ModelResult `json:"results"`
+		}{api.ModelResults(results)})
+	}
+	if err := writeModelTable(env.Stdout, results); err != nil {
+		return err
+	}
+	if len(skipped) > 0 {
+		fmt.Fprintln(env.Stdout)
+		for _, sk := range skipped {
+			fmt.Fprintln(env.Stdout, sk.String())
+		}
+	}
+	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/omniroi/omniroi/internal/api"
+	"github.com/omniroi/omniroi/internal/attribution"
 	"github.com/omniroi/omniroi/internal/mix"
 	"github.com/omniroi/omniroi/internal/server"
 	"github.com/omniroi/omniroi/internal/store"
@@ -244,7 +245,7 @@ func TestExperimentRoutesMounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close(ctx)
-	mountAPI(s, mix.NewService(db))
+	mountAPI(s, mix.NewService(db), attribution.NewService(db))
 	mountExperiments(s)
 	ts := httptest.NewServer(s.Mux)
 	defer ts.Close()

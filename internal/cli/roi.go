@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/omniroi/omniroi/internal/attribution"
 )
@@ -30,9 +31,11 @@ length before it. Spend comes from imported spend rows; campaigns match case-ins
 			return err
 		}
 		defer db.Close()
-		return attribution.RunROI(ctx, db, attribution.ROIOptions{
-			From: jo.From, To: jo.To, Model: *model, Config: cfg, Journeys: jo, Format: jf.format,
-		}, env.Stdout)
+		rep, err := attribution.NewService(db).ROI(ctx, attribution.ROIQuery{From: jo.From, To: jo.To, Model: *model, Config: cfg, Paths: jo})
+		if err != nil {
+			return fmt.Errorf("roi: %w", err)
+		}
+		return writeROI(env.Stdout, jf.format, rep)
 	}
 	Register(c)
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"github.com/omniroi/omniroi/internal/attribution"
 	"github.com/omniroi/omniroi/internal/mix"
 	"go/ast"
 	"go/parser"
@@ -26,7 +27,7 @@ var apiPatternRE = regexp.MustCompile(`^([A-Z]+ )?/api/v\d+/\S*$`)
 func TestRoutesOnlyInTables(t *testing.T) {
 	declared := map[string]bool{}
 	db := storetest.SQLite(t)
-	for _, rt := range apiRoutes(db, mix.NewService(db)) {
+	for _, rt := range apiRoutes(db, mix.NewService(db), attribution.NewService(db)) {
 		declared[rt.Pattern] = true
 	}
 	// The mounts that are the tables' own: the API router at /api/ and its 404, the

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/omniroi/omniroi/internal/api"
+	"github.com/omniroi/omniroi/internal/attribution"
 	"github.com/omniroi/omniroi/internal/auth"
 	"github.com/omniroi/omniroi/internal/connect"
 	"github.com/omniroi/omniroi/internal/identity"
@@ -63,17 +64,18 @@ func (cfg serveConfig) log() *slog.Logger {
 // (with the shop connectors' webhooks, which feed it), the recommendation model, the read
 // API, experiments, the dashboard, the journey engine, the segment feed and retention.
 // Services that two surfaces share are built here once per server and handed to both:
-// the budget model (API and dashboard), the recommendation model (its website endpoint
+// the budget model and the attribution service (API and dashboard), the recommendation model (its website endpoint
 // and journey messages). wireServe runs after the server is built and before it
 // listens; whatever it starts stops with s.OnShutdown.
 func wireServe(s *server.Server, cfg serveConfig) {
 	budget := mix.NewService(s.DB)
+	attr := attribution.NewService(s.DB)
 	proc := startProcessor(s)
 	mountConnectors(s, proc.Notify, cfg.log())
 	rec := startRecommendations(s)
-	mountAPI(s, budget)
+	mountAPI(s, budget, attr)
 	mountExperiments(s)
-	mountDashboard(s, budget, rec)
+	mountDashboard(s, budget, rec, attr)
 	startJourneys(s, cfg, recommend.Messages{Svc: rec})
 	startSegmentFeed(s)
 	startRetention(s)
@@ -114,9 +116,10 @@ func startProcessor(s *server.Server) *identity.Processor {
 }
 
 // mountAPI mounts the JSON API: the routes of apiroutes.go, each behind its role check.
-// budget is the server's budget model, shared with the dashboard.
-func mountAPI(s *server.Server, budget *mix.Service) {
-	h, err := api.NewRouter(s.DB, apiRoutes(s.DB, budget))
+// budget and attr are the server's budget model and attribution service, shared with
+// the dashboard.
+func mountAPI(s *server.Server, budget *mix.Service, attr *attribution.Service) {
+	h, err := api.NewRouter(s.DB, apiRoutes(s.DB, budget, attr))
 	if err != nil {
 		panic(fmt.Sprintf("API routes: %v", err)) // a declaration defect, found by every test that serves
 	}
@@ -132,10 +135,11 @@ func mountConnectors(s *server.Server, notify func(), log *slog.Logger) {
 	h.Register(s.Mux)
 }
 
-// mountDashboard mounts the dashboard at /; budget is the server's budget model, shared
-// with the API; rec is its recommendation model (clienteling, next best actions).
-func mountDashboard(s *server.Server, budget *mix.Service, rec *recommend.Service) {
-	h, err := web.NewHandler(s.DB, web.Options{Logger: slog.Default(), Budget: budget, Recommend: rec})
+// mountDashboard mounts the dashboard at /; budget and attr are the server's budget model
+// and attribution service, shared with the API; rec is its recommendation model
+// (clienteling, next best actions).
+func mountDashboard(s *server.Server, budget *mix.Service, rec *recommend.Service, attr *attribution.Service) {
+	h, err := web.NewHandler(s.DB, web.Options{Logger: slog.Default(), Budget: budget, Recommend: rec, Attribution: attr})
 	if err != nil {
 		panic(fmt.Sprintf("dashboard templates: %v", err)) // embedded files: a build defect
 	}

@@ -191,6 +191,9 @@ func (p *Processor) write(ctx context.Context, tx *store.Tx, j *job) error {
 	if err := p.checkEpoch(ctx, tx); err != nil {
 		return err
 	}
+	if err := p.writePaths(ctx, tx, j); err != nil { // paths_hook.go
+		return err
+	}
 
 	w := &writer{ctx: ctx, tx: tx, stmts: map[string]*sql.Stmt{}}
 	defer w.close()

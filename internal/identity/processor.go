@@ -282,7 +282,7 @@ func (p *Processor) Rebuild(ctx context.Context) error {
 	return p.process(ctx, max)
 }
 
-var derivedTables = []string{"customers", "identities", "identity_conflicts", "customer_merges", "activity", "orders", "refunds", "groups", "group_members", "customer_consent"}
+var derivedTables = []string{"customers", "identities", "identity_conflicts", "customer_merges", "activity", "orders", "refunds", "groups", "group_members", "customer_consent", "paths"}
 
 func settingInt(ctx context.Context, db *store.DB, key string) (int64, error) {
 	v, ok, err := db.Setting(ctx, key)
@@ -409,6 +409,9 @@ func (p *Processor) process(ctx context.Context, upTo int64) error {
 		return err
 	}
 	if err := p.loadConsentMapping(ctx); err != nil {
+		return err
+	}
+	if err := p.ensurePaths(ctx); err != nil { // paths_hook.go
 		return err
 	}
 	jobs := make(chan *job, 1)

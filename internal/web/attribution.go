@@ -165,10 +165,10 @@ func (s *server) attributionPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	if len(paid) > 0 && len(pc.Results) > 0 {
 		rt := p.addTable(&Table{ID: "roas-by-model", Caption: "Return on ad spend of each paid channel under each model (attributed revenue ÷ spend)", Cols: []Col{{Label: "Channel"}, {Label: "Spend", Num: true}}})
-		byModel := map[string]map[string]channelROI{}
+		byModel := map[string]map[string]attribution.ROIRow{}
 		for _, res := range pc.Results {
 			rt.Cols = append(rt.Cols, Col{Label: modelLabel(res.Model), Num: true})
-			m := map[string]channelROI{}
+			m := map[string]attribution.ROIRow{}
 			for _, r := range pc.roiRows(res.Model) {
 				m[r.Channel] = r
 			}

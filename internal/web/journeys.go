@@ -1,117 +1,17 @@
 package web
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"sort"
-	"strings"
-	"time"
+
+	"github.com/omniroi/omniroi/internal/attribution"
 )
-
-// funnelStage is one stage of the customer funnel and the events that put a customer in
-// it. A customer counts in every stage up to the highest one they reached in the period,
-// so the funnel only narrows.
-type funnelStage struct {
-	Name, Means string
-	Events      []string
-}
-
-// funnelStages is shown on the Journeys page as the definition. Awareness is any contact
-// at all; post-purchase and advocacy also come from the orders table.
-var funnelStages = []funnelStage{
-	{"Awareness", "any contact: a visit from any channel, an email delivered, a store visit", nil},
-	{"Consideration", "looked closer: viewed a product or a product list, searched, opened or clicked an email, visited the store",
-		[]string{"Product Viewed", "Product List Viewed", "Products Searched", "Search", "Product Clicked", "Email Opened", "Email Link Clicked", "Store Visit"}},
-	{"Decision", "acted to buy: added to cart, started checkout, applied a coupon",
-		[]string{"Product Added", "Cart Viewed", "Checkout Started", "Checkout Step Completed", "Payment Info Entered", "Coupon Applied"}},
-	{"Post-purchase", "bought: an order in the period (any channel, shop counter included)", nil},
-	{"Advocacy", "came back or spoke up: a second order in the period, or a review, share or referral",
-		[]string{"Product Reviewed", "Review Submitted", "Product Shared", "Cart Shared", "Referral Sent", "Friend Referred"}},
-}
-
-type stageCount struct {
-	Stage     string
-	Customers int64
-}
-
-// funnel counts customers per stage in [from, to): one pass over the period's activity
-// grouped by customer, one over its orders.
-func (s *server) funnel(ctx context.Context, from, to time.Time) ([]stageCount, error) {
-	var cases []string
-	var args []any
-	for i := len(funnelStages) - 1; i >= 1; i-- {
-		st := funnelStages[i]
-		if len(st.Events) == 0 {
-			continue
-		}
-		cases = append(cases, fmt.Sprintf("WHEN name IN (%s) THEN %d", strings.TrimSuffix(strings.Repeat("?,", len(st.Events)), ","), i))
-		for _, e := range st.Events {
-			args = append(args, e)
-		}
-	}
-	f, t := from.UnixMilli(), to.UnixMilli()
-	args = append(args, f, t)
-	// +ts for long periods: walking the ts index costs a random lookup per row.
-	col := "ts"
-	if to.Sub(from) > 120*24*time.Hour {
-		col = "+ts"
-	}
-	rows, err := s.db.Query(ctx, `SELECT customer_id, MAX(CASE `+strings.Join(cases, " ")+` ELSE 0 END) FROM activity
-		WHERE `+col+` >= ? AND `+col+` < ? AND name NOT IN ('Order Completed', 'Order Refunded') GROUP BY customer_id`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("funnel: %w", err)
-	}
-	best := map[int64]int{}
-	for rows.Next() {
-		var id int64
-		var st int
-		if err := rows.Scan(&id, &st); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("funnel: %w", err)
-		}
-		best[id] = st
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("funnel: %w", err)
-	}
-	orows, err := s.db.Query(ctx, `SELECT customer_id, COUNT(*) FROM orders WHERE `+col+` >= ? AND `+col+` < ? GROUP BY customer_id`, f, t)
-	if err != nil {
-		return nil, fmt.Errorf("funnel orders: %w", err)
-	}
-	for orows.Next() {
-		var id, n int64
-		if err := orows.Scan(&id, &n); err != nil {
-			orows.Close()
-			return nil, fmt.Errorf("funnel orders: %w", err)
-		}
-		st := 3
-		if n > 1 {
-			st = 4
-		}
-		best[id] = max(best[id], st)
-	}
-	orows.Close()
-	if err := orows.Err(); err != nil {
-		return nil, fmt.Errorf("funnel orders: %w", err)
-	}
-	out := make([]stageCount, len(funnelStages))
-	for i, st := range funnelStages {
-		out[i].Stage = st.Name
-	}
-	for _, b := range best {
-		for i := 0; i <= b; i++ {
-			out[i].Customers++
-		}
-	}
-	return out, nil
-}
 
 type journeysData struct {
 	Ready    bool
-	Stages   []funnelStage
+	Stages   []attribution.FunnelStage
 	Journeys int64
 	Paths    int
 	TopN     int
@@ -127,7 +27,7 @@ const (
 func (s *server) journeys(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	p := s.newPage(r, "/journeys", "Journeys")
-	d := &journeysData{Stages: funnelStages, TopN: sankeyPaths, Steps: sankeySteps}
+	d := &journeysData{Stages: attribution.FunnelStages[:], TopN: sankeyPaths, Steps: sankeySteps}
 	p.Data = d
 	if ok, err := s.hasTable(ctx, "orders"); err != nil || !ok {
 		return errors.Join(err, s.respond(w, r, "journeys", p))
@@ -139,7 +39,7 @@ func (s *server) journeys(w http.ResponseWriter, r *http.Request) error {
 	}
 	d.Ready = true
 	pc := a.Cur
-	d.Journeys = pc.Summary.Conversions + pc.Summary.NullJourneys
+	d.Journeys = pc.Summary.Conversions + pc.Summary.NullPaths
 	d.Paths = len(pc.Paths)
 
 	// Funnel with drop-off.
@@ -169,7 +69,7 @@ func (s *server) journeys(w http.ResponseWriter, r *http.Request) error {
 	// Sankey of the most common converting paths, channels by step.
 	// Only paths through two channels or more: single-channel paths (a walk-in with no
 	// tracked touch, one ad click) are in the path tables below and would flatten the flows.
-	var conv []pathStat
+	var conv []attribution.PathStat
 	for _, ps := range pc.Paths {
 		if ps.Conversions > 0 && len(ps.Channels) > 1 {
 			conv = append(conv, ps)
@@ -213,7 +113,7 @@ func (s *server) journeys(w http.ResponseWriter, r *http.Request) error {
 				order = append(order, k)
 			}
 			links[k] += ps.Conversions
-			label := ps.key()
+			label := ps.Key()
 			if len(ps.Channels) > sankeySteps {
 				label += fmt.Sprintf(" (%d steps; the chart shows the last %d)", len(ps.Channels), sankeySteps)
 			}
@@ -228,25 +128,25 @@ func (s *server) journeys(w http.ResponseWriter, r *http.Request) error {
 
 	// Best converting and dead-end paths, among paths with enough journeys to mean something.
 	const minJourneys = 20
-	var sized []pathStat
+	var sized []attribution.PathStat
 	for _, ps := range pc.Paths {
 		if ps.Conversions+ps.Nulls >= minJourneys {
 			sized = append(sized, ps)
 		}
 	}
-	rate := func(ps pathStat) float64 { return ps.Conversions / (ps.Conversions + ps.Nulls) }
+	rate := func(ps attribution.PathStat) float64 { return ps.Conversions / (ps.Conversions + ps.Nulls) }
 	cols := []Col{{Label: "Path"}, {Label: "Journeys", Num: true}, {Label: "Orders", Num: true}, {Label: "Conversion rate", Num: true}, {Label: "Revenue", Num: true}}
-	row := func(ps pathStat) []Cell {
+	row := func(ps attribution.PathStat) []Cell {
 		cr := rate(ps)
-		return []Cell{txt(ps.key()), floatCell(ps.Conversions+ps.Nulls, 0), floatCell(ps.Conversions, 0), pctCell(&cr), amountF(ps.Value*pow10f(cur), cur)}
+		return []Cell{txt(ps.Key()), floatCell(ps.Conversions+ps.Nulls, 0), floatCell(ps.Conversions, 0), pctCell(&cr), amountF(ps.Value*pow10f(cur), cur)}
 	}
-	best := append([]pathStat(nil), sized...)
+	best := append([]attribution.PathStat(nil), sized...)
 	sort.SliceStable(best, func(i, j int) bool { return rate(best[i]) > rate(best[j]) })
 	bt := p.addTable(&Table{ID: "converting-paths", Caption: fmt.Sprintf("Top converting paths (at least %d journeys)", minJourneys), Cols: cols, Empty: "No path has enough journeys yet."})
 	for _, ps := range best[:min(pathRows, len(best))] {
 		bt.Rows = append(bt.Rows, row(ps))
 	}
-	dead := []pathStat{}
+	dead := []attribution.PathStat{}
 	for _, ps := range pc.Paths {
 		if ps.Nulls > 0 {
 			dead = append(dead, ps)
@@ -257,7 +157,7 @@ func (s *server) journeys(w http.ResponseWriter, r *http.Request) error {
 		Cols: []Col{{Label: "Path"}, {Label: "Journeys without an order", Num: true}, {Label: "Orders", Num: true}, {Label: "Conversion rate", Num: true}}, Empty: "Every journey ended in an order."})
 	for _, ps := range dead[:min(pathRows, len(dead))] {
 		cr := rate(ps)
-		dt.Rows = append(dt.Rows, []Cell{txt(ps.key()), floatCell(ps.Nulls, 0), floatCell(ps.Conversions, 0), pctCell(&cr)})
+		dt.Rows = append(dt.Rows, []Cell{txt(ps.Key()), floatCell(ps.Nulls, 0), floatCell(ps.Conversions, 0), pctCell(&cr)})
 	}
 	return s.respond(w, r, "journeys", p)
 }

@@ -136,14 +136,14 @@ func (s *server) overviewROI(r *http.Request, p *page, d *overviewData) error {
 	ch := &Chart{ID: "roi-by-channel", Kind: "bar", Title: "Ad spend and attributed revenue per paid channel (" + sec.ModelLabel + ")", Money: true, Currency: cur}
 	ct := &Table{ID: "roi-by-channel", Caption: "Spend and attributed revenue per paid channel", Hidden: true, Cols: []Col{{Label: "Channel"}, {Label: "Spend", Num: true}, {Label: "Attributed revenue", Num: true}}}
 	var spendV, revV []float64
-	var best, worst *channelROI
+	var best, worst *attribution.ROIRow
 	for i, x := range rows {
-		t.Rows = append(t.Rows, []Cell{txt(x.Channel), amount(x.Spend, cur), amountF(x.Revenue, cur), floatCell(x.Conversions, 1), ratioCell(x.ROAS), pctCell(div100(x.ROIPct)), optAmount(x.CAC, cur), num(x.NewCustomers), pctCell(x.CRate)})
-		if x.Spend > 0 {
+		t.Rows = append(t.Rows, []Cell{txt(x.Channel), amount(x.SpendMinor, cur), amountF(x.RevenueMinor, cur), floatCell(x.Conversions, 1), ratioCell(x.ROAS), pctCell(div100(x.ROIPercent)), optAmount(x.CACMinor, cur), num(x.NewCustomers), pctCell(x.ConversionRate)})
+		if x.SpendMinor > 0 {
 			ch.X = append(ch.X, x.Channel)
-			spendV = append(spendV, money.Major(x.Spend, cur))
-			revV = append(revV, round2(x.Revenue/pow10f(cur)))
-			ct.Rows = append(ct.Rows, []Cell{txt(x.Channel), amount(x.Spend, cur), amountF(x.Revenue, cur)})
+			spendV = append(spendV, money.Major(x.SpendMinor, cur))
+			revV = append(revV, round2(x.RevenueMinor/pow10f(cur)))
+			ct.Rows = append(ct.Rows, []Cell{txt(x.Channel), amount(x.SpendMinor, cur), amountF(x.RevenueMinor, cur)})
 			if x.ROAS != nil {
 				if best == nil || *x.ROAS > *best.ROAS {
 					best = &rows[i]

@@ -48,9 +48,9 @@ func parseF(t *testing.T, s string) float64 {
 	return v
 }
 
-// TestOverviewROIMatchesAttribution checks the Overview's channel ROI table against
-// attribution.ROI (which builds its own journeys per model) for every model, and that
-// switching the model changes the numbers.
+// TestOverviewROIMatchesAttribution checks the Overview's channel ROI table against the
+// attribution service's ROI report (what `omniroi roi` and /api/v1/roi print) for every
+// model, and that switching the model changes the numbers.
 func TestOverviewROIMatchesAttribution(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		seed(t, db)
@@ -66,7 +66,7 @@ func TestOverviewROIMatchesAttribution(t *testing.T) {
 			if len(rows) == 0 {
 				t.Fatalf("%s: no channel ROI rows: %v", model, pj.Tables)
 			}
-			rep, err := attribution.ROI(context.Background(), db, attribution.ROIOptions{From: from, To: to, Model: model})
+			rep, err := attribution.NewService(db).ROI(context.Background(), attribution.ROIQuery{From: from, To: to, Model: model})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -188,8 +188,8 @@ func TestAnalysisPages(t *testing.T) {
 		// Journeys: the funnel from the fixture's orders; paths sum to the orders.
 		pj = getJSON(t, c, ts.URL+"/journeys?format=json")
 		funnel := pj.Tables["funnel"]
-		if len(funnel) != len(funnelStages) {
-			t.Fatalf("funnel has %d stages, want %d: %v", len(funnel), len(funnelStages), funnel)
+		if len(funnel) != len(attribution.FunnelStages) {
+			t.Fatalf("funnel has %d stages, want %d: %v", len(funnel), len(attribution.FunnelStages), funnel)
 		}
 		buyers, repeat := map[string]int{}, 0
 		for _, o := range fixtureOrders {
@@ -333,45 +333,6 @@ func TestComputeCache(t *testing.T) {
 	}
 	if fails != 1 {
 		t.Errorf("a failing version was built %d times", fails)
-	}
-}
-
-// TestPathStats: journeys are grouped by channel path with consecutive repeats collapsed,
-// and every conversion and null lands in exactly one path.
-func TestPathStats(t *testing.T) {
-	tp := func(chs ...string) []attribution.Touch {
-		var out []attribution.Touch
-		for _, c := range chs {
-			out = append(out, attribution.Touch{Channel: c})
-		}
-		return out
-	}
-	js := []attribution.Journey{
-		{Touches: tp("Email", "Email", "Paid Search"), Conversions: 1, Value: 10},
-		{Touches: tp("Email", "Paid Search"), Conversions: 1, Value: 5},
-		{Touches: tp("Email", "Paid Search", "Email"), Nulls: 1},
-		{Touches: tp("Direct"), Nulls: 2},
-	}
-	set, err := attribution.Compile(js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps := pathStats(set)
-	got := map[string]pathStat{}
-	var conv, nulls float64
-	for _, p := range ps {
-		got[p.key()] = p
-		conv += p.Conversions
-		nulls += p.Nulls
-	}
-	if conv != 2 || nulls != 3 {
-		t.Errorf("paths hold %v conversions and %v nulls, want 2 and 3", conv, nulls)
-	}
-	if p := got["Email → Paid Search"]; p.Conversions != 2 || p.Value != 15 {
-		t.Errorf("Email → Paid Search: %+v, want both converting journeys (repeats collapsed)", p)
-	}
-	if p := got["Email → Paid Search → Email"]; p.Nulls != 1 {
-		t.Errorf("a return to a channel is a new step: %+v", got)
 	}
 }
 

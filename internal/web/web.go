@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/attribution"
 	"github.com/omniroi/omniroi/internal/audit"
 	"github.com/omniroi/omniroi/internal/auth"
 	"github.com/omniroi/omniroi/internal/mix"
@@ -46,6 +47,9 @@ type Options struct {
 	// TrustedOrigins are other origins allowed to POST (e.g. "https://shop.example"
 	// when a proxy does not pass the Host header through); see http.CrossOriginProtection.
 	TrustedOrigins []string
+	// Attribution is the attribution service the pages share with the API (one cache);
+	// default: a service of its own.
+	Attribution *attribution.Service
 	// Budget fits the budget model; nil makes one (share it with the API's to fit once).
 	Budget *mix.Service
 	// Recommend is the recommendation service (clienteling, next best actions); nil makes
@@ -79,6 +83,7 @@ type server struct {
 	cache   *cache
 	tables  tableCache
 	compute *computeCache
+	attr    *attribution.Service
 	staticH http.Handler
 	perms   map[string]auth.Permission // route pattern → permission, from routes()
 	budget  *mix.Service
@@ -128,6 +133,10 @@ func newServer(db *store.DB, opt Options) (*server, http.Handler, error) {
 		opt.computeWait = 150 * time.Millisecond
 	}
 	s.compute = newComputeCache(opt.computeWait)
+	s.attr = opt.Attribution
+	if s.attr == nil {
+		s.attr = attribution.NewService(db)
+	}
 	s.compute.minAge = 30 * time.Second
 	if err := s.parseTemplates(); err != nil {
 		return nil, nil, err

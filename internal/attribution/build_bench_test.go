@@ -2,11 +2,8 @@ package attribution
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/testenv"
@@ -25,41 +22,20 @@ func demoDB(b *testing.B) *store.DB {
 	return db
 }
 
-// OMNIROI_ATTR_DEMO=/tmp/attr-roi go test -run x -bench BuildJourneysDemo ./internal/attribution/
-func BenchmarkBuildJourneysDemo(b *testing.B) {
+// OMNIROI_ATTR_DEMO=/tmp/attr-roi go test -run x -bench BuildPathsDemo ./internal/attribution/
+func BenchmarkBuildPathsDemo(b *testing.B) {
 	db := demoDB(b)
 	var sum Summary
 	cpu0 := processCPU()
 	for b.Loop() {
 		var err error
-		if _, sum, err = BuildJourneys(context.Background(), db, JourneyOptions{}); err != nil {
+		if _, sum, err = BuildPaths(context.Background(), db, PathOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportMetric((processCPU()-cpu0).Seconds()/float64(b.N), "cpu-s/op")
 	b.ReportMetric(float64(sum.Events), "events")
 	b.ReportMetric(float64(sum.Conversions), "conversions")
-	b.ReportMetric(float64(sum.NullJourneys), "nulls")
+	b.ReportMetric(float64(sum.NullPaths), "nulls")
 	b.Logf("%+v", sum)
-}
-
-// OMNIROI_ATTR_DEMO=/tmp/attr-roi go test -run x -bench HTTPCachedDemo ./internal/attribution/
-func BenchmarkHTTPCachedDemo(b *testing.B) {
-	h := NewHTTPHandler(demoDB(b))
-	url := "/api/v1/attribution?model=all&from=2026-10-01&to=2026-11-01"
-	first := time.Now()
-	serve := func() {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, url, nil))
-		if rec.Code != 200 {
-			b.Fatalf("%d %s", rec.Code, rec.Body.String())
-		}
-	}
-	serve()
-	miss := time.Since(first)
-	b.ResetTimer()
-	for b.Loop() {
-		serve()
-	}
-	b.ReportMetric(miss.Seconds(), "miss-s")
 }

@@ -115,10 +115,10 @@ func journeyFixture(t *testing.T, db *store.DB) {
 }
 
 // describe renders journeys as comparable strings.
-func collect(opt *JourneyOptions) *[]string {
+func collect(opt *PathOptions) *[]string {
 	var out []string
-	opt.OnJourney = func(info JourneyInfo) {
-		j := info.Journey
+	opt.OnPath = func(info PathInfo) {
+		j := info.Path
 		var ts []string
 		for _, t := range j.Touches {
 			ts = append(ts, fmt.Sprintf("%s/%s@%s", t.Channel, t.Campaign, t.Time.Sub(jt0).Round(time.Minute)))
@@ -142,13 +142,13 @@ func collect(opt *JourneyOptions) *[]string {
 	return &out
 }
 
-func TestBuildJourneys(t *testing.T) {
+func TestBuildPaths(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		journeyFixture(t, db)
 		ctx := context.Background()
 		for _, tc := range []struct {
 			name string
-			opt  JourneyOptions
+			opt  PathOptions
 			want []string
 			sum  func(t *testing.T, s Summary)
 		}{
@@ -164,7 +164,7 @@ func TestBuildJourneys(t *testing.T) {
 					"c4 null [Organic Search/(none)@106h0m0s]",
 				},
 				sum: func(t *testing.T, s Summary) {
-					if s.Conversions != 4 || s.NullJourneys != 3 || s.SynthesizedTouches != 2 || s.Unattributed != 0 ||
+					if s.Conversions != 4 || s.NullPaths != 3 || s.SynthesizedTouches != 2 || s.Unattributed != 0 ||
 						s.RevenueMinor != 4000+2500+1200 || s.RefundedMinor != 1800 || s.Customers != 4 || s.Touches != 10 {
 						t.Errorf("summary %+v", s)
 					}
@@ -172,7 +172,7 @@ func TestBuildJourneys(t *testing.T) {
 			},
 			{
 				name: "short sessions and lookback",
-				opt:  JourneyOptions{SessionTimeout: 10 * time.Minute, Lookback: 7 * 24 * time.Hour},
+				opt:  PathOptions{SessionTimeout: 10 * time.Minute, Lookback: 7 * 24 * time.Hour},
 				want: []string{
 					"c1 conv 4000@10h15m0s first [Paid Search/brand@10h0m0s Paid Social/fb-retargeting@10h10m0s] ms[-1 1]",
 					"c1 null [Email/newsletter@59h0m0s Email/newsletter@59h20m0s Direct/(none)@60h30m0s]",
@@ -186,7 +186,7 @@ func TestBuildJourneys(t *testing.T) {
 			},
 			{
 				name: "date range",
-				opt:  JourneyOptions{From: jt0.AddDate(0, 0, 1), To: jt0.AddDate(0, 0, 3)},
+				opt:  PathOptions{From: jt0.AddDate(0, 0, 1), To: jt0.AddDate(0, 0, 3)},
 				want: []string{
 					"c1 null [Email/newsletter@59h0m0s Direct/(none)@60h30m0s]",
 					"c2 conv 2500@39h0m0s first [In-store/(none)@-224h0m0s Phone/(none)@-109h0m0s]",
@@ -195,7 +195,7 @@ func TestBuildJourneys(t *testing.T) {
 			},
 			{
 				name: "milestones",
-				opt:  JourneyOptions{LeadEvents: []string{"Menu"}, OpportunityEvents: []string{"Call"}},
+				opt:  PathOptions{LeadEvents: []string{"Menu"}, OpportunityEvents: []string{"Call"}},
 				want: []string{
 					"c1 conv 4000@10h15m0s first [Paid Search/brand@10h0m0s Paid Social/fb-retargeting@10h10m0s] ms[0 -1]",
 					"c1 null [Email/newsletter@59h0m0s Direct/(none)@60h30m0s]",
@@ -210,7 +210,7 @@ func TestBuildJourneys(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				opt := tc.opt
 				got := collect(&opt)
-				set, sum, err := BuildJourneys(ctx, db, opt)
+				set, sum, err := BuildPaths(ctx, db, opt)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -228,7 +228,7 @@ func TestBuildJourneys(t *testing.T) {
 	})
 }
 
-func TestBuildJourneysConversionEvents(t *testing.T) {
+func TestBuildPathsConversionEvents(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db)
 		f.act(7, at(0, "09:00"), "Home", "Paid Search", "brand")
@@ -238,9 +238,9 @@ func TestBuildJourneysConversionEvents(t *testing.T) {
 		seq = f.act(8, at(0, "09:30"), "Signed Up", "Direct", "(none)")
 		f.event(seq, at(0, "09:30"), "Signed Up", `{"type":"track","event":"Signed Up","properties":{}}`)
 		f.order("o9", 8, at(0, "10:00"), 9900, "web", "Email")
-		opt := JourneyOptions{ConversionEvents: []string{"Signed Up"}}
+		opt := PathOptions{ConversionEvents: []string{"Signed Up"}}
 		got := collect(&opt)
-		_, sum, err := BuildJourneys(context.Background(), db, opt)
+		_, sum, err := BuildPaths(context.Background(), db, opt)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -253,9 +253,9 @@ func TestBuildJourneysConversionEvents(t *testing.T) {
 		}
 		// Both definitions at once: the order is a conversion of its own; the sign-up took the
 		// email touch, so the order gets its own channel as its only touch.
-		opt = JourneyOptions{ConversionEvents: []string{"Signed Up", OrderCompleted}}
+		opt = PathOptions{ConversionEvents: []string{"Signed Up", OrderCompleted}}
 		got = collect(&opt)
-		if _, _, err := BuildJourneys(context.Background(), db, opt); err != nil {
+		if _, _, err := BuildPaths(context.Background(), db, opt); err != nil {
 			t.Fatal(err)
 		}
 		if len(*got) != 3 || (*got)[2] != "c8 conv 9900@10h0m0s synth [Email/(none)@10h0m0s]" {
@@ -264,38 +264,40 @@ func TestBuildJourneysConversionEvents(t *testing.T) {
 	})
 }
 
-func TestBuildJourneysErrors(t *testing.T) {
+func TestBuildPathsErrors(t *testing.T) {
 	db := storetest.SQLite(t)
-	if _, _, err := BuildJourneys(context.Background(), db, JourneyOptions{From: jt0, To: jt0}); err == nil {
+	if _, _, err := BuildPaths(context.Background(), db, PathOptions{From: jt0, To: jt0}); err == nil {
 		t.Error("empty range accepted")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, _, err := BuildJourneys(ctx, db, JourneyOptions{}); err == nil {
+	if _, _, err := BuildPaths(ctx, db, PathOptions{}); err == nil {
 		t.Error("cancelled context accepted")
 	}
 }
 
 // The set is assembled in customer order whatever the number of id ranges and workers.
-func TestBuildJourneysChunking(t *testing.T) {
+func TestBuildPathsChunking(t *testing.T) {
 	db := storetest.SQLite(t)
 	journeyFixture(t, db)
 	f := newFixture(t, db)
 	f.seq = 10_000
+	// Customers spread over many blocks of ids.
 	for c := int64(10); c < 60; c++ {
-		f.act(c, at(int(c%5), "09:00"), "Home", []string{"Email", "Paid Search", "Direct"}[c%3], "x")
+		id := c * 40_000
+		f.act(id, at(int(c%5), "09:00"), "Home", []string{"Email", "Paid Search", "Direct"}[c%3], "x")
 		if c%2 == 0 {
-			f.order(fmt.Sprintf("k%d", c), c, at(int(c%5), "09:30"), 100*c, "web", "Direct")
+			f.order(fmt.Sprintf("k%d", c), id, at(int(c%5), "09:30"), 100*c, "web", "Direct")
 		}
 	}
-	defer func(n int) { journeyChunks = n }(journeyChunks)
+	defer func(n int) { pathWorkers = n }(pathWorkers)
 	var ref []string
 	var refSet *Set
-	for _, n := range []int{1, 3, 16, 64} {
-		journeyChunks = n
-		opt := JourneyOptions{}
+	for _, n := range []int{1, 2, 3, 8} {
+		pathWorkers = n
+		opt := PathOptions{}
 		got := collect(&opt)
-		set, _, err := BuildJourneys(context.Background(), db, opt)
+		set, _, err := BuildPaths(context.Background(), db, opt)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -304,7 +306,7 @@ func TestBuildJourneysChunking(t *testing.T) {
 			continue
 		}
 		if !slices.Equal(*got, ref) || !slices.Equal(set.Ch, refSet.Ch) || !slices.Equal(set.Value, refSet.Value) {
-			t.Errorf("%d chunks: journeys differ from 1 chunk", n)
+			t.Errorf("%d workers: paths differ from 1 worker", n)
 		}
 	}
 	if len(ref) < 30 {

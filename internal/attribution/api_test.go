@@ -1,19 +1,24 @@
-package attribution
+package attribution_test
+
+// The attribution service as the JSON API serves it (api.AttributionHandler), on the
+// fixtures of package attribution.
 
 import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/api"
+	. "github.com/omniroi/omniroi/internal/attribution"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/store/storetest"
 )
+
+func handler(db *store.DB) http.Handler { return api.AttributionHandler(NewService(db)) }
 
 func get(t *testing.T, h http.Handler, url string) (*httptest.ResponseRecorder, map[string]any) {
 	t.Helper()
@@ -28,12 +33,12 @@ func get(t *testing.T, h http.Handler, url string) (*httptest.ResponseRecorder, 
 
 func TestHTTPHandler(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		roiFixture(t, db)
-		h := NewHTTPHandler(db)
+		ROIFixture(t, db)
+		h := handler(db)
 
 		rec, body := get(t, h, "/api/v1/attribution/models")
 		models, _ := body["models"].([]any)
-		if rec.Code != 200 || len(models) != len(ModelNames) || !strings.Contains(rec.Body.String(), conventions["markov"]) {
+		if rec.Code != 200 || len(models) != len(ModelNames) || !strings.Contains(rec.Body.String(), ModelConventions["markov"]) {
 			t.Fatalf("models: %d %s", rec.Code, rec.Body.String())
 		}
 
@@ -53,7 +58,7 @@ func TestHTTPHandler(t *testing.T) {
 		}
 		if byModel["markov"]["details"].(map[string]any)["removal_effects"] == nil ||
 			byModel["shapley_cr"]["details"].(map[string]any)["shapley_values"] == nil ||
-			byModel["last_touch"]["convention"] != conventions["last_touch"] ||
+			byModel["last_touch"]["convention"] != ModelConventions["last_touch"] ||
 			byModel["last_touch"]["total_conversions"].(float64) != 3 {
 			t.Errorf("results %s", rec.Body.String())
 		}
@@ -67,13 +72,13 @@ func TestHTTPHandler(t *testing.T) {
 		if rec.Header().Get("X-Cache") != "hit" || rec.Body.String() != first {
 			t.Errorf("second request: %q", rec.Header().Get("X-Cache"))
 		}
-		// A new event invalidates it.
-		newFixture(t, db).event(9000, jt0, "Home", `{}`)
+		// Processing a new event invalidates it.
+		AdvanceCursor(t, db, 9000)
 		if rec, _ = get(t, h, url); rec.Header().Get("X-Cache") != "miss" {
 			t.Errorf("after a new event: %q", rec.Header().Get("X-Cache"))
 		}
 		// So does a spend import.
-		newFixture(t, db).spend("2026-03-02", "Email", "extra", 100)
+		AddSpend(t, db, "2026-03-02", "Email", "extra", 100)
 		if rec, _ = get(t, h, url); rec.Header().Get("X-Cache") != "miss" {
 			t.Errorf("after new spend: %q", rec.Header().Get("X-Cache"))
 		}
@@ -105,83 +110,11 @@ func TestHTTPHandler(t *testing.T) {
 	})
 }
 
-func TestCompareGroundTruth(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ground_truth.json")
-	// True incremental conversions 30 / 10 (shares 0.75 / 0.25), revenue 600 / 600 (0.5 / 0.5).
-	gt := `{"currency":"EUR","channels":{
-		"Email":{"incremental_conversions":30,"incremental_revenue_minor":600},
-		"Paid Search":{"incremental_conversions":10,"incremental_revenue_minor":600}}}`
-	if err := os.WriteFile(path, []byte(gt), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// The model gives Email 20, Paid Search 20 (shares 0.5 / 0.5) and 100 to Direct, which
-	// the truth does not list; revenue 4.00 / 12.00 EUR (shares 0.25 / 0.75).
-	res := []Result{{Model: "m", ByChannel: []Credit{
-		{Key: "Direct", Conversions: 100, Value: 50},
-		{Key: "Email", Conversions: 20, Value: 4},
-		{Key: "Paid Search", Conversions: 20, Value: 12},
-	}}}
-	rep, err := CompareGroundTruth(res, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := rep.Models[0]
-	if len(m.Channels) != 2 || !approx(m.ShareMAE, 0.25) || !approx(m.RevenueMAE, 0.25) || !approx(m.ConversionsMAE, 10) {
-		t.Fatalf("%+v", m)
-	}
-	e := m.Channels[0]
-	if e.Channel != "Email" || !approx(e.TrueShare, 0.75) || !approx(e.ModelShare, 0.5) || !approx(e.ShareError, -0.25) ||
-		!approx(e.CreditRatio, 20.0/30) || !approx(e.ModelRevenueMinor, 400) {
-		t.Errorf("Email %+v", e)
-	}
-	var buf strings.Builder
-	if err := rep.WriteTable(&buf); err != nil || !strings.Contains(buf.String(), "25.0 pp") || !strings.Contains(buf.String(), "75.0%") {
-		t.Errorf("table %v:\n%s", err, buf.String())
-	}
-	if _, err := CompareGroundTruth(res, filepath.Join(t.TempDir(), "missing.json")); err == nil {
-		t.Error("missing file accepted")
-	}
-	os.WriteFile(path, []byte(`{"channels":{}}`), 0o644)
-	if _, err := CompareGroundTruth(res, path); err == nil {
-		t.Error("file without channels accepted")
-	}
-}
-
-func TestParseHelpers(t *testing.T) {
-	for in, want := range map[string]string{"30d": "720h0m0s", "1.5d": "36h0m0s", "12h": "12h0m0s", "30m": "30m0s"} {
-		if d, err := ParseDuration(in); err != nil || d.String() != want {
-			t.Errorf("ParseDuration(%q) = %v, %v", in, d, err)
-		}
-	}
-	for _, bad := range []string{"", "d", "-1d", "0", "abc"} {
-		if _, err := ParseDuration(bad); err == nil {
-			t.Errorf("ParseDuration(%q) accepted", bad)
-		}
-	}
-	if d, err := ParseDate("2026-03-01"); err != nil || !d.Equal(jt0) {
-		t.Errorf("ParseDate: %v %v", d, err)
-	}
-	if w, err := ParseWeights("0.4, 0.2,0.4"); err != nil || len(w) != 3 || w[1] != 0.2 {
-		t.Errorf("ParseWeights: %v %v", w, err)
-	}
-	if _, err := ParseWeights("0,0"); err == nil {
-		t.Error("all-zero weights accepted")
-	}
-}
-
-func TestFmtDur(t *testing.T) {
-	for d, want := range map[time.Duration]string{30 * time.Minute: "30m", 720 * time.Hour: "30d", 36 * time.Hour: "36h", 90 * time.Second: "1m30s", 2*time.Hour + 30*time.Minute: "2h30m"} {
-		if got := fmtDur(d); got != want {
-			t.Errorf("fmtDur(%v) = %q, want %q", d, got, want)
-		}
-	}
-}
-
 // Identical concurrent requests share one computation and get the same answer.
 func TestHTTPConcurrent(t *testing.T) {
 	db := storetest.SQLite(t)
-	roiFixture(t, db)
-	h := NewHTTPHandler(db)
+	ROIFixture(t, db)
+	h := handler(db)
 	const n = 6
 	bodies := make([]string, n)
 	codes := make([]int, n)
@@ -199,4 +132,39 @@ func TestHTTPConcurrent(t *testing.T) {
 			t.Fatalf("request %d: %d", i, codes[i])
 		}
 	}
+}
+
+// TestStoredImpossibleRowsIgnored: rows an older version derived from impossible events (a
+// touch and an order dated 0001-01-01, an order in 9999, an order of math.MaxInt64 cents)
+// must not fail or stretch the all-time attribution, ROI and default range.
+func TestStoredImpossibleRowsIgnored(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ROIFixture(t, db)
+		h := handler(db)
+		url := "/api/v1/attribution?model=all&lookback=30d"
+		rec, before := get(t, h, url)
+		if rec.Code != 200 {
+			t.Fatalf("all time: %d %s", rec.Code, rec.Body)
+		}
+		AddImpossibleRows(t, db)
+
+		rec, after := get(t, handler(db), url)
+		if rec.Code != 200 {
+			t.Fatalf("all time with impossible rows: %d %s", rec.Code, rec.Body)
+		}
+		jb, ja := before["journeys"].(map[string]any), after["journeys"].(map[string]any)
+		if ja["conversions"].(float64) != jb["conversions"].(float64)+1 { // the MaxInt64 order is real-dated
+			t.Fatalf("conversions %v → %v", jb["conversions"], ja["conversions"])
+		}
+		for _, r := range after["results"].([]any) {
+			m := r.(map[string]any)
+			if v, _ := m["total_value"].(float64); v < 0 {
+				t.Errorf("%s: negative total value %v", m["model"], v)
+			}
+		}
+		from, to, err := DefaultROIRange(t.Context(), db)
+		if err != nil || to.Year() > time.Now().Year()+1 || from.Year() < 1990 {
+			t.Fatalf("default ROI range %v to %v (%v)", from, to, err)
+		}
+	})
 }

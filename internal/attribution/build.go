@@ -1,0 +1,800 @@
+package attribution
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/omniroi/omniroi/internal/attribution/pathstore"
+	"github.com/omniroi/omniroi/internal/money"
+	"github.com/omniroi/omniroi/internal/store"
+	"github.com/omniroi/omniroi/internal/workspace"
+)
+
+// Defaults of PathOptions.
+const (
+	DefaultSessionTimeout = pathstore.DefaultVisitTimeout
+	OrderCompleted        = pathstore.OrderCompleted
+	DefaultValueProperty  = "revenue"
+)
+
+var (
+	// DefaultLeadEvents mark lead creation for w_shaped.
+	DefaultLeadEvents = []string{"Signed Up", "Account Created"}
+	// DefaultOpportunityEvents mark opportunity creation for w_shaped.
+	DefaultOpportunityEvents = []string{"Checkout Started", "Product Added"}
+	// DefaultIgnoreEvents are never touches: they are after-sales, not marketing contacts.
+	DefaultIgnoreEvents = pathstore.DefaultIgnoreEvents
+)
+
+// PathOptions configure BuildPaths. Zero values take the defaults.
+type PathOptions struct {
+	From, To          time.Time     // conversions in [From, To); null paths whose last touch is in it; zero: unbounded
+	Lookback          time.Duration // touches at most this long before the conversion; default 30 days
+	SessionTimeout    time.Duration // inactivity that ends a visit; default 30 minutes
+	ConversionEvents  []string      // default ["Order Completed"], the orders
+	ValueProperty     string        // property holding the value of other conversion events; default "revenue"
+	LeadEvents        []string      // default DefaultLeadEvents
+	OpportunityEvents []string      // default DefaultOpportunityEvents
+	IgnoreEvents      []string      // default DefaultIgnoreEvents; conversion events are never touches either
+	// OnPath, when set, sees every path added to the set, in the set's order (its slices
+	// are reused after the call returns).
+	OnPath func(PathInfo)
+	// funnel, when set, receives the customers per funnel stage of [From, To).
+	funnel *[]StageCount
+}
+
+// PathInfo describes one path for OnPath.
+type PathInfo struct {
+	CustomerID      int64
+	Path            Path  // Conversions 1 (converted) or Nulls 1
+	ValueMinor      int64 // conversion value in minor units of Summary.Currency, net of refunds; 0 in other currencies
+	FirstConversion bool  // the customer's first conversion ever (a new customer)
+	Synthesized     bool  // the only touch was made up from the order's own channel
+}
+
+// Summary describes what BuildPaths read and built. (JSON names keep the older word
+// "journeys" for paths: scripts read them.)
+type Summary struct {
+	From               time.Time     `json:"from,omitzero"`
+	To                 time.Time     `json:"to,omitzero"`
+	Lookback           time.Duration `json:"lookback_ns"`
+	SessionTimeout     time.Duration `json:"session_timeout_ns"`
+	ConversionEvents   []string      `json:"conversion_events"`
+	Currency           string        `json:"currency"`
+	Customers          int64         `json:"customers"`   // customers with at least one path in range
+	Events             int64         `json:"events"`      // touch events read (activity rows other than orders)
+	Sessions           int64         `json:"sessions"`    // touches built from them (whole read window)
+	Conversions        int64         `json:"conversions"` // in range
+	NullPaths          int64         `json:"null_journeys"`
+	Touches            int64         `json:"touches"` // in the paths of the set
+	SynthesizedTouches int64         `json:"synthesized_touches"`
+	Unattributed       int64         `json:"unattributed"`   // conversions without any touch
+	RevenueMinor       int64         `json:"revenue_minor"`  // net of refunds, conversions in range, business currency
+	RefundedMinor      int64         `json:"refunded_minor"` // refunds of those conversions
+	MaxSeq             int64         `json:"max_seq"`        // newest event when the read started
+	Elapsed            time.Duration `json:"elapsed_ns"`
+	Notes              []string      `json:"notes,omitempty"`
+}
+
+// actRow is one touch event of a customer.
+type actRow struct {
+	ts                      int64
+	name, channel, campaign string
+}
+
+// convRow is one conversion.
+type convRow struct {
+	ts         int64
+	valueMinor int64
+	refunded   int64
+	currency   string
+	channel    string // the order's channel, for orders without touches
+	first      bool
+}
+
+// session is one touch built from consecutive events.
+type session struct {
+	start     int64
+	channel   string
+	campaign  string
+	lead, opp bool
+}
+
+func setOf(names []string) map[string]bool {
+	m := make(map[string]bool, len(names))
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
+}
+
+func (o *PathOptions) defaults() {
+	if o.Lookback <= 0 {
+		o.Lookback = DefaultLookback
+	}
+	if o.SessionTimeout <= 0 {
+		o.SessionTimeout = DefaultSessionTimeout
+	}
+	if len(o.ConversionEvents) == 0 {
+		o.ConversionEvents = []string{OrderCompleted}
+	}
+	if o.ValueProperty == "" {
+		o.ValueProperty = DefaultValueProperty
+	}
+	if o.LeadEvents == nil {
+		o.LeadEvents = DefaultLeadEvents
+	}
+	if o.OpportunityEvents == nil {
+		o.OpportunityEvents = DefaultOpportunityEvents
+	}
+	if o.IgnoreEvents == nil {
+		o.IgnoreEvents = DefaultIgnoreEvents
+	}
+}
+
+func msOf(t time.Time, def int64) int64 {
+	if t.IsZero() {
+		return def
+	}
+	return t.UnixMilli()
+}
+
+// BuildPaths builds the paths of conversions in [From, To) plus the non-converting paths
+// ending in it from the derived paths table (internal/attribution/pathstore), reading only
+// the days from From minus the lookback to To, one block of customers at a time (memory
+// holds the paths built, never the events). See docs/attribution.md ("Paths from the
+// store") for the rules.
+func BuildPaths(ctx context.Context, db *store.DB, opt PathOptions) (*Set, Summary, error) {
+	out, err := buildPaths(ctx, db, opt, []span{{from: opt.From, to: opt.To, onPath: opt.OnPath, funnel: opt.funnel}})
+	if err != nil {
+		return nil, Summary{}, err
+	}
+	return out[0].set, out[0].sum, nil
+}
+
+// span is one period built from a shared read: a report and the period before it read
+// the rows of both once.
+type span struct {
+	from, to time.Time
+	onPath   func(PathInfo)
+	funnel   *[]StageCount // customers per funnel stage of [from, to), when set
+}
+
+type built struct {
+	set *Set
+	sum Summary
+}
+
+// spanRules are a span's bounds in unix ms and the rules that cut its paths.
+type spanRules struct {
+	pathRules
+	readFrom int64
+	funnel   bool
+}
+
+func buildPaths(ctx context.Context, db *store.DB, opt PathOptions, spans []span) ([]built, error) {
+	start := time.Now()
+	opt.defaults()
+	out := make([]built, len(spans))
+	for i, sp := range spans {
+		out[i].sum = Summary{From: sp.from, To: sp.to, Lookback: opt.Lookback, SessionTimeout: opt.SessionTimeout,
+			ConversionEvents: opt.ConversionEvents}
+		if !sp.from.IsZero() && !sp.to.IsZero() && !sp.from.Before(sp.to) {
+			return nil, fmt.Errorf("paths: from %s is not before to %s", sp.from.Format(time.DateOnly), sp.to.Format(time.DateOnly))
+		}
+	}
+	currency, err := workspace.Currency(ctx, db)
+	if err != nil {
+		return nil, fmt.Errorf("paths: %w", err)
+	}
+	maxSeq, err := db.MaxEventSeq(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("paths: %w", err)
+	}
+	// Unbounded ends stop at the span data can really have (1990 to limits.max_future
+	// ahead): a touch stored long ago with the date 0001-01-01 reads as Go's zero time, "no
+	// time", and would fail the time-decay model for the whole period.
+	spanFrom, spanTo, err := workspace.Span(ctx, db)
+	if err != nil {
+		return nil, fmt.Errorf("paths: %w", err)
+	}
+	convSet := setOf(opt.ConversionEvents)
+	var custom []string
+	for _, n := range opt.ConversionEvents {
+		if n != OrderCompleted {
+			custom = append(custom, n)
+		}
+	}
+	skip := setOf(opt.IgnoreEvents)
+	skip[OrderCompleted] = true // the order event is the conversion, never a touch
+	for n := range convSet {
+		skip[n] = true
+	}
+	lead, opp := setOf(opt.LeadEvents), setOf(opt.OpportunityEvents)
+	lb := opt.Lookback.Milliseconds()
+	rd := &blockReader{db: db, orders: convSet[OrderCompleted], custom: custom, prop: opt.ValueProperty, currency: currency,
+		readFrom: math.MaxInt64, toMS: math.MinInt64}
+	for _, sp := range spans {
+		r := spanRules{pathRules: pathRules{skip: skip, lead: lead, opp: opp, lb: lb, timeout: opt.SessionTimeout.Milliseconds(),
+			fromMS: max(msOf(sp.from, math.MinInt64/2), spanFrom.UnixMilli()),
+			toMS:   min(msOf(sp.to, math.MaxInt64/2), spanTo.UnixMilli())}, funnel: sp.funnel != nil}
+		r.readFrom = max(r.fromMS-lb, spanFrom.UnixMilli())
+		rd.spans = append(rd.spans, r)
+		rd.readFrom, rd.toMS = min(rd.readFrom, r.readFrom), max(rd.toMS, r.toMS)
+		rd.funnel = rd.funnel || r.funnel
+	}
+	if rd.src, err = pathstore.Open(ctx, db); err != nil {
+		return nil, fmt.Errorf("paths: %w", err)
+	}
+	lo, hi, any := rd.src.Blocks()
+	n := 0
+	if any {
+		n = int(hi-lo) + 1
+	}
+
+	// Blocks are read and turned into paths by a few workers (each holding one read
+	// connection at a time); the sets are assembled in block order, so the result does
+	// not depend on the number of workers.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	outs := make([]*blockOut, n)
+	for i := range outs {
+		outs[i] = &blockOut{done: make(chan struct{}), per: make([]spanOut, len(spans))}
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), n, pathWorkers) {
+		wg.Go(func() {
+			w := &worker{in: interner{}, idx: map[int64]int32{}}
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				o := outs[i]
+				o.err = rd.block(ctx, w, lo+int64(i), o)
+				close(o.done)
+				if o.err != nil {
+					cancel()
+				}
+			}
+		})
+	}
+	defer wg.Wait()
+
+	type acc struct {
+		b      *SetBuilder
+		other  map[string]*[2]int64 // currency → conversions, value
+		funnel [funnelLen]int64
+	}
+	accs := make([]acc, len(spans))
+	for i := range accs {
+		accs[i] = acc{b: NewSetBuilder(), other: map[string]*[2]int64{}}
+		out[i].sum.Currency, out[i].sum.MaxSeq = currency, maxSeq
+	}
+	for i, o := range outs {
+		<-o.done
+		if o.err != nil {
+			cancel()
+			return nil, o.err
+		}
+		for si := range spans {
+			sum, a, po := &out[si].sum, &accs[si], &o.per[si]
+			sum.Events += po.events
+			sum.Sessions += po.sessions
+			sum.Customers += po.customers
+			for k, v := range po.funnel {
+				a.funnel[k] += v
+			}
+			for k := range po.paths {
+				if err := addPath(a.b, sum, a.other, po, &po.paths[k], spans[si].onPath); err != nil {
+					return nil, err
+				}
+			}
+		}
+		outs[i] = nil // let the block's memory go
+	}
+	for si, sp := range spans {
+		sum := &out[si].sum
+		for c, x := range accs[si].other {
+			sum.Notes = append(sum.Notes, fmt.Sprintf("%d conversions in %s (%s) count without revenue: no exchange rates to %s",
+				x[0], c, money.Format(x[1], c), sum.Currency))
+		}
+		if !rd.src.Ready() {
+			sum.Notes = append(sum.Notes, "paths were computed from the event tables: the derived paths table is built the next time the event processor runs")
+		}
+		slices.Sort(sum.Notes)
+		if sp.funnel != nil {
+			*sp.funnel = make([]StageCount, len(FunnelStages))
+			for i, st := range FunnelStages {
+				(*sp.funnel)[i] = StageCount{Stage: st.Name, Customers: accs[si].funnel[i]}
+			}
+		}
+		out[si].set = accs[si].b.Set()
+		sum.Elapsed = time.Since(start)
+	}
+	return out, nil
+}
+
+// addPath adds one built path to a span's set and summary.
+func addPath(b *SetBuilder, sum *Summary, other map[string]*[2]int64, po *spanOut, p *pending, onPath func(PathInfo)) error {
+	j := Path{Touches: po.touches[p.lo:p.hi]}
+	if p.leadIdx >= 0 || p.oppIdx >= 0 {
+		j.Milestones = []int{p.leadIdx, p.oppIdx}
+	}
+	info := PathInfo{CustomerID: p.cid, Synthesized: p.synth}
+	if p.conv {
+		j.Conversions = 1
+		j.ConvertedAt = time.UnixMilli(p.convTS).UTC()
+		v := max(p.valueMinor, 0)
+		if p.currency != sum.Currency {
+			// Money in another currency is never added to the business currency.
+			x := other[p.currency]
+			if x == nil {
+				x = &[2]int64{}
+				other[p.currency] = x
+			}
+			x[0]++
+			x[1] = money.SatAdd(x[1], v)
+			v = 0
+		} else {
+			sum.RevenueMinor = money.SatAdd(sum.RevenueMinor, v)
+			sum.RefundedMinor = money.SatAdd(sum.RefundedMinor, p.refunded)
+		}
+		j.Value = money.Major(v, sum.Currency)
+		info.ValueMinor, info.FirstConversion = v, p.first
+		sum.Conversions++
+		if len(j.Touches) == 0 {
+			sum.Unattributed++
+		}
+		if p.synth {
+			sum.SynthesizedTouches++
+		}
+	} else {
+		j.Nulls = 1
+		sum.NullPaths++
+	}
+	sum.Touches += int64(len(j.Touches))
+	if err := b.Add(j); err != nil {
+		return fmt.Errorf("paths: customer %d: %w", p.cid, err)
+	}
+	if onPath != nil {
+		info.Path = j
+		onPath(info)
+	}
+	return nil
+}
+
+// pathWorkers leaves one of SQLite's four read connections to other readers.
+var pathWorkers = 3
+
+// pathRules turn one customer's touch events and conversions into paths.
+type pathRules struct {
+	skip, lead, opp  map[string]bool
+	fromMS, toMS, lb int64
+	timeout          int64
+}
+
+// pending is a path built by a worker, waiting to be added to the set in order.
+type pending struct {
+	cid                  int64
+	lo, hi               int // its touches in blockOut.touches
+	conv, first, synth   bool
+	convTS               int64
+	valueMinor, refunded int64
+	currency             string
+	leadIdx, oppIdx      int
+}
+
+// blockOut is what one worker built from one block of customers, per span.
+type blockOut struct {
+	per  []spanOut
+	err  error
+	done chan struct{}
+}
+
+type spanOut struct {
+	touches                     []Touch
+	paths                       []pending
+	events, sessions, customers int64
+	funnel                      [funnelLen]int64
+}
+
+type blockReader struct {
+	db             *store.DB
+	src            *pathstore.Source
+	spans          []spanRules
+	readFrom, toMS int64 // the union of the spans' reads
+	orders         bool
+	custom         []string
+	prop, currency string
+	funnel         bool // some span counts its funnel
+}
+
+// interner returns one string per distinct byte sequence, so millions of touches with a
+// dozen channels do not allocate millions of strings.
+type interner map[string]string
+
+func (in interner) get(b []byte) string {
+	if s, ok := in[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	in[s] = s
+	return s
+}
+
+// worker holds one reader goroutine's buffers, reused from block to block.
+type worker struct {
+	in        interner
+	dec       pathstore.Decoder
+	local     []string
+	idx       map[int64]int32 // customer → slot
+	cids      []int64         // by slot
+	evs       []actRow
+	evCust    []int32
+	convs     []convRow
+	convCust  []int32
+	order     []int32 // slots in customer order
+	evSorted  []actRow
+	cvSorted  []convRow
+	evStart   []int32
+	cvStart   []int32
+	sessions  []session
+	cuts      []int
+	ords      []int64 // order times, for the funnel
+	ordCust   []int32
+	ordStart  []int32
+	ordSorted []int64
+}
+
+func (w *worker) slot(cid int64) int32 {
+	s, ok := w.idx[cid]
+	if !ok {
+		s = int32(len(w.cids))
+		w.idx[cid] = s
+		w.cids = append(w.cids, cid)
+	}
+	return s
+}
+
+// block reads one block's rows and builds its customers' paths of every span into o.
+func (rd *blockReader) block(ctx context.Context, w *worker, block int64, o *blockOut) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("paths: %w", err)
+	}
+	clear(w.idx)
+	w.cids, w.evs, w.evCust, w.convs, w.convCust = w.cids[:0], w.evs[:0], w.evCust[:0], w.convs[:0], w.convCust[:0]
+	w.ords, w.ordCust = w.ords[:0], w.ordCust[:0]
+	dayFrom, dayTo := pathstore.DayOf(rd.readFrom), pathstore.DayOf(rd.toMS-1)
+	if len(rd.custom) > 0 {
+		dayFrom = pathstore.MinDay // a custom conversion's rank needs the customer's whole history
+	}
+	var (
+		t  pathstore.RawTouch
+		ro pathstore.RawOrder
+	)
+	err := rd.src.Read(ctx, block, dayFrom, dayTo, func(day int64, data []byte) error {
+		if err := w.dec.Reset(block, day, data); err != nil {
+			return err
+		}
+		w.local = w.local[:0]
+		for _, s := range w.dec.Strings() {
+			w.local = append(w.local, w.in.get(s))
+		}
+		for w.dec.NextTouch(&t) {
+			if t.TS < rd.readFrom || t.TS >= rd.toMS {
+				continue
+			}
+			w.evs = append(w.evs, actRow{ts: t.TS, name: w.local[t.Name], channel: pathstore.ChannelName(w.local[t.Channel]), campaign: w.local[t.Campaign]})
+			w.evCust = append(w.evCust, w.slot(t.Customer))
+		}
+		for w.dec.NextOrder(&ro) {
+			if ro.TS >= rd.toMS || ro.TS < rd.readFrom && len(rd.custom) == 0 {
+				continue
+			}
+			s := w.slot(ro.Customer)
+			if rd.funnel {
+				w.ords = append(w.ords, ro.TS)
+				w.ordCust = append(w.ordCust, s)
+			}
+			if !rd.orders {
+				continue
+			}
+			refunded := min(max(ro.Refunded, 0), max(ro.Revenue, 0))
+			w.convs = append(w.convs, convRow{ts: ro.TS, valueMinor: money.SatSub(ro.Revenue, refunded), refunded: refunded,
+				currency: w.local[ro.Currency], channel: pathstore.ChannelName(w.local[ro.Channel]), first: ro.First})
+			w.convCust = append(w.convCust, s)
+		}
+		return w.dec.Err()
+	})
+	if err != nil {
+		return fmt.Errorf("paths: %w", err)
+	}
+	if len(rd.custom) > 0 {
+		if err := rd.customConversions(ctx, w, block); err != nil {
+			return err
+		}
+	}
+
+	// Group by customer, keeping read order (time order: rows come day by day, each
+	// sorted by customer and time), customers in id order.
+	nc := len(w.cids)
+	w.order = w.order[:0]
+	for i := range nc {
+		w.order = append(w.order, int32(i))
+	}
+	slices.SortFunc(w.order, func(a, b int32) int { return cmp.Compare(w.cids[a], w.cids[b]) })
+	w.evStart = groupBy(w.evCust, nc, w.evStart)
+	w.evSorted = scatter(w.evs, w.evCust, w.evStart, w.evSorted)
+	w.cvStart = groupBy(w.convCust, nc, w.cvStart)
+	w.cvSorted = scatter(w.convs, w.convCust, w.cvStart, w.cvSorted)
+	w.ordStart = groupBy(w.ordCust, nc, w.ordStart)
+	w.ordSorted = scatter(w.ords, w.ordCust, w.ordStart, w.ordSorted)
+	if len(rd.custom) > 0 {
+		for s := range nc { // orders and custom events in time order; the first of them is the first conversion
+			cs := w.cvSorted[w.cvStart[s]:w.cvStart[s+1]]
+			slices.SortStableFunc(cs, func(a, b convRow) int { return cmp.Compare(a.ts, b.ts) })
+			for i := range cs {
+				cs[i].first = i == 0
+			}
+		}
+	}
+	for si := range rd.spans {
+		sp, po := &rd.spans[si], &o.per[si]
+		for _, s := range w.order {
+			evs := w.evSorted[w.evStart[s]:w.evStart[s+1]]
+			evs = evs[sortSearch(len(evs), func(i int) bool { return evs[i].ts >= sp.readFrom }):]
+			evs = evs[:sortSearch(len(evs), func(i int) bool { return evs[i].ts >= sp.toMS })]
+			convs := w.cvSorted[w.cvStart[s]:w.cvStart[s+1]]
+			if len(rd.custom) == 0 {
+				convs = convs[sortSearch(len(convs), func(i int) bool { return convs[i].ts >= sp.readFrom }):]
+			}
+			convs = convs[:sortSearch(len(convs), func(i int) bool { return convs[i].ts >= sp.toMS })]
+			po.events += int64(len(evs))
+			if sp.funnel {
+				po.funnel = funnelOf(po.funnel, evs, w.ordSorted[w.ordStart[s]:w.ordStart[s+1]], sp.fromMS, sp.toMS)
+			}
+			w.sessions, w.cuts = sp.customer(w.cids[s], evs, convs, w.sessions[:0], w.cuts, po)
+		}
+	}
+	return nil
+}
+
+// sortSearch is sort.Search.
+func sortSearch(n int, f func(int) bool) int {
+	i, j := 0, n
+	for i < j {
+		h := int(uint(i+j) >> 1)
+		if !f(h) {
+			i = h + 1
+		} else {
+			j = h
+		}
+	}
+	return i
+}
+
+// funnelOf adds one customer to the funnel counts: their highest stage among the touch
+// events and orders in [from, to), and every stage below it.
+func funnelOf(f [funnelLen]int64, evs []actRow, orders []int64, from, to int64) [funnelLen]int64 {
+	st := int8(-1)
+	for i := range evs {
+		if evs[i].ts >= from {
+			st = max(st, touchStage(evs[i].name))
+		}
+	}
+	n := 0
+	for _, ts := range orders {
+		if ts >= from && ts < to {
+			n++
+		}
+	}
+	switch {
+	case n > 1:
+		st = max(st, stageAdvocacy)
+	case n == 1:
+		st = max(st, stagePurchase)
+	}
+	for k := int8(0); k <= st; k++ {
+		f[k]++
+	}
+	return f
+}
+
+// groupBy returns, for items labelled with slots 0..n-1, where each slot's items start
+// when they are laid out slot by slot (start[n] is the total).
+func groupBy(label []int32, n int, start []int32) []int32 {
+	start = slices.Grow(start[:0], n+1)[:n+1]
+	clear(start)
+	for _, l := range label {
+		start[l+1]++
+	}
+	for i := 1; i <= n; i++ {
+		start[i] += start[i-1]
+	}
+	return start
+}
+
+// scatter lays items out slot by slot, keeping their order within a slot.
+func scatter[T any](items []T, label []int32, start []int32, out []T) []T {
+	out = slices.Grow(out[:0], len(items))[:len(items)]
+	pos := slices.Clone(start[:len(start)-1])
+	for i, l := range label {
+		out[pos[l]] = items[i]
+		pos[l]++
+	}
+	return out
+}
+
+// customConversions reads the block's conversion events other than orders, with their
+// value from the event's properties.
+func (rd *blockReader) customConversions(ctx context.Context, w *worker, block int64) error {
+	lo, hi := pathstore.BlockRange(block)
+	q := `SELECT a.customer_id, a.ts, e.body FROM activity a JOIN events e ON e.seq = a.seq
+		WHERE a.customer_id >= ? AND a.customer_id < ? AND a.ts < ? AND a.name IN (?` +
+		strings.Repeat(",?", len(rd.custom)-1) + `) ORDER BY a.customer_id, a.ts, a.seq`
+	args := []any{lo, hi, rd.toMS}
+	for _, n := range rd.custom {
+		args = append(args, n)
+	}
+	rows, err := rd.db.Query(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("paths: read conversion events: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var cid int64
+		c := convRow{currency: rd.currency}
+		var body []byte
+		if err := rows.Scan(&cid, &c.ts, &body); err != nil {
+			return fmt.Errorf("paths: read conversion events: %w", err)
+		}
+		c.valueMinor = eventValue(body, rd.prop, rd.currency)
+		w.convs = append(w.convs, c)
+		w.convCust = append(w.convCust, w.slot(cid))
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("paths: read conversion events: %w", err)
+	}
+	return nil
+}
+
+// customer turns one customer's touch events and conversions (both in time order) into
+// paths appended to o. sessions and cuts are scratch space, returned for reuse.
+func (r *pathRules) customer(cid int64, evs []actRow, convs []convRow, sessions []session, cuts []int, o *spanOut) ([]session, []int) {
+	// Visits: a gap longer than the session timeout ends one; a new non-Direct channel or
+	// campaign inside a visit (an ad click) starts a new touch, as in GA4.
+	var lastTS int64
+	for i := range evs {
+		e := &evs[i]
+		if r.skip[e.name] {
+			continue
+		}
+		n := len(sessions)
+		var cur session
+		if n > 0 {
+			cur = sessions[n-1]
+		}
+		if pathstore.StartsVisit(n == 0, e.ts-lastTS, r.timeout, e.channel, e.campaign, cur.channel, cur.campaign) {
+			sessions = append(sessions, session{start: e.ts, channel: e.channel, campaign: e.campaign})
+			n++
+		}
+		lastTS = e.ts
+		s := &sessions[n-1]
+		if r.lead[e.name] {
+			s.lead = true
+		}
+		if r.opp[e.name] {
+			s.opp = true
+		}
+	}
+	o.sessions += int64(len(sessions))
+
+	emit := func(ss []session, c *convRow) {
+		p := pending{cid: cid, lo: len(o.touches), leadIdx: -1, oppIdx: -1}
+		for i, s := range ss {
+			o.touches = append(o.touches, Touch{Channel: s.channel, Campaign: s.campaign, Time: time.UnixMilli(s.start).UTC()})
+			if s.lead && p.leadIdx < 0 {
+				p.leadIdx = i
+			}
+			if s.opp && p.oppIdx < 0 {
+				p.oppIdx = i
+			}
+		}
+		if c != nil {
+			p.conv, p.convTS, p.valueMinor, p.refunded, p.currency, p.first = true, c.ts, c.valueMinor, c.refunded, c.currency, c.first
+			if len(ss) == 0 && c.channel != "" {
+				// An order with no touch before it: the visit or call it was made in is its
+				// only known contact (a till sale to a walk-in customer).
+				o.touches = append(o.touches, Touch{Channel: c.channel, Campaign: "(none)", Time: time.UnixMilli(c.ts).UTC()})
+				p.synth = true
+			}
+		}
+		p.hi = len(o.touches)
+		o.paths = append(o.paths, p)
+	}
+	// nullPaths emits touches that led to no conversion as paths at most one lookback
+	// window wide, cut from the newest touch back; one is in range when its last touch is.
+	nullPaths := func(ss []session) bool {
+		cuts = cuts[:0]
+		for hi := len(ss); hi > 0; {
+			last := ss[hi-1].start
+			lo := hi - 1
+			for lo > 0 && ss[lo-1].start >= last-r.lb {
+				lo--
+			}
+			cuts = append(cuts, lo)
+			hi = lo
+		}
+		emitted := false
+		for i := len(cuts) - 1; i >= 0; i-- { // oldest first
+			lo, hi := cuts[i], len(ss)
+			if i > 0 {
+				hi = cuts[i-1]
+			}
+			if last := ss[hi-1].start; last >= r.fromMS && last < r.toMS {
+				emit(ss[lo:hi], nil)
+				emitted = true
+			}
+		}
+		return emitted
+	}
+
+	emitted := false
+	next := 0 // first session not yet given to a conversion
+	for ci := range convs {
+		c := &convs[ci]
+		end := next
+		for end < len(sessions) && sessions[end].start <= c.ts {
+			end++
+		}
+		lo := next
+		for lo < end && sessions[lo].start < c.ts-r.lb {
+			lo++
+		}
+		// Touches that aged out before this conversion ended paths of their own.
+		if nullPaths(sessions[next:lo]) {
+			emitted = true
+		}
+		next = end
+		if c.ts < r.fromMS || c.ts >= r.toMS {
+			continue
+		}
+		emit(sessions[lo:end], c)
+		emitted = true
+	}
+	if nullPaths(sessions[next:]) || emitted {
+		o.customers++
+	}
+	return sessions, cuts
+}
+
+// eventValue reads a numeric property of a stored event body ({"properties":{...}}) in
+// minor units; 0 when absent or not a number.
+func eventValue(body []byte, prop, currency string) int64 {
+	var ev struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+	}
+	if json.Unmarshal(body, &ev) != nil {
+		return 0
+	}
+	raw, ok := ev.Properties[prop]
+	if !ok {
+		return 0
+	}
+	v, err := money.FromJSON(raw, currency)
+	if err != nil {
+		return 0
+	}
+	return v
+}
