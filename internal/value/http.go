@@ -3,7 +3,6 @@ package value
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/api"
 	"github.com/omniroi/omniroi/internal/identity"
 	"github.com/omniroi/omniroi/internal/store"
 )
@@ -416,19 +416,6 @@ func intParam(w http.ResponseWriter, r *http.Request, name string, def, lo, hi i
 	return n, true
 }
 
-func apiJSON(w http.ResponseWriter, code int, v any) {
-	// Encode first: a NaN from a degenerate fit must give a 500, not a truncated 200.
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		code = http.StatusInternalServerError
-		b, _ = json.Marshal(map[string]any{"error": "encode response: " + err.Error(), "status": code})
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	w.Write(append(b, '\n'))
-}
+func apiJSON(w http.ResponseWriter, code int, v any) { api.WriteJSON(w, code, v) }
 
-func apiError(w http.ResponseWriter, code int, msg string) {
-	apiJSON(w, code, map[string]any{"error": msg, "status": code})
-}
+func apiError(w http.ResponseWriter, code int, msg string) { api.WriteError(w, code, msg) }
