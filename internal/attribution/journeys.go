@@ -209,7 +209,7 @@ func BuildJourneys(ctx context.Context, db *store.DB, opt JourneyOptions) (*Set,
 		return nil, sum, fmt.Errorf("journeys: from %s is not before to %s", opt.From.Format(time.DateOnly), opt.To.Format(time.DateOnly))
 	}
 	var err error
-	if sum.Currency, err = commerce.CurrencySetting(ctx, db); err != nil {
+	if sum.Currency, err = workspace.Currency(ctx, db); err != nil {
 		return nil, sum, fmt.Errorf("journeys: %w", err)
 	}
 	if sum.MaxSeq, err = db.MaxEventSeq(ctx); err != nil {
@@ -416,8 +416,7 @@ func (rd *chunkReader) chunk(ctx context.Context, lo, hi int64, o *chunkOut) err
 	if rd.orders {
 		// Orders from the beginning: an order's rank tells a new customer from a returning one.
 		rows, err := rd.db.Query(ctx, `SELECT o.customer_id, o.ts, o.revenue_minor, o.currency, o.channel,
-			COALESCE((SELECT `+rd.db.SumMinor("CASE WHEN r.full_refund = 1 THEN o.revenue_minor ELSE r.amount_minor END")+`
-				FROM refunds r WHERE r.order_id = o.order_id), 0)
+			`+commerce.RefundedSQL(rd.db.Dialect, "o")+`
 			FROM orders o WHERE o.customer_id >= ? AND o.customer_id < ? AND +o.ts < ?
 			ORDER BY o.customer_id, o.ts, o.order_id`, lo, hi, rd.toMS)
 		if err != nil {

@@ -22,10 +22,10 @@ import (
 	"time"
 
 	"github.com/omniroi/omniroi/internal/channel"
-	"github.com/omniroi/omniroi/internal/commerce"
 	"github.com/omniroi/omniroi/internal/event"
 	"github.com/omniroi/omniroi/internal/privacy/consent"
 	"github.com/omniroi/omniroi/internal/store"
+	"github.com/omniroi/omniroi/internal/workspace"
 )
 
 // Settings and lease the processor uses.
@@ -400,7 +400,7 @@ func (p *Processor) process(ctx context.Context, upTo int64) error {
 		}
 	}
 	var err error
-	if p.currency, err = commerce.CurrencySetting(ctx, p.db); err != nil {
+	if p.currency, err = workspace.Currency(ctx, p.db); err != nil {
 		return err
 	}
 	if err := p.loadKinds(ctx); err != nil {

@@ -58,7 +58,7 @@ const (
 	loginCSRFCookie  = "omniroi_login"
 	maxFormBytes     = 64 << 10
 	cacheTTL         = 15 * time.Second
-	defaultCurrency  = "EUR"
+	defaultCurrency  = "EUR" // workspace.CurrencyKey.Default, when the setting cannot be read at all
 	defaultRangeName = "30d"
 )
 
