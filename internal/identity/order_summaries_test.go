@@ -69,10 +69,10 @@ func TestOrderSummariesIncremental(t *testing.T) {
 				}
 				// The stream exercises what the test claims.
 				for q, least := range map[string]int64{
-					`SELECT COUNT(*) FROM order_summaries`:                                 150,
+					`SELECT COUNT(*) FROM order_summaries`:                                  150,
 					`SELECT COUNT(*) FROM order_summaries WHERE orders = 0 AND refunds > 0`: 5,
-					`SELECT COUNT(DISTINCT customer_id) FROM order_summaries`:             50,
-					`SELECT COUNT(*) FROM customer_merges`:                                 50,
+					`SELECT COUNT(DISTINCT customer_id) FROM order_summaries`:               50,
+					`SELECT COUNT(*) FROM customer_merges`:                                  50,
 				} {
 					if n := count(t, db, q); n < least {
 						t.Errorf("%s = %d, want >= %d", q, n, least)
@@ -100,4 +100,3 @@ func summaryText(t *testing.T, db *store.DB) string {
 	}
 	return b.String()
 }
-

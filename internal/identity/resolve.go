@@ -86,7 +86,7 @@ type batch struct {
 	unidentified int64
 	badOrders    int64
 	consent      map[int64]consentRec // newest consent signal per customer (privacy_consent.go)
-	notes        []store.Rejection // trait keys left out of profiles over event.MaxProfileBytes
+	notes        []store.Rejection    // trait keys left out of profiles over event.MaxProfileBytes
 }
 
 func newBatch(start int64) *batch {
