@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"github.com/omniroi/omniroi/internal/mix"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -152,7 +153,7 @@ func TestAPIRoles(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := audit.WithActor(context.Background(), audit.ActorCLI)
 		seedAPI(t, db)
-		routes := apiRoutes(db)
+		routes := apiRoutes(db, mix.NewService(db))
 		router, err := api.NewRouter(db, routes)
 		if err != nil {
 			t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"github.com/omniroi/omniroi/internal/auth"
 	"github.com/omniroi/omniroi/internal/experiment"
 	"github.com/omniroi/omniroi/internal/journey"
+	"github.com/omniroi/omniroi/internal/mix"
 	"github.com/omniroi/omniroi/internal/privacy"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/value"
@@ -17,13 +18,14 @@ import (
 // router has matched the pattern and checked the role before it runs. To add a route,
 // add a line here (docs/HACKING.md, "Routes and roles"); TestAPIRoles then calls it with
 // a token of every role.
-func apiRoutes(db *store.DB) []api.Route {
+func apiRoutes(db *store.DB, budget *mix.Service) []api.Route {
 	read := api.ReadHandler(db)
 	attr := attribution.NewHTTPHandler(db)
 	val := value.NewHTTPHandler(db)
 	jr := journey.NewAPIHandler(db)
 	pr := privacy.NewHTTPHandler(db)
 	ex := experiment.NewAPIHandler(db)
+	bu := mix.NewHTTPHandler(budget)
 	return []api.Route{
 		{Pattern: "GET /api/v1/stats", Perm: auth.PermReadReports, Handler: read},
 		{Pattern: "GET /api/v1/customers", Perm: auth.PermReadPersonal, Handler: read},
@@ -52,6 +54,9 @@ func apiRoutes(db *store.DB) []api.Route {
 		{Pattern: "GET /api/v1/journeys/{name}/decisions", Perm: auth.PermReadPersonal, Handler: jr}, // names customer ids
 
 		{Pattern: "GET /api/v1/audit", Perm: auth.PermReadAudit, Handler: api.AuditHandler(db)},
+
+		{Pattern: "GET /api/v1/budget/fit", Perm: auth.PermReadReports, Handler: bu},
+		{Pattern: "GET /api/v1/budget/plan", Perm: auth.PermReadReports, Handler: bu},
 
 		{Pattern: "GET /api/v1/experiments", Perm: auth.PermReadReports, Handler: ex},
 		{Pattern: "POST /api/v1/experiments", Perm: auth.PermEditJourneys, Handler: ex},

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/omniroi/omniroi/internal/api"
 	"github.com/omniroi/omniroi/internal/server"
@@ -274,4 +275,106 @@ func TestExperimentRoutesMounted(t *testing.T) {
 			t.Errorf("GET %s: %d %s", c.path, res.StatusCode, b)
 		}
 	}
+}
+
+// writeGeoFile writes date,region,value,spend rows: 10 postcode areas over 112 days, a
+// shared daily factor, and a channel returning 2 per unit of spend, switched off in the
+// first five areas for the last 28 days. It returns the file and the true effect.
+func writeGeoFile(t *testing.T) (string, float64) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(6, 6))
+	var b strings.Builder
+	b.WriteString("date,region,value,spend\n")
+	day0 := mustDate(t, "2026-01-05")
+	common := 0.0
+	var lost float64
+	levels := make([]float64, 10)
+	for r := range levels {
+		levels[r] = 80 + 40*rng.Float64()
+	}
+	for d := range 112 {
+		common = 0.6*common + 0.05*rng.NormFloat64()
+		for r := range 10 {
+			spend := levels[r] / 10 * (0.9 + 0.2*rng.Float64())
+			v := levels[r] * (1 + common + 0.1*rng.NormFloat64())
+			if r < 5 && d >= 84 {
+				lost += 2 * spend
+				spend = 0
+			}
+			v += 2 * spend
+			fmt.Fprintf(&b, "%s,%d,%.2f,%.2f\n", day0.AddDate(0, 0, d).Format("2006-01-02"), 75000+r*1000, v, spend)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "geo.csv")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path, -lost
+}
+
+// TestExperimentGeoCommands: analyze-geo on a file with a known effect, plan-geo on the
+// same file, and bad rows reported by line.
+func TestExperimentGeoCommands(t *testing.T) {
+	path, truth := writeGeoFile(t)
+	code, out, errs := runCLI(t, "experiment", "analyze-geo", "--input", path, "--test-start", "2026-03-30", "--treatment", "75000,76000,77000,78000,79000",
+		"--channel", "Paid Social", "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var res struct {
+		Design, Verdict string
+		TestDays        int     `json:"test_days"`
+		Inc             float64 `json:"incremental"`
+		IncLow          float64 `json:"incremental_low"`
+		IncHigh         float64 `json:"incremental_high"`
+		R               float64 `json:"roas"`
+		RLow            float64 `json:"roas_low"`
+		RHigh           float64 `json:"roas_high"`
+		Placebo         struct{ Windows int }
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if res.Design != "regions" || res.TestDays != 28 || !(res.IncLow <= truth && truth <= res.IncHigh) || !(res.RLow <= 2 && 2 <= res.RHigh) || res.Placebo.Windows == 0 {
+		t.Errorf("truth %.0f, ROAS 2: %s", truth, out)
+	}
+	t.Logf("analyze-geo: %s", res.Verdict)
+	code, out, errs = runCLI(t, "experiment", "analyze-geo", "--input", path, "--test-start", "2026-03-30", "--treatment", "75000,76000,77000,78000,79000")
+	if code != 0 || !strings.Contains(out, "time-based regression") || !strings.Contains(out, "ROAS") || !strings.Contains(out, "verdict:") {
+		t.Errorf("table: exit %d %s %s", code, out, errs)
+	}
+	code, out, errs = runCLI(t, "experiment", "plan-geo", "--input", path, "--channel", "Paid Social", "--json")
+	if code != 0 {
+		t.Fatalf("plan-geo: exit %d: %s", code, errs)
+	}
+	var plan struct {
+		Designs []struct {
+			Design    string
+			Available bool
+			Days      int
+		}
+		Text string
+	}
+	if err := json.Unmarshal([]byte(out), &plan); err != nil || len(plan.Designs) != 2 || !plan.Designs[0].Available || plan.Text == "" {
+		t.Errorf("plan: %v %s", err, out)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.csv")
+	os.WriteFile(bad, []byte("date,region,value\n2026-01-01,a,1\n2026-01-01,a,2\nyesterday,b,3\n2026-01-02,b,x\n"), 0o644)
+	code, _, errs = runCLI(t, "experiment", "analyze-geo", "--input", bad, "--test-start", "2026-01-02")
+	for _, want := range []string{`line 3: 2026-01-01, region "a" is already on line 2`, `line 4: date "yesterday" is not YYYY-MM-DD`, `line 5: value "x" is not a number`} {
+		if code == 0 || !strings.Contains(errs, want) {
+			t.Errorf("bad file: exit %d, want %q in %s", code, want, errs)
+		}
+	}
+	if code, _, _ := runCLI(t, "experiment", "analyze-geo", "--input", path); code != 2 {
+		t.Errorf("no --test-start: exit %d, want 2", code)
+	}
+}
+
+func mustDate(t *testing.T, s string) time.Time {
+	d, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

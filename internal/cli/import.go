@@ -15,12 +15,16 @@ import (
 func init() {
 	Register(&Command{
 		Name:    "import",
-		Summary: "import events, orders, customers or ad spend from CSV/JSONL (Shopify, Google Ads, Meta Ads presets)",
-		Usage: `omniroi import {events|orders|spend|customers} FILE [--format csv|jsonl] [--preset NAME]
+		Summary: "import events, orders, customers, ad spend or products from CSV/JSONL/XML (Shopify, Google Ads, Meta Ads, Google Merchant presets)",
+		Usage: `omniroi import {events|orders|spend|customers|products} FILE [--format csv|jsonl|xml] [--preset NAME]
        [--source NAME] [--currency EUR] [--skip-bad] [--rejected FILE] [--json]
+       omniroi import fx FILE [--currency BASE] [--skip-bad] [--json]
 
 FILE may be gzip-compressed; "-" reads stdin (with --format).
-Presets: orders: shopify, online-retail; spend: google-ads, meta-ads.
+Presets: orders: shopify, online-retail; spend: google-ads, meta-ads;
+products: shopify (products or inventory export), google-merchant (TSV/CSV or XML feed, local inventory).
+fx: daily exchange rates, the ECB's layout (Date,USD,JPY,... per 1 EUR, or per 1 --currency)
+or date,base,quote,rate; omniroi fx show lists what is stored.
 A file imports all-or-nothing unless --skip-bad; importing it again changes nothing.
 Columns and examples: docs/import.md`,
 		Run: runImport,
@@ -31,7 +35,7 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 	c := commands["import"]
 	fs, sf := storeFlagSet(c, env)
 	format := fs.String("format", "", "csv or jsonl (default: from the file extension; .gz is read through)")
-	preset := fs.String("preset", "", "export layout: shopify, online-retail (orders); google-ads, meta-ads (spend)")
+	preset := fs.String("preset", "", "export layout: shopify, online-retail (orders); google-ads, meta-ads (spend); shopify, google-merchant (products)")
 	source := StringFlag(fs, "source", "import", "event source the imported events belong to")
 	currency := fs.String("currency", "", "currency for files without a currency column, e.g. EUR")
 	skipBad := fs.Bool("skip-bad", false, "import the good rows and write the bad ones to --rejected")
@@ -53,6 +57,9 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer db.Close()
+	if pos[0] == importer.KindFX {
+		return importFX(ctx, env, db, pos[1], importer.Options{Currency: *currency, SkipBad: *skipBad}, sf.JSON)
+	}
 
 	opt := importer.Options{Kind: pos[0], Format: *format, Preset: *preset, Source: *source,
 		Currency: *currency, SkipBad: *skipBad, RejectedPath: *rejected}
@@ -61,7 +68,7 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 	}
 	var rep importer.Report
 	if pos[1] == "-" {
-		if opt.Format == "" {
+		if opt.Format == "" && opt.Kind != importer.KindProducts {
 			return fmt.Errorf("reading stdin needs --format csv or --format jsonl")
 		}
 		rep, err = importer.Import(ctx, db, env.Stdin, "stdin", opt)

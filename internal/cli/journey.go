@@ -327,6 +327,19 @@ func printReport(env *Env, r *journey.Report) {
 	if !r.SignificantLift {
 		fmt.Fprintln(w, "the lift is not significant at 95 %: the holdout may simply be too small yet")
 	}
+	if r.Experiment != nil {
+		fmt.Fprintf(w, "\nholdout as an experiment (always-valid intervals): %s\n", Clean(r.Experiment.Verdict))
+	}
+	for _, t := range r.Tests {
+		fmt.Fprintf(w, "\n%s %s at step %s, %d runs: ", t.Mode, Clean(t.Name), Clean(t.Step), t.Runs)
+		printExperimentMetric(w, t.Primary.Label, t.Primary.Currency, t.Primary.Result)
+		if t.Mode == journey.ModeOptimise {
+			fmt.Fprintf(w, "%s\n", Clean(t.Verdict))
+		}
+		for _, n := range t.Notes {
+			fmt.Fprintf(w, "note: %s\n", Clean(n))
+		}
+	}
 }
 
 func journeyRun(ctx context.Context, env *Env, db *store.DB, baseURL string, once bool) error {
@@ -336,7 +349,8 @@ func journeyRun(ctx context.Context, env *Env, db *store.DB, baseURL string, onc
 	if err != nil {
 		return err
 	}
-	eng, err := journey.NewEngine(ctx, db, journey.Options{Senders: senders, BaseURL: strings.TrimSuffix(baseURL, "/"), ShopURL: os.Getenv("OMNIROI_SHOP_URL"), Logger: env.Log})
+	eng, err := journey.NewEngine(ctx, db, journey.Options{Senders: senders, BaseURL: strings.TrimSuffix(baseURL, "/"), ShopURL: os.Getenv("OMNIROI_SHOP_URL"), Logger: env.Log,
+		Recommender: journeyRunRecommender(ctx, db, env.Log)})
 	if err != nil {
 		return err
 	}
@@ -365,7 +379,8 @@ func journeyServeHook(publicURL string, log *slog.Logger) func(*server.Server) {
 			publicURL = "http://127.0.0.1:8080"
 		}
 		ctx, cancel := context.WithCancel(context.Background())
-		eng, err := journey.NewEngine(ctx, s.DB, journey.Options{Senders: senders, BaseURL: strings.TrimSuffix(publicURL, "/"), ShopURL: os.Getenv("OMNIROI_SHOP_URL"), Logger: log})
+		eng, err := journey.NewEngine(ctx, s.DB, journey.Options{Senders: senders, BaseURL: strings.TrimSuffix(publicURL, "/"), ShopURL: os.Getenv("OMNIROI_SHOP_URL"), Logger: log,
+			Recommender: messageRecommender()})
 		if err != nil {
 			cancel()
 			log.Error("journeys disabled", "err", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/catalog"
 	"github.com/omniroi/omniroi/internal/identity"
 )
 
@@ -32,6 +33,10 @@ func init() {
 			if errors.Is(err, identity.ErrLeaseHeld) {
 				return fmt.Errorf("cannot rebuild while a server runs on this data: %w", err)
 			}
+			return err
+		}
+		// Products and product interactions seen in events (trust follows the source kinds).
+		if err := catalog.Rebuild(ctx, db); err != nil {
 			return err
 		}
 		took := time.Since(start)

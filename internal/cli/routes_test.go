@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"github.com/omniroi/omniroi/internal/mix"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -24,7 +25,8 @@ var apiPatternRE = regexp.MustCompile(`^([A-Z]+ )?/api/v\d+/\S*$`)
 // escape the role checks and TestDashboardRoles/TestAPIRoles; declare it in the table.
 func TestRoutesOnlyInTables(t *testing.T) {
 	declared := map[string]bool{}
-	for _, rt := range apiRoutes(storetest.SQLite(t)) {
+	db := storetest.SQLite(t)
+	for _, rt := range apiRoutes(db, mix.NewService(db)) {
 		declared[rt.Pattern] = true
 	}
 	// The mounts that are the tables' own: the API router at /api/ and its 404, the

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/omniroi/omniroi/internal/audit"
+	"github.com/omniroi/omniroi/internal/connect"
 	"github.com/omniroi/omniroi/internal/store"
 )
 
@@ -15,19 +16,25 @@ func init() {
 	c := &Command{
 		Name:    "source",
 		Summary: "add, list, rotate and revoke event sources (write keys for the collection API)",
-		Usage: "omniroi source add NAME [--kind client|server] [--json]\n" +
+		Usage: "omniroi source add NAME [--kind client|server|shopify|woocommerce] [--json]\n" +
 			"       omniroi source list [--json]\n" +
 			"       omniroi source rotate NAME [--json]     (a new key, shown once; the old one stops working)\n" +
 			"       omniroi source revoke NAME [--json]     (the key stops working; events stay)\n" +
-			"       omniroi source kind NAME client|server [--json]\n\n" +
+			"       omniroi source kind NAME client|server [--json]\n" +
+			"       omniroi source webhook NAME [--public-url URL] [--json]  (a shop connector's URL and secret)\n" +
+			"       omniroi source secret NAME [--webhook-secret KEY]  (replace it; read from stdin without the flag)\n\n" +
 			"client (the default): browser and mobile SDKs, whose key is public: contact points and\n" +
-			"consent they send are unverified. server: back ends, imports, webhooks (secret key).",
+			"consent they send are unverified. server: back ends, imports, webhooks (secret key).\n" +
+			"shopify, woocommerce: a shop's own webhooks (docs/connectors.md); add prints the\n" +
+			"webhook URL and secret to paste into the shop's admin (Shopify signs with its own\n" +
+			"key: pass it with --webhook-secret, or later with source secret).",
 	}
 	c.Run = func(ctx context.Context, env *Env, args []string) error {
 		fs, sf := storeFlagSet(c, env)
-		kind := fs.String("kind", store.KindClient, "source kind: client (browser/mobile SDK, public key) or server (back end, secret key)")
+		kind := fs.String("kind", store.KindClient, "source kind: client (browser/mobile SDK, public key), server (back end, secret key), shopify or woocommerce (shop connector)")
+		cf := connectorFlags(fs)
 		// Flags may come before or after NAME.
-		sub, pos, err := parseSub(fs, args, map[string][]int{"add": {1}, "list": {0}, "rotate": {1}, "revoke": {1}, "kind": {2}})
+		sub, pos, err := parseSub(fs, args, map[string][]int{"add": {1}, "list": {0}, "rotate": {1}, "revoke": {1}, "kind": {2}, "webhook": {1}, "secret": {1}})
 		if err != nil {
 			return err
 		}
@@ -45,6 +52,10 @@ func init() {
 		switch sub {
 		case "list":
 			return listSources(ctx, env, db, sf.JSON)
+		case "webhook":
+			return showWebhook(ctx, env, db, pos[0], cf, sf.JSON)
+		case "secret":
+			return setWebhookSecret(ctx, env, db, pos[0], cf, record("source.secret", nil))
 		case "rotate":
 			src, key, err := db.RotateSourceKey(ctx, pos[0], record("source.rotate", nil))
 			if err != nil {
@@ -80,6 +91,9 @@ func init() {
 			}
 			fmt.Fprintf(env.Stdout, "source %q is now a %s source. Events it sends from now on are read as such; `omniroi rebuild` applies it to its past events.\n", Clean(src.Name), src.Kind)
 			return nil
+		}
+		if k, _ := store.ParseSourceKind(*kind); connect.IsConnector(k) {
+			return addConnector(ctx, env, db, pos[0], k, cf, sf.JSON)
 		}
 		src, key, err := db.CreateSourceKind(ctx, pos[0], *kind)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/omniroi/omniroi/internal/api"
 	"github.com/omniroi/omniroi/internal/auth"
+	"github.com/omniroi/omniroi/internal/connect"
 	"github.com/omniroi/omniroi/internal/identity"
 	"github.com/omniroi/omniroi/internal/journey"
 	"github.com/omniroi/omniroi/internal/privacy"
@@ -29,7 +30,7 @@ const (
 // This file wires the domains into `omniroi serve`: the event processor, the read API and
 // the dashboard.
 func init() {
-	serveHooks = append(serveHooks, startProcessor, mountAPI, mountDashboard, startJourneys, startSegmentFeed)
+	serveHooks = append(serveHooks, startProcessor, mountAPI, mountDashboard, startRecommendations, startJourneys, startSegmentFeed)
 	serveHooks = append(serveHooks, startRetention)
 	demoHooks = append(demoHooks, createDemoUser)
 }
@@ -38,6 +39,7 @@ func init() {
 func startProcessor(s *server.Server) {
 	proc := identity.NewProcessor(s.DB, identity.Options{})
 	s.Collect.SetOnCommit(proc.Notify)
+	mountConnectors(s, proc.Notify)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -55,7 +57,7 @@ func startProcessor(s *server.Server) {
 
 // mountAPI mounts the JSON API: the routes of apiroutes.go, each behind its role check.
 func mountAPI(s *server.Server) {
-	h, err := api.NewRouter(s.DB, apiRoutes(s.DB))
+	h, err := api.NewRouter(s.DB, apiRoutes(s.DB, budgetService(s)))
 	if err != nil {
 		panic(fmt.Sprintf("API routes: %v", err)) // a declaration defect, found by every test that serves
 	}
@@ -63,8 +65,17 @@ func mountAPI(s *server.Server) {
 	mountExperiments(s) // the website's /v1/experiments and its script (experiment.go)
 }
 
+// mountConnectors mounts the shop connectors' webhooks (POST /hooks/shopify/{id},
+// /hooks/woocommerce/{id}) beside the collection API: like it, they answer the shop, not a
+// logged-in user or a token, and check the delivery's signature themselves.
+func mountConnectors(s *server.Server, notify func()) {
+	h := connect.NewHandler(s.DB, connect.Options{Logger: serveLog})
+	h.SetOnCommit(notify)
+	h.Register(s.Mux)
+}
+
 func mountDashboard(s *server.Server) {
-	h, err := web.NewHandler(s.DB, web.Options{Logger: slog.Default()})
+	h, err := web.NewHandler(s.DB, web.Options{Logger: slog.Default(), Budget: budgetService(s)})
 	if err != nil {
 		panic(fmt.Sprintf("dashboard templates: %v", err)) // embedded files: a build defect
 	}

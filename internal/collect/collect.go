@@ -166,7 +166,7 @@ type Handler struct {
 	perIP       ipLimiter
 	budget      byteBudget
 	maxFut      maxFutureCache
-	keys        keyCache
+	keys        *KeyCache
 	checkpoints *store.Checkpointer // nil on PostgreSQL or when disabled
 	onCommit    atomic.Pointer[func()]
 
@@ -197,7 +197,7 @@ func NewHandler(db *store.DB, opt Options) *Handler {
 		slots: make(chan struct{}, opt.MaxConcurrentRequests),
 		done:  make(chan struct{}),
 	}
-	h.keys.m = map[string]keyEntry{}
+	h.keys = NewKeyCache(db, opt.KeyCacheTTL, opt.KeyCheckInterval, opt.Now, opt.Logger)
 	if opt.TrustedProxies == nil {
 		ps, err := workspace.TrustedProxies(context.Background(), db)
 		if err != nil {
@@ -245,6 +245,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	}
 	mux.HandleFunc("OPTIONS /v1/", h.preflight)
 	mux.HandleFunc("GET /v1/projects/{writeKey}/settings", h.settings)
+	h.registerAssets(mux)
 }
 
 // ServeHTTP serves the collection routes alone (tests, or mounting under a prefix).
@@ -686,7 +687,7 @@ func (h *Handler) preflight(w http.ResponseWriter, r *http.Request) {
 	cors(w, r)
 	hd := w.Header()
 	hd.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-	hd.Set("Access-Control-Allow-Headers", "Content-Type, Authorization, Content-Encoding")
+	hd.Set("Access-Control-Allow-Headers", "Content-Type, Authorization, Content-Encoding, X-Retry-Count") // analytics.js sends X-Retry-Count on retries
 	hd.Set("Access-Control-Max-Age", "86400")
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -738,42 +739,6 @@ func (h *Handler) settings(w http.ResponseWriter, r *http.Request) {
 
 // ---- write keys ----
 
-type keyEntry struct {
-	src store.Source
-	ok  bool
-	exp time.Time
-}
-
-type keyCache struct {
-	mu  sync.RWMutex
-	m   map[string]keyEntry // by key hash: the secret itself is not kept
-	gen int64               // store.KeyGenerationSetting the entries were read under
-
-	checkedAt atomic.Int64 // unix ns of the last generation read
-}
-
-// checkKeyGeneration empties the key cache when a key was rotated or revoked since the
-// last look, by this process or another (the CLI). One request per KeyCheckInterval
-// pays a primary-key read of the settings table; the others go on with the cache.
-func (h *Handler) checkKeyGeneration(ctx context.Context) {
-	now := time.Now().UnixNano()
-	last := h.keys.checkedAt.Load()
-	if last != 0 && now-last < int64(h.opt.KeyCheckInterval) || !h.keys.checkedAt.CompareAndSwap(last, now) {
-		return
-	}
-	gen, err := h.db.KeyGeneration(ctx)
-	if err != nil {
-		h.log.Warn("read write-key generation", "err", err)
-		return
-	}
-	h.keys.mu.Lock()
-	if gen != h.keys.gen {
-		clear(h.keys.m)
-		h.keys.gen = gen
-	}
-	h.keys.mu.Unlock()
-}
-
 // clientIP is the address a request came from: the connection's, or, when that is a
 // trusted proxy, the nearest address in X-Forwarded-For that is not a trusted proxy.
 func (h *Handler) clientIP(r *http.Request) string {
@@ -815,8 +780,6 @@ func trusted(ps []netip.Prefix, a netip.Addr) bool {
 	return false
 }
 
-const maxCachedKeys = 10_000
-
 func (h *Handler) sourceFromBody(ctx context.Context, key string) (store.Source, error) {
 	if key == "" {
 		return store.Source{}, &httpError{http.StatusUnauthorized, "missing write key: send it as the HTTP basic auth username (empty password) or as writeKey in the body"}
@@ -824,39 +787,15 @@ func (h *Handler) sourceFromBody(ctx context.Context, key string) (store.Source,
 	return h.source(ctx, key)
 }
 
-// source resolves a write key, through a short-lived cache that a key rotation or
-// revocation empties (checkKeyGeneration).
+// source resolves a write key through the key cache (KeyCache), which a key rotation or
+// revocation empties.
 func (h *Handler) source(ctx context.Context, key string) (store.Source, error) {
-	h.checkKeyGeneration(ctx)
-	hash := store.HashKey(key)
-	now := h.opt.Now()
-	h.keys.mu.RLock()
-	e, hit := h.keys.m[hash]
-	gen := h.keys.gen
-	h.keys.mu.RUnlock()
-	if !hit || now.After(e.exp) {
-		src, err := h.db.SourceByKey(ctx, key)
-		switch {
-		case err == nil:
-			e = keyEntry{src: src, ok: true, exp: now.Add(h.opt.KeyCacheTTL)}
-			h.trusted.Store(src.ID, src.Trusted())
-		case errors.Is(err, store.ErrNotFound):
-			e = keyEntry{exp: now.Add(h.opt.KeyCacheTTL / 5)}
-		default:
-			return store.Source{}, fmt.Errorf("look up write key: %w", err)
-		}
-		h.keys.mu.Lock()
-		if len(h.keys.m) >= maxCachedKeys {
-			clear(h.keys.m)
-		}
-		// A change seen while we read may have been made before our read: do not cache.
-		if h.keys.gen == gen {
-			h.keys.m[hash] = e
-		}
-		h.keys.mu.Unlock()
+	src, err := h.keys.Source(ctx, key)
+	if err == nil {
+		h.trusted.Store(src.ID, src.Trusted())
 	}
-	if !e.ok {
+	if errors.Is(err, ErrUnknownKey) {
 		return store.Source{}, &httpError{http.StatusUnauthorized, "unknown write key"}
 	}
-	return e.src, nil
+	return src, err
 }

@@ -57,6 +57,7 @@ type world struct {
 	start, end time.Time
 	arrivalCDF [2][]float64
 	msgPrefix  string
+	level      [][levCount]float32 // paid campaigns' daily level (flight.go)
 }
 
 func newWorld(cfg Config) (*world, error) {
@@ -82,6 +83,7 @@ func newWorld(cfg Config) (*world, error) {
 	w := &world{cfg: cfg, params: p, c: compile(p), start: start, end: end}
 	w.seedHash = mix64(uint64(cfg.Seed) ^ 0x243f6a8885a308d3)
 	w.days = buildCalendar(start, end)
+	w.buildFlights()
 	w.msgPrefix = "demo-" + strconv.FormatInt(cfg.Seed, 36) + "-"
 	// Arrival days follow web demand; blog referrals follow the article (published a
 	// third into the window) with a three-week decay.
@@ -106,10 +108,13 @@ type tally struct {
 	emailSends []int32
 	cartSends  []int32
 	smsSends   []int32
+	orders     []int32 // orders placed per day
+	revenue    []int64 // revenue per day net of refunds (a refund counts on its day)
 }
 
 func newTally(n int) *tally {
-	return &tally{clicks: make([][levCount]int32, n), emailSends: make([]int32, n), cartSends: make([]int32, n), smsSends: make([]int32, n)}
+	return &tally{clicks: make([][levCount]int32, n), emailSends: make([]int32, n), cartSends: make([]int32, n), smsSends: make([]int32, n),
+		orders: make([]int32, n), revenue: make([]int64, n)}
 }
 
 func (t *tally) add(o *tally) {
@@ -120,6 +125,8 @@ func (t *tally) add(o *tally) {
 		t.emailSends[d] += o.emailSends[d]
 		t.cartSends[d] += o.cartSends[d]
 		t.smsSends[d] += o.smsSends[d]
+		t.orders[d] += o.orders[d]
+		t.revenue[d] += o.revenue[d]
 	}
 }
 

@@ -392,7 +392,7 @@ func (em *emitter) sessionAt(ts int64, dev int, src source, bounce bool) *sessio
 		s.ref, s.url = s.url, SiteURL+path
 		em.page(s, path)
 		if em.r.float() < 0.35 {
-			pr := &webMenu[em.r.intn(len(webMenu))]
+			pr := em.viewedProduct(s.t)
 			s.t += 5_000 + int64(em.r.intn(30_000))
 			em.begin(s.t, "track", "Product Viewed")
 			em.webIDs(s.dev)

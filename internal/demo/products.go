@@ -129,3 +129,54 @@ func fillBasket(b *basket, seed uint64, loc location, cake bool, dy *day) {
 		}
 	}
 }
+
+// Tastes: every person has one hidden taste, a group of products that cuts across
+// categories, drawn from a stream of its own (tasteSalt) so no other draw of the world
+// changes. Tastes steer which products a person looks at on the website (80% from their
+// group); what they buy keeps its own draws, so orders, revenue and every figure built on
+// them are as they were. Recommendations built from views can recover the groups; a test
+// checks they do better than popularity (internal/recommend, demo test).
+var tasteGroups = [][]*product{
+	{&storeMenu[0], &storeMenu[6], &storeMenu[1], &storeMenu[5], &storeMenu[8], &webMenu[0]},   // morning: croissant, flat white, pain au chocolat, baguette, filter coffee, pastry box
+	{&storeMenu[12], &storeMenu[11], &storeMenu[9], &storeMenu[4], &storeMenu[7], &webMenu[1]}, // lunch: sandwich, quiche, cheese scone, rye, cappuccino, brunch box
+	{&storeMenu[3], &webMenu[4], &webMenu[2], &storeMenu[2], &storeMenu[10]},                   // home baking: sourdough (shop and web), bread bundle, cinnamon bun, carrot cake
+	{&webMenu[5], &webMenu[6], &webMenu[3], &mothersCake, &stollen, &mincePies, &hotCross},     // celebrations and gifts
+}
+
+// TasteNames name the groups, in order.
+var TasteNames = []string{"morning", "lunch", "home baking", "celebrations"}
+
+const (
+	tasteSalt = 0x7a57e5a17a57e5a1
+	viewSalt  = 0x5ee5ee5ee5ee5ee5
+)
+
+// taste is person id's hidden taste group.
+func (w *world) taste(id uint32) int {
+	return int(mix64(w.seedHash^uint64(id)*0x9e3779b97f4a7c15^tasteSalt) % uint64(len(tasteGroups)))
+}
+
+// allProducts is every product a page shows.
+var allProducts = func() []*product {
+	var out []*product
+	for i := range storeMenu {
+		out = append(out, &storeMenu[i])
+	}
+	for i := range webMenu {
+		out = append(out, &webMenu[i])
+	}
+	return append(out, &stollen, &mincePies, &hotCross, &mothersCake)
+}()
+
+// viewedProduct is the product a person looks at, at time ts: from their taste group
+// four times in five. It takes the sequential draw it replaces, so the person's later
+// draws stay the same.
+func (em *emitter) viewedProduct(ts int64) *product {
+	_ = em.r.intn(len(webMenu))
+	h := mix64(em.w.seedHash ^ uint64(em.p.id)<<32 ^ uint64(ts) ^ viewSalt)
+	if float64(h>>11)/(1<<53) < 0.8 {
+		g := tasteGroups[em.w.taste(em.p.id)]
+		return g[(h>>7)%uint64(len(g))]
+	}
+	return allProducts[(h>>13)%uint64(len(allProducts))]
+}

@@ -29,6 +29,7 @@ type person struct {
 
 	uSubWeb, uSubLoyal, uLoyal, uSMS, uFollow, uSubst, uSubRoute, uExistSub, uExistLoyal, uAccount float64
 	substDelay                                                                                     int
+	uReach                                                                                         float64 // is the person's ad route running enough to reach them?
 }
 
 // outcome is what one person's year amounts to in one world.
@@ -74,6 +75,7 @@ func (w *world) newPerson(id uint32) person {
 	p.uFollow, p.uSubst, p.uSubRoute = r.float(), r.float(), r.float()
 	p.uExistSub, p.uExistLoyal, p.uAccount = r.float(), r.float(), r.float()
 	p.substDelay = 7 + r.intn(60)
+	p.uReach = r.float() // drawn last: the attributes before it are the same as without it
 	return p
 }
 
@@ -125,9 +127,13 @@ func (w *world) sampleArrival(rt route, u float64) int {
 
 // effective returns the person's route and first day in a world with the given levers
 // on; ok is false when the person never finds the bakery there.
+//
+// A person on an ad route is reached by the campaign when it runs hard enough on the day
+// they would meet it (reach of its level); when it is paused or too thin, they are in the
+// same position as without the campaign.
 func (w *world) effective(p *person, mask Lever) (rt route, arrive int, ok bool) {
 	l := routeLever[p.route]
-	if l == 0 || mask&l != 0 {
+	if l == 0 || mask&l != 0 && (!isPaid(l) || p.uReach < reach(w.lv(l, p.arrive))) {
 		return p.route, p.arrive, true
 	}
 	if p.uSubst >= w.c.subst[p.route] {
@@ -317,7 +323,7 @@ func (w *world) simulate(p *person, mask Lever, em *emitter, t *tally) outcome {
 			adClick(LevIGOrganic, kIGOrganicClick)
 		}
 		if dy.igBoost && mask&LevIGAds != 0 {
-			q := c.igAdsClick
+			q := c.igAdsClick * eff(w.lv(LevIGAds, d))
 			if follower {
 				q *= 2
 			}
@@ -325,18 +331,22 @@ func (w *world) simulate(p *person, mask Lever, em *emitter, t *tally) outcome {
 				adClick(LevIGAds, kIGAdsClick)
 			}
 		}
-		if mask&LevFBProspecting != 0 && w.u(p.id, d, sFBProspecting) < c.fbProsClick*dy.web {
+		if mask&LevFBProspecting != 0 && w.u(p.id, d, sFBProspecting) < c.fbProsClick*dy.web*eff(w.lv(LevFBProspecting, d)) {
 			adClick(LevFBProspecting, kFBProspectingClick)
 		}
 		retarget := d-lastVisit <= 14 && d > lastVisit && !boughtSinceVisit
-		if retarget && mask&LevFBRetargeting != 0 && w.u(p.id, d, sFBRetargeting) < c.fbRtClick {
+		if retarget && mask&LevFBRetargeting != 0 && w.u(p.id, d, sFBRetargeting) < c.fbRtClick*eff(w.lv(LevFBRetargeting, d)) {
 			adClick(LevFBRetargeting, kFBRetargetingClick)
 		}
 		// 4. A cake occasion sends the person to a search engine.
 		if !p.bouncer && w.u(p.id, d, sCakeIntent) < c.cakeIntent*dy.cake*segCake[p.seg] {
 			us := w.u(p.id, d, sCakeSearch)
+			paid := 0.0 // share of cake searchers who click the ad: more of them when it runs harder
+			if mask&LevGoogleCakes != 0 {
+				paid = math.Min(0.9, c.cakePaid*eff(w.lv(LevGoogleCakes, d)))
+			}
 			switch {
-			case us < c.cakePaid && mask&LevGoogleCakes != 0:
+			case us < paid:
 				cake = true
 				adClick(LevGoogleCakes, kCakeSearchPaid)
 			case us < c.cakePaid && w.u(p.id, d, sCakeCannibal) < c.cakeCannibal,
@@ -432,6 +442,13 @@ func (w *world) simulate(p *person, mask Lever, em *emitter, t *tally) outcome {
 			out.revenue += b.total
 			refundDay = -1
 		}
+		if t != nil {
+			t.orders[d]++
+			t.revenue[d] += b.total
+			if refundDay >= 0 {
+				t.revenue[refundDay] -= b.total
+			}
+		}
 		if loc == locWeb {
 			lastVisit, boughtSinceVisit = d, true
 			if !firstWeb {
@@ -498,12 +515,12 @@ func arrivalSource(rt route) source {
 // take sessions that would have happened anyway: that is their cannibalisation.
 func (w *world) naturalSource(p *person, d int, s stream, mask Lever, retarget bool) source {
 	c := w.c
-	if retarget && mask&LevFBRetargeting != 0 && w.u(p.id, d, sRetargetCapture) < c.fbRtCapture {
+	if retarget && mask&LevFBRetargeting != 0 && w.u(p.id, d, sRetargetCapture) < math.Min(0.95, c.fbRtCapture*eff(w.lv(LevFBRetargeting, d))) {
 		return source{kind: srcLever, lever: LevFBRetargeting}
 	}
 	u := w.u(p.id, d, s)
 	if u < c.brandSearch {
-		if mask&LevGoogleBrand != 0 && u/c.brandSearch < c.brandCapture {
+		if mask&LevGoogleBrand != 0 && u/c.brandSearch < math.Min(0.95, c.brandCapture*eff(w.lv(LevGoogleBrand, d))) {
 			return source{kind: srcLever, lever: LevGoogleBrand}
 		}
 		return source{kind: srcOrganic}

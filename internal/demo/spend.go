@@ -21,25 +21,29 @@ type SpendRow struct {
 	lever       Lever
 }
 
-// Spend derives the world's spend from its simulated clicks and sends: ads cost a
-// campaign's CPC per click (with day-to-day auction noise), messages a per-send fee, and
-// the email platform a monthly plan.
+// Spend derives the world's spend from its simulated clicks and sends. Ad campaigns are
+// limited by their daily budget, as a small advertiser's usually are: over the year a
+// campaign costs its clicks times its cost per click, and the platform paces that money
+// over the days in proportion to the campaign's budget level (flight.go), with ±10 %
+// day-to-day auction noise; impressions follow the money, clicks are what the day's
+// shoppers did. So a day's ad spend is what the advertiser decided, not a trace of the
+// day's demand. Messages cost a per-send fee, and the email platform a monthly plan.
 func (s *Summary) Spend() []SpendRow {
 	w, t := s.w, s.tally
 	var rows []SpendRow
+	daily := w.pacedSpend(t)
 	for d, dy := range w.days {
 		date := dy.date.Format("2006-01-02")
-		for i := 0; i < levCount; i++ {
-			l := Lever(1 << i)
+		for _, l := range paidLevers {
+			i := levIndex(l)
 			c := campaignOf(l)
 			n := int64(t.clicks[d][i])
-			if c.CPCMinor == 0 || n == 0 {
+			amount := daily[d][i]
+			if amount == 0 && n == 0 {
 				continue
 			}
-			noise := 0.85 + 0.3*w.u(uint32(1<<30)+uint32(i), d, sBasket)
-			amount := int64(math.Round(float64(n*c.CPCMinor) * noise))
-			imp := int64(math.Round(float64(n) / c.CTR * (0.9 + 0.2*w.u(uint32(1<<30)+uint32(i), d, sBrowse))))
-			rows = append(rows, SpendRow{date, c.Channel, c.Campaign, c.Platform, amount, imp, n, l})
+			imp := int64(math.Round(float64(amount) / (float64(c.CPCMinor) * c.CTR) * (0.9 + 0.2*w.u(uint32(1<<30)+uint32(i), d, sBrowse))))
+			rows = append(rows, SpendRow{date, c.Channel, c.Campaign, c.Platform, amount, max(imp, n), n, l})
 		}
 		email := campaignOf(LevEmail)
 		if n := int64(t.emailSends[d]); n > 0 {
@@ -150,4 +154,42 @@ func WriteMetaAdsCSV(w io.Writer, rows []SpendRow) error {
 		return fmt.Errorf("write meta ads csv: %w", err)
 	}
 	return nil
+}
+
+// adCost is what n clicks of lever index i cost on day d: the campaign's cost per click
+// with the day's auction noise (±15 %).
+func (w *world) adCost(i, d int, n int64) int64 {
+	c := campaignOf(Lever(1 << i))
+	noise := 0.85 + 0.3*w.u(uint32(1<<30)+uint32(i), d, sBasket)
+	return int64(math.Round(float64(n*c.CPCMinor) * noise))
+}
+
+// pacedSpend spreads each paid campaign's cost for the year (clicks × cost per click)
+// over the days in proportion to its budget level and the day's auction noise; the
+// amounts add up to the campaign's cost exactly.
+func (w *world) pacedSpend(t *tally) [][levCount]int64 {
+	out := make([][levCount]int64, len(w.days))
+	for _, l := range paidLevers {
+		i := levIndex(l)
+		var total int64
+		weights := make([]float64, len(w.days))
+		var wsum float64
+		for d := range w.days {
+			total += w.adCost(i, d, int64(t.clicks[d][i]))
+			weights[d] = w.lv(l, d) * (0.9 + 0.2*w.u(uint32(1<<30)+uint32(i), d, sCakeBasket))
+			wsum += weights[d]
+		}
+		if wsum == 0 || total == 0 {
+			continue
+		}
+		var given int64
+		var acc float64
+		for d := range w.days {
+			acc += weights[d]
+			upto := int64(math.Round(float64(total) * acc / wsum))
+			out[d][i] = upto - given
+			given = upto
+		}
+	}
+	return out
 }

@@ -53,6 +53,11 @@ type GroundTruth struct {
 	Campaigns        []Campaign `json:"campaigns"`
 	Params           Params     `json:"params"`
 	Explanation      []string   `json:"explanation"`
+	// Budget is the budget channels' true response to their spend (budget.go).
+	Budget *BudgetTruth `json:"budget"`
+	// Flights are the paid campaigns' daily levels (1 = the usual budget, 0 = paused),
+	// keyed by campaign key, from the first day.
+	Flights map[string][]float64 `json:"flights"`
 }
 
 type scenario struct {
@@ -175,6 +180,16 @@ func Truth(ctx context.Context, cfg Config, spend []SpendRow) (*GroundTruth, err
 		Channels: map[string]Effect{}, Levers: map[string]Effect{},
 		Campaigns: Campaigns, Params: w.params, Explanation: explanation,
 		BaselineChannels: []string{"Direct", "Organic Search", "In-store", "Phone"},
+	}
+	if gt.Budget, err = budgetTruth(ctx, w); err != nil {
+		return nil, err
+	}
+	gt.Flights = map[string][]float64{}
+	for _, l := range paidLevers {
+		k := campaignOf(l).Key
+		for d := range w.days {
+			gt.Flights[k] = append(gt.Flights[k], math.Round(w.lv(l, d)*100)/100)
+		}
 	}
 	for i, s := range all {
 		e := effect(s, tot[i])

@@ -63,7 +63,9 @@ func ParseBatch(body []byte) (Batch, error) {
 				if err := b.setMember(key, body[m.vs:m.ve]); err != nil {
 					return b, err
 				}
-			} else if !sawBatch {
+			} else if body[m.vs] != '[' {
+				// Not an array, even after an earlier batch array: the last member wins,
+				// as encoding/json reads duplicates.
 				return b, &Error{Field: "batch", Reason: "must be an array of events"}
 			}
 			i = skipWS(body, i)

@@ -263,7 +263,10 @@ func (in *Input) Normalize(raw []byte) (Event, error) {
 	if sent.IsZero() {
 		sent = in.BatchSentAt
 	}
-	ev.ReceivedAt = in.ReceivedAt.UTC()
+	// Bodies and columns keep milliseconds: the correction uses exactly the times the body
+	// shows, so that the body normalised again gives the same timestamp.
+	orig, sent = orig.Truncate(time.Millisecond), sent.Truncate(time.Millisecond)
+	ev.ReceivedAt = in.ReceivedAt.UTC().Truncate(time.Millisecond)
 	switch {
 	case !orig.IsZero() && !sent.IsZero():
 		ev.Timestamp = ev.ReceivedAt.Add(-sent.Sub(orig)).UTC()
@@ -342,7 +345,9 @@ func (in *Input) Normalize(raw []byte) (Event, error) {
 		out = append(out, `,"originalTimestamp":`...)
 		out = appendTime(out, orig)
 	}
-	if !sent.IsZero() {
+	if !sent.IsZero() && !orig.IsZero() {
+		// sentAt only beside the client time it corrected: alone, it would make the stored
+		// "timestamp" look like a client time to correct again when the body is imported.
 		out = append(out, `,"sentAt":`...)
 		out = appendTime(out, sent)
 	}

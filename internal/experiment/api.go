@@ -14,6 +14,7 @@ import (
 	"github.com/omniroi/omniroi/internal/api"
 	"github.com/omniroi/omniroi/internal/audit"
 	"github.com/omniroi/omniroi/internal/store"
+	"github.com/omniroi/omniroi/internal/workspace"
 )
 
 // NewAPIHandler serves experiments on the JSON API, the same operations as `omniroi
@@ -101,11 +102,31 @@ type Details struct {
 	PlanText  string   `json:"plan_text,omitempty"`
 	History   *History `json:"history,omitempty"`
 	PlanError string   `json:"plan_error,omitempty"`
+	// Ad-channel tests: the plan from the half year of daily sales before the test, and a
+	// switchback's on/off schedule.
+	GeoPlan  *GeoPlan         `json:"geo_plan,omitempty"`
+	Schedule []SchedulePeriod `json:"schedule,omitempty"`
 }
 
-// Describe returns e's details with a plan from the four weeks before now.
+// Describe returns e's details with a plan from the four weeks before now (the half year
+// of daily sales for an ad-channel test).
 func Describe(ctx context.Context, db *store.DB, e Experiment, now time.Time) Details {
 	d := Details{Experiment: e}
+	if e.IsAdTest() {
+		if loc, err := workspace.Location(ctx, db); err == nil {
+			d.Schedule = e.Schedule(loc)
+		}
+		g, err := AdTestPlan(ctx, db, e, now, 0)
+		if err != nil {
+			d.PlanError = err.Error()
+			return d
+		}
+		d.GeoPlan, d.PlanText = &g, g.Text
+		if len(g.Designs) == 1 && g.Designs[0].Available {
+			d.PlanText = g.Designs[0].Text
+		}
+		return d
+	}
 	p, h, err := PlanFromHistory(ctx, db, e, now)
 	if err != nil {
 		d.PlanError = err.Error()
@@ -159,7 +180,9 @@ func StartPlanned(ctx context.Context, db *store.DB, actor, name string, now tim
 		return e, err
 	}
 	var planned int64
-	if p, _, err := PlanFromHistory(ctx, db, e, now); err == nil && p.Seq && !p.TooWeak {
+	if e.IsAdTest() {
+		// Read at the planned end with fixed-horizon intervals: nothing to tune.
+	} else if p, _, err := PlanFromHistory(ctx, db, e, now); err == nil && p.Seq && !p.TooWeak {
 		planned = int64(p.Tuning)
 	}
 	return Start(ctx, db, actor, name, now, planned)

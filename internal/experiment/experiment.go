@@ -40,6 +40,8 @@ func (u Unit) Noun() string {
 		return "regions"
 	case UnitDay:
 		return "days"
+	case UnitRun:
+		return "runs"
 	}
 	return "units"
 }
@@ -164,8 +166,52 @@ type Experiment struct {
 	Start        *time.Time `json:"start,omitempty"`
 	End          *time.Time `json:"end,omitempty"`
 	PlannedUnits int64      `json:"planned_units,omitempty"`
-	CreatedAt    time.Time  `json:"created_at"`
-	UpdatedAt    time.Time  `json:"updated_at"`
+	// Channel is the ad channel a region or switchback test moves (its name in the
+	// spend table); Design holds the design's details.
+	Channel   string    `json:"channel,omitempty"`
+	Design    Design    `json:"design"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Design is how an ad-channel test or a journey step's test is laid out.
+type Design struct {
+	// Regions: each variant's postcode areas or regions (unit region).
+	Regions        map[string][]string `json:"regions,omitempty"`
+	PostcodePrefix int                 `json:"postcode_prefix,omitempty"`
+	// Switchback (unit day with a channel): periods of PeriodDays, in pairs with one on and
+	// one off; the first Washout days of each are left out of the analysis.
+	PeriodDays int  `json:"period_days,omitempty"`
+	Washout    *int `json:"washout,omitempty"`
+	// A journey step's test: the journey, the step's id, and test or optimise.
+	Journey string `json:"journey,omitempty"`
+	Step    string `json:"step,omitempty"`
+	Mode    string `json:"mode,omitempty"`
+}
+
+// IsAdTest reports whether e measures an ad channel: a region test, or a switchback with
+// a channel.
+func (e Experiment) IsAdTest() bool {
+	return e.Channel != "" && (e.Unit == UnitRegion || e.Unit == UnitDay)
+}
+
+// WashoutDays is the switchback's washout (default 1 for periods of 3 days and more).
+func (d Design) WashoutDays() int {
+	if d.Washout != nil {
+		return *d.Washout
+	}
+	if d.Period() >= 3 {
+		return DefaultWashout
+	}
+	return 0
+}
+
+// Period is the switchback's period length in days (default 7).
+func (d Design) Period() int {
+	if d.PeriodDays > 0 {
+		return d.PeriodDays
+	}
+	return DefaultPeriodDays
 }
 
 // ErrNotFound is returned for an unknown experiment.
@@ -183,11 +229,13 @@ func (e *Experiment) Validate() error {
 	if e.Unit == "" {
 		e.Unit = UnitAnonymous
 	}
-	known := false
+	known := e.Unit == UnitRun && e.Design.Journey != ""
 	for _, u := range Units {
 		known = known || u == e.Unit
 	}
-	if !known {
+	if e.Unit == UnitRun && e.Design.Journey == "" {
+		errs = append(errs, "unit run: a journey's message tests are made by the journey's document (a test on a message step)")
+	} else if !known {
 		errs = append(errs, fmt.Sprintf("unit %q: want customer, anonymous, region or day", e.Unit))
 	}
 	if len(e.Variants) < 2 {
@@ -212,6 +260,47 @@ func (e *Experiment) Validate() error {
 	}
 	if err := e.Metric.check(); err != nil {
 		errs = append(errs, "metric: "+err.Error())
+	}
+	if e.Unit == UnitRegion || (e.Unit == UnitDay && e.Channel != "") {
+		if e.Metric.Kind != MetricRevenue && e.Metric.Kind != MetricOrders {
+			errs = append(errs, "an ad-channel test measures revenue or orders")
+		}
+		if len(e.Variants) != 2 {
+			errs = append(errs, "an ad-channel test has two variants: the channel as usual (control, first) and the change (e.g. off)")
+		}
+	}
+	if e.Unit == UnitRegion {
+		if e.Channel == "" {
+			errs = append(errs, "a region test needs the ad channel it moves (--channel, the name in the spend table)")
+		}
+		seenR := map[string]string{}
+		for _, v := range e.Variants {
+			rs := e.Design.Regions[v.Key]
+			if len(rs) == 0 && e.Design.Regions != nil {
+				errs = append(errs, fmt.Sprintf("variant %q has no regions", v.Key))
+			}
+			for _, r := range rs {
+				if prev, dup := seenR[r]; dup {
+					errs = append(errs, fmt.Sprintf("region %q is in %s and %s", r, prev, v.Key))
+				}
+				seenR[r] = v.Key
+			}
+		}
+		for k := range e.Design.Regions {
+			found := false
+			for _, v := range e.Variants {
+				found = found || v.Key == k
+			}
+			if !found {
+				errs = append(errs, fmt.Sprintf("regions for %q, which is not a variant", k))
+			}
+		}
+	}
+	if e.Design.PeriodDays < 0 || e.Design.PeriodDays > 28 {
+		errs = append(errs, "period_days: a switchback period is 1 to 28 days")
+	}
+	if w := e.Design.Washout; w != nil && (*w < 0 || *w >= e.Design.Period()) {
+		errs = append(errs, "washout: fewer days than a period")
 	}
 	if e.Unit == UnitDay && e.Metric.Kind == MetricConversion {
 		errs = append(errs, "a day-level (switchback) experiment measures daily totals: use revenue, orders or count:EVENT")
@@ -250,14 +339,17 @@ func (e Experiment) Active(t time.Time) bool {
 	return e.Status == StatusRunning && (e.End == nil || t.Before(*e.End))
 }
 
-const expCols = `id, name, hypothesis, unit, variants, metric, guardrails, mde, status, start_at, end_at, planned_units, created_at, updated_at`
+const expCols = `id, name, hypothesis, unit, variants, metric, guardrails, mde, status, start_at, end_at, planned_units, channel, design, created_at, updated_at`
 
 func scanExperiment(sc interface{ Scan(...any) error }) (Experiment, error) {
 	var e Experiment
-	var variants, metric, guards string
+	var variants, metric, guards, design string
 	var start, end, created, updated int64
-	if err := sc.Scan(&e.ID, &e.Name, &e.Hypothesis, &e.Unit, &variants, &metric, &guards, &e.MDE, &e.Status, &start, &end, &e.PlannedUnits, &created, &updated); err != nil {
+	if err := sc.Scan(&e.ID, &e.Name, &e.Hypothesis, &e.Unit, &variants, &metric, &guards, &e.MDE, &e.Status, &start, &end, &e.PlannedUnits, &e.Channel, &design, &created, &updated); err != nil {
 		return e, err
+	}
+	if err := json.Unmarshal([]byte(design), &e.Design); err != nil {
+		return e, fmt.Errorf("experiment %s design: %w", e.Name, err)
 	}
 	if err := json.Unmarshal([]byte(variants), &e.Variants); err != nil {
 		return e, fmt.Errorf("experiment %s variants: %w", e.Name, err)
@@ -296,12 +388,19 @@ func Create(ctx context.Context, db *store.DB, actor string, e Experiment) (Expe
 	if err := e.Validate(); err != nil {
 		return Experiment{}, err
 	}
+	if err := proposeRegions(ctx, db, &e, time.Now()); err != nil {
+		return Experiment{}, err
+	}
+	if err := e.Validate(); err != nil {
+		return Experiment{}, err
+	}
 	if e.Guardrails == nil {
 		e.Guardrails = []Metric{}
 	}
 	vj, _ := json.Marshal(e.Variants)
 	mj, _ := json.Marshal(e.Metric)
 	gj, _ := json.Marshal(e.Guardrails)
+	dj, _ := json.Marshal(e.Design)
 	now := time.Now().UTC()
 	e.Status, e.CreatedAt, e.UpdatedAt = StatusDraft, now, now
 	err := db.Write(ctx, func(tx *store.Tx) error {
@@ -312,14 +411,14 @@ func Create(ctx context.Context, db *store.DB, actor string, e Experiment) (Expe
 		if n > 0 {
 			return fmt.Errorf("an experiment named %q exists already", e.Name)
 		}
-		if err := tx.QueryRow(ctx, `INSERT INTO experiments (name, hypothesis, unit, variants, metric, guardrails, mde, status, start_at, end_at, created_at, updated_at)
-			VALUES (?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id`,
+		if err := tx.QueryRow(ctx, `INSERT INTO experiments (name, hypothesis, unit, variants, metric, guardrails, mde, status, start_at, end_at, channel, design, created_at, updated_at)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id`,
 			e.Name, e.Hypothesis, string(e.Unit), string(vj), string(mj), string(gj), e.MDE, e.Status, millis(e.Start), millis(e.End),
-			now.UnixMilli(), now.UnixMilli()).Scan(&e.ID); err != nil {
+			e.Channel, string(dj), now.UnixMilli(), now.UnixMilli()).Scan(&e.ID); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, audit.Entry{Actor: actor, Action: "experiment.create", Target: fmt.Sprintf("experiment:%d", e.ID),
-			Detail: map[string]any{"name": e.Name, "unit": string(e.Unit), "variants": len(e.Variants), "metric": e.Metric.String()}})
+			Detail: map[string]any{"name": e.Name, "unit": string(e.Unit), "variants": len(e.Variants), "metric": e.Metric.String(), "channel": e.Channel}})
 	})
 	if err != nil {
 		return Experiment{}, fmt.Errorf("create experiment: %w", err)
@@ -391,6 +490,9 @@ func Start(ctx context.Context, db *store.DB, actor, name string, now time.Time,
 // Stop ends a running experiment now (or at its planned end, when that has passed).
 func Stop(ctx context.Context, db *store.DB, actor, name string, now time.Time) (Experiment, error) {
 	return transition(ctx, db, actor, name, "experiment.stop", func(e *Experiment) error {
+		if e.IsJourneyTest() {
+			return fmt.Errorf("experiment %q is a test inside journey %s: take the test out of the journey's document (or disable the journey) to stop it", e.Name, e.Design.Journey)
+		}
 		if e.Status != StatusRunning {
 			return fmt.Errorf("experiment %q is %s: only a running experiment can stop", e.Name, e.Status)
 		}

@@ -66,6 +66,10 @@ type Report struct {
 	Daily      []DayPoint     `json:"daily"`
 	Verdict    string         `json:"verdict"` // the primary verdict, with guardrail warnings
 	Notes      []string       `json:"notes,omitempty"`
+	// Ad-channel tests (region tests, switchbacks with a channel): the analysis of the
+	// channel's effect and return, and a switchback's on/off schedule.
+	Geo      *GeoResult       `json:"geo,omitempty"`
+	Schedule []SchedulePeriod `json:"schedule,omitempty"`
 }
 
 // unitObs is one analysed unit: its arm and when it was first exposed.
@@ -92,6 +96,16 @@ func BuildReport(ctx context.Context, db *store.DB, name string, opt ReportOptio
 	if err != nil {
 		return Report{}, err
 	}
+	if e.IsJourneyTest() {
+		if JourneyReporter == nil {
+			return Report{}, fmt.Errorf("experiment %q is a test inside journey %s: omniroi journey report %s", e.Name, e.Design.Journey, e.Design.Journey)
+		}
+		now := opt.Now
+		if now.IsZero() {
+			now = time.Now()
+		}
+		return JourneyReporter(ctx, db, e, now)
+	}
 	if e.Start == nil || e.Status == StatusDraft {
 		return Report{}, fmt.Errorf("experiment %q has not started: nothing to report yet (omniroi experiment start %s)", e.Name, e.Name)
 	}
@@ -116,6 +130,24 @@ func BuildReport(ctx context.Context, db *store.DB, name string, opt ReportOptio
 		return Report{}, err
 	}
 
+	if e.IsAdTest() {
+		r.Primary = MetricReport{Metric: e.Metric, Label: e.Metric.Label(e.Unit)}
+		if e.Metric.Kind == MetricRevenue {
+			r.Primary.Currency = currency
+		}
+		r.Schedule = e.Schedule(loc)
+		g, err := AdTestReport(ctx, db, e, now)
+		switch {
+		case errors.Is(err, ErrTooEarly):
+			r.Verdict = err.Error()
+		case err != nil:
+			return Report{}, err
+		default:
+			r.Geo, r.Verdict, r.Notes = &g, g.Verdict, g.Notes
+			r.Units = int64(g.TestDays)
+		}
+		return r, nil
+	}
 	units := map[int64]unitObs{}
 	switch e.Unit {
 	case UnitCustomer, UnitAnonymous:

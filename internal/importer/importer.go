@@ -84,6 +84,9 @@ var ErrBadRows = errors.New("bad rows")
 // ImportFile imports the file at path. With SkipBad and no RejectedPath, rejected rows go
 // beside it: orders.csv → orders.rejected.csv.
 func ImportFile(ctx context.Context, db *store.DB, path string, opt Options) (Report, error) {
+	if opt.Kind == KindProducts {
+		return importProductsFile(ctx, db, path, opt)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return Report{Kind: opt.Kind}, fmt.Errorf("open input: %w", err)
@@ -117,6 +120,9 @@ func defaultRejectedPath(path, format string) string {
 // empty, and as the origin of rejected_events rows. Rejected rows are written to a file
 // only when opt.RejectedPath is set.
 func Import(ctx context.Context, db *store.DB, r io.Reader, name string, opt Options) (Report, error) {
+	if opt.Kind == KindProducts {
+		return importProducts(ctx, db, r, name, opt)
+	}
 	if opt.Format == "" {
 		var err error
 		if opt.Format, err = formatOf(name); err != nil {

@@ -56,6 +56,9 @@ var genericOrders = &orderPreset{
 		"refunded_at":   {"refunded_at"},
 		"country":       {"country"},
 		"store":         {"store"},
+		"landing_page":  {"landing_page", "landing_site"},
+		"referrer":      {"referrer", "referring_site"},
+		"user_agent":    {"user_agent"},
 	},
 	items: map[string][]string{
 		"product_id": {"product_id"},
@@ -402,6 +405,14 @@ func (c *ordersConverter) build(u *unit) {
 	if v, _, _ := c.field("country"); v != "" {
 		ctx.Location = &geo{Country: v}
 	}
+	// The page the buyer landed on and where from: their utm_* and click ids (gclid,
+	// msclkid, ...) give web orders their channel when no utm columns do.
+	landing, _, _ := c.field("landing_page")
+	ref, _, _ := c.field("referrer")
+	if landing != "" || ref != "" {
+		ctx.Page = &pageInfo{URL: landing, Referrer: ref}
+	}
+	ctx.UserAgent, _, _ = c.field("user_agent")
 
 	props := &orderProps{OrderID: orderID, Currency: cur}
 	loc, _, _ := c.field("location")
@@ -430,10 +441,10 @@ func (c *ordersConverter) build(u *unit) {
 	make1 := func(name, id string, ts time.Time, props *orderProps) bool {
 		tp := &trackPayload{Type: "track", Event: name, MessageID: id, UserID: userID, AnonymousID: anonID,
 			Timestamp: event.FormatTime(ts), Properties: props, Context: ctx}
-		if name == "Order Refunded" && ctx.Campaign != nil {
+		if name == "Order Refunded" && (ctx.Campaign != nil || ctx.Page != nil) {
 			// A refund is no marketing touch: keep who, drop the campaign.
 			rc := *ctx
-			rc.Campaign = nil
+			rc.Campaign, rc.Page = nil, nil
 			tp.Context = &rc
 		}
 		b, err := json.Marshal(tp)
@@ -614,10 +625,17 @@ type productJSON struct {
 }
 
 type payloadContext struct {
-	Library  library        `json:"library"`
-	Traits   *contactTraits `json:"traits,omitempty"`
-	Campaign *campaign      `json:"campaign,omitempty"`
-	Location *geo           `json:"location,omitempty"`
+	Library   library        `json:"library"`
+	Traits    *contactTraits `json:"traits,omitempty"`
+	Campaign  *campaign      `json:"campaign,omitempty"`
+	Location  *geo           `json:"location,omitempty"`
+	Page      *pageInfo      `json:"page,omitempty"`
+	UserAgent string         `json:"userAgent,omitempty"`
+}
+
+type pageInfo struct {
+	URL      string `json:"url,omitempty"`
+	Referrer string `json:"referrer,omitempty"`
 }
 
 type library struct {

@@ -24,6 +24,11 @@ var shopifyOrders = &orderPreset{
 		"location":      {"source"},
 		"store":         {"location"},
 		"country":       {"billing_country", "shipping_country"},
+		// Not in the admin export; the Shopify connector's order records carry them.
+		"customer_id":  {"customer_id"},
+		"landing_page": {"landing_site"},
+		"referrer":     {"referring_site"},
+		"user_agent":   {"user_agent"},
 	},
 	items: map[string][]string{
 		"name":     {"lineitem_name"},

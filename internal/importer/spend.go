@@ -235,6 +235,9 @@ func (c *spendConverter) add(r *row, emit func(*unit)) bool {
 		if end.Before(day) {
 			return fail(rowErr(r, endCol, "ends (%s) before it starts (%s)", endRaw, dayRaw))
 		}
+		if end.Sub(day) >= maxRangeDays*24*time.Hour {
+			return fail(rowErr(r, endCol, "the range %s to %s is longer than the %d days Meta reports at most; export with a daily breakdown instead", dayRaw, endRaw, maxRangeDays))
+		}
 		for d := day.AddDate(0, 0, 1); !d.After(end); d = d.AddDate(0, 0, 1) {
 			days = append(days, d)
 		}
@@ -346,6 +349,10 @@ func (c *spendConverter) add(r *row, emit func(*unit)) bool {
 	}
 	return true
 }
+
+// maxRangeDays bounds a reporting range spread over days: Ads Manager reports at most
+// 37 months, and a longer range in a file is a typo that would make a row per day.
+const maxRangeDays = 37 * 31
 
 // isFooter recognises report totals ("Total: Account", "Total: Campaigns").
 func isFooter(r *row) bool {

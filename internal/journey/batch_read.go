@@ -442,6 +442,13 @@ func readsProfiles(pl *Plan) bool {
 		if n.Kind == "condition" || n.Send != nil && (n.Send.Channel == "best" || n.Send.SendTime == "best") {
 			return true
 		}
+		if n.Test != nil {
+			for _, v := range n.Test.Variants {
+				if v.Send.Channel == "best" || v.Send.SendTime == "best" {
+					return true
+				}
+			}
+		}
 	}
 	return false
 }

@@ -34,6 +34,8 @@ type queuedSend struct {
 	purpose    string
 	notBefore  int64
 	createdAt  int64
+	experiment string // the step's test, when the run is in it
+	variant    string
 }
 
 // sendShape is one kind of journey_sends update by id. set names the row's columns as
@@ -235,14 +237,14 @@ func (w *work) flush(ctx context.Context) error {
 		}
 	}
 	if len(b.sends) > 0 {
-		rs := store.NewRowSet(d, "idem_key text", "dedupe_key text", "run_id bigint", "journey text", "customer_id bigint", "step bigint", "channel text", "purpose text", "not_before bigint", "created_at bigint")
+		rs := store.NewRowSet(d, "idem_key text", "dedupe_key text", "run_id bigint", "journey text", "customer_id bigint", "step bigint", "channel text", "purpose text", "not_before bigint", "created_at bigint", "experiment text", "variant text")
 		for _, s := range b.sends {
-			rs.Add(s.idem, s.dedupe, s.runID, s.journey, s.customerID, s.step, s.channel, s.purpose, s.notBefore, s.createdAt)
+			rs.Add(s.idem, s.dedupe, s.runID, s.journey, s.customerID, s.step, s.channel, s.purpose, s.notBefore, s.createdAt, s.experiment, s.variant)
 		}
-		const ins = `INSERT INTO journey_sends (idem_key, dedupe_key, run_id, journey, customer_id, step, channel, purpose, not_before, created_at, status) `
+		const ins = `INSERT INTO journey_sends (idem_key, dedupe_key, run_id, journey, customer_id, step, channel, purpose, not_before, created_at, experiment, variant, status) `
 		if err := bulk("queue sends", rs, func(t string) string {
-			return ins + `SELECT idem_key, dedupe_key, run_id, journey, customer_id, step, channel, purpose, not_before, created_at, 'pending' FROM ` + t + ` ON CONFLICT (dedupe_key) DO NOTHING`
-		}, ins+`VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending') ON CONFLICT (dedupe_key) DO NOTHING`); err != nil {
+			return ins + `SELECT idem_key, dedupe_key, run_id, journey, customer_id, step, channel, purpose, not_before, created_at, experiment, variant, 'pending' FROM ` + t + ` ON CONFLICT (dedupe_key) DO NOTHING`
+		}, ins+`VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending') ON CONFLICT (dedupe_key) DO NOTHING`); err != nil {
 			return err
 		}
 	}

@@ -9,6 +9,7 @@ package journey
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -64,6 +65,9 @@ type obj struct {
 }
 
 func join(path, key string) string {
+	if key == "" {
+		key = `""` // an empty key still needs a name in messages
+	}
 	if path == "" {
 		return key
 	}
@@ -76,10 +80,21 @@ func (p *parser) object(path string, n *yaml.Node) *obj {
 		return o
 	}
 	if n.Kind != yaml.MappingNode {
+		if path == "" {
+			path = "document" // the top level: a list or a scalar instead of fields
+		}
 		p.errorf(path, n, "must be a mapping")
 		return o
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Kind != yaml.ScalarNode {
+			where := path
+			if where == "" {
+				where = "document"
+			}
+			p.errorf(where, n.Content[i], "a key must be a name, not a list or a mapping")
+			continue
+		}
 		k := n.Content[i].Value
 		if _, dup := o.keys[k]; dup {
 			p.errorf(join(path, k), n.Content[i], "duplicate key")
@@ -161,10 +176,24 @@ func parseDuration(s string) (time.Duration, error) {
 			if err != nil {
 				return 0, err
 			}
+			// NaN, infinities and more than 292 years do not fit a Duration.
+			if d := n * float64(unit); !(math.Abs(d) < math.MaxInt64) {
+				return 0, errors.New("out of range")
+			}
 			return time.Duration(n * float64(unit)), nil
 		}
 	}
 	return time.ParseDuration(s)
+}
+
+// parseFinite is strconv.ParseFloat without NaN and the infinities, which compare false
+// with every bound and cannot be stored as JSON.
+func parseFinite(s string) (float64, error) {
+	v, err := strconv.ParseFloat(s, 64)
+	if err == nil && (math.IsNaN(v) || math.IsInf(v, 0)) {
+		err = errors.New("not a finite number")
+	}
+	return v, err
 }
 
 func (o *obj) number(k string) (float64, bool) {
@@ -172,7 +201,7 @@ func (o *obj) number(k string) (float64, bool) {
 	if n == nil {
 		return 0, false
 	}
-	v, err := strconv.ParseFloat(strings.TrimSuffix(n.Value, "%"), 64)
+	v, err := parseFinite(strings.TrimSuffix(n.Value, "%"))
 	if n.Kind != yaml.ScalarNode || err != nil {
 		o.p.errorf(join(o.path, k), n, "%q is not a number", n.Value)
 		return 0, false
@@ -188,7 +217,7 @@ func (o *obj) percent(k string) (float64, bool) {
 	}
 	path := join(o.path, k)
 	pct := strings.HasSuffix(n.Value, "%")
-	v, err := strconv.ParseFloat(strings.TrimSuffix(n.Value, "%"), 64)
+	v, err := parseFinite(strings.TrimSuffix(n.Value, "%"))
 	if n.Kind != yaml.ScalarNode || err != nil {
 		o.p.errorf(path, n, "%q is not a percentage (e.g. 10%%)", n.Value)
 		return 0, false

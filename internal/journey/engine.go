@@ -52,6 +52,7 @@ type Options struct {
 	MaxEntryAge  time.Duration // events older than this never start runs (backfills); default 24h
 	MaxAttempts  int           // delivery attempts before a send fails; default 8
 	OnEvents     func()        // called after the engine committed events to the log (wake the processor)
+	Recommender  Recommender   // product recommendations for templates ({{recommend "for-you" 3}}); nil: none
 	Owner        string
 	Logger       *slog.Logger
 }
@@ -72,6 +73,7 @@ type Engine struct {
 	loaded   [2]int
 	loadedAt time.Time
 	notify   chan struct{}
+	bandits  map[string]banditState // optimised tests' shares for the current period
 }
 
 // NewEngine prepares an engine: it creates the journeys source and the token secret if
@@ -826,12 +828,22 @@ func (w *work) advance(ctx context.Context, r *run, pl *Plan, i int) error {
 			if n.Send.Transactional {
 				purpose = "transactional"
 			}
-			ch, at, err := w.smartSend(ctx, r, i, n.Send)
+			// A test step sends the run's variant; holdout runs are the journey's control,
+			// not part of the test (they are sent nothing either way).
+			a, exp, variant := n.Send, "", ""
+			if n.Test != nil && !r.Holdout {
+				v, err := w.chooseVariant(ctx, r, pl, i)
+				if err != nil {
+					return err
+				}
+				a, exp, variant = v.Send, n.Test.Name, v.Key
+			}
+			ch, at, err := w.smartSend(ctx, r, i, a)
 			if err != nil {
 				return err
 			}
 			w.buf.sends = append(w.buf.sends, queuedSend{idem: NewIdemKey(), dedupe: DedupeKey(r.ID, i, ch), runID: r.ID, journey: r.Journey, customerID: r.CustomerID,
-				step: i, channel: ch, purpose: purpose, notBefore: at.UnixMilli(), createdAt: now})
+				step: i, channel: ch, purpose: purpose, notBefore: at.UnixMilli(), createdAt: now, experiment: exp, variant: variant})
 			w.e.Notify()
 			i = n.Next
 		default:

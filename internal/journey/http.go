@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"html"
@@ -296,17 +295,9 @@ func (h *handler) status(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var in struct {
-		Key    string `json:"idempotency_key"`
-		Status string `json:"status"`
-		Reason string `json:"reason"`
-	}
-	if err := json.Unmarshal(body, &in); err != nil || in.Key == "" {
-		http.Error(w, `want JSON {"idempotency_key": "...", "status": "delivered|bounced|complained"}`, http.StatusBadRequest)
-		return
-	}
-	if in.Status != "delivered" && in.Status != "bounced" && in.Status != "complained" {
-		http.Error(w, "status must be delivered, bounced or complained", http.StatusBadRequest)
+	in, err := parseStatusReport(body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
 	found, err := h.report(r.Context(), in.Key, in.Status, in.Reason)
@@ -370,24 +361,13 @@ func (h *handler) smsInbound(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var from, text string
-	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
-		var in struct{ From, Text, Body string }
-		if err := json.Unmarshal(body, &in); err != nil {
-			http.Error(w, "bad JSON", http.StatusBadRequest)
-			return
-		}
-		from, text = in.From, in.Text+in.Body
-	} else {
-		v, err := url.ParseQuery(string(body))
-		if err != nil {
-			http.Error(w, "bad form", http.StatusBadRequest)
-			return
-		}
-		from, text = v.Get("From"), v.Get("Body")
+	in, err := parseInboundSMS(r.Header.Get("Content-Type"), body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
 	}
-	word := strings.ToUpper(strings.Trim(strings.TrimSpace(text), ".!"))
-	stop, start := stopWords[word], startWords[word]
+	from := in.From
+	word, stop, start := smsKeyword(in.Text)
 	if !stop && !start {
 		w.WriteHeader(http.StatusNoContent)
 		return

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/omniroi/omniroi/internal/audit"
+	"github.com/omniroi/omniroi/internal/experiment"
 	"github.com/omniroi/omniroi/internal/store"
 )
 
@@ -51,6 +52,9 @@ func Apply(ctx context.Context, db *store.DB, src []byte) (Applied, error) {
 		_, err = tx.Exec(ctx, `INSERT INTO journeys (name, version, doc, plan, digest, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 			p.Name, v+1, string(src), string(pj), digest, time.Now().UnixMilli())
 		if err != nil {
+			return err
+		}
+		if err := experiment.SyncJourneyTests(ctx, tx, audit.ActorFrom(ctx), p.Name, p.testExperiments(), time.Now()); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, audit.Entry{Actor: audit.ActorFrom(ctx), Action: "journey.apply", Target: "journey:" + p.Name,

@@ -40,6 +40,25 @@ type pendingSend struct {
 	holdout    bool
 	props      string
 	key        string
+	variant    string // the step's test variant this send carries; "" for none
+}
+
+// sendAction is the message a send carries: its step's, or its test variant's, on the
+// channel it went to; nil when the plan no longer has it.
+func sendAction(pl *Plan, step int, variant, channel string) *Action {
+	if pl == nil || step >= len(pl.Nodes) || pl.Nodes[step].Send == nil {
+		return nil
+	}
+	n := &pl.Nodes[step]
+	a := n.Send
+	if variant != "" && n.Test != nil {
+		v := n.Test.variant(variant)
+		if v == nil {
+			return nil
+		}
+		a = v.Send
+	}
+	return a.option(channel)
 }
 
 // dispatch claims due sends, applies the guardrails, delivers outside the transaction
@@ -53,7 +72,7 @@ func (e *Engine) dispatch(ctx context.Context) (int, error) {
 	err := e.db.Write(ctx, func(tx *store.Tx) error {
 		// Two index range scans (status, not_before) instead of one OR: the table keeps
 		// every sent row, and an OR with ORDER BY id scanned all of them.
-		cols := `SELECT s.id, s.idem_key, s.run_id, s.journey, s.customer_id, s.step, s.channel, s.purpose, s.attempts, r.version, r.holdout, r.entry_props, r.entry_key
+		cols := `SELECT s.id, s.idem_key, s.run_id, s.journey, s.customer_id, s.step, s.channel, s.purpose, s.attempts, r.version, r.holdout, r.entry_props, r.entry_key, s.variant
 			FROM journey_sends s JOIN journey_runs r ON r.id = s.run_id `
 		lock := ""
 		if tx.Dialect == store.Postgres {
@@ -146,7 +165,7 @@ func scanPending(ctx context.Context, tx *store.Tx, q string, ps *[]pendingSend,
 	for rows.Next() {
 		var p pendingSend
 		var h int
-		if err := rows.Scan(&p.id, &p.idem, &p.runID, &p.journey, &p.customerID, &p.step, &p.channel, &p.purpose, &p.attempts, &p.version, &h, &p.props, &p.key); err != nil {
+		if err := rows.Scan(&p.id, &p.idem, &p.runID, &p.journey, &p.customerID, &p.step, &p.channel, &p.purpose, &p.attempts, &p.version, &h, &p.props, &p.key, &p.variant); err != nil {
 			return err
 		}
 		p.holdout = h == 1
@@ -218,10 +237,7 @@ func (w *work) prefetchSends(ctx context.Context, ps []pendingSend) error {
 		p := w.profiles[ps[i].customerID]
 		pids = append(pids, p.ID)
 		pl := w.e.plan(ps[i].journey, ps[i].version)
-		if pl == nil || ps[i].step >= len(pl.Nodes) || pl.Nodes[ps[i].step].Send == nil {
-			continue
-		}
-		if a := pl.Nodes[ps[i].step].Send.option(ps[i].channel); a != nil && (a.Channel == "email" || a.Channel == "sms") {
+		if a := sendAction(pl, ps[i].step, ps[i].variant, ps[i].channel); a != nil && (a.Channel == "email" || a.Channel == "sms") {
 			if to := address(p, a); to != "" {
 				pairs = append(pairs, [2]string{a.Channel, normAddr(a.Channel, to)})
 			}
@@ -238,10 +254,7 @@ func (w *work) prefetchSends(ctx context.Context, ps []pendingSend) error {
 func (e *Engine) decide(ctx context.Context, w *work, p *pendingSend) (*delivery, []event.Event, error) {
 	tx, now := w.q, w.now
 	pl := e.plan(p.journey, p.version)
-	if pl == nil || p.step >= len(pl.Nodes) || pl.Nodes[p.step].Send == nil {
-		return nil, nil, e.suppress(w, p.id, "plan missing")
-	}
-	a := pl.Nodes[p.step].Send.option(p.channel)
+	a := sendAction(pl, p.step, p.variant, p.channel)
 	if a == nil {
 		return nil, nil, e.suppress(w, p.id, "plan missing")
 	}
@@ -252,6 +265,7 @@ func (e *Engine) decide(ctx context.Context, w *work, p *pendingSend) (*delivery
 	var entry map[string]any
 	_ = json.Unmarshal([]byte(p.props), &entry)
 	data := &renderData{Profile: *prof, Event: entry, Journey: p.journey, Business: e.opt.Business, ShopURL: e.opt.ShopURL, Now: event.FormatTime(now)}
+	data.recommend = e.recommendFunc(ctx, p.customerID, entry)
 
 	if a.Channel == "profile" {
 		// A profile update is an identify event in the log: the processor applies it

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	htmltemplate "html/template"
 	"slices"
-	"strconv"
 	"strings"
 	"text/template"
 	"time"
@@ -91,6 +90,7 @@ type Node struct {
 	Else    int           `json:"else,omitempty"`
 	Split   []Branch      `json:"split,omitempty"`
 	Send    *Action       `json:"send,omitempty"`
+	Test    *Test         `json:"test,omitempty"` // a send step's variants, tested or optimised
 	Next    int           `json:"next"`
 }
 
@@ -373,17 +373,36 @@ var stepKinds = []string{"wait", "condition", "split", "goto", "email", "sms", "
 func (p *parser) steps(sn *yaml.Node, pl *Plan) []Node {
 	ids := map[string]int{}
 	nodes := make([]Node, len(sn.Content))
+	idNode := make([]*yaml.Node, len(sn.Content))
 	for i, c := range sn.Content {
-		id := fmt.Sprintf("step%d", i+1)
-		if c.Kind == yaml.MappingNode {
-			for j := 0; j+1 < len(c.Content); j += 2 {
-				if c.Content[j].Value == "id" {
-					id = c.Content[j+1].Value
-					if _, dup := ids[id]; dup || id == "end" || id == "next" {
-						p.errorf(fmt.Sprintf("steps[%d].id", i), c.Content[j+1], "%q is already used", id)
-					}
-				}
+		if c.Kind != yaml.MappingNode {
+			continue
+		}
+		for j := 0; j+1 < len(c.Content); j += 2 {
+			if c.Content[j].Value != "id" {
+				continue
 			}
+			vn := c.Content[j+1]
+			id := vn.Value
+			path := fmt.Sprintf("steps[%d].id", i)
+			if _, dup := ids[id]; dup || id == "end" || id == "next" {
+				p.errorf(path, vn, "%q is already used", id)
+			} else if vn.Kind != yaml.ScalarNode || strings.TrimSpace(id) == "" {
+				p.errorf(path, vn, "must be a name")
+			}
+			ids[id], idNode[i] = i, vn
+			nodes[i].ID = id
+		}
+	}
+	// Steps without an id are named by their position; an explicit id may not take
+	// such a name from another step.
+	for i := range nodes {
+		if idNode[i] != nil {
+			continue
+		}
+		id := fmt.Sprintf("step%d", i+1)
+		if j, taken := ids[id]; taken {
+			p.errorf(fmt.Sprintf("steps[%d].id", j), idNode[j], "%q is the name of step %d, which has no id of its own; choose another", id, i+1)
 		}
 		ids[id] = i
 		nodes[i].ID = id
@@ -498,7 +517,24 @@ func (p *parser) steps(sn *yaml.Node, pl *Plan) []Node {
 			a := p.action(kpath, kind, kn, pl)
 			nd.Send = &a
 		}
-		o.done(append([]string{"id"}, stepKinds...)...)
+		if tn := o.node("test"); tn != nil {
+			if nd.Kind != "send" || nd.Send == nil || nd.Send.Channel == "webhook" || nd.Send.Channel == "profile" {
+				p.errorf(path+".test", tn, "a test goes on a message step (email, sms, push or message)")
+			} else {
+				nd.Test = p.test(path+".test", tn, nd, pl)
+			}
+		}
+		o.done(append(append([]string{"id"}, stepKinds...), "test")...)
+	}
+	seen := map[string]string{}
+	for _, nd := range nodes {
+		if nd.Test == nil {
+			continue
+		}
+		if prev, dup := seen[nd.Test.Name]; dup {
+			p.errorf("steps", sn, "steps %s and %s both test %q: each test needs its own name", prev, nd.ID, nd.Test.Name)
+		}
+		seen[nd.Test.Name] = nd.ID
 	}
 	return nodes
 }
@@ -532,7 +568,7 @@ func (p *parser) cond(path string, n *yaml.Node, ids map[string]int) Cond {
 			if to.has(op) {
 				c.Op, c.Value = op, to.str(op, false)
 				if op == "gt" || op == "lt" {
-					if _, err := strconv.ParseFloat(c.Value, 64); err != nil {
+					if _, err := parseFinite(c.Value); err != nil {
 						p.errorf(join(kp, op), to.keys[op], "%q is not a number", c.Value)
 					}
 				}

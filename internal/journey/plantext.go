@@ -130,6 +130,25 @@ func (p *Plan) nodeText(n *Node) string {
 			sort.Strings(ks)
 			s += " traits=" + strings.Join(ks, ",")
 		}
+		if t := n.Test; t != nil {
+			var vs []string
+			for _, v := range t.Variants {
+				d := v.Key
+				if t.Mode == ModeTest {
+					d += fmt.Sprintf("=%g", v.Weight)
+				}
+				if v.Send.Channel != a.Channel {
+					d += " " + v.Send.Channel
+				} else if v.Send.Subject != a.Subject {
+					d += fmt.Sprintf(" subject=%q", v.Send.Subject)
+				}
+				vs = append(vs, d)
+			}
+			s += fmt.Sprintf(" %s %s on %s [%s]", t.Mode, t.Name, t.Metric, strings.Join(vs, ", "))
+			if t.Mode == ModeOptimise {
+				s += fmt.Sprintf(" floor=%g%% update=%s", 100*t.Floor, dur(t.Update))
+			}
+		}
 		return s + " -> " + p.target(n.Next)
 	}
 	return n.Kind

@@ -41,6 +41,8 @@ type renderData struct {
 	Business string
 	ShopURL  string // the shop's website (Options.ShopURL), without a trailing slash
 	Now      string
+
+	recommend func(list string, n int) []RecommendedProduct // the "recommend" function (recommend.go)
 }
 
 // linker rewrites links for click tracking; nil leaves them alone (validation).
@@ -120,10 +122,15 @@ func dflt(def any, v any) any {
 	return v
 }
 
-func textFuncs(l linker) template.FuncMap {
+func textFuncs(l linker, data ...*renderData) template.FuncMap {
+	rec := func(string, int) []RecommendedProduct { return nil }
+	if len(data) > 0 && data[0] != nil && data[0].recommend != nil {
+		rec = data[0].recommend
+	}
 	return template.FuncMap{
-		"default": dflt,
-		"upper":   strings.ToUpper,
+		"default":   dflt,
+		"upper":     strings.ToUpper,
+		"recommend": rec,
 		"link": func(u any) string {
 			s := fmt.Sprint(u)
 			if l == nil {
@@ -134,7 +141,9 @@ func textFuncs(l linker) template.FuncMap {
 	}
 }
 
-func htmlFuncs(l linker) htmltemplate.FuncMap { return htmltemplate.FuncMap(textFuncs(l)) }
+func htmlFuncs(l linker, data ...*renderData) htmltemplate.FuncMap {
+	return htmltemplate.FuncMap(textFuncs(l, data...))
+}
 
 // Parsed templates are cached by source, with their string literals: parsing was a tenth
 // of a send's CPU. Each use clones the cached one to bind its own link function.
@@ -173,7 +182,7 @@ func renderText(name, src string, data *renderData, cl clickLinker) (string, err
 	if err != nil {
 		return "", err
 	}
-	t.Funcs(textFuncs(cl.bind(c.lits)))
+	t.Funcs(textFuncs(cl.bind(c.lits), data))
 	var b bytes.Buffer
 	if err := t.Execute(&b, data); err != nil {
 		return "", fmt.Errorf("template %s: %w", name, err)
@@ -206,7 +215,7 @@ func renderHTML(name, src string, data *renderData, cl clickLinker) (string, err
 	if err != nil {
 		return "", err
 	}
-	t.Funcs(htmlFuncs(cl.bind(c.lits)))
+	t.Funcs(htmlFuncs(cl.bind(c.lits), data))
 	var b bytes.Buffer
 	if err := t.Execute(&b, data); err != nil {
 		return "", fmt.Errorf("template %s: %w", name, err)

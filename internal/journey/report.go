@@ -8,6 +8,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/experiment"
 	"github.com/omniroi/omniroi/internal/money"
 	"github.com/omniroi/omniroi/internal/store"
 )
@@ -50,6 +51,7 @@ type Group struct {
 	RevenueSD      float64    `json:"revenue_per_run_sd_minor"` // sample standard deviation
 	revenueSquares float64
 	revenueCubes   float64
+	conv, rev      experiment.Moments // per run: converted (0/1), revenue in major units
 	// MinRuns is how many runs this arm's revenue needs for the normal-theory interval
 	// to hold: Cochran's rule, 25 × skewness², and at least 30.
 	MinRuns int64 `json:"min_runs_for_interval"`
@@ -75,6 +77,13 @@ type Report struct {
 	ROI             *float64   `json:"roi"` // (incremental − cost) / cost; null when cost is 0
 	SignificantLift bool       `json:"significant"`
 	TooFewRuns      bool       `json:"too_few_runs"` // an arm has fewer runs than its MinRuns: no revenue interval
+
+	// Experiment reads the holdout like every other test (internal/experiment): the
+	// journey against its holdout, on conversion and revenue per run, with always-valid
+	// intervals, the sample-ratio check against the planned holdout and a verdict.
+	Experiment *HoldoutTest `json:"experiment,omitempty"`
+	// Tests are the journey's message tests (a step's variants), each read the same way.
+	Tests []StepTest `json:"tests,omitempty"`
 }
 
 // Measure builds the holdout report for a journey over all its versions, for the runs
@@ -209,6 +218,32 @@ func measure(ctx context.Context, db *store.DB, journey string, opt ReportOption
 	if all != nil {
 		all.compute()
 	}
+	holdout, tests, err := journeyTests(ctx, db, journey)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := time.Now()
+	for _, x := range []*Report{rep, all} {
+		if x == nil {
+			continue
+		}
+		x.Experiment = x.holdoutTest(holdout)
+		p := x.Period
+		from, to := int64(math.MinInt64), int64(math.MaxInt64)
+		if p.From != nil {
+			from = p.From.UnixMilli()
+		}
+		if p.To != nil {
+			to = p.To.UnixMilli()
+		}
+		for _, t := range tests {
+			st, err := measureTest(ctx, db, journey, t, opt, from, to, now)
+			if err != nil {
+				return nil, nil, err
+			}
+			x.Tests = append(x.Tests, st)
+		}
+	}
 	return rep, all, nil
 }
 
@@ -222,6 +257,12 @@ func (r *Report) add(holdout bool, orders, revenue int64) {
 		g.Converted++
 	}
 	g.Revenue = money.SatAdd(g.Revenue, revenue)
+	conv := 0.0
+	if orders > 0 {
+		conv = 1
+	}
+	g.conv.Add(conv, 0)
+	g.rev.Add(money.Major(revenue, r.Currency), 0)
 	y := float64(revenue)
 	g.revenueSquares += y * y
 	g.revenueCubes += y * y * y

@@ -53,10 +53,10 @@ var emailTemplates = map[string]emailTemplate{
 
 You left {{with .Event.name}}{{.}}{{else}}something{{end}} in your cart at {{.Business}}.
 {{with .Event.url}}Pick up where you left off: {{link .}}{{else}}{{with .ShopURL}}Pick up where you left off: {{link (print . "/cart")}}{{end}}{{end}}
-`,
+` + recommendText("together", "Often bought with it"),
 		HTML: `<p>Hi {{default "there" .Profile.FirstName}},</p>
 <p>You left {{with .Event.name}}<b>{{.}}</b>{{else}}something{{end}} in your cart at {{.Business}}.</p>
-{{with .Event.url}}<p><a href="{{link .}}">Pick up where you left off</a></p>{{else}}{{with .ShopURL}}<p><a href="{{link (print . "/cart")}}">Pick up where you left off</a></p>{{end}}{{end}}`,
+{{with .Event.url}}<p><a href="{{link .}}">Pick up where you left off</a></p>{{else}}{{with .ShopURL}}<p><a href="{{link (print . "/cart")}}">Pick up where you left off</a></p>{{end}}{{end}}` + recommendHTML("together", "Often bought with it"),
 	},
 	"welcome": {
 		Subject: `Welcome to {{.Business}}`,
@@ -70,9 +70,22 @@ You left {{with .Event.name}}{{.}}{{else}}something{{end}} in your cart at {{.Bu
 	},
 	"win_back": {
 		Subject: `We miss you{{with .Profile.FirstName}}, {{.}}{{end}}`,
-		Text:    "Hi {{default \"there\" .Profile.FirstName}},\n\nIt's been a while. Here is 15% off your next visit to {{.Business}}: COMEBACK15\n{{with .ShopURL}}Order online: {{link .}}\n{{end}}",
-		HTML:    `<p>Hi {{default "there" .Profile.FirstName}},</p><p>It's been a while. Here is 15% off your next visit to {{.Business}}: <b>COMEBACK15</b></p>{{with .ShopURL}}<p><a href="{{link .}}">Order online</a></p>{{end}}`,
+		Text:    "Hi {{default \"there\" .Profile.FirstName}},\n\nIt's been a while. Here is 15% off your next visit to {{.Business}}: COMEBACK15\n{{with .ShopURL}}Order online: {{link .}}\n{{end}}" + recommendText("for-you", "Picked for you"),
+		HTML:    `<p>Hi {{default "there" .Profile.FirstName}},</p><p>It's been a while. Here is 15% off your next visit to {{.Business}}: <b>COMEBACK15</b></p>{{with .ShopURL}}<p><a href="{{link .}}">Order online</a></p>{{end}}` + recommendHTML("for-you", "Picked for you"),
 	},
+}
+
+// recommendText and recommendHTML render a list of recommendations after a message, or
+// nothing when there is none (no Recommender, or nothing to recommend).
+func recommendText(list, heading string) string {
+	return `{{with recommend "` + list + `" 3}}
+` + heading + `:
+{{range .}}- {{.Title}}, {{.Price}}: {{link .URL}} ({{.Reason}})
+{{end}}{{end}}`
+}
+
+func recommendHTML(list, heading string) string {
+	return `{{with recommend "` + list + `" 3}}<p>` + heading + `:</p><ul>{{range .}}<li><a href="{{link .URL}}">{{.Title}}</a>, {{.Price}}<br><small>{{.Reason}}</small></li>{{end}}</ul>{{end}}`
 }
 
 func emailTemplateNames() []string {

@@ -89,13 +89,21 @@ func ParseDecimal(s, currency string) (int64, error) {
 		frac = frac[:exp]
 	}
 	frac += strings.Repeat("0", exp-len(frac))
-	v, err := strconv.ParseInt(intPart+frac, 10, 64)
-	if err != nil {
+	// The magnitude as uint64, so that rounding up cannot wrap and -2^63 still fits.
+	u, err := strconv.ParseUint(intPart+frac, 10, 64)
+	limit := uint64(math.MaxInt64)
+	if neg {
+		limit++
+	}
+	if roundUp && err == nil && u < limit {
+		u++
+	} else if roundUp {
+		err = strconv.ErrRange
+	}
+	if err != nil || u > limit {
 		return 0, fmt.Errorf("amount %q is out of range", orig)
 	}
-	if roundUp {
-		v++
-	}
+	v := int64(u) // -2^63 when neg and u is 2^63: negating keeps it
 	if neg {
 		v = -v
 	}
@@ -134,12 +142,16 @@ func Format(minor int64, currency string) string {
 		return strconv.FormatInt(minor, 10)
 	}
 	sign := ""
+	u := uint64(minor) // the magnitude, as uint64 so that -2^63 has one
 	if minor < 0 {
 		sign = "-"
-		minor = -minor
+		u = -u
 	}
-	p := int64(math.Pow10(exp))
-	return fmt.Sprintf("%s%d.%0*d", sign, minor/p, exp, minor%p)
+	p := uint64(1)
+	for range exp {
+		p *= 10
+	}
+	return fmt.Sprintf("%s%d.%0*d", sign, u/p, exp, u%p)
 }
 
 // Major converts an amount in minor units to major units of the currency as a number:

@@ -90,36 +90,15 @@ func UnitEconomics(txs []Transaction, asOf time.Time, channels map[string]string
 			per[ch] = a
 		}
 		a.customers++
-		first := dayNumber(c.First)
-		ageDays := float64(c.AgeDays) + 1 // the as-of day is observed
-		realised := make([]float64, horizon)
-		for _, d := range days[c.ID] {
-			k := int(float64(d.day-first) / monthDays)
-			if k >= 0 && k < horizon {
-				realised[k] += float64(d.net)
-			}
-		}
-		if ageDays >= 12*monthDays {
+		realised, curve := valueCurve(c, days[c.ID], models, monthDays, horizon, o.Unit)
+		if float64(c.AgeDays)+1 >= 12*monthDays {
 			a.mature++
 			for k := range 12 {
 				a.realised12 += realised[k]
 			}
 		}
-		value := 0.0
-		if models.HasSpend {
-			value = models.expectedValue(c.Frequency, c.Monetary)
-		}
-		prevY := 0.0 // E[Y] at the end of the previous month
-		for k := range horizon {
-			a.curve[k] += realised[k]
-			endK := float64(k+1) * monthDays
-			if endK <= ageDays || value == 0 {
-				continue
-			}
-			t := (endK - ageDays) / o.Unit.Days()
-			y := models.BGNBD.ConditionalExpectedPurchases(t, c.Frequency, c.Recency, c.T)
-			a.curve[k] += (y - prevY) * value
-			prevY = y
+		for k, v := range curve {
+			a.curve[k] += v
 		}
 	}
 	var names []string
@@ -182,4 +161,38 @@ func UnitEconomics(txs []Transaction, asOf time.Time, channels map[string]string
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// valueCurve is one customer's value per model month since their first purchase, for
+// horizon months: realised is the net amount of the days seen; curve adds, for the
+// months not yet over at the as-of day, the models' expected purchases times the
+// expected value per purchase.
+func valueCurve(c CustomerSummary, days []dayAgg, models *Models, monthDays float64, horizon int, unit Unit) (realised, curve []float64) {
+	first := dayNumber(c.First)
+	ageDays := float64(c.AgeDays) + 1 // the as-of day is observed
+	realised = make([]float64, horizon)
+	for _, d := range days {
+		k := int(float64(d.day-first) / monthDays)
+		if k >= 0 && k < horizon {
+			realised[k] += float64(d.net)
+		}
+	}
+	value := 0.0
+	if models.HasSpend {
+		value = models.expectedValue(c.Frequency, c.Monetary)
+	}
+	curve = make([]float64, horizon)
+	prevY := 0.0 // E[Y] at the end of the previous month
+	for k := range horizon {
+		curve[k] = realised[k]
+		endK := float64(k+1) * monthDays
+		if endK <= ageDays || value == 0 {
+			continue
+		}
+		t := (endK - ageDays) / unit.Days()
+		y := models.BGNBD.ConditionalExpectedPurchases(t, c.Frequency, c.Recency, c.T)
+		curve[k] += (y - prevY) * value
+		prevY = y
+	}
+	return realised, curve
 }

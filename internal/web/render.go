@@ -22,9 +22,11 @@ var navPages = []struct{ Path, Label string }{
 	{"/attribution", "Attribution"},
 	{"/journeys", "Journeys"},
 	{"/automations", "Automations"},
+	{"/experiments", "Experiments"},
 	{"/customers", "Customers"},
 	{"/segments", "Segments"},
 	{"/spend", "Spend"},
+	{"/budget", "Budget"},
 	{"/sources", "Sources"},
 	{"/users", "Users"},
 	{"/audit", "Audit log"},
@@ -135,7 +137,7 @@ func (p *page) Chart(id string) *Chart {
 	return nil
 }
 
-var pageNames = []string{"login", "message", "overview", "sources", "customers", "customer", "spend", "attribution", "journeys", "segments", "automations", "automation", "users", "invite", "audit", "privacy_erase"}
+var pageNames = []string{"login", "message", "overview", "sources", "customers", "customer", "spend", "attribution", "journeys", "segments", "automations", "automation", "users", "invite", "audit", "privacy_erase", "experiments", "experiment", "budget"}
 
 func (s *server) parseTemplates() error {
 	funcs := template.FuncMap{

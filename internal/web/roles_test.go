@@ -14,6 +14,8 @@ import (
 
 	"github.com/omniroi/omniroi/internal/audit"
 	"github.com/omniroi/omniroi/internal/auth"
+	"github.com/omniroi/omniroi/internal/connect"
+	"github.com/omniroi/omniroi/internal/experiment"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/store/storetest"
 )
@@ -88,6 +90,30 @@ func (e *roleEnv) newInvite(kind string) (auth.Invite, string) {
 		e.t.Fatal(err)
 	}
 	return inv, tok
+}
+
+// newExperiment stores an experiment kind-TAG, started when running, and returns its name.
+func (e *roleEnv) newExperiment(kind string, running bool) string {
+	ctx := context.Background()
+	name := kind + "-" + e.tag()
+	vs, _ := experiment.ParseVariants("control=50,b=50")
+	if _, err := experiment.Create(ctx, e.db, audit.ActorCLI, experiment.Experiment{Name: name, Variants: vs, Metric: experiment.Metric{Kind: experiment.MetricRevenue}}); err != nil {
+		e.t.Fatal(err)
+	}
+	if running {
+		if _, err := experiment.Start(ctx, e.db, audit.ActorCLI, name, testNow.Add(-time.Hour), 0); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	return name
+}
+
+func (e *roleEnv) experimentStatus(name string) string {
+	x, err := experiment.Get(context.Background(), e.db, name)
+	if err != nil {
+		return ""
+	}
+	return x.Status
 }
 
 // newCustomer adds a customer known by the userId kind-TAG and returns its id.
@@ -197,6 +223,43 @@ var dashboardScenarios = map[string]scenario{
 		}
 		return false
 	}},
+	"POST /sources/{id}/secret": {perm: auth.PermManageSources, req: func(e *roleEnv) (string, url.Values) {
+		src, _, _, err := connect.Create(context.Background(), e.db, "conn-"+e.tag(), connect.KindWooCommerce, "")
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		return fmt.Sprintf("/sources/%d/secret", src.ID), url.Values{"secret": {"replaced-secret-" + e.tag() + "-0123456789"}}
+	}, has: []string{"is replaced"}, done: func(e *roleEnv) bool {
+		src, err := e.db.SourceByName(context.Background(), "conn-"+e.tag())
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		got, err := connect.Secret(context.Background(), e.db, src.ID)
+		return err == nil && got == "replaced-secret-"+e.tag()+"-0123456789"
+	}},
+	// A form without a file: the real uploads are in sources_upload_test.go and the browser test.
+	"POST /sources/upload": {perm: auth.PermManageSources, req: func(e *roleEnv) (string, url.Values) {
+		return "/sources/upload", url.Values{"kind": {"orders"}}
+	}, ok: http.StatusUnprocessableEntity, has: []string{"Choose a file to upload."}},
+
+	// Experiments (experiments.go): everyone who reads reports sees them; marketers and
+	// above create, start and stop them.
+	"GET /experiments": {perm: auth.PermReadReports, req: func(e *roleEnv) (string, url.Values) {
+		e.newExperiment("listed", false)
+		return "/experiments", nil
+	}, has: []string{"listed-"}, shown: []shownIf{{auth.PermEditJourneys, "New experiment", true}}, also: []string{"format=json", "format=csv"}},
+	"POST /experiments": {perm: auth.PermEditJourneys, req: func(e *roleEnv) (string, url.Values) {
+		return "/experiments", url.Values{"name": {"new-" + e.tag()}, "variants": {"control=50,b=50"}, "metric": {"revenue"}, "unit": {"anonymous"}}
+	}, ok: http.StatusSeeOther, done: func(e *roleEnv) bool { return e.experimentStatus("new-"+e.tag()) == experiment.StatusDraft }},
+	"GET /experiments/{name}": {perm: auth.PermReadReports, req: func(e *roleEnv) (string, url.Values) {
+		return "/experiments/" + e.newExperiment("view", true), nil
+	}, has: []string{"not enough data yet"}, shown: []shownIf{{auth.PermEditJourneys, `id="exp-stop"`, true}}},
+	"POST /experiments/{name}/start": {perm: auth.PermEditJourneys, req: func(e *roleEnv) (string, url.Values) {
+		return "/experiments/" + e.newExperiment("start", false) + "/start", nil
+	}, ok: http.StatusSeeOther, done: func(e *roleEnv) bool { return e.experimentStatus("start-"+e.tag()) == experiment.StatusRunning }},
+	"POST /experiments/{name}/stop": {perm: auth.PermEditJourneys, req: func(e *roleEnv) (string, url.Values) {
+		return "/experiments/" + e.newExperiment("stop", true) + "/stop", url.Values{"confirm": {"yes"}}
+	}, ok: http.StatusSeeOther, done: func(e *roleEnv) bool { return e.experimentStatus("stop-"+e.tag()) == experiment.StatusStopped }},
 
 	"GET /users": {perm: auth.PermManageUsers, req: fixed("/users"), has: []string{"Invite someone", roleEmail(auth.RoleViewer)}},
 	"POST /users/invite": {perm: auth.PermManageUsers, req: func(e *roleEnv) (string, url.Values) {

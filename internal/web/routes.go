@@ -42,6 +42,11 @@ func (s *server) routes() []route {
 		{"GET /journeys", auth.PermReadReports, s.journeys},
 		{"GET /automations", auth.PermReadReports, s.automations},
 		{"GET /automations/{name}", auth.PermReadReports, s.automation},
+		{"GET /experiments", auth.PermReadReports, s.experiments}, // experiments.go
+		{"POST /experiments", auth.PermEditJourneys, s.createExperiment},
+		{"GET /experiments/{name}", auth.PermReadReports, s.experimentPage},
+		{"POST /experiments/{name}/start", auth.PermEditJourneys, s.startExperiment},
+		{"POST /experiments/{name}/stop", auth.PermEditJourneys, s.stopExperiment},
 		{"GET /customers", auth.PermReadPersonal, s.customers},
 		{"GET /customers/{id}", auth.PermReadPersonal, s.customer},
 		{"GET /customers/{id}/export", auth.PermPrivacy, s.exportCustomer}, // privacy.go
@@ -49,10 +54,13 @@ func (s *server) routes() []route {
 		{"POST /customers/{id}/erase", auth.PermPrivacy, s.erasePost},
 		{"GET /segments", auth.PermReadReports, s.segments},
 		{"GET /spend", auth.PermReadReports, s.spend},
+		{"GET /budget", auth.PermReadReports, s.budgetPage},
 		{"GET /sources", auth.PermReadReports, s.sources},
 		{"POST /sources", auth.PermManageSources, s.createSource},
 		{"POST /sources/{id}/rotate", auth.PermManageSources, s.rotateSource},
 		{"POST /sources/{id}/revoke", auth.PermManageSources, s.revokeSource},
+		{"POST /sources/{id}/secret", auth.PermManageSources, s.setConnectorSecret},
+		{"POST /sources/upload", auth.PermManageSources, s.uploadImport},
 
 		{"GET /users", auth.PermManageUsers, s.users},
 		{"POST /users/invite", auth.PermManageUsers, s.inviteUser},

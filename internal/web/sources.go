@@ -9,6 +9,7 @@ import (
 
 	"github.com/omniroi/omniroi/internal/audit"
 	"github.com/omniroi/omniroi/internal/auth"
+	"github.com/omniroi/omniroi/internal/connect"
 	"github.com/omniroi/omniroi/internal/identity"
 	"github.com/omniroi/omniroi/internal/journey"
 	"github.com/omniroi/omniroi/internal/store"
@@ -27,6 +28,16 @@ type sourcesData struct {
 	CanManage bool         // owner or admin: may rotate and revoke keys
 	Manage    []sourceKey  // the sources, for the rotate and revoke forms
 	Held      []heldNotice // messages the new-recipient limits held, last 24 h
+
+	// Setup (sources_connect.go): snippets, connectors, uploads.
+	Base         string
+	Sites        []siteSnippet
+	Connectors   []connectorView
+	NewConnector bool   // NewSource is a shop connector just made
+	SecretSet    string // a connector whose webhook secret was just replaced
+	Upload       *uploadResult
+	UploadKinds  []struct{ Kind, Label, Presets string }
+	MaxUploadMB  int
 }
 
 // sourceKey is one source in the key management list.
@@ -127,6 +138,13 @@ func (s *server) sourcesPage(w http.ResponseWriter, r *http.Request, d *sourcesD
 	d.CanManage = sessionFrom(r).User.Role.Can(auth.PermManageSources)
 	d.Kinds = store.SourceKinds()
 	d.Manage = d.Manage[:0]
+	srcs := make([]store.Source, 0, len(stats))
+	for _, st := range stats {
+		srcs = append(srcs, st.src)
+	}
+	if err := s.setupParts(ctx, r, d, srcs); err != nil {
+		return err
+	}
 	for _, st := range stats {
 		last := formatTime(st.lastReceived, loc)
 		if last == "" {
@@ -184,8 +202,11 @@ func (s *server) sourcesPage(w http.ResponseWriter, r *http.Request, d *sourcesD
 func (s *server) createSource(w http.ResponseWriter, r *http.Request) error {
 	name := r.PostFormValue("name")
 	kind := r.PostFormValue("kind")
-	src, key, err := s.db.CreateSourceKind(r.Context(), name, kind)
 	d := &sourcesData{Name: name, Kind: kind}
+	if connect.IsConnector(kind) {
+		return s.createConnector(w, r, d, name, kind)
+	}
+	src, key, err := s.db.CreateSourceKind(r.Context(), name, kind)
 	if err != nil {
 		d.Error = err.Error()
 		w.WriteHeader(http.StatusUnprocessableEntity)

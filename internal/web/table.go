@@ -116,7 +116,7 @@ func (t *Table) jsonRows() []map[string]string {
 // Chart is drawn by static/app.js from a JSON island; Table holds the same numbers.
 type Chart struct {
 	ID       string       `json:"id"`
-	Kind     string       `json:"kind"` // bar, line, sankey, funnel, heatmap
+	Kind     string       `json:"kind"` // bar, line, sankey, funnel, heatmap, curve
 	Title    string       `json:"title"`
 	Money    bool         `json:"money,omitempty"` // values are major units of Currency
 	Currency string       `json:"currency,omitempty"`
@@ -128,7 +128,11 @@ type Chart struct {
 	Y        []string     `json:"y,omitempty"`      // heatmap rows
 	Cells    [][3]float64 `json:"cells,omitempty"`  // heatmap [x, y, value]
 	Height   int          `json:"height,omitempty"` // px, for charts with many rows (set by app.js, so no-JS pages stay compact)
-	Table    *Table       `json:"-"`
+	// curve: Series are the estimate, its low and its high; Mark is the [x index, y]
+	// point to mark (the current spend), named MarkName.
+	Mark     []float64 `json:"mark,omitempty"`
+	MarkName string    `json:"markname,omitempty"`
+	Table    *Table    `json:"-"`
 }
 
 // Series is one line or set of bars (or funnel stages, with X as stage names).

@@ -20,6 +20,7 @@ import (
 
 	"github.com/omniroi/omniroi/internal/audit"
 	"github.com/omniroi/omniroi/internal/auth"
+	"github.com/omniroi/omniroi/internal/mix"
 	"github.com/omniroi/omniroi/internal/store"
 )
 
@@ -44,6 +45,8 @@ type Options struct {
 	// TrustedOrigins are other origins allowed to POST (e.g. "https://shop.example"
 	// when a proxy does not pass the Host header through); see http.CrossOriginProtection.
 	TrustedOrigins []string
+	// Budget fits the budget model; nil makes one (share it with the API's to fit once).
+	Budget *mix.Service
 
 	noCache bool // benchmarks measure the queries, not the cache
 	// computeWait is how long a request waits for a background analysis before the page
@@ -74,6 +77,7 @@ type server struct {
 	compute *computeCache
 	staticH http.Handler
 	perms   map[string]auth.Permission // route pattern → permission, from routes()
+	budget  *mix.Service
 }
 
 // NewHandler returns the dashboard, to be mounted at "/" next to the APIs under /v1 and
@@ -106,6 +110,10 @@ func newServer(db *store.DB, opt Options) (*server, http.Handler, error) {
 		ipLimit: auth.NewLimiter(opt.LoginLimit, opt.LoginWindow),
 		emLimit: auth.NewLimiter(max(3, opt.LoginLimit/5), opt.LoginWindow),
 		cache:   newCache(),
+		budget:  opt.Budget,
+	}
+	if s.budget == nil {
+		s.budget = mix.NewService(db)
 	}
 	s.cache.off = opt.noCache
 	if opt.computeWait <= 0 {
@@ -218,8 +226,19 @@ func (s *server) requireLogin(perm auth.Permission, h handlerFunc) http.Handler 
 			return
 		}
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+			limit := int64(maxFormBytes)
+			if n, ok := bodyLimits[r.Pattern]; ok {
+				limit = n // file uploads
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 			if err := r.ParseMultipartForm(maxFormBytes); err != nil && !errors.Is(err, http.ErrNotMultipart) {
+				var tooBig *http.MaxBytesError
+				if errors.As(err, &tooBig) {
+					r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, sess))
+					s.renderStatus(w, r, http.StatusRequestEntityTooLarge, "File too large",
+						fmt.Sprintf("The upload is over %d MB. Import bigger files with the command line: omniroi import KIND FILE.", limit>>20))
+					return
+				}
 				http.Error(w, "bad form", http.StatusBadRequest)
 				return
 			}
@@ -243,6 +262,9 @@ func (s *server) requireLogin(perm auth.Permission, h handlerFunc) http.Handler 
 		}
 	})
 }
+
+// bodyLimits are the routes whose POST body may exceed maxFormBytes (file uploads).
+var bodyLimits = map[string]int64{"POST /sources/upload": MaxUploadBytes + 1<<20}
 
 // errNotFound makes a handler answer 404.
 var errNotFound = errors.New("not found")

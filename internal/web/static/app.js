@@ -47,6 +47,23 @@
           };
         });
         return o;
+      case 'curve':
+        // A response curve: the estimate with its interval shaded and the current point marked.
+        o.tooltip.trigger = 'axis';
+        o.grid = { left: 8, right: 16, top: 16, bottom: 8, containLabel: true };
+        o.xAxis = { type: 'category', data: spec.x, boundaryGap: false, axisLabel: { hideOverlap: true } };
+        o.yAxis = { type: 'value', axisLabel: { formatter: f } };
+        var est = series[0] || { data: [] }, lo = series[1] || { data: [] }, hi = series[2] || { data: [] };
+        o.series = [
+          { name: lo.name, type: 'line', data: lo.data, stack: 'band', symbol: 'none', lineStyle: { opacity: 0 } },
+          { name: hi.name, type: 'line', stack: 'band', symbol: 'none', lineStyle: { opacity: 0 }, areaStyle: { color: PALETTE[0], opacity: 0.15 },
+            data: hi.data.map(function (v, i) { return v - lo.data[i]; }), tooltip: { valueFormatter: function () { return ''; } } },
+          { name: est.name, type: 'line', data: est.data, symbol: 'none', color: PALETTE[0],
+            markPoint: spec.mark ? { symbol: 'circle', symbolSize: 12, itemStyle: { color: PALETTE[1] },
+              label: { show: true, position: 'top', formatter: spec.markname || '' },
+              data: [{ coord: [spec.mark[0], spec.mark[1]], value: spec.mark[1] }] } : undefined }
+        ];
+        return o;
       case 'funnel':
         o.tooltip.trigger = 'item';
         o.series = [{

@@ -1,0 +1,159 @@
+package demo
+
+import (
+	"context"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/omniroi/omniroi/internal/mix"
+)
+
+// mixData turns a generated world into the budget model's daily series: revenue net of
+// refunds per day (a refund on its day, as the store counts it) and spend per channel.
+func mixData(sum *Summary) mix.Data {
+	days, rev, _ := sum.Daily()
+	d := mix.Data{}
+	idx := map[string]int{}
+	for i, t := range days {
+		y, m, dd := t.Date()
+		d.Dates = append(d.Dates, time.Date(y, m, dd, 0, 0, 0, 0, time.UTC))
+		d.Target = append(d.Target, float64(rev[i])/100)
+		idx[t.Format(time.DateOnly)] = i
+	}
+	ch := map[string]int{}
+	for _, r := range sum.Spend() {
+		c, ok := ch[r.Channel]
+		if !ok {
+			c = len(d.Channels)
+			ch[r.Channel] = c
+			d.Channels = append(d.Channels, r.Channel)
+			d.Spend = append(d.Spend, make([]float64, len(days)))
+		}
+		d.Spend[c][idx[r.Date]] += float64(r.AmountMinor) / 100
+	}
+	return d
+}
+
+// TestBudgetTruth checks the budget ground truth against the rest of the ground truth
+// and itself: the curve at the generated budget is the channel's removal effect, more
+// budget never earns less, and the best split spends the same total.
+func TestBudgetTruth(t *testing.T) {
+	cfg := Config{Seed: 2, Customers: 2000, End: testEnd}
+	sum, _ := generate(t, cfg, false)
+	rows := sum.Spend()
+	gt, err := Truth(context.Background(), cfg, rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gt.Budget == nil || len(gt.Budget.Channels) != len(BudgetChannels) {
+		t.Fatalf("budget truth %+v", gt.Budget)
+	}
+	spend := map[string]int64{}
+	for _, r := range rows {
+		spend[r.Channel] += r.AmountMinor
+	}
+	var total float64
+	for _, ch := range BudgetChannels {
+		cr := gt.Budget.Channels[ch]
+		e := gt.Channels[ch]
+		one := pointAt(cr.Curve, 1)
+		if one.IncrementalRevenueMinor != e.IncrementalRevenueMinor || one.SpendMinor != spend[ch] || cr.SpendMinor != spend[ch] {
+			t.Errorf("%s: curve at 1× (%d revenue, %d spend) vs removal effect %d and spend rows %d", ch, one.IncrementalRevenueMinor, one.SpendMinor, e.IncrementalRevenueMinor, spend[ch])
+		}
+		for i := 1; i < len(cr.Curve); i++ {
+			a, b := cr.Curve[i-1], cr.Curve[i]
+			if b.SpendMinor <= a.SpendMinor || float64(b.IncrementalRevenueMinor) < float64(a.IncrementalRevenueMinor)-0.02*float64(one.IncrementalRevenueMinor) {
+				t.Errorf("%s: %+v then %+v", ch, a, b)
+			}
+		}
+		if cr.MarginalROAS <= 0 || cr.TrueROAS <= 0 {
+			t.Errorf("%s: ROAS %v, marginal %v", ch, cr.TrueROAS, cr.MarginalROAS)
+		}
+		total += float64(cr.SpendMinor)
+	}
+	got := 0.0
+	for _, v := range gt.Budget.BestAllocation {
+		got += float64(v)
+	}
+	if math.Abs(got-total) > 2 || gt.Budget.BestGainMinor < 0 {
+		t.Errorf("best split %v spends %v of %v, gains %d", gt.Budget.BestAllocation, got, total, gt.Budget.BestGainMinor)
+	}
+	if len(gt.Flights["facebook_prospecting"]) != len(sum.w.days) {
+		t.Errorf("flights: %d days", len(gt.Flights["facebook_prospecting"]))
+	}
+	paused := 0
+	for _, v := range gt.Flights["facebook_prospecting"] {
+		if v == 0 {
+			paused++
+		}
+	}
+	if paused < 30 || paused > 250 {
+		t.Errorf("prospecting paused on %d days: not flighted like bursts", paused)
+	}
+}
+
+// TestBudgetModelOnDemo fits the budget model on demo worlds at three seeds and grades it
+// with the generator's own answers: each budget channel's true ROAS inside the model's
+// 80 % interval, Paid Social (whose true return is below 1) estimated below 1, and the
+// plans (same budget, and profit at a 60 % margin) not losing money in truth. The share
+// of the best possible gain the plans reach is logged (docs/benchmarks.md).
+func TestBudgetModelOnDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulates three worlds of 10,000 people")
+	}
+	for seed := int64(1); seed <= 3; seed++ {
+		cfg := Config{Seed: seed, Customers: 10000, End: testEnd}
+		sum, _ := generate(t, cfg, false)
+		gt, err := Truth(context.Background(), cfg, sum.Spend())
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := mix.Fit(context.Background(), mixData(sum), mix.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ce := range m.Channels {
+			truth := gt.Channels[ce.Channel].TrueROAS
+			t.Logf("seed %d %s: ROAS %.2f [%.2f, %.2f], true %.2f", seed, ce.Channel, ce.ROAS, ce.ROASLow, ce.ROASHigh, *truth)
+			if _, budget := gt.Budget.Channels[ce.Channel]; !budget {
+				continue
+			}
+			if *truth < ce.ROASLow || *truth > ce.ROASHigh {
+				t.Errorf("seed %d %s: true ROAS %.2f outside [%.2f, %.2f]", seed, ce.Channel, *truth, ce.ROASLow, ce.ROASHigh)
+			}
+			if ce.Channel == "Paid Social" && ce.ROAS >= 1 {
+				t.Errorf("seed %d: Paid Social estimated at %.2f per euro; it loses money (true %.2f)", seed, ce.ROAS, *truth)
+			}
+		}
+		for _, margin := range []float64{0, 0.6} {
+			pl, err := m.Plan(mix.PlanOptions{Locked: []string{"Email", "SMS"}, Margin: margin})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec, lo, hi := map[string]float64{}, map[string]float64{}, map[string]float64{}
+			var total, saved float64
+			for _, c := range pl.Channels {
+				if _, ok := gt.Budget.Channels[c.Channel]; ok {
+					rec[c.Channel] = c.Recommended * 100
+					lo[c.Channel], hi[c.Channel] = c.Min*100, c.Max*100
+					total += c.Current * 100
+					saved += (c.Current - c.Recommended) * 100
+				}
+			}
+			gain := gt.Budget.Value(rec) - gt.Budget.Value(nil)
+			var best float64
+			if margin > 0 {
+				gain = margin*gain + saved
+				_, best = gt.Budget.BestProfit(margin, total, lo, hi)
+			} else {
+				_, best = gt.Budget.Best(total, lo, hi)
+			}
+			t.Logf("seed %d margin %.1f: plan's true gain €%.0f, best possible €%.0f (%.0f %%); model expected €%.0f [%.0f, %.0f]",
+				seed, margin, gain/100, best/100, 100*gain/best, pl.ExpectedGain, pl.ExpectedGainLow, pl.ExpectedGainHigh)
+			if gain < -0.1*math.Abs(best) {
+				t.Errorf("seed %d margin %.1f: the plan loses €%.0f in truth", seed, margin, -gain/100)
+			}
+		}
+	}
+}
