@@ -90,6 +90,15 @@ type storeInput struct {
 	data value.StoreData
 }
 
+// currency is the store's business currency, which money prints in; "" (two decimals,
+// as a transactions file's amounts are read) without the store.
+func (s *storeInput) currency() string {
+	if s == nil {
+		return ""
+	}
+	return s.data.Currency
+}
+
 func (s *storeInput) close() {
 	if s != nil {
 		s.db.Close()
@@ -164,7 +173,7 @@ history) and compares predicted with actual repeat purchases in the rest.`,
 				TimeUnit: *unit, SkipPareto: *skipPareto}, env.Stdout)
 		}
 		return value.RunCLV(ctx, value.CLVOptions{Transactions: txs, Format: vf.outFormat(), CalibrationEnd: cal, TimeUnit: *unit,
-			Horizon: *horizon, Discount: *discount, NoDiscount: *discount == 0, Limit: *limit, SkipPareto: *skipPareto}, env.Stdout)
+			Horizon: *horizon, Discount: *discount, NoDiscount: *discount == 0, Limit: *limit, SkipPareto: *skipPareto, Currency: st.currency()}, env.Stdout)
 	}
 	Register(clv)
 
@@ -227,7 +236,7 @@ omniroi serve records it by itself every hour when the day or the orders changed
 		}
 		defer st.close()
 		return value.RunSegments(ctx, value.SegmentsOptions{Transactions: txs, Format: vf.outFormat(), AsOf: a, Previous: p, Rules: rules,
-			Limit: *limit, Churn: *churn, TimeUnit: *unit, SkipPareto: *skipPareto}, env.Stdout)
+			Limit: *limit, Churn: *churn, TimeUnit: *unit, SkipPareto: *skipPareto, Currency: st.currency()}, env.Stdout)
 	}
 	Register(seg)
 
@@ -261,7 +270,7 @@ On the store the split by acquisition channel is always given (first touch withi
 			return err
 		}
 		defer st.close()
-		o := value.CohortsOptions{Transactions: txs, ChannelsFile: *chFile, Format: vf.outFormat(), AsOf: a}
+		o := value.CohortsOptions{Transactions: txs, ChannelsFile: *chFile, Format: vf.outFormat(), AsOf: a, Currency: st.currency()}
 		if st != nil {
 			if o.Channels, err = value.AcquisitionChannels(ctx, st.db, vf.lookback); err != nil {
 				return err

@@ -57,7 +57,7 @@ func startProcessor(s *server.Server) {
 
 // mountAPI mounts the JSON API: the routes of apiroutes.go, each behind its role check.
 func mountAPI(s *server.Server) {
-	h, err := api.NewRouter(s.DB, apiRoutes(s.DB, budgetService(s)))
+	h, err := api.NewRouter(s.DB, apiRoutes(s.DB, budgetService(s), valueService(s)))
 	if err != nil {
 		panic(fmt.Sprintf("API routes: %v", err)) // a declaration defect, found by every test that serves
 	}
@@ -75,7 +75,7 @@ func mountConnectors(s *server.Server, notify func()) {
 }
 
 func mountDashboard(s *server.Server) {
-	h, err := web.NewHandler(s.DB, web.Options{Logger: slog.Default(), Budget: budgetService(s)})
+	h, err := web.NewHandler(s.DB, web.Options{Logger: slog.Default(), Budget: budgetService(s), Value: valueService(s)})
 	if err != nil {
 		panic(fmt.Sprintf("dashboard templates: %v", err)) // embedded files: a build defect
 	}

@@ -142,7 +142,7 @@ func (s *server) overviewROI(r *http.Request, p *page, d *overviewData) error {
 		if x.Spend > 0 {
 			ch.X = append(ch.X, x.Channel)
 			spendV = append(spendV, money.Major(x.Spend, cur))
-			revV = append(revV, round2(x.Revenue/pow10f(cur)))
+			revV = append(revV, money.Major(x.Revenue, cur))
 			ct.Rows = append(ct.Rows, []Cell{txt(x.Channel), amount(x.Spend, cur), amountF(x.Revenue, cur)})
 			if x.ROAS != nil {
 				if best == nil || *x.ROAS > *best.ROAS {

@@ -22,6 +22,7 @@ import (
 	"github.com/omniroi/omniroi/internal/auth"
 	"github.com/omniroi/omniroi/internal/mix"
 	"github.com/omniroi/omniroi/internal/store"
+	"github.com/omniroi/omniroi/internal/value"
 )
 
 //go:embed templates/*.html
@@ -47,6 +48,9 @@ type Options struct {
 	TrustedOrigins []string
 	// Budget fits the budget model; nil makes one (share it with the API's to fit once).
 	Budget *mix.Service
+	// Value is the customer-value snapshot service; nil makes one (share it with the
+	// API's to fit once).
+	Value *value.Service
 
 	noCache bool // benchmarks measure the queries, not the cache
 	// computeWait is how long a request waits for a background analysis before the page
@@ -78,6 +82,7 @@ type server struct {
 	staticH http.Handler
 	perms   map[string]auth.Permission // route pattern → permission, from routes()
 	budget  *mix.Service
+	value   *value.Service
 }
 
 // NewHandler returns the dashboard, to be mounted at "/" next to the APIs under /v1 and
@@ -114,6 +119,9 @@ func newServer(db *store.DB, opt Options) (*server, http.Handler, error) {
 	}
 	if s.budget == nil {
 		s.budget = mix.NewService(db)
+	}
+	if s.value = opt.Value; s.value == nil {
+		s.value = value.NewService(db)
 	}
 	s.cache.off = opt.noCache
 	if opt.computeWait <= 0 {
