@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -87,6 +88,7 @@ func TestGolden(t *testing.T) {
 type goldenInput struct {
 	settings [][2]string
 	rates    []commerce.Rate
+	spend    [][]any // day, channel, platform, amount_minor, currency
 	events   []json.RawMessage
 	currency string
 	total    int64 // the business-currency orders net of full refunds, from the input
@@ -113,6 +115,13 @@ func parseGolden(t *testing.T, in string) *goldenInput {
 				t.Fatalf("line %d: %v", n, err)
 			}
 			g.rates = append(g.rates, r)
+		case f[0] == "spend" && len(f) >= 6: // spend DAY CHANNEL... PLATFORM AMOUNT CURRENCY
+			k := len(f)
+			m, err := money.ParseDecimal(f[k-2], f[k-1])
+			if err != nil {
+				t.Fatalf("line %d: %v", n, err)
+			}
+			g.spend = append(g.spend, []any{f[1], strings.Join(f[2:k-3], " "), f[k-3], m, f[k-1]})
 		case strings.HasPrefix(line, "{"):
 			var ev struct {
 				Event string `json:"event"`
@@ -183,6 +192,11 @@ func (g *goldenInput) run(t *testing.T, kind string) string {
 			t.Fatal(err)
 		}
 	}
+	for _, sp := range g.spend {
+		if _, err := db.Exec(ctx, `INSERT INTO spend (day, channel, campaign, platform, amount_minor, currency) VALUES (?, ?, '', ?, ?, ?)`, sp...); err != nil {
+			t.Fatal(err)
+		}
+	}
 	identitytest.Load(t, db, "golden", time.Now(), g.events...)
 
 	cli := func(args ...string) []byte {
@@ -226,8 +240,12 @@ func (g *goldenInput) run(t *testing.T, kind string) string {
 	webCSV := func(path, table string) [][]string {
 		t.Helper()
 		deadline := time.Now().Add(2 * time.Minute)
+		sep := "?"
+		if strings.Contains(path, "?") {
+			sep = "&"
+		}
 		for {
-			b := httpGetStatus(t, webSrv.URL+path+"?range=all&format=csv&table="+table, "Cookie", "omniroi_session="+sess.Token)
+			b := httpGetStatus(t, webSrv.URL+path+sep+"format=csv&table="+table, "Cookie", "omniroi_session="+sess.Token)
 			if b != nil {
 				rows, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
 				if err != nil {
@@ -287,18 +305,62 @@ func (g *goldenInput) run(t *testing.T, kind string) string {
 	cliSegs, cliBands := fromJSON(cli("segments", "--churn", "--format", "json"))
 	apiSegs, apiBands := fromJSON(apiGet("/api/v1/segments"))
 	var webSegs, webBands []string
-	for _, r := range webCSV("/segments", "segments")[1:] {
+	for _, r := range webCSV("/segments?range=all", "segments")[1:] {
 		n, _ := strconv.Atoi(r[1])
 		webSegs = append(webSegs, fmt.Sprintf("segment %q customers %d revenue %s", r[0], n, cell(r[3])))
 	}
 	if len(apiBands) > 0 {
-		for _, r := range webCSV("/segments", "churn-bands")[1:] {
+		for _, r := range webCSV("/segments?range=all", "churn-bands")[1:] {
 			n, _ := strconv.Atoi(r[1])
 			webBands = append(webBands, fmt.Sprintf("churn band %q customers %d realised %s predicted %s", r[0], n, cell(r[2]), cell(r[3])))
 		}
 	}
 	agree(t, "segments", cliSegs, apiSegs, webSegs)
 	agree(t, "churn bands", cliBands, apiBands, webBands)
+
+	// Revenue and ROI of the year: the net revenue, and spend and attributed revenue per
+	// channel (last touch).
+	const year = "from=2025-01-01&to=2025-12-31"
+	type roiJSON struct {
+		Current struct {
+			Revenue  int64 `json:"revenue_minor"`
+			Channels []struct {
+				Channel    string  `json:"channel"`
+				Spend      int64   `json:"spend_minor"`
+				Attributed float64 `json:"attributed_revenue_minor"`
+			} `json:"channels"`
+		} `json:"current"`
+	}
+	roiLines := func(b []byte) []string {
+		var rep roiJSON
+		if err := json.Unmarshal(b, &rep); err != nil {
+			t.Fatalf("%v: %s", err, b)
+		}
+		r := rep.Current
+		out := []string{"net revenue (roi) " + money.Format(r.Revenue, cur)}
+		for _, c := range r.Channels {
+			out = append(out, fmt.Sprintf("channel %q spend %s attributed revenue %s", c.Channel, money.Format(c.Spend, cur), money.Format(int64(math.Round(c.Attributed)), cur)))
+		}
+		return out
+	}
+	cliROI := roiLines(cli("roi", "--format", "json", "--model", "last_touch", "--from", "2025-01-01", "--to", "2025-12-31"))
+	apiROI := roiLines(apiGet("/api/v1/roi?model=last_touch&" + year))
+	// The dashboard shows no net revenue of a period as a table (its revenue chart is of
+	// orders by day, before refunds and without converting other currencies): the total is
+	// compared between the CLI and the API, the channels on all three.
+	webROI := []string{cliROI[0]}
+	for _, r := range webCSV("/?model=last_touch&"+year, "channel-roi")[1:] {
+		webROI = append(webROI, fmt.Sprintf("channel %q spend %s attributed revenue %s", r[0], cell(r[1]), cell(r[2])))
+	}
+	if cliROI[0] != apiROI[0] {
+		t.Errorf("revenue: CLI %q, API %q", cliROI[0], apiROI[0])
+	}
+	agree(t, "ROI per channel", cliROI, apiROI, webROI)
+
+	// The API and the dashboard share one snapshot: fitted once for this data.
+	if n := svc.Builds(); n != 1 {
+		t.Errorf("the value snapshot was built %d times for one data version, want 1", n)
+	}
 
 	// The input's own arithmetic: the segments hold every business-currency order.
 	var sum int64
@@ -314,8 +376,8 @@ func (g *goldenInput) run(t *testing.T, kind string) string {
 		t.Errorf("segments add up to %s %s; the input's orders in %s net of refunds are %s", money.Format(sum, cur), cur, cur, money.Format(g.total, cur))
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "currency %s\nrevenue %s\n", cur, money.Format(g.total, cur))
-	for _, l := range append(cliSegs, cliBands...) {
+	fmt.Fprintf(&b, "currency %s\norders in %s net of refunds (the input) %s\n", cur, cur, money.Format(g.total, cur))
+	for _, l := range slices.Concat(cliROI, cliSegs, cliBands) {
 		b.WriteString(l + "\n")
 	}
 	return b.String()
