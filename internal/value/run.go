@@ -105,9 +105,13 @@ type CLVOptions struct {
 	Horizon          int           // months; 0 means 12
 	Discount         float64       // per month; negative means 0, 0 means 0.01 unless NoDiscount
 	NoDiscount       bool
-	Currency         string      // of the amounts: how many decimals money prints with ("": 2)
-	Limit            int         // top customers by CLV; 0 means all
-	Bands            *ChurnBands // nil means DefaultChurnBands
+	// Fitted is the store's snapshot (Service.Snapshot): its models are used instead of a
+	// new fit when the options ask for what it fitted (weekly, at its as-of day, with
+	// Pareto/NBD), so the CLI prints the numbers the API and the dashboard show.
+	Fitted   *Snapshot
+	Currency string      // of the amounts: how many decimals money prints with ("": 2)
+	Limit    int         // top customers by CLV; 0 means all
+	Bands    *ChurnBands // nil means DefaultChurnBands
 	// SkipPareto leaves out Pareto/NBD, whose fit uses finite-difference gradients
 	// and took 44 s at 10^6 synthetic customers (BG/NBD: under a second).
 	SkipPareto bool
@@ -211,13 +215,17 @@ func RunCLV(ctx context.Context, o CLVOptions, stdout io.Writer) error {
 	if end.IsZero() {
 		end = lastDay(txs)
 	}
-	sum, err := Summarize(txs, end, unit)
-	if err != nil {
-		return fmt.Errorf("clv: %w", err)
-	}
-	models, err := FitModelsContext(ctx, sum, unit, !o.SkipPareto)
-	if err != nil {
-		return fmt.Errorf("clv: %w", err)
+	var sum []CustomerSummary
+	var models Models
+	if f := o.Fitted; f.fits(end, unit, !o.SkipPareto) {
+		sum, models = f.Summaries, f.Models
+	} else {
+		if sum, err = Summarize(txs, end, unit); err != nil {
+			return fmt.Errorf("clv: %w", err)
+		}
+		if models, err = FitModelsContext(ctx, sum, unit, !o.SkipPareto); err != nil {
+			return fmt.Errorf("clv: %w", err)
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -340,7 +348,8 @@ type SegmentsOptions struct {
 	Churn      bool
 	TimeUnit   string // day | week (default week), for the churn models
 	SkipPareto bool
-	Currency   string // of the amounts: how many decimals money prints with ("": 2)
+	Currency   string    // of the amounts: how many decimals money prints with ("": 2)
+	Fitted     *Snapshot // the store's snapshot: its churn bands when they are what is asked (as CLVOptions.Fitted)
 }
 
 // ReadSegmentRules reads rules as a JSON array of
@@ -405,8 +414,10 @@ func RunSegments(ctx context.Context, o SegmentsOptions, stdout io.Writer) error
 	var bands []bandOut
 	var bandSums []BandSummary
 	if o.Churn {
-		b, err := churnBands(ctx, txs, asOf, o.TimeUnit, !o.SkipPareto)
-		if err != nil {
+		var b []BandSummary
+		if u, err := ParseUnit(o.TimeUnit); err == nil && o.Fitted.fits(asOf, u, !o.SkipPareto) {
+			b = o.Fitted.Bands
+		} else if b, err = churnBands(ctx, txs, asOf, o.TimeUnit, !o.SkipPareto); err != nil {
 			return fmt.Errorf("segments: churn bands: %w", err)
 		}
 		bandSums = b
@@ -680,4 +691,10 @@ func RunCohorts(ctx context.Context, o CohortsOptions, stdout io.Writer) error {
 		printCohorts("By acquisition channel", rep.ByChannel)
 	}
 	return nil
+}
+
+// fits reports whether sn (may be nil) holds models fitted as asked: at asOf, in unit,
+// with Pareto/NBD when withPareto.
+func (sn *Snapshot) fits(asOf time.Time, unit Unit, withPareto bool) bool {
+	return sn != nil && !sn.NoRepeats && sn.AsOf.Equal(asOf) && sn.Models.Unit == unit && (sn.Models.Pareto != nil) == withPareto
 }
