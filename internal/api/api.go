@@ -6,7 +6,6 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -71,22 +70,6 @@ func ReadHandler(db *store.DB) http.Handler {
 	return mux
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
-}
+func writeJSON(w http.ResponseWriter, code int, v any) { WriteJSON(w, code, v) }
 
-// WriteJSON and WriteError answer in the API's JSON shapes; other packages' API handlers
-// use them so every /api/v1 route looks alike.
-func WriteJSON(w http.ResponseWriter, code int, v any) { writeJSON(w, code, v) }
-
-// WriteError answers {"error": msg, "status": code}.
-func WriteError(w http.ResponseWriter, code int, msg string) { writeError(w, code, msg) }
-
-func writeError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, map[string]any{"error": msg, "status": code})
-}
+func writeError(w http.ResponseWriter, code int, msg string) { WriteError(w, code, msg) }

@@ -12,6 +12,7 @@ import (
 	"github.com/omniroi/omniroi/internal/commerce"
 	"github.com/omniroi/omniroi/internal/money"
 	"github.com/omniroi/omniroi/internal/store"
+	"github.com/omniroi/omniroi/internal/workspace"
 )
 
 // The follower derives catalogue_seen and product_events from the event log, behind its
@@ -41,7 +42,7 @@ const followWindow = 20000
 
 // CatchUp reads the events after the cursor up to the end of the log.
 func CatchUp(ctx context.Context, db *store.DB) error {
-	currency, err := commerce.CurrencySetting(ctx, db)
+	currency, err := workspace.Currency(ctx, db)
 	if err != nil {
 		return err
 	}

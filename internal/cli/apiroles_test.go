@@ -21,6 +21,7 @@ import (
 	"github.com/omniroi/omniroi/internal/journey"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/store/storetest"
+	"github.com/omniroi/omniroi/internal/value"
 )
 
 // apiScenario is what one API route must do (PocketBase's ApiScenario, per route): the
@@ -154,7 +155,7 @@ func TestAPIRoles(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := audit.WithActor(context.Background(), audit.ActorCLI)
 		seedAPI(t, db)
-		routes := apiRoutes(db, mix.NewService(db), attribution.NewService(db))
+		routes := apiRoutes(db, mix.NewService(db), attribution.NewService(db), value.NewService(db))
 		router, err := api.NewRouter(db, routes)
 		if err != nil {
 			t.Fatal(err)

@@ -18,10 +18,10 @@ import (
 // router has matched the pattern and checked the role before it runs. To add a route,
 // add a line here (docs/HACKING.md, "Routes and roles"); TestAPIRoles then calls it with
 // a token of every role.
-func apiRoutes(db *store.DB, budget *mix.Service, attrSvc *attribution.Service) []api.Route {
+func apiRoutes(db *store.DB, budget *mix.Service, attrSvc *attribution.Service, values *value.Service) []api.Route {
 	read := api.ReadHandler(db)
 	attr := api.AttributionHandler(attrSvc)
-	val := value.NewHTTPHandler(db)
+	val := values.Handler()
 	jr := journey.NewAPIHandler(db)
 	pr := privacy.NewHTTPHandler(db)
 	ex := experiment.NewAPIHandler(db, journey.ExperimentReport)

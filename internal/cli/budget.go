@@ -243,12 +243,7 @@ func formatBudgetMoney(v float64, currency string) string {
 	if neg {
 		minor = -minor
 	}
-	var s string
-	if currency != "" {
-		s = money.Format(minor, currency)
-	} else {
-		s = fmt.Sprintf("%d.%02d", minor/100, minor%100)
-	}
+	s := money.Format(minor, currency) // "" prints two decimals
 	intPart, frac, hasFrac := strings.Cut(s, ".")
 	var b strings.Builder
 	for i, r := range intPart {

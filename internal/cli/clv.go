@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"github.com/omniroi/omniroi/internal/journey"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/value"
+	"github.com/omniroi/omniroi/internal/workspace"
 )
 
 // valueFlags are the input and output flags shared by clv, segments, cohorts and economics.
@@ -70,16 +72,20 @@ func (v *valueFlags) load(ctx context.Context, stdin io.Reader) (txs []Transacti
 	if err != nil {
 		return nil, nil, err
 	}
-	d, err := value.LoadStoreData(ctx, db, time.Time{})
+	// The store's snapshot, as the API and the dashboard build it (value.Service).
+	svc := value.NewService(db)
+	svc.Lookback = v.lookback
+	sn, err := svc.Snapshot(ctx)
+	if errors.Is(err, value.ErrNoOrders) {
+		cur, _ := workspace.Currency(ctx, db)
+		db.Close()
+		return nil, nil, fmt.Errorf("no orders in %s in the store (send Order Completed events or import orders first)", cur)
+	}
 	if err != nil {
 		db.Close()
 		return nil, nil, err
 	}
-	if len(d.Transactions) == 0 {
-		db.Close()
-		return nil, nil, fmt.Errorf("no orders in %s in the store (send Order Completed events or import orders first)", d.Currency)
-	}
-	return d.Transactions, &storeInput{db: db, data: d}, nil
+	return sn.Data.Transactions, &storeInput{db: db, data: sn.Data, snap: sn}, nil
 }
 
 // Transaction is value.Transaction; the alias keeps signatures short.
@@ -88,6 +94,24 @@ type Transaction = value.Transaction
 type storeInput struct {
 	db   *store.DB
 	data value.StoreData
+	snap *value.Snapshot
+}
+
+// fitted is the store's snapshot, nil without the store.
+func (s *storeInput) fitted() *value.Snapshot {
+	if s == nil {
+		return nil
+	}
+	return s.snap
+}
+
+// currency is the store's business currency, which money prints in; "" (two decimals,
+// as a transactions file's amounts are read) without the store.
+func (s *storeInput) currency() string {
+	if s == nil {
+		return ""
+	}
+	return s.data.Currency
 }
 
 func (s *storeInput) close() {
@@ -164,7 +188,7 @@ history) and compares predicted with actual repeat purchases in the rest.`,
 				TimeUnit: *unit, SkipPareto: *skipPareto}, env.Stdout)
 		}
 		return value.RunCLV(ctx, value.CLVOptions{Transactions: txs, Format: vf.outFormat(), CalibrationEnd: cal, TimeUnit: *unit,
-			Horizon: *horizon, Discount: *discount, NoDiscount: *discount == 0, Limit: *limit, SkipPareto: *skipPareto}, env.Stdout)
+			Horizon: *horizon, Discount: *discount, NoDiscount: *discount == 0, Limit: *limit, SkipPareto: *skipPareto, Currency: st.currency(), Fitted: st.fitted()}, env.Stdout)
 	}
 	Register(clv)
 
@@ -227,7 +251,7 @@ omniroi serve records it by itself every hour when the day or the orders changed
 		}
 		defer st.close()
 		return value.RunSegments(ctx, value.SegmentsOptions{Transactions: txs, Format: vf.outFormat(), AsOf: a, Previous: p, Rules: rules,
-			Limit: *limit, Churn: *churn, TimeUnit: *unit, SkipPareto: *skipPareto}, env.Stdout)
+			Limit: *limit, Churn: *churn, TimeUnit: *unit, SkipPareto: *skipPareto, Currency: st.currency(), Fitted: st.fitted()}, env.Stdout)
 	}
 	Register(seg)
 
@@ -261,11 +285,9 @@ On the store the split by acquisition channel is always given (first touch withi
 			return err
 		}
 		defer st.close()
-		o := value.CohortsOptions{Transactions: txs, ChannelsFile: *chFile, Format: vf.outFormat(), AsOf: a}
+		o := value.CohortsOptions{Transactions: txs, ChannelsFile: *chFile, Format: vf.outFormat(), AsOf: a, Currency: st.currency()}
 		if st != nil {
-			if o.Channels, err = value.AcquisitionChannels(ctx, st.db, vf.lookback); err != nil {
-				return err
-			}
+			o.Channels = st.snap.Channels // the snapshot's, acquired within --lookback
 		}
 		return value.RunCohorts(ctx, o, env.Stdout)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/omniroi/omniroi/internal/mix"
 	"github.com/omniroi/omniroi/internal/server"
 	"github.com/omniroi/omniroi/internal/store"
+	"github.com/omniroi/omniroi/internal/value"
 )
 
 // writeABFile writes a CSV of n units per arm: control converts at pa, b at pb (0/1
@@ -245,7 +246,7 @@ func TestExperimentRoutesMounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close(ctx)
-	mountAPI(s, mix.NewService(db), attribution.NewService(db))
+	mountAPI(s, mix.NewService(db), attribution.NewService(db), value.NewService(db))
 	mountExperiments(s)
 	ts := httptest.NewServer(s.Mux)
 	defer ts.Close()

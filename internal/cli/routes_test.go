@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/omniroi/omniroi/internal/store/storetest"
+	"github.com/omniroi/omniroi/internal/value"
 )
 
 // apiPatternRE matches what reads as an API route: "/api/v1/x" or "GET /api/v1/x".
@@ -27,7 +28,7 @@ var apiPatternRE = regexp.MustCompile(`^([A-Z]+ )?/api/v\d+/\S*$`)
 func TestRoutesOnlyInTables(t *testing.T) {
 	declared := map[string]bool{}
 	db := storetest.SQLite(t)
-	for _, rt := range apiRoutes(db, mix.NewService(db), attribution.NewService(db)) {
+	for _, rt := range apiRoutes(db, mix.NewService(db), attribution.NewService(db), value.NewService(db)) {
 		declared[rt.Pattern] = true
 	}
 	// The mounts that are the tables' own: the API router at /api/ and its 404, the

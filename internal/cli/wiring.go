@@ -64,18 +64,20 @@ func (cfg serveConfig) log() *slog.Logger {
 // (with the shop connectors' webhooks, which feed it), the recommendation model, the read
 // API, experiments, the dashboard, the journey engine, the segment feed and retention.
 // Services that two surfaces share are built here once per server and handed to both:
-// the budget model and the attribution service (API and dashboard), the recommendation model (its website endpoint
+// the budget model, the attribution service and the customer-value snapshot (API and
+// dashboard), the recommendation model (its website endpoint
 // and journey messages). wireServe runs after the server is built and before it
 // listens; whatever it starts stops with s.OnShutdown.
 func wireServe(s *server.Server, cfg serveConfig) {
 	budget := mix.NewService(s.DB)
 	attr := attribution.NewService(s.DB)
+	values := value.NewService(s.DB)
 	proc := startProcessor(s)
 	mountConnectors(s, proc.Notify, cfg.log())
 	rec := startRecommendations(s)
-	mountAPI(s, budget, attr)
+	mountAPI(s, budget, attr, values)
 	mountExperiments(s)
-	mountDashboard(s, budget, rec, attr)
+	mountDashboard(s, budget, rec, attr, values)
 	startJourneys(s, cfg, recommend.Messages{Svc: rec})
 	startSegmentFeed(s)
 	startRetention(s)
@@ -116,10 +118,10 @@ func startProcessor(s *server.Server) *identity.Processor {
 }
 
 // mountAPI mounts the JSON API: the routes of apiroutes.go, each behind its role check.
-// budget and attr are the server's budget model and attribution service, shared with
-// the dashboard.
-func mountAPI(s *server.Server, budget *mix.Service, attr *attribution.Service) {
-	h, err := api.NewRouter(s.DB, apiRoutes(s.DB, budget, attr))
+// budget, attr and values are the server's budget model, attribution service and
+// customer-value snapshot, shared with the dashboard.
+func mountAPI(s *server.Server, budget *mix.Service, attr *attribution.Service, values *value.Service) {
+	h, err := api.NewRouter(s.DB, apiRoutes(s.DB, budget, attr, values))
 	if err != nil {
 		panic(fmt.Sprintf("API routes: %v", err)) // a declaration defect, found by every test that serves
 	}
@@ -135,11 +137,11 @@ func mountConnectors(s *server.Server, notify func(), log *slog.Logger) {
 	h.Register(s.Mux)
 }
 
-// mountDashboard mounts the dashboard at /; budget and attr are the server's budget model
-// and attribution service, shared with the API; rec is its recommendation model
-// (clienteling, next best actions).
-func mountDashboard(s *server.Server, budget *mix.Service, rec *recommend.Service, attr *attribution.Service) {
-	h, err := web.NewHandler(s.DB, web.Options{Logger: slog.Default(), Budget: budget, Recommend: rec, Attribution: attr})
+// mountDashboard mounts the dashboard at /; budget, attr and values are the server's
+// budget model, attribution service and customer-value snapshot, shared with the API; rec
+// is its recommendation model (clienteling, next best actions).
+func mountDashboard(s *server.Server, budget *mix.Service, rec *recommend.Service, attr *attribution.Service, values *value.Service) {
+	h, err := web.NewHandler(s.DB, web.Options{Logger: slog.Default(), Budget: budget, Recommend: rec, Attribution: attr, Value: values})
 	if err != nil {
 		panic(fmt.Sprintf("dashboard templates: %v", err)) // embedded files: a build defect
 	}

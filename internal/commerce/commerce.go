@@ -38,9 +38,6 @@ const (
 	Other = "other"
 )
 
-// DefaultCurrency is used when neither the event nor the workspace setting "currency" names one.
-const DefaultCurrency = "EUR"
-
 // Order is one completed order.
 type Order struct {
 	OrderID      string          `json:"order_id"`
@@ -265,22 +262,9 @@ func NormalizeLocation(s string) string {
 	return Other
 }
 
-// CurrencySetting reads the workspace currency (setting "currency"), defaulting to EUR.
-func CurrencySetting(ctx context.Context, db *store.DB) (string, error) {
-	v, ok, err := db.Setting(ctx, "currency")
-	if err != nil || !ok {
-		return DefaultCurrency, err
-	}
-	c, err := money.NormalizeCurrency(v)
-	if err != nil {
-		return DefaultCurrency, fmt.Errorf("setting currency: %w", err)
-	}
-	return c, nil
-}
-
 func orderCols(db *store.DB) string {
 	return `o.order_id, o.customer_id, o.ts, o.revenue_minor, o.currency, o.location, o.channel, o.items, o.source_id, o.seq,
-	COALESCE((SELECT ` + db.SumMinor("CASE WHEN r.full_refund = 1 THEN o.revenue_minor ELSE r.amount_minor END") + ` FROM refunds r WHERE r.order_id = o.order_id), 0)`
+	` + RefundedSQL(db.Dialect, "o")
 }
 
 func scanOrders(rows interface {
@@ -298,9 +282,7 @@ func scanOrders(rows interface {
 		}
 		o.Time = time.UnixMilli(ts).UTC()
 		o.Items = json.RawMessage(items)
-		if o.RefundedMinor > o.RevenueMinor && o.RevenueMinor >= 0 {
-			o.RefundedMinor = o.RevenueMinor
-		}
+		o.RefundedMinor = capRefunded(o.RevenueMinor, o.RefundedMinor)
 		out = append(out, o)
 	}
 	return out, rows.Err()
@@ -347,9 +329,7 @@ func CustomerRefunds(ctx context.Context, db *store.DB, customerID int64) ([]Ref
 }
 
 func queryRefunds(ctx context.Context, db *store.DB, where string, args ...any) ([]Refund, error) {
-	rows, err := db.Query(ctx, `SELECT r.seq, r.order_id, r.customer_id, r.ts,
-		CASE WHEN r.full_refund = 1 THEN COALESCE(o.revenue_minor, 0) ELSE r.amount_minor END,
-		CASE WHEN r.full_refund = 1 THEN COALESCE(o.currency, '') ELSE r.currency END, r.full_refund
+	rows, err := db.Query(ctx, `SELECT r.seq, r.order_id, r.customer_id, r.ts, `+RefundAmountSQL("r", "o")+`, `+RefundCurrencySQL("r", "o")+`, r.full_refund
 		FROM refunds r LEFT JOIN orders o ON o.order_id = r.order_id WHERE `+where+` ORDER BY r.ts, r.seq`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read refunds: %w", err)

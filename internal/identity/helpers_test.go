@@ -100,6 +100,7 @@ func dump(t testing.TB, db *store.DB) string {
 		`SELECT seq, customer_id, ts, type, name, channel, campaign, source, medium, source_id FROM activity ORDER BY seq`,
 		`SELECT order_id, customer_id, ts, revenue_minor, currency, location, channel, items, source_id, seq FROM orders ORDER BY order_id`,
 		`SELECT seq, order_id, customer_id, ts, amount_minor, currency, full_refund FROM refunds ORDER BY seq`,
+		`SELECT customer_id, currency, day, orders, sales_minor, refunds, refunds_minor FROM order_summaries ORDER BY customer_id, currency, day`,
 	} {
 		rows, err := db.Query(context.Background(), q)
 		if err != nil {

@@ -35,7 +35,11 @@ func TestOrdersAndRefunds(t *testing.T) {
 			order(30, "D", M{"revenue": 40}),
 			order(61, "E", M{"revenue": 10}),
 			order(62, "E", M{"revenue": 11}), // same time order: later in the log wins
+			// A refund without a currency is in the workspace currency (CHF): it takes
+			// nothing back from the EUR order A (the refund rule, commerce/refunds.go)...
 			M{"type": "track", "event": "Order Refunded", "userId": "buyer", "timestamp": at(70), "properties": M{"order_id": "A", "amount": 5}},
+			// ...one in EUR does.
+			M{"type": "track", "event": "Order Refunded", "userId": "buyer", "timestamp": at(70), "properties": M{"order_id": "A", "amount": 4, "currency": "EUR"}},
 			M{"type": "track", "event": "Order Refunded", "userId": "buyer", "timestamp": at(71), "properties": M{"order_id": "B"}},
 			M{"type": "track", "event": "Order Completed", "anonymousId": "till-9", "timestamp": at(72), "properties": M{"revenue": 3, "channel": "in_store"}},
 			M{"type": "track", "event": "Order Completed", "userId": "buyer", "timestamp": at(73), "properties": M{"order_id": "BAD", "revenue": "lots"}},
@@ -55,7 +59,7 @@ func TestOrdersAndRefunds(t *testing.T) {
 		want := map[string]struct {
 			minor, refunded int64
 			cur             string
-		}{"A": {1999, 500, "EUR"}, "B": {123456, 123456, "CHF"}, "C": {1120, 0, "JPY"}, "D": {5000, 0, "CHF"}, "E": {1100, 0, "CHF"}}
+		}{"A": {1999, 400, "EUR"}, "B": {123456, 123456, "CHF"}, "C": {1120, 0, "JPY"}, "D": {5000, 0, "CHF"}, "E": {1100, 0, "CHF"}}
 		for id, w := range want {
 			o := got[id]
 			if o.RevenueMinor != w.minor || o.Currency != w.cur || o.RefundedMinor != w.refunded {
@@ -80,7 +84,7 @@ func TestOrdersAndRefunds(t *testing.T) {
 			t.Errorf("customer orders = %d, %v; want 5", len(co), err)
 		}
 		rs, err := commerce.Refunds(ctx, db, t0, time.Time{})
-		if err != nil || len(rs) != 2 || rs[1].AmountMinor != 123456 || !rs[1].Full || rs[1].Currency != "CHF" {
+		if err != nil || len(rs) != 3 || rs[2].AmountMinor != 123456 || !rs[2].Full || rs[2].Currency != "CHF" {
 			t.Errorf("refunds = %+v, %v", rs, err)
 		}
 		if n := count(t, db, `SELECT COUNT(*) FROM orders WHERE order_id = 'BAD'`); n != 0 {

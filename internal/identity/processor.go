@@ -22,10 +22,10 @@ import (
 	"time"
 
 	"github.com/omniroi/omniroi/internal/channel"
-	"github.com/omniroi/omniroi/internal/commerce"
 	"github.com/omniroi/omniroi/internal/event"
 	"github.com/omniroi/omniroi/internal/privacy/consent"
 	"github.com/omniroi/omniroi/internal/store"
+	"github.com/omniroi/omniroi/internal/workspace"
 )
 
 // Settings and lease the processor uses.
@@ -282,7 +282,7 @@ func (p *Processor) Rebuild(ctx context.Context) error {
 	return p.process(ctx, max)
 }
 
-var derivedTables = []string{"customers", "identities", "identity_conflicts", "customer_merges", "activity", "orders", "refunds", "groups", "group_members", "customer_consent", "paths"}
+var derivedTables = []string{"customers", "identities", "identity_conflicts", "customer_merges", "activity", "orders", "refunds", "groups", "group_members", "customer_consent", "paths", "order_summaries"}
 
 func settingInt(ctx context.Context, db *store.DB, key string) (int64, error) {
 	v, ok, err := db.Setting(ctx, key)
@@ -402,7 +402,7 @@ func (p *Processor) process(ctx context.Context, upTo int64) error {
 		}
 	}
 	var err error
-	if p.currency, err = commerce.CurrencySetting(ctx, p.db); err != nil {
+	if p.currency, err = workspace.Currency(ctx, p.db); err != nil {
 		return err
 	}
 	if err := p.loadKinds(ctx); err != nil {
@@ -423,7 +423,7 @@ func (p *Processor) process(ctx context.Context, upTo int64) error {
 			if werr != nil {
 				continue // drain
 			}
-			werr = p.db.Write(ctx, func(tx *store.Tx) error { return p.write(ctx, tx, j) })
+			werr = p.db.Write(ctx, func(tx *store.Tx) error { return p.writeBatch(ctx, tx, j) })
 			if werr != nil {
 				werr = fmt.Errorf("process events %d..%d: %w", j.from, j.cursor, werr)
 				failed.Store(true)

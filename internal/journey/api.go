@@ -13,6 +13,7 @@ import (
 	"github.com/omniroi/omniroi/internal/api"
 	"github.com/omniroi/omniroi/internal/auth"
 	"github.com/omniroi/omniroi/internal/store"
+	"github.com/omniroi/omniroi/internal/workspace"
 )
 
 // NewAPIHandler serves journeys over the JSON API, the same operations as `omniroi
@@ -298,15 +299,10 @@ func ReportPeriod(ctx context.Context, db *store.DB, from, to, fromName, toName 
 	if from == "" && to == "" {
 		return f, t, nil
 	}
-	loc := time.UTC
-	if v, ok, err := db.Setting(ctx, "timezone"); err != nil {
+	loc, err := workspace.Location(ctx, db)
+	if err != nil {
 		return f, t, fmt.Errorf("time zone setting: %w", err)
-	} else if ok && v != "" {
-		if l, err := time.LoadLocation(v); err == nil {
-			loc = l
-		}
 	}
-	var err error
 	if from != "" {
 		if f, err = time.ParseInLocation(time.DateOnly, from, loc); err != nil {
 			return f, t, fmt.Errorf("%s %q is not a date like 2026-03-01: %w", fromName, from, err)

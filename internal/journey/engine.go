@@ -22,6 +22,7 @@ import (
 	"github.com/omniroi/omniroi/internal/event"
 	"github.com/omniroi/omniroi/internal/identity"
 	"github.com/omniroi/omniroi/internal/store"
+	"github.com/omniroi/omniroi/internal/workspace"
 )
 
 // Settings the engine keeps.
@@ -31,7 +32,6 @@ const (
 	DatesSetting         = "journey.dates_day"      // last day date entries ran (YYYY-MM-DD, UTC)
 	SecretSetting        = "journey.secret"         // hex HMAC key for tracking and unsubscribe tokens
 	PolicySetting        = "journey.policy"         // workspace policy JSON (WorkspacePolicy)
-	ShopURLSetting       = "shop_url"               // the shop's website, for links in built-in templates
 	ProcessorCursor      = identity.CursorSetting   // the engine never reads past it
 	SourceName           = "journeys"               // source of the events the engine writes
 	leaseName            = "journey.events"
@@ -117,7 +117,7 @@ func NewEngine(ctx context.Context, db *store.DB, opt Options) (*Engine, error) 
 	}
 	e.sourceID = src.ID
 	if e.opt.ShopURL == "" {
-		if e.opt.ShopURL, _, err = db.Setting(ctx, ShopURLSetting); err != nil {
+		if e.opt.ShopURL, err = workspace.ShopURL(ctx, db); err != nil {
 			return nil, err
 		}
 	}

@@ -154,9 +154,17 @@ func Format(minor int64, currency string) string {
 	return fmt.Sprintf("%s%d.%0*d", sign, u/p, exp, u%p)
 }
 
-// Major converts minor units to a float in major units, for ratios and charts only.
-func Major(minor int64, currency string) float64 {
-	return float64(minor) / math.Pow10(Exponent(currency))
+// Major converts an amount in minor units to major units of the currency as a number:
+// 1250 EUR → 12.5, 1250 JPY → 1250, 1250 KWD → 1.25. It is how every JSON answer, CSV
+// cell and chart shows money (Format is for text). A fractional amount (a prediction
+// such as a CLV, in minor units) is first rounded to whole minor units, so a value
+// never shows more digits than its currency has.
+func Major[T ~int64 | ~float64](minor T, currency string) float64 {
+	v := float64(minor)
+	if v != math.Trunc(v) {
+		v = math.Round(v)
+	}
+	return v / math.Pow10(Exponent(currency))
 }
 
 func (a Amount) String() string { return Format(a.Minor, a.Currency) + " " + a.Currency }

@@ -63,3 +63,21 @@ func TestFromJSON(t *testing.T) {
 		t.Fatal("2-letter currency must be an error")
 	}
 }
+
+func TestMajor(t *testing.T) {
+	for _, c := range []struct {
+		minor float64
+		cur   string
+		want  float64
+	}{
+		{1250, "EUR", 12.5}, {1999, "EUR", 19.99}, {-5, "EUR", -0.05}, {1250, "JPY", 1250}, {1235, "KWD", 1.235},
+		{1234.5678, "EUR", 12.35}, {1234.4, "JPY", 1234}, {1234.5, "KWD", 1.235}, {0.4, "EUR", 0},
+	} {
+		if got := Major(c.minor, c.cur); got != c.want {
+			t.Errorf("Major(%v, %s) = %v, want %v", c.minor, c.cur, got, c.want)
+		}
+	}
+	if got := Major(int64(541), "EUR"); got != 5.41 {
+		t.Errorf("Major(541 EUR) = %v", got)
+	}
+}

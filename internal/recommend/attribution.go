@@ -10,6 +10,7 @@ import (
 	"github.com/omniroi/omniroi/internal/catalog"
 	"github.com/omniroi/omniroi/internal/money"
 	"github.com/omniroi/omniroi/internal/store"
+	"github.com/omniroi/omniroi/internal/workspace"
 )
 
 // AttributionRow is what the clicks on one list in one placement led to.
@@ -169,10 +170,7 @@ func Attribution(ctx context.Context, db *store.DB, window time.Duration) ([]Att
 	return out, nil
 }
 
+// currencyOf is the business currency (workspace.Currency, the one accessor).
 func currencyOf(ctx context.Context, db *store.DB) (string, error) {
-	v, ok, err := db.Setting(ctx, "currency")
-	if err != nil || !ok || v == "" {
-		return "EUR", err
-	}
-	return v, nil
+	return workspace.Currency(ctx, db)
 }

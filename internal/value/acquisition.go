@@ -261,8 +261,8 @@ func WriteEconomics(w io.Writer, e StoreEconomics, format string) error {
 	}
 	rows := make([]row, 0, len(e.Channels))
 	for _, c := range e.Channels {
-		rows = append(rows, row{c.Channel, c.Customers, c.NewCustomers, float64(c.Spend) / 100, major(c.CAC), major(c.Realised12), c.Mature,
-			major(c.Predicted12), round(c.LTVToCAC, 4), c.PaybackMonths, c.Warning})
+		rows = append(rows, row{c.Channel, c.Customers, c.NewCustomers, major(c.Spend, e.Currency), major(c.CAC, e.Currency), major(c.Realised12, e.Currency), c.Mature,
+			major(c.Predicted12, e.Currency), round(c.LTVToCAC, 4), c.PaybackMonths, c.Warning})
 	}
 	switch format {
 	case FormatJSON:
@@ -286,16 +286,17 @@ func WriteEconomics(w io.Writer, e StoreEconomics, format string) error {
 		e.AsOf.Format(time.DateOnly), e.From.Format(time.DateOnly), e.To.Format(time.DateOnly), e.Currency)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "channel\tcustomers\tnew\tspend\tCAC\trealised 12m\tmature\tpredicted 12m\tLTV:CAC\tpayback\twarning")
-	for _, r := range rows {
+	for i, r := range rows {
+		c := e.Channels[i]
 		cac, ratio, payback := "-", "-", "-"
 		if r.CAC > 0 {
-			cac, ratio = fmt.Sprintf("%.2f", r.CAC), fmt.Sprintf("%.2f", r.LTVToCAC)
+			cac, ratio = moneyText(c.CAC, e.Currency), fmt.Sprintf("%.2f", r.LTVToCAC)
 		}
 		if r.PaybackMonths > 0 {
 			payback = fmt.Sprintf("%d mo", r.PaybackMonths)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.2f\t%s\t%.2f\t%d\t%.2f\t%s\t%s\t%s\n", r.Channel, r.Customers, r.NewCustomers, r.Spend, cac,
-			r.Realised12, r.Mature, r.Predicted12, ratio, payback, r.Warning)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", r.Channel, r.Customers, r.NewCustomers, moneyText(c.Spend, e.Currency), cac,
+			moneyText(c.Realised12, e.Currency), r.Mature, moneyText(c.Predicted12, e.Currency), ratio, payback, r.Warning)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -2,164 +2,17 @@ package value
 
 import (
 	"cmp"
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/api"
 	"github.com/omniroi/omniroi/internal/identity"
 	"github.com/omniroi/omniroi/internal/store"
 )
-
-// The HTTP API uses the CLI's defaults; fitting per request parameters would defeat the cache.
-const (
-	apiHorizon  = 12
-	apiDiscount = 0.01
-	apiPeriod   = 90 * 24 * time.Hour // segments: movement since 90 days before the as-of date
-)
-
-// Service holds the fitted models and scores of the store, rebuilt when the orders
-// or refunds change (see StoreState). It is safe for concurrent use.
-type Service struct {
-	db       *store.DB
-	Unit     Unit
-	Lookback time.Duration
-
-	mu     sync.Mutex // guards snap and cursor
-	snap   *snapshot
-	cursor string     // the processor cursor snap is known to be current at
-	build  sync.Mutex // one build at a time; waiting requests reuse its result
-	builds atomic.Int64
-
-	ecoMu  sync.Mutex
-	ecoKey string
-	eco    StoreEconomics
-}
-
-// snapshot is everything derived from one StoreState.
-type snapshot struct {
-	state     StoreState
-	data      StoreData
-	asOf      time.Time
-	acqList   []Acquisition
-	acq       map[string]string
-	sum       []CustomerSummary
-	models    Models
-	pred      []Prediction // best CLV first
-	predIndex map[string]int
-	bands     []BandSummary
-	segments  SegmentReport
-	rfmIndex  map[string]int
-	cohorts   CohortReport
-	builtAt   time.Time
-	buildTime time.Duration
-	build     int64 // how many snapshots the service built, this one included
-}
-
-// NewService makes a Service for db with weekly models and the default lookback.
-func NewService(db *store.DB) *Service {
-	return &Service{db: db, Unit: Week, Lookback: DefaultLookback}
-}
-
-// get returns the snapshot of the current store state, building it when the
-// orders or refunds changed since the last one.
-func (s *Service) get(ctx context.Context) (*snapshot, error) {
-	// The processor writes the derived tables and its cursor in one transaction, so
-	// an unchanged cursor means unchanged orders: one key lookup instead of the
-	// two table scans of ReadStoreState (60 ms at 10^5 orders on SQLite).
-	cursor, _, err := s.db.Setting(ctx, identity.CursorSetting)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	cur := s.snap
-	hit := cur != nil && cursor != "" && s.cursor == cursor
-	s.mu.Unlock()
-	if hit {
-		return cur, nil
-	}
-	st, err := ReadStoreState(ctx, s.db)
-	if err != nil {
-		return nil, err
-	}
-	if cur != nil && cur.state == st {
-		s.mu.Lock()
-		if s.snap == cur {
-			s.cursor = cursor // other events only (page views ...)
-		}
-		s.mu.Unlock()
-		return cur, nil
-	}
-	s.build.Lock()
-	defer s.build.Unlock()
-	s.mu.Lock()
-	cur = s.snap
-	s.mu.Unlock()
-	if cur != nil && cur.state == st {
-		return cur, nil
-	}
-	// A client that goes away must not waste a build other requests are waiting for.
-	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
-	defer cancel()
-	snap, err := s.buildSnapshot(bctx, st)
-	if err != nil {
-		return nil, err
-	}
-	snap.build = s.builds.Add(1)
-	s.mu.Lock()
-	s.snap, s.cursor = snap, cursor
-	s.mu.Unlock()
-	return snap, nil
-}
-
-// ErrNoOrders is returned when the store has no orders to model.
-var ErrNoOrders = errors.New("no orders in the store yet")
-
-func (s *Service) buildSnapshot(ctx context.Context, st StoreState) (*snapshot, error) {
-	t0 := time.Now()
-	d, err := LoadStoreData(ctx, s.db, time.Time{})
-	if err != nil {
-		return nil, err
-	}
-	if len(d.Transactions) == 0 {
-		return nil, ErrNoOrders
-	}
-	acq, err := Acquisitions(ctx, s.db, s.Lookback)
-	if err != nil {
-		return nil, err
-	}
-	sn := &snapshot{state: st, data: d, asOf: lastDay(d.Transactions), acqList: acq, acq: channelMap(acq)}
-	if sn.sum, err = Summarize(d.Transactions, sn.asOf, s.Unit); err != nil {
-		return nil, err
-	}
-	if sn.models, err = FitModelsContext(ctx, sn.sum, s.Unit, true); err != nil {
-		return nil, fmt.Errorf("fit models: %w", err)
-	}
-	sn.pred = sn.models.Score(sn.sum, ScoreOptions{HorizonMonths: apiHorizon, Discount: apiDiscount, Bands: DefaultChurnBands})
-	sn.bands = SummarizeBands(sn.pred)
-	slices.SortStableFunc(sn.pred, func(a, b Prediction) int { return cmp.Compare(b.CLV, a.CLV) })
-	sn.predIndex = make(map[string]int, len(sn.pred))
-	for i, p := range sn.pred {
-		sn.predIndex[p.ID] = i
-	}
-	if sn.segments, err = Segments(d.Transactions, sn.asOf, sn.asOf.Add(-apiPeriod), nil, DefaultSmallSegment); err != nil {
-		return nil, err
-	}
-	sn.rfmIndex = make(map[string]int, len(sn.segments.Scores))
-	for i, r := range sn.segments.Scores {
-		sn.rfmIndex[r.ID] = i
-	}
-	sn.cohorts = Cohorts(d.Transactions, sn.asOf, sn.acq)
-	sn.builtAt = time.Now()
-	sn.buildTime = time.Since(t0)
-	return sn, nil
-}
 
 // NewHTTPHandler serves the customer-value API (JSON, money in major units of the
 // workspace currency). Mount it at the server root, behind the read API's token check:
@@ -182,17 +35,19 @@ func (s *Service) Handler() http.Handler {
 	return mux
 }
 
-func (s *Service) snapshotOr500(w http.ResponseWriter, r *http.Request) *snapshot {
-	sn, err := s.get(r.Context())
+// snapshotOr500 answers an error when there is no snapshot, or (models) when it has no
+// fitted models, and returns nil then.
+func (s *Service) snapshotOr500(w http.ResponseWriter, r *http.Request, models bool) *Snapshot {
+	sn, err := s.Snapshot(r.Context())
 	switch {
 	case errors.Is(err, ErrNoOrders):
 		apiError(w, http.StatusNotFound, err.Error())
 		return nil
-	case errors.Is(err, ErrNoRepeat):
-		apiError(w, http.StatusUnprocessableEntity, "cannot fit the models yet: "+err.Error())
-		return nil
 	case err != nil:
 		apiError(w, http.StatusInternalServerError, err.Error())
+		return nil
+	case models && sn.NoRepeats:
+		apiError(w, http.StatusUnprocessableEntity, "cannot fit the models yet: "+sn.FitErr)
 		return nil
 	}
 	return sn
@@ -215,24 +70,24 @@ type apiModels struct {
 	Gamma  gammaOut   `json:"gamma_gamma"`
 }
 
-func (sn *snapshot) cache() apiCache {
-	return apiCache{sn.state.Orders, sn.state.MaxOrderSeq, sn.state.Refunds, sn.builtAt.UTC().Format(time.RFC3339), float64(sn.buildTime.Microseconds()) / 1000, sn.build}
+func cacheOut(sn *Snapshot) apiCache {
+	return apiCache{sn.State.Orders, sn.State.MaxOrderSeq, sn.State.Refunds, sn.BuiltAt.UTC().Format(time.RFC3339), float64(sn.BuildTime.Microseconds()) / 1000, sn.Build}
 }
 
-func (sn *snapshot) bandsOut() []bandOut {
-	out := make([]bandOut, 0, len(sn.bands))
-	for _, b := range sn.bands {
-		out = append(out, bandOut{b.Band, b.Customers, float64(b.Realised) / 100, major(b.Predicted)})
+func bandsOut(sn *Snapshot) []bandOut {
+	out := make([]bandOut, 0, len(sn.Bands))
+	for _, b := range sn.Bands {
+		out = append(out, bandOut{b.Band, b.Customers, major(b.Realised, sn.Currency), major(b.Predicted, sn.Currency)})
 	}
 	return out
 }
 
-func (sn *snapshot) customerOut(p Prediction) clvCustomerOut {
+func customerOut(sn *Snapshot, p Prediction) clvCustomerOut {
 	return clvCustomerOut{
-		ID: p.ID, Frequency: p.Frequency, Recency: round(p.Recency, 4), T: round(p.T, 4), Monetary: major(p.Monetary),
-		PAliveBGNBD: round(p.PAliveBGNBD, 6), PAlivePareto: optional(round(p.PAlivePareto, 6), sn.models.Pareto != nil),
-		ExpectedPurchases: round(p.ExpectedPurchases, 6), ExpectedAvgValue: major(p.ExpectedAvgValue),
-		CLV: major(p.CLV), ChurnBand: p.ChurnBand, Realised: float64(p.Revenue) / 100,
+		ID: p.ID, Frequency: p.Frequency, Recency: round(p.Recency, 4), T: round(p.T, 4), Monetary: major(p.Monetary, sn.Currency),
+		PAliveBGNBD: round(p.PAliveBGNBD, 6), PAlivePareto: optional(round(p.PAlivePareto, 6), sn.Models.Pareto != nil),
+		ExpectedPurchases: round(p.ExpectedPurchases, 6), ExpectedAvgValue: major(p.ExpectedAvgValue, sn.Currency),
+		CLV: major(p.CLV, sn.Currency), ChurnBand: p.ChurnBand, Realised: major(p.Revenue, sn.Currency),
 	}
 }
 
@@ -246,32 +101,32 @@ func (s *Service) handleCLV(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, fmt.Sprintf("band must be one of %q", BandNames))
 		return
 	}
-	sn := s.snapshotOr500(w, r)
+	sn := s.snapshotOr500(w, r, true)
 	if sn == nil {
 		return
 	}
 	var m apiModels
-	bg := sn.models.BGNBD
+	bg := sn.Models.BGNBD
 	m.BGNBD.R, m.BGNBD.Alpha, m.BGNBD.A, m.BGNBD.B = bg.R, bg.Alpha, bg.A, bg.B
-	if pn := sn.models.Pareto; pn != nil {
+	if pn := sn.Models.Pareto; pn != nil {
 		m.Pareto = &paretoOut{pn.R, pn.Alpha, pn.S, pn.Beta, pn.LogLikelihood}
 	}
-	if sn.models.HasSpend {
-		m.Gamma = newGammaOut(sn.models.Gamma)
+	if sn.Models.HasSpend {
+		m.Gamma = newGammaOut(sn.Models.Gamma, sn.Currency)
 	}
-	top := make([]clvCustomerOut, 0, min(limit, len(sn.pred)))
-	for _, p := range sn.pred {
+	top := make([]clvCustomerOut, 0, min(limit, len(sn.Predictions)))
+	for _, p := range sn.Predictions {
 		if len(top) == limit {
 			break
 		}
 		if band == "" || p.ChurnBand == band {
-			top = append(top, sn.customerOut(p))
+			top = append(top, customerOut(sn, p))
 		}
 	}
 	apiJSON(w, http.StatusOK, map[string]any{
-		"as_of": sn.asOf.Format(time.DateOnly), "currency": sn.data.Currency, "time_unit": sn.models.Unit.String(),
-		"horizon_months": apiHorizon, "discount": apiDiscount, "customers": len(sn.pred), "models": m,
-		"churn_bands": sn.bandsOut(), "top_customers": top, "cache": sn.cache(),
+		"as_of": sn.AsOf.Format(time.DateOnly), "currency": sn.Currency, "time_unit": sn.Models.Unit.String(),
+		"horizon_months": HorizonMonths, "discount": Discount, "customers": len(sn.Predictions), "models": m,
+		"churn_bands": bandsOut(sn), "top_customers": top, "cache": cacheOut(sn),
 	})
 }
 
@@ -290,29 +145,27 @@ func (s *Service) handleCustomer(w http.ResponseWriter, r *http.Request) {
 		}
 		id = strconv.FormatInt(c.ID, 10)
 	}
-	sn := s.snapshotOr500(w, r)
+	sn := s.snapshotOr500(w, r, true)
 	if sn == nil {
 		return
 	}
-	i, ok := sn.predIndex[id]
+	p, i, ok := sn.Prediction(id)
 	if !ok {
-		apiError(w, http.StatusNotFound, "customer "+id+" has no purchase in "+sn.data.Currency+" yet")
+		apiError(w, http.StatusNotFound, "customer "+id+" has no purchase in "+sn.Currency+" yet")
 		return
 	}
-	p := sn.pred[i]
 	pAlive := p.PAliveBGNBD
-	if sn.models.Pareto != nil {
+	if sn.Models.Pareto != nil {
 		pAlive = p.PAlivePareto
 	}
 	out := map[string]any{
-		"customer_id": id, "as_of": sn.asOf.Format(time.DateOnly), "currency": sn.data.Currency,
-		"p_alive": round(pAlive, 6), "expected_purchases": round(p.ExpectedPurchases, 6), "horizon_months": apiHorizon,
-		"expected_order_value": major(p.ExpectedAvgValue), "clv": major(p.CLV), "churn_band": p.ChurnBand,
-		"realised_revenue": float64(p.Revenue) / 100, "acquisition_channel": cmp.Or(sn.acq[id], UnknownChannel),
-		"details": sn.customerOut(p), "rank": i + 1, "customers": len(sn.pred),
+		"customer_id": id, "as_of": sn.AsOf.Format(time.DateOnly), "currency": sn.Currency,
+		"p_alive": round(pAlive, 6), "expected_purchases": round(p.ExpectedPurchases, 6), "horizon_months": HorizonMonths,
+		"expected_order_value": major(p.ExpectedAvgValue, sn.Currency), "clv": major(p.CLV, sn.Currency), "churn_band": p.ChurnBand,
+		"realised_revenue": major(p.Revenue, sn.Currency), "acquisition_channel": cmp.Or(sn.Channels[id], UnknownChannel),
+		"details": customerOut(sn, p), "rank": i + 1, "customers": len(sn.Predictions),
 	}
-	if j, ok := sn.rfmIndex[id]; ok {
-		x := sn.segments.Scores[j]
+	if x, ok := sn.RFM(id); ok {
 		out["segment"] = x.Segment
 		out["rfm"] = map[string]int{"r": x.R, "f": x.F, "m": x.M, "recency_days": x.RecencyDays, "frequency": x.Frequency}
 	}
@@ -320,26 +173,26 @@ func (s *Service) handleCustomer(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) handleSegments(w http.ResponseWriter, r *http.Request) {
-	sn := s.snapshotOr500(w, r)
+	sn := s.snapshotOr500(w, r, false)
 	if sn == nil {
 		return
 	}
-	segs := appendSegmentsJSON(make([]segmentJSON, 0, len(sn.segments.Segments)), sn.segments.Segments)
+	segs := appendSegmentsJSON(make([]segmentJSON, 0, len(sn.Segments.Segments)), sn.Segments.Segments, sn.Currency)
 	apiJSON(w, http.StatusOK, map[string]any{
-		"as_of": sn.asOf.Format(time.DateOnly), "previous": sn.segments.Previous.Format(time.DateOnly), "currency": sn.data.Currency,
-		"segments": segs, "transitions": sn.segments.Transitions, "churn_bands": sn.bandsOut(), "cache": sn.cache(),
+		"as_of": sn.AsOf.Format(time.DateOnly), "previous": sn.Segments.Previous.Format(time.DateOnly), "currency": sn.Currency,
+		"segments": segs, "transitions": sn.Segments.Transitions, "churn_bands": bandsOut(sn), "cache": cacheOut(sn),
 	})
 }
 
 func (s *Service) handleCohorts(w http.ResponseWriter, r *http.Request) {
-	sn := s.snapshotOr500(w, r)
+	sn := s.snapshotOr500(w, r, false)
 	if sn == nil {
 		return
 	}
 	// The API answers [] rather than null for no cohorts.
 	apiJSON(w, http.StatusOK, map[string]any{
-		"as_of": sn.asOf.Format(time.DateOnly), "currency": sn.data.Currency, "cohorts": appendCohortsJSON([]cohortJSON{}, sn.cohorts.Cohorts),
-		"by_channel": appendCohortsJSON([]cohortJSON{}, sn.cohorts.ByChannel), "cache": sn.cache(),
+		"as_of": sn.AsOf.Format(time.DateOnly), "currency": sn.Currency, "cohorts": appendCohortsJSON([]cohortJSON{}, sn.Cohorts.Cohorts, sn.Currency),
+		"by_channel": appendCohortsJSON([]cohortJSON{}, sn.Cohorts.ByChannel, sn.Currency), "cache": cacheOut(sn),
 	})
 }
 
@@ -367,30 +220,17 @@ func (s *Service) handleEconomics(w http.ResponseWriter, r *http.Request) {
 		}
 		o.Margin = m
 	}
-	sn := s.snapshotOr500(w, r)
+	sn := s.snapshotOr500(w, r, false)
 	if sn == nil {
 		return
 	}
-	// Spend is not in StoreState (it changes without orders): key on its size too.
-	var spendRows, spendSum int64
-	if err := s.db.QueryRow(r.Context(), `SELECT COUNT(*), `+s.db.SumMinor("amount_minor")+` FROM spend`).Scan(&spendRows, &spendSum); err != nil {
-		apiError(w, http.StatusInternalServerError, "read spend: "+err.Error())
+	e, err := s.Economics(r.Context(), sn, o)
+	if err != nil {
+		apiError(w, http.StatusUnprocessableEntity, err.Error())
 		return
 	}
-	key := fmt.Sprintf("%p|%d|%d|%s|%s|%g", sn, spendRows, spendSum, q.Get("from"), q.Get("to"), o.Margin)
-	s.ecoMu.Lock()
-	defer s.ecoMu.Unlock()
-	if s.ecoKey != key {
-		o.AsOf, o.Unit, o.Models, o.Lookback = sn.asOf, s.Unit, &sn.models, s.Lookback
-		e, err := economics(r.Context(), s.db, sn.data, sn.acqList, o)
-		if err != nil {
-			apiError(w, http.StatusUnprocessableEntity, err.Error())
-			return
-		}
-		s.eco, s.ecoKey = e, key
-	}
 	var buf jsonBuffer
-	if err := WriteEconomics(&buf, s.eco, FormatJSON); err != nil {
+	if err := WriteEconomics(&buf, e, FormatJSON); err != nil {
 		apiError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
@@ -416,19 +256,6 @@ func intParam(w http.ResponseWriter, r *http.Request, name string, def, lo, hi i
 	return n, true
 }
 
-func apiJSON(w http.ResponseWriter, code int, v any) {
-	// Encode first: a NaN from a degenerate fit must give a 500, not a truncated 200.
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		code = http.StatusInternalServerError
-		b, _ = json.Marshal(map[string]any{"error": "encode response: " + err.Error(), "status": code})
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	w.Write(append(b, '\n'))
-}
+func apiJSON(w http.ResponseWriter, code int, v any) { api.WriteJSON(w, code, v) }
 
-func apiError(w http.ResponseWriter, code int, msg string) {
-	apiJSON(w, code, map[string]any{"error": msg, "status": code})
-}
+func apiError(w http.ResponseWriter, code int, msg string) { api.WriteError(w, code, msg) }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/omniroi/omniroi/internal/money"
 	"io"
 	"math"
 	"os"
@@ -79,8 +80,15 @@ func lastDay(txs []Transaction) time.Time {
 	return dayTime(d)
 }
 
-// major converts minor units to major units for output (two decimals assumed).
-func major(v float64) float64 { return math.Round(v) / 100 }
+// major converts minor units (a whole or predicted amount) to major units of cur for
+// output, through money.Major (cur's exponent: JPY 0, EUR 2, KWD 3; 2 when cur is "",
+// a transactions file of unknown currency).
+func major[T ~int64 | ~float64](v T, cur string) float64 { return money.Major(v, cur) }
+
+// moneyText prints minor units of cur for the text tables, through money.Format.
+func moneyText[T ~int64 | ~float64](v T, cur string) string {
+	return money.Format(int64(math.Round(float64(v))), cur)
+}
 
 func round(v float64, digits int) float64 {
 	p := math.Pow(10, float64(digits))
@@ -97,8 +105,13 @@ type CLVOptions struct {
 	Horizon          int           // months; 0 means 12
 	Discount         float64       // per month; negative means 0, 0 means 0.01 unless NoDiscount
 	NoDiscount       bool
-	Limit            int         // top customers by CLV; 0 means all
-	Bands            *ChurnBands // nil means DefaultChurnBands
+	// Fitted is the store's snapshot (Service.Snapshot): its models are used instead of a
+	// new fit when the options ask for what it fitted (weekly, at its as-of day, with
+	// Pareto/NBD), so the CLI prints the numbers the API and the dashboard show.
+	Fitted   *Snapshot
+	Currency string      // of the amounts: how many decimals money prints with ("": 2)
+	Limit    int         // top customers by CLV; 0 means all
+	Bands    *ChurnBands // nil means DefaultChurnBands
 	// SkipPareto leaves out Pareto/NBD, whose fit uses finite-difference gradients
 	// and took 44 s at 10^6 synthetic customers (BG/NBD: under a second).
 	SkipPareto bool
@@ -135,7 +148,10 @@ type gammaOut struct {
 	Customers int     `json:"customers"`
 }
 
-func newGammaOut(g GammaGamma) gammaOut { return gammaOut{g.P, g.Q, g.V / 100, g.Customers} }
+// newGammaOut writes v (a scale of amounts) in major units of cur, unrounded.
+func newGammaOut(g GammaGamma, cur string) gammaOut {
+	return gammaOut{g.P, g.Q, g.V / math.Pow10(money.Exponent(cur)), g.Customers}
+}
 
 type bandOut struct {
 	Band      string  `json:"band"`
@@ -199,13 +215,17 @@ func RunCLV(ctx context.Context, o CLVOptions, stdout io.Writer) error {
 	if end.IsZero() {
 		end = lastDay(txs)
 	}
-	sum, err := Summarize(txs, end, unit)
-	if err != nil {
-		return fmt.Errorf("clv: %w", err)
-	}
-	models, err := FitModelsContext(ctx, sum, unit, !o.SkipPareto)
-	if err != nil {
-		return fmt.Errorf("clv: %w", err)
+	var sum []CustomerSummary
+	var models Models
+	if f := o.Fitted; f.fits(end, unit, !o.SkipPareto) {
+		sum, models = f.Summaries, f.Models
+	} else {
+		if sum, err = Summarize(txs, end, unit); err != nil {
+			return fmt.Errorf("clv: %w", err)
+		}
+		if models, err = FitModelsContext(ctx, sum, unit, !o.SkipPareto); err != nil {
+			return fmt.Errorf("clv: %w", err)
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -222,10 +242,10 @@ func RunCLV(ctx context.Context, o CLVOptions, stdout io.Writer) error {
 		out.Pareto = &paretoOut{pn.R, pn.Alpha, pn.S, pn.Beta, pn.LogLikelihood}
 	}
 	if models.HasSpend {
-		out.Gamma = newGammaOut(models.Gamma)
+		out.Gamma = newGammaOut(models.Gamma, o.Currency)
 	}
 	for _, b := range SummarizeBands(pred) {
-		out.Bands = append(out.Bands, bandOut{b.Band, b.Customers, float64(b.Realised) / 100, major(b.Predicted)})
+		out.Bands = append(out.Bands, bandOut{b.Band, b.Customers, major(b.Realised, o.Currency), major(b.Predicted, o.Currency)})
 	}
 	slices.SortStableFunc(pred, func(a, b Prediction) int { return cmp.Compare(b.CLV, a.CLV) })
 	if o.Limit > 0 && o.Limit < len(pred) {
@@ -233,10 +253,10 @@ func RunCLV(ctx context.Context, o CLVOptions, stdout io.Writer) error {
 	}
 	for _, p := range pred {
 		out.Customers = append(out.Customers, clvCustomerOut{
-			ID: p.ID, Frequency: p.Frequency, Recency: round(p.Recency, 4), T: round(p.T, 4), Monetary: major(p.Monetary),
+			ID: p.ID, Frequency: p.Frequency, Recency: round(p.Recency, 4), T: round(p.T, 4), Monetary: major(p.Monetary, o.Currency),
 			PAliveBGNBD: round(p.PAliveBGNBD, 6), PAlivePareto: optional(round(p.PAlivePareto, 6), models.Pareto != nil),
-			ExpectedPurchases: round(p.ExpectedPurchases, 6), ExpectedAvgValue: major(p.ExpectedAvgValue),
-			CLV: major(p.CLV), ChurnBand: p.ChurnBand, Realised: float64(p.Revenue) / 100,
+			ExpectedPurchases: round(p.ExpectedPurchases, 6), ExpectedAvgValue: major(p.ExpectedAvgValue, o.Currency),
+			CLV: major(p.CLV, o.Currency), ChurnBand: p.ChurnBand, Realised: major(p.Revenue, o.Currency),
 		})
 	}
 	switch format {
@@ -258,8 +278,8 @@ func RunCLV(ctx context.Context, o CLVOptions, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "Gamma-Gamma p=%.4f q=%.4f v=%.4f (%d repeat customers)\n\n", out.Gamma.P, out.Gamma.Q, out.Gamma.V, out.Gamma.Customers)
 	fmt.Fprintln(tw, "band\tcustomers\trealised\tpredicted CLV\t")
-	for _, b := range out.Bands {
-		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.2f\t\n", b.Band, b.Customers, b.Realised, b.Predicted)
+	for _, b := range SummarizeBands(pred) {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t\n", b.Band, b.Customers, moneyText(b.Realised, o.Currency), moneyText(b.Predicted, o.Currency))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -267,13 +287,14 @@ func RunCLV(ctx context.Context, o CLVOptions, stdout io.Writer) error {
 	fmt.Fprintln(stdout)
 	tw = tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "id\tx\tt_x\tT\tm\tP(alive) bg\tP(alive) pareto\tE[purchases]\tE[value]\tCLV\tband\trealised\t")
-	for _, c := range out.Customers {
+	for i, c := range out.Customers {
 		pp := "-"
 		if c.PAlivePareto != nil {
 			pp = strconv.FormatFloat(*c.PAlivePareto, 'f', 3, 64)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.2f\t%.2f\t%.3f\t%s\t%.3f\t%.2f\t%.2f\t%s\t%.2f\t\n", c.ID, c.Frequency, c.Recency, c.T, c.Monetary,
-			c.PAliveBGNBD, pp, c.ExpectedPurchases, c.ExpectedAvgValue, c.CLV, c.ChurnBand, c.Realised)
+		p := pred[i]
+		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.2f\t%s\t%.3f\t%s\t%.3f\t%s\t%s\t%s\t%s\t\n", c.ID, c.Frequency, c.Recency, c.T, moneyText(p.Monetary, o.Currency),
+			c.PAliveBGNBD, pp, c.ExpectedPurchases, moneyText(p.ExpectedAvgValue, o.Currency), moneyText(p.CLV, o.Currency), c.ChurnBand, moneyText(p.Revenue, o.Currency))
 	}
 	return tw.Flush()
 }
@@ -327,6 +348,8 @@ type SegmentsOptions struct {
 	Churn      bool
 	TimeUnit   string // day | week (default week), for the churn models
 	SkipPareto bool
+	Currency   string    // of the amounts: how many decimals money prints with ("": 2)
+	Fitted     *Snapshot // the store's snapshot: its churn bands when they are what is asked (as CLVOptions.Fitted)
 }
 
 // ReadSegmentRules reads rules as a JSON array of
@@ -389,13 +412,17 @@ func RunSegments(ctx context.Context, o SegmentsOptions, stdout io.Writer) error
 		rep.Scores = rep.Scores[:o.Limit]
 	}
 	var bands []bandOut
+	var bandSums []BandSummary
 	if o.Churn {
-		b, err := churnBands(ctx, txs, asOf, o.TimeUnit, !o.SkipPareto)
-		if err != nil {
+		var b []BandSummary
+		if u, err := ParseUnit(o.TimeUnit); err == nil && o.Fitted.fits(asOf, u, !o.SkipPareto) {
+			b = o.Fitted.Bands
+		} else if b, err = churnBands(ctx, txs, asOf, o.TimeUnit, !o.SkipPareto); err != nil {
 			return fmt.Errorf("segments: churn bands: %w", err)
 		}
+		bandSums = b
 		for _, x := range b {
-			bands = append(bands, bandOut{x.Band, x.Customers, float64(x.Realised) / 100, major(x.Predicted)})
+			bands = append(bands, bandOut{x.Band, x.Customers, major(x.Realised, o.Currency), major(x.Predicted, o.Currency)})
 		}
 	}
 	switch format {
@@ -419,16 +446,17 @@ func RunSegments(ctx context.Context, o SegmentsOptions, stdout io.Writer) error
 			Customers   []cust           `json:"customers"`
 			ChurnBands  []bandOut        `json:"churn_bands,omitempty"`
 		}
+		cur := o.Currency
 		o := out{AsOf: asOf.Format("2006-01-02"), Previous: prev.Format("2006-01-02"), Transitions: rep.Transitions, ChurnBands: bands}
-		o.Segments = appendSegmentsJSON(nil, rep.Segments)
+		o.Segments = appendSegmentsJSON(nil, rep.Segments, cur)
 		for _, x := range rep.Scores {
-			o.Customers = append(o.Customers, cust{x.ID, x.RecencyDays, x.Frequency, float64(x.Monetary) / 100, x.R, x.F, x.M, x.Segment})
+			o.Customers = append(o.Customers, cust{x.ID, x.RecencyDays, x.Frequency, major(x.Monetary, cur), x.R, x.F, x.M, x.Segment})
 		}
 		return writeJSON(stdout, o)
 	case FormatCSV:
 		rows := [][]string{{"id", "recency_days", "frequency", "monetary", "r", "f", "m", "segment"}}
 		for _, s := range rep.Scores {
-			rows = append(rows, []string{s.ID, strconv.Itoa(s.RecencyDays), strconv.Itoa(s.Frequency), ff(float64(s.Monetary) / 100),
+			rows = append(rows, []string{s.ID, strconv.Itoa(s.RecencyDays), strconv.Itoa(s.Frequency), ff(major(s.Monetary, o.Currency)),
 				strconv.Itoa(s.R), strconv.Itoa(s.F), strconv.Itoa(s.M), s.Segment})
 		}
 		return writeCSV(stdout, rows)
@@ -437,7 +465,7 @@ func RunSegments(ctx context.Context, o SegmentsOptions, stdout io.Writer) error
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "segment\tcustomers\tshare\trevenue\trevenue share\twarning")
 	for _, s := range rep.Segments {
-		fmt.Fprintf(tw, "%s\t%d\t%.1f%%\t%.2f\t%.1f%%\t%s\n", s.Segment, s.Customers, 100*s.Share, float64(s.Revenue)/100, 100*s.RevenueShare, s.Warning)
+		fmt.Fprintf(tw, "%s\t%d\t%.1f%%\t%s\t%.1f%%\t%s\n", s.Segment, s.Customers, 100*s.Share, moneyText(s.Revenue, o.Currency), 100*s.RevenueShare, s.Warning)
 	}
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "from \\ to\t"+strings.Join(rep.Transitions.To, "\t"))
@@ -455,8 +483,8 @@ func RunSegments(ctx context.Context, o SegmentsOptions, stdout io.Writer) error
 		fmt.Fprintf(stdout, "\nChurn bands as of %s (P(alive); realised net revenue so far beside predicted 12-month CLV)\n", asOf.Format("2006-01-02"))
 		tw = tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "band\tcustomers\trealised\tpredicted CLV\t")
-		for _, b := range bands {
-			fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.2f\t\n", b.Band, b.Customers, b.Realised, b.Predicted)
+		for _, b := range bandSums {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t\n", b.Band, b.Customers, moneyText(b.Realised, o.Currency), moneyText(b.Predicted, o.Currency))
 		}
 		return tw.Flush()
 	}
@@ -532,9 +560,9 @@ type segmentJSON struct {
 
 // appendSegmentsJSON appends ss to dst as segmentJSON; dst decides whether no segments
 // print as null (nil) or [] (empty).
-func appendSegmentsJSON(dst []segmentJSON, ss []SegmentStat) []segmentJSON {
+func appendSegmentsJSON(dst []segmentJSON, ss []SegmentStat, cur string) []segmentJSON {
 	for _, x := range ss {
-		dst = append(dst, segmentJSON{x.Segment, x.Customers, round(x.Share, 6), float64(x.Revenue) / 100, round(x.RevenueShare, 6), x.Warning})
+		dst = append(dst, segmentJSON{x.Segment, x.Customers, round(x.Share, 6), major(x.Revenue, cur), round(x.RevenueShare, 6), x.Warning})
 	}
 	return dst
 }
@@ -561,11 +589,11 @@ type cohortMonthJSON struct {
 
 // appendCohortsJSON appends cs to dst as cohortJSON; dst decides whether no cohorts
 // print as null (nil) or [] (empty).
-func appendCohortsJSON(dst []cohortJSON, cs []Cohort) []cohortJSON {
+func appendCohortsJSON(dst []cohortJSON, cs []Cohort, cur string) []cohortJSON {
 	for _, c := range cs {
 		x := cohortJSON{c.Channel, c.Start, c.Customers, c.Repeaters, round(c.RepeatRate, 6), nil, c.Censored}
 		for _, m := range c.Months {
-			x.Months = append(x.Months, cohortMonthJSON{m.Month, m.Active, round(m.Retention, 6), float64(m.Revenue) / 100, m.Partial})
+			x.Months = append(x.Months, cohortMonthJSON{m.Month, m.Active, round(m.Retention, 6), major(m.Revenue, cur), m.Partial})
 		}
 		dst = append(dst, x)
 	}
@@ -580,6 +608,7 @@ type CohortsOptions struct {
 	Channels         map[string]string // used instead of ChannelsFile when non-nil
 	Format           string
 	AsOf             time.Time // zero: the last transaction day
+	Currency         string    // of the amounts: how many decimals money prints with ("": 2)
 }
 
 // RunCohorts prints monthly acquisition cohorts (and the split by channel when a channels file is given).
@@ -618,14 +647,14 @@ func RunCohorts(ctx context.Context, o CohortsOptions, stdout io.Writer) error {
 			AsOf      string       `json:"as_of"`
 			Cohorts   []cohortJSON `json:"cohorts"`
 			ByChannel []cohortJSON `json:"by_channel,omitempty"`
-		}{asOf.Format("2006-01-02"), appendCohortsJSON(nil, rep.Cohorts), appendCohortsJSON(nil, rep.ByChannel)})
+		}{asOf.Format("2006-01-02"), appendCohortsJSON(nil, rep.Cohorts, o.Currency), appendCohortsJSON(nil, rep.ByChannel, o.Currency)})
 	case FormatCSV:
 		rows := [][]string{{"channel", "cohort", "customers", "repeat_rate", "month", "active", "retention", "revenue", "partial"}}
 		for _, group := range [][]Cohort{rep.Cohorts, rep.ByChannel} {
 			for _, c := range group {
 				for _, m := range c.Months {
 					rows = append(rows, []string{c.Channel, c.Start, strconv.Itoa(c.Customers), ff(round(c.RepeatRate, 6)), strconv.Itoa(m.Month),
-						strconv.Itoa(m.Active), ff(round(m.Retention, 6)), ff(float64(m.Revenue) / 100), strconv.FormatBool(m.Partial)})
+						strconv.Itoa(m.Active), ff(round(m.Retention, 6)), ff(major(m.Revenue, o.Currency)), strconv.FormatBool(m.Partial)})
 				}
 			}
 		}
@@ -662,4 +691,10 @@ func RunCohorts(ctx context.Context, o CohortsOptions, stdout io.Writer) error {
 		printCohorts("By acquisition channel", rep.ByChannel)
 	}
 	return nil
+}
+
+// fits reports whether sn (may be nil) holds models fitted as asked: at asOf, in unit,
+// with Pareto/NBD when withPareto.
+func (sn *Snapshot) fits(asOf time.Time, unit Unit, withPareto bool) bool {
+	return sn != nil && !sn.NoRepeats && sn.AsOf.Equal(asOf) && sn.Models.Unit == unit && (sn.Models.Pareto != nil) == withPareto
 }

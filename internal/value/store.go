@@ -2,8 +2,6 @@ package value
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -49,8 +47,8 @@ func LoadTransactions(ctx context.Context, db *store.DB, asOf time.Time) ([]Tran
 //     of one order are capped at its revenue, as in commerce.Orders.
 //   - So the file rules apply unchanged (docs/value.md): a same-day refund nets the
 //     purchase day (floored at 0), a later refund only lowers realised revenue.
-//   - Amounts are in the workspace currency (setting "currency"; when unset, the
-//     currency of most orders); other orders are skipped and counted.
+//   - Amounts are in the business currency (workspace.Currency); other orders are
+//     skipped and counted.
 //   - Times are in the workspace time zone (setting "timezone", default UTC), so a
 //     purchase day is the shop's calendar day.
 func LoadStoreData(ctx context.Context, db *store.DB, asOf time.Time) (StoreData, error) {
@@ -69,9 +67,9 @@ func LoadStoreData(ctx context.Context, db *store.DB, asOf time.Time) (StoreData
 		lo, ceil, lo, ceil).Scan(&d.Implausible); err != nil {
 		return d, fmt.Errorf("load transactions: count implausible: %w", err)
 	}
-	cur, err := storeCurrency(ctx, db)
+	cur, err := workspace.Currency(ctx, db)
 	if err != nil {
-		return d, err
+		return d, fmt.Errorf("load transactions: %w", err)
 	}
 	d.Currency = cur
 	type order struct {
@@ -149,32 +147,13 @@ func LoadStoreData(ctx context.Context, db *store.DB, asOf time.Time) (StoreData
 	return d, nil
 }
 
-// storeLocation is the workspace time zone (setting "timezone"), UTC when unset or unknown.
+// storeLocation is the workspace time zone (workspace.Location), UTC when it cannot be read.
 func storeLocation(ctx context.Context, db *store.DB) *time.Location {
-	if v, ok, err := db.Setting(ctx, "timezone"); err == nil && ok && v != "" {
-		if loc, err := time.LoadLocation(v); err == nil {
-			return loc
-		}
-	}
-	return time.UTC
-}
-
-// storeCurrency is the workspace currency when set, else the currency of most orders
-// (EUR, the processor's default, on an empty store).
-func storeCurrency(ctx context.Context, db *store.DB) (string, error) {
-	v, ok, err := db.Setting(ctx, "currency")
+	loc, err := workspace.Location(ctx, db)
 	if err != nil {
-		return "", fmt.Errorf("load transactions: %w", err)
+		return time.UTC
 	}
-	if ok && v != "" {
-		return v, nil
-	}
-	cur := "EUR"
-	err = db.QueryRow(ctx, `SELECT currency FROM orders GROUP BY currency ORDER BY COUNT(*) DESC, currency LIMIT 1`).Scan(&cur)
-	if err != nil && !isNoRows(err) {
-		return "", fmt.Errorf("load transactions: order currency: %w", err)
-	}
-	return cur, nil
+	return loc
 }
 
 // StoreState identifies the state of the order and refund tables: any new, replaced
@@ -194,9 +173,10 @@ func ReadStoreState(ctx context.Context, db *store.DB) (StoreState, error) {
 	if err := db.QueryRow(ctx, `SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM refunds`).Scan(&s.Refunds, &s.MaxRefundSeq); err != nil {
 		return s, fmt.Errorf("store state: %w", err)
 	}
-	s.Currency, _, _ = db.Setting(ctx, "currency")
-	s.TimeZone, _, _ = db.Setting(ctx, "timezone")
+	var err error
+	if s.Currency, err = workspace.Currency(ctx, db); err != nil {
+		return s, fmt.Errorf("store state: %w", err)
+	}
+	s.TimeZone = storeLocation(ctx, db).String()
 	return s, nil
 }
-
-func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }

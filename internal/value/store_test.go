@@ -144,15 +144,22 @@ func TestLoadTransactionsRefunds(t *testing.T) {
 	})
 }
 
-func TestStoreCurrencyFallback(t *testing.T) {
+// TestStoreCurrencyIsTheWorkspaceCurrency: the business currency is the workspace
+// setting, EUR when unset, never guessed from the orders (docs/decisions.md).
+func TestStoreCurrencyIsTheWorkspaceCurrency(t *testing.T) {
 	db := storetest.SQLite(t)
 	g := &seqGen{}
 	insertOrder(t, db, g, "a", 1, base, 100, "USD", "Direct")
 	insertOrder(t, db, g, "b", 2, base, 100, "USD", "Direct")
 	insertOrder(t, db, g, "c", 3, base, 100, "EUR", "Direct")
 	d, err := LoadStoreData(context.Background(), db, time.Time{})
+	if err != nil || d.Currency != "EUR" || len(d.Transactions) != 1 || d.SkippedOrders != 2 {
+		t.Fatalf("unset: %+v %v", d, err)
+	}
+	setSetting(t, db, "currency", "USD")
+	d, err = LoadStoreData(context.Background(), db, time.Time{})
 	if err != nil || d.Currency != "USD" || len(d.Transactions) != 2 || d.SkippedOrders != 1 {
-		t.Fatalf("%+v %v", d, err)
+		t.Fatalf("USD: %+v %v", d, err)
 	}
 }
 

@@ -334,9 +334,9 @@ func (s *server) customerValue(r *http.Request, p *page, d *customerData) error 
 		return nil
 	}
 	id := strconv.FormatInt(d.ID, 10)
-	cv := &customerValue{AsOf: v.AsOf.Format("2 Jan 2006"), Acquired: v.Acq[id]}
+	cv := &customerValue{AsOf: v.AsOf.Format("2 Jan 2006"), Acquired: v.Channels[id]}
 	found := false
-	if pr, ok := v.prediction(id); ok {
+	if pr, _, ok := v.Prediction(id); ok {
 		found = true
 		cv.CLV = formatMoney(int64(pr.CLV+0.5), v.Currency)
 		cv.PAlive = fmtPct(pAlive(pr))
@@ -344,7 +344,7 @@ func (s *server) customerValue(r *http.Request, p *page, d *customerData) error 
 		cv.AvgValue = formatMoney(int64(pr.ExpectedAvgValue+0.5), v.Currency)
 		cv.Band = pr.ChurnBand
 	}
-	if sc, ok := v.rfm(id); ok {
+	if sc, ok := v.RFM(id); ok {
 		found = true
 		cv.Segment = sc.Segment
 		cv.RFM = fmt.Sprintf("R%d F%d M%d", sc.R, sc.F, sc.M)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/omniroi/omniroi/internal/money"
+	"github.com/omniroi/omniroi/internal/workspace"
 )
 
 // symbols are shown before amounts; other currencies get their code after the number.
@@ -102,28 +103,19 @@ func formatTime(ms int64, loc *time.Location) string {
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 
-// settings the dashboard reads on every request: cheap primary-key lookups.
+// The business settings the dashboard reads on every request (cheap primary-key
+// lookups), through the workspace accessor like every other surface.
 func (s *server) businessCurrency(ctx context.Context) (string, error) {
-	c, ok, err := s.db.Setting(ctx, "currency")
-	if err != nil {
-		return "", err
-	}
-	if !ok {
-		return defaultCurrency, nil
-	}
-	if c, err := money.NormalizeCurrency(c); err == nil {
-		return c, nil
-	}
-	return defaultCurrency, nil
+	return workspace.Currency(ctx, s.db)
 }
 
+// location is the business time zone, UTC when it cannot be read.
 func (s *server) location(ctx context.Context) *time.Location {
-	if v, ok, err := s.db.Setting(ctx, "timezone"); err == nil && ok && v != "" {
-		if loc, err := time.LoadLocation(v); err == nil {
-			return loc
-		}
+	loc, err := workspace.Location(ctx, s.db)
+	if err != nil {
+		return time.UTC
 	}
-	return time.UTC
+	return loc
 }
 
 func formatDate(ms int64, loc *time.Location) string {

@@ -142,7 +142,7 @@ func (s *server) overviewROI(r *http.Request, p *page, d *overviewData) error {
 		if x.SpendMinor > 0 {
 			ch.X = append(ch.X, x.Channel)
 			spendV = append(spendV, money.Major(x.SpendMinor, cur))
-			revV = append(revV, round2(x.RevenueMinor/pow10f(cur)))
+			revV = append(revV, money.Major(x.RevenueMinor, cur))
 			ct.Rows = append(ct.Rows, []Cell{txt(x.Channel), amount(x.SpendMinor, cur), amountF(x.RevenueMinor, cur)})
 			if x.ROAS != nil {
 				if best == nil || *x.ROAS > *best.ROAS {

@@ -47,7 +47,7 @@ func (s *server) segments(w http.ResponseWriter, r *http.Request) error {
 	}
 	d.Ready = true
 	d.AsOf = v.AsOf.Format("2 Jan 2006")
-	d.Customers = int64(len(v.Seg.Scores))
+	d.Customers = int64(len(v.Segments.Scores))
 	d.NoRepeats, d.FitErr = v.NoRepeats, v.FitErr
 	cur := v.Currency
 	if cur == "" {
@@ -57,7 +57,7 @@ func (s *server) segments(w http.ResponseWriter, r *http.Request) error {
 	// RFM grid: recency score across, frequency score down, customers per cell.
 	var grid [5][5]int
 	cellSeg := map[[2]int]string{}
-	for _, sc := range v.Seg.Scores {
+	for _, sc := range v.Segments.Scores {
 		if sc.R >= 1 && sc.R <= 5 && sc.F >= 1 && sc.F <= 5 {
 			grid[sc.F-1][sc.R-1]++
 			cellSeg[[2]int{sc.R, sc.F}] = sc.Segment
@@ -87,7 +87,7 @@ func (s *server) segments(w http.ResponseWriter, r *http.Request) error {
 	p.addChart(hc)
 
 	st := p.addTable(&Table{ID: "segments", Caption: "RFM segments: size and share of revenue", Cols: []Col{{Label: "Segment"}, {Label: "Customers", Num: true}, {Label: "Share of customers", Num: true}, {Label: "Revenue", Num: true}, {Label: "Share of revenue", Num: true}, {Label: "Note"}}})
-	for _, sg := range v.Seg.Segments {
+	for _, sg := range v.Segments.Segments {
 		sh, rs := sg.Share, sg.RevenueShare
 		st.Rows = append(st.Rows, []Cell{txt(sg.Segment), num(int64(sg.Customers)), pctCell(&sh), amount(sg.Revenue, cur), pctCell(&rs), txt(sg.Warning)})
 	}
@@ -100,7 +100,7 @@ func (s *server) segments(w http.ResponseWriter, r *http.Request) error {
 		for _, b := range v.Bands {
 			bc.X = append(bc.X, b.Band)
 			real = append(real, money.Major(b.Realised, cur))
-			pred = append(pred, round2(b.Predicted/pow10f(cur)))
+			pred = append(pred, money.Major(b.Predicted, cur))
 			per := 0.0
 			if b.Customers > 0 {
 				per = b.Predicted / float64(b.Customers)
@@ -113,7 +113,7 @@ func (s *server) segments(w http.ResponseWriter, r *http.Request) error {
 
 		// The at-risk customers worth a call: highest predicted value first.
 		var risk []value.Prediction
-		for _, pr := range v.Pred {
+		for _, pr := range v.Predictions {
 			if pr.ChurnBand == value.BandAtRisk {
 				risk = append(risk, pr)
 				if len(risk) == atRiskRows {
@@ -139,7 +139,7 @@ func (s *server) segments(w http.ResponseWriter, r *http.Request) error {
 		for i, pr := range risk {
 			pa := pAlive(pr)
 			seg := ""
-			if sc, ok := v.rfm(pr.ID); ok {
+			if sc, ok := v.RFM(pr.ID); ok {
 				seg = sc.Segment
 			}
 			figures := []Cell{pctCell(&pa), num(int64(pr.Frequency + 1)), amount(pr.Revenue, cur), amountF(pr.CLV, cur), txt(seg)}
@@ -221,8 +221,8 @@ func (s *server) segments(w http.ResponseWriter, r *http.Request) error {
 			var ltv, cac []float64
 			for _, c := range econ {
 				ec.X = append(ec.X, c.Channel)
-				ltv = append(ltv, round2(c.Predicted12/pow10f(cur)))
-				cac = append(cac, round2(c.CAC/pow10f(cur)))
+				ltv = append(ltv, money.Major(c.Predicted12, cur))
+				cac = append(cac, money.Major(c.CAC, cur))
 				cacCell, lc, pb := Cell{Text: "–"}, Cell{Text: "–"}, Cell{Text: "–"}
 				if c.CAC > 0 {
 					cacCell = amountF(c.CAC, cur)

@@ -24,6 +24,7 @@ import (
 	"github.com/omniroi/omniroi/internal/mix"
 	"github.com/omniroi/omniroi/internal/recommend"
 	"github.com/omniroi/omniroi/internal/store"
+	"github.com/omniroi/omniroi/internal/value"
 )
 
 //go:embed templates/*.html
@@ -55,6 +56,9 @@ type Options struct {
 	// Recommend is the recommendation service (clienteling, next best actions); nil makes
 	// one (share serve's, which keeps its model current).
 	Recommend *recommend.Service
+	// Value is the customer-value snapshot service; nil makes one (share it with the
+	// API's to fit once).
+	Value *value.Service
 
 	noCache bool // benchmarks measure the queries, not the cache
 	// computeWait is how long a request waits for a background analysis before the page
@@ -69,7 +73,7 @@ const (
 	loginCSRFCookie  = "omniroi_login"
 	maxFormBytes     = 64 << 10
 	cacheTTL         = 15 * time.Second
-	defaultCurrency  = "EUR"
+	defaultCurrency  = "EUR" // workspace.CurrencyKey.Default, when the setting cannot be read at all
 	defaultRangeName = "30d"
 )
 
@@ -88,6 +92,7 @@ type server struct {
 	perms   map[string]auth.Permission // route pattern → permission, from routes()
 	budget  *mix.Service
 	rec     *recommend.Service
+	value   *value.Service
 }
 
 // NewHandler returns the dashboard, to be mounted at "/" next to the APIs under /v1 and
@@ -127,6 +132,9 @@ func newServer(db *store.DB, opt Options) (*server, http.Handler, error) {
 	}
 	if s.rec = opt.Recommend; s.rec == nil {
 		s.rec = recommend.NewService(db, opt.Logger)
+	}
+	if s.value = opt.Value; s.value == nil {
+		s.value = value.NewService(db)
 	}
 	s.cache.off = opt.noCache
 	if opt.computeWait <= 0 {

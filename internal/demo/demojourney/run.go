@@ -171,11 +171,11 @@ func Run(ctx context.Context, db *store.DB, o Options) (*Report, error) {
 			return nil, fmt.Errorf("apply %s: %w", name, err)
 		}
 	}
-	tz, _, err := db.Setting(ctx, "timezone")
+	loc, err := workspace.Location(ctx, db)
 	if err != nil {
 		return nil, err
 	}
-	loc := value.StoreLocation(ctx, db)
+	tz := loc.String()
 	policy := journey.WorkspacePolicy{
 		Timezone: tz,
 		Quiet:    &journey.Quiet{From: 21 * 60, To: 8 * 60},
@@ -184,7 +184,7 @@ func Run(ctx context.Context, db *store.DB, o Options) (*Report, error) {
 	if err := journey.SavePolicy(ctx, db, policy); err != nil {
 		return nil, err
 	}
-	err = db.Write(ctx, func(tx *store.Tx) error { return store.SetSetting(ctx, tx, journey.ShopURLSetting, demo.SiteURL) })
+	err = db.Write(ctx, func(tx *store.Tx) error { return store.SetSetting(ctx, tx, workspace.ShopURLKey.Name, demo.SiteURL) })
 	if err != nil {
 		return nil, err
 	}
