@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/omniroi/omniroi/internal/experiment"
+	"github.com/omniroi/omniroi/internal/journey"
 	"github.com/omniroi/omniroi/internal/store"
 )
 
@@ -114,7 +115,7 @@ func finishSubjectTruth(ctx context.Context, db *store.DB, t *SubjectTestTruth) 
 // MeasureSubjectTest reads the test's report as `omniroi experiment report` does: the
 // question subject's difference in open rate per run, with its interval.
 func MeasureSubjectTest(ctx context.Context, db *store.DB, now time.Time) (experiment.VariantResult, string, error) {
-	rep, err := experiment.BuildReport(ctx, db, SubjectTestName, experiment.ReportOptions{Now: now})
+	rep, err := experiment.BuildReport(ctx, db, SubjectTestName, experiment.ReportOptions{Now: now, Journeys: journey.ExperimentReport})
 	if err != nil {
 		return experiment.VariantResult{}, "", err
 	}
