@@ -126,26 +126,30 @@ func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
 func logit(p float64) float64   { return math.Log(p / (1 - p)) }
 
 // initialStates fits y = a + b·t + s_{t mod 7} by least squares on the first weeks (at
-// most eight, at least two), the weekday effects summing to zero: the states before the
-// first day are level a − b, trend b and those effects.
+// most 52, at least two), the weekday effects summing to zero: the states before the
+// first day are level a − b, trend b and those effects. Over whole weeks the effects
+// cancel in each week's mean, so the line is fitted to the weekly means (a line fitted
+// to the days would take up part of the weekday pattern as slope), and the effects are
+// the weekday means of what the line leaves.
 func initialStates(y []float64) (l0, b0 float64, s0 [Season]float64) {
 	weeks := min(len(y)/Season, 52)
-	n := weeks * Season
-	// With whole weeks the weekday effects (summing to zero) are orthogonal to the mean
-	// and nearly so to the line: fit the line, then the weekday means of what is left.
-	var st, sy, stt, sty float64
-	for t := range n {
-		ft := float64(t)
-		st += ft
-		sy += y[t]
-		stt += ft * ft
-		sty += ft * y[t]
+	var sx, sy, sxx, sxy float64
+	for w := range weeks {
+		var m float64
+		for j := range Season {
+			m += y[w*Season+j] / Season
+		}
+		x := float64(w*Season) + (Season-1)/2.0
+		sx += x
+		sy += m
+		sxx += x * x
+		sxy += x * m
 	}
-	fn := float64(n)
-	b0 = (fn*sty - st*sy) / (fn*stt - st*st)
-	a := (sy - b0*st) / fn
-	for t := range n {
-		s0[t%Season] += (y[t] - a - b0*float64(t)) / float64(weeks)
+	fw := float64(weeks)
+	b0 = (fw*sxy - sx*sy) / (fw*sxx - sx*sx)
+	a := (sy - b0*sx) / fw
+	for t := range weeks * Season {
+		s0[t%Season] += (y[t] - a - b0*float64(t)) / fw
 	}
 	var mean float64
 	for _, s := range s0 {
@@ -212,6 +216,12 @@ const Replicates = 100
 // The random numbers come from a fixed seed: the same model gives the same forecast.
 // level is the interval's coverage (0.8 for 80 %).
 func (m *Model) Simulate(horizon, paths int, level float64) Forecast {
+	return m.SimulateFrom(0, horizon, paths, level)
+}
+
+// SimulateFrom is Simulate with the first skip days left out of Sums (a goal that starts
+// after the last day of history counts from its own start).
+func (m *Model) SimulateFrom(skip, horizon, paths int, level float64) Forecast {
 	f := Forecast{Horizon: horizon, Mean: make([]float64, horizon), Low: make([]float64, horizon), High: make([]float64, horizon)}
 	for h := 1; h <= horizon; h++ {
 		f.Mean[h-1] = m.Mean(h)
@@ -224,11 +234,17 @@ func (m *Model) Simulate(horizon, paths int, level float64) Forecast {
 	if n > 3 {
 		scale = math.Sqrt(float64(n) / float64(n-3))
 	}
+	// The errors are drawn centred: a mean error left in would push every bootstrap
+	// history, and every future, the same way.
+	var mu float64
+	for _, e := range m.Residuals {
+		mu += e / float64(n)
+	}
 	draw := func(rng *rand.Rand) float64 {
 		if n == 0 {
 			return 0
 		}
-		return m.Residuals[rng.IntN(n)] * scale
+		return (m.Residuals[rng.IntN(n)] - mu) * scale
 	}
 	rng := rand.New(rand.NewPCG(0x60a15, uint64(horizon)))
 	reps := min(Replicates, paths)
@@ -261,7 +277,9 @@ func (m *Model) Simulate(horizon, paths int, level float64) Forecast {
 				v := max(l+tr+s[k]+e, 0)
 				l, tr, s[k] = l+tr+q.a*e, tr+q.b*e, s[k]+q.g*e
 				days[h][p] = v
-				sum += v
+				if h >= skip {
+					sum += v
+				}
 			}
 			f.Sums[p] = sum
 			p++
@@ -302,11 +320,11 @@ func (f Forecast) ProbabilityAtLeast(x float64) float64 {
 // SumQuantile is the q-quantile of the total over the horizon.
 func (f Forecast) SumQuantile(q float64) float64 { return quantile(f.Sums, q) }
 
-// SumMean is the point forecast's total over the horizon.
+// SumMean is the average of the simulated totals.
 func (f Forecast) SumMean() float64 {
 	var s float64
-	for _, v := range f.Mean {
-		s += max(v, 0)
+	for _, v := range f.Sums {
+		s += v
 	}
-	return s
+	return s / float64(max(len(f.Sums), 1))
 }
