@@ -20,7 +20,7 @@ func TestDiversifyIndex(t *testing.T) {
 		{Channel: "Email", RevenueMinor: 300000},
 		{Channel: "SMS", RevenueMinor: 100000},
 		{Channel: "Paid Social", RevenueMinor: 0, SpendMinor: 5000}, // spend, no revenue: not a channel of revenue
-		{Channel: "Odd", RevenueMinor: -100},                       // negative credit is left out
+		{Channel: "Odd", RevenueMinor: -100},                        // negative credit is left out
 	}, "EUR")
 	// Shares 0.6, 0.3, 0.1: HHI 0.36 + 0.09 + 0.01 = 0.46.
 	if math.Abs(d.HHI-0.46) > 1e-12 || math.Abs(d.Diversification-0.54) > 1e-12 || d.Largest != "Paid Search" || math.Abs(d.LargestShare-0.6) > 1e-12 {
