@@ -142,7 +142,7 @@ func printGoals(w io.Writer, sts []goals.Status, format string) error {
 	for _, s := range sts {
 		p := "-"
 		if s.Probability != nil {
-			p = fmt.Sprintf("%.0f %%", *s.Probability*100)
+			p = goals.Percent(*s.Probability)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", Clean(s.Name), s.Metric, s.FromDay, s.ByDay, s.Status, p)
 	}

@@ -163,6 +163,9 @@ func daysBetween(a, b time.Time) int { return int(math.Round(b.Sub(a).Hours() / 
 
 func ptr(v float64) *float64 { return &v }
 
+// Percent writes a probability as a whole percentage; see percent.
+func Percent(p float64) string { return percent(p) }
+
 // percent writes a probability as a whole percentage, never 0 % or 100 % for what is
 // merely unlikely or likely (a simulation cannot rule out what it did not draw).
 func percent(p float64) string {

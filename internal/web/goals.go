@@ -63,7 +63,7 @@ func (s *server) goalsView(w http.ResponseWriter, r *http.Request, d *goalsData)
 	for _, st := range d.Statuses {
 		exp, prob := "–", "–"
 		if st.Probability != nil {
-			prob = fmt.Sprintf("%.0f %%", *st.Probability*100)
+			prob = goals.Percent(*st.Probability)
 		}
 		if st.Expected > 0 {
 			exp = fmt.Sprintf("%s (%s to %s)", goalAmount(st, st.Expected), goalAmount(st, st.Low), goalAmount(st, st.High))
