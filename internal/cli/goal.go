@@ -140,11 +140,7 @@ func printGoals(w io.Writer, sts []goals.Status, format string) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tMETRIC\tFROM\tBY\tSTATUS\tPROBABILITY")
 	for _, s := range sts {
-		p := "-"
-		if s.Probability != nil {
-			p = goals.Percent(*s.Probability)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", Clean(s.Name), s.Metric, s.FromDay, s.ByDay, s.Status, p)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", Clean(s.Name), s.Metric, s.FromDay, s.ByDay, s.Status, s.Chance())
 	}
 	if err := tw.Flush(); err != nil {
 		return err

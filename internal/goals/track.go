@@ -163,8 +163,17 @@ func daysBetween(a, b time.Time) int { return int(math.Round(b.Sub(a).Hours() / 
 
 func ptr(v float64) *float64 { return &v }
 
-// Percent writes a probability as a whole percentage; see percent.
-func Percent(p float64) string { return percent(p) }
+// Chance writes the goal's probability for a table: "72 %", "under 1 %", "0 %" once
+// missed, "–" when unknown.
+func (st Status) Chance() string {
+	switch {
+	case st.Probability == nil:
+		return "–"
+	case st.Status == StatusMissed:
+		return "0 %"
+	}
+	return percent(*st.Probability)
+}
 
 // percent writes a probability as a whole percentage, never 0 % or 100 % for what is
 // merely unlikely or likely (a simulation cannot rule out what it did not draw).

@@ -61,10 +61,7 @@ func (s *server) goalsView(w http.ResponseWriter, r *http.Request, d *goalsData)
 		Cols: []Col{{Label: "Goal"}, {Label: "Metric"}, {Label: "From"}, {Label: "By"}, {Label: "So far", Num: true}, {Label: "Target", Num: true},
 			{Label: "Expected by the date (80 % interval)", Num: true}, {Label: "Chance of reaching it", Num: true}, {Label: "Status"}}})
 	for _, st := range d.Statuses {
-		exp, prob := "–", "–"
-		if st.Probability != nil {
-			prob = goals.Percent(*st.Probability)
-		}
+		exp, prob := "–", st.Chance()
 		if st.Expected > 0 {
 			exp = fmt.Sprintf("%s (%s to %s)", goalAmount(st, st.Expected), goalAmount(st, st.Low), goalAmount(st, st.High))
 		}
