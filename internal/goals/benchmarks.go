@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/omniroi/omniroi/internal/attribution"
+	"github.com/omniroi/omniroi/internal/commerce"
 	"github.com/omniroi/omniroi/internal/store"
 )
 
@@ -53,8 +54,11 @@ type Comparison struct {
 //   - email open and click rates: marketing emails the journeys sent in the period (a send
 //     counts as opened once opened or clicked, as the mail webhooks record it), over sent;
 //   - SMS click rate: marketing text messages sent, clicked over sent;
-//   - conversion rate: orders over visits, the visits being the sessions attribution
-//     builds (30 minutes without activity, or a new campaign, starts one).
+//   - conversion rate: online orders (web, app, or no place given) over visits, the visits
+//     being the sessions attribution builds (30 minutes without activity, or a new
+//     campaign, starts one);
+//   - a channel whose sends have not one open or click recorded has no rate: its
+//     tracking is off, and 0 % would blame the messages.
 func Compare(ctx context.Context, db *store.DB, from, to time.Time) ([]Comparison, error) {
 	own := map[string]*float64{}
 	basis := map[string]string{}
@@ -69,6 +73,15 @@ func Compare(ctx context.Context, db *store.DB, from, to time.Time) ([]Compariso
 			continue
 		}
 		b := fmt.Sprintf("%s marketing %s sent by journeys", groupDigits(sent), map[string]string{"email": "emails", "sms": "text messages"}[ch])
+		if opened == 0 && clicked == 0 {
+			// Not one open or click: the tracking is off (or the provider's webhooks are
+			// not connected), which a rate of 0 % would hide.
+			basis[ch+"_click_rate"] = b + ", no opens or clicks recorded (is tracking on?)"
+			if ch == "email" {
+				basis["email_open_rate"] = basis[ch+"_click_rate"]
+			}
+			continue
+		}
 		c := float64(clicked) / float64(sent)
 		own[ch+"_click_rate"], basis[ch+"_click_rate"] = &c, b
 		if ch == "email" {
@@ -80,10 +93,16 @@ func Compare(ctx context.Context, db *store.DB, from, to time.Time) ([]Compariso
 	if err != nil {
 		return nil, fmt.Errorf("benchmarks: visits: %w", err)
 	}
+	// Orders online: a visit cannot end in a sale in the shop or on the phone.
+	var online int64
+	if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM orders WHERE ts >= ? AND ts < ? AND location IN (?, ?, '')`,
+		from.UnixMilli(), to.UnixMilli(), commerce.Web, commerce.App).Scan(&online); err != nil {
+		return nil, fmt.Errorf("benchmarks: online orders: %w", err)
+	}
 	if sum.Sessions > 0 {
-		c := float64(sum.Conversions) / float64(sum.Sessions)
+		c := float64(online) / float64(sum.Sessions)
 		own["conversion_rate"] = &c
-		basis["conversion_rate"] = fmt.Sprintf("%s orders over %s visits", groupDigits(sum.Conversions), groupDigits(sum.Sessions))
+		basis["conversion_rate"] = fmt.Sprintf("%s online orders over %s visits", groupDigits(online), groupDigits(sum.Sessions))
 	}
 	out := make([]Comparison, 0, len(Benchmarks))
 	for _, b := range Benchmarks {
@@ -116,6 +135,9 @@ func (b Benchmark) BenchmarkValue() string {
 func compareText(c Comparison) string {
 	ref := fmt.Sprintf("the industry average is %s (%s, %d)", c.BenchmarkValue(), c.Source, c.Year)
 	if c.Own == nil {
+		if c.Basis != "" {
+			return fmt.Sprintf("%s: no rate here (%s); %s.", c.Label, c.Basis, ref)
+		}
 		return fmt.Sprintf("%s: no data of the shop's own; %s.", c.Label, ref)
 	}
 	v := *c.Own

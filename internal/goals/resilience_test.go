@@ -111,6 +111,25 @@ func TestResilienceStore(t *testing.T) {
 		if math.Abs(own["conversion_rate"]-3.0/14) > 1e-9 {
 			t.Errorf("conversion %v, want 3 orders over 14 visits", own["conversion_rate"])
 		}
+		// Text messages without a single click recorded: no rate, and the reason.
+		for i := range 3 {
+			if _, err := db.Exec(ctx, `INSERT INTO journey_sends (idem_key, run_id, journey, customer_id, step, channel, purpose, status, not_before, created_at, sent_at)
+				VALUES (?, 1, 'welcome', 1, 0, 'sms', 'marketing', 'sent', 0, 0, ?)`, fmt.Sprint("late", i), base.AddDate(0, 0, 5).UnixMilli()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cs, err := Compare(ctx, db, base.AddDate(0, 0, 4), base.AddDate(0, 0, 6))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cs {
+			if c.Metric == "sms_click_rate" && (c.Own != nil || !strings.Contains(c.Text, "no opens or clicks recorded")) {
+				t.Errorf("sms without clicks: %+v", c)
+			}
+			if c.Metric == "email_open_rate" && (c.Own != nil || !strings.Contains(c.Text, "no data of the shop's own")) {
+				t.Errorf("no emails: %+v", c)
+			}
+		}
 		d := r.Diversification
 		t.Log(d.Text, d.Warning)
 		if d.Largest != "Paid Search" || math.Abs(d.LargestShare-180.0/200) > 1e-9 || d.Warning == "" {
