@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -47,16 +48,23 @@ func (s *server) goalsView(w http.ResponseWriter, r *http.Request, d *goalsData)
 	if err != nil {
 		return err
 	}
-	// Forecasts take a fraction of a second per metric; the cache keeps them for the
-	// few seconds a page is looked at (the key has every goal, so a change shows at once).
+	// Forecasts take up to a second per goal and the revenue dependency reads a month of
+	// journeys: both are built in the background like the other analyses, once per data
+	// version and day (the key has every goal, so a change shows at once).
+	ver, err := s.dataVersion(ctx)
+	if err != nil {
+		return err
+	}
+	ver += "|" + now.In(s.location(ctx)).Format(time.DateOnly)
 	key := "goals|"
 	for _, g := range gs {
 		key += fmt.Sprintf("%s/%s/%d/%s/%s|", g.Name, g.Metric, g.Target, g.From.Format(time.DateOnly), g.By.Format(time.DateOnly))
 	}
-	d.Statuses, err = cached(s.cache, key, now, func() ([]goals.Status, error) { return goals.Track(ctx, s.db, gs, now) })
-	if err != nil {
+	sts, at, stale, err := computed(s.compute, key, ver, func(ctx context.Context) ([]goals.Status, error) { return goals.Track(ctx, s.db, gs, now) })
+	if err := p.computed(stamp{at, stale}, err); err != nil {
 		return err
 	}
+	d.Statuses = sts
 	t := p.addTable(&Table{ID: "goals", Caption: "Goals and how likely they are", Empty: "No goals yet.",
 		Cols: []Col{{Label: "Goal"}, {Label: "Metric"}, {Label: "From"}, {Label: "By"}, {Label: "So far", Num: true}, {Label: "Target", Num: true},
 			{Label: "Expected by the date (80 % interval)", Num: true}, {Label: "Chance of reaching it", Num: true}, {Label: "Status"}}})
@@ -80,9 +88,13 @@ func (s *server) goalsView(w http.ResponseWriter, r *http.Request, d *goalsData)
 		from = time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, time.UTC)
 		to = time.Date(to.Year(), to.Month(), to.Day(), 0, 0, 0, 0, time.UTC)
 	}
-	res, err := cached(s.cache, fmt.Sprintf("resilience|%d|%d", from.Unix(), to.Unix()), now, func() (goals.Resilience, error) {
+	res, _, _, err := computed(s.compute, fmt.Sprintf("resilience|%d|%d", from.Unix(), to.Unix()), ver, func(ctx context.Context) (goals.Resilience, error) {
 		return goals.ResilienceOf(ctx, s.db, from, to)
 	})
+	if errors.Is(err, errComputing) {
+		p.Computing = true
+		return s.respond(w, r, "goals", p)
+	}
 	if err != nil {
 		d.ResError = err.Error()
 		return s.respond(w, r, "goals", p)
