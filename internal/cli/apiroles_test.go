@@ -17,6 +17,7 @@ import (
 	"github.com/omniroi/omniroi/internal/api"
 	"github.com/omniroi/omniroi/internal/audit"
 	"github.com/omniroi/omniroi/internal/auth"
+	"github.com/omniroi/omniroi/internal/goals"
 	"github.com/omniroi/omniroi/internal/identity/identitytest"
 	"github.com/omniroi/omniroi/internal/journey"
 	"github.com/omniroi/omniroi/internal/store"
@@ -74,6 +75,16 @@ var apiScenarios = map[string]apiScenario{
 	"GET /api/v1/journeys/{name}/decisions": {perm: auth.PermReadPersonal, path: at("/api/v1/journeys/abandoned-cart/decisions"), has: []string{`"customer_id": 100001`}},
 	"GET /api/v1/audit":                     {perm: auth.PermReadAudit, path: at("/api/v1/audit?action=token&limit=2"), has: []string{`"token.add"`, `"next_before"`}},
 	"GET /api/v1/privacy/export":            {perm: auth.PermPrivacy, path: at("/api/v1/privacy/export?user_id=u1"), has: []string{`"omniroi.privacy.export/1"`, "cleo@shop.example"}},
+
+	"GET /api/v1/goals": {perm: auth.PermReadReports, path: at("/api/v1/goals"), has: []string{`"name": "spring revenue"`, `"probability"`, `"status"`}},
+	// Each role adds and removes a goal of its own.
+	"POST /api/v1/goals": {perm: auth.PermEditJourneys, path: at("/api/v1/goals"), ok: http.StatusCreated,
+		body: func(r auth.Role) string {
+			return `{"name":"goal-` + string(r) + `","metric":"orders","target":100,"from":"2026-01-01","by":"2026-12-31"}`
+		}, has: []string{`"status"`, `"target": 100`}},
+	"DELETE /api/v1/goals/{name}": {perm: auth.PermEditJourneys, path: func(r auth.Role) string { return "/api/v1/goals/goal-" + string(r) },
+		has: []string{`"removed"`}},
+	"GET /api/v1/goals/resilience": {perm: auth.PermReadReports, path: at("/api/v1/goals/resilience"), has: []string{`"diversification"`, `"benchmarks"`, "Mailchimp"}},
 	// Each role erases an identifier of its own (no customer has it: the erasure still
 	// runs, and suppresses it).
 	"POST /api/v1/privacy/erase": {perm: auth.PermPrivacy, path: func(r auth.Role) string { return "/api/v1/privacy/erase?user_id=gone-" + string(r) },
@@ -132,6 +143,10 @@ func seedAPI(t *testing.T, db *store.DB) {
 		return nil
 	})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := goals.Add(ctx, db, goals.Goal{Name: "spring revenue", Metric: goals.MetricRevenue, Target: 5_000_000, Currency: "EUR",
+		From: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), By: time.Date(2026, 5, 31, 0, 0, 0, 0, time.UTC)}, audit.ActorCLI); err != nil {
 		t.Fatal(err)
 	}
 	src, err := journey.TemplateSource("abandoned-cart")

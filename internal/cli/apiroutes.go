@@ -5,6 +5,7 @@ import (
 	"github.com/omniroi/omniroi/internal/attribution"
 	"github.com/omniroi/omniroi/internal/auth"
 	"github.com/omniroi/omniroi/internal/experiment"
+	"github.com/omniroi/omniroi/internal/goals"
 	"github.com/omniroi/omniroi/internal/journey"
 	"github.com/omniroi/omniroi/internal/mix"
 	"github.com/omniroi/omniroi/internal/privacy"
@@ -26,6 +27,7 @@ func apiRoutes(db *store.DB, budget *mix.Service, attrSvc *attribution.Service, 
 	pr := privacy.NewHTTPHandler(db)
 	ex := experiment.NewAPIHandler(db, journey.ExperimentReport)
 	bu := mix.NewHTTPHandler(budget)
+	gl := goals.NewHTTPHandler(db)
 	return []api.Route{
 		{Pattern: "GET /api/v1/stats", Perm: auth.PermReadReports, Handler: read},
 		{Pattern: "GET /api/v1/customers", Perm: auth.PermReadPersonal, Handler: read},
@@ -57,6 +59,11 @@ func apiRoutes(db *store.DB, budget *mix.Service, attrSvc *attribution.Service, 
 
 		{Pattern: "GET /api/v1/budget/fit", Perm: auth.PermReadReports, Handler: bu},
 		{Pattern: "GET /api/v1/budget/plan", Perm: auth.PermReadReports, Handler: bu},
+
+		{Pattern: "GET /api/v1/goals", Perm: auth.PermReadReports, Handler: gl},
+		{Pattern: "POST /api/v1/goals", Perm: auth.PermEditJourneys, Handler: gl},
+		{Pattern: "DELETE /api/v1/goals/{name}", Perm: auth.PermEditJourneys, Handler: gl},
+		{Pattern: "GET /api/v1/goals/resilience", Perm: auth.PermReadReports, Handler: gl},
 
 		{Pattern: "GET /api/v1/experiments", Perm: auth.PermReadReports, Handler: ex},
 		{Pattern: "POST /api/v1/experiments", Perm: auth.PermEditJourneys, Handler: ex},

@@ -132,6 +132,104 @@ func LoadStore(ctx context.Context, db *store.DB, o StoreOptions) (Series, error
 			d.Spend[c][i] = money.Major(spend[day][ch], sd.Currency)
 		}
 	}
+	var note string
+	if d.Target, note, err = dailyTarget(ctx, sd, o.Target, from, n, lastOrder); err != nil {
+		return s, err
+	}
+	if note != "" {
+		s.Notes = append(s.Notes, note)
+	}
+	s.Data = d
+	return s, nil
+}
+
+// TargetSeries is a target per day read from the orders alone.
+type TargetSeries struct {
+	Dates    []time.Time // consecutive local days (at UTC midnight)
+	Values   []float64   // the target per day; money in major units of Currency
+	Target   string
+	Currency string
+	Money    bool
+	// LastOrder is the local day of the latest order on record.
+	LastOrder time.Time
+	Location  *time.Location // the business time zone days are counted in
+	Notes     []string
+}
+
+// LoadTarget reads the target per day from the orders alone, without spend: the same
+// reading as LoadStore's (value.LoadStoreData; revenue net of refunds on the day they were
+// made, new customers from NewCustomerBurnIn days after the first order on record). The
+// days run from o.From (zero: the first order's day) to o.To (zero: the latest order's
+// day), inclusive, never including today or later (today is not over).
+func LoadTarget(ctx context.Context, db *store.DB, o StoreOptions) (TargetSeries, error) {
+	if o.Target == "" {
+		o.Target = TargetRevenue
+	}
+	if !slices.Contains(Targets, o.Target) {
+		return TargetSeries{}, fmt.Errorf("target %q: want one of %v", o.Target, Targets)
+	}
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	sd, err := value.LoadStoreData(ctx, db, time.Time{})
+	if err != nil {
+		return TargetSeries{}, err
+	}
+	ts := TargetSeries{Target: o.Target, Currency: sd.Currency, Location: sd.Location,
+		Money: o.Target == TargetRevenue || o.Target == TargetFirstYearValue}
+	if sd.SkippedOrders > 0 {
+		ts.Notes = append(ts.Notes, fmt.Sprintf("%d orders in other currencies than %s were left out.", sd.SkippedOrders, sd.Currency))
+	}
+	if len(sd.Transactions) == 0 {
+		return ts, errors.New("no orders in the store")
+	}
+	dayOf := func(t time.Time) time.Time { return civilDay(t.In(sd.Location)) }
+	first, last := dayOf(sd.Transactions[0].Time), dayOf(sd.Transactions[0].Time)
+	for _, tx := range sd.Transactions {
+		d := dayOf(tx.Time)
+		first, last = minTime(first, d), maxTime(last, d)
+	}
+	ts.LastOrder = last
+	from, to := first, last
+	if today := civilDay(o.Now.In(sd.Location)); !to.Before(today) {
+		to = today.AddDate(0, 0, -1)
+	}
+	if o.Target == TargetNewCustomers || o.Target == TargetFirstYearValue {
+		if burn := first.AddDate(0, 0, NewCustomerBurnIn); from.Before(burn) {
+			from = burn
+			ts.Notes = append(ts.Notes, fmt.Sprintf("New customers are counted from %s, %d days after the first order on record: before that a returning customer's first order on record looks new.",
+				civil(burn), NewCustomerBurnIn))
+		}
+	}
+	if !o.From.IsZero() {
+		from = maxTime(from, civilDay(o.From))
+	}
+	if !o.To.IsZero() {
+		to = minTime(to, civilDay(o.To))
+	}
+	if to.Before(from) {
+		return ts, nil // no days: the caller says what that means
+	}
+	n := daysBetween(from, to) + 1
+	for i := range n {
+		ts.Dates = append(ts.Dates, from.AddDate(0, 0, i))
+	}
+	var note string
+	if ts.Values, note, err = dailyTarget(ctx, sd, o.Target, from, n, last); err != nil {
+		return ts, err
+	}
+	if note != "" {
+		ts.Notes = append(ts.Notes, note)
+	}
+	return ts, nil
+}
+
+// dailyTarget sums target per local day over the n days from from, out of what
+// value.LoadStoreData read; lastOrder is the day of the latest order (first-year values
+// are predicted from there). note explains the target when it needs it.
+func dailyTarget(ctx context.Context, sd value.StoreData, target string, from time.Time, n int, lastOrder time.Time) (out []float64, note string, err error) {
+	out = make([]float64, n)
+	dayOf := func(t time.Time) time.Time { return civilDay(t.In(sd.Location)) }
 	index := func(t time.Time) int {
 		i := daysBetween(from, dayOf(t))
 		if i < 0 || i >= n {
@@ -139,41 +237,40 @@ func LoadStore(ctx context.Context, db *store.DB, o StoreOptions) (Series, error
 		}
 		return i
 	}
-	switch o.Target {
+	switch target {
 	case TargetRevenue:
 		for _, tx := range sd.Transactions {
 			if i := index(tx.Time); i >= 0 {
-				d.Target[i] += money.Major(tx.Amount, sd.Currency)
+				out[i] += money.Major(tx.Amount, sd.Currency)
 			}
 		}
 	case TargetOrders:
 		for _, tx := range sd.Transactions {
 			if i := index(tx.Time); i >= 0 && tx.Amount >= 0 {
-				d.Target[i]++
+				out[i]++
 			}
 		}
 	case TargetNewCustomers:
 		for _, t := range firstOrders(sd.Transactions) {
 			if i := index(t); i >= 0 {
-				d.Target[i]++
+				out[i]++
 			}
 		}
 	case TargetFirstYearValue:
 		fy, err := value.FirstYearValues(ctx, sd.Transactions, lastOrder, value.Day)
 		if err != nil {
-			return s, fmt.Errorf("first-year value: %w", err)
+			return nil, "", fmt.Errorf("first-year value: %w", err)
 		}
 		for _, c := range fy {
 			// c.First is already the local calendar day (at UTC midnight).
 			if i := daysBetween(from, c.First); i >= 0 && i < n {
-				d.Target[i] += money.Major(int64(c.Value+0.5), sd.Currency)
+				out[i] += money.Major(int64(c.Value+0.5), sd.Currency)
 			}
 		}
-		s.Notes = append(s.Notes, "The target is each day's new customers' first-year value: what they spent in their first 12 months, "+
-			"with the part not yet seen predicted by the BG/NBD and Gamma-Gamma models (docs/value.md).")
+		note = "The target is each day's new customers' first-year value: what they spent in their first 12 months, " +
+			"with the part not yet seen predicted by the BG/NBD and Gamma-Gamma models (docs/value.md)."
 	}
-	s.Data = d
-	return s, nil
+	return out, note, nil
 }
 
 // firstOrders returns each customer's first order time.

@@ -29,6 +29,7 @@ var navPages = []struct{ Path, Label string }{
 	{"/segments", "Segments"},
 	{"/spend", "Spend"},
 	{"/budget", "Budget"},
+	{"/goals", "Goals"},
 	{"/sources", "Sources"},
 	{"/users", "Users"},
 	{"/audit", "Audit log"},
@@ -144,7 +145,7 @@ func (p *page) Chart(id string) *Chart {
 	return nil
 }
 
-var pageNames = []string{"login", "message", "overview", "sources", "customers", "customer", "spend", "attribution", "journeys", "segments", "automations", "automation", "users", "invite", "audit", "privacy_erase", "experiments", "experiment", "budget", "clienteling", "clienteling_card", "leads", "personalisation"}
+var pageNames = []string{"login", "message", "overview", "sources", "customers", "customer", "spend", "attribution", "journeys", "segments", "automations", "automation", "users", "invite", "audit", "privacy_erase", "experiments", "experiment", "budget", "clienteling", "clienteling_card", "leads", "personalisation", "goals"}
 
 func (s *server) parseTemplates() error {
 	funcs := template.FuncMap{

@@ -16,6 +16,7 @@ import (
 	"github.com/omniroi/omniroi/internal/auth"
 	"github.com/omniroi/omniroi/internal/connect"
 	"github.com/omniroi/omniroi/internal/experiment"
+	"github.com/omniroi/omniroi/internal/goals"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/store/storetest"
 )
@@ -106,6 +107,22 @@ func (e *roleEnv) newExperiment(kind string, running bool) string {
 		}
 	}
 	return name
+}
+
+// newGoal stores a revenue goal kind-TAG and returns its name.
+func (e *roleEnv) newGoal(kind string) string {
+	name := kind + "-" + e.tag()
+	g := goals.Goal{Name: name, Metric: goals.MetricRevenue, Target: 100000, Currency: "EUR",
+		From: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), By: time.Date(2026, 12, 31, 0, 0, 0, 0, time.UTC)}
+	if err := goals.Add(context.Background(), e.db, g, audit.ActorCLI); err != nil {
+		e.t.Fatal(err)
+	}
+	return name
+}
+
+func (e *roleEnv) hasGoal(name string) bool {
+	_, err := goals.Get(context.Background(), e.db, name)
+	return err == nil
 }
 
 func (e *roleEnv) experimentStatus(name string) string {
@@ -268,6 +285,19 @@ var dashboardScenarios = map[string]scenario{
 	"POST /experiments/{name}/stop": {perm: auth.PermEditJourneys, req: func(e *roleEnv) (string, url.Values) {
 		return "/experiments/" + e.newExperiment("stop", true) + "/stop", url.Values{"confirm": {"yes"}}
 	}, ok: http.StatusSeeOther, done: func(e *roleEnv) bool { return e.experimentStatus("stop-"+e.tag()) == experiment.StatusStopped }},
+
+	// Goals (goals.go): everyone who reads reports sees them; marketers and above add and
+	// remove them.
+	"GET /goals": {perm: auth.PermReadReports, req: func(e *roleEnv) (string, url.Values) {
+		e.newGoal("listed")
+		return "/goals", nil
+	}, has: []string{"listed-", "Industry benchmarks", "Mailchimp"}, shown: []shownIf{{auth.PermEditJourneys, "New goal", true}}, also: []string{"format=json", "format=csv&table=benchmarks"}},
+	"POST /goals": {perm: auth.PermEditJourneys, req: func(e *roleEnv) (string, url.Values) {
+		return "/goals", url.Values{"name": {"new-" + e.tag()}, "metric": {"orders"}, "target": {"100"}, "from": {"2026-01-01"}, "by": {"2026-12-31"}}
+	}, ok: http.StatusSeeOther, done: func(e *roleEnv) bool { return e.hasGoal("new-" + e.tag()) }},
+	"POST /goals/{name}/remove": {perm: auth.PermEditJourneys, req: func(e *roleEnv) (string, url.Values) {
+		return "/goals/" + e.newGoal("remove") + "/remove", nil
+	}, ok: http.StatusSeeOther, done: func(e *roleEnv) bool { return !e.hasGoal("remove-" + e.tag()) }},
 
 	"GET /users": {perm: auth.PermManageUsers, req: fixed("/users"), has: []string{"Invite someone", roleEmail(auth.RoleViewer)}},
 	"POST /users/invite": {perm: auth.PermManageUsers, req: func(e *roleEnv) (string, url.Values) {

@@ -59,6 +59,9 @@ func (s *server) routes() []route {
 		{"GET /segments", auth.PermReadReports, s.segments},
 		{"GET /spend", auth.PermReadReports, s.spend},
 		{"GET /budget", auth.PermReadReports, s.budgetPage},
+		{"GET /goals", auth.PermReadReports, s.goalsPage}, // goals.go
+		{"POST /goals", auth.PermEditJourneys, s.addGoal},
+		{"POST /goals/{name}/remove", auth.PermEditJourneys, s.removeGoal},
 		{"GET /sources", auth.PermReadReports, s.sources},
 		{"POST /sources", auth.PermManageSources, s.createSource},
 		{"POST /sources/{id}/rotate", auth.PermManageSources, s.rotateSource},
