@@ -71,7 +71,12 @@ var apiScenarios = map[string]apiScenario{
 	"GET /api/v1/journeys/{name}/report":    {perm: auth.PermReadReports, path: at("/api/v1/journeys/abandoned-cart/report"), has: []string{`"holdout"`}},
 	"GET /api/v1/journeys/{name}/decisions": {perm: auth.PermReadPersonal, path: at("/api/v1/journeys/abandoned-cart/decisions"), has: []string{`"customer_id": 100001`}},
 	"GET /api/v1/audit":                     {perm: auth.PermReadAudit, path: at("/api/v1/audit?action=token&limit=2"), has: []string{`"token.add"`, `"next_before"`}},
-	"GET /api/v1/privacy/export":            {perm: auth.PermPrivacy, path: at("/api/v1/privacy/export?user_id=u1"), has: []string{`"omniroi.privacy.export/1"`, "cleo@shop.example"}},
+	"GET /api/v1/settings":                  {perm: auth.PermReadReports, path: at("/api/v1/settings"), has: []string{`"name": "currency"`, `"name": "margin.default"`}},
+	"GET /api/v1/settings/{key}":            {perm: auth.PermReadReports, path: at("/api/v1/settings/timezone"), has: []string{`"default": "UTC"`}},
+	// Each role names the business after itself; the answer is the stored setting.
+	"PUT /api/v1/settings/{key}": {perm: auth.PermSettings, path: at("/api/v1/settings/business_name"),
+		body: func(r auth.Role) string { return `{"value": "Shop of ` + string(r) + `"}` }, has: []string{`"value": "Shop of`, `"set": true`}},
+	"GET /api/v1/privacy/export": {perm: auth.PermPrivacy, path: at("/api/v1/privacy/export?user_id=u1"), has: []string{`"omniroi.privacy.export/1"`, "cleo@shop.example"}},
 	// Each role erases an identifier of its own (no customer has it: the erasure still
 	// runs, and suppresses it).
 	"POST /api/v1/privacy/erase": {perm: auth.PermPrivacy, path: func(r auth.Role) string { return "/api/v1/privacy/erase?user_id=gone-" + string(r) },

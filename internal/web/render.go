@@ -30,6 +30,7 @@ var navPages = []struct{ Path, Label string }{
 	{"/sources", "Sources"},
 	{"/users", "Users"},
 	{"/audit", "Audit log"},
+	{"/settings", "Settings"},
 }
 
 // page is what every template gets.
@@ -137,7 +138,7 @@ func (p *page) Chart(id string) *Chart {
 	return nil
 }
 
-var pageNames = []string{"login", "message", "overview", "sources", "customers", "customer", "spend", "attribution", "journeys", "segments", "automations", "automation", "users", "invite", "audit", "privacy_erase", "experiments", "experiment", "budget"}
+var pageNames = []string{"login", "message", "overview", "sources", "customers", "customer", "spend", "attribution", "journeys", "segments", "automations", "automation", "users", "invite", "audit", "privacy_erase", "experiments", "experiment", "budget", "settings"}
 
 func (s *server) parseTemplates() error {
 	funcs := template.FuncMap{
