@@ -44,6 +44,9 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) error {
 		return s.respond(w, r, "overview", p)
 	}
 	d.Ready = true
+	if _, err := s.withCoverage(r, p); err != nil {
+		return err
+	}
 	cur := p.Currency
 	rg := p.Range
 	key := fmt.Sprintf("overview|%d|%d|%s", rg.FromMS(), rg.ToMS(), cur)

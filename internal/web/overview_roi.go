@@ -9,6 +9,7 @@ import (
 
 	"github.com/omniroi/omniroi/internal/attribution"
 	"github.com/omniroi/omniroi/internal/money"
+	"github.com/omniroi/omniroi/internal/quality"
 )
 
 // roiSection is the Overview's return on ad spend per channel under one model.
@@ -21,6 +22,7 @@ type roiSection struct {
 	Convention string
 	ModelErr   string
 	Best       string // channel with the best ROAS, with the figure
+	NoBest     string // why no channel is named the best, when the data cannot support it
 	Worst      string
 	ValueNote  string
 }
@@ -155,9 +157,25 @@ func (s *server) overviewROI(r *http.Request, p *page, d *overviewData) error {
 		}
 	}
 	if best != nil {
-		sec.Best = fmt.Sprintf("%s (ROAS %.2f)", best.Channel, *best.ROAS)
-		if worst.Channel != best.Channel && *worst.ROAS != *best.ROAS {
-			sec.Worst = fmt.Sprintf("%s (ROAS %.2f)", worst.Channel, *worst.ROAS)
+		// The headline names a best channel only where the data can support the
+		// comparison: enough tracked orders, and a gap beyond the noise (coverage.go).
+		var second *channelROI
+		for i, x := range rows {
+			if x.Spend > 0 && x.ROAS != nil && x.Channel != best.Channel && (second == nil || *x.ROAS > *second.ROAS) {
+				second = &rows[i]
+			}
+		}
+		var cov quality.Coverage
+		if p.Coverage != nil {
+			cov = *p.Coverage
+		}
+		if ok, why := bestSupported(cov, best, second); ok {
+			sec.Best = fmt.Sprintf("%s (ROAS %.2f)", best.Channel, *best.ROAS)
+			if worst.Channel != best.Channel && *worst.ROAS != *best.ROAS {
+				sec.Worst = fmt.Sprintf("%s (ROAS %.2f)", worst.Channel, *worst.ROAS)
+			}
+		} else {
+			sec.NoBest = why
 		}
 	}
 	if len(ch.X) > 0 {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/omniroi/omniroi/internal/auth"
+	"github.com/omniroi/omniroi/internal/quality"
 )
 
 type navItem struct {
@@ -57,6 +58,10 @@ type page struct {
 	Tables []*Table
 	Charts []*Chart
 	Data   any
+
+	// Coverage of the period's data, on ROI and attribution pages: base.html shows a
+	// banner when it is low, and ?format=json carries it as "coverage".
+	Coverage *quality.Coverage
 }
 
 func (s *server) newPage(r *http.Request, active, title string) *page {
@@ -205,6 +210,9 @@ func (s *server) respond(w http.ResponseWriter, r *http.Request, name string, p 
 			tables[t.ID] = t.jsonRows()
 		}
 		out["tables"] = tables
+		if p.Coverage != nil {
+			out["coverage"] = p.Coverage
+		}
 		writeJSON(w, http.StatusOK, out)
 		return nil
 	}
