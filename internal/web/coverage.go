@@ -32,7 +32,7 @@ func (s *server) withCoverage(r *http.Request, p *page) (quality.Coverage, error
 // coverageRows is the coverage panel's table: overall, then per source.
 func coverageTable(p *page, c quality.Coverage) {
 	t := p.addTable(&Table{ID: "coverage", Caption: "Data coverage in this period",
-		Cols: []Col{{Label: "Source"}, {Label: "Orders with marketing data", Num: true}, {Label: "Buyers identified", Num: true}, {Label: "Spend rows matched to a channel", Num: true}, {Label: "Rejected events", Num: true}, {Label: "Most common rejection"}},
+		Cols:  []Col{{Label: "Source"}, {Label: "Orders with marketing data", Num: true}, {Label: "Buyers identified", Num: true}, {Label: "Spend rows matched to a channel", Num: true}, {Label: "Rejected events", Num: true}, {Label: "Most common rejection"}},
 		Empty: "No orders, spend or rejected events in this period."})
 	sh := func(s quality.Share) Cell {
 		if s.Share == nil {
