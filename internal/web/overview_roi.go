@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/omniroi/omniroi/internal/attribution"
+	"github.com/omniroi/omniroi/internal/catalog"
 	"github.com/omniroi/omniroi/internal/money"
 	"github.com/omniroi/omniroi/internal/quality"
 )
@@ -23,6 +24,7 @@ type roiSection struct {
 	ModelErr   string
 	Best       string // channel with the best ROAS, with the figure
 	NoBest     string // why no channel is named the best, when the data cannot support it
+	MarginNote string // how POAS is computed, when a margin is set
 	Worst      string
 	ValueNote  string
 }
@@ -139,8 +141,27 @@ func (s *server) overviewROI(r *http.Request, p *page, d *overviewData) error {
 	ct := &Table{ID: "roi-by-channel", Caption: "Spend and attributed revenue per paid channel", Hidden: true, Cols: []Col{{Label: "Channel"}, {Label: "Spend", Num: true}, {Label: "Attributed revenue", Num: true}}}
 	var spendV, revV []float64
 	var best, worst *channelROI
+	// Profit on ad spend where a gross margin is set: the attributed revenue times the
+	// margin of the channel's orders (catalog.PeriodMargins), over spend.
+	margins, hasMargin, err := catalog.PeriodMargins(ctx, s.db, pc.From, pc.To, cur)
+	if err != nil {
+		return err
+	}
+	if hasMargin {
+		t.Cols = append(t.Cols, Col{Label: "POAS (profit ÷ spend)", Num: true})
+		sec.MarginNote = fmt.Sprintf("POAS is ROAS on gross profit: attributed revenue × the gross margin of the channel's orders (%s overall, from the margin settings) ÷ spend. Below 1, the ads cost more than the profit they brought.", fmtPct(margins.Overall))
+	}
 	for i, x := range rows {
-		t.Rows = append(t.Rows, []Cell{txt(x.Channel), amount(x.Spend, cur), amountF(x.Revenue, cur), floatCell(x.Conversions, 1), ratioCell(x.ROAS), pctCell(div100(x.ROIPct)), optAmount(x.CAC, cur), num(x.NewCustomers), pctCell(x.CRate)})
+		row := []Cell{txt(x.Channel), amount(x.Spend, cur), amountF(x.Revenue, cur), floatCell(x.Conversions, 1), ratioCell(x.ROAS), pctCell(div100(x.ROIPct)), optAmount(x.CAC, cur), num(x.NewCustomers), pctCell(x.CRate)}
+		if hasMargin {
+			var poas *float64
+			if x.ROAS != nil {
+				v := *x.ROAS * margins.For(x.Channel)
+				poas = &v
+			}
+			row = append(row, ratioCell(poas))
+		}
+		t.Rows = append(t.Rows, row)
 		if x.Spend > 0 {
 			ch.X = append(ch.X, x.Channel)
 			spendV = append(spendV, money.Major(x.Spend, cur))
