@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -19,7 +20,8 @@ type settingsGroup struct {
 // categoryMargin is one catalogue category and its margin setting ("" when unset).
 type categoryMargin struct {
 	Category, Margin string
-	Field            string
+	Field            string // the form field: "margin:" + category
+	ID               string // the input's id (categories may hold spaces)
 }
 
 type settingsData struct {
@@ -109,7 +111,7 @@ func (s *server) renderSettings(w http.ResponseWriter, r *http.Request, d *setti
 		if f, ok := set[c]; ok {
 			m = workspace.FormatCategoryMargins(map[string]float64{"x": f})[2:]
 		}
-		d.Categories = append(d.Categories, categoryMargin{Category: c, Margin: m, Field: "margin:" + c})
+		d.Categories = append(d.Categories, categoryMargin{Category: c, Margin: m, Field: "margin:" + c, ID: fmt.Sprintf("margin-%d", len(d.Categories))})
 	}
 	for _, c := range cat.Categories() {
 		add(c)
