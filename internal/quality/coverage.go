@@ -7,10 +7,12 @@ package quality
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/attribution"
 	"github.com/omniroi/omniroi/internal/channel"
 	"github.com/omniroi/omniroi/internal/store"
 )
@@ -88,7 +90,8 @@ func IsMarketing(ch string) bool {
 
 // Measure computes the coverage of the orders, buyers, spend and rejected events of
 // [from, to). An order has marketing context when its own channel is a marketing one or
-// its customer had a touch on a marketing channel at or before it (what path models use).
+// its customer had a touch on a marketing channel within attribution's lookback (30 days)
+// before it: what path models can credit.
 func Measure(ctx context.Context, db *store.DB, from, to time.Time) (Coverage, error) {
 	var c Coverage
 	lo, hi := from.UnixMilli(), to.UnixMilli()
@@ -118,31 +121,63 @@ func Measure(ctx context.Context, db *store.DB, from, to time.Time) (Coverage, e
 		return s
 	}
 
-	// Orders with marketing context, per source.
-	q := `SELECT o.source_id, COUNT(*), SUM(CASE WHEN ` + notIn("o.channel") + ` OR EXISTS (SELECT 1 FROM activity a
-		WHERE a.customer_id = o.customer_id AND a.ts <= o.ts AND ` + notIn("a.channel") + `) THEN 1 ELSE 0 END)
-		FROM orders o WHERE o.ts >= ? AND o.ts < ? GROUP BY o.source_id`
-	a := args()
-	a = append(a, args()[0:]...)
-	a = append(a, lo, hi)
-	rows, err := db.Query(ctx, q, a...)
+	// Marketing touches from one lookback before the period to its end, per customer in
+	// time order: one range scan of activity (a correlated EXISTS per order read every
+	// touch of each untracked customer, seconds at demo size).
+	lb := attribution.DefaultLookback.Milliseconds()
+	touches := map[int64][]int64{}
+	touched := map[string]bool{} // marketing channels touched within the period
+	rows, err := db.Query(ctx, `SELECT customer_id, ts, channel FROM activity WHERE ts >= ? AND ts < ? AND `+notIn("channel"), args(lo-lb, hi)...)
+	if err != nil {
+		return c, fmt.Errorf("coverage of orders: %w", err)
+	}
+	for rows.Next() {
+		var cid, ts int64
+		var ch string
+		if err := rows.Scan(&cid, &ts, &ch); err != nil {
+			rows.Close()
+			return c, fmt.Errorf("coverage of orders: %w", err)
+		}
+		touches[cid] = append(touches[cid], ts)
+		if ts >= lo {
+			touched[ch] = true
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return c, fmt.Errorf("coverage of orders: %w", err)
+	}
+	for _, ts := range touches {
+		slices.Sort(ts)
+	}
+	// Orders with marketing context, per source: the order's own channel, or a marketing
+	// touch of its customer within the lookback before it (what path models can credit).
+	rows, err = db.Query(ctx, `SELECT source_id, customer_id, ts, channel FROM orders WHERE ts >= ? AND ts < ?`, lo, hi)
 	if err != nil {
 		return c, fmt.Errorf("coverage of orders: %w", err)
 	}
 	var total, marketing int64
 	for rows.Next() {
-		var id, n, m int64
-		if err := rows.Scan(&id, &n, &m); err != nil {
+		var id, cid, ts int64
+		var ch string
+		if err := rows.Scan(&id, &cid, &ts, &ch); err != nil {
 			rows.Close()
 			return c, fmt.Errorf("coverage of orders: %w", err)
 		}
 		s := src(id)
-		s.Marketing = share(m, n)
-		total, marketing = total+n, marketing+m
+		s.Marketing.Total++
+		total++
+		if IsMarketing(ch) || touchedBefore(touches[cid], ts, lb) {
+			s.Marketing.Part++
+			marketing++
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return c, fmt.Errorf("coverage of orders: %w", err)
+	}
+	for _, s := range bySource {
+		s.Marketing = share(s.Marketing.Part, s.Marketing.Total)
 	}
 	c.Marketing = share(marketing, total)
 
@@ -173,22 +208,8 @@ func Measure(ctx context.Context, db *store.DB, from, to time.Time) (Coverage, e
 	}
 	c.Identified = share(bm, bn)
 
-	// Spend rows whose channel a touch of the period carries: only those can be paired
-	// with credited revenue.
-	touched := map[string]bool{}
-	rows, err = db.Query(ctx, `SELECT DISTINCT channel FROM activity WHERE ts >= ? AND ts < ?`, lo, hi)
-	if err != nil {
-		return c, fmt.Errorf("coverage of spend: %w", err)
-	}
-	for rows.Next() {
-		var ch string
-		if err := rows.Scan(&ch); err != nil {
-			rows.Close()
-			return c, fmt.Errorf("coverage of spend: %w", err)
-		}
-		touched[ch] = true
-	}
-	rows.Close()
+	// Spend rows whose channel a marketing touch of the period carries: only those can
+	// be paired with credited revenue.
 	rows, err = db.Query(ctx, `SELECT channel, COUNT(*) FROM spend WHERE day >= ? AND day < ? GROUP BY channel`,
 		from.Format(time.DateOnly), to.Format(time.DateOnly))
 	if err != nil {
@@ -203,7 +224,7 @@ func Measure(ctx context.Context, db *store.DB, from, to time.Time) (Coverage, e
 			return c, fmt.Errorf("coverage of spend: %w", err)
 		}
 		sn += n
-		if touched[ch] && IsMarketing(ch) {
+		if touched[ch] {
 			sm += n
 		}
 	}
@@ -274,4 +295,10 @@ func sourceNames(ctx context.Context, db *store.DB) (map[int64]string, error) {
 		out[id] = name
 	}
 	return out, rows.Err()
+}
+
+// touchedBefore reports whether a sorted list of touch times has one in [at-lookback, at].
+func touchedBefore(ts []int64, at, lookback int64) bool {
+	i, _ := slices.BinarySearch(ts, at-lookback)
+	return i < len(ts) && ts[i] <= at
 }

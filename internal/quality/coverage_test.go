@@ -47,6 +47,8 @@ func TestMeasure(t *testing.T) {
 		for i, c := range []int{7, 8} {
 			exec(`INSERT INTO activity (seq, customer_id, ts, type, channel, source_id) VALUES (?, ?, ?, 'page', 'Paid Search', 2)`, 100+i, c, ms-3600_000)
 		}
+		// A touch longer than the lookback (30 days) before the order does not give it context.
+		exec(`INSERT INTO activity (seq, customer_id, ts, type, channel, source_id) VALUES (120, 6, ?, 'page', 'Paid Search', 1)`, day.AddDate(0, 0, -40).UnixMilli())
 		// A touch after the order does not give it context.
 		exec(`INSERT INTO activity (seq, customer_id, ts, type, channel, source_id) VALUES (110, 10, ?, 'page', 'Direct', 2), (111, 10, ?, 'page', 'Paid Social', 2)`, ms-60_000, ms+60_000)
 		// Spend: Paid Search is touched, Cross-network is not.
