@@ -305,3 +305,20 @@ func Version(ctx context.Context, db *store.DB) (string, error) {
 	}
 	return strings.Join(parts, "-"), nil
 }
+
+// Categories lists the distinct product categories of the catalogue, sorted.
+func (c *Catalogue) Categories() []string {
+	if c == nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, id := range c.ids {
+		if p := c.byID[id]; p != nil && p.Category != "" && !seen[p.Category] {
+			seen[p.Category] = true
+			out = append(out, p.Category)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

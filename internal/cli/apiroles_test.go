@@ -85,6 +85,11 @@ var apiScenarios = map[string]apiScenario{
 	"DELETE /api/v1/goals/{name}": {perm: auth.PermEditJourneys, path: func(r auth.Role) string { return "/api/v1/goals/goal-" + string(r) },
 		has: []string{`"removed"`}},
 	"GET /api/v1/goals/resilience": {perm: auth.PermReadReports, path: at("/api/v1/goals/resilience"), has: []string{`"diversification"`, `"benchmarks"`, "Mailchimp"}},
+	"GET /api/v1/settings":         {perm: auth.PermReadReports, path: at("/api/v1/settings"), has: []string{`"name": "currency"`, `"name": "margin.default"`}},
+	"GET /api/v1/settings/{key}":   {perm: auth.PermReadReports, path: at("/api/v1/settings/timezone"), has: []string{`"default": "UTC"`}},
+	// Each role names the business after itself; the answer is the stored setting.
+	"PUT /api/v1/settings/{key}": {perm: auth.PermSettings, path: at("/api/v1/settings/business_name"),
+		body: func(r auth.Role) string { return `{"value": "Shop of ` + string(r) + `"}` }, has: []string{`"value": "Shop of`, `"set": true`}},
 	// Each role erases an identifier of its own (no customer has it: the erasure still
 	// runs, and suppresses it).
 	"POST /api/v1/privacy/erase": {perm: auth.PermPrivacy, path: func(r auth.Role) string { return "/api/v1/privacy/erase?user_id=gone-" + string(r) },

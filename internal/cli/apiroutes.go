@@ -28,6 +28,7 @@ func apiRoutes(db *store.DB, budget *mix.Service, attrSvc *attribution.Service, 
 	ex := experiment.NewAPIHandler(db, journey.ExperimentReport)
 	bu := mix.NewHTTPHandler(budget)
 	gl := goals.NewHTTPHandler(db)
+	set := api.SettingsHandler(db)
 	return []api.Route{
 		{Pattern: "GET /api/v1/stats", Perm: auth.PermReadReports, Handler: read},
 		{Pattern: "GET /api/v1/customers", Perm: auth.PermReadPersonal, Handler: read},
@@ -56,6 +57,12 @@ func apiRoutes(db *store.DB, budget *mix.Service, attrSvc *attribution.Service, 
 		{Pattern: "GET /api/v1/journeys/{name}/decisions", Perm: auth.PermReadPersonal, Handler: jr}, // names customer ids
 
 		{Pattern: "GET /api/v1/audit", Perm: auth.PermReadAudit, Handler: api.AuditHandler(db)},
+
+		// Settings are read by every report reader (they say which currency and time zone
+		// the numbers are in; secrets are never settings); changing them is owners' and admins'.
+		{Pattern: "GET /api/v1/settings", Perm: auth.PermReadReports, Handler: set},
+		{Pattern: "GET /api/v1/settings/{key}", Perm: auth.PermReadReports, Handler: set},
+		{Pattern: "PUT /api/v1/settings/{key}", Perm: auth.PermSettings, Handler: set},
 
 		{Pattern: "GET /api/v1/budget/fit", Perm: auth.PermReadReports, Handler: bu},
 		{Pattern: "GET /api/v1/budget/plan", Perm: auth.PermReadReports, Handler: bu},

@@ -42,7 +42,7 @@ OMNIROI_SMS_URL, OMNIROI_PUSH_URL, OMNIROI_WEBHOOK_SECRET variables.`,
 		fs, sf := storeFlagSet(c, env)
 		window := fs.String("window", "7d", "report: an order this long after the first message (with --all-runs: after entry) counts as a conversion")
 		allRuns := fs.Bool("all-runs", false, "report: compare every run from its entry, not only the runs that reached a message")
-		cost := fs.String("cost", "", "report: cost per delivered send in minor units, e.g. email=0,sms=5")
+		cost := fs.String("cost", "", "report: cost per delivered send in minor units, e.g. email=0,sms=5 (default: the journeys.cost.* settings)")
 		from := fs.String("from", "", "report: first day of the runs compared, YYYY-MM-DD in the business time zone (default: the first run)")
 		to := fs.String("to", "", "report: last day of the runs compared, YYYY-MM-DD, inclusive (default: today)")
 		once := fs.Bool("once", false, "run: do the work due now, then exit")

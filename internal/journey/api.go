@@ -276,10 +276,10 @@ func ParseDays(s string) (time.Duration, error) {
 
 // ParseCosts reads send costs per channel in minor units: "email=0,sms=5".
 func ParseCosts(s string) (map[string]int64, error) {
-	out := map[string]int64{}
 	if s == "" {
-		return out, nil
+		return nil, nil // no costs given: the report reads the journeys.cost.* settings
 	}
+	out := map[string]int64{}
 	for _, kv := range strings.Split(s, ",") {
 		k, v, ok := strings.Cut(kv, "=")
 		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)

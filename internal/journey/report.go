@@ -11,6 +11,7 @@ import (
 	"github.com/omniroi/omniroi/internal/experiment"
 	"github.com/omniroi/omniroi/internal/money"
 	"github.com/omniroi/omniroi/internal/store"
+	"github.com/omniroi/omniroi/internal/workspace"
 )
 
 // ReportOptions say which runs are compared, how conversions are counted and what sends
@@ -74,7 +75,8 @@ type Report struct {
 	IncrementalCI   [2]float64 `json:"incremental_revenue_ci95"`
 	Sends           int64      `json:"sends"`
 	Cost            int64      `json:"cost_minor"`
-	ROI             *float64   `json:"roi"` // (incremental − cost) / cost; null when cost is 0
+	CostFrom        string     `json:"cost_from,omitempty"` // "settings": the journeys.cost.* settings; "options": the report's costs
+	ROI             *float64   `json:"roi"`                 // (incremental − cost) / cost; null when cost is 0
 	SignificantLift bool       `json:"significant"`
 	TooFewRuns      bool       `json:"too_few_runs"` // an arm has fewer runs than its MinRuns: no revenue interval
 
@@ -183,6 +185,11 @@ func measure(ctx context.Context, db *store.DB, journey string, opt ReportOption
 	if err := rows.Err(); err != nil {
 		return nil, nil, fmt.Errorf("journey report: %w", err)
 	}
+	unit, costFrom, err := sendCosts(ctx, db, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	var allCost, repCost float64
 	var srows *sql.Rows
 	if bounded {
 		srows, err = db.Query(ctx, `SELECT s.channel, CASE WHEN r.started_at >= ? AND r.started_at < ? THEN 1 ELSE 0 END, COUNT(*)
@@ -204,12 +211,16 @@ func measure(ctx context.Context, db *store.DB, journey string, opt ReportOption
 		}
 		if all != nil {
 			all.Sends += n
-			all.Cost = money.SatAdd(all.Cost, money.SatMul(n, opt.CostPerSend[ch]))
+			allCost += float64(n) * unit[ch]
 		}
 		if in == 1 {
 			rep.Sends += n
-			rep.Cost = money.SatAdd(rep.Cost, money.SatMul(n, opt.CostPerSend[ch]))
+			repCost += float64(n) * unit[ch]
 		}
+	}
+	rep.Cost, rep.CostFrom = minorUnits(repCost), costFrom
+	if all != nil {
+		all.Cost, all.CostFrom = minorUnits(allCost), costFrom
 	}
 	if err := srows.Err(); err != nil {
 		return nil, nil, fmt.Errorf("journey report: %w", err)
@@ -380,4 +391,40 @@ func tQuantile975(df float64) float64 {
 	g2 := (5*math.Pow(z, 5) + 16*z*z*z + 3*z) / 96
 	g3 := (3*math.Pow(z, 7) + 19*math.Pow(z, 5) + 17*z*z*z - 15*z) / 384
 	return z + g1/df + g2/(df*df) + g3/(df*df*df)
+}
+
+// sendCosts is what one delivered message costs per channel, in minor units (fractions
+// kept: an email costs a tenth of a cent): the report's own costs when it has them, else
+// the journeys.cost.* settings, which are in the business currency and so apply only when
+// the report is in it.
+func sendCosts(ctx context.Context, db *store.DB, opt ReportOptions) (map[string]float64, string, error) {
+	unit := map[string]float64{}
+	if opt.CostPerSend != nil {
+		for ch, v := range opt.CostPerSend {
+			unit[ch] = float64(v)
+		}
+		return unit, "options", nil
+	}
+	cur, err := workspace.Currency(ctx, db)
+	if err != nil {
+		return nil, "", fmt.Errorf("journey report: %w", err)
+	}
+	if opt.Currency != "" && opt.Currency != cur {
+		return unit, "", nil
+	}
+	if unit, err = workspace.MessageCosts(ctx, db, cur); err != nil {
+		return nil, "", fmt.Errorf("journey report: %w", err)
+	}
+	if len(unit) == 0 {
+		return unit, "", nil
+	}
+	return unit, "settings", nil
+}
+
+// minorUnits rounds a cost to whole minor units, within the range money allows.
+func minorUnits(f float64) int64 {
+	if f >= float64(money.MaxMinor) {
+		return money.MaxMinor
+	}
+	return int64(math.Round(f))
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/omniroi/omniroi/internal/auth"
+	"github.com/omniroi/omniroi/internal/quality"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/store/storetest"
 )
@@ -166,6 +167,20 @@ func BenchmarkPages(b *testing.B) {
 						h.ServeHTTP(w, req)
 						if w.Code != 200 {
 							b.Fatalf("%s: %d %s", p, w.Code, w.Body.String()[:min(300, w.Body.Len())])
+						}
+					}
+				})
+			}
+			// The coverage measure alone (quality.Measure), which the Overview, Attribution,
+			// Journeys and Sources pages add.
+			for _, rg := range []struct {
+				name string
+				from time.Time
+			}{{"coverage_30d", now.AddDate(0, 0, -30)}, {"coverage_all", time.Time{}}} {
+				b.Run(rg.name, func(b *testing.B) {
+					for b.Loop() {
+						if _, err := quality.Measure(context.Background(), db, rg.from, now); err != nil {
+							b.Fatal(err)
 						}
 					}
 				})

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/omniroi/omniroi/internal/identity"
+	"github.com/omniroi/omniroi/internal/workspace"
 )
 
 // errComputing tells a page that its numbers are being computed in the background; the
@@ -66,7 +68,7 @@ func computed[T any](c *computeCache, key, version string, fill func(ctx context
 		}
 		return val.(T), at, false, nil
 	}
-	if e.val != nil && e.version != version && e.done == nil && time.Since(e.at) < c.minAge {
+	if e.val != nil && e.version != version && e.done == nil && time.Since(e.at) < c.minAge && sameSettings(e.version, version) {
 		val, at := e.val, e.at
 		c.mu.Unlock()
 		return val.(T), at, true, nil
@@ -162,8 +164,8 @@ type stamp struct {
 
 // dataVersion identifies the state of everything the analyses read: the processor's
 // cursor (it writes derived tables and cursor in one transaction, so an unchanged cursor
-// means unchanged customers, activity and orders) and the spend table (imports add no
-// event). Two small queries.
+// means unchanged customers, activity and orders), the spend table (imports add no
+// event) and the settings (workspace.Version). Three small queries.
 func (s *server) dataVersion(ctx context.Context) (string, error) {
 	cursor, _, err := s.db.Setting(ctx, identity.CursorSetting)
 	if err != nil {
@@ -177,7 +179,23 @@ func (s *server) dataVersion(ctx context.Context) (string, error) {
 			return "", fmt.Errorf("read spend version: %w", err)
 		}
 	}
-	return fmt.Sprintf("%s|%d|%d", cursor, n, sum), nil
+	sv, err := workspace.Version(ctx, s.db)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s|%d|%d%s%s", cursor, n, sum, settingsSep, sv), nil
+}
+
+// settingsSep separates a data version's data part from its settings part.
+const settingsSep = "#settings:"
+
+// sameSettings reports whether two data versions were taken under the same settings. A
+// result computed under other settings (another currency, time zone or margin) is never
+// served while the new one is built: it would show wrong numbers, not merely old ones.
+func sameSettings(a, b string) bool {
+	_, sa, _ := strings.Cut(a, settingsSep)
+	_, sb, _ := strings.Cut(b, settingsSep)
+	return sa == sb
 }
 
 // warm starts building the analyses of the default period in the background, at most

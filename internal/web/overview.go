@@ -44,6 +44,9 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) error {
 		return s.respond(w, r, "overview", p)
 	}
 	d.Ready = true
+	if _, err := s.withCoverage(r, p); err != nil {
+		return err
+	}
 	cur := p.Currency
 	rg := p.Range
 	key := fmt.Sprintf("overview|%d|%d|%s", rg.FromMS(), rg.ToMS(), cur)
@@ -78,8 +81,10 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) error {
 		d.Cards = append(d.Cards, mk("Average order", cur0.revenue/cur0.orders, safeDiv(prev.revenue, prev.orders), m, true, ""))
 	}
 	if cur0.spend > 0 {
-		k := card{Label: "Revenue per " + formatMoneyShort(int64(pow10(cur)), cur) + " of ad spend", Value: fmt.Sprintf("%.2f", float64(cur0.revenue)/float64(cur0.spend)),
-			Good: true, HasPrev: hasPrev && prev.spend > 0, Note: "all revenue ÷ all spend (" + m(cur0.spend) + "); per channel below"}
+		// All revenue, not what ads could have influenced: the label says so (the ROI
+		// table below is the attributed figure).
+		k := card{Label: "All revenue per " + formatMoneyShort(int64(pow10(cur)), cur) + " of ad spend", Value: fmt.Sprintf("%.2f", float64(cur0.revenue)/float64(cur0.spend)),
+			Good: true, HasPrev: hasPrev && prev.spend > 0, Note: "all revenue, with or without ads, ÷ all spend (" + m(cur0.spend) + "); what ads earned per channel below"}
 		if k.HasPrev {
 			k.Prev = fmt.Sprintf("%.2f", float64(prev.revenue)/float64(prev.spend))
 			k.Change, k.Up = change(cur0.revenue*prev.spend, prev.revenue*cur0.spend)

@@ -8,7 +8,9 @@ import (
 	"slices"
 
 	"github.com/omniroi/omniroi/internal/attribution"
+	"github.com/omniroi/omniroi/internal/catalog"
 	"github.com/omniroi/omniroi/internal/money"
+	"github.com/omniroi/omniroi/internal/quality"
 )
 
 // roiSection is the Overview's return on ad spend per channel under one model.
@@ -21,6 +23,8 @@ type roiSection struct {
 	Convention string
 	ModelErr   string
 	Best       string // channel with the best ROAS, with the figure
+	NoBest     string // why no channel is named the best, when the data cannot support it
+	MarginNote string // how POAS is computed, when a margin is set
 	Worst      string
 	ValueNote  string
 }
@@ -137,8 +141,27 @@ func (s *server) overviewROI(r *http.Request, p *page, d *overviewData) error {
 	ct := &Table{ID: "roi-by-channel", Caption: "Spend and attributed revenue per paid channel", Hidden: true, Cols: []Col{{Label: "Channel"}, {Label: "Spend", Num: true}, {Label: "Attributed revenue", Num: true}}}
 	var spendV, revV []float64
 	var best, worst *attribution.ROIRow
+	// Profit on ad spend where a gross margin is set: the attributed revenue times the
+	// margin of the channel's orders (catalog.PeriodMargins), over spend.
+	margins, hasMargin, err := catalog.PeriodMargins(ctx, s.db, pc.From, pc.To, cur)
+	if err != nil {
+		return err
+	}
+	if hasMargin {
+		t.Cols = append(t.Cols, Col{Label: "POAS (profit ÷ spend)", Num: true})
+		sec.MarginNote = fmt.Sprintf("POAS is ROAS on gross profit: attributed revenue × the gross margin of the channel's orders (%s overall, from the margin settings) ÷ spend. Below 1, the ads cost more than the profit they brought.", fmtPct(margins.Overall))
+	}
 	for i, x := range rows {
-		t.Rows = append(t.Rows, []Cell{txt(x.Channel), amount(x.SpendMinor, cur), amountF(x.RevenueMinor, cur), floatCell(x.Conversions, 1), ratioCell(x.ROAS), pctCell(div100(x.ROIPercent)), optAmount(x.CACMinor, cur), num(x.NewCustomers), pctCell(x.ConversionRate)})
+		row := []Cell{txt(x.Channel), amount(x.SpendMinor, cur), amountF(x.RevenueMinor, cur), floatCell(x.Conversions, 1), ratioCell(x.ROAS), pctCell(div100(x.ROIPercent)), optAmount(x.CACMinor, cur), num(x.NewCustomers), pctCell(x.ConversionRate)}
+		if hasMargin {
+			var poas *float64
+			if x.ROAS != nil {
+				v := *x.ROAS * margins.For(x.Channel)
+				poas = &v
+			}
+			row = append(row, ratioCell(poas))
+		}
+		t.Rows = append(t.Rows, row)
 		if x.SpendMinor > 0 {
 			ch.X = append(ch.X, x.Channel)
 			spendV = append(spendV, money.Major(x.SpendMinor, cur))
@@ -155,9 +178,25 @@ func (s *server) overviewROI(r *http.Request, p *page, d *overviewData) error {
 		}
 	}
 	if best != nil {
-		sec.Best = fmt.Sprintf("%s (ROAS %.2f)", best.Channel, *best.ROAS)
-		if worst.Channel != best.Channel && *worst.ROAS != *best.ROAS {
-			sec.Worst = fmt.Sprintf("%s (ROAS %.2f)", worst.Channel, *worst.ROAS)
+		// The headline names a best channel only where the data can support the
+		// comparison: enough tracked orders, and a gap beyond the noise (coverage.go).
+		var second *attribution.ROIRow
+		for i, x := range rows {
+			if x.SpendMinor > 0 && x.ROAS != nil && x.Channel != best.Channel && (second == nil || *x.ROAS > *second.ROAS) {
+				second = &rows[i]
+			}
+		}
+		var cov quality.Coverage
+		if p.Coverage != nil {
+			cov = *p.Coverage
+		}
+		if ok, why := bestSupported(cov, best, second); ok {
+			sec.Best = fmt.Sprintf("%s (ROAS %.2f)", best.Channel, *best.ROAS)
+			if worst.Channel != best.Channel && *worst.ROAS != *best.ROAS {
+				sec.Worst = fmt.Sprintf("%s (ROAS %.2f)", worst.Channel, *worst.ROAS)
+			}
+		} else {
+			sec.NoBest = why
 		}
 	}
 	if len(ch.X) > 0 {

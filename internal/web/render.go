@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/omniroi/omniroi/internal/auth"
+	"github.com/omniroi/omniroi/internal/quality"
 )
 
 type navItem struct {
@@ -33,6 +34,7 @@ var navPages = []struct{ Path, Label string }{
 	{"/sources", "Sources"},
 	{"/users", "Users"},
 	{"/audit", "Audit log"},
+	{"/settings", "Settings"},
 }
 
 // page is what every template gets.
@@ -60,6 +62,10 @@ type page struct {
 	Tables []*Table
 	Charts []*Chart
 	Data   any
+
+	// Coverage of the period's data, on ROI and attribution pages: base.html shows a
+	// banner when it is low, and ?format=json carries it as "coverage".
+	Coverage *quality.Coverage
 }
 
 func (s *server) newPage(r *http.Request, active, title string) *page {
@@ -145,7 +151,7 @@ func (p *page) Chart(id string) *Chart {
 	return nil
 }
 
-var pageNames = []string{"login", "message", "overview", "sources", "customers", "customer", "spend", "attribution", "journeys", "segments", "automations", "automation", "users", "invite", "audit", "privacy_erase", "experiments", "experiment", "budget", "clienteling", "clienteling_card", "leads", "personalisation", "goals"}
+var pageNames = []string{"login", "message", "overview", "sources", "customers", "customer", "spend", "attribution", "journeys", "segments", "automations", "automation", "users", "invite", "audit", "privacy_erase", "experiments", "experiment", "budget", "clienteling", "clienteling_card", "leads", "personalisation", "goals", "settings"}
 
 func (s *server) parseTemplates() error {
 	funcs := template.FuncMap{
@@ -212,6 +218,9 @@ func (s *server) respond(w http.ResponseWriter, r *http.Request, name string, p 
 			tables[t.ID] = t.jsonRows()
 		}
 		out["tables"] = tables
+		if p.Coverage != nil {
+			out["coverage"] = p.Coverage
+		}
 		writeJSON(w, http.StatusOK, out)
 		return nil
 	}

@@ -319,6 +319,20 @@ var dashboardScenarios = map[string]scenario{
 	}, has: []string{"withdrawn"}, done: func(e *roleEnv) bool { return !e.pendingInvite("revoke-" + e.tag() + "@target.example") }},
 	"GET /audit": {perm: auth.PermReadAudit, req: fixed("/audit"), has: []string{"Who did what", "user.invite"}, also: []string{"format=json", "action=user&format=csv"}},
 
+	"GET /settings": {perm: auth.PermSettings, req: fixed("/settings"), has: []string{"business_name", "margin.default", "journeys.cost.sms", "Gross margin per product category"}, also: []string{"format=json"}},
+	"POST /settings": {perm: auth.PermSettings, req: func(e *roleEnv) (string, url.Values) {
+		return "/settings", url.Values{"key": {"business_name"}, "value": {"Shop of " + e.tag()}, "action": {"set"}}
+	}, has: []string{"business_name is now Shop of"}, done: func(e *roleEnv) bool {
+		v, _, _ := e.db.Setting(context.Background(), "business_name")
+		return v == "Shop of "+e.tag()
+	}},
+	"POST /settings/margins": {perm: auth.PermSettings, req: func(e *roleEnv) (string, url.Values) {
+		return "/settings/margins", url.Values{"margin:Cat-" + e.tag(): {"30"}}
+	}, has: []string{"Margins per category are now"}, done: func(e *roleEnv) bool {
+		v, _, _ := e.db.Setting(context.Background(), "margin.categories")
+		return strings.Contains(v, "Cat-"+e.tag()+"=30")
+	}},
+
 	"/": {perm: permSession, req: fixed("/no-such-page"), ok: http.StatusNotFound, has: []string{"There is nothing at this address"}},
 }
 

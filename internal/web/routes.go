@@ -75,6 +75,9 @@ func (s *server) routes() []route {
 		{"POST /users/{id}/remove", auth.PermManageUsers, s.removeUser},
 		{"POST /users/invites/{id}/revoke", auth.PermManageUsers, s.revokeInvite},
 		{"GET /audit", auth.PermReadAudit, s.auditPage},
+		{"GET /settings", auth.PermSettings, s.settingsPage}, // settings.go
+		{"POST /settings", auth.PermSettings, s.saveSetting},
+		{"POST /settings/margins", auth.PermSettings, s.saveMargins},
 
 		{"/", permSession, s.notFound},
 	}

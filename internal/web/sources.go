@@ -167,6 +167,13 @@ func (s *server) sourcesPage(w http.ResponseWriter, r *http.Request, d *sourcesD
 		d.Held = append(d.Held, heldNotice{Source: h.Source, Held: h.Held})
 	}
 
+	// The data-quality panel of the chosen period (quality.Measure).
+	cov, err := s.coverageFor(ctx, p.Range)
+	if err != nil {
+		return err
+	}
+	coverageTable(p, cov)
+
 	// Rejected events of the chosen period, newest first, via rejected_events' primary key.
 	rt := p.addTable(&Table{ID: "rejected", Caption: "Rejected events (newest 100 in the period)",
 		Cols:  []Col{{Label: "Received"}, {Label: "Source"}, {Label: "Where"}, {Label: "Position", Num: true}, {Label: "Reason"}, {Label: "Payload (start)"}},

@@ -6,7 +6,9 @@ package workspace
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"hash/fnv"
 	"sort"
 	"strconv"
 	"strings"
@@ -121,6 +123,16 @@ func All(ctx context.Context, db *store.DB) ([]Value, error) {
 	return out, nil
 }
 
+// RefusedError is a value a setting's check refused: the caller's to correct, not a
+// failure of the store. Its text names the setting and says what is wrong in words.
+type RefusedError struct {
+	Name string
+	Err  error
+}
+
+func (e *RefusedError) Error() string { return "setting " + e.Name + ": " + e.Err.Error() }
+func (e *RefusedError) Unwrap() error { return e.Err }
+
 // Set validates and stores a setting, and records who changed it in the audit log.
 func Set(ctx context.Context, db *store.DB, actor, name, value string) (string, error) {
 	k, ok := Lookup(name)
@@ -129,11 +141,11 @@ func Set(ctx context.Context, db *store.DB, actor, name, value string) (string, 
 	}
 	value = strings.TrimSpace(value)
 	if value == "" {
-		return "", fmt.Errorf("setting %s: empty value (use reset to go back to the default)", name)
+		return "", &RefusedError{Name: name, Err: errors.New("empty value (use reset to go back to the default)")}
 	}
 	nv, err := k.Check(value)
 	if err != nil {
-		return "", fmt.Errorf("setting %s: %w", name, err)
+		return "", &RefusedError{Name: name, Err: err}
 	}
 	err = db.Write(ctx, func(tx *store.Tx) error {
 		if err := store.SetSetting(ctx, tx, name, nv); err != nil {
@@ -238,4 +250,30 @@ func CheckBool(v string) (string, error) {
 		return "false", nil
 	}
 	return "", fmt.Errorf("%q is not true or false", v)
+}
+
+// Version identifies the values of every declared setting: it changes when any of them
+// is set or reset. Caches of reports that depend on settings (currency, time zone,
+// margins, message costs) include it in their key, so a change recomputes them.
+func Version(ctx context.Context, db *store.DB) (string, error) {
+	rows, err := db.Query(ctx, `SELECT key, value FROM settings ORDER BY key`)
+	if err != nil {
+		return "", fmt.Errorf("read settings: %w", err)
+	}
+	defer rows.Close()
+	h := fnv.New64a()
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return "", fmt.Errorf("read settings: %w", err)
+		}
+		if _, ok := Lookup(k); !ok {
+			continue // processor cursors and other internal state
+		}
+		fmt.Fprintf(h, "%s=%s\x00", k, v)
+	}
+	if err := rows.Err(); err != nil {
+		return "", fmt.Errorf("read settings: %w", err)
+	}
+	return strconv.FormatUint(h.Sum64(), 36), nil
 }
