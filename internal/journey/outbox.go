@@ -283,7 +283,7 @@ func (e *Engine) decide(ctx context.Context, w *work, p *pendingSend) (*delivery
 		return nil, e.identifyEvent(prof, "profile-"+p.idem, now, traits), nil
 	}
 	if p.holdout {
-		return nil, nil, e.suppress(w, p.id, "holdout")
+		return nil, nil, e.suppress(w, p.id, ReasonHoldout)
 	}
 	to := address(prof, a)
 	if to == "" {
@@ -311,7 +311,7 @@ func (e *Engine) decide(ctx context.Context, w *work, p *pendingSend) (*delivery
 			return nil, nil, err
 		}
 		if !ok {
-			return nil, nil, e.suppress(w, p.id, "no consent")
+			return nil, nil, e.suppress(w, p.id, ReasonNoConsent)
 		}
 		if until, quiet := QuietUntil(now, e.location(prof), e.quietFor(pl)); quiet {
 			return nil, nil, e.hold(w, p.id, until, "quiet hours")
@@ -333,9 +333,9 @@ func (e *Engine) decide(ctx context.Context, w *work, p *pendingSend) (*delivery
 			}
 			if n >= c.Max {
 				if c.Over == "delay" {
-					return nil, nil, e.hold(w, p.id, time.UnixMilli(oldest.Int64).Add(c.Per+time.Second), "frequency cap")
+					return nil, nil, e.hold(w, p.id, time.UnixMilli(oldest.Int64).Add(c.Per+time.Second), ReasonFrequencyCap)
 				}
-				return nil, nil, e.suppress(w, p.id, "frequency cap")
+				return nil, nil, e.suppress(w, p.id, ReasonFrequencyCap)
 			}
 		}
 	}

@@ -11,82 +11,17 @@ import (
 	"github.com/omniroi/omniroi/internal/journey"
 )
 
-// automationStats is one journey's activity in the period: runs started, messages sent
-// and sends the guardrails suppressed, by reason.
-type automationStats struct {
-	Runs, Sent, Holdout, Consent, Cap int64
-	// Unverified: messages to addresses only a public key stated (a confirmation went or
-	// was due instead); Held: those a new-recipient limit stopped, confirmation included.
-	Unverified, Held int64
-}
-
 type automationRow struct {
 	journey.Summary
-	Stats  automationStats
-	Report *journey.Report // runs started in the period
-	All    *journey.Report // every run; nil when the period is all time
+	Stats  journey.Activity // runs started and messages in the period, by outcome
+	Report *journey.Report  // runs started in the period
+	All    *journey.Report  // every run; nil when the period is all time
 }
 
 type automationsData struct {
 	Ready bool // the journey tables exist and at least one journey is applied
 	Rows  []automationRow
 	Name  string // detail view
-}
-
-func (s *server) automationPeriodStats(ctx context.Context, rg Range) (map[string]*automationStats, error) {
-	out := map[string]*automationStats{}
-	get := func(n string) *automationStats {
-		if out[n] == nil {
-			out[n] = &automationStats{}
-		}
-		return out[n]
-	}
-	from, to := rg.FromMS(), rg.ToMS()
-	rows, err := s.db.Query(ctx, `SELECT journey, COUNT(*) FROM journey_runs WHERE started_at >= ? AND started_at < ? GROUP BY journey`, from, to)
-	if err != nil {
-		return nil, fmt.Errorf("automation runs: %w", err)
-	}
-	for rows.Next() {
-		var n string
-		var c int64
-		if err := rows.Scan(&n, &c); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("automation runs: %w", err)
-		}
-		get(n).Runs = c
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("automation runs: %w", err)
-	}
-	rows, err = s.db.Query(ctx, `SELECT journey, status, reason, COUNT(*) FROM journey_sends WHERE created_at >= ? AND created_at < ? AND status IN ('sent', 'suppressed') AND channel <> 'profile' GROUP BY journey, status, reason`, from, to)
-	if err != nil {
-		return nil, fmt.Errorf("automation sends: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var n, st, reason string
-		var c int64
-		if err := rows.Scan(&n, &st, &reason, &c); err != nil {
-			return nil, fmt.Errorf("automation sends: %w", err)
-		}
-		a := get(n)
-		switch {
-		case st == "sent":
-			a.Sent += c
-		case reason == "holdout":
-			a.Holdout += c
-		case reason == "no consent":
-			a.Consent += c
-		case reason == "frequency cap":
-			a.Cap += c
-		case strings.HasPrefix(reason, journey.ReasonOverLimit):
-			a.Held += c
-		case strings.HasPrefix(reason, "unverified"):
-			a.Unverified += c
-		}
-	}
-	return out, rows.Err()
 }
 
 // liftReports measures a journey's runs started in the period and, unless the period is
@@ -205,7 +140,7 @@ func (s *server) automationRows(ctx context.Context, rg Range) ([]automationRow,
 	if err != nil {
 		return nil, err
 	}
-	stats, err := s.automationPeriodStats(ctx, rg)
+	stats, err := journey.PeriodActivity(ctx, s.db, rg.FromMS(), rg.ToMS())
 	if err != nil {
 		return nil, err
 	}
@@ -266,7 +201,7 @@ func (s *server) automations(w http.ResponseWriter, r *http.Request) error {
 			en = "yes"
 		}
 		st := row.Stats
-		at.Rows = append(at.Rows, []Cell{{Text: row.Name, Href: p.Link(href)}, num(int64(row.Version)), txt(en), num(st.Runs), num(st.Sent), num(st.Holdout), num(st.Consent), num(st.Cap), num(st.Unverified), num(st.Held)})
+		at.Rows = append(at.Rows, []Cell{{Text: row.Name, Href: p.Link(href)}, num(int64(row.Version)), txt(en), num(st.Runs), num(st.Sent), num(st.Holdout), num(st.NoConsent), num(st.Capped), num(st.Unverified), num(st.OverLimit)})
 		rep := row.Report
 		addLiftRows(lt, Cell{Text: row.Name, Href: p.Link(href)}, p.Range, rep, row.All, p.Currency)
 		if rep.Treated.Runs+rep.Holdout.Runs > 0 {
