@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"fmt"
+	"github.com/omniroi/omniroi/internal/commerce"
 	"net/http"
 	"sort"
 	"time"
@@ -318,9 +319,9 @@ func (s *server) overviewQuery(ctx context.Context, rg Range, cur string) (*over
 			break
 		}
 		// A full refund carries no amount of its own: it refunds the order's (as commerce reads it).
-		if err := s.db.QueryRow(ctx, `SELECT `+s.db.SumMinor("CASE WHEN r.full_refund = 1 THEN COALESCE(o.revenue_minor, 0) ELSE r.amount_minor END")+`
+		if err := s.db.QueryRow(ctx, `SELECT `+s.db.SumMinor(commerce.RefundAmountSQL("r", "o"))+`
 			FROM refunds r LEFT JOIN orders o ON o.order_id = r.order_id
-			WHERE r.ts >= ? AND r.ts < ? AND (CASE WHEN r.full_refund = 1 THEN COALESCE(o.currency, '') ELSE r.currency END) = ?`, x.from, x.to, cur).Scan(&x.t.refunds); err != nil {
+			WHERE r.ts >= ? AND r.ts < ? AND `+commerce.RefundCurrencySQL("r", "o")+` = ?`, x.from, x.to, cur).Scan(&x.t.refunds); err != nil {
 			return nil, fmt.Errorf("sum refunds: %w", err)
 		}
 		if err := s.db.QueryRow(ctx, `SELECT `+s.db.SumMinor("amount_minor")+` FROM spend WHERE day >= ? AND day < ? AND currency = ?`, x.r.FromDay(), x.r.ToDay(), cur).Scan(&x.t.spend); err != nil {
