@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/omniroi/omniroi/internal/attribution"
 	"github.com/omniroi/omniroi/internal/mix"
@@ -77,6 +78,9 @@ current spend they are compared with. docs/budget.md has the model and the JSON 
 		units := mix.Units{Currency: series.Currency, Money: series.Money}
 		units.Format = func(v float64) string { return formatBudgetMoney(v, series.Currency) }
 		opt.Money = units.Format
+		if len(opt.Calibrations) == 0 {
+			opt.Calibrations = in.stored
+		}
 		model, err := mix.Fit(ctx, series.Data, opt)
 		if err != nil {
 			return err
@@ -101,6 +105,9 @@ type budgetInput struct {
 	input, date, target, spend, controls *string
 	from, to, format, granularity        *string
 	uncertainty, calibration             *string
+	// stored are the store's finished ad-channel tests as calibrations (without --input);
+	// they calibrate the fit unless --calibration names a file.
+	stored []mix.Calibration
 }
 
 func (b *budgetInput) register(fs *flag.FlagSet) {
@@ -172,7 +179,18 @@ func (b *budgetInput) load(ctx context.Context, sf *StoreFlags) (mix.Series, err
 			return mix.Series{}, err
 		}
 		defer db.Close()
-		return mix.LoadStore(ctx, db, mix.StoreOptions{Target: *b.target, From: from, To: to})
+		series, err := mix.LoadStore(ctx, db, mix.StoreOptions{Target: *b.target, From: from, To: to})
+		if err != nil {
+			return series, err
+		}
+		// The same calibrations the dashboard's and the API's model use (mix.Service).
+		cals, notes, err := mix.StoredCalibrations(ctx, db, time.Now(), series.Data.Channels)
+		if err != nil {
+			return series, err
+		}
+		b.stored = cals
+		series.Notes = append(series.Notes, notes...)
+		return series, nil
 	}
 	if *b.target == "" || *b.spend == "" {
 		return mix.Series{}, errors.New("--input needs --target COL and --spend COL,COL,...")

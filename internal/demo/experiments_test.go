@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/omniroi/omniroi/internal/experiment"
+	"github.com/omniroi/omniroi/internal/mix"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/store/storetest"
 )
@@ -155,6 +156,25 @@ func TestExperimentsRecovered(t *testing.T) {
 		}
 		if len(cals) != 1 || cals[0].Channel != SwitchbackChannel || cals[0].Experiment != SwitchbackName {
 			t.Errorf("calibrations: %+v", cals)
+		}
+		// The budget model (the dashboard's and the API's service) is calibrated with the
+		// switchback and says so for that channel only.
+		_, m, err := mix.NewService(db).Model(ctx, mix.StoreOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		backed := 0
+		for _, c := range m.Channels {
+			if c.Calibration == nil {
+				continue
+			}
+			backed++
+			if c.Channel != SwitchbackChannel || c.Calibration.Experiment != SwitchbackName || c.Calibration.Low < 0 || c.Calibration.High < c.Calibration.ROAS {
+				t.Errorf("channel %s calibrated with %+v", c.Channel, *c.Calibration)
+			}
+		}
+		if backed != 1 {
+			t.Errorf("%d channels backed by an experiment, want 1 (%s)", backed, SwitchbackChannel)
 		}
 	})
 }

@@ -15,12 +15,12 @@ import (
 // minutes, so they run only when asked:
 //
 //	go test ./internal/mix -run TestExperiment -v -args -experiment
-var experiment = flag.Bool("experiment", false, "run the measurements behind the budget model's choices")
+var runMeasurements = flag.Bool("experiment", false, "run the measurements behind the budget model's choices")
 
 // TestExperimentUncertainty compares the interval methods on synthetic data with known
 // answers: the share of true ROAS inside the 80 % intervals and the CPU time per fit.
 func TestExperimentUncertainty(t *testing.T) {
-	if !*experiment {
+	if !*runMeasurements {
 		t.Skip("run with -args -experiment")
 	}
 	const sims = 20
@@ -50,7 +50,7 @@ func TestExperimentUncertainty(t *testing.T) {
 // a channel's change it subtracts) on synthetic data: the plan's true gain as a share of
 // the best possible gain (the true response curves), summed over datasets, and the worst.
 func TestExperimentCaution(t *testing.T) {
-	if !*experiment {
+	if !*runMeasurements {
 		t.Skip("run with -args -experiment")
 	}
 	const sims = 10

@@ -66,6 +66,9 @@ type ChannelEffect struct {
 	HalfLifeDays   float64
 	HalfSaturation float64
 	Shape          float64
+	// Calibration is the experiment result the fit was given for the channel, nil when
+	// none: a channel "backed by an experiment".
+	Calibration *Calibration
 }
 
 // Warning is a finding about the data or the fit, in plain words.
@@ -314,6 +317,14 @@ func Fit(ctx context.Context, d Data, o Options) (*Model, error) {
 	}
 	f.summarise(e, o)
 	f.warn(e, &d, o)
+	for i := range f.Channels {
+		for _, c := range o.Calibrations {
+			if c.Channel == f.Channels[i].Channel {
+				cc := c
+				f.Channels[i].Calibration = &cc
+			}
+		}
+	}
 	f.Elapsed = time.Since(t0)
 	return f, nil
 }

@@ -79,6 +79,8 @@ type Calibration struct {
 	Level     float64 `json:"level,omitempty"`
 	StartDate string  `json:"start_date,omitempty"` // informative: when the test ran
 	EndDate   string  `json:"end_date,omitempty"`
+	// Experiment names the stored test the result comes from (informative).
+	Experiment string `json:"experiment,omitempty"`
 }
 
 func logit(p float64) float64 { return math.Log(p / (1 - p)) }

@@ -50,6 +50,9 @@ type FitChannelOut struct {
 	Identifiable     bool    `json:"identifiable"`
 	HalfLifeDays     float64 `json:"carryover_half_life_days"`
 	HalfSaturation   float64 `json:"half_saturation_spend_per_period"`
+	// Calibration is the experiment result the channel's effect was calibrated with
+	// (null when none): the channel is backed by an experiment.
+	Calibration *Calibration `json:"calibration"`
 }
 
 // FitStats is how well the model fits.
@@ -189,6 +192,7 @@ func (m *Model) Report(target string, u Units) FitReport {
 			MarginalROAS: ratio(c.MarginalROAS), MarginalLow: ratio(c.MarginalLow), MarginalHigh: ratio(c.MarginalHigh),
 			ShareOfMedia: ratio(c.ShareOfMedia), Identifiable: c.Identifiable,
 			HalfLifeDays: math.Round(finite(c.HalfLifeDays)*10) / 10, HalfSaturation: u.money(c.HalfSaturation),
+			Calibration: c.Calibration,
 		})
 	}
 	for _, w := range m.Warnings {

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/experiment"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/value"
 )
@@ -63,7 +64,12 @@ func (s *Service) Model(ctx context.Context, o StoreOptions) (Series, *Model, er
 	if err != nil {
 		return Series{}, nil, err
 	}
-	key := fmt.Sprintf("%s|%s|%s|%s", o.Target, civil(o.From), civil(o.To), st)
+	// Finished ad-channel tests calibrate the model: a new result is a new model.
+	stored, err := experiment.Calibrations(ctx, s.db, s.now())
+	if err != nil {
+		return Series{}, nil, err
+	}
+	key := fmt.Sprintf("%s|%s|%s|%s|%v", o.Target, civil(o.From), civil(o.To), st, stored)
 	s.mu.Lock()
 	e, hit := s.cache[key]
 	if !hit {
@@ -90,7 +96,17 @@ func (s *Service) Model(ctx context.Context, o StoreOptions) (Series, *Model, er
 	o.Now = s.now()
 	e.series, e.err = LoadStore(fctx, s.db, o)
 	if e.err == nil {
-		e.model, e.err = Fit(fctx, e.series.Data, Options{Money: UnitsOf(e.series).FormatMoney})
+		var cals []Calibration
+		var notes []string
+		cals, notes, e.err = StoredCalibrations(fctx, s.db, o.Now, e.series.Data.Channels)
+		if e.err == nil {
+			e.model, e.err = Fit(fctx, e.series.Data, Options{Money: UnitsOf(e.series).FormatMoney, Calibrations: cals})
+		}
+		if e.err == nil {
+			for _, n := range notes {
+				e.model.Warnings = append(e.model.Warnings, Warning{Code: "calibration_unused", Message: n})
+			}
+		}
 	}
 	if e.err != nil {
 		s.mu.Lock()

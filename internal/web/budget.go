@@ -168,6 +168,16 @@ func (s *server) budgetPage(w http.ResponseWriter, r *http.Request) error {
 		if !c.Identifiable {
 			note = "not identifiable: the data cannot tell"
 		}
+		if cal := c.Calibration; cal != nil {
+			backed := fmt.Sprintf("backed by an experiment: %s measured a return of %s (%s – %s)", cal.Experiment, fmtRatio(cal.ROAS), fmtRatio(cal.Low), fmtRatio(cal.High))
+			if cal.Experiment == "" {
+				backed = fmt.Sprintf("backed by an experiment: a return of %s (%s – %s)", fmtRatio(cal.ROAS), fmtRatio(cal.Low), fmtRatio(cal.High))
+			}
+			if note != "" {
+				note += "; "
+			}
+			note += backed
+		}
 		et.Rows = append(et.Rows, []Cell{txt(c.Channel), moneyCell(c.Spend, cur), targetCell(c.Contribution, units, cur),
 			txt(tv(c.ContributionLow) + " – " + tv(c.ContributionHigh)), ratioValue(c.ROAS),
 			txt(fmtRatio(c.ROASLow) + " – " + fmtRatio(c.ROASHigh)), ratioValue(c.MarginalROAS), txt(credit[c.Channel]), txt(note)})
