@@ -330,3 +330,40 @@ func TestHolidays(t *testing.T) {
 		t.Errorf("%v", got)
 	}
 }
+
+// TestCalibrationMovesPlan: an experiment that measured a channel's return well above the
+// model's own estimate moves budget toward that channel, and one that measured it near zero
+// moves budget away from it: a measured lift changes the recommendation, not only the
+// channel's estimate.
+func TestCalibrationMovesPlan(t *testing.T) {
+	d, _ := Synthetic(11, 240, 3)
+	recommended := func(cals []Calibration) (map[string]float64, *Model) {
+		m, err := Fit(context.Background(), d, Options{Calibrations: cals})
+		if err != nil {
+			t.Fatal(err)
+		}
+		zero := 0.0
+		p, err := m.Plan(PlanOptions{RiskAversion: &zero})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]float64{}
+		for _, c := range p.Channels {
+			out[c.Channel] = c.Recommended
+		}
+		return out, m
+	}
+	base, m := recommended(nil)
+	ch := m.Channels[0]
+	high := ch.ROAS * 3
+	up, _ := recommended([]Calibration{{Channel: ch.Channel, ROAS: high, Low: high * 0.9, High: high * 1.1}})
+	down, _ := recommended([]Calibration{{Channel: ch.Channel, ROAS: 0.02, Low: 0, High: 0.05}})
+	t.Logf("%s: estimate %.2f; recommended spend without a test %.0f, after a test at %.2f %.0f, after a test near 0 %.0f",
+		ch.Channel, ch.ROAS, base[ch.Channel], high, up[ch.Channel], down[ch.Channel])
+	if !(up[ch.Channel] > base[ch.Channel]) {
+		t.Errorf("a test measuring %s at %.2f (model %.2f) did not raise its recommended spend: %.0f → %.0f", ch.Channel, high, ch.ROAS, base[ch.Channel], up[ch.Channel])
+	}
+	if !(down[ch.Channel] < base[ch.Channel]) {
+		t.Errorf("a test measuring %s near zero did not lower its recommended spend: %.0f → %.0f", ch.Channel, base[ch.Channel], down[ch.Channel])
+	}
+}
