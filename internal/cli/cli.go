@@ -88,6 +88,11 @@ func Run(ctx context.Context, env *Env, args []string) int {
 		printHelp(env.Stderr)
 		return 2
 	}
+	if len(args) == 2 && (args[1] == "-h" || args[1] == "--help" || args[1] == "help") {
+		// A command's help, commands with subcommands included: asked for, so exit 0.
+		fmt.Fprintln(env.Stdout, usageText(c))
+		return 0
+	}
 	err := c.Run(ctx, env, args[1:])
 	switch {
 	case err == nil:
