@@ -21,3 +21,20 @@ func TestEveryHelpExitsZero(t *testing.T) {
 		}
 	}
 }
+
+// TestStatsFormats: stats prints a table, CSV or JSON like the other reports, and refuses
+// another format by name.
+func TestStatsFormats(t *testing.T) {
+	data := t.TempDir()
+	code, out, errs := runCLI(t, "stats", "--format", "csv", "--data", data)
+	if code != 0 || !strings.HasPrefix(out, "measure,count\nevents,0\n") {
+		t.Errorf("csv: %d %q %s", code, out, errs)
+	}
+	code, out, _ = runCLI(t, "stats", "--format", "json", "--data", data)
+	if code != 0 || !strings.Contains(out, `"events": 0`) {
+		t.Errorf("json: %d %q", code, out)
+	}
+	if code, _, errs = runCLI(t, "stats", "--format", "xml", "--data", data); code == 0 || !strings.Contains(errs, "want table, csv or json") {
+		t.Errorf("xml: %d %s", code, errs)
+	}
+}
