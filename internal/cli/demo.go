@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -69,6 +70,14 @@ business, its channels and how the ground truth is computed.`,
 				return fmt.Errorf("--end %q: want YYYY-MM-DD: %w", *endFlag, err)
 			}
 			end = t
+		}
+		if !*noServe {
+			// Serving comes after minutes of loading: a busy address is said now, not then.
+			ln, err := net.Listen("tcp", *addr)
+			if err != nil {
+				return fmt.Errorf("--addr %s cannot be served (%v): stop what listens there, pass another --addr (e.g. 127.0.0.1:8081), or --no-serve", *addr, err)
+			}
+			ln.Close()
 		}
 		if *reset {
 			if err := resetDemo(sf); err != nil {

@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -36,5 +39,22 @@ func TestStatsFormats(t *testing.T) {
 	}
 	if code, _, errs = runCLI(t, "stats", "--format", "xml", "--data", data); code == 0 || !strings.Contains(errs, "want table, csv or json") {
 		t.Errorf("xml: %d %s", code, errs)
+	}
+}
+
+// TestDemoChecksPortFirst: a demo whose --addr is taken says so before loading anything.
+func TestDemoChecksPortFirst(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	data := t.TempDir()
+	code, _, errs := runCLI(t, "demo", "--customers", "50", "--journey-days", "0", "--addr", ln.Addr().String(), "--data", data)
+	if code == 0 || !strings.Contains(errs, "cannot be served") || strings.Contains(errs, "Building") {
+		t.Fatalf("demo on a taken address: exit %d\n%s", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(data, "omniroi.db")); err == nil {
+		t.Error("the demo opened a store before checking its address")
 	}
 }
