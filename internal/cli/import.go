@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/omniroi/omniroi/internal/identity"
 	"github.com/omniroi/omniroi/internal/importer"
 )
 
@@ -75,12 +76,30 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 	} else {
 		rep, err = importer.ImportFile(ctx, db, pos[1], opt)
 	}
+	// Events, orders and customers are events: without a running server nothing would turn
+	// them into customers, orders and reports until the next `serve` or `rebuild`, so the
+	// import processes them now, or says in one line who will.
+	processed, procNote := "", ""
+	if err == nil && rep.Imported > 0 && (opt.Kind == importer.KindEvents || opt.Kind == importer.KindOrders || opt.Kind == importer.KindCustomers) {
+		perr := identity.NewProcessor(db, identity.Options{}).CatchUp(ctx)
+		switch {
+		case perr == nil:
+			processed = "now"
+			procNote = "processed: customers, orders and reports include the new events"
+		case errors.Is(perr, identity.ErrLeaseHeld):
+			processed = "by the running server"
+			procNote = "the running server (omniroi serve) processes the new events in the background"
+		default:
+			return fmt.Errorf("imported, but processing the new events failed (omniroi rebuild retries): %w", perr)
+		}
+	}
 	if sf.JSON {
 		out := struct {
 			importer.Report
-			OK    bool   `json:"ok"`
-			Error string `json:"error,omitempty"`
-		}{Report: rep, OK: err == nil}
+			OK        bool   `json:"ok"`
+			Error     string `json:"error,omitempty"`
+			Processed string `json:"processed,omitempty"` // "now", "by the running server", or "" (nothing to process)
+		}{Report: rep, OK: err == nil, Processed: processed}
 		if err != nil {
 			out.Error = err.Error()
 		}
@@ -106,6 +125,9 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 		}
 	}
 	fmt.Fprintln(env.Stdout)
+	if procNote != "" {
+		fmt.Fprintln(env.Stdout, procNote)
+	}
 	if rep.Rejected > 0 {
 		printRowErrors(env, rep)
 	}

@@ -58,3 +58,22 @@ func TestDemoChecksPortFirst(t *testing.T) {
 		t.Error("the demo opened a store before checking its address")
 	}
 }
+
+// TestImportProcesses: without a running server, an import of orders brings the derived
+// data up to date and says so; the same file again imports nothing and processes nothing.
+func TestImportProcesses(t *testing.T) {
+	data := t.TempDir()
+	file := filepath.Join("..", "importer", "testdata", "orders.csv")
+	code, out, errs := runCLI(t, "import", "orders", file, "--data", data)
+	if code != 0 || !strings.Contains(out, "processed: customers, orders and reports include the new events") {
+		t.Fatalf("import: %d %q %s", code, out, errs)
+	}
+	code, out, _ = runCLI(t, "stats", "--format", "csv", "--data", data)
+	if code != 0 || !strings.Contains(out, "\norders,5\n") || !strings.Contains(out, "\nprocessor lag (events),0\n") {
+		t.Errorf("after the import: %q", out)
+	}
+	code, out, _ = runCLI(t, "import", "orders", file, "--json", "--data", data)
+	if code != 0 || strings.Contains(out, `"processed"`) {
+		t.Errorf("the same file again: %d %s", code, out)
+	}
+}
