@@ -151,12 +151,18 @@ func TestBrowserExperiments(t *testing.T) {
 	if st, v := text(`#exp-status`), text(`#exp-verdict`); st != "running" || !strings.Contains(v, "not enough data yet") {
 		t.Errorf("after start: status %q, verdict %q", st, v)
 	}
+	// The confirmation box is required: without it the form does not submit.
+	valid, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`document.querySelector('#exp-stop').form.checkValidity()`))
+	if err != nil {
+		t.Fatalf("stop form: %v", err)
+	}
+	if valid {
+		t.Error("the stop form submits without its confirmation")
+	}
+	// Ticked and submitted by script: the submit navigates away, and chromedp's Click may
+	// still be reading the node after the page has gone ("Could not find node").
 	err = chromedp.Do(bctx,
-		chromedp.Click(chromedp.CSS(`#exp-stop`)), // the confirmation box is required: nothing happens
-		chromedp.Click(chromedp.CSS(`input[name=confirm]`)),
-		// The submit navigates away: a script click returns at once, where chromedp's Click
-		// may still be reading the node after the page has gone.
-		chromedp.Evaluate[chromedp.Void](`document.querySelector('#exp-stop').click(), 1`),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('input[name=confirm]').checked = true, document.querySelector('#exp-stop').click(), 1`),
 		chromedp.WaitNotPresent(chromedp.CSS(`#exp-stop`)),
 	)
 	if err != nil {
