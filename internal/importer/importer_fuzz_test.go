@@ -239,5 +239,7 @@ func FuzzImportSpend(f *testing.F) {
 	f.Add([]byte(`{"date":"2024-05-01","channel":"Email","amount":"3.50","currency":"eur","clicks":"1,200"}`+"\n"), uint8(1))
 	// A range of centuries made a row per day: minutes and gigabytes for one line.
 	f.Add([]byte("Reporting starts,Reporting ends,Campaign name,Impressions,Amount spent (EUR),Link clicks\n1000-03-01,9999-03-03,Fr,30000,100.00,300\n"), uint8(3))
+	// A negative click count passed as a count.
+	f.Add([]byte("day,channel,amount,currency,clicks\n0000-01-01,Paid Search,0,EUR,-1\n"), uint8(0))
 	fuzzImport(f, spendModes)
 }

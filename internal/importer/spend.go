@@ -290,6 +290,9 @@ func (c *spendConverter) add(r *row, emit func(*unit)) bool {
 		if err != nil {
 			return fail(rowErr(r, col, "%v", err))
 		}
+		if n < 0 {
+			return fail(rowErr(r, col, "%q is negative: impressions and clicks are counts", v))
+		}
 		counts[i] = n
 	}
 
