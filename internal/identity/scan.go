@@ -2,6 +2,8 @@ package identity
 
 import (
 	"encoding/json"
+
+	"github.com/omniroi/omniroi/internal/jsonscan"
 )
 
 // decodeBody fills f from an event body as json.Unmarshal would, without decoding (or
@@ -91,13 +93,13 @@ func foldEq(key []byte, name string) bool {
 // false when b is not a plain object, a key has an escape or a non-ASCII byte, or fn
 // returns false.
 func scanObject(b []byte, fn func(key, val []byte) bool) bool {
-	i := skipWS(b, 0)
+	i := jsonscan.SkipWS(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return false
 	}
-	i = skipWS(b, i+1)
+	i = jsonscan.SkipWS(b, i+1)
 	if i < len(b) && b[i] == '}' {
-		return skipWS(b, i+1) == len(b)
+		return jsonscan.SkipWS(b, i+1) == len(b)
 	}
 	for {
 		if i >= len(b) || b[i] != '"' {
@@ -113,80 +115,25 @@ func scanObject(b []byte, fn func(key, val []byte) bool) bool {
 			return false
 		}
 		key := b[k0:i]
-		i = skipWS(b, i+1)
+		i = jsonscan.SkipWS(b, i+1)
 		if i >= len(b) || b[i] != ':' {
 			return false
 		}
-		v0 := skipWS(b, i+1)
-		v1 := skipValue(b, v0)
+		v0 := jsonscan.SkipWS(b, i+1)
+		v1 := jsonscan.SkipValue(b, v0)
 		if v1 < 0 || !fn(key, b[v0:v1:v1]) {
 			return false
 		}
-		i = skipWS(b, v1)
+		i = jsonscan.SkipWS(b, v1)
 		if i >= len(b) {
 			return false
 		}
 		if b[i] == '}' {
-			return skipWS(b, i+1) == len(b)
+			return jsonscan.SkipWS(b, i+1) == len(b)
 		}
 		if b[i] != ',' {
 			return false
 		}
-		i = skipWS(b, i+1)
-	}
-}
-
-func skipWS(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// skipValue returns the index just past the JSON value starting at b[i], or -1.
-func skipValue(b []byte, i int) int {
-	if i >= len(b) {
-		return -1
-	}
-	switch c := b[i]; {
-	case c == '"':
-		for i++; i < len(b); i++ {
-			switch b[i] {
-			case '\\':
-				i++
-			case '"':
-				return i + 1
-			}
-		}
-		return -1
-	case c == '{' || c == '[':
-		depth := 0
-		for ; i < len(b); i++ {
-			switch b[i] {
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			case '"':
-				j := skipValue(b, i)
-				if j < 0 {
-					return -1
-				}
-				i = j - 1
-			}
-		}
-		return -1
-	default: // number, true, false, null
-		j := i
-		for j < len(b) && (b[j] == '-' || b[j] == '+' || b[j] == '.' || b[j] >= '0' && b[j] <= '9' || b[j] >= 'a' && b[j] <= 'z' || b[j] == 'E') {
-			j++
-		}
-		if j == i {
-			return -1
-		}
-		return j
+		i = jsonscan.SkipWS(b, i+1)
 	}
 }

@@ -3,6 +3,8 @@ package consent
 import (
 	"encoding/json"
 	"strings"
+
+	"github.com/omniroi/omniroi/internal/jsonscan"
 )
 
 // Member returns the raw value of key in the JSON object obj, or nil. Keys match as
@@ -11,11 +13,11 @@ import (
 // is what makes the collection gate cheap for events that carry consent or contact data.
 // Input that is not an object gives nil.
 func Member(obj []byte, key string) []byte {
-	i := ws(obj, 0)
+	i := jsonscan.SkipWS(obj, 0)
 	if i >= len(obj) || obj[i] != '{' {
 		return nil
 	}
-	i = ws(obj, i+1)
+	i = jsonscan.SkipWS(obj, i+1)
 	var found []byte
 	if i < len(obj) && obj[i] == '}' {
 		return nil
@@ -24,7 +26,7 @@ func Member(obj []byte, key string) []byte {
 		if obj[i] != '"' {
 			return nil
 		}
-		end := skip(obj, i)
+		end := jsonscan.SkipValue(obj, i)
 		if end < 0 {
 			return nil
 		}
@@ -37,79 +39,24 @@ func Member(obj []byte, key string) []byte {
 			}
 			match = strings.EqualFold(ks, key)
 		}
-		i = ws(obj, end)
+		i = jsonscan.SkipWS(obj, end)
 		if i >= len(obj) || obj[i] != ':' {
 			return nil
 		}
-		v0 := ws(obj, i+1)
-		v1 := skip(obj, v0)
+		v0 := jsonscan.SkipWS(obj, i+1)
+		v1 := jsonscan.SkipValue(obj, v0)
 		if v1 < 0 {
 			return nil
 		}
 		if match {
 			found = obj[v0:v1]
 		}
-		i = ws(obj, v1)
+		i = jsonscan.SkipWS(obj, v1)
 		if i < len(obj) && obj[i] == ',' {
-			i = ws(obj, i+1)
+			i = jsonscan.SkipWS(obj, i+1)
 			continue
 		}
 		break
 	}
 	return found
-}
-
-func ws(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// skip returns the index just past the JSON value at b[i], or -1.
-func skip(b []byte, i int) int {
-	if i >= len(b) {
-		return -1
-	}
-	switch c := b[i]; {
-	case c == '"':
-		for i++; i < len(b); i++ {
-			switch b[i] {
-			case '\\':
-				i++
-			case '"':
-				return i + 1
-			}
-		}
-		return -1
-	case c == '{' || c == '[':
-		depth := 0
-		for ; i < len(b); i++ {
-			switch b[i] {
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			case '"':
-				j := skip(b, i)
-				if j < 0 {
-					return -1
-				}
-				i = j - 1
-			}
-		}
-		return -1
-	default:
-		j := i
-		for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\n' && b[j] != '\t' && b[j] != '\r' {
-			j++
-		}
-		if j == i {
-			return -1
-		}
-		return j
-	}
 }
