@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/omniroi/omniroi/internal/demo"
+	"github.com/omniroi/omniroi/internal/money"
 	"github.com/omniroi/omniroi/internal/server"
 )
 
@@ -149,7 +150,7 @@ func benchDashboard(ctx context.Context, env *Env, c *Command, args []string) er
 		return err
 	}
 	if !sf.JSON {
-		fmt.Fprintf(env.Stderr, "measuring %d pages on %s customers, %s events (load %.1f)...\n", len(pages), thousands(res.Customers), thousands(res.Events), res.LoadStart)
+		fmt.Fprintf(env.Stderr, "measuring %d pages on %s customers, %s events (load %.1f)...\n", len(pages), money.Count(res.Customers), money.Count(res.Events), res.LoadStart)
 	}
 	for _, p := range pages {
 		pb, err := benchPage(ctx, sf, p, *warm, *settle, *within)
@@ -177,7 +178,7 @@ func printDashboardBench(w io.Writer, res *DashboardBench) {
 	if where == "" {
 		where = "postgres"
 	}
-	fmt.Fprintf(w, "dashboard on %s customers, %s events (%s %s)", thousands(res.Customers), thousands(res.Events), res.Store, where)
+	fmt.Fprintf(w, "dashboard on %s customers, %s events (%s %s)", money.Count(res.Customers), money.Count(res.Events), res.Store, where)
 	if res.Built {
 		fmt.Fprintf(w, ", demo built in %.0f s", res.BuildSecs)
 	}
@@ -238,7 +239,7 @@ func ensureDemo(ctx context.Context, env *Env, sf *StoreFlags, customers int, se
 		return false, 0, err
 	}
 	if !sf.JSON {
-		fmt.Fprintf(env.Stderr, "building the demo with %s customers (omniroi demo --no-serve)...\n", thousands(int64(customers)))
+		fmt.Fprintf(env.Stderr, "building the demo with %s customers (omniroi demo --no-serve)...\n", money.Count(int64(customers)))
 	}
 	args := []string{"--no-serve", "--json", "--customers", strconv.Itoa(customers), "--seed", strconv.FormatInt(seed, 10)}
 	if sf.DB != "" {

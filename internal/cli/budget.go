@@ -247,8 +247,6 @@ func parseBudgetAmount(s string) (float64, error) {
 	return v, nil
 }
 
-var budgetSymbols = map[string]string{"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "INR": "₹", "CNY": "¥", "KRW": "₩"}
-
 // formatBudgetMoney writes an amount with the currency's real minor unit and thousands
 // separators: €1,234.50, ¥1,235, 1,234.500 KWD; without a currency, a plain 1,234.50.
 func formatBudgetMoney(v float64, currency string) string {
@@ -256,33 +254,8 @@ func formatBudgetMoney(v float64, currency string) string {
 	if currency != "" {
 		exp = money.Exponent(currency)
 	}
-	minor := int64(math.Round(v * math.Pow10(exp)))
-	neg := minor < 0
-	if neg {
-		minor = -minor
-	}
-	s := money.Format(minor, currency) // "" prints two decimals
-	intPart, frac, hasFrac := strings.Cut(s, ".")
-	var b strings.Builder
-	for i, r := range intPart {
-		if i > 0 && (len(intPart)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	out := b.String()
-	if hasFrac {
-		out += "." + frac
-	}
-	if sym, ok := budgetSymbols[currency]; ok {
-		out = sym + out
-	} else if currency != "" {
-		out += " " + currency
-	}
-	if neg {
-		out = "-" + out
-	}
-	return out
+	s := money.Display(int64(math.Round(v*math.Pow10(exp))), currency)
+	return strings.Replace(s, money.Minus, "-", 1)
 }
 
 func budgetTarget(v float64, u mix.Units) string {

@@ -191,16 +191,16 @@ func printDemo(env *Env, rep *demo.LoadReport, sf StoreFlags, notes []string) {
 	w := env.Stdout
 	s := rep.Summary
 	eur := func(minor int64) string { return "EUR " + money.Format(minor, "EUR") }
-	fmt.Fprintf(w, "Crumb & Co. demo loaded: seed %d, %s people, %s to %s\n", s.Seed, thousands(int64(s.Customers)),
+	fmt.Fprintf(w, "Crumb & Co. demo loaded: seed %d, %s people, %s to %s\n", s.Seed, money.Count(int64(s.Customers)),
 		s.Start.Format("2006-01-02"), s.End.AddDate(0, 0, -1).Format("2006-01-02"))
 	var srcs []string
 	for _, name := range demo.Sources {
-		srcs = append(srcs, fmt.Sprintf("%s %s", name, thousands(s.BySource[name])))
+		srcs = append(srcs, fmt.Sprintf("%s %s", name, money.Count(s.BySource[name])))
 	}
-	fmt.Fprintf(w, "  events        %s posted to /v1/batch in %s batches (%s)\n", thousands(rep.EventsAccepted), thousands(rep.Batches), strings.Join(srcs, ", "))
-	fmt.Fprintf(w, "  orders        %s, %s net revenue\n", thousands(s.Orders), eur(s.Revenue))
-	fmt.Fprintf(w, "  spend         %s in %s rows (%s)\n", eur(rep.SpendMinor), thousands(int64(rep.SpendRows)), strings.Join(rep.SpendPaths, ", "))
-	fmt.Fprintf(w, "  processed     %s customers, %s orders, %s refunds\n", thousands(rep.Stats.Customers), thousands(rep.Stats.Orders), thousands(rep.Stats.Refunds))
+	fmt.Fprintf(w, "  events        %s posted to /v1/batch in %s batches (%s)\n", money.Count(rep.EventsAccepted), money.Count(rep.Batches), strings.Join(srcs, ", "))
+	fmt.Fprintf(w, "  orders        %s, %s net revenue\n", money.Count(s.Orders), eur(s.Revenue))
+	fmt.Fprintf(w, "  spend         %s in %s rows (%s)\n", eur(rep.SpendMinor), money.Count(int64(rep.SpendRows)), strings.Join(rep.SpendPaths, ", "))
+	fmt.Fprintf(w, "  processed     %s customers, %s orders, %s refunds\n", money.Count(rep.Stats.Customers), money.Count(rep.Stats.Orders), money.Count(rep.Stats.Refunds))
 	fmt.Fprintf(w, "  ground truth  %s\n", rep.GroundTruthPath)
 	gt := rep.GroundTruth
 	var chans []string
@@ -214,7 +214,7 @@ func printDemo(env *Env, rep *demo.LoadReport, sf StoreFlags, notes []string) {
 		if e.TrueROAS != nil {
 			roas = "true ROAS " + strconv.FormatFloat(*e.TrueROAS, 'f', 2, 64)
 		}
-		fmt.Fprintf(w, "    %-15s +%s orders, +%s (%s)\n", k, thousands(e.IncrementalConversions), eur(e.IncrementalRevenueMinor), roas)
+		fmt.Fprintf(w, "    %-15s +%s orders, +%s (%s)\n", k, money.Count(e.IncrementalConversions), eur(e.IncrementalRevenueMinor), roas)
 	}
 	var ph []string
 	for _, p := range rep.Phases {
@@ -229,23 +229,6 @@ func printDemo(env *Env, rep *demo.LoadReport, sf StoreFlags, notes []string) {
 	for _, n := range notes {
 		fmt.Fprintln(w, "  "+n)
 	}
-}
-
-func thousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
 }
 
 // envInt is a numeric flag's default from its OMNIROI_* variable.

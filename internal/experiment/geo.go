@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/money"
 	"gonum.org/v1/gonum/stat/distuv"
 )
 
@@ -796,7 +797,7 @@ func geoVerdict(r *GeoResult, unit string) {
 // amount writes a signed whole amount: "EUR −2,160" for a currency, "+38 orders" else.
 func amount(x float64, unit string) string {
 	n := int64(math.Round(x))
-	s := thousands(n)
+	s := money.Count(n)
 	if n >= 0 {
 		s = "+" + s
 	}

@@ -5,6 +5,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/omniroi/omniroi/internal/money"
 )
 
 // verdict turns an analysis into plain words, in this order: a sample ratio mismatch
@@ -15,7 +17,7 @@ func verdict(res *Result, arms []Arm, ci int, cm, theta, poolX float64, opt Opti
 	if res.SRMPValue.Valid() && float64(res.SRMPValue) < opt.SRMThreshold {
 		var got, want []string
 		for _, v := range res.Variants {
-			got = append(got, fmt.Sprintf("%s %s", v.Variant, thousands(v.N)))
+			got = append(got, fmt.Sprintf("%s %s", v.Variant, money.Count(v.N)))
 			want = append(want, pct(float64(v.PlannedShare), false))
 		}
 		return Verdict{Kind: VerdictSRM, Text: fmt.Sprintf(
@@ -31,7 +33,7 @@ func verdict(res *Result, arms []Arm, ci int, cm, theta, poolX float64, opt Opti
 		}
 	}
 	if minN < int64(opt.MinSample) {
-		early = append(early, fmt.Sprintf("each arm needs at least %d %s (%s has %s)", opt.MinSample, unit, minName, thousands(minN)))
+		early = append(early, fmt.Sprintf("each arm needs at least %d %s (%s has %s)", opt.MinSample, unit, minName, money.Count(minN)))
 	}
 	if opt.Days > 0 && opt.Days < float64(opt.MinDays) {
 		early = append(early, fmt.Sprintf("the test must run at least %d days (%s so far)", opt.MinDays, days(opt.Days)))
@@ -236,28 +238,10 @@ func pvalue(p float64) string {
 // about rounds a count to two significant digits with thousands separators: 1,800.
 func about(x float64) string {
 	if x < 100 {
-		return thousands(int64(math.Ceil(x)))
+		return money.Count(int64(math.Ceil(x)))
 	}
 	mag := math.Pow(10, math.Floor(math.Log10(x))-1)
-	return thousands(int64(math.Round(x/mag) * mag))
-}
-
-// thousands writes n with comma separators.
-func thousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
+	return money.Count(int64(math.Round(x/mag) * mag))
 }
 
 func days(d float64) string {

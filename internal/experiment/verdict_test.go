@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/omniroi/omniroi/internal/money"
 )
 
 // binaryArm is an arm of n units of which k converted.
@@ -142,7 +144,7 @@ func TestFormatting(t *testing.T) {
 		{pct(0.1234, true), "+12 %"}, {pct(0.03, true), "+3.0 %"}, {pct(-0.0049, true), "-0.5 %"},
 		{pct(-0.00001, true), "+0.0 %"}, {pct(0.95, false), "95 %"}, {pct(0.0996, true), "+10 %"},
 		{about(1789), "1,800"}, {about(87), "87"}, {about(123456), "120,000"},
-		{thousands(1210), "1,210"}, {thousands(-1234567), "-1,234,567"}, {thousands(999), "999"},
+		{money.Count(1210), "1,210"}, {money.Count(-1234567), "-1,234,567"}, {money.Count(999), "999"},
 		{Chance(0.99996), "> 99.9 %"}, {Chance(0.0004), "< 0.1 %"}, {Chance(0.8824), "88.2 %"},
 		{pvalue(0.00004), "< 0.0001"}, {pvalue(0.0123), "0.012"}, {pvalue(0.5), "0.50"},
 	} {

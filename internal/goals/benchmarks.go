@@ -7,6 +7,7 @@ import (
 
 	"github.com/omniroi/omniroi/internal/attribution"
 	"github.com/omniroi/omniroi/internal/commerce"
+	"github.com/omniroi/omniroi/internal/money"
 	"github.com/omniroi/omniroi/internal/store"
 )
 
@@ -72,7 +73,7 @@ func Compare(ctx context.Context, db *store.DB, from, to time.Time) ([]Compariso
 		if sent == 0 {
 			continue
 		}
-		b := fmt.Sprintf("%s marketing %s sent by journeys", groupDigits(sent), map[string]string{"email": "emails", "sms": "text messages"}[ch])
+		b := fmt.Sprintf("%s marketing %s sent by journeys", money.Count(sent), map[string]string{"email": "emails", "sms": "text messages"}[ch])
 		if opened == 0 && clicked == 0 {
 			// Not one open or click: the tracking is off (or the provider's webhooks are
 			// not connected), which a rate of 0 % would hide.
@@ -104,7 +105,7 @@ func Compare(ctx context.Context, db *store.DB, from, to time.Time) ([]Compariso
 	if sum.Sessions > 0 {
 		c := float64(online) / float64(sum.Sessions)
 		own["conversion_rate"] = &c
-		basis["conversion_rate"] = fmt.Sprintf("%s online orders over %s visits", groupDigits(online), groupDigits(sum.Sessions))
+		basis["conversion_rate"] = fmt.Sprintf("%s online orders over %s visits", money.Count(online), money.Count(sum.Sessions))
 	}
 	out := make([]Comparison, 0, len(Benchmarks))
 	for _, b := range Benchmarks {

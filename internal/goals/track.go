@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/omniroi/omniroi/internal/mix"
+	"github.com/omniroi/omniroi/internal/money"
 	"github.com/omniroi/omniroi/internal/store"
 )
 
@@ -201,7 +203,7 @@ func (st Status) amount(v float64) string {
 		return FormatMoney(v, st.Currency)
 	}
 	n := int64(math.Round(v))
-	return fmt.Sprintf("%s %s", groupDigits(n), noun(st.Metric))
+	return fmt.Sprintf("%s %s", money.Count(n), noun(st.Metric))
 }
 
 // num writes a value of the metric without its noun: "€12,400" or "412".
@@ -209,7 +211,7 @@ func (st Status) num(v float64) string {
 	if st.Money() {
 		return FormatMoney(v, st.Currency)
 	}
-	return groupDigits(int64(math.Round(v)))
+	return money.Count(int64(math.Round(v)))
 }
 
 func noun(metric string) string {
@@ -219,40 +221,11 @@ func noun(metric string) string {
 	return metric
 }
 
-var symbols = map[string]string{"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥"}
-
 // FormatMoney writes an amount in whole units of currency with its symbol (or code).
 func FormatMoney(v float64, currency string) string {
 	n := int64(math.Round(v))
-	s := groupDigits(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	if sym, ok := symbols[currency]; ok {
-		s = sym + s
-	} else if currency != "" {
-		s += " " + currency
+	if n < 0 {
+		return money.WithCurrency(money.GroupDigits(strconv.FormatUint(uint64(-n), 10)), true, currency)
 	}
-	if neg {
-		s = "−" + s
-	}
-	return s
-}
-
-func groupDigits(n int64) string {
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	raw := fmt.Sprint(n)
-	var b strings.Builder
-	for i, r := range raw {
-		if i > 0 && (len(raw)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
+	return money.WithCurrency(money.Count(n), false, currency)
 }

@@ -6,75 +6,26 @@ import (
 	"math"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/omniroi/omniroi/internal/money"
 	"github.com/omniroi/omniroi/internal/workspace"
 )
 
-// symbols are shown before amounts; other currencies get their code after the number.
-var symbols = map[string]string{"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "INR": "₹", "CNY": "¥", "KRW": "₩"}
-
 // formatMoney prints minor units with thousands separators: 123456 EUR → "€1,234.56".
-func formatMoney(minor int64, currency string) string {
-	s := money.Format(minor, currency)
-	neg := strings.HasPrefix(s, "-")
-	intPart, frac, hasFrac := strings.Cut(strings.TrimPrefix(s, "-"), ".")
-	out := groupThousands(intPart)
-	if hasFrac {
-		out += "." + frac
-	}
-	return withCurrency(out, neg, currency)
-}
+func formatMoney(minor int64, currency string) string { return money.Display(minor, currency) }
 
 // formatMoneyShort rounds to whole units for cards: "€12,346".
 func formatMoneyShort(minor int64, currency string) string {
-	p := int64(math.Pow10(money.Exponent(currency)))
-	neg := minor < 0
-	if neg {
-		minor = -minor
-	}
-	whole := (minor + p/2) / p
-	return withCurrency(groupThousands(strconv.FormatInt(whole, 10)), neg && whole != 0, currency)
-}
-
-func withCurrency(num string, neg bool, currency string) string {
-	if sym, ok := symbols[currency]; ok {
-		num = sym + num
-	} else {
-		num += " " + currency
-	}
-	if neg {
-		num = "−" + num
-	}
-	return num
-}
-
-func groupThousands(digits string) string {
-	if len(digits) <= 3 {
-		return digits
-	}
-	var b strings.Builder
-	pre := len(digits) % 3
-	if pre > 0 {
-		b.WriteString(digits[:pre])
-	}
-	for i := pre; i < len(digits); i += 3 {
-		if b.Len() > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(digits[i : i+3])
-	}
-	return b.String()
+	return money.DisplayWhole(minor, currency)
 }
 
 // formatInt prints a count with thousands separators.
 func formatInt(n int64) string {
 	if n < 0 {
-		return "−" + groupThousands(strconv.FormatInt(-n, 10))
+		return money.Minus + money.GroupDigits(strconv.FormatUint(uint64(-n), 10))
 	}
-	return groupThousands(strconv.FormatInt(n, 10))
+	return money.Count(n)
 }
 
 // change describes a value against the previous period: "+12.5%", or "" when there is
