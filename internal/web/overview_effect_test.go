@@ -242,3 +242,50 @@ func TestBestSeparated(t *testing.T) {
 		}
 	}
 }
+
+// TestOverviewEffectStates: too little history is said with what is needed (and the credit
+// view offered); while the model is fitted the section says so and the page reloads
+// itself, then the figures come.
+func TestOverviewEffectStates(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		seed(t, db) // a month of orders and spend
+		ts := newTestServer(t, db, Options{noWarm: true})
+		c, _ := ts.loggedIn(t)
+		var pj overviewEffectPage
+		_, body := get(t, c, ts.URL+"/?format=json")
+		if err := json.Unmarshal([]byte(body), &pj); err != nil {
+			t.Fatal(err)
+		}
+		if pj.Effect.State != effectNoData || !strings.Contains(pj.Effect.Message, "Not enough history") || len(pj.Tables["channel-roi"]) == 0 {
+			t.Errorf("a month of data: effect %+v", pj.Effect)
+		}
+		_, body = get(t, c, ts.URL+"/")
+		if !strings.Contains(body, `id="effect-state"`) || !strings.Contains(body, "Not enough history") || !strings.Contains(body, "credit view") {
+			t.Errorf("the default Overview does not say why there is no effect estimate")
+		}
+	})
+	db := storetest.SQLite(t)
+	seedBudget(t, db, 240)
+	ts := newTestServer(t, db, Options{noWarm: true, computeWait: time.Nanosecond})
+	c, _ := ts.loggedIn(t)
+	_, body := get(t, c, ts.URL+"/")
+	if !strings.Contains(body, "still being fitted") || !strings.Contains(body, `http-equiv="refresh"`) {
+		t.Fatalf("first request: no placeholder while the model is fitted\n%.2000s", body)
+	}
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		var pj overviewEffectPage
+		_, body := get(t, c, ts.URL+"/?format=json")
+		if err := json.Unmarshal([]byte(body), &pj); err != nil {
+			t.Fatal(err)
+		}
+		if pj.Effect.State == effectReady {
+			if len(pj.Effect.Channels) != 3 {
+				t.Errorf("channels %+v", pj.Effect.Channels)
+			}
+			break
+		}
+		if pj.Effect.State != effectComputing || time.Now().After(deadline) {
+			t.Fatalf("effect %+v", pj.Effect)
+		}
+	}
+}
