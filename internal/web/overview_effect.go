@@ -96,6 +96,13 @@ func effectVerdict(c mix.ChannelEffect) (code, words, class string) {
 	}
 }
 
+// shortVerdict is the verdict in the effects table, where the sentence above has room for
+// the probability.
+var shortVerdict = map[string]string{
+	"losing_money": "losing money", "probably_losing_money": "probably losing money", "cannot_tell": "cannot tell yet",
+	"probably_pays": "probably pays back", "pays": "pays back",
+}
+
 // bestSeparated returns the channel whose return's interval lies entirely above every
 // other channel's, or "" when the intervals overlap (or there is nothing to compare).
 func bestSeparated(chs []mix.ChannelEffect) string {
@@ -210,7 +217,7 @@ func (s *server) overviewEffect(r *http.Request, p *page, d *overviewData, show 
 			}
 		}
 		t.Rows = append(t.Rows, []Cell{txt(c.Channel), moneyCell(c.Spend, cur), moneyCell(c.Contribution, cur), txt(mf(c.ContributionLow) + " – " + mf(c.ContributionHigh)),
-			ratioValue(c.ROAS), txt(fmtRatio(c.ROASLow) + " – " + fmtRatio(c.ROASHigh)), txt(words), txt(exp)})
+			ratioValue(c.ROAS), txt(fmtRatio(c.ROASLow) + " – " + fmtRatio(c.ROASHigh)), txt(shortVerdict[code]), txt(exp)})
 	}
 	if b := bestSeparated(m.Channels); b != "" {
 		sec.Best = b
