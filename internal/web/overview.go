@@ -107,16 +107,16 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) error {
 			from = res.days[0].day
 		}
 		starts := b.buckets(from, rg.To)
-		idx := make(map[time.Time]int, len(starts))
+		idx := make(map[int64]int, len(starts)) // by instant: time.Time keys compare *Location pointers
 		labels := make([]string, len(starts))
 		for i, t := range starts {
-			idx[t] = i
+			idx[t.Unix()] = i
 			labels[i] = b.label(t)
 		}
 		rev := make([]int64, len(starts))
 		ord := make([]int64, len(starts))
 		for _, x := range res.days {
-			if i, ok := idx[b.start(x.day)]; ok {
+			if i, ok := idx[b.start(x.day).Unix()]; ok {
 				rev[i] = money.SatAdd(rev[i], x.revenue)
 				ord[i] += x.orders
 			}
