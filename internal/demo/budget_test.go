@@ -113,7 +113,12 @@ func TestBudgetModelOnDemo(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		for _, ch := range BudgetChannels {
+			cr := gt.Budget.Channels[ch]
+			t.Logf("seed %d %s truth: spend €%.0f, ROAS %.2f, marginal ROAS %.2f", seed, ch, float64(cr.SpendMinor)/100, cr.TrueROAS, cr.MarginalROAS)
+		}
 		for _, ce := range m.Channels {
+			t.Logf("seed %d %s: marginal ROAS %.2f [%.2f, %.2f], P(ROAS < 1) %.2f", seed, ce.Channel, ce.MarginalROAS, ce.MarginalLow, ce.MarginalHigh, ce.ProbBelowOne)
 			truth := gt.Channels[ce.Channel].TrueROAS
 			t.Logf("seed %d %s: ROAS %.2f [%.2f, %.2f], true %.2f", seed, ce.Channel, ce.ROAS, ce.ROASLow, ce.ROASHigh, *truth)
 			if _, budget := gt.Budget.Channels[ce.Channel]; !budget {
@@ -143,11 +148,15 @@ func TestBudgetModelOnDemo(t *testing.T) {
 			}
 			gain := gt.Budget.Value(rec) - gt.Budget.Value(nil)
 			var best float64
+			var ba map[string]float64
 			if margin > 0 {
 				gain = margin*gain + saved
-				_, best = gt.Budget.BestProfit(margin, total, lo, hi)
+				ba, best = gt.Budget.BestProfit(margin, total, lo, hi)
 			} else {
-				_, best = gt.Budget.Best(total, lo, hi)
+				ba, best = gt.Budget.Best(total, lo, hi)
+			}
+			for _, ch := range BudgetChannels {
+				t.Logf("seed %d margin %.1f %s: now €%.0f, plan €%.0f, best €%.0f", seed, margin, ch, float64(gt.Budget.Channels[ch].SpendMinor)/100, rec[ch]/100, ba[ch]/100)
 			}
 			t.Logf("seed %d margin %.1f: plan's true gain €%.0f, best possible €%.0f (%.0f %%); model expected €%.0f [%.0f, %.0f]",
 				seed, margin, gain/100, best/100, 100*gain/best, pl.ExpectedGain, pl.ExpectedGainLow, pl.ExpectedGainHigh)

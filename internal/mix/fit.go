@@ -69,6 +69,9 @@ type ChannelEffect struct {
 	// Calibration is the experiment result the fit was given for the channel, nil when
 	// none: a channel "backed by an experiment".
 	Calibration *Calibration
+	// ProbBelowOne is the share of the posterior draws in which the channel's return per
+	// unit of spend is below 1 (for a money target: it costs more than it brings back).
+	ProbBelowOne float64
 }
 
 // Warning is a finding about the data or the fit, in plain words.
@@ -527,6 +530,15 @@ func (m *Model) summarise(e *evaluator, o Options) {
 		ms := make([]float64, len(dc))
 		for i := range dc {
 			cs[i], ms[i] = dc[i][c], ds[i][c]/spend
+		}
+		below := 0
+		for _, v := range cs {
+			if v < spend {
+				below++
+			}
+		}
+		if len(cs) > 0 {
+			ce.ProbBelowOne = float64(below) / float64(len(cs))
 		}
 		sort.Float64s(cs)
 		sort.Float64s(ms)

@@ -151,7 +151,7 @@ func TestBrowserSettingsAndCoverage(t *testing.T) {
 		t.Errorf("banner: %q", b)
 	}
 	main := text(`main`)
-	if strings.Contains(main, "Best return on ad spend") {
+	if strings.Contains(main, "Most credit per unit of spend") || strings.Contains(main, "Best return per") {
 		t.Errorf("the overview names a best channel for untracked orders")
 	}
 	if !strings.Contains(text(`.cards`), "$") {

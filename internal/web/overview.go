@@ -20,12 +20,17 @@ type card struct {
 }
 
 type overviewData struct {
-	Ready     bool // the orders table exists
-	Cards     []card
-	ROI       *roiSection
-	OtherCur  int64 // orders in other currencies, left out
-	PrevLabel string
-	Bucket    string
+	Ready bool // the orders table exists
+	Cards []card
+	ROI   *roiSection
+	// View is the return-per-channel section's view: viewEffect (default) or viewCredit.
+	View       string
+	Effect     *effectSection
+	EffectHref string
+	CreditHref string
+	OtherCur   int64 // orders in other currencies, left out
+	PrevLabel  string
+	Bucket     string
 }
 
 type periodTotals struct {
@@ -102,16 +107,16 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) error {
 			from = res.days[0].day
 		}
 		starts := b.buckets(from, rg.To)
-		idx := make(map[time.Time]int, len(starts))
+		idx := make(map[int64]int, len(starts)) // by instant: time.Time keys compare *Location pointers
 		labels := make([]string, len(starts))
 		for i, t := range starts {
-			idx[t] = i
+			idx[t.Unix()] = i
 			labels[i] = b.label(t)
 		}
 		rev := make([]int64, len(starts))
 		ord := make([]int64, len(starts))
 		for _, x := range res.days {
-			if i, ok := idx[b.start(x.day)]; ok {
+			if i, ok := idx[b.start(x.day).Unix()]; ok {
 				rev[i] = money.SatAdd(rev[i], x.revenue)
 				ord[i] += x.orders
 			}
@@ -149,6 +154,16 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) error {
 			c.Table = t
 			p.addChart(c)
 		}
+	}
+	d.View = viewEffect
+	q := r.URL.Query()
+	if v := q.Get("view"); v == viewCredit || v == "" && q.Get("model") != "" {
+		d.View = viewCredit // a model asked for is a request for credit
+	}
+	d.EffectHref = p.Link("/", "view", viewEffect) + "#roi"
+	d.CreditHref = p.Link("/", "view", viewCredit) + "#roi"
+	if err := s.overviewEffect(r, p, d, d.View == viewEffect); err != nil {
+		return err
 	}
 	if err := s.overviewROI(r, p, d); err != nil {
 		return err

@@ -86,8 +86,8 @@ func (s *server) overviewROI(r *http.Request, p *page, d *overviewData) error {
 		sec.ModelErr = fmt.Sprintf("%s cannot run on this data; showing %s.", modelLabel(sec.Model), modelLabel(pc.Results[0].Model))
 		sec.Model = pc.Results[0].Model
 	}
-	if sec.Model != attribution.DefaultROIModel {
-		p.Model = sec.Model
+	if sec.Model != attribution.DefaultROIModel || d.View == viewCredit {
+		p.Model = sec.Model // the period form keeps the credit view and its model
 	}
 	for i := range sec.Models {
 		sec.Models[i].Selected = sec.Models[i].Name == sec.Model
@@ -113,7 +113,7 @@ func (s *server) overviewROI(r *http.Request, p *page, d *overviewData) error {
 	var blendedCAC float64
 	if pc.SpendTotal > 0 {
 		roas := pc.attributedTotal(sec.Model) / float64(pc.SpendTotal)
-		k := card{Label: "Return on ad spend (ROAS)", Value: fmt.Sprintf("%.2f", roas), Good: true, Note: "attributed revenue ÷ ad spend"}
+		k := card{Label: "Credited return on ad spend (" + sec.ModelLabel + ")", Value: fmt.Sprintf("%.2f", roas), Good: true, Note: "revenue attribution credits to marketing ÷ ad spend: credit, not effect"}
 		if hasPrev && prev.SpendTotal > 0 {
 			pr := prev.attributedTotal(sec.Model) / float64(prev.SpendTotal)
 			k.HasPrev, k.Prev = true, fmt.Sprintf("%.2f", pr)

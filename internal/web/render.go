@@ -66,6 +66,17 @@ type page struct {
 	// Coverage of the period's data, on ROI and attribution pages: base.html shows a
 	// banner when it is low, and ?format=json carries it as "coverage".
 	Coverage *quality.Coverage
+
+	// JSON holds extra top-level fields of ?format=json (the Overview's "effect").
+	JSON map[string]any
+}
+
+// setJSON adds a top-level field to the page's ?format=json answer.
+func (p *page) setJSON(k string, v any) {
+	if p.JSON == nil {
+		p.JSON = map[string]any{}
+	}
+	p.JSON[k] = v
 }
 
 func (s *server) newPage(r *http.Request, active, title string) *page {
@@ -220,6 +231,9 @@ func (s *server) respond(w http.ResponseWriter, r *http.Request, name string, p 
 		out["tables"] = tables
 		if p.Coverage != nil {
 			out["coverage"] = p.Coverage
+		}
+		for k, v := range p.JSON {
+			out[k] = v
 		}
 		writeJSON(w, http.StatusOK, out)
 		return nil

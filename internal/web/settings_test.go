@@ -148,8 +148,8 @@ func TestCoverageBanner(t *testing.T) {
 				t.Errorf("%s: no coverage banner", path)
 			}
 		}
-		_, page := get(t, c, ts.URL+"/")
-		if strings.Contains(page, "Best return on ad spend") || !strings.Contains(page, `id="no-best"`) {
+		_, page := get(t, c, ts.URL+"/?view=credit")
+		if strings.Contains(page, "Most credit per unit of spend") || !strings.Contains(page, `id="no-best"`) {
 			t.Errorf("the overview names a best channel on half-tracked data")
 		}
 		for _, row := range ov.Tables["channel-roi"] {
