@@ -102,16 +102,19 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) error {
 			from = res.days[0].day
 		}
 		starts := b.buckets(from, rg.To)
-		idx := make(map[time.Time]int, len(starts))
+		// Keyed by the instant, not the time.Time: the cached days carry the *time.Location
+		// of the request that computed them, and a Location loaded by a later request is
+		// another pointer, so time.Time keys would match nothing (every day €0).
+		idx := make(map[int64]int, len(starts))
 		labels := make([]string, len(starts))
 		for i, t := range starts {
-			idx[t] = i
+			idx[t.Unix()] = i
 			labels[i] = b.label(t)
 		}
 		rev := make([]int64, len(starts))
 		ord := make([]int64, len(starts))
 		for _, x := range res.days {
-			if i, ok := idx[b.start(x.day)]; ok {
+			if i, ok := idx[b.start(x.day.In(rg.Loc)).Unix()]; ok {
 				rev[i] = money.SatAdd(rev[i], x.revenue)
 				ord[i] += x.orders
 			}
