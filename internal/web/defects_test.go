@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,6 +48,54 @@ func TestDailyRevenueWithTimeZone(t *testing.T) {
 					t.Fatalf("%s, load %d: revenue per day sums to %d, want %d (the orders of the period)", tz, load, got, want)
 				}
 			}
+		}
+	})
+}
+
+// TestDefaultPeriodEndsAtData: when the data stops days before today (an export imported
+// once, the demo), the rolling periods end on the last day with data and say so, so the
+// cards compare full days with full days; custom dates stay as chosen.
+func TestDefaultPeriodEndsAtData(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		seed(t, db)
+		ts := newTestServer(t, db, Options{})
+		c, _ := ts.loggedIn(t)
+		period := func(q string) (string, string, string) {
+			t.Helper()
+			_, body := get(t, c, ts.URL+"/?format=json&"+q)
+			var ov struct {
+				Period struct{ From, To string } `json:"period"`
+				Tables map[string][]map[string]string `json:"tables"`
+			}
+			if err := json.Unmarshal([]byte(body), &ov); err != nil {
+				t.Fatalf("%v\n%.300s", err, body)
+			}
+			var sum float64
+			for _, row := range ov.Tables["revenue-over-time"] {
+				f, _ := strconv.ParseFloat(row["Revenue"], 64)
+				sum += f
+			}
+			return ov.Period.From, ov.Period.To, strconv.FormatFloat(sum, 'f', 2, 64)
+		}
+		// The fixture's last data is a refund on 30 March; "now" is 31 March: data is current.
+		if from, to, _ := period(""); from != "2026-03-02" || to != "2026-03-31" {
+			t.Fatalf("with current data the default period is %s..%s, want 2026-03-02..2026-03-31", from, to)
+		}
+		ts.advance(10 * 24 * time.Hour) // 10 April: nothing since 30 March
+		from, to, rev := period("")
+		_, want := sumOrders(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 3, 31, 0, 0, 0, 0, time.UTC))
+		if from != "2026-03-01" || to != "2026-03-30" || rev != strconv.FormatFloat(float64(want)/100, 'f', 2, 64) {
+			t.Fatalf("default period %s..%s with revenue %s; want 2026-03-01..2026-03-30 (the last 30 days with data) with %d", from, to, rev, want)
+		}
+		if from, to, _ := period("range=7d"); from != "2026-03-24" || to != "2026-03-30" {
+			t.Fatalf("last 7 days: %s..%s, want 2026-03-24..2026-03-30", from, to)
+		}
+		if from, to, _ := period("from=2026-04-01&to=2026-04-09"); from != "2026-04-01" || to != "2026-04-09" {
+			t.Fatalf("custom dates moved: %s..%s", from, to)
+		}
+		_, body := get(t, c, ts.URL+"/")
+		if !strings.Contains(body, "1 Mar 2026 – 30 Mar 2026, the last 30 days with data") || !strings.Contains(body, "recorded after 30 Mar 2026") {
+			t.Fatalf("the page does not say the period ends at the data:\n%s", body)
 		}
 	})
 }
