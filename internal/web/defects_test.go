@@ -64,7 +64,7 @@ func TestDefaultPeriodEndsAtData(t *testing.T) {
 			t.Helper()
 			_, body := get(t, c, ts.URL+"/?format=json&"+q)
 			var ov struct {
-				Period struct{ From, To string } `json:"period"`
+				Period struct{ From, To string }      `json:"period"`
 				Tables map[string][]map[string]string `json:"tables"`
 			}
 			if err := json.Unmarshal([]byte(body), &ov); err != nil {
