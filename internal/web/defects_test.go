@@ -99,3 +99,46 @@ func TestDefaultPeriodEndsAtData(t *testing.T) {
 		}
 	})
 }
+
+// TestCountsWithoutDecimals: attributed orders are counts; on the Overview's ROI table
+// and the Attribution page a whole count shows (and downloads) without ".0" or ".00".
+func TestCountsWithoutDecimals(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		seed(t, db)
+		ts := newTestServer(t, db, Options{})
+		c, _ := ts.loggedIn(t)
+		seen := 0
+		check := func(path, table string) {
+			t.Helper()
+			_, body := get(t, c, ts.URL+path+"?format=json")
+			var js struct {
+				Tables map[string][]map[string]string `json:"tables"`
+			}
+			if err := json.Unmarshal([]byte(body), &js); err != nil {
+				t.Fatalf("%s: %v\n%.300s", path, err, body)
+			}
+			for _, row := range js.Tables[table] {
+				for col, v := range row {
+					if col != "Attributed orders" && table != "conversions-by-model" || col == "Channel" {
+						continue
+					}
+					seen++
+					if strings.HasSuffix(v, ".0") || strings.HasSuffix(v, ".00") {
+						t.Errorf("%s %s: %s printed %q", path, table, col, v)
+					}
+				}
+			}
+			_, page := get(t, c, ts.URL+path)
+			for _, bad := range []string{`class="num">1.0<`, `class="num">0.0<`, `class="num">2.0<`} {
+				if strings.Contains(page, bad) {
+					t.Errorf("%s shows a count as %s", path, bad)
+				}
+			}
+		}
+		check("/", "channel-roi")
+		check("/attribution", "conversions-by-model")
+		if seen == 0 {
+			t.Fatal("no attributed orders on the pages: the test checked nothing")
+		}
+	})
+}

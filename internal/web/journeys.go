@@ -120,7 +120,7 @@ func (s *server) journeys(w http.ResponseWriter, r *http.Request) error {
 			if len(ps.Channels) > sankeySteps {
 				label += fmt.Sprintf(" (%d steps; the chart shows the last %d)", len(ps.Channels), sankeySteps)
 			}
-			st.Rows = append(st.Rows, []Cell{txt(label), floatCell(ps.Conversions, 0), amountF(ps.Value*pow10f(cur), cur)})
+			st.Rows = append(st.Rows, []Cell{txt(label), countCell(ps.Conversions), amountF(ps.Value*pow10f(cur), cur)})
 		}
 		sc := &Chart{ID: "paths", Kind: "sankey", Title: "How customers move between channels before buying (most common cross-channel paths)", Nodes: nodes, Table: st}
 		for _, k := range order {
@@ -141,7 +141,7 @@ func (s *server) journeys(w http.ResponseWriter, r *http.Request) error {
 	cols := []Col{{Label: "Path"}, {Label: "Journeys", Num: true}, {Label: "Orders", Num: true}, {Label: "Conversion rate", Num: true}, {Label: "Revenue", Num: true}}
 	row := func(ps attribution.PathStat) []Cell {
 		cr := rate(ps)
-		return []Cell{txt(ps.Key()), floatCell(ps.Conversions+ps.Nulls, 0), floatCell(ps.Conversions, 0), pctCell(&cr), amountF(ps.Value*pow10f(cur), cur)}
+		return []Cell{txt(ps.Key()), countCell(ps.Conversions + ps.Nulls), countCell(ps.Conversions), pctCell(&cr), amountF(ps.Value*pow10f(cur), cur)}
 	}
 	best := append([]attribution.PathStat(nil), sized...)
 	sort.SliceStable(best, func(i, j int) bool { return rate(best[i]) > rate(best[j]) })
@@ -160,7 +160,7 @@ func (s *server) journeys(w http.ResponseWriter, r *http.Request) error {
 		Cols: []Col{{Label: "Path"}, {Label: "Journeys without an order", Num: true}, {Label: "Orders", Num: true}, {Label: "Conversion rate", Num: true}}, Empty: "Every journey ended in an order."})
 	for _, ps := range dead[:min(pathRows, len(dead))] {
 		cr := rate(ps)
-		dt.Rows = append(dt.Rows, []Cell{txt(ps.Key()), floatCell(ps.Nulls, 0), floatCell(ps.Conversions, 0), pctCell(&cr)})
+		dt.Rows = append(dt.Rows, []Cell{txt(ps.Key()), countCell(ps.Nulls), countCell(ps.Conversions), pctCell(&cr)})
 	}
 	return s.respond(w, r, "journeys", p)
 }
