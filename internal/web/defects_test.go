@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/identity/identitytest"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/store/storetest"
 	"github.com/omniroi/omniroi/internal/workspace"
@@ -139,6 +140,54 @@ func TestCountsWithoutDecimals(t *testing.T) {
 		check("/attribution", "conversions-by-model")
 		if seen == 0 {
 			t.Fatal("no attributed orders on the pages: the test checked nothing")
+		}
+	})
+}
+
+// TestConsentTable: the customer page shows consent as rows (category, state, source,
+// when), one per permission, not the traits' JSON; omniroi's own decisions (an
+// unsubscribe link) are rows too.
+func TestConsentTable(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		seed(t, db)
+		ctx := context.Background()
+		identitytest.Load(t, db, "web shop", testNow, M{"type": "identify", "userId": "u-anna", "messageId": "consent-1",
+			"timestamp": "2026-03-12T10:00:00Z", "traits": M{"consent": M{"email": M{"marketing": true}, "sms": M{"marketing": false}}}})
+		var id int64
+		if err := db.QueryRow(ctx, `SELECT id FROM customers WHERE user_id = 'u-anna'`).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(ctx, `INSERT INTO journey_consent (customer_id, channel, purpose, granted, updated_at, source) VALUES (?, 'email', 'marketing', 0, ?, 'unsubscribe link')`,
+			id, time.Date(2026, 3, 20, 9, 0, 0, 0, time.UTC).UnixMilli()); err != nil {
+			t.Fatal(err)
+		}
+		ts := newTestServer(t, db, Options{})
+		c, _ := ts.loggedIn(t)
+		_, body := get(t, c, ts.URL+"/customers/"+strconv.FormatInt(id, 10)+"?format=json")
+		var js struct {
+			Tables map[string][]map[string]string `json:"tables"`
+		}
+		if err := json.Unmarshal([]byte(body), &js); err != nil {
+			t.Fatalf("%v\n%.300s", err, body)
+		}
+		var got []string
+		for _, r := range js.Tables["consent"] {
+			got = append(got, r["Category"]+" | "+r["State"]+" | "+r["Source"]+" | "+r["When"])
+		}
+		want := []string{
+			"email marketing | granted | source web shop | 2026-03-12 10:00",
+			"sms marketing | refused | source web shop | 2026-03-12 10:00",
+			"email marketing consent | granted | source web shop | 2026-03-09 11:00",
+			"email marketing (journeys follow this first) | refused | unsubscribe link | 2026-03-20 09:00",
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("consent rows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		_, page := get(t, c, ts.URL+"/customers/"+strconv.FormatInt(id, 10))
+		card := page[strings.Index(page, `id="consent-h"`):]
+		card = card[:strings.Index(card, "<details>")] // "All traits" lists the raw values
+		if !strings.Contains(card, "<th scope=\"col\">Category</th>") || strings.Contains(card, "{&#34;") || strings.Contains(card, `{"email"`) {
+			t.Fatalf("the consent card is not a table of words:\n%s", card)
 		}
 	})
 }
