@@ -191,3 +191,65 @@ func TestConsentTable(t *testing.T) {
 		}
 	})
 }
+
+// TestChartsOfferTheirNumbers: every chart on every page comes with its table (the
+// "Show table" toggle), and the funnel labels each stage with its count and the share
+// going on to the next stage.
+func TestChartsOfferTheirNumbers(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		seed(t, db)
+		ts := newTestServer(t, db, Options{})
+		c, _ := ts.loggedIn(t)
+		var id int64
+		if err := db.QueryRow(context.Background(), `SELECT id FROM customers WHERE user_id = 'u-anna'`).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		charts := 0
+		for _, path := range []string{"/", "/attribution", "/journeys", "/segments", "/spend", "/automations", "/budget", "/experiments", "/goals", "/customers/" + strconv.FormatInt(id, 10)} {
+			resp, page := get(t, c, ts.URL+path)
+			if resp.StatusCode != 200 {
+				t.Fatalf("%s: %d", path, resp.StatusCode)
+			}
+			boxes := strings.Split(page, `<figure class="chart-box">`)[1:]
+			for _, b := range boxes {
+				b = b[:strings.Index(b, "</figure>")]
+				charts++
+				if !strings.Contains(b, `class="table-block`) {
+					t.Errorf("%s: a chart without its table:\n%.300s", path, b)
+				}
+			}
+		}
+		if charts < 5 {
+			t.Fatalf("only %d charts on the pages: the test checked too little", charts)
+		}
+		// The funnel's labels, against its table.
+		_, page := get(t, c, ts.URL+"/journeys")
+		i := strings.Index(page, `id="funnel-data"`)
+		if i < 0 {
+			t.Fatal("no funnel on /journeys")
+		}
+		island := page[strings.Index(page[i:], ">")+i+1:]
+		island = island[:strings.Index(island, "</script>")]
+		var spec struct {
+			X      []string                   `json:"x"`
+			Labels []string                   `json:"labels"`
+			Series []struct{ Data []float64 } `json:"series"`
+		}
+		if err := json.Unmarshal([]byte(island), &spec); err != nil {
+			t.Fatalf("%v: %s", err, island)
+		}
+		if len(spec.Labels) != len(spec.X) || len(spec.X) < 2 {
+			t.Fatalf("funnel labels %q for stages %q", spec.Labels, spec.X)
+		}
+		for k, st := range spec.X {
+			n := int64(spec.Series[0].Data[k])
+			want := st + ": " + formatInt(n)
+			if k+1 < len(spec.X) && n > 0 {
+				want += " · " + fmtPct(spec.Series[0].Data[k+1]/spec.Series[0].Data[k]) + " on to the next stage"
+			}
+			if spec.Labels[k] != want {
+				t.Errorf("stage %d label %q, want %q", k, spec.Labels[k], want)
+			}
+		}
+	})
+}

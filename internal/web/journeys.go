@@ -48,11 +48,20 @@ func (s *server) journeys(w http.ResponseWriter, r *http.Request) error {
 	// Funnel with drop-off.
 	if len(pc.Funnel) > 0 && pc.Funnel[0].Customers > 0 {
 		fc := &Chart{ID: "funnel", Kind: "funnel", Title: "Customers reaching each stage"}
-		ft := &Table{ID: "funnel", Caption: "Funnel by stage", Hidden: true, Cols: []Col{{Label: "Stage"}, {Label: "Customers", Num: true}, {Label: "Of previous stage", Num: true}, {Label: "Drop-off", Num: true}, {Label: "Of first stage", Num: true}}}
+		ft := &Table{ID: "funnel", Caption: "Funnel by stage", Hidden: true, Cols: []Col{{Label: "Stage"}, {Label: "Customers", Num: true}, {Label: "Of previous stage", Num: true}, {Label: "Drop-off", Num: true}, {Label: "Of first stage", Num: true}, {Label: "On to the next stage", Num: true}}}
 		vals := []float64{}
 		for i, st := range pc.Funnel {
 			fc.X = append(fc.X, st.Stage)
 			vals = append(vals, float64(st.Customers))
+			// Each stage is labelled with its number and the share that reaches the next.
+			label, next := st.Stage+": "+formatInt(st.Customers), Cell{Text: "–"}
+			if i+1 < len(pc.Funnel) {
+				if r := ratioP(float64(pc.Funnel[i+1].Customers), float64(st.Customers)); r != nil {
+					next = pctCell(r)
+					label += " · " + next.Text + " on to the next stage"
+				}
+			}
+			fc.Labels = append(fc.Labels, label)
 			keep, drop := Cell{Text: "–"}, Cell{Text: "–"}
 			if i > 0 {
 				kp := ratioP(float64(st.Customers), float64(pc.Funnel[i-1].Customers))
@@ -62,7 +71,7 @@ func (s *server) journeys(w http.ResponseWriter, r *http.Request) error {
 					drop = pctCell(&dv)
 				}
 			}
-			ft.Rows = append(ft.Rows, []Cell{txt(st.Stage), num(st.Customers), keep, drop, pctCell(ratioP(float64(st.Customers), float64(pc.Funnel[0].Customers)))})
+			ft.Rows = append(ft.Rows, []Cell{txt(st.Stage), num(st.Customers), keep, drop, pctCell(ratioP(float64(st.Customers), float64(pc.Funnel[0].Customers))), next})
 		}
 		fc.Series = []Series{{Name: "Customers", Data: vals}}
 		fc.Table = ft
