@@ -26,6 +26,7 @@ type overviewData struct {
 	OtherCur  int64 // orders in other currencies, left out
 	PrevLabel string
 	Bucket    string
+	Setup     []setupStep // the first-run checklist, while no order is stored
 }
 
 type periodTotals struct {
@@ -45,6 +46,9 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) error {
 		return s.respond(w, r, "overview", p)
 	}
 	d.Ready = true
+	if d.Setup, err = s.firstRun(ctx, p); err != nil {
+		return err
+	}
 	if _, err := s.withCoverage(r, p); err != nil {
 		return err
 	}
