@@ -161,19 +161,24 @@ func (r Range) ToDate() string { return r.To.AddDate(0, 0, -1).Format(dateLayout
 // EndAtData moves a rolling preset (7, 30 or 90 days) back so that it ends on the day
 // of last, the latest data, when the period's last two days (today, in progress, and
 // yesterday, whose import may not have run) hold none: the data has stopped, not slowed.
-// Custom dates, "this year" and "all time" are left as chosen.
+// "All time" ends there too. Custom dates and "this year" are left as chosen.
 func (r Range) EndAtData(last time.Time) Range {
 	if last.IsZero() || r.Loc == nil {
 		return r
 	}
 	switch r.Preset {
-	case "7d", "30d", "90d":
+	case "7d", "30d", "90d", "all":
 	default:
 		return r
 	}
 	l := last.In(r.Loc)
 	end := time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, r.Loc).AddDate(0, 0, 1)
 	if !end.Before(r.To.AddDate(0, 0, -1)) {
+		return r
+	}
+	if r.Preset == "all" {
+		// All the data, not all the calendar: a chart of "all time" ends where the data does.
+		r.To, r.DataEnd = end, true
 		return r
 	}
 	days := r.Days()
@@ -186,6 +191,9 @@ func (r Range) LastDay() string { return r.To.AddDate(0, 0, -1).Format("2 Jan 20
 
 // Label describes the period in words.
 func (r Range) Label() string {
+	if r.DataEnd && r.From.IsZero() {
+		return "All time, until " + r.LastDay() + ", the last day with data"
+	}
 	if r.DataEnd {
 		return fmt.Sprintf("%s – %s, the last %d days with data", r.From.Format("2 Jan 2006"), r.To.AddDate(0, 0, -1).Format("2 Jan 2006"), r.Days())
 	}

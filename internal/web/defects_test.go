@@ -91,6 +91,9 @@ func TestDefaultPeriodEndsAtData(t *testing.T) {
 		if from, to, _ := period("range=7d"); from != "2026-03-24" || to != "2026-03-30" {
 			t.Fatalf("last 7 days: %s..%s, want 2026-03-24..2026-03-30", from, to)
 		}
+		if from, to, rev := period("range=all"); from != "" || to != "2026-03-30" || rev != strconv.FormatFloat(float64(fixtureTotal())/100, 'f', 2, 64) {
+			t.Fatalf("all time: %s..%s with %s, want until 2026-03-30 (the last day with data) with every order", from, to, rev)
+		}
 		if from, to, _ := period("from=2026-04-01&to=2026-04-09"); from != "2026-04-01" || to != "2026-04-09" {
 			t.Fatalf("custom dates moved: %s..%s", from, to)
 		}
@@ -252,4 +255,11 @@ func TestChartsOfferTheirNumbers(t *testing.T) {
 			}
 		}
 	})
+}
+
+func fixtureTotal() (minor int64) {
+	for _, o := range fixtureOrders {
+		minor += o.minor
+	}
+	return minor
 }
