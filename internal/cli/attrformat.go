@@ -45,9 +45,9 @@ func writeModelTable(w io.Writer, results []attribution.Result) error {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintf(tw, "channel\tconversions\trevenue\tshare\t\n")
 		for _, c := range r.ByChannel {
-			fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.1f%%\t\n", Clean(c.Key), c.Conversions, c.Value, 100*shareOf(c.Conversions, r.TotalConversions))
+			fmt.Fprintf(tw, "%s\t%s\t%.2f\t%.1f%%\t\n", Clean(c.Key), countStr(c.Conversions), c.Value, 100*shareOf(c.Conversions, r.TotalConversions))
 		}
-		fmt.Fprintf(tw, "total\t%.2f\t%.2f\t\t\n", r.TotalConversions, r.TotalValue)
+		fmt.Fprintf(tw, "total\t%s\t%.2f\t\t\n", countStr(r.TotalConversions), r.TotalValue)
 		if err := tw.Flush(); err != nil {
 			return fmt.Errorf("write table: %w", err)
 		}
@@ -168,6 +168,18 @@ func fmtOpt(p *float64, format string) string {
 	return fmt.Sprintf(format, *p)
 }
 
+// countStr prints a count that models may split between channels (attributed orders):
+// a whole number without decimals ("12", not "12.0"), a fraction with one ("2.5").
+func countStr(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "-"
+	}
+	if r := math.Round(v); math.Abs(v-r) < 0.05 {
+		return strconv.FormatInt(int64(r), 10)
+	}
+	return strconv.FormatFloat(v, 'f', 1, 64)
+}
+
 // minorStr prints fractional minor units in major units, rounded to the minor unit.
 func minorStr(v float64, cur string) string {
 	return money.Format(int64(math.Round(v)), cur)
@@ -215,8 +227,8 @@ func writeROITable(w io.Writer, rep attribution.ROIReport) error {
 		if ok {
 			ps, prv, pro = money.Format(pr.SpendMinor, c), minorStr(pr.RevenueMinor, c), fmtOpt(pr.ROAS, "%.2f")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.1f\t%s\t%s\t%s\t%d\t%s\t%s\t%.1f\t%.1f\t%s\t%s\t%s\t\n", Clean(r.Channel), money.Format(r.SpendMinor, c),
-			r.Conversions, minorStr(r.RevenueMinor, c), fmtOpt(r.ROAS, "%.2f"), fmtOpt(r.ROIPercent, "%.0f%%"),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%.1f\t%.1f\t%s\t%s\t%s\t\n", Clean(r.Channel), money.Format(r.SpendMinor, c),
+			countStr(r.Conversions), minorStr(r.RevenueMinor, c), fmtOpt(r.ROAS, "%.2f"), fmtOpt(r.ROIPercent, "%.0f%%"),
 			r.NewCustomers, optMinor(r.CACMinor, c), pctStr(r.ConversionRate), r.AvgTouches, r.AvgDaysToConvert, ps, prv, pro)
 	}
 	fmt.Fprintf(tw, "total\t%s\t%d\t%s\t%s\t%s\t%d\t%s\t\t%.1f\t%.1f\t%s\t%s\t%s\t\n", money.Format(cur.SpendMinor, c), cur.Conversions,
@@ -233,8 +245,8 @@ func writeROITable(w io.Writer, rep attribution.ROIReport) error {
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "channel\tcampaign\tspend\tclicks\tconversions\trevenue\tROAS\tnew cust.\tCAC\tconv. rate\t\n")
 	for _, r := range cur.Campaigns {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.1f\t%s\t%s\t%d\t%s\t%s\t\n", Clean(r.Channel), Clean(r.Campaign), money.Format(r.SpendMinor, c), r.Clicks,
-			r.Conversions, minorStr(r.RevenueMinor, c), fmtOpt(r.ROAS, "%.2f"), r.NewCustomers, optMinor(r.CACMinor, c), pctStr(r.ConversionRate))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\t\n", Clean(r.Channel), Clean(r.Campaign), money.Format(r.SpendMinor, c), r.Clicks,
+			countStr(r.Conversions), minorStr(r.RevenueMinor, c), fmtOpt(r.ROAS, "%.2f"), r.NewCustomers, optMinor(r.CACMinor, c), pctStr(r.ConversionRate))
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("roi: write table: %w", err)

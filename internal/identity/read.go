@@ -88,6 +88,15 @@ type CustomerProfile struct {
 	// ConsentSignals is the newest Consent Mode / TCF / consent category signal of their
 	// events (privacy_consent.go); nil when none carried one.
 	ConsentSignals *ConsentState `json:"consent_signals,omitempty"`
+	// TraitOrigins says, per trait, when its current value was stated and by which
+	// event (for pages that show where a consent came from).
+	TraitOrigins map[string]TraitOrigin `json:"-"`
+}
+
+// TraitOrigin is the event that set a trait's current value.
+type TraitOrigin struct {
+	At  time.Time
+	Seq int64
 }
 
 // MaxTouchpoints bounds the touchpoints a profile lists.
@@ -232,8 +241,10 @@ func Profile(ctx context.Context, db *store.DB, id int64) (CustomerProfile, erro
 		return p, fmt.Errorf("customer %d traits: %w", id, err)
 	}
 	p.Traits = make(map[string]json.RawMessage, len(tm))
+	p.TraitOrigins = make(map[string]TraitOrigin, len(tm))
 	for k, v := range tm {
 		p.Traits[k] = v.V
+		p.TraitOrigins[k] = TraitOrigin{At: time.UnixMilli(v.T).UTC(), Seq: v.S}
 	}
 	p.Unverified = UnverifiedTraits(traits)
 	if p.Groups, err = CustomerGroups(ctx, db, id); err != nil {

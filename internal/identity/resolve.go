@@ -190,11 +190,15 @@ func (p *Processor) apply(b *batch, ev *event.Event) {
 		return
 	}
 	c.events++
-	if ts < c.first {
-		c.first = ts
-	}
-	if ts > c.last {
-		c.last = ts
+	// First and last seen are the customer's own activity: a message the journey engine
+	// sent them or a trait it set is not a sign of them.
+	if !(trusted && ServerAction(ev.MessageID)) {
+		if ts < c.first {
+			c.first = ts
+		}
+		if ts > c.last {
+			c.last = ts
+		}
 	}
 	traitsChanged := false
 	for _, m := range []map[string]json.RawMessage{f.Context.Traits, personTraits} {

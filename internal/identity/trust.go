@@ -135,3 +135,19 @@ func UnverifiedTraits(traits string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// Message ids of the events omniroi writes on its own initiative rather than the
+// customer's (internal/journey builds them: "journey-" + "sent-…" for a message sent,
+// "journey-" + "profile-…" for a trait a journey step set). Opens, clicks, unsubscribes
+// and confirmations are the customer's doing and carry other ids.
+const (
+	ServerSentPrefix    = "journey-sent-"
+	ServerProfilePrefix = "journey-profile-"
+)
+
+// ServerAction reports whether an event with this message id was written by omniroi on
+// its own initiative (only meaningful for a trusted source: a public key could send any
+// id). Such events do not move a customer's first or last seen.
+func ServerAction(messageID string) bool {
+	return strings.HasPrefix(messageID, ServerSentPrefix) || strings.HasPrefix(messageID, ServerProfilePrefix)
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/omniroi/omniroi/internal/identity"
 	"github.com/omniroi/omniroi/internal/identity/identitytest"
@@ -236,4 +237,32 @@ func Equal(a, b any) bool {
 	x, _ := json.Marshal(a)
 	y, _ := json.Marshal(b)
 	return string(x) == string(y)
+}
+
+// TestLastSeenIsTheCustomersOwn: a message the journey engine sent and a trait one of its
+// steps set (trusted source, the engine's message ids) do not move "last seen"; an open
+// or a click does, and the same ids from the public key are the customer's own.
+func TestLastSeenIsTheCustomersOwn(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		sources(t, db)
+		identitytest.Load(t, db, "web", t0, M{"type": "page", "userId": "ana", "messageId": "p1", "timestamp": at(0)})
+		identitytest.Load(t, db, "backend", t0,
+			M{"type": "track", "event": "Email Sent", "userId": "ana", "messageId": identity.ServerSentPrefix + "x1", "timestamp": at(60)},
+			M{"type": "identify", "userId": "ana", "messageId": identity.ServerProfilePrefix + "x2", "timestamp": at(120), "traits": M{"vip": true}})
+		c := find(t, db, "ana")
+		if want := t0.UnixMilli(); c.LastSeen.UnixMilli() != want {
+			t.Fatalf("last seen %v after the server's own events, want the page view at %v", c.LastSeen, t0)
+		}
+		if traitValue(t, profile(t, db, c.ID), "vip") != true {
+			t.Fatal("the journey step's trait was not applied")
+		}
+		identitytest.Load(t, db, "backend", t0, M{"type": "track", "event": "Email Link Clicked", "userId": "ana", "messageId": "journey-click-1", "timestamp": at(180)})
+		if c := find(t, db, "ana"); c.LastSeen.UnixMilli() != t0.Add(180*time.Minute).UnixMilli() {
+			t.Fatalf("last seen %v, want the click", c.LastSeen)
+		}
+		identitytest.Load(t, db, "web", t0, M{"type": "track", "event": "Email Sent", "userId": "ana", "messageId": identity.ServerSentPrefix + "x3", "timestamp": at(240)})
+		if c := find(t, db, "ana"); c.LastSeen.UnixMilli() != t0.Add(240*time.Minute).UnixMilli() {
+			t.Fatalf("last seen %v: an event from the public key is not the server's", c.LastSeen)
+		}
+	})
 }

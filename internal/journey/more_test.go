@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/omniroi/omniroi/internal/identity"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -100,6 +101,27 @@ steps:
 	}
 	if json.Unmarshal([]byte(traits), &ev); len(ev.Traits["thanked"]) < 7 {
 		t.Fatalf("identify traits: %s", traits)
+	}
+	// The engine's own events carry the message ids the identity processor reads as the
+	// server's doing, so they do not move the customers' "last seen".
+	rows, err := db.Query(f.ctx, `SELECT message_id FROM events WHERE type = 'identify' OR name = 'Webhook Sent'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if !identity.ServerAction(id) {
+			t.Errorf("the engine's event %q is not marked as the server's", id)
+		}
+	}
+	if n != 25 {
+		t.Errorf("%d profile updates and webhook sends, want 25", n)
 	}
 }
 

@@ -52,6 +52,18 @@ func floatCell(v float64, prec int) Cell {
 	return Cell{Text: strconv.FormatFloat(v, 'f', prec, 64), Raw: strconv.FormatFloat(v, 'f', max(prec, 2), 64)}
 }
 
+// countCell shows a count that models may split between channels (attributed orders):
+// a whole number without decimals ("12", not "12.0"), a fraction with one ("2.5").
+func countCell(v float64) Cell {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return Cell{Text: "–"}
+	}
+	if r := math.Round(v); math.Abs(v-r) < 0.05 {
+		return Cell{Text: formatInt(int64(r)), Raw: strconv.FormatInt(int64(r), 10)}
+	}
+	return Cell{Text: strconv.FormatFloat(v, 'f', 1, 64), Raw: strconv.FormatFloat(math.Round(v*100)/100, 'f', -1, 64)}
+}
+
 // amountF shows fractional minor units (attributed revenue) rounded to whole minor units.
 func amountF(minor float64, cur string) Cell { return amount(int64(math.Round(minor)), cur) }
 
@@ -142,7 +154,7 @@ func (s *server) attributionPage(w http.ResponseWriter, r *http.Request) error {
 		for _, res := range pc.Results {
 			cr := credit(res, ch)
 			row = append(row, amountF(cr.Value*scale, cur))
-			crow = append(crow, floatCell(cr.Conversions, 1))
+			crow = append(crow, countCell(cr.Conversions))
 		}
 		t.Rows = append(t.Rows, row)
 		ct.Rows = append(ct.Rows, crow)
@@ -224,7 +236,7 @@ func (s *server) attributionPage(w http.ResponseWriter, r *http.Request) error {
 				sc.X = append(sc.X, v.Key)
 				data = append(data, round2(v.Value))
 				sh := ratioP(v.Value, tot)
-				st.Rows = append(st.Rows, []Cell{txt(v.Key), floatCell(v.Value, 1), pctCell(sh)})
+				st.Rows = append(st.Rows, []Cell{txt(v.Key), countCell(v.Value), pctCell(sh)})
 			}
 			sc.Series = []Series{{Name: "Contribution", Data: data}}
 			sc.Table = st

@@ -219,7 +219,7 @@ func (s *server) warm() {
 			return
 		}
 		loc := s.location(ctx)
-		rg, _ := ParseRange(nil, now, loc)
+		rg, _ := s.parseRange(ctx, nil, loc)
 		cur, err := s.businessCurrency(ctx)
 		if err != nil {
 			cur = defaultCurrency

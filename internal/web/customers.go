@@ -218,6 +218,13 @@ func (s *server) customer(w http.ResponseWriter, r *http.Request) error {
 	}
 	sort.Slice(d.Traits, func(i, j int) bool { return d.Traits[i].Key < d.Traits[j].Key })
 	sort.Slice(d.Consent, func(i, j int) bool { return d.Consent[i].Key < d.Consent[j].Key })
+	consentKeys := make([]string, len(d.Consent))
+	for i, c := range d.Consent {
+		consentKeys[i] = c.Key
+	}
+	if err := s.consentTable(ctx, p, prof, consentKeys, unverified); err != nil {
+		return err
+	}
 
 	it := p.addTable(&Table{ID: "identities", Caption: "Identifiers merged into this customer",
 		Cols: []Col{{Label: "Kind"}, {Label: "Value"}, {Label: "First seen"}, {Label: "Note"}}, Empty: "No identifiers."})

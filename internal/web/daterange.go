@@ -1,6 +1,8 @@
 package web
 
 import (
+	"context"
+	"database/sql"
 	"fmt"
 	"net/url"
 	"time"
@@ -16,6 +18,10 @@ type Range struct {
 	From   time.Time // first day, 00:00 local; zero for "all"
 	To     time.Time // day after the last day, 00:00 local
 	Loc    *time.Location
+	// DataEnd is set when a rolling preset ("last 30 days") was moved back to end on the
+	// last day with data: the data stops before today (an import, a demo), and a period
+	// running past it would compare half-empty days with full ones.
+	DataEnd bool
 }
 
 type preset struct{ Key, Label string }
@@ -152,8 +158,45 @@ func (r Range) FromDate() string {
 }
 func (r Range) ToDate() string { return r.To.AddDate(0, 0, -1).Format(dateLayout) }
 
+// EndAtData moves a rolling preset (7, 30 or 90 days) back so that it ends on the day
+// of last, the latest data, when the period's last two days (today, in progress, and
+// yesterday, whose import may not have run) hold none: the data has stopped, not slowed.
+// "All time" ends there too. Custom dates and "this year" are left as chosen.
+func (r Range) EndAtData(last time.Time) Range {
+	if last.IsZero() || r.Loc == nil {
+		return r
+	}
+	switch r.Preset {
+	case "7d", "30d", "90d", "all":
+	default:
+		return r
+	}
+	l := last.In(r.Loc)
+	end := time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, r.Loc).AddDate(0, 0, 1)
+	if !end.Before(r.To.AddDate(0, 0, -1)) {
+		return r
+	}
+	if r.Preset == "all" {
+		// All the data, not all the calendar: a chart of "all time" ends where the data does.
+		r.To, r.DataEnd = end, true
+		return r
+	}
+	days := r.Days()
+	r.To, r.From, r.DataEnd = end, end.AddDate(0, 0, -days), true
+	return r
+}
+
+// LastDay is the period's last day in words ("30 Nov 2026").
+func (r Range) LastDay() string { return r.To.AddDate(0, 0, -1).Format("2 Jan 2006") }
+
 // Label describes the period in words.
 func (r Range) Label() string {
+	if r.DataEnd && r.From.IsZero() {
+		return "All time, until " + r.LastDay() + ", the last day with data"
+	}
+	if r.DataEnd {
+		return fmt.Sprintf("%s – %s, the last %d days with data", r.From.Format("2 Jan 2006"), r.To.AddDate(0, 0, -1).Format("2 Jan 2006"), r.Days())
+	}
 	for _, p := range presets {
 		if p.Key == r.Preset {
 			return p.Label
@@ -174,3 +217,48 @@ func (r Range) FromDay() string {
 	return r.From.Format(dateLayout)
 }
 func (r Range) ToDay() string { return r.To.Format(dateLayout) }
+
+// parseRange is ParseRange at the server's clock, with a rolling preset ending at the
+// latest data (Range.EndAtData).
+func (s *server) parseRange(ctx context.Context, q url.Values, loc *time.Location) (Range, error) {
+	rg, err := ParseRange(q, s.opt.Now(), loc)
+	if last, lerr := s.latestData(ctx); lerr == nil {
+		rg = rg.EndAtData(last)
+	}
+	return rg, err
+}
+
+// latestData is the time of the newest order, refund or spend day (zero when there is none),
+// read off the tables' indexes and cached like the pages' other sums. Activity is left
+// out: the journey engine's own sends are activity stamped "now" and say nothing of
+// where the shop's data ends.
+func (s *server) latestData(ctx context.Context) (time.Time, error) {
+	return cached(s.cache, "latest-data", s.opt.Now(), func() (time.Time, error) {
+		var last int64
+		for _, tbl := range []string{"orders", "refunds"} {
+			if ok, err := s.hasTable(ctx, tbl); err != nil || !ok {
+				continue
+			}
+			var v sql.NullInt64
+			if err := s.db.QueryRow(ctx, `SELECT MAX(ts) FROM `+tbl).Scan(&v); err != nil {
+				return time.Time{}, fmt.Errorf("latest %s: %w", tbl, err)
+			}
+			last = max(last, v.Int64)
+		}
+		t := time.Time{}
+		if last > 0 {
+			t = time.UnixMilli(last)
+		}
+		if ok, err := s.hasTable(ctx, "spend"); err == nil && ok {
+			var d sql.NullString
+			if err := s.db.QueryRow(ctx, `SELECT MAX(day) FROM spend`).Scan(&d); err != nil {
+				return time.Time{}, fmt.Errorf("latest spend: %w", err)
+			}
+			// A spend day is a whole day of the business's calendar: its noon stands for it.
+			if sd, err := time.ParseInLocation(dateLayout, d.String, s.location(ctx)); err == nil && sd.Add(12*time.Hour).After(t) {
+				t = sd.Add(12 * time.Hour)
+			}
+		}
+		return t, nil
+	})
+}

@@ -48,11 +48,20 @@ func (s *server) journeys(w http.ResponseWriter, r *http.Request) error {
 	// Funnel with drop-off.
 	if len(pc.Funnel) > 0 && pc.Funnel[0].Customers > 0 {
 		fc := &Chart{ID: "funnel", Kind: "funnel", Title: "Customers reaching each stage"}
-		ft := &Table{ID: "funnel", Caption: "Funnel by stage", Hidden: true, Cols: []Col{{Label: "Stage"}, {Label: "Customers", Num: true}, {Label: "Of previous stage", Num: true}, {Label: "Drop-off", Num: true}, {Label: "Of first stage", Num: true}}}
+		ft := &Table{ID: "funnel", Caption: "Funnel by stage", Hidden: true, Cols: []Col{{Label: "Stage"}, {Label: "Customers", Num: true}, {Label: "Of previous stage", Num: true}, {Label: "Drop-off", Num: true}, {Label: "Of first stage", Num: true}, {Label: "On to the next stage", Num: true}}}
 		vals := []float64{}
 		for i, st := range pc.Funnel {
 			fc.X = append(fc.X, st.Stage)
 			vals = append(vals, float64(st.Customers))
+			// Each stage is labelled with its number and the share that reaches the next.
+			label, next := st.Stage+": "+formatInt(st.Customers), Cell{Text: "–"}
+			if i+1 < len(pc.Funnel) {
+				if r := ratioP(float64(pc.Funnel[i+1].Customers), float64(st.Customers)); r != nil {
+					next = pctCell(r)
+					label += " · " + next.Text + " on to the next stage"
+				}
+			}
+			fc.Labels = append(fc.Labels, label)
 			keep, drop := Cell{Text: "–"}, Cell{Text: "–"}
 			if i > 0 {
 				kp := ratioP(float64(st.Customers), float64(pc.Funnel[i-1].Customers))
@@ -62,7 +71,7 @@ func (s *server) journeys(w http.ResponseWriter, r *http.Request) error {
 					drop = pctCell(&dv)
 				}
 			}
-			ft.Rows = append(ft.Rows, []Cell{txt(st.Stage), num(st.Customers), keep, drop, pctCell(ratioP(float64(st.Customers), float64(pc.Funnel[0].Customers)))})
+			ft.Rows = append(ft.Rows, []Cell{txt(st.Stage), num(st.Customers), keep, drop, pctCell(ratioP(float64(st.Customers), float64(pc.Funnel[0].Customers))), next})
 		}
 		fc.Series = []Series{{Name: "Customers", Data: vals}}
 		fc.Table = ft
@@ -120,7 +129,7 @@ func (s *server) journeys(w http.ResponseWriter, r *http.Request) error {
 			if len(ps.Channels) > sankeySteps {
 				label += fmt.Sprintf(" (%d steps; the chart shows the last %d)", len(ps.Channels), sankeySteps)
 			}
-			st.Rows = append(st.Rows, []Cell{txt(label), floatCell(ps.Conversions, 0), amountF(ps.Value*pow10f(cur), cur)})
+			st.Rows = append(st.Rows, []Cell{txt(label), countCell(ps.Conversions), amountF(ps.Value*pow10f(cur), cur)})
 		}
 		sc := &Chart{ID: "paths", Kind: "sankey", Title: "How customers move between channels before buying (most common cross-channel paths)", Nodes: nodes, Table: st}
 		for _, k := range order {
@@ -141,7 +150,7 @@ func (s *server) journeys(w http.ResponseWriter, r *http.Request) error {
 	cols := []Col{{Label: "Path"}, {Label: "Journeys", Num: true}, {Label: "Orders", Num: true}, {Label: "Conversion rate", Num: true}, {Label: "Revenue", Num: true}}
 	row := func(ps attribution.PathStat) []Cell {
 		cr := rate(ps)
-		return []Cell{txt(ps.Key()), floatCell(ps.Conversions+ps.Nulls, 0), floatCell(ps.Conversions, 0), pctCell(&cr), amountF(ps.Value*pow10f(cur), cur)}
+		return []Cell{txt(ps.Key()), countCell(ps.Conversions + ps.Nulls), countCell(ps.Conversions), pctCell(&cr), amountF(ps.Value*pow10f(cur), cur)}
 	}
 	best := append([]attribution.PathStat(nil), sized...)
 	sort.SliceStable(best, func(i, j int) bool { return rate(best[i]) > rate(best[j]) })
@@ -160,7 +169,7 @@ func (s *server) journeys(w http.ResponseWriter, r *http.Request) error {
 		Cols: []Col{{Label: "Path"}, {Label: "Journeys without an order", Num: true}, {Label: "Orders", Num: true}, {Label: "Conversion rate", Num: true}}, Empty: "Every journey ended in an order."})
 	for _, ps := range dead[:min(pathRows, len(dead))] {
 		cr := rate(ps)
-		dt.Rows = append(dt.Rows, []Cell{txt(ps.Key()), floatCell(ps.Nulls, 0), floatCell(ps.Conversions, 0), pctCell(&cr)})
+		dt.Rows = append(dt.Rows, []Cell{txt(ps.Key()), countCell(ps.Nulls), countCell(ps.Conversions), pctCell(&cr)})
 	}
 	return s.respond(w, r, "journeys", p)
 }

@@ -31,6 +31,7 @@ type overviewData struct {
 	OtherCur   int64 // orders in other currencies, left out
 	PrevLabel  string
 	Bucket     string
+	Setup      []setupStep // the first-run checklist, while no order is stored
 }
 
 type periodTotals struct {
@@ -50,6 +51,9 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) error {
 		return s.respond(w, r, "overview", p)
 	}
 	d.Ready = true
+	if d.Setup, err = s.firstRun(ctx, p); err != nil {
+		return err
+	}
 	if _, err := s.withCoverage(r, p); err != nil {
 		return err
 	}
@@ -107,7 +111,10 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) error {
 			from = res.days[0].day
 		}
 		starts := b.buckets(from, rg.To)
-		idx := make(map[int64]int, len(starts)) // by instant: time.Time keys compare *Location pointers
+		// Keyed by the instant, not the time.Time: the cached days carry the *time.Location
+		// of the request that computed them, and a Location loaded by a later request is
+		// another pointer, so time.Time keys would match nothing (every day €0).
+		idx := make(map[int64]int, len(starts))
 		labels := make([]string, len(starts))
 		for i, t := range starts {
 			idx[t.Unix()] = i
@@ -116,7 +123,7 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) error {
 		rev := make([]int64, len(starts))
 		ord := make([]int64, len(starts))
 		for _, x := range res.days {
-			if i, ok := idx[b.start(x.day).Unix()]; ok {
+			if i, ok := idx[b.start(x.day.In(rg.Loc)).Unix()]; ok {
 				rev[i] = money.SatAdd(rev[i], x.revenue)
 				ord[i] += x.orders
 			}

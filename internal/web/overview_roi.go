@@ -152,7 +152,7 @@ func (s *server) overviewROI(r *http.Request, p *page, d *overviewData) error {
 		sec.MarginNote = fmt.Sprintf("POAS is ROAS on gross profit: attributed revenue × the gross margin of the channel's orders (%s overall, from the margin settings) ÷ spend. Below 1, the ads cost more than the profit they brought.", fmtPct(margins.Overall))
 	}
 	for i, x := range rows {
-		row := []Cell{txt(x.Channel), amount(x.SpendMinor, cur), amountF(x.RevenueMinor, cur), floatCell(x.Conversions, 1), ratioCell(x.ROAS), pctCell(div100(x.ROIPercent)), optAmount(x.CACMinor, cur), num(x.NewCustomers), pctCell(x.ConversionRate)}
+		row := []Cell{txt(x.Channel), amount(x.SpendMinor, cur), amountF(x.RevenueMinor, cur), countCell(x.Conversions), ratioCell(x.ROAS), pctCell(div100(x.ROIPercent)), optAmount(x.CACMinor, cur), num(x.NewCustomers), pctCell(x.ConversionRate)}
 		if hasMargin {
 			var poas *float64
 			if x.ROAS != nil {

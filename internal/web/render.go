@@ -84,7 +84,7 @@ func (s *server) newPage(r *http.Request, active, title string) *page {
 	ctx := r.Context()
 	p := &page{Title: title, Path: r.URL.Path, User: sess.User, CSRF: sess.CSRF, Presets: presets, Currency: defaultCurrency}
 	loc := s.location(ctx)
-	rg, err := ParseRange(r.URL.Query(), s.opt.Now(), loc)
+	rg, err := s.parseRange(ctx, r.URL.Query(), loc)
 	if err != nil {
 		p.RangeErr = err.Error()
 	}

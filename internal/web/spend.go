@@ -171,10 +171,10 @@ func (s *server) spend(w http.ResponseWriter, r *http.Request) error {
 			from = all[0].day
 		}
 		starts := b.buckets(from, p.Range.To)
-		idx := map[time.Time]int{}
+		idx := map[int64]int{} // by instant: see overview (a Location is compared by pointer)
 		labels := make([]string, len(starts))
 		for i, t := range starts {
-			idx[t] = i
+			idx[t.Unix()] = i
 			labels[i] = b.label(t)
 		}
 		grid := map[string][]int64{}
@@ -182,7 +182,7 @@ func (s *server) spend(w http.ResponseWriter, r *http.Request) error {
 			grid[c] = make([]int64, len(starts))
 		}
 		for _, x := range all {
-			if i, ok := idx[b.start(x.day)]; ok {
+			if i, ok := idx[b.start(x.day.In(p.Range.Loc)).Unix()]; ok {
 				grid[x.channel][i] = money.SatAdd(grid[x.channel][i], x.amount)
 			}
 		}

@@ -122,6 +122,7 @@ type Chart struct {
 	Currency string       `json:"currency,omitempty"`
 	Stacked  bool         `json:"stacked,omitempty"`
 	X        []string     `json:"x,omitempty"`
+	Labels   []string     `json:"labels,omitempty"` // funnel: each stage's label with its numbers
 	Series   []Series     `json:"series,omitempty"`
 	Nodes    []string     `json:"nodes,omitempty"`  // sankey
 	Links    []Link       `json:"links,omitempty"`  // sankey

@@ -67,8 +67,13 @@
       case 'funnel':
         o.tooltip.trigger = 'item';
         o.series = [{
-          type: 'funnel', left: '10%', width: '80%', sort: 'none', label: { show: true, position: 'inside' },
-          data: (spec.x || []).map(function (n, i) { return { name: n, value: series[0].data[i] }; })
+          type: 'funnel', left: '10%', width: '80%', sort: 'none', label: { show: true, position: 'inside', overflow: 'break' },
+          // Each stage shows its count and the share going on to the next (spec.labels).
+          data: (spec.x || []).map(function (n, i) {
+            var d = { name: n, value: series[0].data[i] };
+            if (spec.labels && spec.labels[i]) d.label = { formatter: spec.labels[i].replace(/[{}|]/g, '') };
+            return d;
+          })
         }];
         return o;
       case 'sankey':
