@@ -80,6 +80,7 @@ func wireServe(s *server.Server, cfg serveConfig) {
 	mountDashboard(s, budget, rec, attr, values)
 	startJourneys(s, cfg, recommend.Messages{Svc: rec})
 	startSegmentFeed(s)
+	startLeadFeed(s)
 	startRetention(s)
 }
 
@@ -171,6 +172,23 @@ func startSegmentFeed(s *server.Server) {
 	go func() {
 		defer close(done)
 		f.Run(ctx, func(err error) { slog.Error("segment feed", "err", err) })
+	}()
+	s.OnShutdown(func(context.Context) {
+		cancel()
+		<-done
+	})
+}
+
+// startLeadFeed keeps lead_score_changes current for journeys that enter on a lead score
+// (entry lead_score_above): hourly, and only while such a journey is enabled and the
+// activity or orders changed.
+func startLeadFeed(s *server.Server) {
+	f := &recommend.LeadFeed{DB: s.DB, Thresholds: func(ctx context.Context) ([]float64, error) { return journey.LeadThresholds(ctx, s.DB) }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.Run(ctx, func(err error) { slog.Error("lead feed", "err", err) })
 	}()
 	s.OnShutdown(func(context.Context) {
 		cancel()
