@@ -75,7 +75,7 @@ func wireServe(s *server.Server, cfg serveConfig) {
 	proc := startProcessor(s)
 	mountConnectors(s, proc.Notify, cfg.log())
 	rec := startRecommendations(s)
-	mountAPI(s, budget, attr, values)
+	mountAPI(s, budget, attr, values, rec)
 	mountExperiments(s)
 	mountDashboard(s, budget, rec, attr, values)
 	startJourneys(s, cfg, recommend.Messages{Svc: rec})
@@ -120,9 +120,9 @@ func startProcessor(s *server.Server) *identity.Processor {
 
 // mountAPI mounts the JSON API: the routes of apiroutes.go, each behind its role check.
 // budget, attr and values are the server's budget model, attribution service and
-// customer-value snapshot, shared with the dashboard.
-func mountAPI(s *server.Server, budget *mix.Service, attr *attribution.Service, values *value.Service) {
-	h, err := api.NewRouter(s.DB, apiRoutes(s.DB, budget, attr, values))
+// customer-value snapshot, shared with the dashboard; rec its recommendation model (clienteling).
+func mountAPI(s *server.Server, budget *mix.Service, attr *attribution.Service, values *value.Service, rec ...*recommend.Service) {
+	h, err := api.NewRouter(s.DB, apiRoutes(s.DB, budget, attr, values, rec...))
 	if err != nil {
 		panic(fmt.Sprintf("API routes: %v", err)) // a declaration defect, found by every test that serves
 	}
