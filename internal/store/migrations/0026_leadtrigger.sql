@@ -11,3 +11,13 @@ CREATE TABLE lead_score_changes (
     baseline SMALLINT NOT NULL DEFAULT 0
 );
 CREATE INDEX lead_score_changes_customer ON lead_score_changes (customer_id, id);
+
+-- Product webhooks of the shop connectors (internal/connect): the platform's numeric
+-- product id and the catalogue product it was stored as (the Shopify export's handle), so
+-- a products/delete delivery, which carries the id only, finds the product.
+CREATE TABLE connector_products (
+    source_id BIGINT NOT NULL,
+    external_id TEXT NOT NULL,
+    product_id TEXT NOT NULL,
+    PRIMARY KEY (source_id, external_id)
+);
