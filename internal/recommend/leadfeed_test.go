@@ -27,7 +27,9 @@ steps:
 // end (the more products they view, the likelier a first order within weeks), plus the
 // people the test follows: 900001–900004 with one page view 20 days before end (900004
 // opted out of personalisation), 900005 a hot lead already at end.
-func leadShop(t *testing.T, db *store.DB, end time.Time) {
+func leadShop(t *testing.T, db *store.DB, end time.Time) { leadShopTB(t, db, end) }
+
+func leadShopTB(t testing.TB, db *store.DB, end time.Time) {
 	t.Helper()
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(7, 15))
@@ -80,11 +82,15 @@ func leadShop(t *testing.T, db *store.DB, end time.Time) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	browse(t, db, end, 30, 900005)
+	browseTB(t, db, end, 30, 900005)
 }
 
 // browse adds product views and cart adds for people on the days before at.
 func browse(t *testing.T, db *store.DB, at time.Time, views int, people ...int64) {
+	browseTB(t, db, at, views, people...)
+}
+
+func browseTB(t testing.TB, db *store.DB, at time.Time, views int, people ...int64) {
 	t.Helper()
 	ctx := context.Background()
 	err := db.Write(ctx, func(tx *store.Tx) error {
@@ -258,4 +264,27 @@ func TestLeadScoreTrigger(t *testing.T) {
 			t.Fatalf("person 900001 has %d runs after a scoring that kept them above %v, want 1", r[900001], threshold)
 		}
 	})
+}
+
+// BenchmarkLeadFeedTick measures one scoring of the lead feed (ScoreLeads over 305 people
+// and 120 days, the crossings written) as `omniroi serve` runs it hourly while a
+// lead-score journey is enabled: new activity before each scoring, so none is skipped.
+func BenchmarkLeadFeedTick(b *testing.B) {
+	db := storetest.SQLite(b)
+	ctx := context.Background()
+	end := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	leadShopTB(b, db, end)
+	if _, err := journey.Apply(ctx, db, fmt.Appendf(nil, hotLeadJourney, 0.3)); err != nil {
+		b.Fatal(err)
+	}
+	feed := &recommend.LeadFeed{DB: db, Thresholds: func(ctx context.Context) ([]float64, error) { return journey.LeadThresholds(ctx, db) }}
+	b.ResetTimer()
+	for i := range b.N {
+		b.StopTimer()
+		browseTB(b, db, end.Add(time.Duration(i)*time.Minute), 1, 900001)
+		b.StartTimer()
+		if ok, _, err := feed.Tick(ctx); err != nil || !ok {
+			b.Fatalf("tick %d: %v %v", i, ok, err)
+		}
+	}
 }
