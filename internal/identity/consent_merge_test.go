@@ -2,7 +2,9 @@ package identity_test
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/omniroi/omniroi/internal/identity"
@@ -84,6 +86,44 @@ func TestConsentMergedPerKey(t *testing.T) {
 		}
 		if after := dump(t, db); after != before {
 			t.Fatalf("rebuild changed the state:\n%s", firstDiff(before, after))
+		}
+	})
+}
+
+// TestScrubReachesConsentLeaves: an erasure's scrub of other people's traits rewrites a
+// value inside the consent trait's per-category leaves as well as its value.
+func TestScrubReachesConsentLeaves(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		sources(t, db)
+		identitytest.Load(t, db, "backend", t0, M{"type": "identify", "userId": "eve", "timestamp": at(0),
+			"traits": M{"consent": M{"email": M{"marketing": true, "referred_by": "zed@erased.example"}}}})
+		c := find(t, db, "eve")
+		var before string
+		if err := db.QueryRow(ctx, `SELECT traits FROM customers WHERE id = ?`, c.ID).Scan(&before); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Count(before, "zed@erased.example") < 2 {
+			t.Fatalf("the fixture keeps the value in the value and the leaves: %s", before)
+		}
+		redact := func(v json.RawMessage) (json.RawMessage, bool) {
+			if !strings.Contains(string(v), "zed@erased.example") {
+				return v, false
+			}
+			return json.RawMessage(strings.ReplaceAll(string(v), "zed@erased.example", "[erased]")), true
+		}
+		if err := db.Write(ctx, func(tx *store.Tx) error {
+			_, err := identity.ScrubTraits(ctx, tx, []int64{c.ID}, redact)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		var after string
+		if err := db.QueryRow(ctx, `SELECT traits FROM customers WHERE id = ?`, c.ID).Scan(&after); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(after, "zed@erased.example") {
+			t.Fatalf("left after the scrub: %s", after)
 		}
 	})
 }
