@@ -48,14 +48,19 @@ var apiScenarios = map[string]apiScenario{
 	"GET /api/v1/customers":            {perm: auth.PermReadPersonal, path: at("/api/v1/customers?q=cleo"), has: []string{"Cleo Baker"}},
 	"GET /api/v1/customers/{id}":       {perm: auth.PermReadPersonal, path: at("/api/v1/customers/u1"), has: []string{"Cleo Baker", "cleo@shop.example"}},
 	"GET /api/v1/customers/{id}/value": {perm: auth.PermReadPersonal, path: at("/api/v1/customers/100000/value"), has: []string{`"p_alive"`}},
-	"GET /api/v1/attribution":          {perm: auth.PermReadReports, path: at("/api/v1/attribution?from=2025-01-01"), has: []string{`"last_touch"`}},
-	"GET /api/v1/attribution/models":   {perm: auth.PermReadReports, path: at("/api/v1/attribution/models"), has: []string{`"markov"`}},
-	"GET /api/v1/roi":                  {perm: auth.PermReadReports, path: at("/api/v1/roi?from=2025-01-01"), has: []string{`"channels"`}},
-	"GET /api/v1/clv":                  {perm: auth.PermReadPersonal, path: at("/api/v1/clv?limit=3"), has: []string{`"top_customers"`}},
-	"GET /api/v1/segments":             {perm: auth.PermReadReports, path: at("/api/v1/segments"), has: []string{`"segments"`}},
-	"GET /api/v1/cohorts":              {perm: auth.PermReadReports, path: at("/api/v1/cohorts"), has: []string{`"cohorts"`}},
-	"GET /api/v1/economics":            {perm: auth.PermReadReports, path: at("/api/v1/economics"), has: []string{`"channels"`}},
-	"GET /api/v1/journeys":             {perm: auth.PermReadReports, path: at("/api/v1/journeys"), has: []string{`"abandoned-cart"`}},
+	// Staff tokens (and every role that reads personal data) look up one customer at a time.
+	"GET /api/v1/clienteling/search": {perm: auth.PermClienteling, path: at("/api/v1/clienteling/search?q=cleo"),
+		has: []string{`"name": "Cleo Baker"`, `"email": "cleo@shop.example"`, `"more": false`}},
+	"GET /api/v1/clienteling/customers/{id}": {perm: auth.PermClienteling, path: at("/api/v1/clienteling/customers/100000"),
+		has: []string{`"customer_id": 100000`, `"name": "Person 0"`, `"consent"`, `"orders"`}},
+	"GET /api/v1/attribution":        {perm: auth.PermReadReports, path: at("/api/v1/attribution?from=2025-01-01"), has: []string{`"last_touch"`}},
+	"GET /api/v1/attribution/models": {perm: auth.PermReadReports, path: at("/api/v1/attribution/models"), has: []string{`"markov"`}},
+	"GET /api/v1/roi":                {perm: auth.PermReadReports, path: at("/api/v1/roi?from=2025-01-01"), has: []string{`"channels"`}},
+	"GET /api/v1/clv":                {perm: auth.PermReadPersonal, path: at("/api/v1/clv?limit=3"), has: []string{`"top_customers"`}},
+	"GET /api/v1/segments":           {perm: auth.PermReadReports, path: at("/api/v1/segments"), has: []string{`"segments"`}},
+	"GET /api/v1/cohorts":            {perm: auth.PermReadReports, path: at("/api/v1/cohorts"), has: []string{`"cohorts"`}},
+	"GET /api/v1/economics":          {perm: auth.PermReadReports, path: at("/api/v1/economics"), has: []string{`"channels"`}},
+	"GET /api/v1/journeys":           {perm: auth.PermReadReports, path: at("/api/v1/journeys"), has: []string{`"abandoned-cart"`}},
 	// Each role applies a journey of its own, so that each apply is a new one (201).
 	"POST /api/v1/journeys":          {perm: auth.PermEditJourneys, path: at("/api/v1/journeys"), body: cartDoc, ok: http.StatusCreated, has: []string{`"changed": true`}},
 	"POST /api/v1/journeys/validate": {perm: auth.PermEditJourneys, path: at("/api/v1/journeys/validate"), body: cartDoc, has: []string{`"plan"`}},
@@ -263,6 +268,32 @@ func TestAPIRoles(t *testing.T) {
 						}
 					}
 				}
+			}
+		}
+
+		// Clienteling through the API is audit-logged like the page: a search (without its
+		// text) and a card view (the customer by number) per call of each allowed token.
+		views, err := audit.List(ctx, db, audit.Filter{Action: "customer"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]int{}
+		for _, e := range views {
+			seen[e.Action+" by "+e.Actor+" "+e.Target]++
+			if strings.Contains(fmt.Sprint(e.Detail), "cleo") {
+				t.Errorf("an audit entry holds the search text: %+v", e)
+			}
+		}
+		for _, r := range auth.Roles {
+			want := 0
+			if r.Can(auth.PermClienteling) {
+				want = 1
+			}
+			if got := seen["customer.search by "+audit.TokenActor(string(r))+" "]; got != want {
+				t.Errorf("customer.search by a %s token: recorded %d times, want %d", r, got, want)
+			}
+			if got := seen["customer.view by "+audit.TokenActor(string(r))+" customer:100000"]; got != want {
+				t.Errorf("customer.view by a %s token: recorded %d times, want %d (%v)", r, got, want, seen)
 			}
 		}
 

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"fmt"
+
 	"github.com/omniroi/omniroi/internal/api"
 	"github.com/omniroi/omniroi/internal/attribution"
 	"github.com/omniroi/omniroi/internal/auth"
@@ -9,8 +11,10 @@ import (
 	"github.com/omniroi/omniroi/internal/journey"
 	"github.com/omniroi/omniroi/internal/mix"
 	"github.com/omniroi/omniroi/internal/privacy"
+	"github.com/omniroi/omniroi/internal/recommend"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/value"
+	"github.com/omniroi/omniroi/internal/web"
 )
 
 // apiRoutes is the JSON API, every route in one table with the permission its token's
@@ -19,7 +23,10 @@ import (
 // router has matched the pattern and checked the role before it runs. To add a route,
 // add a line here (docs/HACKING.md, "Routes and roles"); TestAPIRoles then calls it with
 // a token of every role.
-func apiRoutes(db *store.DB, budget *mix.Service, attrSvc *attribution.Service, values *value.Service) []api.Route {
+//
+// rec is the recommendation service the dashboard shares (the clienteling routes read its
+// model); nil builds one.
+func apiRoutes(db *store.DB, budget *mix.Service, attrSvc *attribution.Service, values *value.Service, rec ...*recommend.Service) []api.Route {
 	read := api.ReadHandler(db)
 	attr := api.AttributionHandler(attrSvc)
 	val := values.Handler()
@@ -29,11 +36,24 @@ func apiRoutes(db *store.DB, budget *mix.Service, attrSvc *attribution.Service, 
 	bu := mix.NewHTTPHandler(budget)
 	gl := goals.NewHTTPHandler(db)
 	set := api.SettingsHandler(db)
+	var shared *recommend.Service
+	if len(rec) > 0 {
+		shared = rec[0]
+	}
+	cl, err := web.NewClientelingAPI(db, web.Options{Budget: budget, Attribution: attrSvc, Value: values, Recommend: shared})
+	if err != nil {
+		panic(fmt.Sprintf("clienteling API: %v", err)) // embedded templates: a build defect
+	}
 	return []api.Route{
 		{Pattern: "GET /api/v1/stats", Perm: auth.PermReadReports, Handler: read},
 		{Pattern: "GET /api/v1/customers", Perm: auth.PermReadPersonal, Handler: read},
 		{Pattern: "GET /api/v1/customers/{id}", Perm: auth.PermReadPersonal, Handler: read},
 		{Pattern: "GET /api/v1/customers/{id}/value", Perm: auth.PermReadPersonal, Handler: val},
+
+		// Clienteling: one customer at a time, for staff at the till (and every role that
+		// reads personal data); every search and card is audit-logged.
+		{Pattern: "GET /api/v1/clienteling/search", Perm: auth.PermClienteling, Handler: cl.Search()},
+		{Pattern: "GET /api/v1/clienteling/customers/{id}", Perm: auth.PermClienteling, Handler: cl.Customer()},
 
 		{Pattern: "GET /api/v1/attribution", Perm: auth.PermReadReports, Handler: attr},
 		{Pattern: "GET /api/v1/attribution/models", Perm: auth.PermReadReports, Handler: attr},

@@ -16,13 +16,13 @@ func init() {
 		Name:    "token",
 		Summary: "add, list and revoke API tokens (/api/v1); a token acts with a role, as a dashboard user does",
 		Usage: "omniroi token add NAME [--role ROLE | --write] [--json]\n       omniroi token list [--json]\n       omniroi token revoke NAME\n\n" +
-			"ROLE is owner, admin, marketer, analyst (the default: reads everything) or viewer\n(reads reports, no personal data). --write is --role marketer: it may also apply,\nenable and disable journeys. Only an owner token reads /api/v1/audit.",
+			"ROLE is owner, admin, marketer, analyst (the default: reads everything), viewer\n(reads reports, no personal data) or staff (the clienteling routes only: one customer\nat a time). --write is --role marketer: it may also apply, enable and disable journeys. Only an owner token reads /api/v1/audit.",
 	}
 	c.Run = func(ctx context.Context, env *Env, args []string) error {
 		ctx = audit.WithActor(ctx, audit.ActorCLI)
 		fs, sf := storeFlagSet(c, env)
 		write := fs.Bool("write", false, "add: same as --role marketer (may also apply, enable and disable journeys)")
-		roleName := fs.String("role", "", "add: the token's role: owner, admin, marketer, analyst (default) or viewer")
+		roleName := fs.String("role", "", "add: the token's role: owner, admin, marketer, analyst (default), viewer or staff")
 		sub, pos, err := parseSub(fs, args, map[string][]int{"add": {1}, "list": {0}, "revoke": {1}})
 		if err != nil {
 			return err

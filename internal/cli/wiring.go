@@ -75,11 +75,12 @@ func wireServe(s *server.Server, cfg serveConfig) {
 	proc := startProcessor(s)
 	mountConnectors(s, proc.Notify, cfg.log())
 	rec := startRecommendations(s)
-	mountAPI(s, budget, attr, values)
+	mountAPI(s, budget, attr, values, rec)
 	mountExperiments(s)
 	mountDashboard(s, budget, rec, attr, values)
 	startJourneys(s, cfg, recommend.Messages{Svc: rec})
 	startSegmentFeed(s)
+	startLeadFeed(s)
 	startRetention(s)
 }
 
@@ -119,9 +120,9 @@ func startProcessor(s *server.Server) *identity.Processor {
 
 // mountAPI mounts the JSON API: the routes of apiroutes.go, each behind its role check.
 // budget, attr and values are the server's budget model, attribution service and
-// customer-value snapshot, shared with the dashboard.
-func mountAPI(s *server.Server, budget *mix.Service, attr *attribution.Service, values *value.Service) {
-	h, err := api.NewRouter(s.DB, apiRoutes(s.DB, budget, attr, values))
+// customer-value snapshot, shared with the dashboard; rec its recommendation model (clienteling).
+func mountAPI(s *server.Server, budget *mix.Service, attr *attribution.Service, values *value.Service, rec ...*recommend.Service) {
+	h, err := api.NewRouter(s.DB, apiRoutes(s.DB, budget, attr, values, rec...))
 	if err != nil {
 		panic(fmt.Sprintf("API routes: %v", err)) // a declaration defect, found by every test that serves
 	}
@@ -171,6 +172,23 @@ func startSegmentFeed(s *server.Server) {
 	go func() {
 		defer close(done)
 		f.Run(ctx, func(err error) { slog.Error("segment feed", "err", err) })
+	}()
+	s.OnShutdown(func(context.Context) {
+		cancel()
+		<-done
+	})
+}
+
+// startLeadFeed keeps lead_score_changes current for journeys that enter on a lead score
+// (entry lead_score_above): hourly, and only while such a journey is enabled and the
+// activity or orders changed.
+func startLeadFeed(s *server.Server) {
+	f := &recommend.LeadFeed{DB: s.DB, Thresholds: func(ctx context.Context) ([]float64, error) { return journey.LeadThresholds(ctx, s.DB) }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.Run(ctx, func(err error) { slog.Error("lead feed", "err", err) })
 	}()
 	s.OnShutdown(func(context.Context) {
 		cancel()

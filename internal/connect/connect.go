@@ -75,9 +75,10 @@ func WebhookURL(base string, src store.Source) string {
 func Topics(kind string) []string {
 	switch kind {
 	case KindShopify:
-		return []string{"orders/create", "orders/updated", "refunds/create", "customers/create", "customers/update"}
+		return []string{"orders/create", "orders/updated", "refunds/create", "customers/create", "customers/update",
+			"products/create", "products/update", "products/delete"}
 	case KindWooCommerce:
-		return []string{"order.created", "order.updated"}
+		return []string{"order.created", "order.updated", "product.created", "product.updated", "product.deleted"}
 	}
 	return nil
 }

@@ -200,7 +200,7 @@ func TestShopifyWebhooks(t *testing.T) {
 			{"orders/create", "order-pending.json", "d9", 0, "order #1004 is not paid (yet)"},
 			{"orders/updated", "order-pending-paid.json", "d10", 1, "order #1004"},
 			{"orders/create", "order-test.json", "d11", 0, "test order #1005: not counted"},
-			{"products/update", "order-pos.json", "d12", 0, `topic "products/update" is not one omniroi reads`},
+			{"carts/update", "order-pos.json", "d12", 0, `topic "carts/update" is not one omniroi reads`},
 		}
 		for _, s := range steps {
 			r := h.shopify(src, secret, s.topic, s.file, s.id)

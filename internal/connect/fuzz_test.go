@@ -73,3 +73,44 @@ func FuzzWooCommerceOrder(f *testing.F) {
 		}
 	})
 }
+
+// A product delivery either converts to the product under its handle (variants under it)
+// or is refused; it never panics.
+func FuzzShopifyProduct(f *testing.F) {
+	addSeeds(f, "shopify")
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var p shopifyProduct
+		if json.Unmarshal(body, &p) != nil || p.Handle == "" {
+			return
+		}
+		ps, _, err := importer.ShopifyProductRecords(p.exportRows(), "EUR", "https://shop.example")
+		if err != nil || len(ps) == 0 {
+			return
+		}
+		if ps[0].ID != string(p.Handle) || ps[0].ParentID != "" {
+			t.Fatalf("product %q stored as %q (parent %q)", p.Handle, ps[0].ID, ps[0].ParentID)
+		}
+		for _, v := range ps[1:] {
+			if v.ParentID != string(p.Handle) {
+				t.Fatalf("variant %q of %q has parent %q", v.ID, p.Handle, v.ParentID)
+			}
+		}
+	})
+}
+
+func FuzzWooCommerceProduct(f *testing.F) {
+	addSeeds(f, "woocommerce")
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var p wcProduct
+		if json.Unmarshal(body, &p) != nil {
+			return
+		}
+		c, stock, err := p.product("EUR")
+		if err != nil {
+			return
+		}
+		if c.ID != string(p.ID) || len(stock) > 1 || len(stock) == 1 && stock[0].ProductID != c.ID {
+			t.Fatalf("product %q stored as %q with stock %v", p.ID, c.ID, stock)
+		}
+	})
+}

@@ -454,6 +454,8 @@ func (h *Handler) convertShopify(ctx context.Context, tx *store.Tx, d *delivery)
 			return nil
 		}
 		return shopifyCustomerEvent(d, &c)
+	case "products/create", "products/update", "products/delete":
+		return h.shopifyProductDelivery(ctx, tx, d)
 	default:
 		d.say("topic %q is not one omniroi reads: nothing stored", d.topic)
 	}
@@ -547,6 +549,8 @@ func (h *Handler) convertWooCommerce(ctx context.Context, tx *store.Tx, d *deliv
 				return err
 			}
 		}
+	case "product.created", "product.updated", "product.deleted":
+		return h.wcProductDelivery(ctx, tx, d)
 	default:
 		d.say("topic %q is not one omniroi reads: nothing stored", d.topic)
 	}

@@ -29,6 +29,7 @@ type trait struct {
 	T int64           `json:"t"`
 	S int64           `json:"s"`
 	U bool            `json:"u,omitempty"` // unverified: a contact point or consent from a client source (trust.go)
+	P []consentLeaf   `json:"p,omitempty"` // the consent trait's categories, each ranked on its own (consent.go)
 }
 
 func (a trait) newer(b trait) bool { return a.T > b.T || (a.T == b.T && a.S > b.S) }
@@ -74,11 +75,24 @@ func (c *customer) setTrait(k string, v json.RawMessage, ts, seq int64, trusted 
 func (c *customer) putTrait(k string, nt trait) bool {
 	m := c.traitMap()
 	old, had := m[k]
-	if had && !nt.better(k, old) {
+	var grow int
+	if k == "consent" {
+		// Merged per category (consent.go).
+		if had {
+			var changed bool
+			if nt, changed = mergeConsent(old, nt); !changed {
+				return false
+			}
+		} else {
+			nt = consentTrait(consentLeaves(nt))
+		}
+		grow = traitSize(nt) - traitSize(old)
+		if !had {
+			grow += len(k) + 4
+		}
+	} else if had && !nt.better(k, old) {
 		return false
-	}
-	grow := len(nt.V) - len(old.V)
-	if !had {
+	} else if grow = len(nt.V) - len(old.V); !had {
 		grow = traitCost(k, nt.V)
 	}
 	if grow > 0 && c.profileBytes()+grow > event.MaxProfileBytes {
@@ -89,6 +103,15 @@ func (c *customer) putTrait(k string, nt trait) bool {
 	c.traitBytes += grow
 	c.traitsDirty = true
 	return true
+}
+
+// traitSize is the length of a trait as stored; 0 for none.
+func traitSize(t trait) int {
+	if t.V == nil && t.P == nil {
+		return 0
+	}
+	b, _ := json.Marshal(t)
+	return len(b)
 }
 
 // traitCost bounds what one trait adds to the stored JSON: "k":{"v":V,"t":T,"s":S},

@@ -82,6 +82,14 @@ func ScrubTraits(ctx context.Context, tx *store.Tx, ids []int64, redact func(jso
 				m[k] = t
 				touched = true
 			}
+			// A consent trait keeps each category's value among its leaves too (consent.go).
+			for i := range t.P {
+				if nv, ok := redact(t.P[i].V); ok {
+					t.P[i].V = nv // t.P was parsed for this customer alone
+					m[k] = t
+					touched = true
+				}
+			}
 		}
 		if !touched {
 			continue

@@ -30,6 +30,7 @@ const (
 	CursorSetting        = "journey.cursor"         // last event seq consumed
 	SegmentCursorSetting = "journey.segment_cursor" // last segment_changes id consumed
 	DatesSetting         = "journey.dates_day"      // last day date entries ran (YYYY-MM-DD, UTC)
+	LeadCursorSetting    = "journey.lead_cursor"    // last lead_score_changes id consumed
 	SecretSetting        = "journey.secret"         // hex HMAC key for tracking and unsubscribe tokens
 	PolicySetting        = "journey.policy"         // workspace policy JSON (WorkspacePolicy)
 	ProcessorCursor      = identity.CursorSetting   // the engine never reads past it
@@ -205,7 +206,7 @@ func (e *Engine) Step(ctx context.Context) (int, error) {
 	}
 	total := 0
 	var errs []error
-	for _, f := range []func(context.Context) (int, error){e.consumeEvents, e.consumeSegments, e.dateEntries, e.fireTimers, e.dispatch, e.dispatchConfirmations} {
+	for _, f := range []func(context.Context) (int, error){e.consumeEvents, e.consumeSegments, e.consumeLeadScores, e.dateEntries, e.fireTimers, e.dispatch, e.dispatchConfirmations} {
 		n, err := f(ctx)
 		total += n
 		if err != nil {

@@ -127,6 +127,9 @@ func List(ctx context.Context, db *store.DB) ([]Summary, error) {
 		if json.Unmarshal([]byte(pj), &p) == nil {
 			s.Describe = p.Description
 			s.Entry = p.Entry.Kind + " " + p.Entry.Event + p.Entry.Segment + p.Entry.Date
+			if p.Entry.Kind == "lead_score" {
+				s.Entry += fmt.Sprintf("above %g", p.Entry.LeadScoreAbove)
+			}
 		}
 		out = append(out, s)
 	}

@@ -30,14 +30,18 @@ type Plan struct {
 // End is the branch target that finishes a run.
 const End = -1
 
-// Entry says who enters: on an event, on a segment change, or on a date.
+// Entry says who enters: on an event, on a segment change, on a date, or when a lead
+// score rises above a threshold.
 type Entry struct {
-	Kind        string  `json:"kind"`            // event, segment, date
+	Kind        string  `json:"kind"`            // event, segment, date, lead_score
 	Event       string  `json:"event,omitempty"` // event entry: the track event name
 	Key         string  `json:"key,omitempty"`   // property holding the entry key (cart_id): one run per key
 	Segment     string  `json:"segment,omitempty"`
 	PAliveBelow float64 `json:"p_alive_below,omitempty"`
 	Date        string  `json:"date,omitempty"` // birthday, first_purchase_anniversary
+	// LeadScoreAbove: a lead_score entry enters a person when their lead score
+	// (recommend.ScoreLeads) rises from at most this to above it.
+	LeadScoreAbove float64 `json:"lead_score_above,omitempty"`
 }
 
 // Match is an event that ends a wait or a run; Key names the property of that event
@@ -263,10 +267,20 @@ func (p *parser) entry(path string, n *yaml.Node) Entry {
 			p.errorf(join(path, "date"), o.keys["date"], "%q is not birthday or first_purchase_anniversary", e.Date)
 		}
 	}
-	if kinds != 1 {
-		p.errorf(path, n, "needs exactly one of event, segment (and/or p_alive_below), date")
+	if o.has("lead_score_above") {
+		kinds++
+		e.Kind = "lead_score"
+		if v, ok := o.number("lead_score_above"); ok {
+			if v <= 0 || v >= 1 {
+				p.errorf(join(path, "lead_score_above"), o.keys["lead_score_above"], "%v must be between 0 and 1 (a probability)", v)
+			}
+			e.LeadScoreAbove = v
+		}
 	}
-	o.done("event", "key", "segment", "p_alive_below", "date")
+	if kinds != 1 {
+		p.errorf(path, n, "needs exactly one of event, segment (and/or p_alive_below), date, lead_score_above")
+	}
+	o.done("event", "key", "segment", "p_alive_below", "date", "lead_score_above")
 	return e
 }
 

@@ -29,6 +29,8 @@ func (p *Plan) String() string {
 		b.WriteByte('\n')
 	case "date":
 		fmt.Fprintf(&b, "entry date %s\n", p.Entry.Date)
+	case "lead_score":
+		fmt.Fprintf(&b, "entry lead score rises above %g\n", p.Entry.LeadScoreAbove)
 	}
 	fmt.Fprintf(&b, "reentry %s", p.ReEntry.Mode)
 	if p.ReEntry.Mode == "cooldown" {

@@ -247,7 +247,7 @@ func (r *Replay) drain(ctx context.Context, daily bool) error {
 	}
 	phases := []func(context.Context) (int, error){e.fireTimers, e.dispatch, e.dispatchConfirmations}
 	if daily {
-		phases = append(phases, e.consumeSegments, e.dateEntries)
+		phases = append(phases, e.consumeSegments, e.consumeLeadScores, e.dateEntries)
 	}
 	for {
 		total := 0

@@ -32,7 +32,7 @@ func secureDelete(ctx context.Context, db *store.DB) (func() error, error) {
 // compactTables are the tables an erasure or retention run deletes from or rewrites.
 var compactTables = []string{"events", "rejected_events", "customers", "identities", "identity_conflicts", "customer_merges",
 	"activity", "orders", "refunds", "customer_consent", "journey_runs", "journey_timers", "journey_sends",
-	"journey_decisions", "journey_consent", "journey_suppressions", "segment_changes"}
+	"journey_decisions", "journey_consent", "journey_suppressions", "segment_changes", "lead_score_changes"}
 
 // Compact takes deleted bytes out of the database files. SQLite: VACUUM rewrites the file
 // without free pages or the free space inside pages that older updates left behind (with

@@ -100,7 +100,7 @@ func TestErase(t *testing.T) {
 			t.Fatal(err)
 		}
 		if rep.CustomerID != w.zelda || rep.Deleted["events"] < 10 || rep.Deleted["orders"] != 2 || rep.Deleted["refunds"] != 1 ||
-			rep.Deleted["journey_runs"] != 1 || rep.Deleted["journey_sends"] != 1 || rep.Deleted["rejected_events"] != 1 ||
+			rep.Deleted["journey_runs"] != 1 || rep.Deleted["journey_sends"] != 1 || rep.Deleted["rejected_events"] != 1 || rep.Deleted["lead_score_changes"] != 1 ||
 			rep.Redacted["events"] != 1 || rep.Redacted["customers"] != 1 || rep.Files != 1 || rep.Suppressed < 5 {
 			t.Fatalf("report: %+v", rep)
 		}

@@ -45,6 +45,7 @@ type Document struct {
 	Decisions      []map[string]any `json:"journey_decisions"`
 	Timers         []map[string]any `json:"journey_timers"`
 	SegmentChanges []map[string]any `json:"segment_changes"`
+	LeadScores     []map[string]any `json:"lead_score_changes"`   // lead-score crossings (journeys entering on a lead score)
 	Suppressions   []map[string]any `json:"contact_suppressions"` // addresses never to contact (bounces, complaints, lists)
 	AuditEntries   []audit.Entry    `json:"audit_entries"`        // what was done with their record (exports), without personal data
 	NotHeld        []string         `json:"not_held"`             // tables checked that hold nothing personal
@@ -151,6 +152,7 @@ func Export(ctx context.Context, db *store.DB, q Query, actor string) (*Document
 	q2(&d.Decisions, `SELECT run_id, step, kind, journey, customer_id, at, text FROM journey_decisions WHERE `+in+` ORDER BY at, run_id, step`, args...)
 	q2(&d.Timers, `SELECT t.run_id, t.due_at, t.step FROM journey_timers t JOIN journey_runs r ON r.id = t.run_id WHERE `+rin+` ORDER BY t.run_id`, args...)
 	q2(&d.SegmentChanges, `SELECT id, customer_id, segment, p_alive, changed_at, baseline FROM segment_changes WHERE `+in+` ORDER BY id`, args...)
+	q2(&d.LeadScores, `SELECT id, customer_id, score, previous, changed_at, baseline FROM lead_score_changes WHERE `+in+` ORDER BY id`, args...)
 	addrs := append(append([]string{}, s.Emails...), s.Phones...)
 	ain, aarg := store.InText(db.Dialect, "address", addrs)
 	q2(&d.Suppressions, `SELECT channel, address, reason, created_at FROM journey_suppressions WHERE `+ain+` ORDER BY channel, address`, aarg)

@@ -215,6 +215,10 @@ func (w *world) build() {
 		t.Fatal(err)
 	}
 	w.zelda, w.bob = z.ID, b.ID
+	// A lead-score crossing of hers (recommend.LeadFeed writes these for lead_score journeys).
+	if _, err := w.db.Exec(w.ctx, `INSERT INTO lead_score_changes (customer_id, score, previous, changed_at) VALUES (?, 0.8, -1, ?)`, z.ID, w.clock().UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
 
 	// The fixture must hold what it claims, or the erasure test proves nothing.
 	for q, want := range map[string]int64{
@@ -223,6 +227,7 @@ func (w *world) build() {
 		`SELECT COUNT(*) FROM journey_runs WHERE customer_id = ?`:                         1,
 		`SELECT COUNT(*) FROM journey_sends WHERE customer_id = ? AND status = 'sent'`:    1,
 		`SELECT COUNT(*) FROM segment_changes WHERE customer_id = ?`:                      1,
+		`SELECT COUNT(*) FROM lead_score_changes WHERE customer_id = ?`:                   1,
 		`SELECT COUNT(*) FROM identities WHERE customer_id = ? AND kind = 'anonymous_id'`: 2,
 	} {
 		if n := count(t, w.db, q, w.zelda); n != want {

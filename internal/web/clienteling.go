@@ -40,41 +40,15 @@ type clientelingData struct {
 }
 
 func (s *server) clienteling(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
 	p := s.newPage(r, "/clienteling", "Find a customer")
 	p.NoRange = true
-	d := &clientelingData{Query: strings.TrimSpace(r.URL.Query().Get("q"))}
+	d, err := s.searchClienteling(r.Context(), r.URL.Query().Get("q"), p.Range.Loc)
+	if err != nil {
+		return err
+	}
 	p.Data = d
 	if d.Query == "" {
 		return s.respond(w, r, "clienteling", p)
-	}
-	where, args := customerMatch(d.Query)
-	rows, err := s.db.Query(ctx, `SELECT c.id, c.name, c.email, c.phone, c.last_seen, (SELECT COUNT(*) FROM orders o WHERE o.customer_id = c.id)
-		FROM customers c WHERE `+where+` ORDER BY c.last_seen DESC LIMIT ?`, append(args, clientelingResults+1)...)
-	if err != nil {
-		return fmt.Errorf("search customers: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var h clientelingHit
-		var last int64
-		if err := rows.Scan(&h.ID, &h.Name, &h.Email, &h.Phone, &last, &h.Orders); err != nil {
-			return err
-		}
-		if len(d.Hits) == clientelingResults {
-			d.More = true
-			break
-		}
-		h.LastSeen = formatTime(last, p.Range.Loc)
-		d.Hits = append(d.Hits, h)
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	// The search text may be an email or a phone number: the log keeps the count only.
-	if err := audit.Record(ctx, s.db, audit.Entry{Actor: audit.ActorFrom(ctx), Action: "customer.search",
-		Detail: map[string]any{"page": "clienteling", "results": len(d.Hits)}}); err != nil {
-		return err
 	}
 	if len(d.Hits) == 1 && !wantsJSON(r) {
 		http.Redirect(w, r, fmt.Sprintf("/clienteling/%d", d.Hits[0].ID), http.StatusSeeOther)
@@ -85,6 +59,46 @@ func (s *server) clienteling(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	return s.respond(w, r, "clienteling", p)
+}
+
+// searchClienteling finds customers by name, email, phone, loyalty card or number (the
+// Customers search, customerMatch), newest first, and records the search in the audit
+// log; an empty query finds nothing and records nothing. The clienteling page and the
+// clienteling API both call it.
+func (s *server) searchClienteling(ctx context.Context, q string, loc *time.Location) (*clientelingData, error) {
+	d := &clientelingData{Query: strings.TrimSpace(q)}
+	if d.Query == "" {
+		return d, nil
+	}
+	where, args := customerMatch(d.Query)
+	rows, err := s.db.Query(ctx, `SELECT c.id, c.name, c.email, c.phone, c.last_seen, (SELECT COUNT(*) FROM orders o WHERE o.customer_id = c.id)
+		FROM customers c WHERE `+where+` ORDER BY c.last_seen DESC LIMIT ?`, append(args, clientelingResults+1)...)
+	if err != nil {
+		return nil, fmt.Errorf("search customers: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var h clientelingHit
+		var last int64
+		if err := rows.Scan(&h.ID, &h.Name, &h.Email, &h.Phone, &last, &h.Orders); err != nil {
+			return nil, err
+		}
+		if len(d.Hits) == clientelingResults {
+			d.More = true
+			break
+		}
+		h.LastSeen = formatTime(last, loc)
+		d.Hits = append(d.Hits, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// The search text may be an email or a phone number: the log keeps the count only.
+	if err := audit.Record(ctx, s.db, audit.Entry{Actor: audit.ActorFrom(ctx), Action: "customer.search",
+		Detail: map[string]any{"page": "clienteling", "results": len(d.Hits)}}); err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 // clientelingCard is one customer, compact.
@@ -169,30 +183,46 @@ func (s *server) nextAction(ctx context.Context, snap *personalSnap, id int64) (
 }
 
 func (s *server) clientelingCard(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
 	id, err := strconv.ParseInt(strings.TrimPrefix(r.PathValue("id"), "#"), 10, 64)
 	if err != nil {
 		return errNotFound
 	}
-	prof, err := identity.Profile(ctx, s.db, id)
-	if errors.Is(err, identity.ErrNotFound) {
-		return errNotFound
-	}
+	p := s.newPage(r, "/clienteling", "")
+	p.NoRange = true
+	c, err := s.buildClientelingCard(r, p, id, "clienteling")
 	if err != nil {
 		return err
 	}
-	if err := s.auditView(ctx, id, "clienteling"); err != nil {
-		return err
-	}
-	p := s.newPage(r, "/clienteling", prof.Name)
-	p.NoRange = true
-	if p.Title == "" {
+	p.Data = c
+	if p.Title = c.Name; p.Title == "" {
 		p.Title = fmt.Sprintf("Customer #%d", id)
+	}
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, c)
+		return nil
+	}
+	return s.respond(w, r, "clienteling_card", p)
+}
+
+// buildClientelingCard is one customer's card, the one definition behind the clienteling
+// page and the clienteling API: it records the view in the audit log (naming where it
+// was shown from, and the customer by number only), and sets p.Refresh while recommendations are computed.
+// errNotFound when there is no such customer.
+func (s *server) buildClientelingCard(r *http.Request, p *page, id int64, from string) (*clientelingCard, error) {
+	ctx := r.Context()
+	prof, err := identity.Profile(ctx, s.db, id)
+	if errors.Is(err, identity.ErrNotFound) {
+		return nil, errNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.auditView(ctx, id, from); err != nil {
+		return nil, err
 	}
 	loc := p.Range.Loc
 	ms := func(t time.Time) int64 { return t.UnixMilli() }
 	c := &clientelingCard{ID: id, Name: prof.Name, Email: prof.Email, Phone: prof.Phone, Since: formatDate(ms(prof.FirstSeen), loc)}
-	p.Data = c
 	for _, k := range []string{"loyalty_card", "loyalty_id", "loyalty"} {
 		if raw, ok := prof.Traits[k]; ok {
 			c.Loyalty = jsonText(raw)
@@ -234,12 +264,12 @@ func (s *server) clientelingCard(w http.ResponseWriter, r *http.Request) error {
 		c.LastSeen = append(c.LastSeen, clTouch{Date: formatDate(ms(tp.Time), loc), What: what, Channel: tp.Channel})
 	}
 	if c.Consent, err = recommend.CustomerContact(ctx, s.db, id); err != nil {
-		return err
+		return nil, err
 	}
 	// Predicted value: the value models' snapshot, as on the customer page.
 	cd := &customerData{ID: id}
 	if err := s.customerValue(r, p, cd); err != nil {
-		return err
+		return nil, err
 	}
 	c.Value = cd.Value
 	// Recommendations and the next best action (each honours the personalisation consent).
@@ -253,7 +283,7 @@ func (s *server) clientelingCard(w http.ResponseWriter, r *http.Request) error {
 	default:
 		recs, err := s.rec.ForCustomerWith(ctx, snap.model, recommend.Request{CustomerID: id, Placement: "clienteling", N: 4})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		c.Recs = recs
 		for _, pid := range snap.model.OpenCart(id) {
@@ -267,17 +297,13 @@ func (s *server) clientelingCard(w http.ResponseWriter, r *http.Request) error {
 			c.OpenCart = append(c.OpenCart, cp)
 		}
 		if c.Action, err = s.nextAction(ctx, snap, id); err != nil {
-			return err
+			return nil, err
 		}
 		if c.Action != nil {
 			c.ActionLabel = actionLabels[c.Action.Action]
 		}
 	}
-	if wantsJSON(r) {
-		writeJSON(w, http.StatusOK, c)
-		return nil
-	}
-	return s.respond(w, r, "clienteling_card", p)
+	return c, nil
 }
 
 // auditView records that the signed-in user opened a customer's personal data: the
