@@ -74,6 +74,9 @@ func (s *server) routes() []route {
 		{"POST /users/{id}/role", auth.PermManageUsers, s.changeRole},
 		{"POST /users/{id}/remove", auth.PermManageUsers, s.removeUser},
 		{"POST /users/invites/{id}/revoke", auth.PermManageUsers, s.revokeInvite},
+		{"GET /tokens", auth.PermManageSources, s.tokensPage}, // tokens.go
+		{"POST /tokens", auth.PermManageSources, s.createToken},
+		{"POST /tokens/{id}/revoke", auth.PermManageSources, s.revokeToken},
 		{"GET /audit", auth.PermReadAudit, s.auditPage},
 		{"GET /settings", auth.PermSettings, s.settingsPage}, // settings.go
 		{"POST /settings", auth.PermSettings, s.saveSetting},
