@@ -236,11 +236,11 @@ var dashboardScenarios = map[string]scenario{
 	}, has: []string{"Your account is ready"}},
 	"POST /logout": {perm: permSession, req: fixed("/logout"), ok: http.StatusSeeOther, fresh: true},
 
-	"GET /{$}":                {perm: auth.PermReadReports, req: fixed("/"), has: []string{"Revenue"}, also: []string{"format=json"}},
-	"GET /attribution":        {perm: auth.PermReadReports, req: fixed("/attribution"), has: []string{"Attribution"}},
-	"GET /journeys":           {perm: auth.PermReadReports, req: fixed("/journeys"), has: []string{"Journeys"}},
-	"GET /automations":        {perm: auth.PermReadReports, req: fixed("/automations"), has: []string{"abandoned-cart"}},
-	"GET /spend":              {perm: auth.PermReadReports, req: fixed("/spend"), has: []string{"Paid Search"}},
+	"GET /{$}":         {perm: auth.PermReadReports, req: fixed("/"), has: []string{"Revenue"}, also: []string{"format=json"}},
+	"GET /attribution": {perm: auth.PermReadReports, req: fixed("/attribution"), has: []string{"Attribution"}},
+	"GET /journeys":    {perm: auth.PermReadReports, req: fixed("/journeys"), has: []string{"Journeys"}},
+	"GET /automations": {perm: auth.PermReadReports, req: fixed("/automations"), has: []string{"abandoned-cart"}},
+	"GET /spend":       {perm: auth.PermReadReports, req: fixed("/spend"), has: []string{"Paid Search"}},
 	// Journeys in the browser (automations_edit.go): marketers and above turn them on and
 	// off, apply templates and set costs; roles that read personal data preview messages.
 	"POST /automations/{name}/enable": {perm: auth.PermEditJourneys, req: func(e *roleEnv) (string, url.Values) {
