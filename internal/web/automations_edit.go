@@ -148,6 +148,7 @@ type previewData struct {
 	Error     string
 	Preview   *journey.Preview
 	HasHTML   bool
+	FrameSrc  string // the email's HTML on its own, for the sandboxed frame
 	Subject   string
 	EventFrom string
 }
@@ -212,9 +213,31 @@ func (s *server) previewPage(w http.ResponseWriter, r *http.Request) error {
 			d.HasHTML = d.Preview.Message.HTML != ""
 		}
 	}
+	if r.URL.Query().Get("part") == "html" {
+		if d.Preview == nil || !d.HasHTML {
+			return errNotFound
+		}
+		// The email's HTML alone, for the preview page's sandboxed frame: its own origin
+		// (CSP sandbox), no scripts, no requests but images; framed only by this site.
+		hd := w.Header()
+		// A sandboxed document's own origin is opaque: the framing site is named.
+		scheme := "http"
+		if isSecure(r) {
+			scheme = "https"
+		}
+		hd.Set("Content-Security-Policy", "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; frame-ancestors "+scheme+"://"+r.Host)
+		hd.Set("X-Frame-Options", "SAMEORIGIN")
+		hd.Set("Content-Type", "text/html; charset=utf-8")
+		hd.Set("Cache-Control", "no-store")
+		_, err := w.Write([]byte(d.Preview.Message.HTML))
+		return err
+	}
 	p := s.newPage(r, "/automations", "Preview: "+name)
 	p.NoRange = true
 	p.Data = d
+	if d.HasHTML {
+		d.FrameSrc = automationPath(name) + "/preview?" + url.Values{"step": {strconv.Itoa(d.Step + 1)}, "customer": {d.Customer}, "part": {"html"}}.Encode()
+	}
 	if wantsJSON(r) {
 		writeJSON(w, code, map[string]any{"preview": d.Preview, "error": d.Error})
 		return nil

@@ -188,13 +188,19 @@ func TestJourneyPreviewPage(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Fatalf("preview: %d\n%.800s", resp.StatusCode, page)
 		}
-		for _, want := range []string{"Anna, you left something in your cart", "Hi Anna,", `sandbox=""`, `srcdoc="&lt;p&gt;Hi Anna,&lt;/p&gt;`, "to anna@example.com"} {
+		for _, want := range []string{"Anna, you left something in your cart", "Hi Anna,", `sandbox=""`, `src="/automations/abandoned-cart/preview?customer=anna%40example.com&amp;part=html&amp;step=2"`, "to anna@example.com"} {
 			if !strings.Contains(page, want) {
 				t.Errorf("preview lacks %q", want)
 			}
 		}
 		if strings.Contains(page, "{{") || strings.Contains(page, "<p>Hi Anna") {
 			t.Errorf("preview shows template syntax or unsandboxed HTML")
+		}
+		// The frame's document: the email's HTML alone, sandboxed by its own CSP.
+		resp, html := get(t, c, ts.URL+"/automations/abandoned-cart/preview?customer=anna%40example.com&part=html&step=2")
+		if resp.StatusCode != 200 || !strings.HasPrefix(html, "<p>Hi Anna,</p>") || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "sandbox") ||
+			strings.Contains(html, "<nav") {
+			t.Errorf("frame: %d %q, CSP %q", resp.StatusCode, html, resp.Header.Get("Content-Security-Policy"))
 		}
 		if resp, _ := get(t, c, ts.URL+"/automations/abandoned-cart/preview?step=2&customer=nobody@example.com"); resp.StatusCode != http.StatusNotFound {
 			t.Errorf("unknown customer: %d", resp.StatusCode)
