@@ -132,3 +132,13 @@ func (r MarginRates) For(channel string) float64 {
 	}
 	return r.Overall
 }
+
+// POAS is profit on ad spend: a channel's return on ad spend (attributed revenue ÷ spend)
+// times the gross margin of its orders. Nil when the ROAS is (no spend).
+func (r MarginRates) POAS(roas *float64, channel string) *float64 {
+	if roas == nil {
+		return nil
+	}
+	v := *roas * r.For(channel)
+	return &v
+}

@@ -25,6 +25,8 @@ func init() {
 		Summary: "automate journeys: templates, apply, list, show, report, run",
 		Usage: `omniroi journey templates
 omniroi journey apply TEMPLATE|FILE      (a built-in name, or a YAML/JSON document)
+omniroi journey apply TEMPLATE --set holdout=20% --set name=cart-eu
+                                         (a built-in with chosen settings; templates --json lists them)
 omniroi journey validate FILE            (compile and print the plan, store nothing)
 omniroi journey list
 omniroi journey show NAME                (plan with counts per step and the latest decisions)
@@ -47,6 +49,15 @@ OMNIROI_SMS_URL, OMNIROI_PUSH_URL, OMNIROI_WEBHOOK_SECRET variables.`,
 		to := fs.String("to", "", "report: last day of the runs compared, YYYY-MM-DD, inclusive (default: today)")
 		once := fs.Bool("once", false, "run: do the work due now, then exit")
 		limit := fs.Int("limit", 50, "decisions: how many to list")
+		sets := map[string]string{}
+		fs.Func("set", "apply: a built-in journey's setting, KEY=VALUE (repeatable; e.g. holdout=20%, steps[2].wait=2d)", func(v string) error {
+			k, val, ok := strings.Cut(v, "=")
+			if !ok || strings.TrimSpace(k) == "" {
+				return fmt.Errorf("%q is not KEY=VALUE", v)
+			}
+			sets[strings.TrimSpace(k)] = val
+			return nil
+		})
 		baseURL := StringFlag(fs, "base-url", "http://127.0.0.1:8080", "run: public URL for tracking and unsubscribe links")
 		// Flags may come after the positional arguments: omniroi journey show cart --json.
 		sub, rest, err := parseSub(fs, args, map[string][]int{"templates": {0}, "validate": {1}, "apply": {1}, "list": {0}, "show": {1},
@@ -79,17 +90,31 @@ OMNIROI_SMS_URL, OMNIROI_PUSH_URL, OMNIROI_WEBHOOK_SECRET variables.`,
 		defer db.Close()
 		switch sub {
 		case "apply":
+			var a journey.Applied
 			src, err := os.ReadFile(rest[0])
 			if errors.Is(err, os.ErrNotExist) {
-				src, err = journey.TemplateSource(strings.TrimSuffix(rest[0], ".yaml"))
-				if err != nil {
+				name := strings.TrimSuffix(rest[0], ".yaml")
+				if _, err := journey.TemplateSource(name); err != nil {
 					return fmt.Errorf("%s is neither a file nor a built-in journey (omniroi journey templates lists them)", rest[0])
+				}
+				// The same function as the dashboard's form: the template with its settings.
+				var fields map[string]string
+				if a, fields, err = journey.ApplyTemplate(ctx, db, name, sets); err != nil {
+					return err
+				}
+				if len(fields) > 0 {
+					var msgs []string
+					for k, m := range fields {
+						msgs = append(msgs, "--set "+Clean(k)+": "+Clean(m))
+					}
+					sort.Strings(msgs)
+					return errors.New(strings.Join(msgs, "\n"))
 				}
 			} else if err != nil {
 				return err
-			}
-			a, err := journey.Apply(ctx, db, src)
-			if err != nil {
+			} else if len(sets) > 0 {
+				return errors.New("--set applies to a built-in journey, not to a file: edit the file instead")
+			} else if a, err = journey.Apply(ctx, db, src); err != nil {
 				return err
 			}
 			if sf.JSON {
@@ -223,10 +248,17 @@ OMNIROI_SMS_URL, OMNIROI_PUSH_URL, OMNIROI_WEBHOOK_SECRET variables.`,
 func journeyTemplates(env *Env, asJSON bool) error {
 	ts := journey.Templates()
 	if asJSON {
-		type t struct{ Name, Description, Document string }
+		type t struct {
+			Name, Description, Document string
+			Settings                    []journey.TemplateSetting
+		}
 		var out []t
 		for _, x := range ts {
-			out = append(out, t{x.Name, x.Description, string(x.Source)})
+			st, err := journey.TemplateSettings(x.Name)
+			if err != nil {
+				return err
+			}
+			out = append(out, t{x.Name, x.Description, string(x.Source), st})
 		}
 		return PrintJSON(env.Stdout, out)
 	}

@@ -97,3 +97,33 @@ func TestJourneyCommand(t *testing.T) {
 		t.Errorf("audit log:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.ReplaceAll(want, "|", "\n"))
 	}
 }
+
+// TestJourneyApplySettings: `omniroi journey apply TEMPLATE --set KEY=VALUE` applies a
+// built-in with chosen settings (the dashboard's form calls the same function); refused
+// values are named by setting and nothing is applied.
+func TestJourneyApplySettings(t *testing.T) {
+	data := t.TempDir()
+	run := func(args ...string) (int, string, string) {
+		t.Helper()
+		return runCLI(t, append(args, "--data", data)...)
+	}
+	if code, out, errs := run("journey", "apply", "welcome", "--set", "name=welcome-eu", "--set", "holdout=20%"); code != 0 || !strings.Contains(out, "journey welcome-eu: version 1 applied") {
+		t.Fatalf("apply with settings: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, _ := run("journey", "show", "welcome-eu", "--json"); code != 0 || !strings.Contains(out, `"holdout": 0.2`) {
+		t.Errorf("show: exit %d\n%s", code, out)
+	}
+	if code, _, errs := run("journey", "apply", "welcome", "--set", "holdout=half", "--set", "steps[1].wait=soon"); code != 1 ||
+		!strings.Contains(errs, "--set holdout: \"half\" is not a percentage") || !strings.Contains(errs, "--set steps[1].wait: \"soon\" is not a duration") {
+		t.Errorf("bad settings: exit %d, stderr %q", code, errs)
+	}
+	if code, _, errs := run("journey", "apply", "welcome", "--set", "colour=red"); code != 1 || !strings.Contains(errs, "no setting colour") {
+		t.Errorf("unknown setting: exit %d, stderr %q", code, errs)
+	}
+	if code, out, _ := run("journey", "templates", "--json"); code != 0 || !strings.Contains(out, `"key": "steps[1].wait"`) {
+		t.Errorf("templates --json lists no settings: %s", out)
+	}
+	if code, out, _ := run("journey", "list", "--json"); code != 0 || strings.Contains(out, `"welcome"`) {
+		t.Errorf("a refused apply applied something: %s", out)
+	}
+}

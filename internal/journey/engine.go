@@ -109,7 +109,10 @@ func NewEngine(ctx context.Context, db *store.DB, opt Options) (*Engine, error) 
 		opt.Logger = slog.Default()
 	}
 	if opt.Business == "" {
-		opt.Business = "our shop"
+		var err error
+		if opt.Business, err = businessName(ctx, db); err != nil {
+			return nil, err
+		}
 	}
 	e := &Engine{db: db, opt: opt, notify: make(chan struct{}, 1)}
 	src, err := db.EnsureSource(ctx, SourceName)

@@ -141,6 +141,7 @@ type StepCount struct {
 	Index      int              `json:"index"`
 	ID         string           `json:"id"`
 	Text       string           `json:"text"`
+	Words      string           `json:"words"`   // the step in plain words, without template syntax
 	Waiting    int64            `json:"waiting"` // active runs at this step
 	Sends      map[string]int64 `json:"sends,omitempty"`
 	Opened     int64            `json:"opened,omitempty"`
@@ -182,7 +183,7 @@ func Show(ctx context.Context, db *store.DB, name string) (*Detail, error) {
 		return nil, fmt.Errorf("journey %s: stored plan: %w", name, err)
 	}
 	for i, n := range d.Plan.Nodes {
-		d.Steps = append(d.Steps, StepCount{Index: i, ID: n.ID, Text: d.Plan.nodeText(&n), Sends: map[string]int64{}, Suppressed: map[string]int64{}})
+		d.Steps = append(d.Steps, StepCount{Index: i, ID: n.ID, Text: d.Plan.nodeText(&n), Words: d.Plan.StepWords(i), Sends: map[string]int64{}, Suppressed: map[string]int64{}})
 	}
 	rows, err := db.Query(ctx, `SELECT status, step, COUNT(*) FROM journey_runs WHERE journey = ? AND version = ? GROUP BY status, step`, name, d.Version)
 	if err != nil {

@@ -75,7 +75,7 @@ type Report struct {
 	IncrementalCI   [2]float64 `json:"incremental_revenue_ci95"`
 	Sends           int64      `json:"sends"`
 	Cost            int64      `json:"cost_minor"`
-	CostFrom        string     `json:"cost_from,omitempty"` // "settings": the journeys.cost.* settings; "options": the report's costs
+	CostFrom        string     `json:"cost_from,omitempty"` // "settings": the journeys.cost.* settings; "journey": the journey's own (SetJourneyCost); "options": the report's costs
 	ROI             *float64   `json:"roi"`                 // (incremental − cost) / cost; null when cost is 0
 	SignificantLift bool       `json:"significant"`
 	TooFewRuns      bool       `json:"too_few_runs"` // an arm has fewer runs than its MinRuns: no revenue interval
@@ -185,7 +185,7 @@ func measure(ctx context.Context, db *store.DB, journey string, opt ReportOption
 	if err := rows.Err(); err != nil {
 		return nil, nil, fmt.Errorf("journey report: %w", err)
 	}
-	unit, costFrom, err := sendCosts(ctx, db, opt)
+	unit, costFrom, err := sendCosts(ctx, db, journey, opt)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -397,7 +397,7 @@ func tQuantile975(df float64) float64 {
 // kept: an email costs a tenth of a cent): the report's own costs when it has them, else
 // the journeys.cost.* settings, which are in the business currency and so apply only when
 // the report is in it.
-func sendCosts(ctx context.Context, db *store.DB, opt ReportOptions) (map[string]float64, string, error) {
+func sendCosts(ctx context.Context, db *store.DB, journey string, opt ReportOptions) (map[string]float64, string, error) {
 	unit := map[string]float64{}
 	if opt.CostPerSend != nil {
 		for ch, v := range opt.CostPerSend {
@@ -414,6 +414,14 @@ func sendCosts(ctx context.Context, db *store.DB, opt ReportOptions) (map[string
 	}
 	if unit, err = workspace.MessageCosts(ctx, db, cur); err != nil {
 		return nil, "", fmt.Errorf("journey report: %w", err)
+	}
+	// The journey's own costs (SetJourneyCost) take the place of the settings'.
+	own, err := journeyUnitCosts(ctx, db, journey, cur, unit)
+	if err != nil {
+		return nil, "", fmt.Errorf("journey report: %w", err)
+	}
+	if own {
+		return unit, "journey", nil
 	}
 	if len(unit) == 0 {
 		return unit, "", nil

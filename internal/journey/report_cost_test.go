@@ -2,6 +2,7 @@ package journey
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/omniroi/omniroi/internal/audit"
@@ -53,4 +54,86 @@ func TestReportCostFromSettings(t *testing.T) {
 			t.Fatalf("EUR costs applied to a USD report: %d", r.Cost)
 		}
 	})
+}
+
+// TestReportCostPerJourney: a journey's own message cost takes the place of the setting in
+// its report (and only in its report); an empty cost returns it to the setting; a bad
+// cost, a channel without costs or an unknown journey is refused.
+func TestReportCostPerJourney(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		seedPeriodRuns(t, db)
+		if _, err := db.Exec(ctx, `INSERT INTO journeys (name, version, doc, plan, digest, created_at) VALUES ('period', 1, '', '{}', 'x', 0)`); err != nil {
+			t.Fatal(err)
+		}
+		_, _, sends := expectPeriod(periodFrom, periodTo)
+		opt := ReportOptions{From: periodFrom, To: periodTo}
+		if _, err := workspace.Set(ctx, db, audit.ActorCLI, "journeys.cost.sms", "0.065"); err != nil {
+			t.Fatal(err)
+		}
+		if err := SetJourneyCost(ctx, db, "period", "sms", "0.10"); err != nil {
+			t.Fatal(err)
+		}
+		r, err := Measure(ctx, db, "period", opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Cost != 10*sends || r.CostFrom != "journey" || r.ROI == nil {
+			t.Fatalf("%d sends at the journey's 0.10 EUR: cost %d from %q; want %d from journey", sends, r.Cost, r.CostFrom, 10*sends)
+		}
+		if c, _ := JourneyCosts(ctx, db, "period"); c["sms"] != "0.1" {
+			t.Errorf("stored cost %v", c)
+		}
+		if err := SetJourneyCost(ctx, db, "period", "sms", ""); err != nil {
+			t.Fatal(err)
+		}
+		if r, _ = Measure(ctx, db, "period", opt); r.CostFrom != "settings" || r.Cost != int64(float64(sends)*6.5+0.5) {
+			t.Errorf("after reset: cost %d from %q", r.Cost, r.CostFrom)
+		}
+		for _, c := range [][3]string{{"period", "sms", "-1"}, {"period", "fax", "1"}, {"nobody", "sms", "1"}} {
+			if err := SetJourneyCost(ctx, db, c[0], c[1], c[2]); err == nil {
+				t.Errorf("%v: accepted", c)
+			}
+		}
+		es, err := audit.List(ctx, db, audit.Filter{Action: "journey.cost"})
+		if err != nil || len(es) != 2 {
+			t.Errorf("audit: %d entries, %v", len(es), err)
+		}
+	})
+}
+
+// TestStepWords: steps read in words, without template syntax.
+func TestStepWords(t *testing.T) {
+	for _, tp := range Templates() {
+		p, err := Compile(tp.Source)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range p.Nodes {
+			w := p.StepWords(i)
+			if w == "" || strings.Contains(w, "{{") || strings.Contains(w, "->") {
+				t.Errorf("%s step %d: %q", tp.Name, i+1, w)
+			}
+		}
+	}
+	p, _ := Compile(mustTemplate(t, "abandoned-cart"))
+	for i, want := range []string{
+		"Wait up to 1 hour for “Order Completed” (same cart_id); if it comes, the journey ends; if not, go on.",
+		"Send an email: the built-in “abandoned cart” message, then go on.",
+		"Wait 1 day, then go on.",
+		"If the message of step email was opened, the journey ends; otherwise go on.",
+		"Send a push notification, then the journey ends.",
+	} {
+		if got := p.StepWords(i); got != want {
+			t.Errorf("step %d: %q, want %q", i+1, got, want)
+		}
+	}
+}
+
+func mustTemplate(t *testing.T, name string) []byte {
+	src, err := TemplateSource(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
 }

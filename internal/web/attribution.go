@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/omniroi/omniroi/internal/attribution"
+	"github.com/omniroi/omniroi/internal/catalog"
 	"github.com/omniroi/omniroi/internal/money"
 )
 
@@ -101,6 +102,7 @@ type attributionData struct {
 	TruthErr    string
 	TruthBest   string
 	Notes       []string
+	MarginNote  string // how POAS is computed, when a margin is set
 }
 
 type modelInfo struct {
@@ -195,6 +197,27 @@ func (s *server) attributionPage(w http.ResponseWriter, r *http.Request) error {
 				row = append(row, ratioCell(byModel[res.Model][ch].ROAS))
 			}
 			rt.Rows = append(rt.Rows, row)
+		}
+		// Profit on ad spend, where a gross margin is set: the same figure as the
+		// Overview's ROI table (catalog.MarginRates.POAS), under every model.
+		margins, hasMargin, err := catalog.PeriodMargins(ctx, s.db, pc.From, pc.To, cur)
+		if err != nil {
+			return err
+		}
+		if hasMargin {
+			d.MarginNote = fmt.Sprintf("POAS is ROAS on gross profit: attributed revenue × the gross margin of the channel's orders (%s overall, from the margin settings) ÷ spend. Below 1, the ads cost more than the profit they brought.", fmtPct(margins.Overall))
+			pt := p.addTable(&Table{ID: "poas-by-model", Caption: "Profit on ad spend (POAS) of each paid channel under each model (attributed revenue × gross margin ÷ spend)", Cols: []Col{{Label: "Channel"}, {Label: "Gross margin", Num: true}}})
+			for _, res := range pc.Results {
+				pt.Cols = append(pt.Cols, Col{Label: "POAS, " + modelLabel(res.Model), Num: true})
+			}
+			for _, ch := range paid {
+				mg := margins.For(ch)
+				row := []Cell{txt(ch), pctCell(&mg)}
+				for _, res := range pc.Results {
+					row = append(row, ratioCell(margins.POAS(byModel[res.Model][ch].ROAS, ch)))
+				}
+				pt.Rows = append(pt.Rows, row)
+			}
 		}
 	}
 

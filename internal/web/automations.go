@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/omniroi/omniroi/internal/auth"
 	"github.com/omniroi/omniroi/internal/journey"
 )
 
@@ -19,9 +20,19 @@ type automationRow struct {
 }
 
 type automationsData struct {
-	Ready bool // the journey tables exist and at least one journey is applied
-	Rows  []automationRow
-	Name  string // detail view
+	Ready     bool // the journey tables exist and at least one journey is applied
+	Rows      []automationRow
+	Name      string // detail view
+	Templates []journey.Template
+
+	// Detail view.
+	Enabled   bool
+	Version   int
+	Applied   string // "applied" or "unchanged", after the apply form
+	CostSaved bool
+	Costs     []costField
+	CostError bool
+	Report    *journey.Report // the period's report, for its cost
 }
 
 // liftReports measures a journey's runs started in the period and, unless the period is
@@ -170,7 +181,7 @@ func rateCI(g journey.Group) Cell {
 func (s *server) automations(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	p := s.newPage(r, "/automations", "Automations")
-	d := &automationsData{}
+	d := &automationsData{Templates: journey.Templates()}
 	p.Data = d
 	if ok, err := s.hasTable(ctx, "journeys"); err != nil || !ok {
 		return errors.Join(err, s.respond(w, r, "automations", p))
@@ -221,10 +232,15 @@ func (s *server) automations(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) automation(w http.ResponseWriter, r *http.Request) error {
+	return s.automationView(w, r, nil, nil)
+}
+
+// automationView is one journey's page; typed and costErrs keep a refused cost form.
+func (s *server) automationView(w http.ResponseWriter, r *http.Request, typed, costErrs map[string]string) error {
 	ctx := r.Context()
 	name := r.PathValue("name")
 	p := s.newPage(r, "/automations", "Automation "+name)
-	d := &automationsData{Name: name}
+	d := &automationsData{Name: name, Applied: r.URL.Query().Get("applied"), CostSaved: r.URL.Query().Get("costs") == "saved", CostError: len(costErrs) > 0}
 	p.Data = d
 	if ok, err := s.hasTable(ctx, "journeys"); err != nil || !ok {
 		return errors.Join(err, s.notFound(w, r))
@@ -243,7 +259,10 @@ func (s *server) automation(w http.ResponseWriter, r *http.Request) error {
 		}
 		return s.notFound(w, r)
 	}
-	d.Ready = true
+	d.Ready, d.Enabled, d.Version = true, det.Enabled, det.Version
+	if d.Costs, err = s.journeyCostFields(r, name, typed, costErrs); err != nil {
+		return err
+	}
 	type lift struct{ period, all *journey.Report }
 	l, err := cached(s.cache, "automation-lift|"+name+"|"+p.Range.Query().Encode(), s.opt.Now(), func() (lift, error) {
 		period, all, err := s.liftReports(ctx, name, p.Range)
@@ -252,21 +271,35 @@ func (s *server) automation(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	d.Report = l.period
 	addLiftRows(liftTable(p, p.Range), txt(name), p.Range, l.period, l.all, p.Currency)
-	st := p.addTable(&Table{ID: "steps", Caption: fmt.Sprintf("Steps of version %d, with counts over all runs", det.Version), Empty: "This journey has no steps.",
-		Cols: []Col{{Label: "#", Num: true}, {Label: "Step"}, {Label: "Waiting here", Num: true}, {Label: "Sent", Num: true},
-			{Label: "Opened", Num: true}, {Label: "Clicked", Num: true}, {Label: "Suppressed", Num: true}}})
+	cols := []Col{{Label: "#", Num: true}, {Label: "Step"}, {Label: "Waiting here", Num: true}, {Label: "Sent", Num: true},
+		{Label: "Opened", Num: true}, {Label: "Clicked", Num: true}, {Label: "Suppressed", Num: true}}
+	preview := p.Can(string(auth.PermReadPersonal)) // a preview shows a customer's data
+	if preview {
+		cols = append(cols, Col{Label: "Message"})
+	}
+	st := p.addTable(&Table{ID: "steps", Caption: fmt.Sprintf("Steps of version %d, with counts over all runs", det.Version), Empty: "This journey has no steps.", Cols: cols})
 	for _, sc := range det.Steps {
 		// Sends is keyed by status; pending and failed sends are neither sent nor suppressed.
 		sent, sup := sc.Sends["sent"], int64(0)
 		for _, n := range sc.Suppressed {
 			sup += n
 		}
-		text := sc.Text
+		// The step in words: a message's template syntax is for its preview, not the list.
+		text := sc.Words
 		if sc.ID != "" {
 			text = sc.ID + ": " + text
 		}
-		st.Rows = append(st.Rows, []Cell{num(int64(sc.Index)), txt(text), num(sc.Waiting), num(sent), num(sc.Opened), num(sc.Clicked), num(sup)})
+		row := []Cell{num(int64(sc.Index + 1)), txt(text), num(sc.Waiting), num(sent), num(sc.Opened), num(sc.Clicked), num(sup)}
+		if preview {
+			c := txt("")
+			if n := det.Plan.Nodes[sc.Index]; n.Send != nil && n.Send.Channel != "webhook" && n.Send.Channel != "profile" {
+				c = Cell{Text: "Preview", Href: automationPath(name) + "/preview?step=" + strconv.Itoa(sc.Index+1)}
+			}
+			row = append(row, c)
+		}
+		st.Rows = append(st.Rows, row)
 	}
 	decs, err := journey.Decisions(ctx, s.db, name, 0, 20)
 	if err != nil {

@@ -154,12 +154,7 @@ func (s *server) overviewROI(r *http.Request, p *page, d *overviewData) error {
 	for i, x := range rows {
 		row := []Cell{txt(x.Channel), amount(x.SpendMinor, cur), amountF(x.RevenueMinor, cur), countCell(x.Conversions), ratioCell(x.ROAS), pctCell(div100(x.ROIPercent)), optAmount(x.CACMinor, cur), num(x.NewCustomers), pctCell(x.ConversionRate)}
 		if hasMargin {
-			var poas *float64
-			if x.ROAS != nil {
-				v := *x.ROAS * margins.For(x.Channel)
-				poas = &v
-			}
-			row = append(row, ratioCell(poas))
+			row = append(row, ratioCell(margins.POAS(x.ROAS, x.Channel)))
 		}
 		t.Rows = append(t.Rows, row)
 		if x.SpendMinor > 0 {

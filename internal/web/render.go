@@ -33,6 +33,7 @@ var navPages = []struct{ Path, Label string }{
 	{"/goals", "Goals"},
 	{"/sources", "Sources"},
 	{"/users", "Users"},
+	{"/tokens", "API tokens"},
 	{"/audit", "Audit log"},
 	{"/settings", "Settings"},
 }
@@ -162,7 +163,7 @@ func (p *page) Chart(id string) *Chart {
 	return nil
 }
 
-var pageNames = []string{"login", "message", "overview", "sources", "customers", "customer", "spend", "attribution", "journeys", "segments", "automations", "automation", "users", "invite", "audit", "privacy_erase", "experiments", "experiment", "budget", "clienteling", "clienteling_card", "leads", "personalisation", "goals", "settings"}
+var pageNames = []string{"login", "message", "overview", "sources", "customers", "customer", "spend", "attribution", "journeys", "segments", "automations", "automation", "users", "invite", "audit", "privacy_erase", "experiments", "experiment", "budget", "clienteling", "clienteling_card", "leads", "personalisation", "goals", "settings", "tokens", "automation_apply", "automation_preview"}
 
 func (s *server) parseTemplates() error {
 	funcs := template.FuncMap{

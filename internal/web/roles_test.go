@@ -12,11 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/api"
 	"github.com/omniroi/omniroi/internal/audit"
 	"github.com/omniroi/omniroi/internal/auth"
 	"github.com/omniroi/omniroi/internal/connect"
 	"github.com/omniroi/omniroi/internal/experiment"
 	"github.com/omniroi/omniroi/internal/goals"
+	"github.com/omniroi/omniroi/internal/journey"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/store/storetest"
 )
@@ -162,6 +164,48 @@ func (e *roleEnv) userRole(email string) auth.Role {
 	return u.Role
 }
 
+// newJourney applies a copy of the welcome journey named kind-tag, on or off.
+func (e *roleEnv) newJourney(kind string, on bool) string {
+	ctx := context.Background()
+	name := kind + "-" + e.tag()
+	if _, fields, err := journey.ApplyTemplate(ctx, e.db, "welcome", map[string]string{"name": name}); err != nil || fields != nil {
+		e.t.Fatal(fields, err)
+	}
+	if err := journey.SetEnabled(ctx, e.db, name, on); err != nil {
+		e.t.Fatal(err)
+	}
+	return name
+}
+
+func (e *roleEnv) journeyEnabled(name string) bool {
+	d, err := journey.Show(context.Background(), e.db, name)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return d.Enabled
+}
+
+func (e *roleEnv) newToken(kind string) int64 {
+	t, _, err := api.CreateRoleToken(context.Background(), e.db, kind+"-"+e.tag(), auth.RoleAnalyst)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return t.ID
+}
+
+func (e *roleEnv) hasToken(name string) bool {
+	ts, err := api.ListTokens(context.Background(), e.db)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, t := range ts {
+		if t.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
 func (e *roleEnv) pendingInvite(email string) bool {
 	is, err := auth.Invites(context.Background(), e.db, testNow)
 	if err != nil {
@@ -192,11 +236,49 @@ var dashboardScenarios = map[string]scenario{
 	}, has: []string{"Your account is ready"}},
 	"POST /logout": {perm: permSession, req: fixed("/logout"), ok: http.StatusSeeOther, fresh: true},
 
-	"GET /{$}":                {perm: auth.PermReadReports, req: fixed("/"), has: []string{"Revenue"}, also: []string{"format=json"}},
-	"GET /attribution":        {perm: auth.PermReadReports, req: fixed("/attribution"), has: []string{"Attribution"}},
-	"GET /journeys":           {perm: auth.PermReadReports, req: fixed("/journeys"), has: []string{"Journeys"}},
-	"GET /automations":        {perm: auth.PermReadReports, req: fixed("/automations"), has: []string{"abandoned-cart"}},
-	"GET /spend":              {perm: auth.PermReadReports, req: fixed("/spend"), has: []string{"Paid Search"}},
+	"GET /{$}":         {perm: auth.PermReadReports, req: fixed("/"), has: []string{"Revenue"}, also: []string{"format=json"}},
+	"GET /attribution": {perm: auth.PermReadReports, req: fixed("/attribution"), has: []string{"Attribution"}},
+	"GET /journeys":    {perm: auth.PermReadReports, req: fixed("/journeys"), has: []string{"Journeys"}},
+	"GET /automations": {perm: auth.PermReadReports, req: fixed("/automations"), has: []string{"abandoned-cart"}},
+	"GET /spend":       {perm: auth.PermReadReports, req: fixed("/spend"), has: []string{"Paid Search"}},
+	// Journeys in the browser (automations_edit.go): marketers and above turn them on and
+	// off, apply templates and set costs; roles that read personal data preview messages.
+	"POST /automations/{name}/enable": {perm: auth.PermEditJourneys, req: func(e *roleEnv) (string, url.Values) {
+		return "/automations/" + e.newJourney("on", false) + "/enable", nil
+	}, ok: http.StatusSeeOther, done: func(e *roleEnv) bool { return e.journeyEnabled("on-" + e.tag()) }},
+	"POST /automations/{name}/disable": {perm: auth.PermEditJourneys, req: func(e *roleEnv) (string, url.Values) {
+		return "/automations/" + e.newJourney("off", true) + "/disable", nil
+	}, ok: http.StatusSeeOther, done: func(e *roleEnv) bool { return !e.journeyEnabled("off-" + e.tag()) }},
+	"POST /automations/{name}/costs": {perm: auth.PermEditJourneys, req: func(e *roleEnv) (string, url.Values) {
+		return "/automations/" + e.newJourney("cost", true) + "/costs", url.Values{"cost:sms": {"0.07"}}
+	}, ok: http.StatusSeeOther, done: func(e *roleEnv) bool {
+		c, err := journey.JourneyCosts(context.Background(), e.db, "cost-"+e.tag())
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		return c["sms"] == "0.07"
+	}},
+	"GET /automations/{name}/preview": {perm: auth.PermReadPersonal, req: func(e *roleEnv) (string, url.Values) {
+		return fmt.Sprintf("/automations/abandoned-cart/preview?step=2&customer=%d", e.anna), nil
+	}, has: []string{"left something in your cart", "anna@example.com", `sandbox=""`}, also: []string{"format=json"}},
+	"GET /automations/templates": {perm: auth.PermEditJourneys, req: fixed("/automations/templates?template=win-back"), has: []string{`name="holdout"`, `value="14d"`}},
+	"POST /automations/templates": {perm: auth.PermEditJourneys, req: func(e *roleEnv) (string, url.Values) {
+		return "/automations/templates", url.Values{"template": {"welcome"}, "name": {"welcome-" + e.tag()}, "holdout": {"15%"}}
+	}, ok: http.StatusSeeOther, done: func(e *roleEnv) bool {
+		d, err := journey.Show(context.Background(), e.db, "welcome-"+e.tag())
+		return err == nil && d.Plan.Holdout == 0.15
+	}},
+	// API tokens (tokens.go): owners and admins.
+	"GET /tokens": {perm: auth.PermManageSources, req: func(e *roleEnv) (string, url.Values) {
+		e.newToken("listed")
+		return "/tokens", nil
+	}, has: []string{"listed-", "New API token"}},
+	"POST /tokens": {perm: auth.PermManageSources, req: func(e *roleEnv) (string, url.Values) {
+		return "/tokens", url.Values{"name": {"new-" + e.tag()}, "role": {"viewer"}}
+	}, has: []string{"shown <strong>only this once</strong>", "ot_"}, done: func(e *roleEnv) bool { return e.hasToken("new-" + e.tag()) }},
+	"POST /tokens/{id}/revoke": {perm: auth.PermManageSources, req: func(e *roleEnv) (string, url.Values) {
+		return fmt.Sprintf("/tokens/%d/revoke", e.newToken("revoke")), url.Values{"confirm": {"yes"}}
+	}, has: []string{"was revoked"}, done: func(e *roleEnv) bool { return !e.hasToken("revoke-" + e.tag()) }},
 	"GET /automations/{name}": {perm: auth.PermReadReports, req: fixed("/automations/abandoned-cart"), has: []string{"Latest sending decisions"}},
 	"GET /customers": {perm: auth.PermReadPersonal, req: fixed("/customers?q=anna&range=all"), has: []string{"Anna Berger"},
 		also: []string{"format=json", "format=csv"}},

@@ -42,6 +42,12 @@ func (s *server) routes() []route {
 		{"GET /journeys", auth.PermReadReports, s.journeys},
 		{"GET /automations", auth.PermReadReports, s.automations},
 		{"GET /automations/{name}", auth.PermReadReports, s.automation},
+		{"POST /automations/{name}/enable", auth.PermEditJourneys, s.setJourneyEnabled(true)}, // automations_edit.go
+		{"POST /automations/{name}/disable", auth.PermEditJourneys, s.setJourneyEnabled(false)},
+		{"POST /automations/{name}/costs", auth.PermEditJourneys, s.saveJourneyCosts},
+		{"GET /automations/{name}/preview", auth.PermReadPersonal, s.previewPage},
+		{"GET /automations/templates", auth.PermEditJourneys, s.applyForm}, // ?template=NAME ("templates" is no journey's name)
+		{"POST /automations/templates", auth.PermEditJourneys, s.applyTemplate},
 		{"GET /experiments", auth.PermReadReports, s.experiments}, // experiments.go
 		{"POST /experiments", auth.PermEditJourneys, s.createExperiment},
 		{"GET /experiments/{name}", auth.PermReadReports, s.experimentPage},
@@ -74,6 +80,9 @@ func (s *server) routes() []route {
 		{"POST /users/{id}/role", auth.PermManageUsers, s.changeRole},
 		{"POST /users/{id}/remove", auth.PermManageUsers, s.removeUser},
 		{"POST /users/invites/{id}/revoke", auth.PermManageUsers, s.revokeInvite},
+		{"GET /tokens", auth.PermManageSources, s.tokensPage}, // tokens.go
+		{"POST /tokens", auth.PermManageSources, s.createToken},
+		{"POST /tokens/{id}/revoke", auth.PermManageSources, s.revokeToken},
 		{"GET /audit", auth.PermReadAudit, s.auditPage},
 		{"GET /settings", auth.PermSettings, s.settingsPage}, // settings.go
 		{"POST /settings", auth.PermSettings, s.saveSetting},

@@ -157,6 +157,9 @@ func TestCoverageBanner(t *testing.T) {
 				t.Errorf("POAS without a margin: %v", row)
 			}
 		}
+		if _, page := get(t, c, ts.URL+"/attribution"); strings.Contains(page, "POAS") {
+			t.Errorf("attribution: POAS without a margin")
+		}
 		_, page = get(t, c, ts.URL+"/sources")
 		if !strings.Contains(page, "Data coverage in this period") || !strings.Contains(page, "50 % (2 of 4)") {
 			t.Errorf("sources: no coverage panel")
@@ -190,6 +193,41 @@ func TestCoverageBanner(t *testing.T) {
 		}
 		if !found {
 			t.Fatalf("no channel with ROAS: %v", ov.Tables["channel-roi"])
+		}
+		// The Attribution page shows the same POAS, under every model.
+		var at struct {
+			Tables map[string][]map[string]string `json:"tables"`
+		}
+		_, body = get(t, c, ts.URL+"/attribution?format=json")
+		if err := json.Unmarshal([]byte(body), &at); err != nil {
+			t.Fatal(err)
+		}
+		roasRows, poasRows := at.Tables["roas-by-model"], at.Tables["poas-by-model"]
+		if len(roasRows) == 0 || len(poasRows) != len(roasRows) {
+			t.Fatalf("attribution: ROAS rows %v, POAS rows %v", roasRows, poasRows)
+		}
+		checked := 0
+		for i, row := range roasRows {
+			for col, roas := range row {
+				if col == "Channel" || col == "Spend" || roas == "" {
+					continue
+				}
+				poas := poasRows[i]["POAS, "+col]
+				var r, p float64
+				if err := json.Unmarshal([]byte(roas), &r); err != nil {
+					continue
+				}
+				if err := json.Unmarshal([]byte(poas), &p); err != nil {
+					t.Fatalf("attribution POAS %s %q: %v (row %v)", col, poas, err, poasRows[i])
+				}
+				if d := p - 0.4*r; d > 1e-3 || d < -1e-3 {
+					t.Errorf("attribution %s %s: POAS %v, want 40 %% of ROAS %v", row["Channel"], col, p, r)
+				}
+				checked++
+			}
+		}
+		if checked == 0 {
+			t.Errorf("attribution: no POAS compared: %v / %v", roasRows, poasRows)
 		}
 	})
 }
