@@ -43,7 +43,7 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) error {
 		return s.respond(w, r, "overview", p)
 	}
 	d.Ready = true
-	if _, err := s.withCoverage(r, p); err != nil {
+	if err := s.withCoverage(r, p); err != nil {
 		return err
 	}
 	cur := p.Currency

@@ -276,6 +276,33 @@ func TestComputingNotice(t *testing.T) {
 	}
 }
 
+// TestCoverageInBackground: the Sources page does not wait for the period's data coverage
+// (quality.Measure): while no build can run it answers with a notice, and the panel fills
+// in once the measure is made in the background.
+func TestCoverageInBackground(t *testing.T) {
+	db := storetest.SQLite(t)
+	seed(t, db)
+	ts, srv := newTestServerOf(t, db, Options{computeWait: time.Nanosecond, noWarm: true})
+	c, _ := ts.loggedIn(t)
+	srv.compute.sem <- struct{}{} // every background build waits
+	_, body := get(t, c, ts.URL+"/sources?range=90d")
+	<-srv.compute.sem
+	if !strings.Contains(body, coverageMeasuring) || strings.Contains(body, "All sources") {
+		t.Fatalf("the Sources page did not answer before the coverage was measured:\n%.3000s", body)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(body, "All sources") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the coverage never filled in:\n%.3000s", body)
+		}
+		time.Sleep(20 * time.Millisecond)
+		_, body = get(t, c, ts.URL+"/sources?range=90d")
+	}
+	if strings.Contains(body, coverageMeasuring) {
+		t.Error("the filled-in panel still says it is being measured")
+	}
+}
+
 // TestComputeCache: one build per version; an older version's value is served while
 // the new one is built.
 func TestComputeCache(t *testing.T) {
