@@ -83,10 +83,10 @@ type Summary struct {
 	// ConvertedConversions counts the conversions in other currencies whose value was
 	// converted into the business currency with the exchange rate of their day (Notes
 	// say how much, and what was left out for want of a rate).
-	ConvertedConversions int64 `json:"converted_conversions,omitempty"`
-	MaxSeq             int64         `json:"max_seq"`        // newest event when the read started
-	Elapsed            time.Duration `json:"elapsed_ns"`
-	Notes              []string      `json:"notes,omitempty"`
+	ConvertedConversions int64         `json:"converted_conversions,omitempty"`
+	MaxSeq               int64         `json:"max_seq"` // newest event when the read started
+	Elapsed              time.Duration `json:"elapsed_ns"`
+	Notes                []string      `json:"notes,omitempty"`
 }
 
 // actRow is one touch event of a customer.
