@@ -186,7 +186,7 @@ func TestAnalysisPages(t *testing.T) {
 		}
 
 		// Journeys: the funnel from the fixture's orders; paths sum to the orders.
-		pj = getJSON(t, c, ts.URL+"/journeys?format=json")
+		pj = getJSON(t, c, ts.URL+"/paths?format=json")
 		funnel := pj.Tables["funnel"]
 		if len(funnel) != len(attribution.FunnelStages) {
 			t.Fatalf("funnel has %d stages, want %d: %v", len(funnel), len(attribution.FunnelStages), funnel)
@@ -369,10 +369,27 @@ func TestAnalysisPagesEmptyStore(t *testing.T) {
 	db := storetest.SQLite(t)
 	ts := newTestServer(t, db, Options{})
 	c, _ := ts.loggedIn(t)
-	for _, p := range []string{"/", "/?model=markov", "/attribution", "/journeys", "/segments", "/?range=all", "/segments?format=csv&table=segments"} {
+	for _, p := range []string{"/", "/?model=markov", "/attribution", "/paths", "/segments", "/?range=all", "/segments?format=csv&table=segments"} {
 		resp, body := get(t, c, ts.URL+p)
 		if resp.StatusCode != http.StatusOK && !(strings.Contains(p, "format=csv") && resp.StatusCode == http.StatusNotFound) {
 			t.Errorf("GET %s on an empty store: %d\n%.600s", p, resp.StatusCode, body)
 		}
+	}
+}
+
+// TestJourneysMovedToPaths: the page of customers' paths is /paths, titled "Paths" in the
+// navigation; its former address /journeys answers 301 to it, keeping the query.
+func TestJourneysMovedToPaths(t *testing.T) {
+	db := storetest.SQLite(t)
+	seed(t, db)
+	ts := newTestServer(t, db, Options{})
+	c, _ := ts.loggedIn(t)
+	resp, _ := get(t, c, ts.URL+"/journeys?range=7d&model=markov")
+	if resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != "/paths?range=7d&model=markov" {
+		t.Errorf("/journeys: %d to %q, want 301 to /paths?range=7d&model=markov", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, body := get(t, c, ts.URL+"/paths?range=7d")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "<title>Paths") || !strings.Contains(body, `href="/paths?range=7d"`) || strings.Contains(body, `href="/journeys`) {
+		t.Errorf("/paths: %d, title or navigation wrong:\n%.2000s", resp.StatusCode, body)
 	}
 }
