@@ -393,7 +393,7 @@ func seedPopulation(t *testing.T, db *store.DB) {
 
 // rebuildSummaries brings the per-customer order summaries (which the processor keeps as
 // it writes orders) up to date with orders a test inserted directly.
-func rebuildSummaries(t *testing.T, db *store.DB) {
+func rebuildSummaries(t testing.TB, db *store.DB) {
 	t.Helper()
 	ctx := context.Background()
 	loc, err := workspace.Location(ctx, db)
