@@ -80,9 +80,13 @@ type Summary struct {
 	Unattributed       int64         `json:"unattributed"`   // conversions without any touch
 	RevenueMinor       int64         `json:"revenue_minor"`  // net of refunds, conversions in range, business currency
 	RefundedMinor      int64         `json:"refunded_minor"` // refunds of those conversions
-	MaxSeq             int64         `json:"max_seq"`        // newest event when the read started
-	Elapsed            time.Duration `json:"elapsed_ns"`
-	Notes              []string      `json:"notes,omitempty"`
+	// ConvertedConversions counts the conversions in other currencies whose value was
+	// converted into the business currency with the exchange rate of their day (Notes
+	// say how much, and what was left out for want of a rate).
+	ConvertedConversions int64         `json:"converted_conversions,omitempty"`
+	MaxSeq               int64         `json:"max_seq"` // newest event when the read started
+	Elapsed              time.Duration `json:"elapsed_ns"`
+	Notes                []string      `json:"notes,omitempty"`
 }
 
 // actRow is one touch event of a customer.
@@ -200,6 +204,7 @@ func buildPaths(ctx context.Context, db *store.DB, opt PathOptions, spans []span
 	if err != nil {
 		return nil, fmt.Errorf("paths: %w", err)
 	}
+	fx := &fxOnce{}
 	// Unbounded ends stop at the span data can really have (1990 to limits.max_future
 	// ahead): a touch stored long ago with the date 0001-01-01 reads as Go's zero time, "no
 	// time", and would fail the time-decay model for the whole period.
@@ -273,12 +278,12 @@ func buildPaths(ctx context.Context, db *store.DB, opt PathOptions, spans []span
 
 	type acc struct {
 		b      *SetBuilder
-		other  map[string]*[2]int64 // currency → conversions, value
+		other  *foreign
 		funnel [funnelLen]int64
 	}
 	accs := make([]acc, len(spans))
 	for i := range accs {
-		accs[i] = acc{b: NewSetBuilder(), other: map[string]*[2]int64{}}
+		accs[i] = acc{b: NewSetBuilder(), other: newForeign(ctx, db, currency, fx)}
 		out[i].sum.Currency, out[i].sum.MaxSeq = currency, maxSeq
 	}
 	for i, o := range outs {
@@ -305,10 +310,7 @@ func buildPaths(ctx context.Context, db *store.DB, opt PathOptions, spans []span
 	}
 	for si, sp := range spans {
 		sum := &out[si].sum
-		for c, x := range accs[si].other {
-			sum.Notes = append(sum.Notes, fmt.Sprintf("%d conversions in %s (%s) count without revenue: no exchange rates to %s",
-				x[0], c, money.Format(x[1], c), sum.Currency))
-		}
+		sum.Notes = append(sum.Notes, accs[si].other.notes()...)
 		if !rd.src.Ready() {
 			sum.Notes = append(sum.Notes, "paths were computed from the event tables: the derived paths table is built the next time the event processor runs")
 		}
@@ -326,7 +328,7 @@ func buildPaths(ctx context.Context, db *store.DB, opt PathOptions, spans []span
 }
 
 // addPath adds one built path to a span's set and summary.
-func addPath(b *SetBuilder, sum *Summary, other map[string]*[2]int64, po *spanOut, p *pending, onPath func(PathInfo)) error {
+func addPath(b *SetBuilder, sum *Summary, other *foreign, po *spanOut, p *pending, onPath func(PathInfo)) error {
 	j := Path{Touches: po.touches[p.lo:p.hi]}
 	if p.leadIdx >= 0 || p.oppIdx >= 0 {
 		j.Milestones = []int{p.leadIdx, p.oppIdx}
@@ -335,21 +337,17 @@ func addPath(b *SetBuilder, sum *Summary, other map[string]*[2]int64, po *spanOu
 	if p.conv {
 		j.Conversions = 1
 		j.ConvertedAt = time.UnixMilli(p.convTS).UTC()
-		v := max(p.valueMinor, 0)
+		v, refunded := max(p.valueMinor, 0), p.refunded
 		if p.currency != sum.Currency {
-			// Money in another currency is never added to the business currency.
-			x := other[p.currency]
-			if x == nil {
-				x = &[2]int64{}
-				other[p.currency] = x
+			// Money in another currency is converted with the day's exchange rate, or
+			// counts without revenue: never added to the business currency as it is.
+			var ok bool
+			if v, refunded, ok = other.convert(p.currency, v, refunded, p.convTS); ok {
+				sum.ConvertedConversions++
 			}
-			x[0]++
-			x[1] = money.SatAdd(x[1], v)
-			v = 0
-		} else {
-			sum.RevenueMinor = money.SatAdd(sum.RevenueMinor, v)
-			sum.RefundedMinor = money.SatAdd(sum.RefundedMinor, p.refunded)
 		}
+		sum.RevenueMinor = money.SatAdd(sum.RevenueMinor, v)
+		sum.RefundedMinor = money.SatAdd(sum.RefundedMinor, refunded)
 		j.Value = money.Major(v, sum.Currency)
 		info.ValueMinor, info.FirstConversion = v, p.first
 		sum.Conversions++

@@ -17,12 +17,14 @@ import (
 	"github.com/omniroi/omniroi/internal/api"
 	"github.com/omniroi/omniroi/internal/audit"
 	"github.com/omniroi/omniroi/internal/auth"
+	"github.com/omniroi/omniroi/internal/commerce"
 	"github.com/omniroi/omniroi/internal/goals"
 	"github.com/omniroi/omniroi/internal/identity/identitytest"
 	"github.com/omniroi/omniroi/internal/journey"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/store/storetest"
 	"github.com/omniroi/omniroi/internal/value"
+	"github.com/omniroi/omniroi/internal/workspace"
 )
 
 // apiScenario is what one API route must do (PocketBase's ApiScenario, per route): the
@@ -153,6 +155,14 @@ func seedAPI(t *testing.T, db *store.DB) {
 		return nil
 	})
 	if err != nil {
+		t.Fatal(err)
+	}
+	// The order summaries the processor keeps, brought up to date with the orders above.
+	loc, err := workspace.Location(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Write(ctx, func(tx *store.Tx) error { return commerce.RebuildSummaries(ctx, tx, loc) }); err != nil {
 		t.Fatal(err)
 	}
 	if err := goals.Add(ctx, db, goals.Goal{Name: "spring revenue", Metric: goals.MetricRevenue, Target: 5_000_000, Currency: "EUR",

@@ -81,3 +81,13 @@ func ApplyRefunds(o Order, refs []Refund) []Applied {
 	}
 	return out
 }
+
+// RefundedTotal is what an order's refunds take back by the rule: the sum of
+// ApplyRefunds' Counted, between 0 and the order's amount.
+func RefundedTotal(o Order, refs []Refund) int64 {
+	var sum int64
+	for _, a := range ApplyRefunds(o, refs) {
+		sum = money.SatAdd(sum, a.Counted)
+	}
+	return sum
+}

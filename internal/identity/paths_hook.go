@@ -50,7 +50,7 @@ func pathChange(j *job) (ch pathstore.Change, err error) {
 	}
 	for i := 0; i+7 <= len(j.refunds); i += 7 {
 		r := j.refunds[i : i+7]
-		ch.Refunds = append(ch.Refunds, pathstore.RefundWrite{OrderID: r[1].(string), Amount: r[4].(int64), Full: r[6].(int) != 0})
+		ch.Refunds = append(ch.Refunds, pathstore.RefundWrite{OrderID: r[1].(string), Amount: r[4].(int64), Currency: r[5].(string), Full: r[6].(int) != 0})
 	}
 	return ch, nil
 }

@@ -162,10 +162,15 @@ var ErrNoOrders = errors.New("no orders in the store yet")
 
 func (s *Service) buildSnapshot(ctx context.Context, st StoreState) (*Snapshot, error) {
 	t0 := time.Now()
-	d, err := LoadStoreData(ctx, s.db, time.Time{})
+	d, err := LoadSummaryData(ctx, s.db)
 	if err != nil {
 		return nil, err
 	}
+	return s.snapshotOf(ctx, st, d, t0)
+}
+
+// snapshotOf fits and scores the transactions of d, read since t0.
+func (s *Service) snapshotOf(ctx context.Context, st StoreState, d StoreData, t0 time.Time) (*Snapshot, error) {
 	if len(d.Transactions) == 0 {
 		return nil, ErrNoOrders
 	}

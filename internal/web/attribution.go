@@ -123,7 +123,7 @@ func (s *server) attributionPage(w http.ResponseWriter, r *http.Request) error {
 		return errors.Join(err, s.respond(w, r, "attribution", p))
 	}
 	d.Ready = true
-	if _, err := s.withCoverage(r, p); err != nil {
+	if err := s.withCoverage(r, p); err != nil {
 		return err
 	}
 	pc := a.Cur

@@ -234,7 +234,7 @@ func BenchmarkAnalysisPagesDemo(b *testing.B) {
 	}
 	month := "from=2026-10-01&to=2026-10-31"
 	pages := []string{"/?" + month, "/?" + month + "&model=markov", "/?range=all", "/?range=all&model=shapley",
-		"/attribution?" + month, "/attribution?range=all", "/journeys?" + month, "/journeys?range=all",
+		"/attribution?" + month, "/attribution?range=all", "/paths?" + month, "/paths?range=all",
 		"/segments?" + month, "/segments?range=all", fmt.Sprintf("/customers/%d", cust)}
 	for _, p := range pages {
 		t0 := time.Now()

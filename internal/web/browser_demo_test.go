@@ -75,7 +75,7 @@ func TestBrowserDemo(t *testing.T) {
 	}
 	for _, pg := range []struct{ name, path string }{
 		{"demo-overview", "/" + month}, {"demo-overview-markov", "/" + month + "&model=markov"}, {"demo-attribution", "/attribution?range=all"},
-		{"demo-journeys", "/journeys" + month}, {"demo-segments", "/segments" + month}, {"demo-customer", "/customers?q=" + url.QueryEscape(ident)},
+		{"demo-paths", "/paths" + month}, {"demo-segments", "/segments" + month}, {"demo-customer", "/customers?q=" + url.QueryEscape(ident)},
 		{"demo-automations", "/automations" + month}, {"demo-automation-cart", "/automations/abandoned-cart" + month},
 	} {
 		if err := chromedp.Do(tctx, chromedp.Navigate(srv.URL+pg.path), chromedp.WaitReady(chromedp.CSS(`footer`))); err != nil {

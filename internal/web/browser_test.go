@@ -216,7 +216,7 @@ func TestBrowser(t *testing.T) {
 
 	var custHref string
 	pages := []struct{ name, path string }{
-		{"overview", "/?range=90d"}, {"attribution", "/attribution"}, {"journeys", "/journeys"},
+		{"overview", "/?range=90d"}, {"attribution", "/attribution"}, {"paths", "/paths"},
 		{"customers", "/customers?range=90d"}, {"segments", "/segments"}, {"spend", "/spend"}, {"sources", "/sources"},
 		{"automations", "/automations"}, {"automation", "/automations/abandoned-cart"},
 		{"customer", ""}, // filled from the customers page
@@ -259,7 +259,7 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("%s: %s", pg.name, p)
 		}
 		switch pg.name {
-		case "overview", "spend", "attribution", "journeys", "segments", "automations":
+		case "overview", "spend", "attribution", "paths", "segments", "automations":
 			if len(charts) == 0 {
 				t.Errorf("%s: no charts; the fixture has data for them", pg.name)
 			}

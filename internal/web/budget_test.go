@@ -56,6 +56,7 @@ func seedBudget(t testing.TB, db *store.DB, days int) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rebuildSummaries(t, db)
 }
 
 func getBody(t *testing.T, c *http.Client, url string) (int, string) {

@@ -2,39 +2,60 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"github.com/omniroi/omniroi/internal/attribution"
 	"math"
 	"net/http"
 
+	"github.com/omniroi/omniroi/internal/attribution"
 	"github.com/omniroi/omniroi/internal/quality"
 )
 
-// coverageFor measures the data quality of a period (quality.Measure), for a few seconds
-// cached like the other page fragments.
-func (s *server) coverageFor(ctx context.Context, rg Range) (quality.Coverage, error) {
+// coverageFor is the data quality of a period (quality.Measure), measured in the
+// background per data version like the other slow analyses (compute.go): a request waits
+// at most the compute budget for it. ok is false while the period's first measure is
+// being computed (an older version's measure is served while a newer one is built).
+func (s *server) coverageFor(ctx context.Context, rg Range) (c quality.Coverage, ok bool, err error) {
+	ver, err := s.dataVersion(ctx)
+	if err != nil {
+		return c, false, err
+	}
 	key := fmt.Sprintf("coverage|%d|%d", rg.FromMS(), rg.ToMS())
-	return cached(s.cache, key, s.opt.Now(), func() (quality.Coverage, error) {
+	c, _, _, err = computed(s.compute, key, ver, func(ctx context.Context) (quality.Coverage, error) {
 		return quality.Measure(ctx, s.db, rg.From, rg.To)
 	})
+	if errors.Is(err, errComputing) {
+		return c, false, nil
+	}
+	return c, err == nil, err
 }
 
 // withCoverage puts the period's coverage on an ROI or attribution page: the banner shows
 // when too few orders carry marketing context (base.html), and ?format=json carries it.
-func (s *server) withCoverage(r *http.Request, p *page) (quality.Coverage, error) {
-	c, err := s.coverageFor(r.Context(), p.Range)
-	if err != nil {
-		return c, err
+// While it is being measured p.Coverage stays nil: no banner, and no best channel named.
+func (s *server) withCoverage(r *http.Request, p *page) error {
+	c, ok, err := s.coverageFor(r.Context(), p.Range)
+	if err != nil || !ok {
+		return err
 	}
 	p.Coverage = &c
-	return c, nil
+	return nil
 }
 
-// coverageRows is the coverage panel's table: overall, then per source.
-func coverageTable(p *page, c quality.Coverage) {
+// coverageMeasuring is the Sources panel's and the Overview's word while a period's
+// coverage is being measured.
+const coverageMeasuring = "Data coverage of this period is being measured; reload in a moment."
+
+// coverageTable is the coverage panel's table: overall, then per source; empty with a
+// notice while the coverage is being measured (ok false).
+func coverageTable(p *page, c quality.Coverage, ok bool) {
 	t := p.addTable(&Table{ID: "coverage", Caption: "Data coverage in this period",
 		Cols:  []Col{{Label: "Source"}, {Label: "Orders with marketing data", Num: true}, {Label: "Buyers identified", Num: true}, {Label: "Spend rows matched to a channel", Num: true}, {Label: "Rejected events", Num: true}, {Label: "Most common rejection"}},
 		Empty: "No orders, spend or rejected events in this period."})
+	if !ok {
+		t.Empty = coverageMeasuring
+		return
+	}
 	sh := func(s quality.Share) Cell {
 		if s.Share == nil {
 			return txt("–")

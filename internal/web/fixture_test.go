@@ -163,12 +163,19 @@ const testEmail, testPassword = "owner@example.com", "correct horse battery"
 
 func newTestServer(t testing.TB, db *store.DB, opt Options) *testServer {
 	t.Helper()
+	ts, _ := newTestServerOf(t, db, opt)
+	return ts
+}
+
+// newTestServerOf is newTestServer that also returns the dashboard's server.
+func newTestServerOf(t testing.TB, db *store.DB, opt Options) (*testServer, *server) {
+	t.Helper()
 	ts := &testServer{db: db, now: testNow}
 	opt.Now = ts.Now
 	if opt.computeWait == 0 {
 		opt.computeWait = time.Minute // tests read the analyses, not the "computing" notice
 	}
-	h, err := NewHandler(db, opt)
+	srv, h, err := newServer(db, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +184,7 @@ func newTestServer(t testing.TB, db *store.DB, opt Options) *testServer {
 	if _, err := auth.CreateUser(context.Background(), db, testEmail, testPassword); err != nil {
 		t.Fatal(err)
 	}
-	return ts
+	return ts, srv
 }
 
 // client is a browser-like client: a cookie jar, no automatic redirects.

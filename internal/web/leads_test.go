@@ -72,6 +72,7 @@ func seedLeads(t *testing.T, db *store.DB) int64 {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	rebuildSummaries(t, db)
 	return 700000
 }
 

@@ -109,7 +109,7 @@ func TestLoginNextLocalOnly(t *testing.T) {
 			t.Errorf("next=%q: %d to %q, want 303 to /", next, code, loc)
 		}
 	}
-	for _, next := range []string{"/customers", "/customers/12?range=7d", "/journeys?from=2026-01-01&to=2026-01-31"} {
+	for _, next := range []string{"/customers", "/customers/12?range=7d", "/paths?from=2026-01-01&to=2026-01-31"} {
 		code, loc, err := rawLogin(ts.client(t), ts.URL, testEmail, testPassword, next, nil)
 		if err != nil {
 			t.Fatal(err)

@@ -3,13 +3,11 @@ package web
 import (
 	"context"
 	"fmt"
-	"github.com/omniroi/omniroi/internal/commerce"
 	"net/http"
 	"sort"
-	"time"
 
+	"github.com/omniroi/omniroi/internal/commerce"
 	"github.com/omniroi/omniroi/internal/money"
-	"github.com/omniroi/omniroi/internal/store"
 )
 
 // card is one headline number against the previous period.
@@ -54,7 +52,7 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) error {
 	if d.Setup, err = s.firstRun(ctx, p); err != nil {
 		return err
 	}
-	if _, err := s.withCoverage(r, p); err != nil {
+	if err := s.withCoverage(r, p); err != nil {
 		return err
 	}
 	cur := p.Currency
@@ -64,8 +62,8 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	d.OtherCur = res.otherCur
-	cur0, prev := res.cur, res.prev
+	d.OtherCur = res.sales.OtherCurrency
+	cur0, prev := res.totals(res.sales.Total, res.spend), res.totals(res.prevSales.Total, res.prevSpend)
 	hasPrev := res.hasPrev
 	if hasPrev {
 		pr, _ := rg.Previous()
@@ -103,37 +101,18 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	// Revenue over time.
-	if len(res.days) > 0 {
-		b := bucketFor(rg, res.days[0].day)
+	if first := res.sales.First; !first.IsZero() {
+		b := bucketFor(rg, first)
 		d.Bucket = b.noun()
-		from := rg.From
-		if from.IsZero() {
-			from = res.days[0].day
-		}
-		starts := b.buckets(from, rg.To)
-		// Keyed by the instant, not the time.Time: the cached days carry the *time.Location
-		// of the request that computed them, and a Location loaded by a later request is
-		// another pointer, so time.Time keys would match nothing (every day €0).
-		idx := make(map[int64]int, len(starts))
-		labels := make([]string, len(starts))
-		for i, t := range starts {
-			idx[t.Unix()] = i
-			labels[i] = b.label(t)
-		}
-		rev := make([]int64, len(starts))
-		ord := make([]int64, len(starts))
-		for _, x := range res.days {
-			if i, ok := idx[b.start(x.day.In(rg.Loc)).Unix()]; ok {
-				rev[i] = money.SatAdd(rev[i], x.revenue)
-				ord[i] += x.orders
-			}
-		}
-		vals := make([]float64, len(starts))
+		periods := res.sales.Periods(commerce.Bucket(b))
+		labels := make([]string, len(periods))
+		vals := make([]float64, len(periods))
 		t := &Table{ID: "revenue-over-time", Caption: "Revenue and orders per " + b.noun(), Hidden: true,
 			Cols: []Col{{Label: "Period"}, {Label: "Revenue", Num: true}, {Label: "Orders", Num: true}}}
-		for i := range starts {
-			vals[i] = money.Major(rev[i], cur)
-			t.Rows = append(t.Rows, []Cell{txt(labels[i]), amount(rev[i], cur), num(ord[i])})
+		for i, x := range periods {
+			labels[i] = b.label(x.Start)
+			vals[i] = money.Major(x.RevenueMinor, cur)
+			t.Rows = append(t.Rows, []Cell{txt(labels[i]), amount(x.RevenueMinor, cur), num(x.Orders)})
 		}
 		p.addChart(&Chart{ID: "revenue-over-time", Kind: "line", Title: "Revenue per " + b.noun(), Money: true, Currency: cur, X: labels,
 			Series: []Series{{Name: "Revenue", Data: vals}}, Table: t})
@@ -193,41 +172,62 @@ func pow10(cur string) int64 {
 	return n
 }
 
-type dayRow struct {
-	day             time.Time
-	revenue, orders int64
-}
-
 type groupRow struct {
 	key             string
 	revenue, orders int64
 }
 
+// overviewResult is the Overview's figures: the sales of the period and of the one
+// before (commerce.SalesByPeriod), spend, and the period's revenue by channel and
+// location.
 type overviewResult struct {
-	cur, prev  periodTotals
-	hasPrev    bool
-	otherCur   int64
-	days       []dayRow
-	byChannel  []groupRow
-	byLocation []groupRow
+	sales, prevSales commerce.Sales
+	spend, prevSpend int64
+	hasPrev          bool
+	byChannel        []groupRow
+	byLocation       []groupRow
 }
 
-// overviewQuery reads the orders of the period and the one before in one pass and sums
-// them in Go: one range scan instead of six GROUP BYs, which matters for "all time" where
-// SQLite would otherwise walk orders_ts and fetch every row six times (700 ms at demo size).
+func (res *overviewResult) totals(t commerce.SalesTotals, spend int64) periodTotals {
+	return periodTotals{orders: t.Orders, revenue: t.RevenueMinor, refunds: t.RefundsMinor, buyers: t.Buyers, newBuyers: t.NewBuyers, spend: spend}
+}
+
+// overviewQuery reads the sales of the period and the one before (commerce), their
+// spend, and the period's orders by channel and location.
 func (s *server) overviewQuery(ctx context.Context, rg Range, cur string) (*overviewResult, error) {
 	res := &overviewResult{}
-	from, to := rg.FromMS(), rg.ToMS()
-	pfrom, pto := from, from
-	var pr Range
-	if p, ok := rg.Previous(); ok {
-		res.hasPrev, pr = true, p
-		pfrom, pto = p.FromMS(), p.ToMS()
+	var err error
+	if res.sales, err = commerce.SalesByPeriod(ctx, s.db, commerce.SalesQuery{From: rg.From, To: rg.To, Loc: rg.Loc, Currency: cur}); err != nil {
+		return nil, err
 	}
-	// Days are cut at local midnight with the zone's offset at the period's end; a DST
-	// change inside the period shifts an hour of orders to the neighbouring day.
-	_, off := rg.To.Add(-time.Hour).Zone()
-	offMS := int64(off) * 1000
+	pr, hasPrev := rg.Previous()
+	res.hasPrev = hasPrev
+	if hasPrev {
+		if res.prevSales, err = commerce.SalesByPeriod(ctx, s.db, commerce.SalesQuery{From: pr.From, To: pr.To, Loc: rg.Loc, Currency: cur}); err != nil {
+			return nil, err
+		}
+	}
+	for _, x := range []struct {
+		n  *int64
+		r  Range
+		ok bool
+	}{{&res.spend, rg, true}, {&res.prevSpend, pr, hasPrev}} {
+		if !x.ok {
+			continue
+		}
+		if err := s.db.QueryRow(ctx, `SELECT `+s.db.SumMinor("amount_minor")+` FROM spend WHERE day >= ? AND day < ? AND currency = ?`, x.r.FromDay(), x.r.ToDay(), cur).Scan(x.n); err != nil {
+			return nil, fmt.Errorf("sum spend: %w", err)
+		}
+	}
+	if err := s.revenueBy(ctx, rg, cur, res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// revenueBy reads the period's purchases in the business currency and sums their revenue
+// by the order's channel and location (the purchases SalesByPeriod counts: revenue >= 0).
+func (s *server) revenueBy(ctx context.Context, rg Range, cur string, res *overviewResult) error {
 	// For long periods a sequential scan beats orders_ts: walking the index costs one
 	// random table lookup per order (most of the time of "all time" on SQLite in
 	// profiles). Unary + hides the column from the index in SQLite and PostgreSQL alike.
@@ -235,12 +235,11 @@ func (s *server) overviewQuery(ctx context.Context, rg Range, cur string) (*over
 	if rg.From.IsZero() || rg.Days() > 120 {
 		col = "+ts"
 	}
-	rows, err := s.db.Query(ctx, `SELECT customer_id, ts, revenue_minor, currency, channel, location FROM orders WHERE `+col+` >= ? AND `+col+` < ?`, min(from, pfrom), to)
+	rows, err := s.db.Query(ctx, `SELECT revenue_minor, channel, location FROM orders WHERE `+col+` >= ? AND `+col+` < ? AND currency = ? AND revenue_minor >= 0`, rg.FromMS(), rg.ToMS(), cur)
 	if err != nil {
-		return nil, fmt.Errorf("read orders: %w", err)
+		return fmt.Errorf("read orders: %w", err)
 	}
-	buyers, prevBuyers := map[int64]struct{}{}, map[int64]struct{}{}
-	days := map[int64]*dayRow{}
+	defer rows.Close()
 	byChannel, byLocation := map[string]*groupRow{}, map[string]*groupRow{}
 	add := func(m map[string]*groupRow, k string, rev int64) {
 		if k == "" {
@@ -255,44 +254,17 @@ func (s *server) overviewQuery(ctx context.Context, rg Range, cur string) (*over
 		g.orders++
 	}
 	for rows.Next() {
-		var cid, ts, rev int64
-		var ocur, channel, location string
-		if err := rows.Scan(&cid, &ts, &rev, &ocur, &channel, &location); err != nil {
-			rows.Close()
-			return nil, err
+		var rev int64
+		var channel, location string
+		if err := rows.Scan(&rev, &channel, &location); err != nil {
+			return err
 		}
-		if ts >= from {
-			if ocur != cur {
-				res.otherCur++
-				continue
-			}
-			res.cur.orders++
-			res.cur.revenue = money.SatAdd(res.cur.revenue, rev)
-			buyers[cid] = struct{}{}
-			d := (ts + offMS) / 86400000
-			if days[d] == nil {
-				u := time.Unix(d*86400, 0).UTC()
-				days[d] = &dayRow{day: time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, rg.Loc)}
-			}
-			days[d].revenue = money.SatAdd(days[d].revenue, rev)
-			days[d].orders++
-			add(byChannel, channel, rev)
-			add(byLocation, location, rev)
-		} else if res.hasPrev && ts >= pfrom && ts < pto && ocur == cur {
-			res.prev.orders++
-			res.prev.revenue = money.SatAdd(res.prev.revenue, rev)
-			prevBuyers[cid] = struct{}{}
-		}
+		add(byChannel, channel, rev)
+		add(byLocation, location, rev)
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return err
 	}
-	res.cur.buyers, res.prev.buyers = int64(len(buyers)), int64(len(prevBuyers))
-	for _, d := range days {
-		res.days = append(res.days, *d)
-	}
-	sort.Slice(res.days, func(i, j int) bool { return res.days[i].day.Before(res.days[j].day) })
 	for _, g := range []struct {
 		m   map[string]*groupRow
 		out *[]groupRow
@@ -305,50 +277,5 @@ func (s *server) overviewQuery(ctx context.Context, rg Range, cur string) (*over
 			return a.revenue > b.revenue || a.revenue == b.revenue && a.key < b.key
 		})
 	}
-
-	// First-time buyers: customers whose first order (any currency) falls in a period.
-	// The best plan differs by database (demo size, measured): PostgreSQL answers "an
-	// order in the period and NOT EXISTS an earlier one" with one index-only probe per
-	// buyer (8 ms for 30 days, against 35-260 ms for hashing all orders by customer);
-	// SQLite plans that query badly (690 ms for "all time": orders_ts walk, temp b-tree,
-	// probes) but reads MIN(ts) per customer straight off the covering index
-	// orders_customer (customer_id, ts), both periods in one pass.
-	if s.db.Dialect == store.Postgres {
-		for _, x := range []struct {
-			n        *int64
-			from, to int64
-			ok       bool
-		}{{&res.cur.newBuyers, from, to, true}, {&res.prev.newBuyers, pfrom, pto, res.hasPrev}} {
-			if !x.ok {
-				continue
-			}
-			err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM (SELECT DISTINCT customer_id FROM orders WHERE ts >= ? AND ts < ?) b
-				WHERE NOT EXISTS (SELECT 1 FROM orders p WHERE p.customer_id = b.customer_id AND p.ts < ?)`, x.from, x.to, x.from).Scan(x.n)
-			if err != nil {
-				return nil, fmt.Errorf("count new customers: %w", err)
-			}
-		}
-	} else if err := s.db.QueryRow(ctx, `SELECT COALESCE(SUM(CASE WHEN f >= ? AND f < ? THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN f >= ? AND f < ? THEN 1 ELSE 0 END), 0)
-		FROM (SELECT MIN(ts) AS f FROM orders GROUP BY customer_id) x`, from, to, pfrom, pto).Scan(&res.cur.newBuyers, &res.prev.newBuyers); err != nil {
-		return nil, fmt.Errorf("count new customers: %w", err)
-	}
-	for _, x := range []struct {
-		t        *periodTotals
-		from, to int64
-		r        Range
-	}{{&res.cur, from, to, rg}, {&res.prev, pfrom, pto, pr}} {
-		if x.t == &res.prev && !res.hasPrev {
-			break
-		}
-		// A full refund carries no amount of its own: it refunds the order's (as commerce reads it).
-		if err := s.db.QueryRow(ctx, `SELECT `+s.db.SumMinor(commerce.RefundAmountSQL("r", "o"))+`
-			FROM refunds r LEFT JOIN orders o ON o.order_id = r.order_id
-			WHERE r.ts >= ? AND r.ts < ? AND `+commerce.RefundCurrencySQL("r", "o")+` = ?`, x.from, x.to, cur).Scan(&x.t.refunds); err != nil {
-			return nil, fmt.Errorf("sum refunds: %w", err)
-		}
-		if err := s.db.QueryRow(ctx, `SELECT `+s.db.SumMinor("amount_minor")+` FROM spend WHERE day >= ? AND day < ? AND currency = ?`, x.r.FromDay(), x.r.ToDay(), cur).Scan(&x.t.spend); err != nil {
-			return nil, fmt.Errorf("sum spend: %w", err)
-		}
-	}
-	return res, nil
+	return nil
 }

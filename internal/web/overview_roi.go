@@ -10,7 +10,6 @@ import (
 	"github.com/omniroi/omniroi/internal/attribution"
 	"github.com/omniroi/omniroi/internal/catalog"
 	"github.com/omniroi/omniroi/internal/money"
-	"github.com/omniroi/omniroi/internal/quality"
 )
 
 // roiSection is the Overview's return on ad spend per channel under one model.
@@ -181,11 +180,9 @@ func (s *server) overviewROI(r *http.Request, p *page, d *overviewData) error {
 				second = &rows[i]
 			}
 		}
-		var cov quality.Coverage
-		if p.Coverage != nil {
-			cov = *p.Coverage
-		}
-		if ok, why := bestSupported(cov, best, second); ok {
+		if p.Coverage == nil {
+			sec.NoBest = "No channel is named the best yet: the period's data coverage is being measured; reload in a moment."
+		} else if ok, why := bestSupported(*p.Coverage, best, second); ok {
 			sec.Best = fmt.Sprintf("%s (ROAS %.2f)", best.Channel, *best.ROAS)
 			if worst.Channel != best.Channel && *worst.ROAS != *best.ROAS {
 				sec.Worst = fmt.Sprintf("%s (ROAS %.2f)", worst.Channel, *worst.ROAS)

@@ -186,7 +186,7 @@ func TestAnalysisPages(t *testing.T) {
 		}
 
 		// Journeys: the funnel from the fixture's orders; paths sum to the orders.
-		pj = getJSON(t, c, ts.URL+"/journeys?format=json")
+		pj = getJSON(t, c, ts.URL+"/paths?format=json")
 		funnel := pj.Tables["funnel"]
 		if len(funnel) != len(attribution.FunnelStages) {
 			t.Fatalf("funnel has %d stages, want %d: %v", len(funnel), len(attribution.FunnelStages), funnel)
@@ -276,6 +276,33 @@ func TestComputingNotice(t *testing.T) {
 	}
 }
 
+// TestCoverageInBackground: the Sources page does not wait for the period's data coverage
+// (quality.Measure): while no build can run it answers with a notice, and the panel fills
+// in once the measure is made in the background.
+func TestCoverageInBackground(t *testing.T) {
+	db := storetest.SQLite(t)
+	seed(t, db)
+	ts, srv := newTestServerOf(t, db, Options{computeWait: time.Nanosecond, noWarm: true})
+	c, _ := ts.loggedIn(t)
+	srv.compute.sem <- struct{}{} // every background build waits
+	_, body := get(t, c, ts.URL+"/sources?range=90d")
+	<-srv.compute.sem
+	if !strings.Contains(body, coverageMeasuring) || strings.Contains(body, "All sources") {
+		t.Fatalf("the Sources page did not answer before the coverage was measured:\n%.3000s", body)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(body, "All sources") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the coverage never filled in:\n%.3000s", body)
+		}
+		time.Sleep(20 * time.Millisecond)
+		_, body = get(t, c, ts.URL+"/sources?range=90d")
+	}
+	if strings.Contains(body, coverageMeasuring) {
+		t.Error("the filled-in panel still says it is being measured")
+	}
+}
+
 // TestComputeCache: one build per version; an older version's value is served while
 // the new one is built.
 func TestComputeCache(t *testing.T) {
@@ -342,10 +369,27 @@ func TestAnalysisPagesEmptyStore(t *testing.T) {
 	db := storetest.SQLite(t)
 	ts := newTestServer(t, db, Options{})
 	c, _ := ts.loggedIn(t)
-	for _, p := range []string{"/", "/?model=markov", "/attribution", "/journeys", "/segments", "/?range=all", "/segments?format=csv&table=segments"} {
+	for _, p := range []string{"/", "/?model=markov", "/attribution", "/paths", "/segments", "/?range=all", "/segments?format=csv&table=segments"} {
 		resp, body := get(t, c, ts.URL+p)
 		if resp.StatusCode != http.StatusOK && !(strings.Contains(p, "format=csv") && resp.StatusCode == http.StatusNotFound) {
 			t.Errorf("GET %s on an empty store: %d\n%.600s", p, resp.StatusCode, body)
 		}
+	}
+}
+
+// TestJourneysMovedToPaths: the page of customers' paths is /paths, titled "Paths" in the
+// navigation; its former address /journeys answers 301 to it, keeping the query.
+func TestJourneysMovedToPaths(t *testing.T) {
+	db := storetest.SQLite(t)
+	seed(t, db)
+	ts := newTestServer(t, db, Options{})
+	c, _ := ts.loggedIn(t)
+	resp, _ := get(t, c, ts.URL+"/journeys?range=7d&model=markov")
+	if resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != "/paths?range=7d&model=markov" {
+		t.Errorf("/journeys: %d to %q, want 301 to /paths?range=7d&model=markov", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, body := get(t, c, ts.URL+"/paths?range=7d")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "<title>Paths") || !strings.Contains(body, `href="/paths?range=7d"`) || strings.Contains(body, `href="/journeys`) {
+		t.Errorf("/paths: %d, title or navigation wrong:\n%.2000s", resp.StatusCode, body)
 	}
 }

@@ -21,7 +21,7 @@ type navItem struct {
 var navPages = []struct{ Path, Label string }{
 	{"/", "Overview"},
 	{"/attribution", "Attribution"},
-	{"/journeys", "Journeys"},
+	{"/paths", "Paths"},
 	{"/automations", "Automations"},
 	{"/experiments", "Experiments"},
 	{"/customers", "Customers"},
@@ -163,7 +163,7 @@ func (p *page) Chart(id string) *Chart {
 	return nil
 }
 
-var pageNames = []string{"login", "message", "overview", "sources", "customers", "customer", "spend", "attribution", "journeys", "segments", "automations", "automation", "users", "invite", "audit", "privacy_erase", "experiments", "experiment", "budget", "clienteling", "clienteling_card", "leads", "personalisation", "goals", "settings", "tokens", "automation_apply", "automation_preview"}
+var pageNames = []string{"login", "message", "overview", "sources", "customers", "customer", "spend", "attribution", "paths", "segments", "automations", "automation", "users", "invite", "audit", "privacy_erase", "experiments", "experiment", "budget", "clienteling", "clienteling_card", "leads", "personalisation", "goals", "settings", "tokens", "automation_apply", "automation_preview"}
 
 func (s *server) parseTemplates() error {
 	funcs := template.FuncMap{

@@ -15,12 +15,14 @@ import (
 	"github.com/omniroi/omniroi/internal/api"
 	"github.com/omniroi/omniroi/internal/audit"
 	"github.com/omniroi/omniroi/internal/auth"
+	"github.com/omniroi/omniroi/internal/commerce"
 	"github.com/omniroi/omniroi/internal/connect"
 	"github.com/omniroi/omniroi/internal/experiment"
 	"github.com/omniroi/omniroi/internal/goals"
 	"github.com/omniroi/omniroi/internal/journey"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/store/storetest"
+	"github.com/omniroi/omniroi/internal/workspace"
 )
 
 // roleEnv is what a scenario's request builder may use.
@@ -238,7 +240,8 @@ var dashboardScenarios = map[string]scenario{
 
 	"GET /{$}":         {perm: auth.PermReadReports, req: fixed("/"), has: []string{"Revenue"}, also: []string{"format=json"}},
 	"GET /attribution": {perm: auth.PermReadReports, req: fixed("/attribution"), has: []string{"Attribution"}},
-	"GET /journeys":    {perm: auth.PermReadReports, req: fixed("/journeys"), has: []string{"Journeys"}},
+	"GET /paths":       {perm: auth.PermReadReports, req: fixed("/paths"), has: []string{"Paths"}},
+	"GET /journeys":    {perm: auth.PermReadReports, req: fixed("/journeys?range=7d"), ok: http.StatusMovedPermanently},
 	"GET /automations": {perm: auth.PermReadReports, req: fixed("/automations"), has: []string{"abandoned-cart"}},
 	"GET /spend":       {perm: auth.PermReadReports, req: fixed("/spend"), has: []string{"Paid Search"}},
 	// Journeys in the browser (automations_edit.go): marketers and above turn them on and
@@ -465,6 +468,21 @@ func seedPopulation(t *testing.T, db *store.DB) {
 		o := orders[i]
 		return []any{fmt.Sprintf("P-%d", i), o.cust, o.ts, o.amt, "EUR", "web", "Direct", 1, 1000000 + i}
 	}); err != nil {
+		t.Fatal(err)
+	}
+	rebuildSummaries(t, db)
+}
+
+// rebuildSummaries brings the per-customer order summaries (which the processor keeps as
+// it writes orders) up to date with orders a test inserted directly.
+func rebuildSummaries(t testing.TB, db *store.DB) {
+	t.Helper()
+	ctx := context.Background()
+	loc, err := workspace.Location(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Write(ctx, func(tx *store.Tx) error { return commerce.RebuildSummaries(ctx, tx, loc) }); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -39,7 +39,8 @@ func (s *server) routes() []route {
 
 		{"GET /{$}", auth.PermReadReports, s.overview},
 		{"GET /attribution", auth.PermReadReports, s.attributionPage},
-		{"GET /journeys", auth.PermReadReports, s.journeys},
+		{"GET /paths", auth.PermReadReports, s.paths},
+		{"GET /journeys", auth.PermReadReports, s.journeysRedirect}, // the Paths page's former address
 		{"GET /automations", auth.PermReadReports, s.automations},
 		{"GET /automations/{name}", auth.PermReadReports, s.automation},
 		{"POST /automations/{name}/enable", auth.PermEditJourneys, s.setJourneyEnabled(true)}, // automations_edit.go

@@ -142,7 +142,7 @@ func TestCoverageBanner(t *testing.T) {
 		if ov.Coverage.Identified.Total != 3 || ov.Coverage.Rejected != 1 {
 			t.Errorf("coverage = %+v", ov.Coverage)
 		}
-		for _, path := range []string{"/", "/attribution", "/journeys"} {
+		for _, path := range []string{"/", "/attribution", "/paths"} {
 			_, page := get(t, c, ts.URL+path)
 			if !strings.Contains(page, `id="coverage-banner"`) || !strings.Contains(page, "50 % of orders carry no marketing data") {
 				t.Errorf("%s: no coverage banner", path)

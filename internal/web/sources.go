@@ -168,11 +168,11 @@ func (s *server) sourcesPage(w http.ResponseWriter, r *http.Request, d *sourcesD
 	}
 
 	// The data-quality panel of the chosen period (quality.Measure).
-	cov, err := s.coverageFor(ctx, p.Range)
+	cov, ok, err := s.coverageFor(ctx, p.Range)
 	if err != nil {
 		return err
 	}
-	coverageTable(p, cov)
+	coverageTable(p, cov, ok)
 
 	// Rejected events of the chosen period, newest first, via rejected_events' primary key.
 	rt := p.addTable(&Table{ID: "rejected", Caption: "Rejected events (newest 100 in the period)",

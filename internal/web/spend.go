@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/commerce"
 	"github.com/omniroi/omniroi/internal/money"
 )
 
@@ -14,9 +15,9 @@ import (
 type bucket int
 
 const (
-	byDay bucket = iota
-	byWeek
-	byMonth
+	byDay   = bucket(commerce.Day)
+	byWeek  = bucket(commerce.Week)
+	byMonth = bucket(commerce.Month)
 )
 
 func bucketFor(r Range, first time.Time) bucket {
@@ -34,27 +35,9 @@ func bucketFor(r Range, first time.Time) bucket {
 	return byMonth
 }
 
-func (b bucket) start(t time.Time) time.Time {
-	t = time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, t.Location())
-	switch b {
-	case byWeek:
-		wd := (int(t.Weekday()) + 6) % 7 // Monday = 0
-		return t.AddDate(0, 0, -wd)
-	case byMonth:
-		return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, t.Location())
-	}
-	return t
-}
+func (b bucket) start(t time.Time) time.Time { return commerce.Bucket(b).Start(t) }
 
-func (b bucket) next(t time.Time) time.Time {
-	switch b {
-	case byWeek:
-		return t.AddDate(0, 0, 7)
-	case byMonth:
-		return t.AddDate(0, 1, 0)
-	}
-	return t.AddDate(0, 0, 1)
-}
+func (b bucket) next(t time.Time) time.Time { return commerce.Bucket(b).Next(t) }
 
 func (b bucket) label(t time.Time) string {
 	switch b {
@@ -69,13 +52,7 @@ func (b bucket) label(t time.Time) string {
 func (b bucket) noun() string { return [...]string{"day", "week", "month"}[b] }
 
 // buckets lists the bucket starts covering [from, to).
-func (b bucket) buckets(from, to time.Time) []time.Time {
-	var out []time.Time
-	for t := b.start(from); t.Before(to) && len(out) < 5000; t = b.next(t) {
-		out = append(out, t)
-	}
-	return out
-}
+func (b bucket) buckets(from, to time.Time) []time.Time { return commerce.Bucket(b).Starts(from, to) }
 
 type spendData struct {
 	TotalMinor  int64

@@ -18,7 +18,7 @@ import (
 	"github.com/omniroi/omniroi/internal/store/storetest"
 )
 
-var dashboardPaths = []string{"/", "/attribution", "/journeys", "/customers", "/segments", "/spend", "/sources"}
+var dashboardPaths = []string{"/", "/attribution", "/paths", "/customers", "/segments", "/spend", "/sources"}
 
 func TestLoginRequired(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {

@@ -31,9 +31,10 @@ type OrderWrite struct {
 
 // RefundWrite is one refund of an order.
 type RefundWrite struct {
-	OrderID string
-	Amount  int64
-	Full    bool
+	OrderID  string
+	Amount   int64
+	Currency string
+	Full     bool
 }
 
 // ErrInconsistent means the table does not hold what the processor's tables say it
@@ -358,7 +359,7 @@ func (a *applier) run(ctx context.Context, ch Change) error {
 	if len(refIDs) > 0 {
 		stored := map[string][]RefundWrite{}
 		in, arg := store.InText(a.tx.Dialect, "order_id", refIDs)
-		rows, err := a.tx.Query(ctx, `SELECT order_id, amount_minor, full_refund FROM refunds WHERE `+in, arg)
+		rows, err := a.tx.Query(ctx, `SELECT order_id, amount_minor, currency, full_refund FROM refunds WHERE `+in, arg)
 		if err != nil {
 			return fmt.Errorf("paths: read refunds: %w", err)
 		}
@@ -366,7 +367,7 @@ func (a *applier) run(ctx context.Context, ch Change) error {
 			var id string
 			var r RefundWrite
 			var full int
-			if err := rows.Scan(&id, &r.Amount, &full); err != nil {
+			if err := rows.Scan(&id, &r.Amount, &r.Currency, &full); err != nil {
 				rows.Close()
 				return fmt.Errorf("paths: read refunds: %w", err)
 			}
@@ -386,7 +387,7 @@ func (a *applier) run(ctx context.Context, ch Change) error {
 			if o == nil {
 				return fmt.Errorf("%w: refunded order %q missing", ErrInconsistent, id)
 			}
-			o.Refunded = Refunded(o.Revenue, append(stored[id], jobRef[id]...))
+			o.Refunded = Refunded(o.Revenue, o.Currency, append(stored[id], jobRef[id]...))
 		}
 	}
 

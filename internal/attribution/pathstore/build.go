@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/omniroi/omniroi/internal/money"
+	"github.com/omniroi/omniroi/internal/commerce"
 	"github.com/omniroi/omniroi/internal/store"
 )
 
@@ -16,7 +16,9 @@ import (
 // builds the table before its next batch.
 const ReadySetting = "paths.format"
 
-const readyValue = "1"
+// readyValue is "2" since refunds count by the refund rule (in the order's currency only):
+// rows of format "1" are rebuilt.
+const readyValue = "2"
 
 // Day bounds wide enough for any stored time (±270,000 years) without overflowing ms.
 const (
@@ -30,18 +32,15 @@ type Querier interface {
 	QueryRow(ctx context.Context, q string, args ...any) *sql.Row
 }
 
-// Refunded is the refunds of an order as paths hold them: the sum of its refunds (a full
-// refund is the order's revenue), at least 0 and at most the revenue.
-func Refunded(revenue int64, refunds []RefundWrite) int64 {
-	var sum int64
-	for _, r := range refunds {
-		if r.Full {
-			sum = money.SatAdd(sum, revenue)
-		} else {
-			sum = money.SatAdd(sum, r.Amount)
-		}
+// Refunded is the refunds of an order as paths hold them: what the refund rule
+// (commerce.RefundedTotal) takes back, at least 0 and at most the revenue. The total
+// does not depend on the refunds' order, so their times are not needed.
+func Refunded(revenue int64, currency string, refunds []RefundWrite) int64 {
+	refs := make([]commerce.Refund, len(refunds))
+	for i, r := range refunds {
+		refs[i] = commerce.Refund{OrderID: r.OrderID, AmountMinor: r.Amount, Currency: r.Currency, Full: r.Full}
 	}
-	return min(max(sum, 0), max(revenue, 0))
+	return commerce.RefundedTotal(commerce.Order{RevenueMinor: revenue, Currency: currency}, refs)
 }
 
 // Compute derives the rows of one block for days [dayFrom, dayTo] from the activity,
@@ -79,7 +78,7 @@ func Compute(ctx context.Context, q Querier, block, dayFrom, dayTo int64) ([]Row
 	}
 	// Orders of every day: a customer's first order may lie outside the days asked for.
 	refunds := map[string][]RefundWrite{}
-	rr, err := q.Query(ctx, `SELECT r.order_id, r.amount_minor, r.full_refund FROM refunds r JOIN orders o ON o.order_id = r.order_id
+	rr, err := q.Query(ctx, `SELECT r.order_id, r.amount_minor, r.currency, r.full_refund FROM refunds r JOIN orders o ON o.order_id = r.order_id
 		WHERE o.customer_id >= ? AND o.customer_id < ?`, lo, hi)
 	if err != nil {
 		return nil, fmt.Errorf("paths: read refunds: %w", err)
@@ -88,7 +87,7 @@ func Compute(ctx context.Context, q Querier, block, dayFrom, dayTo int64) ([]Row
 		var id string
 		var rw RefundWrite
 		var full int
-		if err := rr.Scan(&id, &rw.Amount, &full); err != nil {
+		if err := rr.Scan(&id, &rw.Amount, &rw.Currency, &full); err != nil {
 			rr.Close()
 			return nil, fmt.Errorf("paths: read refunds: %w", err)
 		}
@@ -111,7 +110,7 @@ func Compute(ctx context.Context, q Querier, block, dayFrom, dayTo int64) ([]Row
 			or.Close()
 			return nil, fmt.Errorf("paths: read orders: %w", err)
 		}
-		o.Refunded = Refunded(o.Revenue, refunds[o.ID])
+		o.Refunded = Refunded(o.Revenue, o.Currency, refunds[o.ID])
 		orders = append(orders, o)
 	}
 	or.Close()

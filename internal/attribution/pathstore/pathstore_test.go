@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/omniroi/omniroi/internal/attribution/pathstore"
+	"github.com/omniroi/omniroi/internal/commerce"
 	"github.com/omniroi/omniroi/internal/identity"
 	"github.com/omniroi/omniroi/internal/identity/identitytest"
 	"github.com/omniroi/omniroi/internal/store"
@@ -275,5 +276,60 @@ func TestBuildAll(t *testing.T) {
 		if len(got) != len(want)+1 && len(got) != len(want) {
 			t.Errorf("%d rows, had %d", len(got), len(want))
 		}
+	})
+}
+
+// TestRefundRule: the refunds paths hold per order are what the refund rule takes back
+// (commerce.Orders reads them the same way), both kept batch by batch and computed from
+// scratch: a partial refund in another currency than its order's counts for nothing,
+// refunds never take back more than the order, a full refund takes the rest.
+func TestRefundRule(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		ts := func(h int) string { return t0.Add(time.Duration(h) * time.Hour).Format(time.RFC3339) }
+		order := func(id string, h int, revenue float64) M {
+			return M{"type": "track", "event": "Order Completed", "userId": "ann", "timestamp": ts(h),
+				"properties": M{"order_id": id, "revenue": revenue, "currency": "EUR"}}
+		}
+		refund := func(id string, h int, p M) M {
+			p["order_id"] = id
+			return M{"type": "track", "event": "Order Refunded", "userId": "ann", "timestamp": ts(h), "properties": p}
+		}
+		identitytest.Load(t, db, "web", t0.Add(90*24*time.Hour),
+			M{"type": "page", "userId": "ann", "timestamp": ts(0), "context": M{"page": M{"url": "https://shop.example/?utm_source=google&utm_medium=cpc"}}},
+			order("A", 1, 100), refund("A", 2, M{"amount": 30, "currency": "USD"}), refund("A", 3, M{"amount": 20, "currency": "EUR"}),
+			order("B", 4, 50), refund("B", 5, M{"amount": 40, "currency": "EUR"}), refund("B", 6, M{"amount": 40, "currency": "EUR"}),
+			order("C", 7, 60), refund("C", 8, M{"amount": 10, "currency": "EUR"}), refund("C", 9, M{}),
+		)
+		want := map[string]int64{"A": 2000, "B": 5000, "C": 6000} // the dollars count for nothing; B capped; C in full
+		os, err := commerce.Orders(ctx, db, t0, t0.Add(24*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range os {
+			if o.RefundedMinor != want[o.OrderID] {
+				t.Errorf("commerce: order %s refunded %d, want %d", o.OrderID, o.RefundedMinor, want[o.OrderID])
+			}
+		}
+		check := func(how string, data map[[2]int64][]byte) {
+			t.Helper()
+			got := map[string]int64{}
+			for k, d := range data {
+				r, err := pathstore.DecodeRow(k[0], k[1], d)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, o := range r.Orders {
+					got[o.ID] = o.Refunded
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("%s: paths hold refunds %v, want %v", how, got, want)
+			}
+		}
+		kept, _ := stored(t, db)
+		check("kept by the processor", kept)
+		scratch, _ := fromScratch(t, db)
+		check("from scratch", scratch)
 	})
 }

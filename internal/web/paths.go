@@ -9,7 +9,7 @@ import (
 	"github.com/omniroi/omniroi/internal/attribution"
 )
 
-type journeysData struct {
+type pathsData struct {
 	Ready    bool
 	Stages   []attribution.FunnelStage
 	Journeys int64
@@ -24,21 +24,23 @@ const (
 	pathRows    = 15
 )
 
-func (s *server) journeys(w http.ResponseWriter, r *http.Request) error {
+// paths is the Paths page: the funnel and the customers' paths to purchase (attribution
+// touch sequences; "journeys" are the automations).
+func (s *server) paths(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	p := s.newPage(r, "/journeys", "Journeys")
-	d := &journeysData{Stages: attribution.FunnelStages[:], TopN: sankeyPaths, Steps: sankeySteps}
+	p := s.newPage(r, "/paths", "Paths")
+	d := &pathsData{Stages: attribution.FunnelStages[:], TopN: sankeyPaths, Steps: sankeySteps}
 	p.Data = d
 	if ok, err := s.hasTable(ctx, "orders"); err != nil || !ok {
-		return errors.Join(err, s.respond(w, r, "journeys", p))
+		return errors.Join(err, s.respond(w, r, "paths", p))
 	}
 	cur := p.Currency
 	a, at, err := s.attrFor(ctx, p.Range, cur)
 	if err := p.computed(at, err); err != nil || p.Computing {
-		return errors.Join(err, s.respond(w, r, "journeys", p))
+		return errors.Join(err, s.respond(w, r, "paths", p))
 	}
 	d.Ready = true
-	if _, err := s.withCoverage(r, p); err != nil {
+	if err := s.withCoverage(r, p); err != nil {
 		return err
 	}
 	pc := a.Cur
@@ -171,7 +173,18 @@ func (s *server) journeys(w http.ResponseWriter, r *http.Request) error {
 		cr := rate(ps)
 		dt.Rows = append(dt.Rows, []Cell{txt(ps.Key()), countCell(ps.Nulls), countCell(ps.Conversions), pctCell(&cr)})
 	}
-	return s.respond(w, r, "journeys", p)
+	return s.respond(w, r, "paths", p)
 }
 
 func pow10f(cur string) float64 { return float64(pow10(cur)) }
+
+// journeysRedirect sends the page's former address, /journeys, on to /paths for good,
+// keeping the query (period, model).
+func (s *server) journeysRedirect(w http.ResponseWriter, r *http.Request) error {
+	u := "/paths"
+	if r.URL.RawQuery != "" {
+		u += "?" + r.URL.RawQuery
+	}
+	http.Redirect(w, r, u, http.StatusMovedPermanently)
+	return nil
+}
