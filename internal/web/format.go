@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/omniroi/omniroi/internal/money"
 	"github.com/omniroi/omniroi/internal/workspace"
@@ -123,4 +124,11 @@ func formatDate(ms int64, loc *time.Location) string {
 		return ""
 	}
 	return time.UnixMilli(ms).In(loc).Format("2 Jan 2006")
+}
+
+// oneWord reports whether a table cell's text is short (a date and time, an id, a
+// slug): such cells never wrap, not even at a hyphen ("2026-03-" over "09").
+func oneWord(s string) bool {
+	n := utf8.RuneCountInString(s)
+	return s != "" && (n <= 20 || n <= 32 && !strings.ContainsAny(s, " \t\n"))
 }

@@ -161,6 +161,7 @@ func (s *server) parseTemplates() error {
 		"lower":      strings.ToLower,
 		"pct":        fmtPct,
 		"ratio":      fmtRatio,
+		"oneword":    oneWord,
 	}
 	base, err := template.New("base.html").Funcs(funcs).ParseFS(templateFS, "templates/base.html")
 	if err != nil {
