@@ -127,7 +127,8 @@ func formatDate(ms int64, loc *time.Location) string {
 }
 
 // oneWord reports whether a table cell's text is short (a date and time, an id, a
-// slug): such cells never wrap, not even at a hyphen ("2026-03-" over "09").
+// slug): such cells never wrap, not even at a hyphen ("2026-03-" over "09"); longer
+// text is marked class="text" by the table template and wraps between words.
 func oneWord(s string) bool {
 	n := utf8.RuneCountInString(s)
 	return s != "" && (n <= 20 || n <= 32 && !strings.ContainsAny(s, " \t\n"))

@@ -66,6 +66,7 @@ type page struct {
 	// Coverage of the period's data, on ROI and attribution pages: base.html shows a
 	// banner when it is low, and ?format=json carries it as "coverage".
 	Coverage *quality.Coverage
+	JSON     map[string]any // more fields for ?format=json (paging of a list)
 }
 
 func (s *server) newPage(r *http.Request, active, title string) *page {
@@ -162,6 +163,8 @@ func (s *server) parseTemplates() error {
 		"pct":        fmtPct,
 		"ratio":      fmtRatio,
 		"oneword":    oneWord,
+		"term":       term,
+		"terms":      terms,
 	}
 	base, err := template.New("base.html").Funcs(funcs).ParseFS(templateFS, "templates/base.html")
 	if err != nil {
@@ -221,6 +224,9 @@ func (s *server) respond(w http.ResponseWriter, r *http.Request, name string, p 
 		out["tables"] = tables
 		if p.Coverage != nil {
 			out["coverage"] = p.Coverage
+		}
+		for k, v := range p.JSON {
+			out[k] = v
 		}
 		writeJSON(w, http.StatusOK, out)
 		return nil
