@@ -304,6 +304,11 @@ type customerData struct {
 	RevenueMinor, NetMinor int64
 	Consent, Traits        []trait
 	TimelineCut            bool
+	// The timeline shown: one page of events (newest first), grouped by day.
+	TimelineDays                []timelineDay
+	TimelinePage, TimelinePages int
+	TimelineEvents              int
+	Newer, Older                string
 	Value                  *customerValue
 	ValueNote              string
 	// Contact points only a public key stated are not messaged until confirmed.
@@ -424,6 +429,7 @@ func (s *server) customer(w http.ResponseWriter, r *http.Request) error {
 	tt := p.addTable(&Table{ID: "timeline", Caption: "Timeline across channels (newest first)",
 		Cols: []Col{{Label: "When"}, {Label: "What"}, {Label: "Channel"}, {Label: "Campaign"}, {Label: "Source / medium"}}, Empty: "No activity recorded."})
 	perChannel := map[string]int64{}
+	var days []time.Time // each timeline row's time, for the grouping by day
 	for i := len(prof.Touchpoints) - 1; i >= 0; i-- {
 		tp := prof.Touchpoints[i]
 		what := tp.Name
@@ -439,7 +445,9 @@ func (s *server) customer(w http.ResponseWriter, r *http.Request) error {
 		}
 		perChannel[tp.Channel]++
 		tt.Rows = append(tt.Rows, []Cell{txt(formatTime(ms(tp.Time), loc)), txt(what), txt(tp.Channel), txt(tp.Campaign), txt(sm)})
+		days = append(days, tp.Time.In(loc))
 	}
+	d.timelinePage(p, r, tt, days)
 	if len(perChannel) > 0 {
 		chs := make([]string, 0, len(perChannel))
 		for c := range perChannel {
@@ -529,4 +537,49 @@ func jsonText(raw json.RawMessage) string {
 		return s
 	}
 	return string(raw)
+}
+
+// timelineDay is one day's events on the profile's timeline (rows as in the timeline
+// table, without the date).
+type timelineDay struct {
+	Heading string
+	Rows    [][]Cell
+}
+
+const timelinePerPage = 50
+
+// timelinePage groups one page of the timeline table's rows (newest first; times[i] is
+// row i's time in the business time zone) under a heading per day; ?events=N picks the
+// page. The CSV and JSON of the "timeline" table keep every row.
+func (d *customerData) timelinePage(p *page, r *http.Request, tt *Table, times []time.Time) {
+	d.TimelineEvents = len(tt.Rows)
+	d.TimelinePages = max(1, (len(tt.Rows)+timelinePerPage-1)/timelinePerPage)
+	d.TimelinePage = 1
+	if n, err := strconv.Atoi(r.URL.Query().Get("events")); err == nil && n > 1 {
+		d.TimelinePage = min(n, d.TimelinePages)
+	}
+	link := func(n int) string {
+		if n == 1 {
+			return p.Link(r.URL.Path) + "#timeline"
+		}
+		return p.Link(r.URL.Path, "events", strconv.Itoa(n)) + "#timeline"
+	}
+	if d.TimelinePage > 1 {
+		d.Newer = link(d.TimelinePage - 1)
+	}
+	if d.TimelinePage < d.TimelinePages {
+		d.Older = link(d.TimelinePage + 1)
+	}
+	lo := (d.TimelinePage - 1) * timelinePerPage
+	hi := min(lo+timelinePerPage, len(tt.Rows))
+	for i := lo; i < hi; i++ {
+		h := times[i].Format("Monday 2 January 2006")
+		if n := len(d.TimelineDays); n == 0 || d.TimelineDays[n-1].Heading != h {
+			d.TimelineDays = append(d.TimelineDays, timelineDay{Heading: h})
+		}
+		day := &d.TimelineDays[len(d.TimelineDays)-1]
+		row := slices.Clone(tt.Rows[i])
+		row[0] = txt(times[i].Format("15:04"))
+		day.Rows = append(day.Rows, row)
+	}
 }
