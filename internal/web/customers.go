@@ -309,8 +309,8 @@ type customerData struct {
 	TimelinePage, TimelinePages int
 	TimelineEvents              int
 	Newer, Older                string
-	Value                  *customerValue
-	ValueNote              string
+	Value                       *customerValue
+	ValueNote                   string
 	// Contact points only a public key stated are not messaged until confirmed.
 	EmailUnverified, PhoneUnverified bool
 	MemberOf                         string                 // the groups (accounts, companies) the customer belongs to
