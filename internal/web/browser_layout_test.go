@@ -193,6 +193,19 @@ func TestBrowserLayout(t *testing.T) {
 			if sz.name == "phone" {
 				checkPhoneMenu(t, bctx, name)
 			}
+			if sz.name == "phone" && path == "/customers" {
+				// The list is wider than a phone: it scrolls inside its card, and its first
+				// column stays in place while the rest moves.
+				const sticky = `(() => { const w = document.querySelector('#customers-table .scroll'); if (!w) return 'no list';
+  if (w.scrollWidth <= w.clientWidth) return 'the list fits a phone: nothing to scroll';
+  w.scrollLeft = 200;
+  const first = w.querySelector('tbody td:first-child').getBoundingClientRect(), second = w.querySelector('tbody td:nth-child(2)').getBoundingClientRect();
+  const wl = w.getBoundingClientRect().left;
+  return Math.abs(first.left - wl) <= 2 && second.left < first.right ? 'ok' : 'first column at ' + first.left + ', wrapper at ' + wl + ', second column at ' + second.left; })()`
+				if got, err := chromedp.Run(bctx, chromedp.Evaluate[string](sticky)); err != nil || got != "ok" {
+					t.Errorf("%s: scrolled list: %s %v", name, got, err)
+				}
+			}
 		}
 	}
 }

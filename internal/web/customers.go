@@ -226,7 +226,7 @@ func (s *server) customers(w http.ResponseWriter, r *http.Request) error {
 		caption = "Customers matching “" + d.Query + "”"
 	}
 	t := p.addTable(&Table{ID: "customers", Caption: caption,
-		Cols: []Col{{Label: "Customer"}, {Label: "Name"}, {Label: "Email"}, {Label: "Phone"}, {Label: "Last seen"}, {Label: "Orders", Num: true},
+		Cols: []Col{{Label: "Customer"}, {Label: "Name"}, {Label: "Email"}, {Label: "Last seen"}, {Label: "Orders", Num: true},
 			{Label: "Last order"}, {Label: "Revenue", Num: true}, {Label: "Predicted value", Num: true}, {Label: "Churn risk"}, {Label: "Segment"}, {Label: "Acquired through"}},
 		Empty: "No customers found."})
 	t.CSVHref = link("format", "csv", "table", "customers")
@@ -236,8 +236,8 @@ func (s *server) customers(w http.ResponseWriter, r *http.Request) error {
 		if c.HasValue {
 			clv = amount(int64(c.CLV+0.5), v.Currency)
 		}
-		t.Rows = append(t.Rows, []Cell{{Text: "#" + strconv.FormatInt(c.ID, 10), Raw: strconv.FormatInt(c.ID, 10), Href: href}, {Text: c.Name, Href: href}, txt(c.Email), txt(c.Phone),
-			txt(formatTime(c.LastSeen, loc)), num(c.Orders), txt(formatTime(c.LastOrder, loc)), amount(c.Revenue, cur), clv, txt(c.Band), txt(c.Segment), txt(c.Channel)})
+		t.Rows = append(t.Rows, []Cell{{Text: "#" + strconv.FormatInt(c.ID, 10), Raw: strconv.FormatInt(c.ID, 10), Href: href}, {Text: c.Name, Href: href}, txt(c.Email),
+			txt(formatDate(c.LastSeen, loc)), num(c.Orders), txt(formatDate(c.LastOrder, loc)), amount(c.Revenue, cur), clv, txt(c.Band), txt(c.Segment), txt(c.Channel)})
 	}
 	return s.respond(w, r, "customers", p)
 }

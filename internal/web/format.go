@@ -131,5 +131,11 @@ func formatDate(ms int64, loc *time.Location) string {
 // text is marked class="text" by the table template and wraps between words.
 func oneWord(s string) bool {
 	n := utf8.RuneCountInString(s)
-	return s != "" && (n <= 20 || n <= 32 && !strings.ContainsAny(s, " \t\n"))
+	switch {
+	case s == "":
+		return false
+	case n <= 16, n <= 24 && s[0] >= '0' && s[0] <= '9': // a date and time, an amount
+		return true
+	}
+	return n <= 32 && !strings.ContainsAny(s, " \t\n")
 }
