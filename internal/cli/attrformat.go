@@ -36,14 +36,18 @@ func shareOf(x, tot float64) float64 {
 
 // writeModelTable writes one block per model: channel, conversions, revenue and share of
 // conversions, then the model's notes.
-func writeModelTable(w io.Writer, results []attribution.Result) error {
+func writeModelTable(w io.Writer, results []attribution.Result, currency string) error {
+	revenue := "revenue"
+	if currency != "" {
+		revenue += " (" + currency + ")"
+	}
 	for i, r := range results {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
 		fmt.Fprintf(w, "model: %s\n", r.Model)
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintf(tw, "channel\tconversions\trevenue\tshare\t\n")
+		fmt.Fprintf(tw, "channel\tconversions\t%s\tshare of conversions\t\n", revenue)
 		for _, c := range r.ByChannel {
 			fmt.Fprintf(tw, "%s\t%s\t%.2f\t%.1f%%\t\n", Clean(c.Key), countStr(c.Conversions), c.Value, 100*shareOf(c.Conversions, r.TotalConversions))
 		}
@@ -148,7 +152,7 @@ func writeAttribution(w io.Writer, format string, p *attribution.Period, gt *att
 	s := p.Summary
 	fmt.Fprintf(w, "paths: %d conversions (%d with a made-up in-store/phone touch, %d without any touch), %d non-converting, %d touches, %d customers; lookback %s, session timeout %s; built in %s\n\n",
 		s.Conversions, s.SynthesizedTouches, s.Unattributed, s.NullPaths, s.Touches, s.Customers, fmtDur(s.Lookback), fmtDur(s.SessionTimeout), s.Elapsed.Round(1e6))
-	if err := writeModelTable(w, p.Results); err != nil {
+	if err := writeModelTable(w, p.Results, s.Currency); err != nil {
 		return err
 	}
 	for _, n := range append(append([]string{}, s.Notes...), p.Skipped...) {
@@ -216,7 +220,7 @@ func writeROITable(w io.Writer, rep attribution.ROIReport) error {
 	fmt.Fprintf(w, "ROI %s to %s (previous: %s to %s), model %s, money in %s\n\n",
 		cur.From.Format(time.DateOnly), cur.To.Format(time.DateOnly), prev.From.Format(time.DateOnly), prev.To.Format(time.DateOnly), rep.Model, c)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "channel\tspend\tconversions\trevenue\tROAS\tROI %%\tnew cust.\tCAC\tconv. rate\ttouches\tdays\tprev. spend\tprev. revenue\tprev. ROAS\t\n")
+	fmt.Fprintf(tw, "channel\tspend (%[1]s)\tconversions\trevenue (%[1]s)\tROAS\tROI\tnew customers\tCAC (%[1]s)\tconversion rate\ttouches per conversion\tdays to convert\tprevious spend (%[1]s)\tprevious revenue (%[1]s)\tprevious ROAS\t\n", c)
 	prevBy := map[string]attribution.ROIRow{}
 	for _, r := range prev.Channels {
 		prevBy[r.Channel] = r
@@ -243,7 +247,7 @@ func writeROITable(w io.Writer, rep attribution.ROIReport) error {
 	fmt.Fprintf(w, "concentration: HHI %.3f, effective channels %.1f (previous %.3f, %.1f)\n\n", cur.HHI, cur.EffectiveChannels, prev.HHI, prev.EffectiveChannels)
 
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "channel\tcampaign\tspend\tclicks\tconversions\trevenue\tROAS\tnew cust.\tCAC\tconv. rate\t\n")
+	fmt.Fprintf(tw, "channel\tcampaign\tspend (%[1]s)\tclicks\tconversions\trevenue (%[1]s)\tROAS\tnew customers\tCAC (%[1]s)\tconversion rate\t\n", c)
 	for _, r := range cur.Campaigns {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\t\n", Clean(r.Channel), Clean(r.Campaign), money.Format(r.SpendMinor, c), r.Clicks,
 			countStr(r.Conversions), minorStr(r.RevenueMinor, c), fmtOpt(r.ROAS, "%.2f"), r.NewCustomers, optMinor(r.CACMinor, c), pctStr(r.ConversionRate))

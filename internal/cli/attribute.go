@@ -177,7 +177,7 @@ func attributePathFile(ctx context.Context, env *Env, file string, names []strin
 			Results []api.ModelResult `json:"results"`
 		}{api.ModelResults(results)})
 	}
-	if err := writeModelTable(env.Stdout, results); err != nil {
+	if err := writeModelTable(env.Stdout, results, ""); err != nil {
 		return err
 	}
 	if len(skipped) > 0 {

@@ -90,6 +90,15 @@ func moneyText[T ~int64 | ~float64](v T, cur string) string {
 	return money.Format(int64(math.Round(float64(v))), cur)
 }
 
+// inCurrency names the currency of a money column in a table heading (" (EUR)"); nothing
+// when it is unknown (a transactions file without one).
+func inCurrency(cur string) string {
+	if cur == "" {
+		return ""
+	}
+	return " (" + cur + ")"
+}
+
 func round(v float64, digits int) float64 {
 	p := math.Pow(10, float64(digits))
 	return math.Round(v*p) / p
@@ -277,7 +286,7 @@ func RunCLV(ctx context.Context, o CLVOptions, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "Pareto/NBD  r=%.4f alpha=%.4f s=%.4f beta=%.4f LL=%.2f\n", pn.R, pn.Alpha, pn.S, pn.Beta, pn.LogLikelihood)
 	}
 	fmt.Fprintf(stdout, "Gamma-Gamma p=%.4f q=%.4f v=%.4f (%d repeat customers)\n\n", out.Gamma.P, out.Gamma.Q, out.Gamma.V, out.Gamma.Customers)
-	fmt.Fprintln(tw, "band\tcustomers\trealised\tpredicted CLV\t")
+	fmt.Fprintf(tw, "churn band\tcustomers\trealised revenue%[1]s\tpredicted value 12 months%[1]s\t\n", inCurrency(o.Currency))
 	for _, b := range SummarizeBands(pred) {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t\n", b.Band, b.Customers, moneyText(b.Realised, o.Currency), moneyText(b.Predicted, o.Currency))
 	}
@@ -286,7 +295,8 @@ func RunCLV(ctx context.Context, o CLVOptions, stdout io.Writer) error {
 	}
 	fmt.Fprintln(stdout)
 	tw = tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "id\tx\tt_x\tT\tm\tP(alive) bg\tP(alive) pareto\tE[purchases]\tE[value]\tCLV\tband\trealised\t")
+	units := out.Unit + "s"
+	fmt.Fprintf(tw, "customer\trepeat orders\tlast repeat after (%[1]s)\tcustomer for (%[1]s)\taverage repeat order%[2]s\tchance still active (BG/NBD)\tchance still active (Pareto/NBD)\texpected orders 12 months\texpected order value%[2]s\tpredicted value 12 months%[2]s\tchurn band\trealised revenue%[2]s\t\n", units, inCurrency(o.Currency))
 	for i, c := range out.Customers {
 		pp := "-"
 		if c.PAlivePareto != nil {
@@ -463,7 +473,7 @@ func RunSegments(ctx context.Context, o SegmentsOptions, stdout io.Writer) error
 	}
 	fmt.Fprintf(stdout, "RFM segments as of %s (movement since %s)\n\n", asOf.Format("2006-01-02"), prev.Format("2006-01-02"))
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "segment\tcustomers\tshare\trevenue\trevenue share\twarning")
+	fmt.Fprintf(tw, "segment\tcustomers\tshare of customers\trevenue%s\tshare of revenue\twarning\n", inCurrency(o.Currency))
 	for _, s := range rep.Segments {
 		fmt.Fprintf(tw, "%s\t%d\t%.1f%%\t%s\t%.1f%%\t%s\n", s.Segment, s.Customers, 100*s.Share, moneyText(s.Revenue, o.Currency), 100*s.RevenueShare, s.Warning)
 	}
@@ -482,7 +492,7 @@ func RunSegments(ctx context.Context, o SegmentsOptions, stdout io.Writer) error
 	if len(bands) > 0 {
 		fmt.Fprintf(stdout, "\nChurn bands as of %s (P(alive); realised net revenue so far beside predicted 12-month CLV)\n", asOf.Format("2006-01-02"))
 		tw = tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "band\tcustomers\trealised\tpredicted CLV\t")
+		fmt.Fprintf(tw, "churn band\tcustomers\trealised revenue%[1]s\tpredicted value 12 months%[1]s\t\n", inCurrency(o.Currency))
 		for _, b := range bandSums {
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t\n", b.Band, b.Customers, moneyText(b.Realised, o.Currency), moneyText(b.Predicted, o.Currency))
 		}
@@ -667,9 +677,9 @@ func RunCohorts(ctx context.Context, o CohortsOptions, stdout io.Writer) error {
 		for _, c := range cs {
 			maxM = max(maxM, len(c.Months))
 		}
-		hdr := "channel\tcohort\tcustomers\trepeat rate"
+		hdr := "acquired through\tfirst order month\tcustomers\tordered again"
 		for m := range maxM {
-			hdr += "\tm" + strconv.Itoa(m)
+			hdr += "\tmonth " + strconv.Itoa(m)
 		}
 		fmt.Fprintln(tw, hdr)
 		for _, c := range cs {

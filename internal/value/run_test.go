@@ -79,7 +79,7 @@ func TestRunCLVJSON(t *testing.T) {
 		if err := RunCLV(context.Background(), CLVOptions{TransactionsFile: path, Format: f, CalibrationEnd: cdnowCalEnd, Limit: 3}, &out); err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(out.String(), "p_alive") && !strings.Contains(out.String(), "P(alive)") {
+		if !strings.Contains(out.String(), "p_alive") && !strings.Contains(out.String(), "chance still active") {
 			t.Errorf("%s output:\n%s", f, out.String())
 		}
 	}

@@ -1,11 +1,14 @@
 package web
 
 import (
-	"database/sql"
+	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,13 +18,33 @@ import (
 	"github.com/omniroi/omniroi/internal/identity"
 	"github.com/omniroi/omniroi/internal/money"
 	"github.com/omniroi/omniroi/internal/recommend"
+	"github.com/omniroi/omniroi/internal/value"
 )
 
 type customersData struct {
 	Ready bool
 	Query string
 	Total int64 // customers in the database
-	More  bool  // the result list was cut
+
+	// The list's filters and order, all in the URL (customerListQuery).
+	Segment, Band, Channel string
+	Sort, Dir              string
+	Segments, Channels     []string // what the value snapshot offers to filter by
+	Bands                  []string
+	Sorts                  []sortOption
+	Matching               int64 // customers that pass the search, period and filters
+	Page, Pages            int
+	Prev, Next             string // links to the neighbouring pages
+	ValueNote              string // why value filters or sorts cannot apply now
+}
+
+type sortOption struct{ Key, Label string }
+
+// customerSorts are the orders the list offers; every one is descending by default
+// (churn risk: the least likely to still be a customer first).
+var customerSorts = []sortOption{
+	{"last_seen", "Last seen"}, {"value", "Predicted value"}, {"last_order", "Last order"},
+	{"orders", "Orders"}, {"churn", "Churn risk"},
 }
 
 // likeEscape makes user input literal inside a LIKE pattern (ESCAPE '\').
@@ -31,10 +54,97 @@ func likeEscape(s string) string {
 
 const customerListLimit = 50
 
+// listedCustomer is one row of the customer list: stored data (customers and their
+// orders) and, when the value snapshot has them, the customer's predictions.
+type listedCustomer struct {
+	ID                         int64
+	Name, Email, Phone         string
+	LastSeen                   int64
+	Orders, LastOrder, Revenue int64
+	HasValue                   bool
+	CLV, PAlive                float64
+	Band, Segment, Channel     string
+}
+
+// customerListRows is the one query behind the customer list: the customers active in
+// [from, to) (or matching a search), each with their order count, last order time and
+// revenue in cur.
+func (s *server) customerListRows(ctx context.Context, query, cur string, from, to int64) ([]listedCustomer, error) {
+	where, args := `c.last_seen >= ? AND c.last_seen < ?`, []any{from, to}
+	if query != "" {
+		// Substring search over 20k customers is a scan of a few ms; exact identifiers
+		// (user ids, anonymous ids, emails) go through the identities primary key.
+		where, args = customerMatch(query)
+	}
+	rows, err := s.db.Query(ctx, `SELECT c.id, c.name, c.email, c.phone, c.last_seen,
+			COALESCE(o.n, 0), COALESCE(o.last, 0), COALESCE(o.revenue, 0)
+		FROM customers c LEFT JOIN (SELECT customer_id, COUNT(*) AS n, MAX(ts) AS last,
+			`+s.db.SumMinor("CASE WHEN currency = ? THEN revenue_minor ELSE 0 END")+` AS revenue
+			FROM orders GROUP BY customer_id) o ON o.customer_id = c.id
+		WHERE `+where, append([]any{cur}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("list customers: %w", err)
+	}
+	defer rows.Close()
+	var out []listedCustomer
+	for rows.Next() {
+		var c listedCustomer
+		if err := rows.Scan(&c.ID, &c.Name, &c.Email, &c.Phone, &c.LastSeen, &c.Orders, &c.LastOrder, &c.Revenue); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// sortCustomers orders the list by key, descending unless asc; customers without the
+// figure (no prediction yet) come last either way, and ties go by customer number.
+func sortCustomers(list []listedCustomer, key string, asc bool) {
+	val := func(c listedCustomer) (float64, bool) {
+		switch key {
+		case "value":
+			return c.CLV, c.HasValue
+		case "churn": // risk: the lower the chance of still being a customer, the higher
+			return -c.PAlive, c.HasValue
+		case "last_order":
+			return float64(c.LastOrder), c.LastOrder != 0
+		case "orders":
+			return float64(c.Orders), true
+		}
+		return float64(c.LastSeen), true
+	}
+	sort.SliceStable(list, func(i, j int) bool {
+		a, aok := val(list[i])
+		b, bok := val(list[j])
+		if aok != bok {
+			return aok
+		}
+		if a != b {
+			if asc {
+				return a < b
+			}
+			return a > b
+		}
+		return list[i].ID < list[j].ID
+	})
+}
+
 func (s *server) customers(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
+	q := r.URL.Query()
 	p := s.newPage(r, "/customers", "Customers")
-	d := &customersData{Query: strings.TrimSpace(r.URL.Query().Get("q"))}
+	d := &customersData{Query: strings.TrimSpace(q.Get("q")), Segment: q.Get("segment"), Band: q.Get("band"), Channel: q.Get("channel"),
+		Sort: q.Get("sort"), Dir: q.Get("dir"), Sorts: customerSorts, Page: 1,
+		Bands: []string{value.BandActive, value.BandCooling, value.BandAtRisk, value.BandLost}}
+	if !slices.ContainsFunc(customerSorts, func(o sortOption) bool { return o.Key == d.Sort }) {
+		d.Sort = "last_seen"
+	}
+	if d.Dir != "asc" {
+		d.Dir = "desc"
+	}
+	if n, err := strconv.Atoi(q.Get("page")); err == nil && n > 1 {
+		d.Page = n
+	}
 	p.Data = d
 	p.Q = d.Query
 	ok, err := s.hasTable(ctx, "customers")
@@ -46,52 +156,107 @@ func (s *server) customers(w http.ResponseWriter, r *http.Request) error {
 	if err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM customers`).Scan(&d.Total); err != nil {
 		return fmt.Errorf("count customers: %w", err)
 	}
-	sums := `(SELECT COUNT(*) FROM orders o WHERE o.customer_id = c.id),
-		(SELECT ` + s.db.SumMinor("o.revenue_minor") + ` FROM orders o WHERE o.customer_id = c.id AND o.currency = ?)`
-	var rows *sql.Rows
-	if d.Query == "" {
-		// Who was active in the period, most recent first (customers_last_seen index).
-		rows, err = s.db.Query(ctx, `SELECT c.id, c.name, c.email, c.phone, c.first_seen, c.last_seen, c.events, `+sums+`
-			FROM customers c WHERE c.last_seen >= ? AND c.last_seen < ? ORDER BY c.last_seen DESC LIMIT ?`,
-			cur, p.Range.FromMS(), p.Range.ToMS(), customerListLimit+1)
-	} else {
-		where, margs := customerMatch(d.Query)
-		args := append([]any{cur}, margs...)
-		// Substring search over 20k customers is a scan of a few ms; exact identifiers
-		// (user ids, anonymous ids, emails) go through the identities primary key.
-		rows, err = s.db.Query(ctx, `SELECT c.id, c.name, c.email, c.phone, c.first_seen, c.last_seen, c.events, `+sums+`
-			FROM customers c WHERE `+where+` ORDER BY c.last_seen DESC LIMIT ?`, append(args, customerListLimit+1)...)
-	}
+	list, err := s.customerListRows(ctx, d.Query, cur, p.Range.FromMS(), p.Range.ToMS())
 	if err != nil {
-		return fmt.Errorf("search customers: %w", err)
+		return err
 	}
-	defer rows.Close()
+	// Predicted value, churn band, RFM segment and acquisition channel are the value
+	// snapshot's (value.Service), the same the Segments page and the API show.
+	needValue := d.Segment != "" || d.Band != "" || d.Channel != "" || d.Sort == "value" || d.Sort == "churn"
+	v, _, verr := s.valueFor(ctx)
+	switch {
+	case errors.Is(verr, errComputing):
+		d.ValueNote = "Predicted value, churn risk and segments are being computed; this page reloads itself."
+		p.Refresh = true
+	case verr != nil:
+		d.ValueNote = "No predicted value yet: " + verr.Error()
+	}
+	if verr == nil {
+		d.Segments, d.Channels = valueFilterChoices(v)
+		for i := range list {
+			c := &list[i]
+			id := strconv.FormatInt(c.ID, 10)
+			if pr, _, ok := v.Prediction(id); ok {
+				c.HasValue, c.CLV, c.PAlive, c.Band = true, pr.CLV, pAlive(pr), pr.ChurnBand
+			}
+			if sc, ok := v.RFM(id); ok {
+				c.Segment = sc.Segment
+			}
+			if _, ok := v.RFM(id); ok || c.HasValue {
+				c.Channel = cmp.Or(v.Channels[id], value.UnknownChannel)
+			}
+		}
+		list = slices.DeleteFunc(list, func(c listedCustomer) bool {
+			return d.Segment != "" && c.Segment != d.Segment || d.Band != "" && c.Band != d.Band || d.Channel != "" && c.Channel != d.Channel
+		})
+	} else if needValue {
+		list = nil // the filters cannot be applied yet: show nothing rather than everything
+	}
+	sortCustomers(list, d.Sort, d.Dir == "asc")
+	d.Matching = int64(len(list))
+	d.Pages = max(1, (len(list)+customerListLimit-1)/customerListLimit)
+	d.Page = min(d.Page, d.Pages)
+	keep := []string{"q", d.Query, "segment", d.Segment, "band", d.Band, "channel", d.Channel, "sort", d.Sort, "dir", d.Dir}
+	link := func(kv ...string) string {
+		all := append(slices.Clone(keep), kv...)
+		var pairs []string
+		for i := 0; i+1 < len(all); i += 2 {
+			if all[i+1] != "" && !(all[i] == "sort" && all[i+1] == "last_seen") && !(all[i] == "dir" && all[i+1] == "desc") && !(all[i] == "page" && all[i+1] == "1") {
+				pairs = append(pairs, all[i], all[i+1])
+			}
+		}
+		return p.Link("/customers", pairs...)
+	}
+	if d.Page > 1 {
+		d.Prev = link("page", strconv.Itoa(d.Page-1))
+	}
+	if d.Page < d.Pages {
+		d.Next = link("page", strconv.Itoa(d.Page+1))
+	}
+	shown := list
+	if r.URL.Query().Get("format") != "csv" { // the CSV holds every matching customer
+		lo := (d.Page - 1) * customerListLimit
+		shown = list[lo:min(lo+customerListLimit, len(list))]
+	}
+	p.JSON = map[string]any{"customers": map[string]any{"matching": d.Matching, "page": d.Page, "pages": d.Pages, "per_page": customerListLimit}}
+
 	loc := p.Range.Loc
-	caption := "Customers active in the period (latest first)"
+	caption := "Customers active in the period"
 	if d.Query != "" {
 		caption = "Customers matching “" + d.Query + "”"
 	}
 	t := p.addTable(&Table{ID: "customers", Caption: caption,
-		Cols:  []Col{{Label: "Customer"}, {Label: "Name"}, {Label: "Email"}, {Label: "Phone"}, {Label: "First seen"}, {Label: "Last seen"}, {Label: "Events", Num: true}, {Label: "Orders", Num: true}, {Label: "Revenue", Num: true}},
+		Cols: []Col{{Label: "Customer"}, {Label: "Name"}, {Label: "Email"}, {Label: "Last seen"}, {Label: "Orders", Num: true},
+			{Label: "Last order"}, {Label: "Revenue", Num: true}, {Label: "Predicted value", Num: true}, {Label: "Churn risk"}, {Label: "Segment"}, {Label: "Acquired through"}},
 		Empty: "No customers found."})
-	for rows.Next() {
-		var id, first, last, events, orders, revenue int64
-		var name, email, phone string
-		if err := rows.Scan(&id, &name, &email, &phone, &first, &last, &events, &orders, &revenue); err != nil {
-			return err
+	t.CSVHref = link("format", "csv", "table", "customers")
+	for _, c := range shown {
+		href := p.Link("/customers/" + strconv.FormatInt(c.ID, 10))
+		clv := Cell{Text: "–"}
+		if c.HasValue {
+			clv = amount(int64(c.CLV+0.5), v.Currency)
 		}
-		if len(t.Rows) == customerListLimit {
-			d.More = true
-			break
-		}
-		href := p.Link("/customers/" + strconv.FormatInt(id, 10))
-		t.Rows = append(t.Rows, []Cell{{Text: "#" + strconv.FormatInt(id, 10), Raw: strconv.FormatInt(id, 10), Href: href}, {Text: name, Href: href}, txt(email), txt(phone),
-			txt(formatTime(first, loc)), txt(formatTime(last, loc)), num(events), num(orders), amount(revenue, cur)})
-	}
-	if err := rows.Err(); err != nil {
-		return err
+		t.Rows = append(t.Rows, []Cell{{Text: "#" + strconv.FormatInt(c.ID, 10), Raw: strconv.FormatInt(c.ID, 10), Href: href}, {Text: c.Name, Href: href}, txt(c.Email),
+			txt(formatDate(c.LastSeen, loc)), num(c.Orders), txt(formatDate(c.LastOrder, loc)), amount(c.Revenue, cur), clv, txt(c.Band), txt(c.Segment), txt(c.Channel)})
 	}
 	return s.respond(w, r, "customers", p)
+}
+
+// valueFilterChoices lists the RFM segments and acquisition channels of the snapshot's
+// customers, sorted, for the list's filters.
+func valueFilterChoices(v *value.Snapshot) (segments, channels []string) {
+	seg, ch := map[string]bool{}, map[string]bool{}
+	for _, sc := range v.Segments.Scores {
+		seg[sc.Segment] = true
+	}
+	for _, c := range v.Channels {
+		ch[c] = true
+	}
+	if len(v.Channels) < len(v.Segments.Scores) {
+		ch[value.UnknownChannel] = true
+	}
+	segments, channels = slices.Sorted(maps.Keys(seg)), slices.Sorted(maps.Keys(ch))
+	return segments, channels
 }
 
 // customerMatch is the search of the Customers and Clienteling pages: a customer number
@@ -139,8 +304,13 @@ type customerData struct {
 	RevenueMinor, NetMinor int64
 	Consent, Traits        []trait
 	TimelineCut            bool
-	Value                  *customerValue
-	ValueNote              string
+	// The timeline shown: one page of events (newest first), grouped by day.
+	TimelineDays                []timelineDay
+	TimelinePage, TimelinePages int
+	TimelineEvents              int
+	Newer, Older                string
+	Value                       *customerValue
+	ValueNote                   string
 	// Contact points only a public key stated are not messaged until confirmed.
 	EmailUnverified, PhoneUnverified bool
 	MemberOf                         string                 // the groups (accounts, companies) the customer belongs to
@@ -266,6 +436,7 @@ func (s *server) customer(w http.ResponseWriter, r *http.Request) error {
 	tt := p.addTable(&Table{ID: "timeline", Caption: "Timeline across channels (newest first)",
 		Cols: []Col{{Label: "When"}, {Label: "What"}, {Label: "Channel"}, {Label: "Campaign"}, {Label: "Source / medium"}}, Empty: "No activity recorded."})
 	perChannel := map[string]int64{}
+	var days []time.Time // each timeline row's time, for the grouping by day
 	for i := len(prof.Touchpoints) - 1; i >= 0; i-- {
 		tp := prof.Touchpoints[i]
 		what := tp.Name
@@ -281,7 +452,9 @@ func (s *server) customer(w http.ResponseWriter, r *http.Request) error {
 		}
 		perChannel[tp.Channel]++
 		tt.Rows = append(tt.Rows, []Cell{txt(formatTime(ms(tp.Time), loc)), txt(what), txt(tp.Channel), txt(tp.Campaign), txt(sm)})
+		days = append(days, tp.Time.In(loc))
 	}
+	d.timelinePage(p, r, tt, days)
 	if len(perChannel) > 0 {
 		chs := make([]string, 0, len(perChannel))
 		for c := range perChannel {
@@ -371,4 +544,49 @@ func jsonText(raw json.RawMessage) string {
 		return s
 	}
 	return string(raw)
+}
+
+// timelineDay is one day's events on the profile's timeline (rows as in the timeline
+// table, without the date).
+type timelineDay struct {
+	Heading string
+	Rows    [][]Cell
+}
+
+const timelinePerPage = 50
+
+// timelinePage groups one page of the timeline table's rows (newest first; times[i] is
+// row i's time in the business time zone) under a heading per day; ?events=N picks the
+// page. The CSV and JSON of the "timeline" table keep every row.
+func (d *customerData) timelinePage(p *page, r *http.Request, tt *Table, times []time.Time) {
+	d.TimelineEvents = len(tt.Rows)
+	d.TimelinePages = max(1, (len(tt.Rows)+timelinePerPage-1)/timelinePerPage)
+	d.TimelinePage = 1
+	if n, err := strconv.Atoi(r.URL.Query().Get("events")); err == nil && n > 1 {
+		d.TimelinePage = min(n, d.TimelinePages)
+	}
+	link := func(n int) string {
+		if n == 1 {
+			return p.Link(r.URL.Path) + "#timeline"
+		}
+		return p.Link(r.URL.Path, "events", strconv.Itoa(n)) + "#timeline"
+	}
+	if d.TimelinePage > 1 {
+		d.Newer = link(d.TimelinePage - 1)
+	}
+	if d.TimelinePage < d.TimelinePages {
+		d.Older = link(d.TimelinePage + 1)
+	}
+	lo := (d.TimelinePage - 1) * timelinePerPage
+	hi := min(lo+timelinePerPage, len(tt.Rows))
+	for i := lo; i < hi; i++ {
+		h := times[i].Format("Monday 2 January 2006")
+		if n := len(d.TimelineDays); n == 0 || d.TimelineDays[n-1].Heading != h {
+			d.TimelineDays = append(d.TimelineDays, timelineDay{Heading: h})
+		}
+		day := &d.TimelineDays[len(d.TimelineDays)-1]
+		row := slices.Clone(tt.Rows[i])
+		row[0] = txt(times[i].Format("15:04"))
+		day.Rows = append(day.Rows, row)
+	}
 }

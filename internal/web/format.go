@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/omniroi/omniroi/internal/money"
 	"github.com/omniroi/omniroi/internal/workspace"
@@ -74,4 +75,18 @@ func formatDate(ms int64, loc *time.Location) string {
 		return ""
 	}
 	return time.UnixMilli(ms).In(loc).Format("2 Jan 2006")
+}
+
+// oneWord reports whether a table cell's text is short (a date and time, an id, a
+// slug): such cells never wrap, not even at a hyphen ("2026-03-" over "09"); longer
+// text is marked class="text" by the table template and wraps between words.
+func oneWord(s string) bool {
+	n := utf8.RuneCountInString(s)
+	switch {
+	case s == "":
+		return false
+	case n <= 16, n <= 24 && s[0] >= '0' && s[0] <= '9': // a date and time, an amount
+		return true
+	}
+	return n <= 32 && !strings.ContainsAny(s, " \t\n")
 }

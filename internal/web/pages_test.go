@@ -246,7 +246,7 @@ func TestAnalysisPages(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, body = get(t, c, ts.URL+"/customers/"+strconv.FormatInt(annaID, 10))
-		if !strings.Contains(body, "RFM segment") && !strings.Contains(body, "No prediction") {
+		if !strings.Contains(body, "RFM</abbr> segment") && !strings.Contains(body, "No prediction") {
 			t.Errorf("the customer page has no value section:\n%.2000s", body)
 		}
 	})

@@ -167,12 +167,16 @@ var pageNames = []string{"login", "message", "overview", "sources", "customers",
 
 func (s *server) parseTemplates() error {
 	funcs := template.FuncMap{
-		"money":      formatMoney,
-		"moneyShort": formatMoneyShort,
-		"int":        formatInt,
-		"lower":      strings.ToLower,
-		"pct":        fmtPct,
-		"ratio":      fmtRatio,
+		"money":        formatMoney,
+		"moneyShort":   formatMoneyShort,
+		"int":          formatInt,
+		"lower":        strings.ToLower,
+		"pct":          fmtPct,
+		"ratio":        fmtRatio,
+		"oneword":      oneWord,
+		"term":         term,
+		"terms":        terms,
+		"glossaryText": func() map[string]string { return glossary },
 	}
 	base, err := template.New("base.html").Funcs(funcs).ParseFS(templateFS, "templates/base.html")
 	if err != nil {

@@ -19,8 +19,20 @@
     return function (v) { return f.format(v); };
   }
 
+  // legendLines estimates how many lines a wrapping legend of these series takes in a
+  // chart width px wide (ECharts' default legend: 25 px symbol, 5 px gap, 12 px text).
+  function legendLines(series, width) {
+    var w = Math.max(width || 0, 200), line = 0, lines = 1;
+    series.forEach(function (s) {
+      var item = 25 + 5 + String(s.name).length * 7 + 12;
+      if (line > 0 && line + item > w) { lines++; line = 0; }
+      line += item;
+    });
+    return lines;
+  }
+
   // option turns the server's chart spec into an ECharts option.
-  function option(spec) {
+  function option(spec, width) {
     var f = formatter(spec);
     var o = {
       animation: false,
@@ -34,8 +46,19 @@
       case 'bar':
       case 'line':
         o.tooltip.trigger = 'axis';
-        o.grid = { left: 8, right: 16, top: series.length > 1 ? 40 : 16, bottom: 8, containLabel: true };
-        if (series.length > 1) o.legend = { type: 'scroll', top: 0 };
+        o.grid = { left: 8, right: 16, top: 16, bottom: 8, containLabel: true };
+        if (series.length > 1) {
+          // A legend that wraps onto at most three lines; more series than that are
+          // named in the table, which is then shown open below the chart.
+          var lines = legendLines(series, width);
+          if (lines <= 3) {
+            o.legend = { type: 'plain', top: 0, left: 0, right: 0, itemGap: 12 };
+            o.grid.top = 16 + lines * 24;
+          } else {
+            o.legend = { show: false };
+            spec.legendInTable = true;
+          }
+        }
         o.xAxis = { type: 'category', data: spec.x, axisLabel: { hideOverlap: true } };
         o.yAxis = { type: 'value', axisLabel: { formatter: f } };
         o.series = series.map(function (s) {
@@ -126,14 +149,19 @@
     var island = document.getElementById(el.getAttribute('data-chart') + '-data');
     if (!island || !window.echarts) return null;
     var spec = JSON.parse(island.textContent);
-    var opt = option(spec);
+    var opt = option(spec, el.clientWidth);
     if (!opt) return null;
     if (spec.height) el.style.height = spec.height + 'px';
     var chart = window.echarts.init(el, null, { renderer: 'canvas' });
     chart.setOption(opt);
     charts[spec.id] = chart;
     var box = el.closest('.chart-box');
-    if (box) collapse(box);
+    if (box && spec.legendInTable) {
+      var note = document.createElement('p');
+      note.className = 'hint legend-note';
+      note.textContent = 'Too many series to name in a legend: the table below names each one.';
+      el.parentNode.insertBefore(note, el.nextSibling);
+    } else if (box) collapse(box);
     return chart;
   }
 
@@ -186,8 +214,22 @@
     });
   }
 
+  // On a phone the main menu is one button that opens the list (CSS hides it under
+  // 640 px only when this ran, so the menu is never out of reach without JS).
+  function phoneMenu() {
+    var top = document.querySelector('header.top');
+    var btn = top && top.querySelector('.menu-toggle');
+    if (!btn) return;
+    document.documentElement.classList.add('nav-js');
+    btn.addEventListener('click', function () {
+      var open = top.classList.toggle('open');
+      btn.setAttribute('aria-expanded', String(open));
+    });
+  }
+
   window.omniroi = { charts: charts, draw: draw };
   document.addEventListener('DOMContentLoaded', function () {
+    phoneMenu();
     periodPicker();
     copyButtons();
     autoSubmit();
