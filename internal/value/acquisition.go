@@ -285,7 +285,7 @@ func WriteEconomics(w io.Writer, e StoreEconomics, format string) error {
 	fmt.Fprintf(w, "Unit economics per acquisition channel, as of %s; CAC over %s..%s; %s, per customer\n\n",
 		e.AsOf.Format(time.DateOnly), e.From.Format(time.DateOnly), e.To.Format(time.DateOnly), e.Currency)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "channel\tcustomers\tnew\tspend\tCAC\trealised 12m\tmature\tpredicted 12m\tLTV:CAC\tpayback\twarning")
+	fmt.Fprintf(tw, "channel\tcustomers\tnew customers\tspend%[1]s\tCAC%[1]s\trealised value 12 months%[1]s\tcustomers with 12 months\tpredicted value 12 months%[1]s\tLTV:CAC\tmonths to pay back\twarning\n", inCurrency(e.Currency))
 	for i, r := range rows {
 		c := e.Channels[i]
 		cac, ratio, payback := "-", "-", "-"
@@ -293,7 +293,7 @@ func WriteEconomics(w io.Writer, e StoreEconomics, format string) error {
 			cac, ratio = moneyText(c.CAC, e.Currency), fmt.Sprintf("%.2f", r.LTVToCAC)
 		}
 		if r.PaybackMonths > 0 {
-			payback = fmt.Sprintf("%d mo", r.PaybackMonths)
+			payback = strconv.Itoa(r.PaybackMonths)
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", r.Channel, r.Customers, r.NewCustomers, moneyText(c.Spend, e.Currency), cac,
 			moneyText(c.Realised12, e.Currency), r.Mature, moneyText(c.Predicted12, e.Currency), ratio, payback, r.Warning)
