@@ -175,318 +175,438 @@ type source struct {
 // the lever on or off, and a touch may only raise purchase probability: that keeps the
 // counterfactual coupled to the actual world.
 func (w *world) simulate(p *person, mask Lever, em *emitter, t *tally) outcome {
-	var out outcome
-	c := w.c
 	rt, arrive, ok := w.effective(p, mask)
 	if !ok {
-		return out
+		return outcome{}
 	}
 	end := min(p.death, len(w.days))
 	if arrive >= end {
-		return out
+		return outcome{}
 	}
-	var (
-		subscribed, loyal, smsOpt, follower, account bool
-		firstWeb, firstStore                         bool
-		lastVisit, cartDay                           = -1000, -1000
-		boughtSinceVisit                             bool
-		liftUntil                                    [kindCount]int
-		xp                                           webTestState // the web test (experiments.go)
-	)
-	for k := range liftUntil {
-		liftUntil[k] = -1
+	y := &personYear{w: w, c: w.c, p: p, mask: mask, em: em, t: t, rt: rt, arrive: arrive, lastVisit: -1000, cartDay: -1000}
+	for k := range y.liftUntil {
+		y.liftUntil[k] = -1
 	}
-	if rt == rExisting {
-		subscribed = p.uExistSub < c.subExisting
-		loyal = p.uExistLoyal < c.loyalJoin*(1-p.webShare)*1.4
-		smsOpt = loyal && p.uSMS < c.smsOpt
-		follower = p.uFollow < c.r["ig_follow_existing"]
-		account = p.uAccount < p.webShare
-		firstWeb, firstStore = account, true
-	} else {
-		switch rt {
-		case rIGAds, rIGOrganic:
-			follower = p.uFollow < c.r["ig_follow_via_instagram"]
-		default:
-			follower = p.uFollow < c.r["ig_follow_other"]
-		}
-	}
+	y.startRelationship()
 	if em != nil {
-		em.start(p, account, loyal)
-	}
-	touch := func(l Lever, d int) {
-		out.touched |= l
-		if t != nil {
-			t.clicks[d][levIndex(l)]++
-		}
+		em.start(p, y.account, y.loyal)
 	}
 	for d := arrive; d < end; d++ {
-		dy := &w.days[d]
-		var (
-			clickSess  *session // the last ad/message click session today
-			clickToday bool     // a click session exists today: a web order happens in it
-			webPull    bool     // a click pulls today's purchase to the web store
-			cake       bool
-			firstBuy   bool
-		)
+		s := &simDay{d: d, dy: &w.days[d]}
 		if em != nil {
 			em.newDay(d)
 		}
-		// 1. First contact.
-		if d == arrive && rt != rExisting {
-			liftUntil[kArrival] = d + c.lift[kArrival].days
-			if rt == rWalkIn {
-				// An anonymous walk-in who buys nothing leaves no data.
-				firstBuy = !p.bouncer && w.u(p.id, d, sFirstBuy) < c.firstWalkIn
-			} else {
-				firstBuy = !p.bouncer && w.u(p.id, d, sFirstBuy) < c.firstWeb
-				src := arrivalSource(rt)
-				if src.kind == srcLever {
-					touch(src.lever, d)
-				}
-				if em != nil {
-					clickSess = em.webSession(d, src, !firstBuy && p.bouncer)
-				}
-				lastVisit, boughtSinceVisit = d, false
-				clickToday, webPull = true, true
-			}
-		}
-		// 2. Owned messaging.
-		if subscribed && mask&LevEmail != 0 {
-			if dy.email != "" {
-				out.touched |= LevEmail
-				opened := w.u(p.id, d, sEmailOpen) < c.emailOpen
-				clicked := opened && w.u(p.id, d, sEmailClick) < c.emailClick
-				if t != nil {
-					t.emailSends[d]++
-				}
-				if opened {
-					liftUntil[kEmailOpen] = max(liftUntil[kEmailOpen], d+c.lift[kEmailOpen].days)
-				}
-				if clicked {
-					liftUntil[kEmailClick] = max(liftUntil[kEmailClick], d+c.lift[kEmailClick].days)
-					clickToday, webPull = true, true
-				}
-				if em != nil {
-					if s := em.sendEmail(d, dy.email, dy.emailSubj, opened, clicked); s != nil {
-						clickSess = s
-					}
-				}
-			}
-			if cartDay == d-1 {
-				out.touched |= LevEmail
-				opened := w.u(p.id, d, sCartEmailOpen) < c.cartOpen
-				clicked := opened && w.u(p.id, d, sCartEmailClick) < c.cartClick
-				if t != nil {
-					t.cartSends[d]++
-				}
-				if clicked {
-					liftUntil[kCartEmailClick] = max(liftUntil[kCartEmailClick], d+c.lift[kCartEmailClick].days)
-					clickToday, webPull = true, true
-				}
-				if em != nil {
-					if s := em.sendEmail(d, "cart-reminder", "You left something in your basket", opened, clicked); s != nil {
-						clickSess = s
-					}
-				}
-			}
-		}
-		if smsOpt && dy.sms != "" && mask&LevSMS != 0 {
-			out.touched |= LevSMS
-			clicked := w.u(p.id, d, sSMSClick) < c.smsClick
-			if t != nil {
-				t.smsSends[d]++
-			}
-			liftUntil[kSMSDelivered] = max(liftUntil[kSMSDelivered], d+c.lift[kSMSDelivered].days)
-			if clicked {
-				liftUntil[kSMSClick] = max(liftUntil[kSMSClick], d+c.lift[kSMSClick].days)
-				clickToday, webPull = true, true
-			}
-			if em != nil {
-				if s := em.sms(d, dy.sms, clicked); s != nil {
-					clickSess = s
-				}
-			}
-		}
-		// 3. Social and display ads.
-		adClick := func(l Lever, k kind) {
-			touch(l, d)
-			liftUntil[k] = max(liftUntil[k], d+c.lift[k].days)
-			clickToday = true
-			// A retargeted regular still buys where they always do.
-			webPull = webPull || l != LevFBRetargeting
-			lastVisit, boughtSinceVisit = d, false
-			if em != nil {
-				clickSess = em.webSession(d, source{kind: srcLever, lever: l}, false)
-			}
-		}
-		if follower && dy.igPost && mask&LevIGOrganic != 0 && w.u(p.id, d, sIGOrganic) < c.igOrgClick {
-			adClick(LevIGOrganic, kIGOrganicClick)
-		}
-		if dy.igBoost && mask&LevIGAds != 0 {
-			q := c.igAdsClick * eff(w.lv(LevIGAds, d))
-			if follower {
-				q *= 2
-			}
-			if w.u(p.id, d, sIGAds) < q {
-				adClick(LevIGAds, kIGAdsClick)
-			}
-		}
-		if mask&LevFBProspecting != 0 && w.u(p.id, d, sFBProspecting) < c.fbProsClick*dy.web*eff(w.lv(LevFBProspecting, d)) {
-			adClick(LevFBProspecting, kFBProspectingClick)
-		}
-		retarget := d-lastVisit <= 14 && d > lastVisit && !boughtSinceVisit
-		if retarget && mask&LevFBRetargeting != 0 && w.u(p.id, d, sFBRetargeting) < c.fbRtClick*eff(w.lv(LevFBRetargeting, d)) {
-			adClick(LevFBRetargeting, kFBRetargetingClick)
-		}
-		// 4. A cake occasion sends the person to a search engine.
-		if !p.bouncer && w.u(p.id, d, sCakeIntent) < c.cakeIntent*dy.cake*segCake[p.seg] {
-			us := w.u(p.id, d, sCakeSearch)
-			paid := 0.0 // share of cake searchers who click the ad: more of them when it runs harder
-			if mask&LevGoogleCakes != 0 {
-				paid = math.Min(0.9, c.cakePaid*eff(w.lv(LevGoogleCakes, d)))
-			}
-			switch {
-			case us < paid:
-				cake = true
-				adClick(LevGoogleCakes, kCakeSearchPaid)
-			case us < c.cakePaid && w.u(p.id, d, sCakeCannibal) < c.cakeCannibal,
-				us >= c.cakePaid && us < c.cakePaid+c.cakeOrganic:
-				cake = true
-				liftUntil[kCakeSearchOrganic] = max(liftUntil[kCakeSearchOrganic], d+c.lift[kCakeSearchOrganic].days)
-				clickToday, webPull = true, true
-				lastVisit, boughtSinceVisit = d, false
-				if em != nil {
-					clickSess = em.webSession(d, source{kind: srcOrganicCake}, false)
-				}
-			}
-		}
-		// 5. Does the person buy today, and where?
-		lf := 1.0
-		for k := kind(0); k < kindCount; k++ {
-			if d < liftUntil[k] {
-				lf *= c.lift[k].factor
-			}
-		}
-		demand := (1-p.webShare)*dy.store + p.webShare*dy.web
-		pr := math.Min(0.95, p.rate*demand*lf)
-		buy := firstBuy || w.u(p.id, d, sBuy) < pr
-		loc := locStore
-		if buy {
-			ul := w.u(p.id, d, sLocation)
-			webP := p.webShare
-			if webPull {
-				webP = math.Max(webP, 0.85)
-			}
-			if rt == rWalkIn && d == arrive {
-				webP = 0
-			}
-			switch {
-			case ul < webP:
-				loc = locWeb
-			case (ul-webP)/(1-webP) < c.phoneShare:
-				loc = locPhone
-			}
-			if loc != locWeb && dy.closedStore {
-				buy = false
-			}
-		}
-		// 6. Web sessions that are not clicks: the purchase session, or a browse.
-		var orderSess *session
-		if buy && loc == locWeb {
-			if clickToday {
-				orderSess = clickSess
-			} else {
-				src := w.naturalSource(p, d, sPurchaseNatural, mask, retarget)
-				if src.kind == srcLever {
-					touch(src.lever, d)
-				}
-				if em != nil {
-					orderSess = em.webSession(d, src, false)
-				}
-			}
-		} else {
-			pb := (p.rate*c.browsePer*p.webShare + bouncerBrowse(p)) * dy.web
-			if w.u(p.id, d, sBrowse) < pb {
-				src := w.naturalSource(p, d, sBrowseSource, mask, retarget)
-				if src.kind == srcLever {
-					touch(src.lever, d)
-				}
-				var s *session
-				if em != nil {
-					s = em.webSession(d, src, p.bouncer)
-				}
-				lastVisit, boughtSinceVisit = d, false
-				if src.kind == srcLever && src.lever == LevGoogleBrand && !buy && !p.bouncer &&
-					w.u(p.id, d, sBrandConvert) < c.brandConvert {
-					buy, loc, orderSess = true, locWeb, s
-				} else if !buy && !p.bouncer && w.u(p.id, d, sBrowseCart) < c.cartAbandon {
-					cartDay = d
-					if em != nil {
-						em.abandon(s)
-					}
-				}
-			}
-		}
-		if !buy {
+		y.firstContact(s)
+		y.ownedMessaging(s)
+		y.ads(s)
+		y.cakeSearch(s)
+		y.decide(s)
+		y.webSessions(s)
+		if !s.buy {
 			continue
 		}
-		// 7. The order.
-		var b basket
-		fillBasket(&b, w.key64(p.id, d, sBasket), loc, cake && loc == locWeb, dy)
-		out.orders++
-		refundDay := -1
-		if w.u(p.id, d, sRefund) < c.refund {
-			refundDay = d + 1 + int(w.key64(p.id, d, sRefund)%9)
-		}
-		exposure := w.webTestOrder(p, &xp, d, loc, &b, refundDay)
-		if refundDay < 0 || refundDay >= len(w.days) {
-			out.revenue += b.total
-			refundDay = -1
-		}
-		if t != nil {
-			t.orders[d]++
-			t.revenue[d] += b.total
-			if refundDay >= 0 {
-				t.revenue[refundDay] -= b.total
-			}
-		}
-		if loc == locWeb {
-			lastVisit, boughtSinceVisit = d, true
-			if !firstWeb {
-				firstWeb = true
-				if p.uSubWeb < c.subWeb {
-					subscribed = true
-				}
-			}
-			if em != nil {
-				em.subscribed, em.exposure = subscribed, exposure
-				em.webOrder(orderSess, &b, refundDay)
-			}
-			account = true
-		} else {
-			newLoyal := false
-			if !firstStore {
-				firstStore = true
-				if p.uLoyal < c.loyalJoin {
-					loyal, newLoyal = true, true
-					if p.uSubLoyal < c.subLoyal {
-						subscribed = true
-					}
-					smsOpt = p.uSMS < c.smsOpt
-				}
-			}
-			if em != nil {
-				em.subscribed, em.smsOpt = subscribed, smsOpt
-				em.tillOrder(d, loc, &b, refundDay, loyal, newLoyal)
-			}
-		}
+		y.order(s)
 	}
-	xp.done(t)
+	y.xp.done(t)
 	if em != nil {
 		em.finish()
 	}
-	return out
+	return y.out
+}
+
+// personYear is one person's year in one world while simulate runs it: the
+// world and levers, the person's relationship with the bakery so far, and the
+// outcome being summed.
+type personYear struct {
+	w      *world
+	c      *compiled
+	p      *person
+	mask   Lever
+	em     *emitter // nil for counterfactuals
+	t      *tally   // nil when nothing is tallied
+	rt     route    // the route the person takes in this world
+	arrive int      // the day of first contact in this world
+
+	out                                          outcome
+	subscribed, loyal, smsOpt, follower, account bool
+	firstWeb, firstStore                         bool
+	lastVisit, cartDay                           int
+	boughtSinceVisit                             bool
+	liftUntil                                    [kindCount]int
+	xp                                           webTestState // the web test (experiments.go)
+}
+
+// simDay is what has happened to the person so far on one day of their year.
+type simDay struct {
+	d          int
+	dy         *day
+	clickSess  *session // the last ad/message click session today
+	clickToday bool     // a click session exists today: a web order happens in it
+	webPull    bool     // a click pulls today's purchase to the web store
+	cake       bool
+	firstBuy   bool
+	retarget   bool // a recent visitor who has not bought: the retargeting ad may reach them
+	buy        bool
+	loc        location
+	orderSess  *session // the web session the order is placed in
+}
+
+// startRelationship sets what the person is to the bakery before the year: an
+// existing customer may be subscribed, in the loyalty scheme, opted in to SMS,
+// an Instagram follower and have a web account; a newcomer may follow on
+// Instagram, more likely when Instagram brought them.
+func (y *personYear) startRelationship() {
+	c, p := y.c, y.p
+	if y.rt == rExisting {
+		y.subscribed = p.uExistSub < c.subExisting
+		y.loyal = p.uExistLoyal < c.loyalJoin*(1-p.webShare)*1.4
+		y.smsOpt = y.loyal && p.uSMS < c.smsOpt
+		y.follower = p.uFollow < c.r["ig_follow_existing"]
+		y.account = p.uAccount < p.webShare
+		y.firstWeb, y.firstStore = y.account, true
+		return
+	}
+	switch y.rt {
+	case rIGAds, rIGOrganic:
+		y.follower = p.uFollow < c.r["ig_follow_via_instagram"]
+	default:
+		y.follower = p.uFollow < c.r["ig_follow_other"]
+	}
+}
+
+// touch records that lever l touched the person on day d.
+func (y *personYear) touch(l Lever, d int) {
+	y.out.touched |= l
+	if y.t != nil {
+		y.t.clicks[d][levIndex(l)]++
+	}
+}
+
+// firstContact is step 1: on the day a newcomer first meets the bakery, a
+// walk-in may buy (an anonymous walk-in who buys nothing leaves no data); anyone
+// else arrives in a web session from their route and may buy in it.
+func (y *personYear) firstContact(s *simDay) {
+	c, p, d := y.c, y.p, s.d
+	if d != y.arrive || y.rt == rExisting {
+		return
+	}
+	y.liftUntil[kArrival] = d + c.lift[kArrival].days
+	if y.rt == rWalkIn {
+		s.firstBuy = !p.bouncer && y.w.u(p.id, d, sFirstBuy) < c.firstWalkIn
+		return
+	}
+	s.firstBuy = !p.bouncer && y.w.u(p.id, d, sFirstBuy) < c.firstWeb
+	src := arrivalSource(y.rt)
+	if src.kind == srcLever {
+		y.touch(src.lever, d)
+	}
+	if y.em != nil {
+		s.clickSess = y.em.webSession(d, src, !s.firstBuy && p.bouncer)
+	}
+	y.lastVisit, y.boughtSinceVisit = d, false
+	s.clickToday, s.webPull = true, true
+}
+
+// ownedMessaging is step 2: the day's email campaign and the cart reminder
+// for a subscriber (when email runs), then the day's SMS for someone opted in
+// (when SMS runs).
+func (y *personYear) ownedMessaging(s *simDay) {
+	if y.subscribed && y.mask&LevEmail != 0 {
+		if s.dy.email != "" {
+			y.campaignEmail(s)
+		}
+		if y.cartDay == s.d-1 {
+			y.cartEmail(s)
+		}
+	}
+	if y.smsOpt && s.dy.sms != "" && y.mask&LevSMS != 0 {
+		y.campaignSMS(s)
+	}
+}
+
+// campaignEmail sends the day's email campaign: it may be opened and clicked,
+// and each lifts buying for a while; a click opens a web session.
+func (y *personYear) campaignEmail(s *simDay) {
+	c, p, d, dy := y.c, y.p, s.d, s.dy
+	y.out.touched |= LevEmail
+	opened := y.w.u(p.id, d, sEmailOpen) < c.emailOpen
+	clicked := opened && y.w.u(p.id, d, sEmailClick) < c.emailClick
+	if y.t != nil {
+		y.t.emailSends[d]++
+	}
+	if opened {
+		y.liftUntil[kEmailOpen] = max(y.liftUntil[kEmailOpen], d+c.lift[kEmailOpen].days)
+	}
+	if clicked {
+		y.liftUntil[kEmailClick] = max(y.liftUntil[kEmailClick], d+c.lift[kEmailClick].days)
+		s.clickToday, s.webPull = true, true
+	}
+	if y.em != nil {
+		if ss := y.em.sendEmail(d, dy.email, dy.emailSubj, opened, clicked); ss != nil {
+			s.clickSess = ss
+		}
+	}
+}
+
+// cartEmail sends the reminder the day after a basket was left: a click lifts
+// buying for a while and opens a web session.
+func (y *personYear) cartEmail(s *simDay) {
+	c, p, d := y.c, y.p, s.d
+	y.out.touched |= LevEmail
+	opened := y.w.u(p.id, d, sCartEmailOpen) < c.cartOpen
+	clicked := opened && y.w.u(p.id, d, sCartEmailClick) < c.cartClick
+	if y.t != nil {
+		y.t.cartSends[d]++
+	}
+	if clicked {
+		y.liftUntil[kCartEmailClick] = max(y.liftUntil[kCartEmailClick], d+c.lift[kCartEmailClick].days)
+		s.clickToday, s.webPull = true, true
+	}
+	if y.em != nil {
+		if ss := y.em.sendEmail(d, "cart-reminder", "You left something in your basket", opened, clicked); ss != nil {
+			s.clickSess = ss
+		}
+	}
+}
+
+// campaignSMS sends the day's SMS: delivery lifts buying for a while, and a
+// click more and opens a web session.
+func (y *personYear) campaignSMS(s *simDay) {
+	c, p, d, dy := y.c, y.p, s.d, s.dy
+	y.out.touched |= LevSMS
+	clicked := y.w.u(p.id, d, sSMSClick) < c.smsClick
+	if y.t != nil {
+		y.t.smsSends[d]++
+	}
+	y.liftUntil[kSMSDelivered] = max(y.liftUntil[kSMSDelivered], d+c.lift[kSMSDelivered].days)
+	if clicked {
+		y.liftUntil[kSMSClick] = max(y.liftUntil[kSMSClick], d+c.lift[kSMSClick].days)
+		s.clickToday, s.webPull = true, true
+	}
+	if y.em != nil {
+		if ss := y.em.sms(d, dy.sms, clicked); ss != nil {
+			s.clickSess = ss
+		}
+	}
+}
+
+// adClick is a click on lever l's post or ad: it touches the person, lifts
+// buying for a while (kind k) and opens a web session.
+func (y *personYear) adClick(s *simDay, l Lever, k kind) {
+	d := s.d
+	y.touch(l, d)
+	y.liftUntil[k] = max(y.liftUntil[k], d+y.c.lift[k].days)
+	s.clickToday = true
+	// A retargeted regular still buys where they always do.
+	s.webPull = s.webPull || l != LevFBRetargeting
+	y.lastVisit, y.boughtSinceVisit = d, false
+	if y.em != nil {
+		s.clickSess = y.em.webSession(d, source{kind: srcLever, lever: l}, false)
+	}
+}
+
+// ads is step 3: clicks on Instagram posts (followers), boosted posts
+// (followers twice as likely), Facebook prospecting, and Facebook retargeting
+// for a recent visitor who has not bought; the paid ones click more when they
+// run harder.
+func (y *personYear) ads(s *simDay) {
+	c, p, d, dy, w, mask := y.c, y.p, s.d, s.dy, y.w, y.mask
+	if y.follower && dy.igPost && mask&LevIGOrganic != 0 && w.u(p.id, d, sIGOrganic) < c.igOrgClick {
+		y.adClick(s, LevIGOrganic, kIGOrganicClick)
+	}
+	if dy.igBoost && mask&LevIGAds != 0 {
+		q := c.igAdsClick * eff(w.lv(LevIGAds, d))
+		if y.follower {
+			q *= 2
+		}
+		if w.u(p.id, d, sIGAds) < q {
+			y.adClick(s, LevIGAds, kIGAdsClick)
+		}
+	}
+	if mask&LevFBProspecting != 0 && w.u(p.id, d, sFBProspecting) < c.fbProsClick*dy.web*eff(w.lv(LevFBProspecting, d)) {
+		y.adClick(s, LevFBProspecting, kFBProspectingClick)
+	}
+	s.retarget = d-y.lastVisit <= 14 && d > y.lastVisit && !y.boughtSinceVisit
+	if s.retarget && mask&LevFBRetargeting != 0 && w.u(p.id, d, sFBRetargeting) < c.fbRtClick*eff(w.lv(LevFBRetargeting, d)) {
+		y.adClick(s, LevFBRetargeting, kFBRetargetingClick)
+	}
+}
+
+// cakeSearch is step 4: a cake occasion sends the person to a search engine,
+// where they click the cake ad (more of them when it runs harder) or an
+// organic result; a click on the ad that only took an organic click is the
+// ad's cannibalisation.
+func (y *personYear) cakeSearch(s *simDay) {
+	c, p, d, dy, w := y.c, y.p, s.d, s.dy, y.w
+	if !(!p.bouncer && w.u(p.id, d, sCakeIntent) < c.cakeIntent*dy.cake*segCake[p.seg]) {
+		return
+	}
+	us := w.u(p.id, d, sCakeSearch)
+	paid := 0.0 // share of cake searchers who click the ad: more of them when it runs harder
+	if y.mask&LevGoogleCakes != 0 {
+		paid = math.Min(0.9, c.cakePaid*eff(w.lv(LevGoogleCakes, d)))
+	}
+	switch {
+	case us < paid:
+		s.cake = true
+		y.adClick(s, LevGoogleCakes, kCakeSearchPaid)
+	case us < c.cakePaid && w.u(p.id, d, sCakeCannibal) < c.cakeCannibal,
+		us >= c.cakePaid && us < c.cakePaid+c.cakeOrganic:
+		s.cake = true
+		y.liftUntil[kCakeSearchOrganic] = max(y.liftUntil[kCakeSearchOrganic], d+c.lift[kCakeSearchOrganic].days)
+		s.clickToday, s.webPull = true, true
+		y.lastVisit, y.boughtSinceVisit = d, false
+		if y.em != nil {
+			s.clickSess = y.em.webSession(d, source{kind: srcOrganicCake}, false)
+		}
+	}
+}
+
+// decide is step 5: whether the person buys today (the day's demand times
+// every lift still running) and where: the web store (likelier after a click;
+// never for a walk-in's first visit), the phone or the shop; nothing from a
+// closed shop.
+func (y *personYear) decide(s *simDay) {
+	c, p, d, dy, w := y.c, y.p, s.d, s.dy, y.w
+	lf := 1.0
+	for k := kind(0); k < kindCount; k++ {
+		if d < y.liftUntil[k] {
+			lf *= c.lift[k].factor
+		}
+	}
+	demand := (1-p.webShare)*dy.store + p.webShare*dy.web
+	pr := math.Min(0.95, p.rate*demand*lf)
+	s.buy = s.firstBuy || w.u(p.id, d, sBuy) < pr
+	s.loc = locStore
+	if !s.buy {
+		return
+	}
+	ul := w.u(p.id, d, sLocation)
+	webP := p.webShare
+	if s.webPull {
+		webP = math.Max(webP, 0.85)
+	}
+	if y.rt == rWalkIn && d == y.arrive {
+		webP = 0
+	}
+	switch {
+	case ul < webP:
+		s.loc = locWeb
+	case (ul-webP)/(1-webP) < c.phoneShare:
+		s.loc = locPhone
+	}
+	if s.loc != locWeb && dy.closedStore {
+		s.buy = false
+	}
+}
+
+// webSessions is step 6: the web sessions that are not clicks. A web order
+// happens in today's click session, else in a session of its own; without one,
+// the person may browse, which may turn into a brand-search order or an
+// abandoned basket.
+func (y *personYear) webSessions(s *simDay) {
+	p, d := y.p, s.d
+	if s.buy && s.loc == locWeb {
+		if s.clickToday {
+			s.orderSess = s.clickSess
+			return
+		}
+		src := y.w.naturalSource(p, d, sPurchaseNatural, y.mask, s.retarget)
+		if src.kind == srcLever {
+			y.touch(src.lever, d)
+		}
+		if y.em != nil {
+			s.orderSess = y.em.webSession(d, src, false)
+		}
+		return
+	}
+	y.browse(s)
+}
+
+// browse is a web session the person may start without buying in it: from a
+// brand search it may still become an order; otherwise it may leave a basket
+// behind (the cart reminder goes out the next day).
+func (y *personYear) browse(s *simDay) {
+	c, p, d, w := y.c, y.p, s.d, y.w
+	pb := (p.rate*c.browsePer*p.webShare + bouncerBrowse(p)) * s.dy.web
+	if !(w.u(p.id, d, sBrowse) < pb) {
+		return
+	}
+	src := w.naturalSource(p, d, sBrowseSource, y.mask, s.retarget)
+	if src.kind == srcLever {
+		y.touch(src.lever, d)
+	}
+	var ss *session
+	if y.em != nil {
+		ss = y.em.webSession(d, src, p.bouncer)
+	}
+	y.lastVisit, y.boughtSinceVisit = d, false
+	if src.kind == srcLever && src.lever == LevGoogleBrand && !s.buy && !p.bouncer &&
+		w.u(p.id, d, sBrandConvert) < c.brandConvert {
+		s.buy, s.loc, s.orderSess = true, locWeb, ss
+	} else if !s.buy && !p.bouncer && w.u(p.id, d, sBrowseCart) < c.cartAbandon {
+		y.cartDay = d
+		if y.em != nil {
+			y.em.abandon(ss)
+		}
+	}
+}
+
+// order is step 7: the basket, a refund (revenue inside the window counts net
+// of it), the web test, the tally, and what the order starts: a first web order
+// may subscribe, a first shop order may join the loyalty scheme (and with it
+// email and SMS).
+func (y *personYear) order(s *simDay) {
+	c, p, d, dy, w, em, t := y.c, y.p, s.d, s.dy, y.w, y.em, y.t
+	var b basket
+	fillBasket(&b, w.key64(p.id, d, sBasket), s.loc, s.cake && s.loc == locWeb, dy)
+	y.out.orders++
+	refundDay := -1
+	if w.u(p.id, d, sRefund) < c.refund {
+		refundDay = d + 1 + int(w.key64(p.id, d, sRefund)%9)
+	}
+	exposure := w.webTestOrder(p, &y.xp, d, s.loc, &b, refundDay)
+	if refundDay < 0 || refundDay >= len(w.days) {
+		y.out.revenue += b.total
+		refundDay = -1
+	}
+	if t != nil {
+		t.orders[d]++
+		t.revenue[d] += b.total
+		if refundDay >= 0 {
+			t.revenue[refundDay] -= b.total
+		}
+	}
+	if s.loc == locWeb {
+		y.lastVisit, y.boughtSinceVisit = d, true
+		if !y.firstWeb {
+			y.firstWeb = true
+			if p.uSubWeb < c.subWeb {
+				y.subscribed = true
+			}
+		}
+		if em != nil {
+			em.subscribed, em.exposure = y.subscribed, exposure
+			em.webOrder(s.orderSess, &b, refundDay)
+		}
+		y.account = true
+		return
+	}
+	newLoyal := false
+	if !y.firstStore {
+		y.firstStore = true
+		if p.uLoyal < c.loyalJoin {
+			y.loyal, newLoyal = true, true
+			if p.uSubLoyal < c.subLoyal {
+				y.subscribed = true
+			}
+			y.smsOpt = p.uSMS < c.smsOpt
+		}
+	}
+	if em != nil {
+		em.subscribed, em.smsOpt = y.subscribed, y.smsOpt
+		em.tillOrder(d, s.loc, &b, refundDay, y.loyal, newLoyal)
+	}
 }
 
 // segCake scales cake occasions by segment: gifters buy cakes.

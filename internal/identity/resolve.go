@@ -118,73 +118,28 @@ func (p *Processor) touchID(b *batch, k idKey, id *ident) {
 	}
 }
 
+// eventParts is what apply reads from one event: the decoded body and
+// properties, what kind of event it is, and the contact identifiers it carries.
+type eventParts struct {
+	f                          bodyFields
+	props                      propFields
+	isTrack, isOrder, isRefund bool
+	isGroup                    bool
+	// personTraits are the traits describing the person: nil for a group call,
+	// whose traits describe the group (its email or phone is the company's).
+	personTraits map[string]json.RawMessage
+	email, phone string
+}
+
 // apply folds one event into the graph and the batch.
 func (p *Processor) apply(b *batch, ev *event.Event) {
 	ts := ev.Timestamp.UnixMilli()
-	isTrack := ev.Type == event.Track
-	isOrder := isTrack && strings.EqualFold(ev.Name, commerce.OrderCompleted)
-	isRefund := isTrack && strings.EqualFold(ev.Name, commerce.OrderRefunded)
-	var f bodyFields
-	// Most events are page views without traits: a substring test is far cheaper than
-	// decoding a body that has nothing for us (the channel classifier decodes it anyway).
-	isGroup := ev.Type == event.Group
-	if ev.Type == event.Alias || isGroup || isOrder || isRefund || bytes.Contains(ev.Body, []byte(`"traits"`)) ||
-		isTrack && (bytes.Contains(ev.Body, []byte(`"email"`)) || bytes.Contains(ev.Body, []byte(`"phone"`))) {
-		decodeBody(ev.Body, &f)
-	}
-
-	var props propFields
-	if isTrack && len(f.Properties) > 0 && (isOrder || isRefund || bytes.Contains(f.Properties, []byte(`"email"`)) || bytes.Contains(f.Properties, []byte(`"phone"`))) {
-		_ = json.Unmarshal(f.Properties, &props)
-	}
-
+	e := decodeEventParts(ev)
 	uid := NormalizeID(ev.UserID)
-	keys := make([]idKey, 0, 4)
-	add := func(k idKey) {
-		if k.value == "" {
-			return
-		}
-		for _, o := range keys {
-			if o == k {
-				return
-			}
-		}
-		keys = append(keys, k)
-	}
-	add(idKey{KindAnonymousID, NormalizeID(ev.AnonymousID)})
-	if ev.Type == event.Alias {
-		if prev := NormalizeID(jsonText(f.PreviousID)); prev != "" && prev != uid {
-			if _, ok := p.g.ids[idKey{KindUserID, prev}]; ok {
-				add(idKey{KindUserID, prev})
-			} else {
-				add(idKey{KindAnonymousID, prev})
-			}
-		}
-	}
-	// A group call's traits describe the group: its email or phone is the company's.
-	personTraits := f.Traits
-	if isGroup {
-		personTraits = nil
-	}
+	keys := p.eventKeys(ev, e, uid)
 	trusted := p.trusted(ev.SourceID)
-	email := NormalizeEmail(jsonText(personTraits["email"]))
-	if email == "" {
-		email = NormalizeEmail(jsonText(f.Context.Traits["email"]))
-	}
-	if email == "" {
-		email = NormalizeEmail(jsonText(props.Email))
-	}
-	add(idKey{KindEmail, email})
-	phone := NormalizePhone(jsonText(personTraits["phone"]))
-	if phone == "" {
-		phone = NormalizePhone(jsonText(f.Context.Traits["phone"]))
-	}
-	if phone == "" {
-		phone = NormalizePhone(jsonText(props.Phone))
-	}
-	add(idKey{KindPhone, phone})
 
-	c := p.resolve(b, ev, ts, uid, keys, isOrder || isRefund)
+	c := p.resolve(b, ev, ts, uid, keys, e.isOrder || e.isRefund)
 	if c == nil {
 		b.unidentified++
 		return
@@ -200,27 +155,9 @@ func (p *Processor) apply(b *batch, ev *event.Event) {
 			c.last = ts
 		}
 	}
-	traitsChanged := false
-	for _, m := range []map[string]json.RawMessage{f.Context.Traits, personTraits} {
-		for k, v := range m {
-			if c.setTrait(k, v, ts, ev.Seq, trusted) {
-				traitsChanged = true
-			}
-		}
-	}
-	// An email or phone from order properties is the customer's latest contact too.
-	if _, ok := personTraits["email"]; !ok && email != "" && jsonText(f.Context.Traits["email"]) == "" {
-		if c.setTrait("email", mustJSON(email), ts, ev.Seq, trusted) {
-			traitsChanged = true
-		}
-	}
-	if _, ok := personTraits["phone"]; !ok && phone != "" && jsonText(f.Context.Traits["phone"]) == "" {
-		if c.setTrait("phone", mustJSON(phone), ts, ev.Seq, trusted) {
-			traitsChanged = true
-		}
-	}
-	if isGroup {
-		p.applyGroup(b, c, groupIDOf(f.GroupID), f.Traits, ts, ev.Seq)
+	traitsChanged := applyTraits(c, e, ts, ev.Seq, trusted)
+	if e.isGroup {
+		p.applyGroup(b, c, groupIDOf(e.f.GroupID), e.f.Traits, ts, ev.Seq)
 	}
 	if traitsChanged {
 		c.refreshDisplay()
@@ -240,35 +177,145 @@ func (p *Processor) apply(b *batch, ev *event.Event) {
 	b.activity = append(b.activity, activityRow{seq: ev.Seq, cust: c.id, ts: ts, sourceID: ev.SourceID, typ: ev.Type, name: ev.Name, res: res})
 
 	switch {
-	case isOrder:
-		loc := commerce.NormalizeLocation(touch.Location)
-		if loc == "" {
-			loc = locationOf(res.Channel)
-		}
-		o, err := commerce.ParseOrder(&props.Props, fmt.Sprintf("%d:%s", ev.SourceID, ev.MessageID), p.currency, loc)
-		if err != nil {
-			b.badOrders++
-			return
-		}
-		o.CustomerID, o.Time, o.Channel, o.SourceID, o.Seq = c.id, ev.Timestamp, res.Channel, ev.SourceID, ev.Seq
-		if old, ok := b.orders[o.OrderID]; ok {
-			if old.Time.After(o.Time) {
-				return // an earlier-timed duplicate never replaces a later one
-			}
-			*old = o
-			return
-		}
-		b.orders[o.OrderID] = &o
-		b.orderKeys = append(b.orderKeys, o.OrderID)
-	case isRefund:
-		r, err := commerce.ParseRefund(&props.Props, p.currency)
-		if err != nil {
-			b.badOrders++
-			return
-		}
-		r.Seq, r.CustomerID, r.Time = ev.Seq, c.id, ev.Timestamp
-		b.refunds = append(b.refunds, r)
+	case e.isOrder:
+		p.addOrder(b, c, ev, &e.props.Props, touch.Location, res.Channel)
+	case e.isRefund:
+		p.addRefund(b, c, ev, &e.props.Props)
 	}
+}
+
+// decodeEventParts decodes the parts of an event's body identity resolution
+// reads, only when the body can hold something for it, and picks the person's
+// email and phone (traits, then context traits, then properties).
+func decodeEventParts(ev *event.Event) *eventParts {
+	e := &eventParts{}
+	e.isTrack = ev.Type == event.Track
+	e.isOrder = e.isTrack && strings.EqualFold(ev.Name, commerce.OrderCompleted)
+	e.isRefund = e.isTrack && strings.EqualFold(ev.Name, commerce.OrderRefunded)
+	e.isGroup = ev.Type == event.Group
+	// Most events are page views without traits: a substring test is far cheaper than
+	// decoding a body that has nothing for us (the channel classifier decodes it anyway).
+	if ev.Type == event.Alias || e.isGroup || e.isOrder || e.isRefund || bytes.Contains(ev.Body, []byte(`"traits"`)) ||
+		e.isTrack && (bytes.Contains(ev.Body, []byte(`"email"`)) || bytes.Contains(ev.Body, []byte(`"phone"`))) {
+		decodeBody(ev.Body, &e.f)
+	}
+	if e.isTrack && len(e.f.Properties) > 0 && (e.isOrder || e.isRefund || bytes.Contains(e.f.Properties, []byte(`"email"`)) || bytes.Contains(e.f.Properties, []byte(`"phone"`))) {
+		_ = json.Unmarshal(e.f.Properties, &e.props)
+	}
+	// A group call's traits describe the group: its email or phone is the company's.
+	e.personTraits = e.f.Traits
+	if e.isGroup {
+		e.personTraits = nil
+	}
+	e.email = NormalizeEmail(jsonText(e.personTraits["email"]))
+	if e.email == "" {
+		e.email = NormalizeEmail(jsonText(e.f.Context.Traits["email"]))
+	}
+	if e.email == "" {
+		e.email = NormalizeEmail(jsonText(e.props.Email))
+	}
+	e.phone = NormalizePhone(jsonText(e.personTraits["phone"]))
+	if e.phone == "" {
+		e.phone = NormalizePhone(jsonText(e.f.Context.Traits["phone"]))
+	}
+	if e.phone == "" {
+		e.phone = NormalizePhone(jsonText(e.props.Phone))
+	}
+	return e
+}
+
+// eventKeys lists the distinct non-userId identifiers of an event, in the order
+// resolution considers them: anonymousId, an alias call's previousId (a userId
+// when known as one, else an anonymousId), email, phone.
+func (p *Processor) eventKeys(ev *event.Event, e *eventParts, uid string) []idKey {
+	keys := make([]idKey, 0, 4)
+	add := func(k idKey) {
+		if k.value == "" {
+			return
+		}
+		for _, o := range keys {
+			if o == k {
+				return
+			}
+		}
+		keys = append(keys, k)
+	}
+	add(idKey{KindAnonymousID, NormalizeID(ev.AnonymousID)})
+	if ev.Type == event.Alias {
+		if prev := NormalizeID(jsonText(e.f.PreviousID)); prev != "" && prev != uid {
+			if _, ok := p.g.ids[idKey{KindUserID, prev}]; ok {
+				add(idKey{KindUserID, prev})
+			} else {
+				add(idKey{KindAnonymousID, prev})
+			}
+		}
+	}
+	add(idKey{KindEmail, e.email})
+	add(idKey{KindPhone, e.phone})
+	return keys
+}
+
+// applyTraits sets the event's context traits and person traits on the
+// customer, then an email or phone found only in the order properties (the
+// customer's latest contact too); it reports whether any trait changed.
+func applyTraits(c *customer, e *eventParts, ts, seq int64, trusted bool) bool {
+	traitsChanged := false
+	for _, m := range []map[string]json.RawMessage{e.f.Context.Traits, e.personTraits} {
+		for k, v := range m {
+			if c.setTrait(k, v, ts, seq, trusted) {
+				traitsChanged = true
+			}
+		}
+	}
+	if _, ok := e.personTraits["email"]; !ok && e.email != "" && jsonText(e.f.Context.Traits["email"]) == "" {
+		if c.setTrait("email", mustJSON(e.email), ts, seq, trusted) {
+			traitsChanged = true
+		}
+	}
+	if _, ok := e.personTraits["phone"]; !ok && e.phone != "" && jsonText(e.f.Context.Traits["phone"]) == "" {
+		if c.setTrait("phone", mustJSON(e.phone), ts, seq, trusted) {
+			traitsChanged = true
+		}
+	}
+	return traitsChanged
+}
+
+// addOrder parses an Order Completed event into the batch's orders (counting it
+// as bad when it does not parse). Its location is the touch's, else the one the
+// channel implies. A later-timed duplicate of an order id replaces the earlier
+// one; an earlier-timed one never replaces a later one.
+func (p *Processor) addOrder(b *batch, c *customer, ev *event.Event, props *commerce.Props, location, ch string) {
+	loc := commerce.NormalizeLocation(location)
+	if loc == "" {
+		loc = locationOf(ch)
+	}
+	o, err := commerce.ParseOrder(props, fmt.Sprintf("%d:%s", ev.SourceID, ev.MessageID), p.currency, loc)
+	if err != nil {
+		b.badOrders++
+		return
+	}
+	o.CustomerID, o.Time, o.Channel, o.SourceID, o.Seq = c.id, ev.Timestamp, ch, ev.SourceID, ev.Seq
+	if old, ok := b.orders[o.OrderID]; ok {
+		if old.Time.After(o.Time) {
+			return // an earlier-timed duplicate never replaces a later one
+		}
+		*old = o
+		return
+	}
+	b.orders[o.OrderID] = &o
+	b.orderKeys = append(b.orderKeys, o.OrderID)
+}
+
+// addRefund parses an Order Refunded event into the batch's refunds (counting
+// it as a bad order when it does not parse).
+func (p *Processor) addRefund(b *batch, c *customer, ev *event.Event, props *commerce.Props) {
+	r, err := commerce.ParseRefund(props, p.currency)
+	if err != nil {
+		b.badOrders++
+		return
+	}
+	r.Seq, r.CustomerID, r.Time = ev.Seq, c.id, ev.Timestamp
+	b.refunds = append(b.refunds, r)
 }
 
 func mustJSON(s string) json.RawMessage {
