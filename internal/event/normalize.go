@@ -66,6 +66,11 @@ type fields struct {
 // The stored body keeps every member the client sent, byte for byte and in order,
 // and then sets type, messageId, userId/anonymousId (as strings), originalTimestamp,
 // sentAt, receivedAt and the clock-skew corrected timestamp. writeKey is dropped.
+//
+// The steps run in a fixed order, and the first one to fail gives the error: parse
+// the object, index its members, then check the type, the identifiers, the fields the
+// type requires, context and integrations, the messageId, the times and the money,
+// and last cap the traits and write the stored body.
 func (in *Input) Normalize(raw []byte) (Event, error) {
 	var ev Event
 	if len(raw) > MaxEventBytes {
@@ -81,10 +86,68 @@ func (in *Input) Normalize(raw []byte) (Event, error) {
 		}
 		return ev, reject("", "%v", err)
 	}
+	n := normalizer{in: in, raw: raw, ms: ms}
+	if err := n.indexFields(); err != nil {
+		return ev, err
+	}
+	if ev.Type, err = in.callType(n.get(n.f.typ)); err != nil {
+		return ev, err
+	}
+	if err := n.checkIDs(&ev); err != nil {
+		return ev, err
+	}
+	if err := n.checkCallFields(&ev); err != nil {
+		return ev, err
+	}
+	if err := n.checkObjects(); err != nil {
+		return ev, err
+	}
+	if ev.MessageID, err = messageID(n.get(n.f.messageID)); err != nil {
+		return ev, err
+	}
+	if err := n.stamp(&ev); err != nil {
+		return ev, err
+	}
+	if ev.Type == Track {
+		if err := checkMoney(n.get(n.f.properties)); err != nil {
+			return ev, err
+		}
+	}
+	ev.Notice = n.capTraits()
+	ev.Body = n.body(&ev)
+	return ev, nil
+}
 
-	f := fields{-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1}
-	for i := range ms {
-		m := &ms[i]
+// normalizer holds one payload while Normalize works through its steps: the raw
+// bytes, their members, where the known fields sit, and what the steps derive.
+type normalizer struct {
+	in  *Input
+	raw []byte
+	ms  []member
+	f   fields
+	// ctx and integ are the event's context and integrations (nil when absent);
+	// capTraits replaces ctx with its capped copy and sets traits and batchCtx.
+	ctx, integ, traits, batchCtx []byte
+	// orig and sent are the client's time and sentAt, truncated to milliseconds.
+	orig, sent time.Time
+}
+
+// get returns the value of member i, or nil when i is -1 (absent).
+func (n *normalizer) get(i int) []byte {
+	if i < 0 {
+		return nil
+	}
+	return n.raw[n.ms[i].vs:n.ms[i].ve]
+}
+
+// indexFields records where each known field sits (the last duplicate wins), marks
+// each member as kept, dropped (set by Normalize, or writeKey) or merged (context,
+// integrations), and rejects properties or traits that are not objects.
+func (n *normalizer) indexFields() error {
+	raw, f := n.raw, &n.f
+	*f = fields{-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1}
+	for i := range n.ms {
+		m := &n.ms[i]
 		var k string
 		if m.escaped {
 			k = m.key(raw)
@@ -128,7 +191,7 @@ func (in *Input) Normalize(raw []byte) (Event, error) {
 			m.role = roleIntegrations
 		case "properties", "traits":
 			if !isObjectOrNull(raw[m.vs:m.ve]) {
-				return ev, reject(strings.Clone(k), "must be an object")
+				return reject(strings.Clone(k), "must be an object")
 			}
 			if k == "properties" {
 				f.properties = i
@@ -137,175 +200,210 @@ func (in *Input) Normalize(raw []byte) (Event, error) {
 			}
 		}
 	}
-	get := func(i int) []byte {
-		if i < 0 {
-			return nil
-		}
-		return raw[ms[i].vs:ms[i].ve]
-	}
+	return nil
+}
 
+// callType reads the payload's type (tv is its raw value), checks it against the
+// route's TypeHint, and returns it as one of the call type constants.
+func (in *Input) callType(tv []byte) (string, error) {
 	var typ string
-	if tv := get(f.typ); len(tv) > 1 && tv[0] == '"' && bytes.IndexByte(tv, '\\') < 0 {
+	var err error
+	if len(tv) > 1 && tv[0] == '"' && bytes.IndexByte(tv, '\\') < 0 {
 		typ = unsafeString(tv[1 : len(tv)-1]) // compared, then replaced by a constant
 	} else if typ, err = strField(tv, "type"); err != nil {
-		return ev, err
+		return "", err
 	}
 	if in.TypeHint != "" {
 		if typ != "" && !strings.EqualFold(typ, in.TypeHint) {
-			return ev, reject("type", "%q does not match the %s endpoint", strings.Clone(typ), in.TypeHint)
+			return "", reject("type", "%q does not match the %s endpoint", strings.Clone(typ), in.TypeHint)
 		}
 		typ = in.TypeHint
 	}
 	switch strings.ToLower(typ) {
 	case Track:
-		ev.Type = Track
+		return Track, nil
 	case Identify:
-		ev.Type = Identify
+		return Identify, nil
 	case Page:
-		ev.Type = Page
+		return Page, nil
 	case Screen:
-		ev.Type = Screen
+		return Screen, nil
 	case Group:
-		ev.Type = Group
+		return Group, nil
 	case Alias:
-		ev.Type = Alias
+		return Alias, nil
 	case "":
-		return ev, reject("type", "missing; batch items need one of track, identify, page, screen, group, alias")
+		return "", reject("type", "missing; batch items need one of track, identify, page, screen, group, alias")
 	default:
-		return ev, reject("type", "%q is not one of track, identify, page, screen, group, alias", strings.Clone(typ))
+		return "", reject("type", "%q is not one of track, identify, page, screen, group, alias", strings.Clone(typ))
 	}
+}
 
-	if ev.UserID, err = idField(get(f.userID), "userId"); err != nil {
-		return ev, err
+// checkIDs sets ev's userId and anonymousId, and requires one of them, neither
+// longer than 1024 bytes.
+func (n *normalizer) checkIDs(ev *Event) error {
+	var err error
+	if ev.UserID, err = idField(n.get(n.f.userID), "userId"); err != nil {
+		return err
 	}
-	if ev.AnonymousID, err = idField(get(f.anonymousID), "anonymousId"); err != nil {
-		return ev, err
+	if ev.AnonymousID, err = idField(n.get(n.f.anonymousID), "anonymousId"); err != nil {
+		return err
 	}
 	if ev.UserID == "" && ev.AnonymousID == "" {
-		return ev, reject("userId", "either userId or anonymousId is required")
+		return reject("userId", "either userId or anonymousId is required")
 	}
 	if len(ev.UserID) > 1024 || len(ev.AnonymousID) > 1024 {
-		return ev, reject("userId", "identifier longer than 1024 bytes")
+		return reject("userId", "identifier longer than 1024 bytes")
 	}
+	return nil
+}
 
+// checkCallFields checks the fields ev's type requires (a track's event name, an
+// alias's previousId and userId, a group's groupId), sets ev's name for track, page
+// and screen calls, and limits the name to 1024 bytes.
+func (n *normalizer) checkCallFields(ev *Event) error {
+	var err error
 	switch ev.Type {
 	case Track:
-		if ev.Name, err = strField(get(f.event), "event"); err != nil {
-			return ev, err
+		if ev.Name, err = strField(n.get(n.f.event), "event"); err != nil {
+			return err
 		}
 		if strings.TrimSpace(ev.Name) == "" {
-			return ev, reject("event", "track calls need a non-empty event name")
+			return reject("event", "track calls need a non-empty event name")
 		}
 	case Page, Screen:
-		if ev.Name, err = strField(get(f.name), "name"); err != nil {
-			return ev, err
+		if ev.Name, err = strField(n.get(n.f.name), "name"); err != nil {
+			return err
 		}
 	case Alias:
-		prev, err := idField(get(f.previousID), "previousId")
+		prev, err := idField(n.get(n.f.previousID), "previousId")
 		if err != nil {
-			return ev, err
+			return err
 		}
 		if prev == "" {
-			return ev, reject("previousId", "alias calls need previousId")
+			return reject("previousId", "alias calls need previousId")
 		}
 		if ev.UserID == "" {
-			return ev, reject("userId", "alias calls need userId")
+			return reject("userId", "alias calls need userId")
 		}
 	case Group:
-		g, err := idField(get(f.groupID), "groupId")
+		g, err := idField(n.get(n.f.groupID), "groupId")
 		if err != nil {
-			return ev, err
+			return err
 		}
 		if g == "" {
-			return ev, reject("groupId", "group calls need groupId")
+			return reject("groupId", "group calls need groupId")
 		}
 	}
 	if len(ev.Name) > 1024 {
-		return ev, reject("event", "name longer than 1024 bytes")
+		return reject("event", "name longer than 1024 bytes")
 	}
-	ctx, integ := get(f.context), get(f.integrations)
-	if ctx != nil && !isObjectOrNull(ctx) {
-		return ev, reject("context", "must be an object")
-	}
-	if integ != nil && !isObjectOrNull(integ) {
-		return ev, reject("integrations", "must be an object")
-	}
+	return nil
+}
 
-	if ev.MessageID, err = strField(get(f.messageID), "messageId"); err != nil {
-		return ev, err
+// checkObjects keeps the event's context and integrations, and requires each to be
+// an object or null when present.
+func (n *normalizer) checkObjects() error {
+	n.ctx, n.integ = n.get(n.f.context), n.get(n.f.integrations)
+	if n.ctx != nil && !isObjectOrNull(n.ctx) {
+		return reject("context", "must be an object")
 	}
-	if utf8.RuneCountInString(ev.MessageID) > MaxMessageIDChars {
-		return ev, reject("messageId", "longer than %d characters", MaxMessageIDChars)
+	if n.integ != nil && !isObjectOrNull(n.integ) {
+		return reject("integrations", "must be an object")
 	}
-	if ev.MessageID == "" {
-		ev.MessageID = NewMessageID()
-	}
+	return nil
+}
 
-	// Segment's clock-skew correction: timestamp = receivedAt - (sentAt - originalTimestamp),
-	// where originalTimestamp is the client's timestamp. Without sentAt the client's
-	// timestamp is taken as is (imports); without either, the server's clock.
-	origField := f.origTimestamp
+// messageID decodes the messageId (v is its raw value), limits its length, and
+// makes a new one when the payload has none.
+func messageID(v []byte) (string, error) {
+	id, err := strField(v, "messageId")
+	if err != nil {
+		return "", err
+	}
+	if utf8.RuneCountInString(id) > MaxMessageIDChars {
+		return id, reject("messageId", "longer than %d characters", MaxMessageIDChars)
+	}
+	if id == "" {
+		id = NewMessageID()
+	}
+	return id, nil
+}
+
+// stamp reads the client's time and sentAt, sets ev's receivedAt and its clock-skew
+// corrected timestamp, and checks that timestamp against the server's clock.
+//
+// Segment's clock-skew correction: timestamp = receivedAt - (sentAt - originalTimestamp),
+// where originalTimestamp is the client's timestamp. Without sentAt the client's
+// timestamp is taken as is (imports); without either, the server's clock.
+func (n *normalizer) stamp(ev *Event) error {
+	origField := n.f.origTimestamp
 	if origField < 0 {
-		origField = f.timestamp
+		origField = n.f.timestamp
 	}
 	origName := "originalTimestamp"
-	if f.origTimestamp < 0 {
+	if n.f.origTimestamp < 0 {
 		origName = "timestamp"
 	}
-	orig, err := timeField(get(origField), origName)
+	orig, err := timeField(n.get(origField), origName)
 	if err != nil {
-		return ev, err
+		return err
 	}
-	sent, err := timeField(get(f.sentAt), "sentAt")
+	sent, err := timeField(n.get(n.f.sentAt), "sentAt")
 	if err != nil {
-		return ev, err
+		return err
 	}
 	if sent.IsZero() {
-		sent = in.BatchSentAt
+		sent = n.in.BatchSentAt
 	}
 	// Bodies and columns keep milliseconds: the correction uses exactly the times the body
 	// shows, so that the body normalised again gives the same timestamp.
-	orig, sent = orig.Truncate(time.Millisecond), sent.Truncate(time.Millisecond)
-	ev.ReceivedAt = in.ReceivedAt.UTC().Truncate(time.Millisecond)
+	n.orig, n.sent = orig.Truncate(time.Millisecond), sent.Truncate(time.Millisecond)
+	ev.ReceivedAt = n.in.ReceivedAt.UTC().Truncate(time.Millisecond)
 	switch {
-	case !orig.IsZero() && !sent.IsZero():
-		ev.Timestamp = ev.ReceivedAt.Add(-sent.Sub(orig)).UTC()
-	case !orig.IsZero():
-		ev.Timestamp = orig.UTC()
+	case !n.orig.IsZero() && !n.sent.IsZero():
+		ev.Timestamp = ev.ReceivedAt.Add(-n.sent.Sub(n.orig)).UTC()
+	case !n.orig.IsZero():
+		ev.Timestamp = n.orig.UTC()
 	default:
 		ev.Timestamp = ev.ReceivedAt
 	}
-	if err := in.checkTime(ev.Timestamp, origName); err != nil {
-		return ev, err
-	}
-	if ev.Type == Track {
-		if err := checkMoney(get(f.properties)); err != nil {
-			return ev, err
-		}
-	}
-	// Oversized traits objects lose the keys past MaxTraitKeys; the event is kept.
-	traits, droppedTraits := capTraits(get(f.traits), MaxTraitKeys)
-	ctx, droppedCtx := capContextTraits(ctx, MaxTraitKeys)
-	batchCtx, droppedBatch := capContextTraits(in.BatchContext, MaxTraitKeys)
-	if droppedCtx == 0 && !bytes.Contains(ctx, []byte(`"traits"`)) {
+	return n.in.checkTime(ev.Timestamp, origName)
+}
+
+// capTraits drops the keys past MaxTraitKeys from traits, context.traits and the
+// batch's context.traits (the event is kept), and returns the notice that says so,
+// or "" when nothing was dropped.
+func (n *normalizer) capTraits() string {
+	var droppedTraits, droppedCtx, droppedBatch int
+	n.traits, droppedTraits = capTraits(n.get(n.f.traits), MaxTraitKeys)
+	n.ctx, droppedCtx = capContextTraits(n.ctx, MaxTraitKeys)
+	n.batchCtx, droppedBatch = capContextTraits(n.in.BatchContext, MaxTraitKeys)
+	if droppedCtx == 0 && !bytes.Contains(n.ctx, []byte(`"traits"`)) {
 		droppedCtx = droppedBatch // the event's own context.traits would win over the batch's
 	}
 	switch {
 	case droppedTraits > 0 && droppedCtx > 0:
-		ev.Notice = fmt.Sprintf("traits and context.traits over the %d keys allowed per call: accepted without the last %d and %d", MaxTraitKeys, droppedTraits, droppedCtx)
+		return fmt.Sprintf("traits and context.traits over the %d keys allowed per call: accepted without the last %d and %d", MaxTraitKeys, droppedTraits, droppedCtx)
 	case droppedTraits > 0:
-		ev.Notice = fmt.Sprintf("traits has %d keys, over the %d allowed per call: accepted without the last %d", MaxTraitKeys+droppedTraits, MaxTraitKeys, droppedTraits)
+		return fmt.Sprintf("traits has %d keys, over the %d allowed per call: accepted without the last %d", MaxTraitKeys+droppedTraits, MaxTraitKeys, droppedTraits)
 	case droppedCtx > 0:
-		ev.Notice = fmt.Sprintf("context.traits has %d keys, over the %d allowed per call: accepted without the last %d", MaxTraitKeys+droppedCtx, MaxTraitKeys, droppedCtx)
+		return fmt.Sprintf("context.traits has %d keys, over the %d allowed per call: accepted without the last %d", MaxTraitKeys+droppedCtx, MaxTraitKeys, droppedCtx)
 	}
+	return ""
+}
 
-	// Build the stored body: the client's members minus the ones set here.
+// body builds the stored body: the client's members minus the ones set here, then
+// the members Normalize sets from ev, then context and integrations merged with the
+// batch's. Invalid UTF-8 is replaced.
+func (n *normalizer) body(ev *Event) []byte {
+	in, raw := n.in, n.raw
 	out := make([]byte, 0, len(raw)+len(in.BatchContext)+len(in.BatchIntegrations)+256)
 	out = append(out, '{')
 	mergeCtx := len(in.BatchContext) > 0
 	mergeInteg := len(in.BatchIntegrations) > 0
-	for i := range ms {
-		m := ms[i]
+	for i := range n.ms {
+		m := n.ms[i]
 		switch {
 		case m.role == roleDrop,
 			m.role == roleContext && mergeCtx,
@@ -318,10 +416,10 @@ func (in *Input) Normalize(raw []byte) (Event, error) {
 		out = append(out, raw[m.ks:m.ke]...)
 		out = append(out, ':')
 		switch i {
-		case f.traits:
-			out = append(out, traits...)
-		case f.context:
-			out = append(out, ctx...)
+		case n.f.traits:
+			out = append(out, n.traits...)
+		case n.f.context:
+			out = append(out, n.ctx...)
 		default:
 			out = append(out, raw[m.vs:m.ve]...)
 		}
@@ -329,6 +427,26 @@ func (in *Input) Normalize(raw []byte) (Event, error) {
 	if len(out) > 1 {
 		out = append(out, ',')
 	}
+	out = n.appendSetMembers(out, ev)
+	if mergeCtx {
+		out = append(out, `,"context":`...)
+		out = mergeObjects(out, n.ctx, n.batchCtx)
+	}
+	if mergeInteg {
+		out = append(out, `,"integrations":`...)
+		out = mergeObjects(out, n.integ, in.BatchIntegrations)
+	}
+	out = append(out, '}')
+	if !utf8.Valid(out) {
+		// Invalid bytes can only sit inside strings; PostgreSQL refuses them in TEXT.
+		out = bytes.ToValidUTF8(out, []byte("\uFFFD"))
+	}
+	return out
+}
+
+// appendSetMembers writes the members Normalize sets: type, messageId, the ids,
+// originalTimestamp and sentAt when the client sent them, receivedAt and timestamp.
+func (n *normalizer) appendSetMembers(out []byte, ev *Event) []byte {
 	out = append(out, `"type":"`...)
 	out = append(out, ev.Type...)
 	out = append(out, `","messageId":`...)
@@ -341,35 +459,20 @@ func (in *Input) Normalize(raw []byte) (Event, error) {
 		out = append(out, `,"anonymousId":`...)
 		out = appendJSONString(out, ev.AnonymousID)
 	}
-	if !orig.IsZero() {
+	if !n.orig.IsZero() {
 		out = append(out, `,"originalTimestamp":`...)
-		out = appendTime(out, orig)
+		out = appendTime(out, n.orig)
 	}
-	if !sent.IsZero() && !orig.IsZero() {
+	if !n.sent.IsZero() && !n.orig.IsZero() {
 		// sentAt only beside the client time it corrected: alone, it would make the stored
 		// "timestamp" look like a client time to correct again when the body is imported.
 		out = append(out, `,"sentAt":`...)
-		out = appendTime(out, sent)
+		out = appendTime(out, n.sent)
 	}
 	out = append(out, `,"receivedAt":`...)
 	out = appendTime(out, ev.ReceivedAt)
 	out = append(out, `,"timestamp":`...)
-	out = appendTime(out, ev.Timestamp)
-	if mergeCtx {
-		out = append(out, `,"context":`...)
-		out = mergeObjects(out, ctx, batchCtx)
-	}
-	if mergeInteg {
-		out = append(out, `,"integrations":`...)
-		out = mergeObjects(out, integ, in.BatchIntegrations)
-	}
-	out = append(out, '}')
-	if !utf8.Valid(out) {
-		// Invalid bytes can only sit inside strings; PostgreSQL refuses them in TEXT.
-		out = bytes.ToValidUTF8(out, []byte("\uFFFD"))
-	}
-	ev.Body = out
-	return ev, nil
+	return appendTime(out, ev.Timestamp)
 }
 
 // mergeObjects writes ev (an object or null/absent) with the members of batch whose

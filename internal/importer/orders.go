@@ -208,171 +208,278 @@ type product struct {
 	kind  string // "" product, "shipping", "fee"
 }
 
+// build turns the rows of one order (c.group) into its events: an Order Completed,
+// and an Order Refunded when the order was refunded, or only an Order Refunded for a
+// cancellation invoice. It sets u.skipped for orders that are skipped, and u.err (with
+// no events) for the first problem found; the steps run in a fixed order so that the
+// error reported stays the same.
 func (c *ordersConverter) build(u *unit) {
-	first := c.group[0]
-	orderID, _ := first.get(c.p.fields["order_id"]...)
-
-	statusRaw, sr, scol := c.field("status")
-	status := c.p.status(statusRaw)
-	refundOnly := c.p.cRefunds && strings.HasPrefix(orderID, "C")
+	o := &orderBuild{c: c, u: u, first: c.group[0]}
+	o.orderID, _ = o.first.get(c.p.fields["order_id"]...)
+	// The amount maps stay out of orderBuild so that they can live on the stack.
+	amounts, present := map[string]int64{}, map[string]bool{}
+	skip, err := o.checkStatus()
+	if err == nil && !skip {
+		err = o.readOrder(amounts, present)
+	}
 	switch {
-	case refundOnly:
-	case status == "":
-		u.err = rowErr(sr, scol, "status %q is not one of completed, refunded, partially_refunded (or pending/voided/cancelled, which are skipped)", statusRaw)
+	case err != nil:
+		u.err = err
 		return
-	case status == "skip":
+	case skip:
 		u.skipped = true
 		return
 	}
+	o.buyer()
+	o.orderProps()
+	if o.refundOnly {
+		o.emitRefundOnly()
+		return
+	}
+	o.emitCompleted(amounts, present)
+}
 
-	cur, cr, ccol := c.field("currency")
+// orderBuild holds one order while build works through its steps: what each step
+// read from the order's rows, for the steps after it.
+type orderBuild struct {
+	c       *ordersConverter
+	u       *unit
+	first   *row
+	orderID string
+
+	status     string // as the preset maps it: completed, refunded, partially_refunded, skip
+	refundOnly bool   // a cancellation invoice ("C" order ids where the preset says so)
+	cur        string
+	ts         time.Time
+
+	overflow bool // a sum of amounts went beyond the money range
+
+	products     []product // line items from item columns
+	itemsSum     int64     // their totals, shipping lines included
+	shipCol      bool      // the order has a shipping column
+	productsJSON json.RawMessage
+	jsonItemsSum int64 // the priced products of an items JSON array
+	pricedJSON   bool
+	itemCount    int64 // an items cell holding a count; -1 without
+
+	total, revenue int64
+
+	userID, anonID string
+	ctx            *payloadContext
+	props          *orderProps
+	plist          []*productJSON // the product line items (no shipping or fees)
+}
+
+// readOrder reads, in this order, the order's currency, date, amount columns (into
+// amounts, in minor units, and present, which columns had a value), line items and
+// items cell, and works out its total and revenue; it stops at the first error.
+func (o *orderBuild) readOrder(amounts map[string]int64, present map[string]bool) *RowError {
+	if err := o.currency(); err != nil {
+		return err
+	}
+	if err := o.timestamp(); err != nil {
+		return err
+	}
+	if err := o.amountColumns(amounts, present); err != nil {
+		return err
+	}
+	if err := o.lineItems(amounts, present); err != nil {
+		return err
+	}
+	if err := o.itemsCell(); err != nil {
+		return err
+	}
+	return o.totals(amounts, present)
+}
+
+// add sums two amounts and notes an overflow: a file of absurd amounts must not wrap
+// around into a plausible-looking total.
+func (o *orderBuild) add(a, b int64) int64 {
+	s, ok := money.Add(a, b)
+	if !ok || money.CheckRange(s) != nil {
+		o.overflow = true
+	}
+	return s
+}
+
+// checkStatus maps the status column to the preset's statuses, and reports whether
+// the order is skipped (pending, voided, cancelled). Cancellation invoices need no
+// status.
+func (o *orderBuild) checkStatus() (skip bool, err *RowError) {
+	statusRaw, sr, scol := o.c.field("status")
+	o.status = o.c.p.status(statusRaw)
+	o.refundOnly = o.c.p.cRefunds && strings.HasPrefix(o.orderID, "C")
+	switch {
+	case o.refundOnly:
+	case o.status == "":
+		return false, rowErr(sr, scol, "status %q is not one of completed, refunded, partially_refunded (or pending/voided/cancelled, which are skipped)", statusRaw)
+	case o.status == "skip":
+		return true, nil
+	}
+	return false, nil
+}
+
+// currency reads the order's currency: its column, else --currency, else the preset's.
+func (o *orderBuild) currency() *RowError {
+	cur, cr, ccol := o.c.field("currency")
 	if cur != "" {
 		v, err := normCurrency(cur)
 		if err != nil {
-			u.err = rowErr(cr, ccol, "%v", err)
-			return
+			return rowErr(cr, ccol, "%v", err)
 		}
 		cur = v
-	} else if cur = c.opt.Currency; cur == "" {
-		if cur = c.p.currency; cur == "" {
-			u.err = rowErr(first, "currency", "no currency: add a currency column or pass --currency")
-			return
+	} else if cur = o.c.opt.Currency; cur == "" {
+		if cur = o.c.p.currency; cur == "" {
+			return rowErr(o.first, "currency", "no currency: add a currency column or pass --currency")
 		}
 	}
+	o.cur = cur
+	return nil
+}
 
-	tsRaw, tr, tcol := c.field("timestamp")
+// timestamp reads the order's date, which every order needs.
+func (o *orderBuild) timestamp() *RowError {
+	tsRaw, tr, tcol := o.c.field("timestamp")
 	if tsRaw == "" {
-		u.err = rowErr(first, c.p.fields["timestamp"][0], "order %q has no date", orderID)
-		return
+		return rowErr(o.first, o.c.p.fields["timestamp"][0], "order %q has no date", o.orderID)
 	}
 	ts, err := parseTime(tsRaw)
 	if err != nil {
-		u.err = rowErr(tr, tcol, "%v", err)
-		return
+		return rowErr(tr, tcol, "%v", err)
 	}
+	o.ts = ts
+	return nil
+}
 
-	amount := func(name string) (int64, bool, *RowError) {
-		v, r, col := c.field(name)
-		if v == "" {
-			return 0, false, nil
-		}
-		n, err := parseAmount(v, cur)
-		if err != nil {
-			return 0, false, rowErr(r, col, "%v", err)
-		}
-		return n, true, nil
-	}
-	var amounts = map[string]int64{}
-	var present = map[string]bool{}
+// amountColumns reads the amount columns (total, revenue, subtotal, shipping, tax,
+// discount, refund_amount) in that order.
+func (o *orderBuild) amountColumns(amounts map[string]int64, present map[string]bool) *RowError {
 	for _, k := range []string{"total", "revenue", "subtotal", "shipping", "tax", "discount", "refund_amount"} {
-		n, ok, rerr := amount(k)
+		n, ok, rerr := o.amount(k)
 		if rerr != nil {
-			u.err = rerr
-			return
+			return rerr
 		}
 		amounts[k], present[k] = n, ok
 	}
+	return nil
+}
 
-	// Sums of amounts are checked: a file of absurd amounts must not wrap around into a
-	// plausible-looking total.
-	overflow := false
-	add := func(a, b int64) int64 {
-		s, ok := money.Add(a, b)
-		if !ok || money.CheckRange(s) != nil {
-			overflow = true
-		}
-		return s
+// amount reads one amount column in the order's currency; false when it is empty.
+func (o *orderBuild) amount(name string) (int64, bool, *RowError) {
+	v, r, col := o.c.field(name)
+	if v == "" {
+		return 0, false, nil
 	}
+	n, err := parseAmount(v, o.cur)
+	if err != nil {
+		return 0, false, rowErr(r, col, "%v", err)
+	}
+	return n, true, nil
+}
 
-	// Line items: rows with item columns, or an items cell (JSON array or a count).
-	var products []product
-	var itemsSum int64
-	for _, gr := range c.group {
-		p, perr := c.product(gr, cur)
+// lineItems reads the line items of rows with item columns, and counts shipping lines
+// as the order's shipping when it has no shipping column.
+func (o *orderBuild) lineItems(amounts map[string]int64, present map[string]bool) *RowError {
+	for _, gr := range o.c.group {
+		p, perr := o.c.product(gr, o.cur)
 		if perr != nil {
-			u.err = perr
-			return
+			return perr
 		}
 		if p != nil {
-			products = append(products, *p)
-			itemsSum = add(itemsSum, p.total)
+			o.products = append(o.products, *p)
+			o.itemsSum = o.add(o.itemsSum, p.total)
 		}
 	}
-	shipCol := present["shipping"]
-	for _, p := range products {
-		if p.kind == "shipping" && !shipCol {
-			amounts["shipping"] = add(amounts["shipping"], p.total)
+	o.shipCol = present["shipping"]
+	for _, p := range o.products {
+		if p.kind == "shipping" && !o.shipCol {
+			amounts["shipping"] = o.add(amounts["shipping"], p.total)
 			present["shipping"] = true
 		}
 	}
-	var productsJSON json.RawMessage
-	var jsonItemsSum int64
-	pricedJSON := false
-	itemCount := int64(-1)
-	if v, ir, icol := c.field("items"); v != "" {
-		if strings.HasPrefix(v, "[") {
-			var arr []struct {
-				Price    json.Number `json:"price"`
-				Quantity json.Number `json:"quantity"`
-			}
-			dec := json.NewDecoder(strings.NewReader(v))
-			dec.UseNumber()
-			if err := dec.Decode(&arr); err != nil {
-				u.err = rowErr(ir, icol, "items is not a JSON array of products: %v", err)
-				return
-			}
-			productsJSON = json.RawMessage(v)
-			for _, it := range arr {
-				if it.Price == "" {
-					continue
-				}
-				q, err := parseCount(string(it.Quantity))
-				if err != nil || it.Quantity == "" {
-					q = 1
-				}
-				t, err := mulPrice(q, string(it.Price), cur)
-				if err != nil {
-					u.err = rowErr(ir, icol, "product price %v", err)
-					return
-				}
-				jsonItemsSum = add(jsonItemsSum, t)
-				pricedJSON = true
-			}
-		} else if n, err := parseCount(v); err == nil {
-			itemCount = n
-		} else {
-			u.err = rowErr(ir, icol, "%q is neither a JSON array of products nor a count", v)
-			return
-		}
-	}
+	return nil
+}
 
+// itemsCell reads the items column: a JSON array of products (kept as is, and its
+// priced products summed) or a count of items.
+func (o *orderBuild) itemsCell() *RowError {
+	o.itemCount = -1
+	v, ir, icol := o.c.field("items")
+	if v == "" {
+		return nil
+	}
+	if !strings.HasPrefix(v, "[") {
+		n, err := parseCount(v)
+		if err != nil {
+			return rowErr(ir, icol, "%q is neither a JSON array of products nor a count", v)
+		}
+		o.itemCount = n
+		return nil
+	}
+	var arr []struct {
+		Price    json.Number `json:"price"`
+		Quantity json.Number `json:"quantity"`
+	}
+	dec := json.NewDecoder(strings.NewReader(v))
+	dec.UseNumber()
+	if err := dec.Decode(&arr); err != nil {
+		return rowErr(ir, icol, "items is not a JSON array of products: %v", err)
+	}
+	o.productsJSON = json.RawMessage(v)
+	for _, it := range arr {
+		if it.Price == "" {
+			continue
+		}
+		q, err := parseCount(string(it.Quantity))
+		if err != nil || it.Quantity == "" {
+			q = 1
+		}
+		t, err := mulPrice(q, string(it.Price), o.cur)
+		if err != nil {
+			return rowErr(ir, icol, "product price %v", err)
+		}
+		o.jsonItemsSum = o.add(o.jsonItemsSum, t)
+		o.pricedJSON = true
+	}
+	return nil
+}
+
+// totals works out the order's total (its column, else revenue, else the line items
+// with tax, discount and shipping) and revenue (its column, else the total less
+// shipping and tax), and rejects sums beyond the money range.
+func (o *orderBuild) totals(amounts map[string]int64, present map[string]bool) *RowError {
 	total, ok := amounts["total"], present["total"]
 	switch {
 	case ok:
 	case present["revenue"]:
 		total = amounts["revenue"]
-	case len(products) > 0:
+	case len(o.products) > 0:
 		// itemsSum holds shipping lines already; a shipping column comes on top.
-		total = add(add(itemsSum, amounts["tax"]), -amounts["discount"])
-		if shipCol {
-			total = add(total, amounts["shipping"])
+		total = o.add(o.add(o.itemsSum, amounts["tax"]), -amounts["discount"])
+		if o.shipCol {
+			total = o.add(total, amounts["shipping"])
 		}
-	case pricedJSON:
-		total = add(add(add(jsonItemsSum, amounts["shipping"]), amounts["tax"]), -amounts["discount"])
+	case o.pricedJSON:
+		total = o.add(o.add(o.add(o.jsonItemsSum, amounts["shipping"]), amounts["tax"]), -amounts["discount"])
 	default:
-		u.err = rowErr(first, "total", "order %q has no total, revenue or priced line items", orderID)
-		return
+		return rowErr(o.first, "total", "order %q has no total, revenue or priced line items", o.orderID)
 	}
 	revenue, ok := amounts["revenue"], present["revenue"]
 	if !ok {
-		revenue = add(add(total, -amounts["shipping"]), -amounts["tax"])
+		revenue = o.add(o.add(total, -amounts["shipping"]), -amounts["tax"])
 	}
-	if overflow {
-		u.err = rowErr(first, "total", "order %q: its amounts add up beyond ±10^15 minor units; no real order is that large", orderID)
-		return
+	if o.overflow {
+		return rowErr(o.first, "total", "order %q: its amounts add up beyond ±10^15 minor units; no real order is that large", o.orderID)
 	}
+	o.total, o.revenue = total, revenue
+	return nil
+}
 
-	// Who bought: a customer id, else a stable anonymous id from email or phone.
+// buyer works out who bought (a customer id, else a stable anonymous id from email or
+// phone, else one from the order id) and the events' context: contact traits,
+// campaign, country, landing page and user agent.
+func (o *orderBuild) buyer() {
+	c := o.c
 	email, _, _ := c.field("email")
 	phone, _, _ := c.field("phone")
 	userID, _, _ := c.field("customer_id")
@@ -385,9 +492,10 @@ func (c *ordersConverter) build(u *unit) {
 		case phone != "":
 			anonID = anonFor("phone", phone)
 		default:
-			anonID = idFor("import-guest-", orderID)
+			anonID = idFor("import-guest-", o.orderID)
 		}
 	}
+	o.userID, o.anonID = userID, anonID
 
 	ctx := &payloadContext{Library: importLibrary}
 	if email != "" || phone != "" {
@@ -413,8 +521,14 @@ func (c *ordersConverter) build(u *unit) {
 		ctx.Page = &pageInfo{URL: landing, Referrer: ref}
 	}
 	ctx.UserAgent, _, _ = c.field("user_agent")
+	o.ctx = ctx
+}
 
-	props := &orderProps{OrderID: orderID, Currency: cur}
+// orderProps sets the order's properties other than its amounts: id, currency,
+// location, channel, coupon, store, and its products or item count.
+func (o *orderBuild) orderProps() {
+	c := o.c
+	props := &orderProps{OrderID: o.orderID, Currency: o.cur}
 	loc, _, _ := c.field("location")
 	if c.p.location != nil {
 		loc = c.p.location(loc)
@@ -423,82 +537,92 @@ func (c *ordersConverter) build(u *unit) {
 	props.Channel, _, _ = c.field("channel")
 	props.Coupon, _, _ = c.field("coupon")
 	props.Store, _, _ = c.field("store")
-	var plist []*productJSON
-	for _, p := range products {
+	for _, p := range o.products {
 		if p.kind == "" {
-			plist = append(plist, p.m)
+			o.plist = append(o.plist, p.m)
 		}
 	}
-	if productsJSON != nil {
-		props.Products = productsJSON
-	} else if plist != nil {
-		props.Products = plist
+	if o.productsJSON != nil {
+		props.Products = o.productsJSON
+	} else if o.plist != nil {
+		props.Products = o.plist
 	}
-	if itemCount >= 0 {
+	if o.itemCount >= 0 {
+		itemCount := o.itemCount
 		props.ItemCount = &itemCount
 	}
+	o.props = props
+}
 
-	make1 := func(name, id string, ts time.Time, props *orderProps) bool {
-		tp := &trackPayload{Type: "track", Event: name, MessageID: id, UserID: userID, AnonymousID: anonID,
-			Timestamp: event.FormatTime(ts), Properties: props, Context: ctx}
-		if name == "Order Refunded" && (ctx.Campaign != nil || ctx.Page != nil) {
-			// A refund is no marketing touch: keep who, drop the campaign.
-			rc := *ctx
-			rc.Campaign, rc.Page = nil, nil
-			tp.Context = &rc
-		}
-		b, err := json.Marshal(tp)
-		// Orders with hundreds of lines outgrow the API's 32 KB per event: keep as many
-		// products as fit, and say how many there were.
-		if list, ok := props.Products.([]*productJSON); ok && err == nil && len(b) > maxOrderBytes {
-			all := int64(len(list))
-			cp := *props
-			cp.ItemCount, cp.ProductsTruncated = &all, true
-			tp.Properties = &cp
-			for keep := len(list) * maxOrderBytes / len(b); keep >= 0 && err == nil; keep = keep * 9 / 10 {
-				cp.Products = list[:keep]
-				if b, err = json.Marshal(tp); len(b) <= maxOrderBytes || keep == 0 {
-					break
-				}
+// emit normalises one event of the order and adds it to the unit; false, with u.err
+// set, when it cannot be encoded or normalised.
+func (o *orderBuild) emit(name, id string, ts time.Time, props *orderProps) bool {
+	ctx, u, first := o.ctx, o.u, o.first
+	tp := &trackPayload{Type: "track", Event: name, MessageID: id, UserID: o.userID, AnonymousID: o.anonID,
+		Timestamp: event.FormatTime(ts), Properties: props, Context: ctx}
+	if name == "Order Refunded" && (ctx.Campaign != nil || ctx.Page != nil) {
+		// A refund is no marketing touch: keep who, drop the campaign.
+		rc := *ctx
+		rc.Campaign, rc.Page = nil, nil
+		tp.Context = &rc
+	}
+	b, err := json.Marshal(tp)
+	// Orders with hundreds of lines outgrow the API's 32 KB per event: keep as many
+	// products as fit, and say how many there were.
+	if list, ok := props.Products.([]*productJSON); ok && err == nil && len(b) > maxOrderBytes {
+		all := int64(len(list))
+		cp := *props
+		cp.ItemCount, cp.ProductsTruncated = &all, true
+		tp.Properties = &cp
+		for keep := len(list) * maxOrderBytes / len(b); keep >= 0 && err == nil; keep = keep * 9 / 10 {
+			cp.Products = list[:keep]
+			if b, err = json.Marshal(tp); len(b) <= maxOrderBytes || keep == 0 {
+				break
 			}
 		}
-		if err != nil {
-			u.err = rowErr(first, "", "cannot encode: %v", err)
-			return false
-		}
-		ev, err := c.normalize(b, time.Time{})
-		if err != nil {
-			u.err = eventErr(first, err)
-			return false
-		}
-		u.events = append(u.events, ev)
-		return true
 	}
-
-	if refundOnly {
-		// A cancellation invoice: quantities (and so the sum) are negative.
-		refund := -total
-		rp := &orderProps{OrderID: orderID, Currency: cur, Total: decimalNumber(refund, cur)}
-		for _, p := range plist {
-			if p.Quantity < 0 {
-				p.Quantity = -p.Quantity
-			}
-		}
-		if plist != nil {
-			rp.Products = plist
-		}
-		make1("Order Refunded", idFor("import-refund-", orderID), ts, rp)
-		return
+	if err != nil {
+		u.err = rowErr(first, "", "cannot encode: %v", err)
+		return false
 	}
+	ev, err := o.c.normalize(b, time.Time{})
+	if err != nil {
+		u.err = eventErr(first, err)
+		return false
+	}
+	u.events = append(u.events, ev)
+	return true
+}
 
-	props.Total = decimalNumber(total, cur)
-	props.Revenue = decimalNumber(revenue, cur)
+// emitRefundOnly adds the Order Refunded of a cancellation invoice, whose quantities
+// (and so the sum) are negative.
+func (o *orderBuild) emitRefundOnly() {
+	refund := -o.total
+	rp := &orderProps{OrderID: o.orderID, Currency: o.cur, Total: decimalNumber(refund, o.cur)}
+	for _, p := range o.plist {
+		if p.Quantity < 0 {
+			p.Quantity = -p.Quantity
+		}
+	}
+	if o.plist != nil {
+		rp.Products = o.plist
+	}
+	o.emit("Order Refunded", idFor("import-refund-", o.orderID), o.ts, rp)
+}
+
+// emitCompleted adds the Order Completed with its amounts, then the Order Refunded of
+// a refunded order (of everything, or of its refund amount); on an error the unit
+// keeps no events.
+func (o *orderBuild) emitCompleted(amounts map[string]int64, present map[string]bool) {
+	c, u, cur, props := o.c, o.u, o.cur, o.props
+	props.Total = decimalNumber(o.total, cur)
+	props.Revenue = decimalNumber(o.revenue, cur)
 	for k, dst := range map[string]*json.Number{"subtotal": &props.Subtotal, "shipping": &props.Shipping, "tax": &props.Tax, "discount": &props.Discount} {
 		if present[k] {
 			*dst = decimalNumber(amounts[k], cur)
 		}
 	}
-	if !make1("Order Completed", idFor("import-order-", orderID), ts, props) {
+	if !o.emit("Order Completed", idFor("import-order-", o.orderID), o.ts, props) {
 		return
 	}
 
@@ -508,29 +632,30 @@ func (c *ordersConverter) build(u *unit) {
 	}
 	// A refund of everything carries no amount: the processor then refunds the order's
 	// own value (its revenue), rather than a gross total that includes tax and shipping.
-	full := status == "refunded" && (!hasRefund || refund == total) || hasRefund && refund == total
+	full := o.status == "refunded" && (!hasRefund || refund == o.total) || hasRefund && refund == o.total
 	if full {
 		hasRefund = true
 	}
-	if status == "partially_refunded" && !hasRefund {
-		u.err = rowErr(first, c.p.fields["refund_amount"][0], "a partially refunded order needs its refund amount")
+	if o.status == "partially_refunded" && !hasRefund {
+		u.err = rowErr(o.first, c.p.fields["refund_amount"][0], "a partially refunded order needs its refund amount")
 		u.events = nil
 		return
 	}
 	if hasRefund {
-		rts := ts
+		rts := o.ts
 		if v, rr, rcol := c.field("refunded_at"); v != "" {
+			var err error
 			if rts, err = parseTime(v); err != nil {
 				u.err = rowErr(rr, rcol, "%v", err)
 				u.events = nil
 				return
 			}
 		}
-		rp := &orderProps{OrderID: orderID, Currency: cur}
+		rp := &orderProps{OrderID: o.orderID, Currency: cur}
 		if !full {
 			rp.Total = decimalNumber(refund, cur)
 		}
-		make1("Order Refunded", idFor("import-refund-", orderID), rts, rp)
+		o.emit("Order Refunded", idFor("import-refund-", o.orderID), rts, rp)
 	}
 	if u.err != nil {
 		u.events = nil
