@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/omniroi/omniroi/internal/demo"
@@ -299,10 +300,16 @@ func startBenchServer(ctx context.Context, sf *StoreFlags) (*benchServer, error)
 	sctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(sctx, ln) }()
+	// stop may be called twice (a deferred stop after an explicit one): the second call
+	// returns the first one's answer instead of waiting for a server that has ended.
+	var once sync.Once
+	var stopErr error
 	return &benchServer{base: base, stop: func() error {
-		cancel()
-		err := <-served
-		return errors.Join(err, db.Close())
+		once.Do(func() {
+			cancel()
+			stopErr = errors.Join(<-served, db.Close())
+		})
+		return stopErr
 	}}, nil
 }
 
