@@ -208,7 +208,7 @@ func TestChartsOfferTheirNumbers(t *testing.T) {
 			t.Fatal(err)
 		}
 		charts := 0
-		for _, path := range []string{"/", "/attribution", "/journeys", "/segments", "/spend", "/automations", "/budget", "/experiments", "/goals", "/customers/" + strconv.FormatInt(id, 10)} {
+		for _, path := range []string{"/", "/attribution", "/paths", "/segments", "/spend", "/automations", "/budget", "/experiments", "/goals", "/customers/" + strconv.FormatInt(id, 10)} {
 			resp, page := get(t, c, ts.URL+path)
 			if resp.StatusCode != 200 {
 				t.Fatalf("%s: %d", path, resp.StatusCode)
@@ -226,10 +226,10 @@ func TestChartsOfferTheirNumbers(t *testing.T) {
 			t.Fatalf("only %d charts on the pages: the test checked too little", charts)
 		}
 		// The funnel's labels, against its table.
-		_, page := get(t, c, ts.URL+"/journeys")
+		_, page := get(t, c, ts.URL+"/paths")
 		i := strings.Index(page, `id="funnel-data"`)
 		if i < 0 {
-			t.Fatal("no funnel on /journeys")
+			t.Fatal("no funnel on /paths")
 		}
 		island := page[strings.Index(page[i:], ">")+i+1:]
 		island = island[:strings.Index(island, "</script>")]
