@@ -109,8 +109,41 @@ func cmpOrder(a, b Order) int {
 
 // sort puts the entries in their canonical order.
 func (r *Row) sort() {
-	slices.SortFunc(r.Touches, cmpTouch)
-	slices.SortFunc(r.Orders, cmpOrder)
+	sortAppended(r.Touches, cmpTouch)
+	sortAppended(r.Orders, cmpOrder)
+}
+
+// sortAppended sorts s. A row the processor edits is a sorted row read from the table
+// with a batch's entries appended, so it sorts only what follows the longest sorted
+// prefix and merges the two runs: linear in the row rather than n log n. Keys are unique
+// (a customer's touches differ in seq, orders in id), so the result is the one order a
+// full sort gives.
+func sortAppended[T any](s []T, cmp func(a, b T) int) {
+	p := 1
+	for p < len(s) && cmp(s[p-1], s[p]) <= 0 {
+		p++
+	}
+	if p >= len(s) {
+		return
+	}
+	tail := s[p:]
+	slices.SortFunc(tail, cmp)
+	if cmp(s[p-1], tail[0]) <= 0 {
+		return
+	}
+	// Merge from the back into s, holding the (usually short) tail aside.
+	t := slices.Clone(tail)
+	i, j, k := p-1, len(t)-1, len(s)-1
+	for j >= 0 {
+		if i >= 0 && cmp(s[i], t[j]) > 0 {
+			s[k] = s[i]
+			i--
+		} else {
+			s[k] = t[j]
+			j--
+		}
+		k--
+	}
 }
 
 const formatVersion = 1
@@ -125,6 +158,26 @@ func (t *strTable) id(s string) uint64 {
 	if i, ok := t.idx[s]; ok {
 		return i
 	}
+	return t.add(s)
+}
+
+// strMemo remembers the last string one field used: neighbouring entries mostly repeat
+// their name, channel and campaign, and a comparison is cheaper than a map lookup.
+type strMemo struct {
+	s  string
+	id uint64
+	ok bool
+}
+
+func (t *strTable) memo(m *strMemo, s string) uint64 {
+	if m.ok && m.s == s {
+		return m.id
+	}
+	*m = strMemo{s, t.id(s), true}
+	return m.id
+}
+
+func (t *strTable) add(s string) uint64 {
 	i := uint64(len(t.list))
 	t.idx[s] = i
 	t.list = append(t.list, s)
@@ -135,7 +188,8 @@ func (t *strTable) id(s string) uint64 {
 func (r *Row) Encode() []byte {
 	r.sort()
 	st := &strTable{idx: map[string]uint64{}}
-	var body []byte
+	body := make([]byte, 0, 16+12*len(r.Touches)+20*len(r.Orders))
+	var mName, mChannel, mCampaign strMemo
 	base := r.Block << blockBits
 	dayStart := r.Day * DayMS
 	body = binary.AppendUvarint(body, uint64(len(r.Touches)))
@@ -148,9 +202,9 @@ func (r *Row) Encode() []byte {
 			body = binary.AppendUvarint(body, uint64(t.TS-dayStart))
 		}
 		body = binary.AppendVarint(body, t.Seq-prevSeq)
-		body = binary.AppendUvarint(body, st.id(t.Name))
-		body = binary.AppendUvarint(body, st.id(t.Channel))
-		body = binary.AppendUvarint(body, st.id(t.Campaign))
+		body = binary.AppendUvarint(body, st.memo(&mName, t.Name))
+		body = binary.AppendUvarint(body, st.memo(&mChannel, t.Channel))
+		body = binary.AppendUvarint(body, st.memo(&mCampaign, t.Campaign))
 		prevC, prevTS, prevSeq = t.Customer, t.TS, t.Seq
 	}
 	body = binary.AppendUvarint(body, uint64(len(r.Orders)))
@@ -359,7 +413,17 @@ func DecodeRow(block, day int64, data []byte) (Row, error) {
 	if err := d.Reset(block, day, data); err != nil {
 		return r, err
 	}
-	s := func(i int) string { return string(d.strs[i]) }
+	// Each of the row's strings is made once, not once per entry: a day's row of a busy
+	// shop holds tens of thousands of touches and the processor reads it every batch.
+	strs := make([]string, len(d.strs))
+	for i, b := range d.strs {
+		strs[i] = string(b)
+	}
+	s := func(i int) string { return strs[i] }
+	if d.nTouch > 0 {
+		n := min(d.nTouch, len(data)/6) // a touch takes at least six bytes; a corrupt count allocates no more
+		r.Touches = make([]Touch, 0, n+n/8)
+	}
 	var t RawTouch
 	for d.NextTouch(&t) {
 		r.Touches = append(r.Touches, Touch{Customer: t.Customer, TS: t.TS, Seq: t.Seq, Name: s(t.Name), Channel: s(t.Channel), Campaign: s(t.Campaign)})
