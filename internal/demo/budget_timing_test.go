@@ -1,24 +1,30 @@
 package demo
 
 import (
+	"context"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/omniroi/omniroi/internal/mix"
 )
 
 // dailyRevenue simulates every person of w with all levers on and returns the revenue
-// per day in major units.
-func dailyRevenue(w *world) []float64 {
+// per day in major units and the new customers (first orders of people new in the
+// window) per day.
+func dailyRevenue(w *world) (revenue, newCustomers []float64) {
 	t := newTally(len(w.days))
 	for id := range w.cfg.Customers {
 		p := w.newPerson(uint32(id))
 		w.simulate(&p, LevAll, nil, t)
 	}
-	out := make([]float64, len(w.days))
-	for d := range out {
-		out[d] = float64(t.revenue[d]) / 100
+	revenue = make([]float64, len(w.days))
+	newCustomers = make([]float64, len(w.days))
+	for d := range revenue {
+		revenue[d] = float64(t.revenue[d]) / 100
+		newCustomers[d] = float64(t.newCust[d])
 	}
-	return out
+	return revenue, newCustomers
 }
 
 // fortnightResponse regresses a daily effect series on the spend of the same day and
@@ -56,7 +62,8 @@ func fortnightResponse(effect, spend []float64) float64 {
 // revenue than a euro in the first third — and little of it comes within two weeks of the
 // spend. A marketing-mix model of daily revenue sees that slow part as the baseline's
 // trend (docs/budget.md, "Limits"), which is why it cannot tell Paid Search's effect on
-// the demo from zero.
+// the demo from zero. The test also logs a fit on the daily count of new customers, the
+// target that sees an acquisition on its day, beside the true new customers per €1,000.
 func TestBudgetEffectBuildsUp(t *testing.T) {
 	if testing.Short() {
 		t.Skip("simulates nine worlds of 10,000 people")
@@ -65,15 +72,21 @@ func TestBudgetEffectBuildsUp(t *testing.T) {
 		cfg := Config{Seed: seed, Customers: 10000, End: testEnd}
 		sum, _ := generate(t, cfg, false)
 		d := mixData(sum)
-		all := dailyRevenue(sum.w)
+		all, allNew := dailyRevenue(sum.w)
 		n := len(all)
+		nd := d
+		nd.Target = allNew
+		nm, err := mix.Fit(context.Background(), nd, mix.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
 		third := n / 3
 		for ci, ch := range d.Channels {
 			if ch != "Paid Search" && ch != "Paid Social" {
 				continue
 			}
 			x := d.Spend[ci]
-			off := dailyRevenue(sum.w.scaled(channelMask(ch), 0))
+			off, offNew := dailyRevenue(sum.w.scaled(channelMask(ch), 0))
 			eff := make([]float64, n)
 			var e1, s1, e3, s3, et, st float64
 			for i := range n {
@@ -90,6 +103,16 @@ func TestBudgetEffectBuildsUp(t *testing.T) {
 				}
 			}
 			early, late := e1/s1, e3/s3
+			newTrue := 0.0
+			for i := range n {
+				newTrue += allNew[i] - offNew[i]
+			}
+			for _, ce := range nm.Channels {
+				if ce.Channel == ch {
+					t.Logf("seed %d %s: new customers per €1,000: true %.1f, fitted on new customers a day %.1f [%.1f, %.1f]",
+						seed, ch, 1000*newTrue/st, 1000*ce.ROAS, 1000*ce.ROASLow, 1000*ce.ROASHigh)
+				}
+			}
 			short := fortnightResponse(eff, x)
 			t.Logf("seed %d %s: true ROAS %.2f; per euro %.2f in the first third of the days, %.2f in the last (×%.1f); within two weeks of the spend %.2f per euro",
 				seed, ch, et/st, early, late, late/early, short)
