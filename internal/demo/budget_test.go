@@ -131,6 +131,25 @@ func TestBudgetModelOnDemo(t *testing.T) {
 				t.Errorf("seed %d: Paid Social estimated at %.2f per euro; it loses money (true %.2f)", seed, ce.ROAS, *truth)
 			}
 		}
+		// The plan on the posterior mean (no caution), for the record: the model's own
+		// probability that it gains says whether its gain in truth is evidence or luck.
+		zero := 0.0
+		mean, err := m.Plan(mix.PlanOptions{Locked: []string{"Email", "SMS"}, RiskAversion: &zero})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mrec := map[string]float64{}
+		var mtotal float64
+		for _, c := range mean.Channels {
+			if _, ok := gt.Budget.Channels[c.Channel]; ok {
+				mrec[c.Channel] = c.Recommended * 100
+				mtotal += c.Current * 100
+			}
+		}
+		_, mbest := gt.Budget.Best(mtotal, nil, nil)
+		mgain := gt.Budget.Value(mrec) - gt.Budget.Value(nil)
+		t.Logf("seed %d posterior-mean plan: Paid Search €%.0f, Paid Social €%.0f; true gain €%.0f of the best €%.0f; the model gives it a %.0f %% chance of gaining",
+			seed, mrec["Paid Search"]/100, mrec["Paid Social"]/100, mgain/100, mbest/100, 100*mean.ProbabilityOfGain)
 		for _, margin := range []float64{0, 0.6} {
 			pl, err := m.Plan(mix.PlanOptions{Locked: []string{"Email", "SMS"}, Margin: margin})
 			if err != nil {

@@ -111,12 +111,13 @@ type tally struct {
 	smsSends   []int32
 	orders     []int32 // orders placed per day
 	revenue    []int64 // revenue per day net of refunds (a refund counts on its day)
+	newCust    []int32 // first orders per day of people new in the window (not customers from before it)
 	web        webTally
 }
 
 func newTally(n int) *tally {
 	return &tally{clicks: make([][levCount]int32, n), emailSends: make([]int32, n), cartSends: make([]int32, n), smsSends: make([]int32, n),
-		orders: make([]int32, n), revenue: make([]int64, n)}
+		orders: make([]int32, n), revenue: make([]int64, n), newCust: make([]int32, n)}
 }
 
 func (t *tally) add(o *tally) {
@@ -129,6 +130,7 @@ func (t *tally) add(o *tally) {
 		t.smsSends[d] += o.smsSends[d]
 		t.orders[d] += o.orders[d]
 		t.revenue[d] += o.revenue[d]
+		t.newCust[d] += o.newCust[d]
 	}
 	t.web.add(&o.web)
 }

@@ -572,6 +572,9 @@ func (y *personYear) order(s *simDay) {
 	}
 	if t != nil {
 		t.orders[d]++
+		if y.out.orders == 1 && p.route != rExisting {
+			t.newCust[d]++
+		}
 		t.revenue[d] += b.total
 		if refundDay >= 0 {
 			t.revenue[refundDay] -= b.total
