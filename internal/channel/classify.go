@@ -126,13 +126,33 @@ func (r *Rules) Classify(t Touch) Result {
 	f[fEvent] = normalise(t.Event)
 	f[fHint] = foldSeparators(normalise(t.Hint))
 	f[fLocation] = foldSeparators(normalise(t.Location))
-
-	source, medium := normalise(t.Source), normalise(t.Medium)
-	campaign, term, content := normalise(t.Campaign), normalise(t.Term), normalise(t.Content)
+	u := utmFields{source: normalise(t.Source), medium: normalise(t.Medium),
+		campaign: normalise(t.Campaign), term: normalise(t.Term), content: normalise(t.Content)}
 
 	// Page URL: utm_* fill what context.campaign left empty; click ids.
 	pageHost, pagePath, query := splitURL(t.PageURL)
 	f[fPageHost], f[fPagePath] = pageHost, strings.ToLower(pagePath)
+	click := r.readPageQuery(query, &u, &f)
+	f[fCampaign], f[fTerm], f[fContent] = u.campaign, u.term, u.content
+
+	refHost, ref := r.referrer(t, pageHost, &f)
+	if click >= 0 {
+		f[fClickID] = r.clickIDs[click].param
+	}
+	source, medium, cat := r.sourceAndMedium(u.source, u.medium, click, refHost, ref)
+	f[fSource], f[fMedium], f[fSourceCategory] = source, medium, cat
+	return r.firstMatch(&f, u.campaign, source, medium)
+}
+
+// utmFields are a touch's campaign fields: from context.campaign, else the page URL.
+type utmFields struct {
+	source, medium, campaign, term, content string
+}
+
+// readPageQuery reads the page URL's query: utm_* parameters fill the fields context.campaign
+// left empty, parameters the rules name fill their fields, and the earliest click id of
+// the rule set found is returned (-1: none).
+func (r *Rules) readPageQuery(query string, u *utmFields, f *[maxFields]string) int {
 	click := -1
 	for query != "" {
 		var kv string
@@ -143,28 +163,7 @@ func (r *Rules) Classify(t Touch) Result {
 		}
 		k = strings.ToLower(k)
 		if rest, ok := strings.CutPrefix(k, "utm_"); ok {
-			switch rest {
-			case "source":
-				if source == "" {
-					source = queryValue(v)
-				}
-			case "medium":
-				if medium == "" {
-					medium = queryValue(v)
-				}
-			case "campaign":
-				if campaign == "" {
-					campaign = queryValue(v)
-				}
-			case "term":
-				if term == "" {
-					term = queryValue(v)
-				}
-			case "content":
-				if content == "" {
-					content = queryValue(v)
-				}
-			}
+			u.fill(rest, v)
 		} else if i, ok := r.clickIdx[k]; ok && (click < 0 || i < click) {
 			click = i
 		}
@@ -172,8 +171,36 @@ func (r *Rules) Classify(t Touch) Result {
 			f[fi] = queryValue(v)
 		}
 	}
-	f[fCampaign], f[fTerm], f[fContent] = campaign, term, content
+	return click
+}
 
+// fill sets the utm field named (source, medium, campaign, term, content) from a query
+// value, when it is still empty.
+func (u *utmFields) fill(name, v string) {
+	var dst *string
+	switch name {
+	case "source":
+		dst = &u.source
+	case "medium":
+		dst = &u.medium
+	case "campaign":
+		dst = &u.campaign
+	case "term":
+		dst = &u.term
+	case "content":
+		dst = &u.content
+	default:
+		return
+	}
+	if *dst == "" {
+		*dst = queryValue(v)
+	}
+}
+
+// referrer is the touch's referring host (without www.) and what the source table knows
+// of it. A referral from the page's own site or the business's own hosts counts as none
+// and is marked a self-referral.
+func (r *Rules) referrer(t Touch, pageHost string, f *[maxFields]string) (string, *srcInfo) {
 	refHost := ""
 	if t.Referrer != "" {
 		refHost, _, _ = splitURL(t.Referrer)
@@ -191,10 +218,12 @@ func (r *Rules) Classify(t Touch) Result {
 			f[fReferrerCategory] = ref.category
 		}
 	}
+	return refHost, ref
+}
 
-	if click >= 0 {
-		f[fClickID] = r.clickIDs[click].param
-	}
+// sourceAndMedium derives the touch's source, medium and source category: from utm
+// fields, else a click id, else the referrer, else (direct)/(none).
+func (r *Rules) sourceAndMedium(source, medium string, click int, refHost string, ref *srcInfo) (string, string, string) {
 	var cat string
 	switch {
 	case source != "" || medium != "":
@@ -216,21 +245,23 @@ func (r *Rules) Classify(t Touch) Result {
 		if c.preferReferrer && ref != nil && ref.category == cat {
 			source = ref.name // fbclid from l.instagram.com is Instagram
 		}
-	case refHost != "":
-		if ref != nil {
-			source, cat = ref.name, ref.category
-			medium = "referral"
-			if cat == "search" {
-				medium = "organic"
-			}
-		} else {
-			source, medium = shortHost(refHost), "referral"
+	case refHost != "" && ref != nil:
+		source, cat = ref.name, ref.category
+		medium = "referral"
+		if cat == "search" {
+			medium = "organic"
 		}
+	case refHost != "":
+		source, medium = shortHost(refHost), "referral"
 	default:
 		source, medium = DirectSource, NoMedium
 	}
-	f[fSource], f[fMedium], f[fSourceCategory] = source, medium, cat
+	return source, medium, cat
+}
 
+// firstMatch runs the rules in order over the touch's fields and gives the first match's
+// result, or Unassigned.
+func (r *Rules) firstMatch(f *[maxFields]string, campaign, source, medium string) Result {
 	var present uint32
 	for i := range f {
 		if f[i] != "" {
@@ -243,7 +274,7 @@ func (r *Rules) Classify(t Touch) Result {
 		if ru.allNeed&^present != 0 || (ru.anyNeed != 0 && ru.anyNeed&present == 0) {
 			continue
 		}
-		if !ru.match(&f, memo[:]) {
+		if !ru.match(f, memo[:]) {
 			continue
 		}
 		res := Result{Channel: ru.channel, Campaign: campaign, Source: source, Medium: medium, Rule: ru.name}

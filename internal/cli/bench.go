@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime/pprof"
 	"slices"
 	"sort"
 	"strconv"
@@ -125,28 +124,11 @@ func benchIngest(ctx context.Context, env *Env, c *Command, args []string) error
 	if *clients < 1 || *batch < 1 || *batch > 2500 {
 		return fmt.Errorf("--clients must be ≥ 1 and --batch 1..2500: %w", ErrUsage)
 	}
-	dataSet := false
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "data" {
-			dataSet = true
-		}
-	})
-	if _, ok := os.LookupEnv("OMNIROI_DATA"); ok {
-		dataSet = true
+	cleanup, err := benchTempData(fs, sf, *pageSize)
+	if err != nil {
+		return err
 	}
-	if !dataSet && sf.DB == "" {
-		dir, err := os.MkdirTemp("", "omniroi-bench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		sf.Data = dir
-		if *pageSize > 0 {
-			if err := createSQLiteWithPageSize(filepath.Join(dir, "omniroi.db"), *pageSize); err != nil {
-				return err
-			}
-		}
-	}
+	defer cleanup()
 	db, err := sf.Open(ctx)
 	if err != nil {
 		return err
@@ -168,97 +150,22 @@ func benchIngest(ctx context.Context, env *Env, c *Command, args []string) error
 	defer stopServer()
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(sctx, ln) }()
-	url := "http://" + ln.Addr().String() + "/v1/batch"
 
-	tr := &http.Transport{MaxIdleConns: *clients * 2, MaxIdleConnsPerHost: *clients * 2, DisableCompression: true}
-	hc := &http.Client{Transport: tr, Timeout: 60 * time.Second}
-	runID := strconv.FormatInt(time.Now().UnixNano(), 36)
-
-	var sent atomic.Int64 // events claimed by clients
-	var acked, reqs atomic.Int64
-	var errMu sync.Mutex
-	errs := map[string]int64{}
-	lat := make([][]time.Duration, *clients)
-	start := time.Now()
-	deadline := start.Add(*duration)
-	var interval time.Duration
+	ld := newIngestLoad("http://"+ln.Addr().String()+"/v1/batch", key, *clients, *batch, *maxEvents, *gz)
+	ld.deadline = ld.start.Add(*duration)
 	if *rate > 0 {
-		interval = time.Duration(float64(time.Second) * float64(*batch) * float64(*clients) / *rate)
+		ld.interval = time.Duration(float64(time.Second) * float64(*batch) * float64(*clients) / *rate)
 	}
 	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+		stop, err := startCPUProfile(*cpuProfile)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
 	cpu0 := processCPU()
-	var wg sync.WaitGroup
-	for ci := range *clients {
-		wg.Go(func() {
-			var buf, zbuf bytes.Buffer
-			next := start.Add(time.Duration(ci) * interval / time.Duration(*clients))
-			for seq := 0; ; seq++ {
-				if ctx.Err() != nil {
-					return
-				}
-				if *maxEvents > 0 {
-					if sent.Add(int64(*batch)) > *maxEvents {
-						return
-					}
-				} else if time.Now().After(deadline) {
-					return
-				}
-				t0 := time.Now()
-				if interval > 0 {
-					if d := time.Until(next); d > 0 {
-						time.Sleep(d)
-					}
-					t0 = next // latency from the scheduled send: a late sender counts its wait
-					next = next.Add(interval)
-				}
-				buildBatch(&buf, runID, ci, seq, *batch)
-				body := buf.Bytes()
-				req, _ := http.NewRequest(http.MethodPost, url, nil)
-				if *gz {
-					zbuf.Reset()
-					zw := gzipWriter(&zbuf)
-					_, _ = zw.Write(body)
-					_ = zw.Close()
-					body = zbuf.Bytes()
-					req.Header.Set("Content-Encoding", "gzip")
-				}
-				req.Body = io.NopCloser(bytes.NewReader(body))
-				req.ContentLength = int64(len(body))
-				req.Header.Set("Content-Type", "application/json")
-				req.SetBasicAuth(key, "")
-				res, err := hc.Do(req)
-				reqs.Add(1)
-				if err != nil {
-					errMu.Lock()
-					errs["transport"]++
-					errMu.Unlock()
-					continue
-				}
-				_, _ = io.Copy(io.Discard, res.Body)
-				res.Body.Close()
-				if res.StatusCode != http.StatusOK {
-					errMu.Lock()
-					errs[strconv.Itoa(res.StatusCode)]++
-					errMu.Unlock()
-					continue
-				}
-				lat[ci] = append(lat[ci], time.Since(t0))
-				acked.Add(int64(*batch))
-			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
+	ld.run(ctx)
+	elapsed := time.Since(ld.start)
 	cpu := processCPU() - cpu0
 	stopServer()
 	if err := <-served; err != nil {
@@ -268,7 +175,152 @@ func benchIngest(ctx context.Context, env *Env, c *Command, args []string) error
 	if err := db.QueryRow(context.Background(), `SELECT COUNT(*) FROM events WHERE source_id = ?`, src.ID).Scan(&stored); err != nil {
 		return fmt.Errorf("count stored events: %w", err)
 	}
-	all := slices.Concat(lat...)
+	res := ld.result(string(db.Dialect), *rate, elapsed, cpu, stored, s.Collect.Stats())
+	if stored < ld.acked.Load() {
+		return fmt.Errorf("only %d of %d acknowledged events are stored", stored, ld.acked.Load())
+	}
+	if sf.JSON {
+		return PrintJSON(env.Stdout, res)
+	}
+	printIngestResult(env, res)
+	if res.Events == 0 {
+		return errors.New("no request succeeded")
+	}
+	return nil
+}
+
+// benchTempData points the store flags at a temporary data directory (removed by the
+// returned cleanup) unless --data, OMNIROI_DATA or --db names a store; with pageSize the
+// SQLite database is created with that page size.
+func benchTempData(fs *flag.FlagSet, sf *StoreFlags, pageSize int) (func(), error) {
+	dataSet := false
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "data" {
+			dataSet = true
+		}
+	})
+	if _, ok := os.LookupEnv("OMNIROI_DATA"); ok {
+		dataSet = true
+	}
+	if dataSet || sf.DB != "" {
+		return func() {}, nil
+	}
+	dir, err := os.MkdirTemp("", "omniroi-bench-")
+	if err != nil {
+		return nil, err
+	}
+	cleanup := func() { os.RemoveAll(dir) }
+	sf.Data = dir
+	if pageSize > 0 {
+		if err := createSQLiteWithPageSize(filepath.Join(dir, "omniroi.db"), pageSize); err != nil {
+			cleanup()
+			return nil, err
+		}
+	}
+	return cleanup, nil
+}
+
+// ingestLoad is the load bench ingest sends: clients posting batches of events to the
+// collector, until a deadline or a number of events, optionally at a fixed rate.
+type ingestLoad struct {
+	url, key          string
+	clients, batch    int
+	maxEvents         int64
+	gzip              bool
+	start, deadline   time.Time
+	interval          time.Duration // between one client's requests at a fixed rate; 0: as fast as possible
+	hc                *http.Client
+	runID             string
+	sent, acked, reqs atomic.Int64 // events claimed by clients; events acknowledged; requests
+	errMu             sync.Mutex
+	errs              map[string]int64 // failed requests by status, or "transport"
+	lat               [][]time.Duration
+}
+
+func newIngestLoad(url, key string, clients, batch int, maxEvents int64, gz bool) *ingestLoad {
+	tr := &http.Transport{MaxIdleConns: clients * 2, MaxIdleConnsPerHost: clients * 2, DisableCompression: true}
+	return &ingestLoad{url: url, key: key, clients: clients, batch: batch, maxEvents: maxEvents, gzip: gz,
+		hc: &http.Client{Transport: tr, Timeout: 60 * time.Second}, runID: strconv.FormatInt(time.Now().UnixNano(), 36),
+		errs: map[string]int64{}, lat: make([][]time.Duration, clients), start: time.Now()}
+}
+
+// run sends from every client until the load is done.
+func (ld *ingestLoad) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for ci := range ld.clients {
+		wg.Go(func() { ld.client(ctx, ci) })
+	}
+	wg.Wait()
+}
+
+// client sends batches until the deadline or the event budget is reached. At a fixed
+// rate, latency counts from the scheduled send: a late sender counts its wait.
+func (ld *ingestLoad) client(ctx context.Context, ci int) {
+	var buf, zbuf bytes.Buffer
+	next := ld.start.Add(time.Duration(ci) * ld.interval / time.Duration(ld.clients))
+	for seq := 0; ; seq++ {
+		if ctx.Err() != nil {
+			return
+		}
+		if ld.maxEvents > 0 {
+			if ld.sent.Add(int64(ld.batch)) > ld.maxEvents {
+				return
+			}
+		} else if time.Now().After(ld.deadline) {
+			return
+		}
+		t0 := time.Now()
+		if ld.interval > 0 {
+			if d := time.Until(next); d > 0 {
+				time.Sleep(d)
+			}
+			t0 = next
+			next = next.Add(ld.interval)
+		}
+		buildBatch(&buf, ld.runID, ci, seq, ld.batch)
+		if failure := ld.post(buf.Bytes(), &zbuf); failure != "" {
+			ld.errMu.Lock()
+			ld.errs[failure]++
+			ld.errMu.Unlock()
+			continue
+		}
+		ld.lat[ci] = append(ld.lat[ci], time.Since(t0))
+		ld.acked.Add(int64(ld.batch))
+	}
+}
+
+// post sends one batch body (gzipped into zbuf when asked) and says what failed: ""
+// for a 200, "transport", or the status code.
+func (ld *ingestLoad) post(body []byte, zbuf *bytes.Buffer) string {
+	req, _ := http.NewRequest(http.MethodPost, ld.url, nil)
+	if ld.gzip {
+		zbuf.Reset()
+		zw := gzipWriter(zbuf)
+		_, _ = zw.Write(body)
+		_ = zw.Close()
+		body = zbuf.Bytes()
+		req.Header.Set("Content-Encoding", "gzip")
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	req.ContentLength = int64(len(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.SetBasicAuth(ld.key, "")
+	res, err := ld.hc.Do(req)
+	ld.reqs.Add(1)
+	if err != nil {
+		return "transport"
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return strconv.Itoa(res.StatusCode)
+	}
+	return ""
+}
+
+// result sums up the run: throughput, latency percentiles, group commits and CPU.
+func (ld *ingestLoad) result(store string, rate float64, elapsed, cpu time.Duration, stored int64, st collect.Stats) IngestResult {
+	all := slices.Concat(ld.lat...)
 	slices.Sort(all)
 	pct := func(p float64) float64 {
 		if len(all) == 0 {
@@ -276,18 +328,18 @@ func benchIngest(ctx context.Context, env *Env, c *Command, args []string) error
 		}
 		return float64(all[min(len(all)-1, int(p*float64(len(all))))].Microseconds()) / 1000
 	}
-	st := s.Collect.Stats()
+	acked := ld.acked.Load()
 	res := IngestResult{
-		Store: string(db.Dialect), Clients: *clients, Batch: *batch, TargetRate: *rate, Seconds: elapsed.Seconds(),
-		Requests: reqs.Load(), Events: acked.Load(), EventsPerSec: float64(acked.Load()) / elapsed.Seconds(),
-		Stored: stored, Commits: st.Commits, P50ms: pct(0.50), P90ms: pct(0.90), P99ms: pct(0.99), Errors: errs,
+		Store: store, Clients: ld.clients, Batch: ld.batch, TargetRate: rate, Seconds: elapsed.Seconds(),
+		Requests: ld.reqs.Load(), Events: acked, EventsPerSec: float64(acked) / elapsed.Seconds(),
+		Stored: stored, Commits: st.Commits, P50ms: pct(0.50), P90ms: pct(0.90), P99ms: pct(0.99), Errors: ld.errs,
 	}
 	res.CPUSeconds = cpu.Seconds()
 	res.LoadAvg = loadAvg()
 	res.SlowestCommitMS = float64(st.SlowestCommit.Microseconds()) / 1000
 	res.SlowestTailMS = float64(st.SlowestTail.Microseconds()) / 1000
-	if acked.Load() > 0 {
-		res.CPUPerEventUS = float64(cpu.Microseconds()) / float64(acked.Load())
+	if acked > 0 {
+		res.CPUPerEventUS = float64(cpu.Microseconds()) / float64(acked)
 	}
 	if len(all) > 0 {
 		res.Maxms = float64(all[len(all)-1].Microseconds()) / 1000
@@ -295,12 +347,11 @@ func benchIngest(ctx context.Context, env *Env, c *Command, args []string) error
 	if st.Commits > 0 {
 		res.EventsPerCommt = float64(st.EventsAccepted) / float64(st.Commits)
 	}
-	if stored < acked.Load() {
-		return fmt.Errorf("only %d of %d acknowledged events are stored", stored, acked.Load())
-	}
-	if sf.JSON {
-		return PrintJSON(env.Stdout, res)
-	}
+	return res
+}
+
+// printIngestResult prints bench ingest's result for people.
+func printIngestResult(env *Env, res IngestResult) {
 	fmt.Fprintf(env.Stdout, "store %s, %d clients × %d events/request, %.1f s\n", res.Store, res.Clients, res.Batch, res.Seconds)
 	if res.TargetRate > 0 {
 		fmt.Fprintf(env.Stdout, "target rate      %.0f events/s\n", res.TargetRate)
@@ -312,18 +363,14 @@ func benchIngest(ctx context.Context, env *Env, c *Command, args []string) error
 	if res.LoadAvg > 0 {
 		fmt.Fprintf(env.Stdout, "machine load     %.1f (1-minute average; above the core count, wall-clock figures understate)\n", res.LoadAvg)
 	}
-	if len(errs) > 0 {
+	if len(res.Errors) > 0 {
 		var parts []string
-		for k, v := range errs {
+		for k, v := range res.Errors {
 			parts = append(parts, fmt.Sprintf("%s: %d", k, v))
 		}
 		sort.Strings(parts)
 		fmt.Fprintf(env.Stdout, "errors           %s\n", strings.Join(parts, ", "))
 	}
-	if res.Events == 0 {
-		return errors.New("no request succeeded")
-	}
-	return nil
 }
 
 // buildBatch writes a /v1/batch body of n realistic track events with unique messageIds.

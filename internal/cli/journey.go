@@ -40,178 +40,238 @@ Flags: --data, --db, --json; run also takes --base-url and the OMNIROI_SMTP_URL,
 OMNIROI_SMS_URL, OMNIROI_PUSH_URL, OMNIROI_WEBHOOK_SECRET variables.`,
 	}
 	c.Run = func(ctx context.Context, env *Env, args []string) error {
-		ctx = audit.WithActor(ctx, audit.ActorCLI) // apply, enable, disable and policy are audited
-		fs, sf := storeFlagSet(c, env)
-		window := fs.String("window", "7d", "report: an order this long after the first message (with --all-runs: after entry) counts as a conversion")
-		allRuns := fs.Bool("all-runs", false, "report: compare every run from its entry, not only the runs that reached a message")
-		cost := fs.String("cost", "", "report: cost per delivered send in minor units, e.g. email=0,sms=5 (default: the journeys.cost.* settings)")
-		from := fs.String("from", "", "report: first day of the runs compared, YYYY-MM-DD in the business time zone (default: the first run)")
-		to := fs.String("to", "", "report: last day of the runs compared, YYYY-MM-DD, inclusive (default: today)")
-		once := fs.Bool("once", false, "run: do the work due now, then exit")
-		limit := fs.Int("limit", 50, "decisions: how many to list")
-		sets := map[string]string{}
-		fs.Func("set", "apply: a built-in journey's setting, KEY=VALUE (repeatable; e.g. holdout=20%, steps[2].wait=2d)", func(v string) error {
-			k, val, ok := strings.Cut(v, "=")
-			if !ok || strings.TrimSpace(k) == "" {
-				return fmt.Errorf("%q is not KEY=VALUE", v)
-			}
-			sets[strings.TrimSpace(k)] = val
-			return nil
-		})
-		baseURL := StringFlag(fs, "base-url", "http://127.0.0.1:8080", "run: public URL for tracking and unsubscribe links")
-		// Flags may come after the positional arguments: omniroi journey show cart --json.
-		sub, rest, err := parseSub(fs, args, map[string][]int{"templates": {0}, "validate": {1}, "apply": {1}, "list": {0}, "show": {1},
-			"decisions": {1, 2}, "report": {1}, "enable": {1}, "disable": {1}, "run": {0}, "policy": {0, 1}})
-		if err != nil {
-			return err
-		}
-		if sub == "templates" {
-			return journeyTemplates(env, sf.JSON)
-		}
-		if sub == "validate" {
-			src, err := os.ReadFile(rest[0])
-			if err != nil {
-				return err
-			}
-			p, err := journey.Compile(src)
-			if err != nil {
-				return fmt.Errorf("%s:\n%w", rest[0], err)
-			}
-			if sf.JSON {
-				return PrintJSON(env.Stdout, p)
-			}
-			fmt.Fprint(env.Stdout, p.String())
-			return nil
-		}
-		db, err := sf.Open(ctx)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		switch sub {
-		case "apply":
-			var a journey.Applied
-			src, err := os.ReadFile(rest[0])
-			if errors.Is(err, os.ErrNotExist) {
-				name := strings.TrimSuffix(rest[0], ".yaml")
-				if _, err := journey.TemplateSource(name); err != nil {
-					return fmt.Errorf("%s is neither a file nor a built-in journey (omniroi journey templates lists them)", rest[0])
-				}
-				// The same function as the dashboard's form: the template with its settings.
-				var fields map[string]string
-				if a, fields, err = journey.ApplyTemplate(ctx, db, name, sets); err != nil {
-					return err
-				}
-				if len(fields) > 0 {
-					var msgs []string
-					for k, m := range fields {
-						msgs = append(msgs, "--set "+Clean(k)+": "+Clean(m))
-					}
-					sort.Strings(msgs)
-					return errors.New(strings.Join(msgs, "\n"))
-				}
-			} else if err != nil {
-				return err
-			} else if len(sets) > 0 {
-				return errors.New("--set applies to a built-in journey, not to a file: edit the file instead")
-			} else if a, err = journey.Apply(ctx, db, src); err != nil {
-				return err
-			}
-			if sf.JSON {
-				return PrintJSON(env.Stdout, a)
-			}
-			if a.Changed {
-				fmt.Fprintf(env.Stdout, "journey %s: version %d applied; new runs use it, running runs keep theirs\n", a.Name, a.Version)
-			} else {
-				fmt.Fprintf(env.Stdout, "journey %s: unchanged (version %d)\n", a.Name, a.Version)
-			}
-			return nil
-		case "list":
-			ls, err := journey.List(ctx, db)
-			if err != nil {
-				return err
-			}
-			return printRows(env, sf.JSON, ls, "NAME\tVERSION\tENABLED\tENTRY\tACTIVE\tRUNS\tSENT", func(w io.Writer, s journey.Summary) {
-				fmt.Fprintf(w, "%s\t%d\t%v\t%s\t%d\t%d\t%d\n", Clean(s.Name), s.Version, s.Enabled, Clean(s.Entry), s.Active, s.Total, s.Sent)
-			})
-		case "show":
-			d, err := journey.Show(ctx, db, rest[0])
-			if err != nil {
-				return err
-			}
-			if sf.JSON {
-				return PrintJSON(env.Stdout, d)
-			}
-			printShow(env, d)
-			return nil
-		case "decisions":
-			var runID int64
-			if len(rest) == 2 {
-				if runID, err = strconv.ParseInt(rest[1], 10, 64); err != nil {
-					return fmt.Errorf("run id %q: %w", rest[1], err)
-				}
-			}
-			ds, err := journey.Decisions(ctx, db, rest[0], runID, *limit)
-			if err != nil {
-				return err
-			}
-			if sf.JSON {
-				return PrintJSON(env.Stdout, ds)
-			}
-			printDecisions(env, ds)
-			return nil
-		case "report":
-			w, err := journey.ParseDays(*window)
-			if err != nil {
-				return fmt.Errorf("--window: %w", err)
-			}
-			costs, err := journey.ParseCosts(*cost)
-			if err != nil {
-				return fmt.Errorf("--cost: %w", err)
-			}
-			opt := journey.ReportOptions{Window: w, CostPerSend: costs, AllRuns: *allRuns}
-			if opt.From, opt.To, err = journey.ReportPeriod(ctx, db, *from, *to, "--from", "--to"); err != nil {
-				return err
-			}
-			r, err := journey.Measure(ctx, db, rest[0], opt)
-			if err != nil {
-				return err
-			}
-			if sf.JSON {
-				return PrintJSON(env.Stdout, r)
-			}
-			printReport(env, r)
-			return nil
-		case "enable", "disable":
-			return journey.SetEnabled(ctx, db, rest[0], sub == "enable")
-		case "run":
-			return journeyRun(ctx, env, db, *baseURL, *once)
-		case "policy":
-			if len(rest) == 1 {
-				src, err := os.ReadFile(rest[0])
-				if err != nil {
-					return err
-				}
-				wp, err := journey.ParsePolicy(src)
-				if err != nil {
-					return fmt.Errorf("%s:\n%w", rest[0], err)
-				}
-				if err := journey.SavePolicy(ctx, db, wp); err != nil {
-					return err
-				}
-				fmt.Fprintln(env.Stdout, "workspace policy saved; running servers pick it up within 30 seconds")
-				return nil
-			}
-			wp, err := journey.LoadPolicy(ctx, db)
-			if err != nil {
-				return err
-			}
-			return PrintJSON(env.Stdout, wp)
-		}
-		return ErrUsage
+		return runJourney(ctx, env, c, args)
 	}
 	Register(c)
+	RegisterBench(journeysBenchCommand())
+}
 
+// journeyCmdFlags are the flags of omniroi journey's subcommands.
+type journeyCmdFlags struct {
+	window, cost, from, to string
+	allRuns, once          bool
+	limit                  int
+	sets                   map[string]string // apply --set KEY=VALUE
+	baseURL                string
+}
+
+// runJourney runs omniroi journey SUBCOMMAND.
+func runJourney(ctx context.Context, env *Env, c *Command, args []string) error {
+	ctx = audit.WithActor(ctx, audit.ActorCLI) // apply, enable, disable and policy are audited
+	fs, sf := storeFlagSet(c, env)
+	window := fs.String("window", "7d", "report: an order this long after the first message (with --all-runs: after entry) counts as a conversion")
+	allRuns := fs.Bool("all-runs", false, "report: compare every run from its entry, not only the runs that reached a message")
+	cost := fs.String("cost", "", "report: cost per delivered send in minor units, e.g. email=0,sms=5 (default: the journeys.cost.* settings)")
+	from := fs.String("from", "", "report: first day of the runs compared, YYYY-MM-DD in the business time zone (default: the first run)")
+	to := fs.String("to", "", "report: last day of the runs compared, YYYY-MM-DD, inclusive (default: today)")
+	once := fs.Bool("once", false, "run: do the work due now, then exit")
+	limit := fs.Int("limit", 50, "decisions: how many to list")
+	sets := map[string]string{}
+	fs.Func("set", "apply: a built-in journey's setting, KEY=VALUE (repeatable; e.g. holdout=20%, steps[2].wait=2d)", func(v string) error {
+		k, val, ok := strings.Cut(v, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return fmt.Errorf("%q is not KEY=VALUE", v)
+		}
+		sets[strings.TrimSpace(k)] = val
+		return nil
+	})
+	baseURL := StringFlag(fs, "base-url", "http://127.0.0.1:8080", "run: public URL for tracking and unsubscribe links")
+	// Flags may come after the positional arguments: omniroi journey show cart --json.
+	sub, rest, err := parseSub(fs, args, map[string][]int{"templates": {0}, "validate": {1}, "apply": {1}, "list": {0}, "show": {1},
+		"decisions": {1, 2}, "report": {1}, "enable": {1}, "disable": {1}, "run": {0}, "policy": {0, 1}})
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "templates":
+		return journeyTemplates(env, sf.JSON)
+	case "validate":
+		return journeyValidate(env, rest[0], sf.JSON)
+	}
+	db, err := sf.Open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	f := journeyCmdFlags{window: *window, cost: *cost, from: *from, to: *to, allRuns: *allRuns, once: *once, limit: *limit, sets: sets, baseURL: *baseURL}
+	return journeyOnStore(ctx, env, db, sub, rest, f, sf.JSON)
+}
+
+// journeyOnStore runs the subcommands that read or change the store.
+func journeyOnStore(ctx context.Context, env *Env, db *store.DB, sub string, rest []string, f journeyCmdFlags, asJSON bool) error {
+	switch sub {
+	case "apply":
+		return journeyApply(ctx, env, db, rest[0], f.sets, asJSON)
+	case "list":
+		ls, err := journey.List(ctx, db)
+		if err != nil {
+			return err
+		}
+		return printRows(env, asJSON, ls, "NAME\tVERSION\tENABLED\tENTRY\tACTIVE\tRUNS\tSENT", func(w io.Writer, s journey.Summary) {
+			fmt.Fprintf(w, "%s\t%d\t%v\t%s\t%d\t%d\t%d\n", Clean(s.Name), s.Version, s.Enabled, Clean(s.Entry), s.Active, s.Total, s.Sent)
+		})
+	case "show":
+		d, err := journey.Show(ctx, db, rest[0])
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			return PrintJSON(env.Stdout, d)
+		}
+		printShow(env, d)
+		return nil
+	case "decisions":
+		return journeyDecisions(ctx, env, db, rest, f.limit, asJSON)
+	case "report":
+		return journeyReport(ctx, env, db, rest[0], f, asJSON)
+	case "enable", "disable":
+		return journey.SetEnabled(ctx, db, rest[0], sub == "enable")
+	case "run":
+		return journeyRun(ctx, env, db, f.baseURL, f.once)
+	case "policy":
+		return journeyPolicy(ctx, env, db, rest)
+	}
+	return ErrUsage
+}
+
+// journeyValidate compiles a journey document and prints its plan, storing nothing.
+func journeyValidate(env *Env, file string, asJSON bool) error {
+	src, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	p, err := journey.Compile(src)
+	if err != nil {
+		return fmt.Errorf("%s:\n%w", file, err)
+	}
+	if asJSON {
+		return PrintJSON(env.Stdout, p)
+	}
+	fmt.Fprint(env.Stdout, p.String())
+	return nil
+}
+
+// journeyApply applies a journey document from a file, or a built-in template with its
+// --set settings (the same function as the dashboard's form).
+func journeyApply(ctx context.Context, env *Env, db *store.DB, arg string, sets map[string]string, asJSON bool) error {
+	var a journey.Applied
+	src, err := os.ReadFile(arg)
+	if errors.Is(err, os.ErrNotExist) {
+		if a, err = applyBuiltIn(ctx, db, arg, sets); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	} else if len(sets) > 0 {
+		return errors.New("--set applies to a built-in journey, not to a file: edit the file instead")
+	} else if a, err = journey.Apply(ctx, db, src); err != nil {
+		return err
+	}
+	if asJSON {
+		return PrintJSON(env.Stdout, a)
+	}
+	if a.Changed {
+		fmt.Fprintf(env.Stdout, "journey %s: version %d applied; new runs use it, running runs keep theirs\n", a.Name, a.Version)
+	} else {
+		fmt.Fprintf(env.Stdout, "journey %s: unchanged (version %d)\n", a.Name, a.Version)
+	}
+	return nil
+}
+
+// applyBuiltIn applies the built-in journey named arg (with or without .yaml) with its
+// settings; bad settings are listed one per line.
+func applyBuiltIn(ctx context.Context, db *store.DB, arg string, sets map[string]string) (journey.Applied, error) {
+	name := strings.TrimSuffix(arg, ".yaml")
+	if _, err := journey.TemplateSource(name); err != nil {
+		return journey.Applied{}, fmt.Errorf("%s is neither a file nor a built-in journey (omniroi journey templates lists them)", arg)
+	}
+	a, fields, err := journey.ApplyTemplate(ctx, db, name, sets)
+	if err != nil {
+		return a, err
+	}
+	if len(fields) > 0 {
+		var msgs []string
+		for k, m := range fields {
+			msgs = append(msgs, "--set "+Clean(k)+": "+Clean(m))
+		}
+		sort.Strings(msgs)
+		return a, errors.New(strings.Join(msgs, "\n"))
+	}
+	return a, nil
+}
+
+// journeyDecisions lists why each channel and send time was chosen, for a journey or one
+// of its runs.
+func journeyDecisions(ctx context.Context, env *Env, db *store.DB, rest []string, limit int, asJSON bool) error {
+	var runID int64
+	if len(rest) == 2 {
+		var err error
+		if runID, err = strconv.ParseInt(rest[1], 10, 64); err != nil {
+			return fmt.Errorf("run id %q: %w", rest[1], err)
+		}
+	}
+	ds, err := journey.Decisions(ctx, db, rest[0], runID, limit)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return PrintJSON(env.Stdout, ds)
+	}
+	printDecisions(env, ds)
+	return nil
+}
+
+// journeyReport measures a journey's effect against its holdout.
+func journeyReport(ctx context.Context, env *Env, db *store.DB, name string, f journeyCmdFlags, asJSON bool) error {
+	w, err := journey.ParseDays(f.window)
+	if err != nil {
+		return fmt.Errorf("--window: %w", err)
+	}
+	costs, err := journey.ParseCosts(f.cost)
+	if err != nil {
+		return fmt.Errorf("--cost: %w", err)
+	}
+	opt := journey.ReportOptions{Window: w, CostPerSend: costs, AllRuns: f.allRuns}
+	if opt.From, opt.To, err = journey.ReportPeriod(ctx, db, f.from, f.to, "--from", "--to"); err != nil {
+		return err
+	}
+	r, err := journey.Measure(ctx, db, name, opt)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return PrintJSON(env.Stdout, r)
+	}
+	printReport(env, r)
+	return nil
+}
+
+// journeyPolicy prints the workspace guardrails, or sets them from a YAML file.
+func journeyPolicy(ctx context.Context, env *Env, db *store.DB, rest []string) error {
+	if len(rest) == 1 {
+		src, err := os.ReadFile(rest[0])
+		if err != nil {
+			return err
+		}
+		wp, err := journey.ParsePolicy(src)
+		if err != nil {
+			return fmt.Errorf("%s:\n%w", rest[0], err)
+		}
+		if err := journey.SavePolicy(ctx, db, wp); err != nil {
+			return err
+		}
+		fmt.Fprintln(env.Stdout, "workspace policy saved; running servers pick it up within 30 seconds")
+		return nil
+	}
+	wp, err := journey.LoadPolicy(ctx, db)
+	if err != nil {
+		return err
+	}
+	return PrintJSON(env.Stdout, wp)
+}
+
+// journeysBenchCommand is omniroi bench journeys.
+func journeysBenchCommand() *Command {
 	b := &Command{
 		Name:    "journeys",
 		Summary: "journey runs per minute through entry, wait and send to a local sink (SQLite in a temp dir)",
@@ -242,7 +302,7 @@ OMNIROI_SMS_URL, OMNIROI_PUSH_URL, OMNIROI_WEBHOOK_SECRET variables.`,
 			r.Runs, r.Elapsed.Round(time.Millisecond), r.RunsPerMinute, r.Entry.Round(time.Millisecond), r.Timers.Round(time.Millisecond), r.Dispatch.Round(time.Millisecond))
 		return nil
 	}
-	RegisterBench(b)
+	return b
 }
 
 func journeyTemplates(env *Env, asJSON bool) error {

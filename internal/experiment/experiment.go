@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -226,18 +227,55 @@ func (e *Experiment) Validate() error {
 	if !nameRE.MatchString(e.Name) {
 		errs = append(errs, fmt.Sprintf("name %q: use 1–64 lower-case letters, digits, - and _ (it is the experiment_id websites send)", e.Name))
 	}
+	errs = append(errs, e.unitProblems()...)
+	errs = append(errs, e.variantProblems()...)
+	errs = append(errs, e.metricProblems()...)
+	errs = append(errs, e.regionProblems()...)
+	errs = append(errs, e.switchbackProblems()...)
+	for _, g := range e.Guardrails {
+		if err := g.check(); err != nil {
+			errs = append(errs, "guardrail: "+err.Error())
+		}
+	}
+	if e.MDE == 0 {
+		e.MDE = DefaultMDE
+	}
+	if !(e.MDE > 0 && e.MDE < 10) {
+		errs = append(errs, fmt.Sprintf("mde %v: the smallest lift worth finding is a fraction such as 0.1 for 10 %%", e.MDE))
+	}
+	if e.Start != nil && e.End != nil && !e.End.After(*e.Start) {
+		errs = append(errs, "the end is not after the start")
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// unitProblems fills in the default unit (anonymous) and checks it is one experiments
+// randomise; a run is a journey step's test only.
+func (e *Experiment) unitProblems() []string {
 	if e.Unit == "" {
 		e.Unit = UnitAnonymous
 	}
-	known := e.Unit == UnitRun && e.Design.Journey != ""
+	if e.Unit == UnitRun {
+		if e.Design.Journey == "" {
+			return []string{"unit run: a journey's message tests are made by the journey's document (a test on a message step)"}
+		}
+		return nil
+	}
 	for _, u := range Units {
-		known = known || u == e.Unit
+		if u == e.Unit {
+			return nil
+		}
 	}
-	if e.Unit == UnitRun && e.Design.Journey == "" {
-		errs = append(errs, "unit run: a journey's message tests are made by the journey's document (a test on a message step)")
-	} else if !known {
-		errs = append(errs, fmt.Sprintf("unit %q: want customer, anonymous, region or day", e.Unit))
-	}
+	return []string{fmt.Sprintf("unit %q: want customer, anonymous, region or day", e.Unit)}
+}
+
+// variantProblems checks there are at least two variants with distinct, well-formed keys
+// and positive weights, and names each unnamed variant after its key.
+func (e *Experiment) variantProblems() []string {
+	var errs []string
 	if len(e.Variants) < 2 {
 		errs = append(errs, "an experiment needs at least two variants (the first is control)")
 	}
@@ -258,6 +296,13 @@ func (e *Experiment) Validate() error {
 			v.Name = v.Key
 		}
 	}
+	return errs
+}
+
+// metricProblems checks the metric, and that an ad-channel test (a region test, or a day
+// test with a channel) measures revenue or orders with two variants.
+func (e *Experiment) metricProblems() []string {
+	var errs []string
 	if err := e.Metric.check(); err != nil {
 		errs = append(errs, "metric: "+err.Error())
 	}
@@ -269,33 +314,44 @@ func (e *Experiment) Validate() error {
 			errs = append(errs, "an ad-channel test has two variants: the channel as usual (control, first) and the change (e.g. off)")
 		}
 	}
-	if e.Unit == UnitRegion {
-		if e.Channel == "" {
-			errs = append(errs, "a region test needs the ad channel it moves (--channel, the name in the spend table)")
+	return errs
+}
+
+// regionProblems checks a region test: it names its channel, and each variant has its own
+// regions, none shared and none for a key that is not a variant.
+func (e *Experiment) regionProblems() []string {
+	if e.Unit != UnitRegion {
+		return nil
+	}
+	var errs []string
+	if e.Channel == "" {
+		errs = append(errs, "a region test needs the ad channel it moves (--channel, the name in the spend table)")
+	}
+	variantOf := map[string]string{} // region → the variant it was given to
+	for _, v := range e.Variants {
+		rs := e.Design.Regions[v.Key]
+		if len(rs) == 0 && e.Design.Regions != nil {
+			errs = append(errs, fmt.Sprintf("variant %q has no regions", v.Key))
 		}
-		seenR := map[string]string{}
-		for _, v := range e.Variants {
-			rs := e.Design.Regions[v.Key]
-			if len(rs) == 0 && e.Design.Regions != nil {
-				errs = append(errs, fmt.Sprintf("variant %q has no regions", v.Key))
+		for _, r := range rs {
+			if prev, dup := variantOf[r]; dup {
+				errs = append(errs, fmt.Sprintf("region %q is in %s and %s", r, prev, v.Key))
 			}
-			for _, r := range rs {
-				if prev, dup := seenR[r]; dup {
-					errs = append(errs, fmt.Sprintf("region %q is in %s and %s", r, prev, v.Key))
-				}
-				seenR[r] = v.Key
-			}
-		}
-		for k := range e.Design.Regions {
-			found := false
-			for _, v := range e.Variants {
-				found = found || v.Key == k
-			}
-			if !found {
-				errs = append(errs, fmt.Sprintf("regions for %q, which is not a variant", k))
-			}
+			variantOf[r] = v.Key
 		}
 	}
+	for k := range e.Design.Regions {
+		if !slices.ContainsFunc(e.Variants, func(v Variant) bool { return v.Key == k }) {
+			errs = append(errs, fmt.Sprintf("regions for %q, which is not a variant", k))
+		}
+	}
+	return errs
+}
+
+// switchbackProblems checks a switchback's period and washout, and that a day-level test
+// measures daily totals.
+func (e *Experiment) switchbackProblems() []string {
+	var errs []string
 	if e.Design.PeriodDays < 0 || e.Design.PeriodDays > 28 {
 		errs = append(errs, "period_days: a switchback period is 1 to 28 days")
 	}
@@ -305,24 +361,7 @@ func (e *Experiment) Validate() error {
 	if e.Unit == UnitDay && e.Metric.Kind == MetricConversion {
 		errs = append(errs, "a day-level (switchback) experiment measures daily totals: use revenue, orders or count:EVENT")
 	}
-	for _, g := range e.Guardrails {
-		if err := g.check(); err != nil {
-			errs = append(errs, "guardrail: "+err.Error())
-		}
-	}
-	if e.MDE == 0 {
-		e.MDE = DefaultMDE
-	}
-	if !(e.MDE > 0 && e.MDE < 10) {
-		errs = append(errs, fmt.Sprintf("mde %v: the smallest lift worth finding is a fraction such as 0.1 for 10 %%", e.MDE))
-	}
-	if e.Start != nil && e.End != nil && !e.End.After(*e.Start) {
-		errs = append(errs, "the end is not after the start")
-	}
-	if len(errs) > 0 {
-		return errors.New(strings.Join(errs, "; "))
-	}
-	return nil
+	return errs
 }
 
 // Weights are the variants' weights in order.

@@ -29,42 +29,84 @@ type GeoData struct {
 func ReadGeoCSV(r io.Reader) (GeoData, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
+	header, col, err := readGeoHeader(cr)
+	if err != nil {
+		return GeoData{}, err
+	}
+	g := GeoData{Group: map[string]string{}}
+	rows, err := readGeoRows(cr, header, col, g.Group)
+	if err != nil {
+		return GeoData{}, err
+	}
+	if len(rows) == 0 {
+		return GeoData{}, errors.New("no rows after the header")
+	}
+	first, last := geoDayRange(rows)
+	n := civilDays(first, last) + 1
+	g.Metric, g.Days, g.HasSpend = MetricRevenue, n, col.spend >= 0
+	for d := range n {
+		g.Dates = append(g.Dates, first.AddDate(0, 0, d))
+	}
+	has, err := g.addGeoRows(rows, first)
+	if err != nil {
+		return GeoData{}, err
+	}
+	if err := checkEveryDay(g.Dates, has, first, last); err != nil {
+		return GeoData{}, err
+	}
+	g.sortRegionsWithSpend()
+	return g, nil
+}
+
+// geoColumns is where each known column sits in a geo file's rows (-1 when absent).
+type geoColumns struct {
+	date, value, region, spend, group, on int
+}
+
+// readGeoHeader reads the header line and finds the known columns in it ("geo" and
+// "postcode" name the region column).
+func readGeoHeader(cr *csv.Reader) ([]string, geoColumns, error) {
 	header, err := cr.Read()
 	if errors.Is(err, io.EOF) {
-		return GeoData{}, errors.New("the file is empty: want a header line date,value[,region][,spend][,group][,on] and one row per day (and region)")
+		return nil, geoColumns{}, errors.New("the file is empty: want a header line date,value[,region][,spend][,group][,on] and one row per day (and region)")
 	}
 	if err != nil {
-		return GeoData{}, fmt.Errorf("line 1: %w", err)
+		return nil, geoColumns{}, fmt.Errorf("line 1: %w", err)
 	}
-	col := map[string]int{"date": -1, "value": -1, "region": -1, "spend": -1, "group": -1, "on": -1}
+	col := geoColumns{-1, -1, -1, -1, -1, -1}
+	slots := map[string]*int{"date": &col.date, "value": &col.value, "region": &col.region, "spend": &col.spend, "group": &col.group, "on": &col.on}
 	for i, h := range header {
 		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
 		if h == "geo" || h == "postcode" {
 			h = "region"
 		}
-		if j, ok := col[h]; ok {
-			if j >= 0 {
-				return GeoData{}, fmt.Errorf("line 1: column %q appears twice", h)
+		if slot, ok := slots[h]; ok {
+			if *slot >= 0 {
+				return nil, geoColumns{}, fmt.Errorf("line 1: column %q appears twice", h)
 			}
-			col[h] = i
+			*slot = i
 		}
 	}
-	if col["date"] < 0 || col["value"] < 0 {
-		return GeoData{}, fmt.Errorf("line 1: the header needs date and value (and optionally region, spend, group, on); got %q", strings.Join(header, ","))
+	if col.date < 0 || col.value < 0 {
+		return nil, geoColumns{}, fmt.Errorf("line 1: the header needs date and value (and optionally region, spend, group, on); got %q", strings.Join(header, ","))
 	}
-	type row struct {
-		day          time.Time
-		region       string
-		value, spend float64
-		on           int
-	}
-	var rows []row
+	return header, col, nil
+}
+
+// geoRow is one row of a geo file.
+type geoRow struct {
+	day          time.Time
+	region       string
+	value, spend float64
+	on           int // 1 on, 0 off, -1 not given
+}
+
+// readGeoRows reads the rows after the header, recording each region's group in groups.
+// It lists every bad row (up to maxCSVErrors) in one error.
+func readGeoRows(cr *csv.Reader, header []string, col geoColumns, groups map[string]string) ([]geoRow, error) {
+	var rows []geoRow
 	var errs []string
-	bad := func(line int, format string, args ...any) {
-		errs = append(errs, fmt.Sprintf("line %d: %s", line, fmt.Sprintf(format, args...)))
-	}
-	g := GeoData{Group: map[string]string{}}
-	seen := map[string]int{}
+	seen := map[string]int{} // day and region → line
 	for len(errs) < maxCSVErrors {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -73,81 +115,19 @@ func ReadGeoCSV(r io.Reader) (GeoData, error) {
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				bad(pe.Line, "%v", pe.Err)
+				errs = append(errs, fmt.Sprintf("line %d: %v", pe.Line, pe.Err))
 				continue
 			}
-			return GeoData{}, err
+			return nil, err
 		}
 		line, _ := cr.FieldPos(0)
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue
 		}
-		get := func(name string) string {
-			i := col[name]
-			if i < 0 || i >= len(rec) {
-				return ""
-			}
-			return strings.TrimSpace(rec[i])
-		}
-		if col["value"] >= len(rec) || col["date"] >= len(rec) {
-			bad(line, "%d fields where the header has %d", len(rec), len(header))
+		rw, msg := parseGeoRow(rec, header, col, line, seen, groups)
+		if msg != "" {
+			errs = append(errs, fmt.Sprintf("line %d: %s", line, msg))
 			continue
-		}
-		var rw row
-		rw.day, err = time.Parse(time.DateOnly, get("date"))
-		if err != nil {
-			bad(line, "date %q is not YYYY-MM-DD", get("date"))
-			continue
-		}
-		if rw.value, err = parseNumber(get("value")); err != nil {
-			bad(line, "value %q %v", get("value"), err)
-			continue
-		}
-		if col["spend"] >= 0 {
-			if rw.spend, err = parseNumber(get("spend")); err != nil || rw.spend < 0 {
-				bad(line, "spend %q must be a number ≥ 0", get("spend"))
-				continue
-			}
-		}
-		rw.on = -1
-		if col["on"] >= 0 && get("on") != "" {
-			switch strings.ToLower(get("on")) {
-			case "1", "true", "yes", "on":
-				rw.on = 1
-			case "0", "false", "no", "off":
-				rw.on = 0
-			default:
-				bad(line, "on %q: want 1 or 0", get("on"))
-				continue
-			}
-		}
-		if col["region"] >= 0 {
-			rw.region = get("region")
-			if rw.region == "" {
-				bad(line, "region is empty")
-				continue
-			}
-		}
-		key := rw.day.Format(time.DateOnly) + "\x00" + rw.region
-		if prev, dup := seen[key]; dup {
-			if rw.region != "" {
-				bad(line, "%s, region %q is already on line %d", rw.day.Format(time.DateOnly), rw.region, prev)
-			} else {
-				bad(line, "%s is already on line %d", rw.day.Format(time.DateOnly), prev)
-			}
-			continue
-		}
-		seen[key] = line
-		if grp := strings.ToLower(get("group")); col["group"] >= 0 && rw.region != "" && grp != "" {
-			if grp != "treatment" && grp != "control" {
-				bad(line, "group %q: want treatment or control", grp)
-				continue
-			}
-			if prev, ok := g.Group[rw.region]; ok && prev != grp {
-				bad(line, "region %q is in both groups", rw.region)
-				continue
-			}
-			g.Group[rw.region] = grp
 		}
 		rows = append(rows, rw)
 	}
@@ -156,12 +136,82 @@ func ReadGeoCSV(r io.Reader) (GeoData, error) {
 		if len(errs) >= maxCSVErrors {
 			msg += "\n(stopped after " + strconv.Itoa(maxCSVErrors) + " bad rows)"
 		}
-		return GeoData{}, errors.New(msg)
+		return nil, errors.New(msg)
 	}
-	if len(rows) == 0 {
-		return GeoData{}, errors.New("no rows after the header")
+	return rows, nil
+}
+
+// parseGeoRow reads one record, or says what is wrong with it. A good row's day and
+// region go into seen and its group into groups.
+func parseGeoRow(rec, header []string, col geoColumns, line int, seen map[string]int, groups map[string]string) (geoRow, string) {
+	get := func(i int) string {
+		if i < 0 || i >= len(rec) {
+			return ""
+		}
+		return strings.TrimSpace(rec[i])
 	}
-	first, last := rows[0].day, rows[0].day
+	var rw geoRow
+	if col.value >= len(rec) || col.date >= len(rec) {
+		return rw, fmt.Sprintf("%d fields where the header has %d", len(rec), len(header))
+	}
+	var err error
+	if rw.day, err = time.Parse(time.DateOnly, get(col.date)); err != nil {
+		return rw, fmt.Sprintf("date %q is not YYYY-MM-DD", get(col.date))
+	}
+	if rw.value, err = parseNumber(get(col.value)); err != nil {
+		return rw, fmt.Sprintf("value %q %v", get(col.value), err)
+	}
+	if col.spend >= 0 {
+		if rw.spend, err = parseNumber(get(col.spend)); err != nil || rw.spend < 0 {
+			return rw, fmt.Sprintf("spend %q must be a number ≥ 0", get(col.spend))
+		}
+	}
+	if rw.on, err = parseOnState(get(col.on)); err != nil {
+		return rw, err.Error()
+	}
+	if col.region >= 0 {
+		if rw.region = get(col.region); rw.region == "" {
+			return rw, "region is empty"
+		}
+	}
+	day := rw.day.Format(time.DateOnly)
+	key := day + "\x00" + rw.region
+	if prev, dup := seen[key]; dup {
+		if rw.region != "" {
+			return rw, fmt.Sprintf("%s, region %q is already on line %d", day, rw.region, prev)
+		}
+		return rw, fmt.Sprintf("%s is already on line %d", day, prev)
+	}
+	seen[key] = line
+	if grp := strings.ToLower(get(col.group)); col.group >= 0 && rw.region != "" && grp != "" {
+		if grp != "treatment" && grp != "control" {
+			return rw, fmt.Sprintf("group %q: want treatment or control", grp)
+		}
+		if prev, ok := groups[rw.region]; ok && prev != grp {
+			return rw, fmt.Sprintf("region %q is in both groups", rw.region)
+		}
+		groups[rw.region] = grp
+	}
+	return rw, ""
+}
+
+// parseOnState reads an on column's cell: 1 on, 0 off, -1 when the cell is empty.
+func parseOnState(s string) (int, error) {
+	if s == "" {
+		return -1, nil
+	}
+	switch strings.ToLower(s) {
+	case "1", "true", "yes", "on":
+		return 1, nil
+	case "0", "false", "no", "off":
+		return 0, nil
+	}
+	return -1, fmt.Errorf("on %q: want 1 or 0", s)
+}
+
+// geoDayRange is the first and last day of the rows.
+func geoDayRange(rows []geoRow) (first, last time.Time) {
+	first, last = rows[0].day, rows[0].day
 	for _, rw := range rows {
 		if rw.day.Before(first) {
 			first = rw.day
@@ -170,11 +220,13 @@ func ReadGeoCSV(r io.Reader) (GeoData, error) {
 			last = rw.day
 		}
 	}
-	n := civilDays(first, last) + 1
-	g.Metric, g.Days, g.HasSpend = MetricRevenue, n, col["spend"] >= 0
-	for d := range n {
-		g.Dates = append(g.Dates, first.AddDate(0, 0, d))
-	}
+	return first, last
+}
+
+// addGeoRows sums the rows into g's daily series (g.Days days from first) and says which
+// days had a row. A day whose rows disagree on the on state is an error.
+func (g *GeoData) addGeoRows(rows []geoRow, first time.Time) ([]bool, error) {
+	n := g.Days
 	g.Total, g.Spend, g.On = make([]float64, n), make([]float64, n), make([]int, n)
 	for i := range g.On {
 		g.On[i] = -1
@@ -188,7 +240,7 @@ func ReadGeoCSV(r io.Reader) (GeoData, error) {
 		g.Spend[d] += rw.spend
 		if rw.on >= 0 {
 			if g.On[d] >= 0 && g.On[d] != rw.on {
-				return GeoData{}, fmt.Errorf("%s: on is 1 in one row and 0 in another (a switchback switches the whole shop)", rw.day.Format(time.DateOnly))
+				return nil, fmt.Errorf("%s: on is 1 in one row and 0 in another (a switchback switches the whole shop)", rw.day.Format(time.DateOnly))
 			}
 			g.On[d] = rw.on
 		}
@@ -206,20 +258,29 @@ func ReadGeoCSV(r io.Reader) (GeoData, error) {
 		g.ByRegion[i][d] += rw.value
 		g.SpendByRegion[i][d] += rw.spend
 	}
+	return has, nil
+}
+
+// checkEveryDay refuses a series with days that have no row, naming up to five of them.
+func checkEveryDay(dates []time.Time, has []bool, first, last time.Time) error {
 	var missing []string
 	for d, ok := range has {
 		if !ok {
-			missing = append(missing, g.Dates[d].Format(time.DateOnly))
+			missing = append(missing, dates[d].Format(time.DateOnly))
 		}
 	}
-	if len(missing) > 0 {
-		if len(missing) > 5 {
-			missing = append(missing[:5], fmt.Sprintf("and %d more", len(missing)-5))
-		}
-		return GeoData{}, fmt.Errorf("no rows for %s: the series needs every day from %s to %s (a day without sales is a row with value 0)",
-			strings.Join(missing, ", "), first.Format(time.DateOnly), last.Format(time.DateOnly))
+	if len(missing) == 0 {
+		return nil
 	}
-	// Regions by size, their spend rows along.
+	if len(missing) > 5 {
+		missing = append(missing[:5], fmt.Sprintf("and %d more", len(missing)-5))
+	}
+	return fmt.Errorf("no rows for %s: the series needs every day from %s to %s (a day without sales is a row with value 0)",
+		strings.Join(missing, ", "), first.Format(time.DateOnly), last.Format(time.DateOnly))
+}
+
+// sortRegionsWithSpend orders the regions by size, their spend rows along.
+func (g *GeoData) sortRegionsWithSpend() {
 	order := map[string][]float64{}
 	for i, r := range g.Regions {
 		order[r] = g.SpendByRegion[i]
@@ -228,7 +289,6 @@ func ReadGeoCSV(r io.Reader) (GeoData, error) {
 	for i, r := range g.Regions {
 		g.SpendByRegion[i] = order[r]
 	}
-	return g, nil
 }
 
 // dayIndex is the index of day in dates, or an error naming the range.

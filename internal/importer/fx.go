@@ -67,49 +67,14 @@ func parseFX(ctx context.Context, r io.Reader, name string, opt Options) ([]comm
 		}
 		base = c
 	}
-	br, err := decode(r)
+	src, long, err := openFXSource(r, name)
 	if err != nil {
 		return nil, rep, err
 	}
-	src, err := newCSVSource(br, func(keys map[string]int) bool {
-		_, d := keys["date"]
-		_, d2 := keys["day"]
-		return d || d2
-	})
-	if err != nil {
-		return nil, rep, fmt.Errorf("%s: %w (an exchange rates file has a Date column)", name, err)
-	}
-	_, hasBase := src.hdr.index["base"]
-	_, hasQuote := src.hdr.index["quote"]
-	_, hasRate := src.hdr.index["rate"]
-	long := hasBase || hasQuote || hasRate
-	if long && !(hasBase && hasQuote && hasRate) {
-		return nil, rep, fmt.Errorf("%s: a rates file with base, quote or rate columns needs all three (date, base, quote, rate)", name)
-	}
-	// wide: the currency columns, checked once from the header
-	type col struct {
-		i    int
-		name string
-		code string
-	}
-	var cols []col
+	var cols []fxColumn
 	if !long {
-		dateCol := src.hdr.index["date"]
-		if _, ok := src.hdr.index["date"]; !ok {
-			dateCol = src.hdr.index["day"]
-		}
-		for i, n := range src.hdr.names {
-			if i == dateCol || strings.TrimSpace(n) == "" {
-				continue
-			}
-			code, err := normCurrency(strings.TrimSpace(n))
-			if err != nil {
-				return nil, rep, fmt.Errorf("%s: column %q is not a currency code: %v", name, n, err)
-			}
-			cols = append(cols, col{i: i, name: n, code: code})
-		}
-		if len(cols) == 0 {
-			return nil, rep, fmt.Errorf("%s: no currency columns after the date (want Date,USD,JPY,... or date,base,quote,rate)", name)
+		if cols, err = fxColumns(src, name); err != nil {
+			return nil, rep, err
 		}
 	}
 	var rates []commerce.Rate
@@ -131,62 +96,16 @@ func parseFX(ctx context.Context, r io.Reader, name string, opt Options) ([]comm
 			return nil, rep, fmt.Errorf("%s: %w", name, err)
 		}
 		rep.Rows++
-		if e := extraFields(row); e != nil && long {
-			reject(e)
-			continue
-		}
-		dayRaw, dcol := row.get("date", "day")
-		day, derr := fxDay(dayRaw)
-		if derr != nil {
-			if dcol == "" {
-				dcol = "date"
-			}
-			reject(rowErr(row, dcol, "%v", derr))
-			continue
-		}
+		var rs []commerce.Rate
+		var e *RowError
 		if long {
-			b, _ := row.get("base")
-			q, _ := row.get("quote")
-			v, vcol := row.get("rate")
-			rt, _, err := commerce.ParseRate(b, q, day, v)
-			if err != nil {
-				c := "rate"
-				switch {
-				case strings.HasPrefix(err.Error(), "base"):
-					c = "base"
-				case strings.HasPrefix(err.Error(), "quote"), strings.HasPrefix(err.Error(), "base and quote"):
-					c = "quote"
-				case vcol != "":
-					c = vcol
-				}
-				reject(rowErr(row, c, "%v", err))
-				continue
-			}
-			rates = append(rates, rt)
-			continue
+			rs, e = longFXRow(row)
+		} else {
+			rs, e = wideFXRow(row, cols, base)
 		}
-		bad := false
-		for _, c := range cols {
-			v := ""
-			if c.i < len(row.vals) {
-				v = strings.TrimSpace(row.vals[c.i])
-			}
-			if v == "" || strings.EqualFold(v, "N/A") || v == "-" {
-				continue // no rate that day
-			}
-			if c.code == base {
-				continue
-			}
-			rt, _, err := commerce.ParseRate(base, c.code, day, v)
-			if err != nil {
-				reject(rowErr(row, strings.TrimSpace(c.name), "%v", err))
-				bad = true
-				break
-			}
-			rates = append(rates, rt)
-		}
-		if bad {
-			continue
+		rates = append(rates, rs...)
+		if e != nil {
+			reject(e)
 		}
 	}
 	if rep.Rows == 0 {
@@ -197,6 +116,133 @@ func parseFX(ctx context.Context, r io.Reader, name string, opt Options) ([]comm
 			ErrBadRows, name, rep.Rejected, rep.Errors[0])
 	}
 	return rates, rep, nil
+}
+
+// openFXSource reads a rates file's header (a Date or Day column) and says whether the
+// file is long (date, base, quote, rate) rather than wide (a column per currency).
+func openFXSource(r io.Reader, name string) (*csvSource, bool, error) {
+	br, err := decode(r)
+	if err != nil {
+		return nil, false, err
+	}
+	src, err := newCSVSource(br, func(keys map[string]int) bool {
+		_, d := keys["date"]
+		_, d2 := keys["day"]
+		return d || d2
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: %w (an exchange rates file has a Date column)", name, err)
+	}
+	_, hasBase := src.hdr.index["base"]
+	_, hasQuote := src.hdr.index["quote"]
+	_, hasRate := src.hdr.index["rate"]
+	long := hasBase || hasQuote || hasRate
+	if long && !(hasBase && hasQuote && hasRate) {
+		return nil, false, fmt.Errorf("%s: a rates file with base, quote or rate columns needs all three (date, base, quote, rate)", name)
+	}
+	return src, long, nil
+}
+
+// fxColumn is a currency column of a wide rates file.
+type fxColumn struct {
+	i    int
+	name string
+	code string
+}
+
+// fxColumns are a wide file's currency columns, checked once from the header: every
+// column after the date must be a currency code.
+func fxColumns(src *csvSource, name string) ([]fxColumn, error) {
+	dateCol := src.hdr.index["date"]
+	if _, ok := src.hdr.index["date"]; !ok {
+		dateCol = src.hdr.index["day"]
+	}
+	var cols []fxColumn
+	for i, n := range src.hdr.names {
+		if i == dateCol || strings.TrimSpace(n) == "" {
+			continue
+		}
+		code, err := normCurrency(strings.TrimSpace(n))
+		if err != nil {
+			return nil, fmt.Errorf("%s: column %q is not a currency code: %v", name, n, err)
+		}
+		cols = append(cols, fxColumn{i: i, name: n, code: code})
+	}
+	if len(cols) == 0 {
+		return nil, fmt.Errorf("%s: no currency columns after the date (want Date,USD,JPY,... or date,base,quote,rate)", name)
+	}
+	return cols, nil
+}
+
+// fxRowDay reads a row's date (or day) column.
+func fxRowDay(row *row) (string, *RowError) {
+	dayRaw, dcol := row.get("date", "day")
+	day, err := fxDay(dayRaw)
+	if err != nil {
+		if dcol == "" {
+			dcol = "date"
+		}
+		return "", rowErr(row, dcol, "%v", err)
+	}
+	return day, nil
+}
+
+// longFXRow reads a row of a long file: one rate, or why it is refused (naming the
+// column at fault).
+func longFXRow(row *row) ([]commerce.Rate, *RowError) {
+	if e := extraFields(row); e != nil {
+		return nil, e
+	}
+	day, e := fxRowDay(row)
+	if e != nil {
+		return nil, e
+	}
+	b, _ := row.get("base")
+	q, _ := row.get("quote")
+	v, vcol := row.get("rate")
+	rt, _, err := commerce.ParseRate(b, q, day, v)
+	if err != nil {
+		c := "rate"
+		switch {
+		case strings.HasPrefix(err.Error(), "base"):
+			c = "base"
+		case strings.HasPrefix(err.Error(), "quote"), strings.HasPrefix(err.Error(), "base and quote"):
+			c = "quote"
+		case vcol != "":
+			c = vcol
+		}
+		return nil, rowErr(row, c, "%v", err)
+	}
+	return []commerce.Rate{rt}, nil
+}
+
+// wideFXRow reads a row of a wide file: a rate from base to each currency with a value
+// that day (empty, N/A and - are none). The first bad value refuses the row, keeping
+// the rates read before it.
+func wideFXRow(row *row, cols []fxColumn, base string) ([]commerce.Rate, *RowError) {
+	day, e := fxRowDay(row)
+	if e != nil {
+		return nil, e
+	}
+	var rates []commerce.Rate
+	for _, c := range cols {
+		v := ""
+		if c.i < len(row.vals) {
+			v = strings.TrimSpace(row.vals[c.i])
+		}
+		if v == "" || strings.EqualFold(v, "N/A") || v == "-" {
+			continue // no rate that day
+		}
+		if c.code == base {
+			continue
+		}
+		rt, _, err := commerce.ParseRate(base, c.code, day, v)
+		if err != nil {
+			return rates, rowErr(row, strings.TrimSpace(c.name), "%v", err)
+		}
+		rates = append(rates, rt)
+	}
+	return rates, nil
 }
 
 // fxDay reads a rates file's date: ISO, or the ECB daily file's "05 March 2024".

@@ -196,31 +196,11 @@ func parseProducts(ctx context.Context, in io.Reader, name string, opt Options, 
 		return nil, nil, err
 	}
 	base := filepath.Base(name)
-	format := opt.Format
-	if format == "" {
-		lower := strings.TrimSuffix(strings.ToLower(base), ".gz")
-		switch {
-		case strings.HasSuffix(lower, ".xml"), strings.HasSuffix(lower, ".rss"):
-			format = "xml"
-		default:
-			if peek, _ := br.Peek(512); len(strings.TrimSpace(string(peek))) > 0 && strings.TrimSpace(string(peek))[0] == '<' {
-				format = "xml"
-			} else {
-				format = "csv"
-			}
-		}
-	}
+	format := productsFormat(opt.Format, base, br)
 	if format != "csv" && format != "xml" {
 		return nil, nil, fmt.Errorf("format %q: products come as csv (or tsv) or xml", format)
 	}
-	if opt.SkipBad && opt.RejectedPath == "" && name != "stdin" {
-		ext := ".rejected.csv"
-		if format == "xml" {
-			ext = ".rejected.jsonl"
-		}
-		stem := strings.TrimSuffix(name, ".gz")
-		opt.RejectedPath = strings.TrimSuffix(stem, filepath.Ext(stem)) + ext
-	}
+	opt.RejectedPath = rejectedProductsPath(opt, name, format)
 	sink = &productSink{rep: rep, opt: opt, products: map[string]*catalog.Product{}}
 	if opt.SkipBad && opt.RejectedPath != "" {
 		rf := "csv"
@@ -229,72 +209,18 @@ func parseProducts(ctx context.Context, in io.Reader, name string, opt Options, 
 		}
 		sink.rej = newRejectWriter(opt.RejectedPath, rf)
 	}
-	preset := opt.Preset
 	var rows func(yield func(*row) error) error
+	var preset string
 	if format == "xml" {
-		if preset == "" {
-			preset = PresetGoogleMerchant
-		}
-		if preset != PresetGoogleMerchant {
-			return nil, nil, fmt.Errorf("an XML product feed is a Google Merchant feed: use --preset google-merchant")
-		}
-		rows = func(yield func(*row) error) error { return xmlItems(br, yield) }
+		rows, preset, err = xmlProductRows(br, opt.Preset)
 	} else {
-		isHeader := func(keys map[string]int) bool {
-			for _, k := range []string{"handle", "id", "g_id", "product_id", "offer_id"} {
-				if _, ok := keys[k]; ok {
-					return true
-				}
-			}
-			return false
-		}
-		src, err := newCSVSource(br, isHeader)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", base, err)
-		}
-		if preset == "" {
-			if _, ok := src.hdr.index["handle"]; ok {
-				preset = PresetShopify
-			} else {
-				preset = PresetGoogleMerchant
-			}
-		}
-		rows = func(yield func(*row) error) error {
-			for {
-				r, err := src.next()
-				if errors.Is(err, io.EOF) {
-					return nil
-				}
-				if err != nil {
-					return err
-				}
-				if sink.rej != nil && sink.rej.hdr == nil {
-					sink.rej.hdr = r.hdr
-				}
-				if e := extraFields(r); e != nil {
-					rep.Rows++
-					if err := sink.fail(r, e); err != nil {
-						return err
-					}
-					continue
-				}
-				if err := yield(r); err != nil {
-					return err
-				}
-			}
-		}
+		rows, preset, err = sink.csvProductRows(br, opt.Preset, base)
+	}
+	if err != nil {
+		return nil, nil, err
 	}
 	rep.Preset = preset
-	var conv func(r *row) *RowError
-	var finish func()
-	switch preset {
-	case PresetShopify:
-		sc := &shopifyProducts{sink: sink, currency: currency, shop: shop}
-		conv, finish = sc.add, sc.finish
-	default:
-		mc := &merchantProducts{sink: sink, currency: currency}
-		conv, finish = mc.add, mc.finish
-	}
+	conv, finish := sink.converter(preset, currency, shop)
 	err = rows(func(r *row) error {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -321,6 +247,107 @@ func parseProducts(ctx context.Context, in io.Reader, name string, opt Options, 
 			ErrBadRows, base, rep.Rejected, rep.Errors[0])
 	}
 	return sink, closeErr, nil
+}
+
+// productsFormat is the products file's format: the one asked for, else xml for a .xml
+// or .rss file or text starting with '<', else csv.
+func productsFormat(format, base string, br *bufio.Reader) string {
+	if format != "" {
+		return format
+	}
+	lower := strings.TrimSuffix(strings.ToLower(base), ".gz")
+	if strings.HasSuffix(lower, ".xml") || strings.HasSuffix(lower, ".rss") {
+		return "xml"
+	}
+	if peek, _ := br.Peek(512); len(strings.TrimSpace(string(peek))) > 0 && strings.TrimSpace(string(peek))[0] == '<' {
+		return "xml"
+	}
+	return "csv"
+}
+
+// rejectedProductsPath is where refused rows go with --skip-bad: the one asked for, else
+// beside the input (NAME.rejected.csv, or .jsonl for a feed); none for stdin.
+func rejectedProductsPath(opt Options, name, format string) string {
+	if !opt.SkipBad || opt.RejectedPath != "" || name == "stdin" {
+		return opt.RejectedPath
+	}
+	ext := ".rejected.csv"
+	if format == "xml" {
+		ext = ".rejected.jsonl"
+	}
+	stem := strings.TrimSuffix(name, ".gz")
+	return strings.TrimSuffix(stem, filepath.Ext(stem)) + ext
+}
+
+// xmlProductRows reads an XML feed's items; an XML feed is a Google Merchant feed.
+func xmlProductRows(br *bufio.Reader, preset string) (func(yield func(*row) error) error, string, error) {
+	if preset == "" {
+		preset = PresetGoogleMerchant
+	}
+	if preset != PresetGoogleMerchant {
+		return nil, "", fmt.Errorf("an XML product feed is a Google Merchant feed: use --preset google-merchant")
+	}
+	return func(yield func(*row) error) error { return xmlItems(br, yield) }, preset, nil
+}
+
+// csvProductRows reads a CSV (or TSV) products file's rows under the header naming a
+// product id, refusing rows with more values than the header has. Without a preset, a
+// Handle column makes it a Shopify export, else a Google Merchant feed.
+func (sink *productSink) csvProductRows(br *bufio.Reader, preset, base string) (func(yield func(*row) error) error, string, error) {
+	isHeader := func(keys map[string]int) bool {
+		for _, k := range []string{"handle", "id", "g_id", "product_id", "offer_id"} {
+			if _, ok := keys[k]; ok {
+				return true
+			}
+		}
+		return false
+	}
+	src, err := newCSVSource(br, isHeader)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", base, err)
+	}
+	if preset == "" {
+		if _, ok := src.hdr.index["handle"]; ok {
+			preset = PresetShopify
+		} else {
+			preset = PresetGoogleMerchant
+		}
+	}
+	rows := func(yield func(*row) error) error {
+		for {
+			r, err := src.next()
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if sink.rej != nil && sink.rej.hdr == nil {
+				sink.rej.hdr = r.hdr
+			}
+			if e := extraFields(r); e != nil {
+				sink.rep.Rows++
+				if err := sink.fail(r, e); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := yield(r); err != nil {
+				return err
+			}
+		}
+	}
+	return rows, preset, nil
+}
+
+// converter is the preset's row converter and what it does after the last row.
+func (sink *productSink) converter(preset, currency, shop string) (func(r *row) *RowError, func()) {
+	if preset == PresetShopify {
+		sc := &shopifyProducts{sink: sink, currency: currency, shop: shop}
+		return sc.add, sc.finish
+	}
+	mc := &merchantProducts{sink: sink, currency: currency}
+	return mc.add, mc.finish
 }
 
 func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }

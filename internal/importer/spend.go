@@ -208,6 +208,10 @@ func (c *spendConverter) add(r *row, emit func(*unit)) bool {
 			c.findAmount(keys)
 		}
 	}
+	fail := func(e *RowError) bool {
+		emit(&unit{rows: []*row{r}, err: e})
+		return true
+	}
 	dayRaw, dayCol := r.get(c.p.day...)
 	day, derr := parseTime(dayRaw)
 	if dayRaw == "" || derr != nil {
@@ -215,87 +219,28 @@ func (c *spendConverter) add(r *row, emit func(*unit)) bool {
 			return false
 		}
 	}
-	fail := func(e *RowError) bool {
-		emit(&unit{rows: []*row{r}, err: e})
-		return true
-	}
 	if dayRaw == "" {
 		return fail(rowErr(r, c.p.day[0], "date is empty"))
 	}
 	if derr != nil {
 		return fail(rowErr(r, dayCol, "%v", derr))
 	}
-	days := []time.Time{day}
-	// A range only when the row has no day of its own (Meta without a daily breakdown).
-	if endRaw, endCol := r.get(c.p.dayEnd...); endRaw != "" && normKey(dayCol) == "reporting_starts" {
-		end, err := parseTime(endRaw)
-		if err != nil {
-			return fail(rowErr(r, endCol, "%v", err))
-		}
-		if end.Before(day) {
-			return fail(rowErr(r, endCol, "ends (%s) before it starts (%s)", endRaw, dayRaw))
-		}
-		if end.Sub(day) >= maxRangeDays*24*time.Hour {
-			return fail(rowErr(r, endCol, "the range %s to %s is longer than the %d days Meta reports at most; export with a daily breakdown instead", dayRaw, endRaw, maxRangeDays))
-		}
-		for d := day.AddDate(0, 0, 1); !d.After(end); d = d.AddDate(0, 0, 1) {
-			days = append(days, d)
-		}
+	days, e := c.rowDays(r, day, dayRaw, dayCol)
+	if e != nil {
+		return fail(e)
 	}
-
-	cur, curCol := r.get(c.p.currency...)
-	switch {
-	case cur != "":
-		v, err := normCurrency(cur)
-		if err != nil {
-			return fail(rowErr(r, curCol, "%v", err))
-		}
-		cur = v
-	case c.hdrCur != "":
-		cur = c.hdrCur
-	case c.opt.Currency != "":
-		cur = c.opt.Currency
-	default:
-		return fail(rowErr(r, "currency", "no currency: add a currency column or pass --currency"))
+	cur, curCol, e := c.rowCurrency(r)
+	if e != nil {
+		return fail(e)
 	}
-
-	if c.amountKey == "" {
-		return fail(rowErr(r, "amount", "no amount column (amount, spend or cost)"))
+	amount, e := c.rowAmount(r, cur)
+	if e != nil {
+		return fail(e)
 	}
-	amtRaw, amtCol, _ := r.lookup(c.amountKey)
-	var amount int64
-	if c.micros {
-		m, err := parseCount(amtRaw)
-		if err != nil {
-			return fail(rowErr(r, amtCol, "%q is not a whole number of micros", amtRaw))
-		}
-		amount = microsToMinor(m, cur)
-	} else {
-		if amtRaw == "--" || amtRaw == "" {
-			amtRaw = "0"
-		}
-		v, err := parseAmount(amtRaw, cur)
-		if err != nil {
-			return fail(rowErr(r, amtCol, "%v", err))
-		}
-		amount = v
+	counts, e := c.rowCounts(r)
+	if e != nil {
+		return fail(e)
 	}
-	if amount < 0 {
-		return fail(rowErr(r, amtCol, "spend %q is negative", amtRaw))
-	}
-	var counts [2]int64
-	for i, keys := range [][]string{c.p.impressions, c.p.clicks} {
-		v, col := r.get(keys...)
-		n, err := parseCount(v)
-		if err != nil {
-			return fail(rowErr(r, col, "%v", err))
-		}
-		if n < 0 {
-			return fail(rowErr(r, col, "%q is negative: impressions and clicks are counts", v))
-		}
-		counts[i] = n
-	}
-
 	campaign, _ := r.get(c.p.campaign...)
 	if campaign == "" && c.p.skipNoCampaign {
 		emit(&unit{rows: []*row{r}, skipped: true}) // a summary row of all campaigns
@@ -305,6 +250,110 @@ func (c *spendConverter) add(r *row, emit func(*unit)) bool {
 	if platform == "" {
 		platform = c.p.platform
 	}
+	ch, e := c.rowChannel(r, platform)
+	if e != nil {
+		return fail(e)
+	}
+	if e := c.spread(r, days, spendKey{"", ch, campaign, platform}, cur, curCol, amount, counts); e != nil {
+		return fail(e)
+	}
+	return true
+}
+
+// rowDays are the days a row covers: its own, or with a reporting range (Meta without a
+// daily breakdown) every day of the range.
+func (c *spendConverter) rowDays(r *row, day time.Time, dayRaw, dayCol string) ([]time.Time, *RowError) {
+	days := []time.Time{day}
+	// A range only when the row has no day of its own (Meta without a daily breakdown).
+	endRaw, endCol := r.get(c.p.dayEnd...)
+	if endRaw == "" || normKey(dayCol) != "reporting_starts" {
+		return days, nil
+	}
+	end, err := parseTime(endRaw)
+	if err != nil {
+		return nil, rowErr(r, endCol, "%v", err)
+	}
+	if end.Before(day) {
+		return nil, rowErr(r, endCol, "ends (%s) before it starts (%s)", endRaw, dayRaw)
+	}
+	if end.Sub(day) >= maxRangeDays*24*time.Hour {
+		return nil, rowErr(r, endCol, "the range %s to %s is longer than the %d days Meta reports at most; export with a daily breakdown instead", dayRaw, endRaw, maxRangeDays)
+	}
+	for d := day.AddDate(0, 0, 1); !d.After(end); d = d.AddDate(0, 0, 1) {
+		days = append(days, d)
+	}
+	return days, nil
+}
+
+// rowCurrency is the row's currency: its currency column, else the one in the amount
+// column's header, else --currency. It also gives the column it came from.
+func (c *spendConverter) rowCurrency(r *row) (string, string, *RowError) {
+	cur, curCol := r.get(c.p.currency...)
+	switch {
+	case cur != "":
+		v, err := normCurrency(cur)
+		if err != nil {
+			return "", curCol, rowErr(r, curCol, "%v", err)
+		}
+		return v, curCol, nil
+	case c.hdrCur != "":
+		return c.hdrCur, curCol, nil
+	case c.opt.Currency != "":
+		return c.opt.Currency, curCol, nil
+	}
+	return "", curCol, rowErr(r, "currency", "no currency: add a currency column or pass --currency")
+}
+
+// rowAmount is the row's spend in minor units of cur: from micros (Google Ads API) or an
+// amount ("--" and empty are 0). Spend is never negative.
+func (c *spendConverter) rowAmount(r *row, cur string) (int64, *RowError) {
+	if c.amountKey == "" {
+		return 0, rowErr(r, "amount", "no amount column (amount, spend or cost)")
+	}
+	amtRaw, amtCol, _ := r.lookup(c.amountKey)
+	var amount int64
+	if c.micros {
+		m, err := parseCount(amtRaw)
+		if err != nil {
+			return 0, rowErr(r, amtCol, "%q is not a whole number of micros", amtRaw)
+		}
+		amount = microsToMinor(m, cur)
+	} else {
+		if amtRaw == "--" || amtRaw == "" {
+			amtRaw = "0"
+		}
+		v, err := parseAmount(amtRaw, cur)
+		if err != nil {
+			return 0, rowErr(r, amtCol, "%v", err)
+		}
+		amount = v
+	}
+	if amount < 0 {
+		return 0, rowErr(r, amtCol, "spend %q is negative", amtRaw)
+	}
+	return amount, nil
+}
+
+// rowCounts are the row's impressions and clicks, counts that are never negative.
+func (c *spendConverter) rowCounts(r *row) ([2]int64, *RowError) {
+	var counts [2]int64
+	for i, keys := range [][]string{c.p.impressions, c.p.clicks} {
+		v, col := r.get(keys...)
+		n, err := parseCount(v)
+		if err != nil {
+			return counts, rowErr(r, col, "%v", err)
+		}
+		if n < 0 {
+			return counts, rowErr(r, col, "%q is negative: impressions and clicks are counts", v)
+		}
+		counts[i] = n
+	}
+	return counts, nil
+}
+
+// rowChannel is the row's channel: its channel column, else from the campaign type
+// (Google Ads), else the preset's, else the one the platform implies.
+func (c *spendConverter) rowChannel(r *row, platform string) (string, *RowError) {
 	ch, chCol := r.get(c.p.channel...)
 	switch {
 	case ch != "":
@@ -318,11 +367,16 @@ func (c *spendConverter) add(r *row, emit func(*unit)) bool {
 			if chCol == "" {
 				chCol = "channel"
 			}
-			return fail(rowErr(r, chCol, "channel is empty (and platform %q does not imply one)", platform))
+			return "", rowErr(r, chCol, "channel is empty (and platform %q does not imply one)", platform)
 		}
 	}
+	return ch, nil
+}
 
-	// Spread a multi-day row evenly; the remainder goes to the first days.
+// spread adds a row's figures to the day, channel, campaign and platform totals, evenly
+// over its days (the remainder goes to the first days). A day already added in another
+// currency, or totals beyond the range of amounts, refuse the row from that day on.
+func (c *spendConverter) spread(r *row, days []time.Time, key spendKey, cur, curCol string, amount int64, counts [2]int64) *RowError {
 	n := int64(len(days))
 	for i, d := range days {
 		part := func(v int64) int64 {
@@ -332,25 +386,26 @@ func (c *spendConverter) add(r *row, emit func(*unit)) bool {
 			}
 			return q
 		}
-		k := spendKey{d.Format("2006-01-02"), ch, campaign, platform}
+		k := key
+		k.day = d.Format("2006-01-02")
 		if s, ok := c.agg[k]; ok {
 			if s.Currency != cur {
-				return fail(rowErr(r, curCol, "currency %s differs from %s at line %d for the same day and campaign", cur, s.Currency, s.line))
+				return rowErr(r, curCol, "currency %s differs from %s at line %d for the same day and campaign", cur, s.Currency, s.line)
 			}
 			sum, ok := money.Add(s.AmountMinor, part(amount))
 			if !ok || money.CheckRange(sum) != nil {
-				return fail(rowErr(r, "amount", "the rows for %s, %s, %q add up beyond ±10^15 minor units", k.day, ch, campaign))
+				return rowErr(r, "amount", "the rows for %s, %s, %q add up beyond ±10^15 minor units", k.day, k.channel, k.campaign)
 			}
 			s.AmountMinor = sum
 			s.Impressions = money.SatAdd(s.Impressions, part(counts[0]))
 			s.Clicks = money.SatAdd(s.Clicks, part(counts[1]))
 			continue
 		}
-		c.agg[k] = &spendRow{Day: k.day, Channel: ch, Campaign: campaign, Platform: platform, Currency: cur,
+		c.agg[k] = &spendRow{Day: k.day, Channel: k.channel, Campaign: k.campaign, Platform: k.platform, Currency: cur,
 			AmountMinor: part(amount), Impressions: part(counts[0]), Clicks: part(counts[1]), line: r.line}
 		c.order = append(c.order, k)
 	}
-	return true
+	return nil
 }
 
 // maxRangeDays bounds a reporting range spread over days: Ads Manager reports at most

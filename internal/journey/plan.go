@@ -385,8 +385,19 @@ var stepKinds = []string{"wait", "condition", "split", "goto", "email", "sms", "
 
 // steps parses the list in two passes: ids first, so branches may point forward.
 func (p *parser) steps(sn *yaml.Node, pl *Plan) []Node {
-	ids := map[string]int{}
 	nodes := make([]Node, len(sn.Content))
+	refs := stepRefs{p: p, ids: p.stepIDs(sn, nodes), n: len(nodes)}
+	for i, c := range sn.Content {
+		p.step(i, c, &nodes[i], refs, pl)
+	}
+	p.checkTestNames(sn, nodes)
+	return nodes
+}
+
+// stepIDs names the steps: their own ids first, then "stepN" for those without one (an
+// explicit id may not take such a name from another step). It gives each id's index.
+func (p *parser) stepIDs(sn *yaml.Node, nodes []Node) map[string]int {
+	ids := map[string]int{}
 	idNode := make([]*yaml.Node, len(sn.Content))
 	for i, c := range sn.Content {
 		if c.Kind != yaml.MappingNode {
@@ -408,8 +419,6 @@ func (p *parser) steps(sn *yaml.Node, pl *Plan) []Node {
 			nodes[i].ID = id
 		}
 	}
-	// Steps without an id are named by their position; an explicit id may not take
-	// such a name from another step.
 	for i := range nodes {
 		if idNode[i] != nil {
 			continue
@@ -421,125 +430,165 @@ func (p *parser) steps(sn *yaml.Node, pl *Plan) []Node {
 		ids[id] = i
 		nodes[i].ID = id
 	}
-	target := func(path string, n *yaml.Node, i int) int {
-		if n == nil || n.Value == "next" {
-			if i+1 < len(nodes) {
-				return i + 1
-			}
-			return End
+	return ids
+}
+
+// stepRefs resolve where a step goes next: a step id (only forward), next or end.
+type stepRefs struct {
+	p   *parser
+	ids map[string]int
+	n   int // steps in the journey
+}
+
+// target is the index of the step n names from step i (End for end, or past the last
+// step); nil or "next" is the following step.
+func (r stepRefs) target(path string, n *yaml.Node, i int) int {
+	if n == nil || n.Value == "next" {
+		if i+1 < r.n {
+			return i + 1
 		}
-		if n.Value == "end" {
-			return End
-		}
-		if j, ok := ids[n.Value]; ok {
-			if j <= i {
-				p.errorf(path, n, "%q points backwards; journeys only go forward", n.Value)
-			}
-			return j
-		}
-		p.errorf(path, n, "no step has id %q (use a step id, next or end)", n.Value)
 		return End
 	}
-	for i, c := range sn.Content {
-		path := fmt.Sprintf("steps[%d]", i)
-		o := p.object(path, c)
-		o.node("id")
-		nd := &nodes[i]
-		nd.Next = target(path, nil, i)
-		kind := ""
-		for _, k := range stepKinds {
-			if o.has(k) {
-				if kind != "" {
-					p.errorf(path, c, "has both %s and %s; one action per step", kind, k)
-					o.node(k)
-					continue
-				}
-				kind = k
-			}
-		}
-		if kind == "" {
-			p.errorf(path, c, "needs one of: %s", strings.Join(stepKinds, ", "))
-			o.done(append([]string{"id"}, stepKinds...)...)
-			continue
-		}
-		kn := o.node(kind)
-		kpath := path + "." + kind
-		switch kind {
-		case "wait":
-			if kn.Kind == yaml.ScalarNode {
-				nd.Kind, nd.Wait = "wait", p.duration(kpath, kn)
-				break
-			}
-			wo := p.object(kpath, kn)
-			if wo.has("until") {
-				nd.Kind = "wait_until"
-				m := p.match(kpath+".until", wo.node("until"), pl.Entry.Key)
-				nd.Until = &m
-				nd.Timeout = wo.duration("timeout", true)
-				nd.OnEvent = target(kpath+".on_event", wo.node("on_event"), i)
-				if tn := wo.node("on_timeout"); tn != nil {
-					nd.Next = target(kpath+".on_timeout", tn, i)
-				}
-				wo.done("until", "timeout", "on_event", "on_timeout")
-			} else {
-				nd.Kind = "wait"
-				nd.Wait = wo.duration("duration", true)
-				wo.done("duration", "until")
-			}
-		case "condition":
-			nd.Kind = "condition"
-			co := p.object(kpath, kn)
-			if cn := co.node("if"); cn != nil {
-				c := p.cond(kpath+".if", cn, ids)
-				nd.Cond = &c
-			} else {
-				p.errorf(kpath+".if", kn, "is required")
-			}
-			nd.Then = target(kpath+".then", co.node("then"), i)
-			nd.Else = target(kpath+".else", co.node("else"), i)
-			co.done("if", "then", "else")
-		case "split":
-			nd.Kind = "split"
-			if kn.Kind != yaml.SequenceNode || len(kn.Content) < 2 {
-				p.errorf(kpath, kn, "must list at least two branches")
-				break
-			}
-			total := 0.0
-			for j, bn := range kn.Content {
-				bpath := fmt.Sprintf("%s[%d]", kpath, j)
-				bo := p.object(bpath, bn)
-				v, ok := bo.number("percent")
-				if !ok || v <= 0 {
-					p.errorf(bpath+".percent", bn, "must be a positive percentage")
-				}
-				total += v
-				nd.Split = append(nd.Split, Branch{Percent: v, Goto: target(bpath+".goto", bo.node("goto"), i)})
-				bo.done("percent", "goto")
-			}
-			if total < 99.999 || total > 100.001 {
-				p.errorf(kpath, kn, "percentages add up to %v, not 100", total)
-			}
-		case "goto":
-			nd.Kind = "goto"
-			nd.Next = target(kpath, kn, i)
-		case "message":
-			nd.Kind = "send"
-			a := p.message(kpath, kn, pl)
-			nd.Send = &a
-		default:
-			nd.Kind = "send"
-			a := p.action(kpath, kind, kn, pl)
-			nd.Send = &a
-		}
-		if tn := o.node("test"); tn != nil {
-			if nd.Kind != "send" || nd.Send == nil || nd.Send.Channel == "webhook" || nd.Send.Channel == "profile" {
-				p.errorf(path+".test", tn, "a test goes on a message step (email, sms, push or message)")
-			} else {
-				nd.Test = p.test(path+".test", tn, nd, pl)
-			}
-		}
-		o.done(append(append([]string{"id"}, stepKinds...), "test")...)
+	if n.Value == "end" {
+		return End
 	}
+	if j, ok := r.ids[n.Value]; ok {
+		if j <= i {
+			r.p.errorf(path, n, "%q points backwards; journeys only go forward", n.Value)
+		}
+		return j
+	}
+	r.p.errorf(path, n, "no step has id %q (use a step id, next or end)", n.Value)
+	return End
+}
+
+// step parses step i into nd: its one action and, on a message step, its test.
+func (p *parser) step(i int, c *yaml.Node, nd *Node, refs stepRefs, pl *Plan) {
+	path := fmt.Sprintf("steps[%d]", i)
+	o := p.object(path, c)
+	o.node("id")
+	nd.Next = refs.target(path, nil, i)
+	kind := p.stepKind(path, c, o)
+	if kind == "" {
+		return
+	}
+	kn := o.node(kind)
+	kpath := path + "." + kind
+	switch kind {
+	case "wait":
+		p.waitStep(kpath, kn, nd, refs, i, pl)
+	case "condition":
+		p.conditionStep(kpath, kn, nd, refs, i)
+	case "split":
+		p.splitStep(kpath, kn, nd, refs, i)
+	case "goto":
+		nd.Kind = "goto"
+		nd.Next = refs.target(kpath, kn, i)
+	case "message":
+		nd.Kind = "send"
+		a := p.message(kpath, kn, pl)
+		nd.Send = &a
+	default:
+		nd.Kind = "send"
+		a := p.action(kpath, kind, kn, pl)
+		nd.Send = &a
+	}
+	if tn := o.node("test"); tn != nil {
+		if nd.Kind != "send" || nd.Send == nil || nd.Send.Channel == "webhook" || nd.Send.Channel == "profile" {
+			p.errorf(path+".test", tn, "a test goes on a message step (email, sms, push or message)")
+		} else {
+			nd.Test = p.test(path+".test", tn, nd, pl)
+		}
+	}
+	o.done(append(append([]string{"id"}, stepKinds...), "test")...)
+}
+
+// stepKind is the step's one action of stepKinds, or "" (with the problem reported) when
+// it has none. A second action is reported and skipped.
+func (p *parser) stepKind(path string, c *yaml.Node, o *obj) string {
+	kind := ""
+	for _, k := range stepKinds {
+		if o.has(k) {
+			if kind != "" {
+				p.errorf(path, c, "has both %s and %s; one action per step", kind, k)
+				o.node(k)
+				continue
+			}
+			kind = k
+		}
+	}
+	if kind == "" {
+		p.errorf(path, c, "needs one of: %s", strings.Join(stepKinds, ", "))
+		o.done(append([]string{"id"}, stepKinds...)...)
+	}
+	return kind
+}
+
+// waitStep parses a wait: a duration, or until an event with a timeout.
+func (p *parser) waitStep(kpath string, kn *yaml.Node, nd *Node, refs stepRefs, i int, pl *Plan) {
+	if kn.Kind == yaml.ScalarNode {
+		nd.Kind, nd.Wait = "wait", p.duration(kpath, kn)
+		return
+	}
+	wo := p.object(kpath, kn)
+	if wo.has("until") {
+		nd.Kind = "wait_until"
+		m := p.match(kpath+".until", wo.node("until"), pl.Entry.Key)
+		nd.Until = &m
+		nd.Timeout = wo.duration("timeout", true)
+		nd.OnEvent = refs.target(kpath+".on_event", wo.node("on_event"), i)
+		if tn := wo.node("on_timeout"); tn != nil {
+			nd.Next = refs.target(kpath+".on_timeout", tn, i)
+		}
+		wo.done("until", "timeout", "on_event", "on_timeout")
+	} else {
+		nd.Kind = "wait"
+		nd.Wait = wo.duration("duration", true)
+		wo.done("duration", "until")
+	}
+}
+
+// conditionStep parses a condition with its then and else branches.
+func (p *parser) conditionStep(kpath string, kn *yaml.Node, nd *Node, refs stepRefs, i int) {
+	nd.Kind = "condition"
+	co := p.object(kpath, kn)
+	if cn := co.node("if"); cn != nil {
+		c := p.cond(kpath+".if", cn, refs.ids)
+		nd.Cond = &c
+	} else {
+		p.errorf(kpath+".if", kn, "is required")
+	}
+	nd.Then = refs.target(kpath+".then", co.node("then"), i)
+	nd.Else = refs.target(kpath+".else", co.node("else"), i)
+	co.done("if", "then", "else")
+}
+
+// splitStep parses a random split: two or more branches whose percentages add up to 100.
+func (p *parser) splitStep(kpath string, kn *yaml.Node, nd *Node, refs stepRefs, i int) {
+	nd.Kind = "split"
+	if kn.Kind != yaml.SequenceNode || len(kn.Content) < 2 {
+		p.errorf(kpath, kn, "must list at least two branches")
+		return
+	}
+	total := 0.0
+	for j, bn := range kn.Content {
+		bpath := fmt.Sprintf("%s[%d]", kpath, j)
+		bo := p.object(bpath, bn)
+		v, ok := bo.number("percent")
+		if !ok || v <= 0 {
+			p.errorf(bpath+".percent", bn, "must be a positive percentage")
+		}
+		total += v
+		nd.Split = append(nd.Split, Branch{Percent: v, Goto: refs.target(bpath+".goto", bo.node("goto"), i)})
+		bo.done("percent", "goto")
+	}
+	if total < 99.999 || total > 100.001 {
+		p.errorf(kpath, kn, "percentages add up to %v, not 100", total)
+	}
+}
+
+// checkTestNames reports two steps testing under the same name.
+func (p *parser) checkTestNames(sn *yaml.Node, nodes []Node) {
 	seen := map[string]string{}
 	for _, nd := range nodes {
 		if nd.Test == nil {
@@ -550,7 +599,6 @@ func (p *parser) steps(sn *yaml.Node, pl *Plan) []Node {
 		}
 		seen[nd.Test.Name] = nd.ID
 	}
-	return nodes
 }
 
 func (p *parser) cond(path string, n *yaml.Node, ids map[string]int) Cond {

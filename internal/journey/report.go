@@ -109,24 +109,63 @@ func measure(ctx context.Context, db *store.DB, journey string, opt ReportOption
 	if !opt.From.IsZero() && !opt.To.IsZero() && !opt.From.Before(opt.To) {
 		return nil, nil, fmt.Errorf("journey report: the period start %s is not before its end %s", opt.From.Format(time.RFC3339), opt.To.Format(time.RFC3339))
 	}
-	bounded := !opt.From.IsZero() || !opt.To.IsZero()
-	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+	if opt.Currency == "" {
+		var err error
+		if opt.Currency, err = reportCurrency(ctx, db, journey); err != nil {
+			return nil, nil, err
+		}
+	}
+	m := newMeasurement(journey, opt, withAll)
+	if err := m.addRuns(ctx, db); err != nil {
+		return nil, nil, err
+	}
+	if err := m.addSends(ctx, db); err != nil {
+		return nil, nil, err
+	}
+	m.rep.compute()
+	if m.all != nil {
+		m.all.compute()
+	}
+	if err := m.addTests(ctx, db); err != nil {
+		return nil, nil, err
+	}
+	return m.rep, m.all, nil
+}
+
+// reportCurrency is the currency of most of the journey's customers' orders ("" when they
+// have none). It is chosen over all the journey's customers, so a period and all time
+// agree on it. IN, not a join: each order counts once however many runs its customer had,
+// and the subquery reads only the journey_runs_journey index.
+func reportCurrency(ctx context.Context, db *store.DB, journey string) (string, error) {
+	var cur string
+	err := db.QueryRow(ctx, `SELECT currency FROM orders WHERE customer_id IN (SELECT customer_id FROM journey_runs WHERE journey = ?) GROUP BY currency ORDER BY COUNT(*) DESC, currency LIMIT 1`, journey).Scan(&cur)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil // no orders at all: every run is a non-conversion
+	} else if err != nil {
+		return "", fmt.Errorf("journey report currency: %w", err)
+	}
+	return cur, nil
+}
+
+// measurement builds a journey's report for a period of run starts and, when asked, the
+// report over all runs from the same scans.
+type measurement struct {
+	journey string
+	opt     ReportOptions
+	bounded bool  // the period has a start or an end
+	lo, hi  int64 // the period's run starts, Unix milliseconds, [lo, hi)
+	rep     *Report
+	all     *Report // nil unless all time is wanted too
+}
+
+func newMeasurement(journey string, opt ReportOptions, withAll bool) *measurement {
+	m := &measurement{journey: journey, opt: opt, bounded: !opt.From.IsZero() || !opt.To.IsZero(),
+		lo: int64(math.MinInt64), hi: int64(math.MaxInt64)}
 	if !opt.From.IsZero() {
-		lo = opt.From.UnixMilli()
+		m.lo = opt.From.UnixMilli()
 	}
 	if !opt.To.IsZero() {
-		hi = opt.To.UnixMilli()
-	}
-	// The currency is chosen over all the journey's customers, so a period and all time
-	// agree on it. IN, not a join: each order counts once however many runs its customer
-	// had, and the subquery reads only the journey_runs_journey index.
-	if opt.Currency == "" {
-		err := db.QueryRow(ctx, `SELECT currency FROM orders WHERE customer_id IN (SELECT customer_id FROM journey_runs WHERE journey = ?) GROUP BY currency ORDER BY COUNT(*) DESC, currency LIMIT 1`, journey).Scan(&opt.Currency)
-		if errors.Is(err, sql.ErrNoRows) {
-			opt.Currency = "" // no orders at all: every run is a non-conversion
-		} else if err != nil {
-			return nil, nil, fmt.Errorf("journey report currency: %w", err)
-		}
+		m.hi = opt.To.UnixMilli()
 	}
 	runs := "reached a message"
 	if opt.AllRuns {
@@ -144,62 +183,71 @@ func measure(ctx context.Context, db *store.DB, journey string, opt ReportOption
 		t := opt.To
 		period.To = &t
 	}
-	rep, all := newRep(period), (*Report)(nil)
+	m.rep = newRep(period)
 	if withAll {
-		all = newRep(RunPeriod{})
+		m.all = newRep(RunPeriod{})
 	}
-	// With both reports wanted, one unfiltered scan feeds both and the window is applied
-	// per row; alone, the window goes into the WHERE clause.
-	// A run's clock starts at its first message step (the send row the holdout gets too,
-	// as suppressed), or at entry with AllRuns.
+	return m
+}
+
+// addRuns counts each run and its orders within the window into the reports. A run's
+// clock starts at its first message step (the send row the holdout gets too, as
+// suppressed), or at entry with AllRuns. With both reports wanted, one unfiltered scan
+// feeds both and the period is applied per row; alone, it goes into the WHERE clause.
+func (m *measurement) addRuns(ctx context.Context, db *store.DB) error {
 	runsFrom, start, args := "journey_runs r", "r.started_at", []any{}
-	if !opt.AllRuns {
+	if !m.opt.AllRuns {
 		runsFrom = `journey_runs r JOIN (SELECT run_id, MIN(created_at) AS at FROM journey_sends WHERE journey = ? AND channel <> 'profile' GROUP BY run_id) f ON f.run_id = r.id`
-		start, args = "f.at", append(args, journey)
+		start, args = "f.at", append(args, m.journey)
 	}
 	where := ""
-	args = append(args, opt.Window.Milliseconds(), opt.Currency, journey)
-	if bounded && !withAll {
-		where, args = " AND r.started_at >= ? AND r.started_at < ?", append(args, lo, hi)
+	args = append(args, m.opt.Window.Milliseconds(), m.opt.Currency, m.journey)
+	if m.bounded && m.all == nil {
+		where, args = " AND r.started_at >= ? AND r.started_at < ?", append(args, m.lo, m.hi)
 	}
 	rows, err := db.Query(ctx, `SELECT r.holdout, r.started_at, COUNT(o.order_id), `+db.SumMinor("o.revenue_minor")+`
 		FROM `+runsFrom+` LEFT JOIN orders o ON o.customer_id = r.customer_id AND o.ts >= `+start+` AND o.ts < `+start+` + ? AND o.currency = ? AND o.seq <> r.entry_seq
 		WHERE r.journey = ?`+where+` GROUP BY r.id, r.holdout, r.started_at`, args...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("journey report: %w", err)
+		return fmt.Errorf("journey report: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var h int
 		var started, n, rev int64
 		if err := rows.Scan(&h, &started, &n, &rev); err != nil {
-			return nil, nil, fmt.Errorf("journey report: %w", err)
+			return fmt.Errorf("journey report: %w", err)
 		}
-		if all != nil {
-			all.add(h == 1, n, rev)
+		if m.all != nil {
+			m.all.add(h == 1, n, rev)
 		}
-		if started >= lo && started < hi {
-			rep.add(h == 1, n, rev)
+		if started >= m.lo && started < m.hi {
+			m.rep.add(h == 1, n, rev)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, nil, fmt.Errorf("journey report: %w", err)
+		return fmt.Errorf("journey report: %w", err)
 	}
-	unit, costFrom, err := sendCosts(ctx, db, journey, opt)
+	return nil
+}
+
+// addSends counts the delivered sends of the runs in each report and their cost.
+func (m *measurement) addSends(ctx context.Context, db *store.DB) error {
+	unit, costFrom, err := sendCosts(ctx, db, m.journey, m.opt)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	var allCost, repCost float64
 	var srows *sql.Rows
-	if bounded {
+	if m.bounded {
 		srows, err = db.Query(ctx, `SELECT s.channel, CASE WHEN r.started_at >= ? AND r.started_at < ? THEN 1 ELSE 0 END, COUNT(*)
 			FROM journey_sends s JOIN journey_runs r ON r.id = s.run_id
-			WHERE s.journey = ? AND s.status = 'sent' AND s.channel <> 'profile' GROUP BY 1, 2`, lo, hi, journey)
+			WHERE s.journey = ? AND s.status = 'sent' AND s.channel <> 'profile' GROUP BY 1, 2`, m.lo, m.hi, m.journey)
 	} else {
-		srows, err = db.Query(ctx, `SELECT channel, 1, COUNT(*) FROM journey_sends WHERE journey = ? AND status = 'sent' AND channel <> 'profile' GROUP BY channel`, journey)
+		srows, err = db.Query(ctx, `SELECT channel, 1, COUNT(*) FROM journey_sends WHERE journey = ? AND status = 'sent' AND channel <> 'profile' GROUP BY channel`, m.journey)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("journey report: %w", err)
+		return fmt.Errorf("journey report: %w", err)
 	}
 	defer srows.Close()
 	for srows.Next() {
@@ -207,34 +255,36 @@ func measure(ctx context.Context, db *store.DB, journey string, opt ReportOption
 		var in int
 		var n int64
 		if err := srows.Scan(&ch, &in, &n); err != nil {
-			return nil, nil, fmt.Errorf("journey report: %w", err)
+			return fmt.Errorf("journey report: %w", err)
 		}
-		if all != nil {
-			all.Sends += n
+		if m.all != nil {
+			m.all.Sends += n
 			allCost += float64(n) * unit[ch]
 		}
 		if in == 1 {
-			rep.Sends += n
+			m.rep.Sends += n
 			repCost += float64(n) * unit[ch]
 		}
 	}
-	rep.Cost, rep.CostFrom = minorUnits(repCost), costFrom
-	if all != nil {
-		all.Cost, all.CostFrom = minorUnits(allCost), costFrom
+	m.rep.Cost, m.rep.CostFrom = minorUnits(repCost), costFrom
+	if m.all != nil {
+		m.all.Cost, m.all.CostFrom = minorUnits(allCost), costFrom
 	}
 	if err := srows.Err(); err != nil {
-		return nil, nil, fmt.Errorf("journey report: %w", err)
+		return fmt.Errorf("journey report: %w", err)
 	}
-	rep.compute()
-	if all != nil {
-		all.compute()
-	}
-	holdout, tests, err := journeyTests(ctx, db, journey)
+	return nil
+}
+
+// addTests reads the journey against its holdout and each of its message tests, for
+// each report's period.
+func (m *measurement) addTests(ctx context.Context, db *store.DB) error {
+	holdout, tests, err := journeyTests(ctx, db, m.journey)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	now := time.Now()
-	for _, x := range []*Report{rep, all} {
+	for _, x := range []*Report{m.rep, m.all} {
 		if x == nil {
 			continue
 		}
@@ -248,14 +298,14 @@ func measure(ctx context.Context, db *store.DB, journey string, opt ReportOption
 			to = p.To.UnixMilli()
 		}
 		for _, t := range tests {
-			st, err := measureTest(ctx, db, journey, t, opt, from, to, now)
+			st, err := measureTest(ctx, db, m.journey, t, m.opt, from, to, now)
 			if err != nil {
-				return nil, nil, err
+				return err
 			}
 			x.Tests = append(x.Tests, st)
 		}
 	}
-	return rep, all, nil
+	return nil
 }
 
 func (r *Report) add(holdout bool, orders, revenue int64) {

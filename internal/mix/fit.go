@@ -172,23 +172,8 @@ func Fit(ctx context.Context, d Data, o Options) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.Level == 0 {
-		o.Level = 0.8
-	}
-	if o.Level <= 0 || o.Level >= 1 {
-		return nil, fmt.Errorf("interval level %v: want a number between 0 and 1", o.Level)
-	}
-	if o.Uncertainty == "" {
-		o.Uncertainty = Laplace
-	}
-	if o.Uncertainty != Laplace && o.Uncertainty != Bootstrap && o.Uncertainty != laplaceIID {
-		return nil, fmt.Errorf("uncertainty method %q: want %s or %s", o.Uncertainty, Laplace, Bootstrap)
-	}
-	if o.Money == nil {
-		o.Money = func(v float64) string { return fmt.Sprintf("%.2f", v) }
-	}
-	if o.Workers <= 0 {
-		o.Workers = runtime.GOMAXPROCS(0)
+	if err := o.fillDefaults(); err != nil {
+		return nil, err
 	}
 	g := chooseGranularity(&d, period, o.Granularity)
 	if g == Week && period == Day {
@@ -200,27 +185,98 @@ func Fit(ctx context.Context, d Data, o Options) (*Model, error) {
 		return nil, fmt.Errorf("%w: %d %ss of history; the model needs at least %d to fit %d channels and should have %d",
 			ErrTooLittleData, n, g, floor(g, len(d.Channels)), len(d.Channels), needed(g, len(d.Channels)))
 	}
-	for _, c := range o.Calibrations {
+	if err := checkCalibrations(&d, o.Calibrations); err != nil {
+		return nil, err
+	}
+	forms, err := formsToTry(o.Form, d.Target)
+	if err != nil {
+		return nil, err
+	}
+	p, e, phi, err := f.fitLikeliestForm(ctx, &d, g, n, forms, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.holdout(ctx, &d, g, n, o); err != nil {
+		return nil, err
+	}
+	f.phi = phi
+	f.beta = slices.Clone(e.beta)
+	f.s2 = e.residualVariance()
+	f.fitSeries(&d, p, e, n)
+	f.channelWeights(p, e, n)
+	switch o.Uncertainty {
+	case Bootstrap:
+		f.draws, err = bootstrapDraws(ctx, e, phi, o)
+	default:
+		f.draws, err = laplaceDraws(e, phi, o)
+	}
+	if err != nil {
+		return nil, err
+	}
+	f.summarise(e, o)
+	f.warn(e, &d, o)
+	f.attachCalibrations(o.Calibrations)
+	f.Elapsed = time.Since(t0)
+	return f, nil
+}
+
+// fillDefaults fills in the options' defaults (an 80 % interval by the Laplace
+// approximation, money with two decimals, a worker per CPU) and checks the level and
+// the uncertainty method.
+func (o *Options) fillDefaults() error {
+	if o.Level == 0 {
+		o.Level = 0.8
+	}
+	if o.Level <= 0 || o.Level >= 1 {
+		return fmt.Errorf("interval level %v: want a number between 0 and 1", o.Level)
+	}
+	if o.Uncertainty == "" {
+		o.Uncertainty = Laplace
+	}
+	if o.Uncertainty != Laplace && o.Uncertainty != Bootstrap && o.Uncertainty != laplaceIID {
+		return fmt.Errorf("uncertainty method %q: want %s or %s", o.Uncertainty, Laplace, Bootstrap)
+	}
+	if o.Money == nil {
+		o.Money = func(v float64) string { return fmt.Sprintf("%.2f", v) }
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	return nil
+}
+
+// checkCalibrations refuses a calibration for a channel d does not have, or whose
+// interval does not hold its ROAS.
+func checkCalibrations(d *Data, cals []Calibration) error {
+	for _, c := range cals {
 		if !slices.Contains(d.Channels, c.Channel) {
-			return nil, fmt.Errorf("calibration for %q: no such channel (have %v)", c.Channel, d.Channels)
+			return fmt.Errorf("calibration for %q: no such channel (have %v)", c.Channel, d.Channels)
 		}
 		if !(c.Low <= c.ROAS && c.ROAS <= c.High) || c.Low < 0 {
-			return nil, fmt.Errorf("calibration for %q: want 0 ≤ low ≤ roas ≤ high, have %v, %v, %v", c.Channel, c.Low, c.ROAS, c.High)
+			return fmt.Errorf("calibration for %q: want 0 ≤ low ≤ roas ≤ high, have %v, %v, %v", c.Channel, c.Low, c.ROAS, c.High)
 		}
 	}
+	return nil
+}
 
-	// The form: additive, multiplicative, or (by default) the one under which the data
-	// are more likely. Both are fitted in full; the likelihoods are compared on the
-	// target's own scale (the log model's with the Jacobian of the log).
-	forms := []Form{o.Form}
+// formsToTry are the forms to fit: the one asked for, or by default additive and (for a
+// target that is always positive) multiplicative.
+func formsToTry(form Form, target []float64) ([]Form, error) {
 	switch {
-	case o.Form == "" && positive(d.Target):
-		forms = []Form{Additive, Multiplicative}
-	case o.Form == "":
-		forms = []Form{Additive}
-	case o.Form != Additive && o.Form != Multiplicative:
-		return nil, fmt.Errorf("model form %q: want %s or %s", o.Form, Additive, Multiplicative)
+	case form == "" && positive(target):
+		return []Form{Additive, Multiplicative}, nil
+	case form == "":
+		return []Form{Additive}, nil
+	case form != Additive && form != Multiplicative:
+		return nil, fmt.Errorf("model form %q: want %s or %s", form, Additive, Multiplicative)
 	}
+	return []Form{form}, nil
+}
+
+// fitLikeliestForm fits each form in full and keeps the one under which the data are
+// more likely; the likelihoods are compared on the target's own scale (the log model's
+// with the Jacobian of the log).
+func (f *Model) fitLikeliestForm(ctx context.Context, d *Data, g Period, n int, forms []Form, o Options) (*problem, *evaluator, []float64, error) {
 	var (
 		p    *problem
 		e    *evaluator
@@ -228,13 +284,13 @@ func Fit(ctx context.Context, d Data, o Options) (*Model, error) {
 		best = math.Inf(-1)
 	)
 	for _, form := range forms {
-		fp, dropped, err := newProblem(&d, g, n, form, o.Calibrations, o.Level)
+		fp, dropped, err := newProblem(d, g, n, form, o.Calibrations, o.Level)
 		if err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 		fe, fphi, err := fitMAP(ctx, fp, nil)
 		if err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 		if ll := logLik(fe); ll > best {
 			best, p, e, phi = ll, fp, fe, fphi
@@ -243,9 +299,12 @@ func Fit(ctx context.Context, d Data, o Options) (*Model, error) {
 	}
 	f.Form = p.form
 	f.prob = p
+	return p, e, phi, nil
+}
 
-	// The holdout: the same form fitted without the last h periods, from scratch,
-	// predicting them with the spend they had.
+// holdout fits the chosen form again without the last periods (28 days, or 8 weeks),
+// from scratch, and measures how well it predicts them with the spend they had.
+func (f *Model) holdout(ctx context.Context, d *Data, g Period, n int, o Options) error {
 	h := o.Holdout
 	if h == 0 {
 		h = 28 / g.Days()
@@ -253,23 +312,26 @@ func Fit(ctx context.Context, d Data, o Options) (*Model, error) {
 			h = 8
 		}
 	}
-	if h > 0 && n-h >= floor(g, len(d.Channels)) {
-		hp, _, err := newProblem(&d, g, n-h, p.form, o.Calibrations, o.Level)
-		if err == nil {
-			he, _, err := fitMAP(ctx, hp, nil)
-			if err != nil {
-				return nil, err
-			}
-			pred := he.predict()
-			f.MAPEHoldout = mape(d.Target[n-h:], pred[n-h:])
-			f.HoldoutPeriods = h
-		}
+	if h <= 0 || n-h < floor(g, len(d.Channels)) {
+		return nil
 	}
+	hp, _, err := newProblem(d, g, n-h, f.prob.form, o.Calibrations, o.Level)
+	if err != nil {
+		return nil
+	}
+	he, _, err := fitMAP(ctx, hp, nil)
+	if err != nil {
+		return err
+	}
+	pred := he.predict()
+	f.MAPEHoldout = mape(d.Target[n-h:], pred[n-h:])
+	f.HoldoutPeriods = h
+	return nil
+}
 
-	f.phi = phi
-	f.beta = slices.Clone(e.beta)
+// fitSeries sets the actual, fitted and baseline series, the fit's R² and the total.
+func (f *Model) fitSeries(d *Data, p *problem, e *evaluator, n int) {
 	pred := e.predict()
-	f.s2 = e.residualVariance()
 	f.Dates = d.Dates
 	f.Actual = slices.Clone(d.Target[:n])
 	f.Fitted = pred[:n]
@@ -293,9 +355,12 @@ func Fit(ctx context.Context, d Data, o Options) (*Model, error) {
 		f.R2 = 1 - ssr/sst
 	}
 	f.Total = sum(f.Actual)
-	// Each channel's weight per period: what a unit of its effect is worth that day. The
-	// additive form's is the mean target; the multiplicative form's the prediction
-	// without the channel (its effect multiplies that).
+}
+
+// channelWeights sets each channel's weight per period: what a unit of its effect is
+// worth that day. The additive form's is the mean target; the multiplicative form's the
+// prediction without the channel (its effect multiplies that).
+func (f *Model) channelWeights(p *problem, e *evaluator, n int) {
 	f.weights = make([][]float64, len(p.channels))
 	for c := range p.channels {
 		w := make([]float64, n)
@@ -308,28 +373,18 @@ func Fit(ctx context.Context, d Data, o Options) (*Model, error) {
 		}
 		f.weights[c] = w
 	}
+}
 
-	switch o.Uncertainty {
-	case Bootstrap:
-		f.draws, err = bootstrapDraws(ctx, e, phi, o)
-	default:
-		f.draws, err = laplaceDraws(e, phi, o)
-	}
-	if err != nil {
-		return nil, err
-	}
-	f.summarise(e, o)
-	f.warn(e, &d, o)
+// attachCalibrations shows each channel's calibration beside its results.
+func (f *Model) attachCalibrations(cals []Calibration) {
 	for i := range f.Channels {
-		for _, c := range o.Calibrations {
+		for _, c := range cals {
 			if c.Channel == f.Channels[i].Channel {
 				cc := c
 				f.Channels[i].Calibration = &cc
 			}
 		}
 	}
-	f.Elapsed = time.Since(t0)
-	return f, nil
 }
 
 // logLik is the fit's Gaussian log-likelihood of the target divided by its mean (up to

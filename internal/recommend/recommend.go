@@ -135,6 +135,17 @@ func (m *Model) reason(c cand, location string) string {
 
 // Recommend returns up to N recommendations for r, deterministic for a given model.
 func (m *Model) Recommend(r Request) []Recommendation {
+	r, lists := m.withDefaults(r)
+	q := m.newQuery(r)
+	out := q.pinned()
+	pool := q.candidates(lists, out)
+	out = append(out, diversify(pool, r.N-len(out), m.rules.MaxPerCategory, func(p int32) string { return strings.ToLower(m.category[p]) })...)
+	return m.explain(out, r)
+}
+
+// withDefaults fills in the request's defaults (4 products, the home placement, the
+// model's shop hosts) and gives the lists to draw from, the requested one first.
+func (m *Model) withDefaults(r Request) (Request, []string) {
 	if r.N <= 0 {
 		r.N = 4
 	}
@@ -151,110 +162,147 @@ func (m *Model) Recommend(r Request) []Recommendation {
 	if r.List != "" {
 		lists = append([]string{r.List}, lists...)
 	}
-	cust := strconv.FormatInt(r.CustomerID, 10)
-	var bought []int32
-	buyer, isBuyer := m.buyers.users.get(cust)
-	viewer, isViewer := m.viewers.users.get(cust)
-	if !r.Personalised || r.CustomerID == 0 {
-		isBuyer, isViewer = false, false
-	}
-	if isBuyer {
-		bought = m.buyers.userItems[buyer]
-	}
-	context := map[int32]bool{}
-	var ctxItems []int32
-	for _, id := range r.Products {
-		if p, ok := m.items.get(canonical(m.cat, id)); ok && !context[p] {
-			context[p] = true
-			ctxItems = append(ctxItems, p)
-		}
-	}
-	if r.Placement == "cart" && len(ctxItems) == 0 && isViewer {
-		for _, p := range m.openCart[viewer] {
-			context[p] = true
-			ctxItems = append(ctxItems, p)
-		}
-	}
-	ok := func(p int32) bool {
-		if context[p] || m.blocked[""][p] || m.blocked[r.Placement][p] {
-			return false
-		}
-		prod := m.cat.Get(m.items.ids[p])
-		if prod == nil || prod.Title == "" || !prod.Available(r.Location) {
-			return false
-		}
-		if !prod.Trusted && !hostAllowed(prod.URL, r.ShopHosts) {
-			return false
-		}
-		if share, known := prod.MarginShare(); known && share < m.rules.MinMargin {
-			return false
-		}
-		if hasItem(bought, p) && !prod.Replenishable && !m.rules.Replenishable[strings.ToLower(prod.Category)] {
-			return false
-		}
-		return true
-	}
+	return r, lists
+}
 
+// query is one request against the model: who asks (their purchases and views, when
+// personalised) and the products in context.
+type query struct {
+	m                 *Model
+	r                 Request
+	buyer, viewer     int32
+	isBuyer, isViewer bool
+	bought            []int32
+	context           map[int32]bool
+	ctxItems          []int32 // the products in context, in order
+}
+
+// newQuery finds the customer's history (when personalised) and the products in context:
+// the request's, or for an empty cart the customer's open cart.
+func (m *Model) newQuery(r Request) *query {
+	q := &query{m: m, r: r, context: map[int32]bool{}}
+	cust := strconv.FormatInt(r.CustomerID, 10)
+	q.buyer, q.isBuyer = m.buyers.users.get(cust)
+	q.viewer, q.isViewer = m.viewers.users.get(cust)
+	if !r.Personalised || r.CustomerID == 0 {
+		q.isBuyer, q.isViewer = false, false
+	}
+	if q.isBuyer {
+		q.bought = m.buyers.userItems[q.buyer]
+	}
+	for _, id := range r.Products {
+		if p, ok := m.items.get(canonical(m.cat, id)); ok && !q.context[p] {
+			q.context[p] = true
+			q.ctxItems = append(q.ctxItems, p)
+		}
+	}
+	if r.Placement == "cart" && len(q.ctxItems) == 0 && q.isViewer {
+		for _, p := range m.openCart[q.viewer] {
+			q.context[p] = true
+			q.ctxItems = append(q.ctxItems, p)
+		}
+	}
+	return q
+}
+
+// eligible says whether p may be shown: not in context or blocked, in the catalogue with
+// a title and stock at the location, linking to the shop, with enough margin, and not
+// already bought unless it is bought again and again.
+func (q *query) eligible(p int32) bool {
+	m, r := q.m, q.r
+	if q.context[p] || m.blocked[""][p] || m.blocked[r.Placement][p] {
+		return false
+	}
+	prod := m.cat.Get(m.items.ids[p])
+	if prod == nil || prod.Title == "" || !prod.Available(r.Location) {
+		return false
+	}
+	if !prod.Trusted && !hostAllowed(prod.URL, r.ShopHosts) {
+		return false
+	}
+	if share, known := prod.MarginShare(); known && share < m.rules.MinMargin {
+		return false
+	}
+	if hasItem(q.bought, p) && !prod.Replenishable && !m.rules.Replenishable[strings.ToLower(prod.Category)] {
+		return false
+	}
+	return true
+}
+
+// pinned takes the eligible products the shop pinned, the placement's first, then those
+// pinned everywhere, up to N.
+func (q *query) pinned() []cand {
 	var out []cand
 	taken := map[int32]bool{}
-	take := func(cs []cand, limit int) {
-		for _, c := range cs {
-			if len(out) >= limit {
-				return
+	for _, pl := range []string{q.r.Placement, ""} {
+		for _, p := range q.m.pins[pl] {
+			if len(out) >= q.r.N {
+				break
 			}
-			if taken[c.item] || !ok(c.item) {
+			if taken[p] || !q.eligible(p) {
 				continue
 			}
-			taken[c.item] = true
-			out = append(out, c)
+			taken[p] = true
+			out = append(out, cand{item: p, list: ListPinned, why: whyPinned})
 		}
 	}
-	for _, pl := range []string{r.Placement, ""} {
-		var pins []cand
-		for _, p := range m.pins[pl] {
-			pins = append(pins, cand{item: p, list: ListPinned, why: whyPinned})
-		}
-		take(pins, r.N)
-	}
-	// Each list proposes more than N, so that diversity has a choice.
+	return out
+}
+
+// candidates draws eligible products from the lists in order, skipping those already
+// chosen, until there are 4×N: each list proposes more than N, so that diversity has a
+// choice.
+func (q *query) candidates(lists []string, chosen []cand) []cand {
 	pool := []cand{}
 	seen := map[int32]bool{}
-	for _, c := range out {
+	for _, c := range chosen {
 		seen[c.item] = true
 	}
 	for _, l := range lists {
-		var cs []cand
-		switch l {
-		case ListTogether:
-			cs = m.togetherWith(ctxItems)
-		case ListSimilar:
-			cs = m.similarTo(ctxItems)
-		case ListForYou:
-			if isBuyer {
-				cs = m.forYou(bought)
-			} else if isViewer {
-				cs = m.similarTo(m.recentView[viewer])
-				for i := range cs {
-					cs[i].list = ListForYou
-				}
-			}
-		case ListPopular:
-			cs = m.popularList(r.Location)
-		}
-		for _, c := range cs {
-			if len(pool) >= 4*r.N {
+		for _, c := range q.list(l) {
+			if len(pool) >= 4*q.r.N {
 				break
 			}
-			if !seen[c.item] && ok(c.item) {
+			if !seen[c.item] && q.eligible(c.item) {
 				seen[c.item] = true
 				pool = append(pool, c)
 			}
 		}
-		if len(pool) >= 4*r.N {
+		if len(pool) >= 4*q.r.N {
 			break
 		}
 	}
-	out = append(out, diversify(pool, r.N-len(out), m.rules.MaxPerCategory, func(p int32) string { return strings.ToLower(m.category[p]) })...)
+	return pool
+}
+
+// list is one list's candidates for the query; for-you uses the customer's purchases, or
+// for someone who has only looked, what is like their recent views.
+func (q *query) list(l string) []cand {
+	m := q.m
+	switch l {
+	case ListTogether:
+		return m.togetherWith(q.ctxItems)
+	case ListSimilar:
+		return m.similarTo(q.ctxItems)
+	case ListForYou:
+		if q.isBuyer {
+			return m.forYou(q.bought)
+		}
+		if q.isViewer {
+			cs := m.similarTo(m.recentView[q.viewer])
+			for i := range cs {
+				cs[i].list = ListForYou
+			}
+			return cs
+		}
+	case ListPopular:
+		return m.popularList(q.r.Location)
+	}
+	return nil
+}
+
+// explain turns the chosen candidates into recommendations with their reasons.
+func (m *Model) explain(out []cand, r Request) []Recommendation {
 	recs := make([]Recommendation, 0, len(out))
 	for _, c := range out {
 		prod := m.cat.Get(m.items.ids[c.item])

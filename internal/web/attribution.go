@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -134,10 +135,21 @@ func (s *server) attributionPage(w http.ResponseWriter, r *http.Request) error {
 	for _, res := range pc.Results {
 		d.Models = append(d.Models, modelInfo{res.Model, modelLabel(res.Model), conv[res.Model]})
 	}
-	scale := math.Pow10(money.Exponent(pc.Currency))
-
-	// Every model's revenue per channel, side by side.
 	channels := channelOrder(pc)
+	addModelsByChannel(p, pc, channels, cur)
+	if err := s.addReturnOnSpend(ctx, p, d, pc, channels, cur); err != nil {
+		return err
+	}
+	addMarkovRemovals(p, a)
+	addShapleyValues(p, a)
+	addGroundTruth(p, d, a)
+	return s.respond(w, r, "attribution", p)
+}
+
+// addModelsByChannel adds every model's revenue per channel, side by side, and its
+// conversions per channel.
+func addModelsByChannel(p *page, pc *attrPeriod, channels []string, cur string) {
+	scale := math.Pow10(money.Exponent(pc.Currency))
 	c := &Chart{ID: "models-by-channel", Kind: "bar", Title: "Attributed revenue per channel, every model", Money: true, Currency: cur, X: channels}
 	t := &Table{ID: "models-by-channel", Caption: "Attributed revenue per channel and model", Hidden: true, Cols: []Col{{Label: "Channel"}}}
 	ct := &Table{ID: "conversions-by-model", Caption: "Attributed conversions per channel and model", Cols: []Col{{Label: "Channel"}}}
@@ -166,9 +178,11 @@ func (s *server) attributionPage(w http.ResponseWriter, r *http.Request) error {
 		p.addChart(c)
 		p.addTable(ct)
 	}
+}
 
-	// Return on ad spend of the paid channels under every model: where the models agree,
-	// the answer does not depend on the convention.
+// paidChannels are the channels with spend in the period: those in channels' order
+// first, then the others.
+func paidChannels(pc *attrPeriod, channels []string) []string {
 	var paid []string
 	for _, ch := range channels {
 		if pc.Spend[ch] > 0 {
@@ -180,130 +194,153 @@ func (s *server) attributionPage(w http.ResponseWriter, r *http.Request) error {
 			paid = append(paid, ch)
 		}
 	}
-	if len(paid) > 0 && len(pc.Results) > 0 {
-		rt := p.addTable(&Table{ID: "roas-by-model", Caption: "Return on ad spend of each paid channel under each model (attributed revenue ÷ spend)", Cols: []Col{{Label: "Channel"}, {Label: "Spend", Num: true}}})
-		byModel := map[string]map[string]attribution.ROIRow{}
+	return paid
+}
+
+// addReturnOnSpend adds the return on ad spend of the paid channels under every model
+// (where the models agree, the answer does not depend on the convention), and the profit
+// on ad spend where a gross margin is set.
+func (s *server) addReturnOnSpend(ctx context.Context, p *page, d *attributionData, pc *attrPeriod, channels []string, cur string) error {
+	paid := paidChannels(pc, channels)
+	if len(paid) == 0 || len(pc.Results) == 0 {
+		return nil
+	}
+	rt := p.addTable(&Table{ID: "roas-by-model", Caption: "Return on ad spend of each paid channel under each model (attributed revenue ÷ spend)", Cols: []Col{{Label: "Channel"}, {Label: "Spend", Num: true}}})
+	byModel := map[string]map[string]attribution.ROIRow{}
+	for _, res := range pc.Results {
+		rt.Cols = append(rt.Cols, Col{Label: modelLabel(res.Model), Num: true})
+		m := map[string]attribution.ROIRow{}
+		for _, r := range pc.roiRows(res.Model) {
+			m[r.Channel] = r
+		}
+		byModel[res.Model] = m
+	}
+	for _, ch := range paid {
+		row := []Cell{txt(ch), amount(pc.Spend[ch], cur)}
 		for _, res := range pc.Results {
-			rt.Cols = append(rt.Cols, Col{Label: modelLabel(res.Model), Num: true})
-			m := map[string]attribution.ROIRow{}
-			for _, r := range pc.roiRows(res.Model) {
-				m[r.Channel] = r
-			}
-			byModel[res.Model] = m
+			row = append(row, ratioCell(byModel[res.Model][ch].ROAS))
 		}
-		for _, ch := range paid {
-			row := []Cell{txt(ch), amount(pc.Spend[ch], cur)}
-			for _, res := range pc.Results {
-				row = append(row, ratioCell(byModel[res.Model][ch].ROAS))
-			}
-			rt.Rows = append(rt.Rows, row)
-		}
-		// Profit on ad spend, where a gross margin is set: the same figure as the
-		// Overview's ROI table (catalog.MarginRates.POAS), under every model.
-		margins, hasMargin, err := catalog.PeriodMargins(ctx, s.db, pc.From, pc.To, cur)
-		if err != nil {
-			return err
-		}
-		if hasMargin {
-			d.MarginNote = fmt.Sprintf("POAS is ROAS on gross profit: attributed revenue × the gross margin of the channel's orders (%s overall, from the margin settings) ÷ spend. Below 1, the ads cost more than the profit they brought.", fmtPct(margins.Overall))
-			pt := p.addTable(&Table{ID: "poas-by-model", Caption: "Profit on ad spend (POAS) of each paid channel under each model (attributed revenue × gross margin ÷ spend)", Cols: []Col{{Label: "Channel"}, {Label: "Gross margin", Num: true}}})
-			for _, res := range pc.Results {
-				pt.Cols = append(pt.Cols, Col{Label: "POAS, " + modelLabel(res.Model), Num: true})
-			}
-			for _, ch := range paid {
-				mg := margins.For(ch)
-				row := []Cell{txt(ch), pctCell(&mg)}
-				for _, res := range pc.Results {
-					row = append(row, ratioCell(margins.POAS(byModel[res.Model][ch].ROAS, ch)))
-				}
-				pt.Rows = append(pt.Rows, row)
-			}
-		}
+		rt.Rows = append(rt.Rows, row)
 	}
+	// Profit on ad spend, where a gross margin is set: the same figure as the
+	// Overview's ROI table (catalog.MarginRates.POAS), under every model.
+	margins, hasMargin, err := catalog.PeriodMargins(ctx, s.db, pc.From, pc.To, cur)
+	if err != nil || !hasMargin {
+		return err
+	}
+	d.MarginNote = fmt.Sprintf("POAS is ROAS on gross profit: attributed revenue × the gross margin of the channel's orders (%s overall, from the margin settings) ÷ spend. Below 1, the ads cost more than the profit they brought.", fmtPct(margins.Overall))
+	pt := p.addTable(&Table{ID: "poas-by-model", Caption: "Profit on ad spend (POAS) of each paid channel under each model (attributed revenue × gross margin ÷ spend)", Cols: []Col{{Label: "Channel"}, {Label: "Gross margin", Num: true}}})
+	for _, res := range pc.Results {
+		pt.Cols = append(pt.Cols, Col{Label: "POAS, " + modelLabel(res.Model), Num: true})
+	}
+	for _, ch := range paid {
+		mg := margins.For(ch)
+		row := []Cell{txt(ch), pctCell(&mg)}
+		for _, res := range pc.Results {
+			row = append(row, ratioCell(margins.POAS(byModel[res.Model][ch].ROAS, ch)))
+		}
+		pt.Rows = append(pt.Rows, row)
+	}
+	return nil
+}
 
-	// Markov removal effects and Shapley contributions: why those models credit what they do.
-	if res := a.result("markov"); res != nil {
-		if det, ok := res.Details.(*attribution.MarkovDetails); ok && len(det.RemovalEffects) > 0 {
-			effects := append([]attribution.NamedValue(nil), det.RemovalEffects...)
-			sort.Slice(effects, func(i, j int) bool { return effects[i].Value > effects[j].Value })
-			mc := &Chart{ID: "markov-removal", Kind: "bar", Title: "Markov: share of conversions lost if the channel were removed"}
-			mt := &Table{ID: "markov-removal", Caption: "Markov removal effects", Hidden: true, Cols: []Col{{Label: "Channel"}, {Label: "Removal effect", Num: true}}}
-			vals := []float64{}
-			for _, e := range effects {
-				mc.X = append(mc.X, e.Key)
-				vals = append(vals, round2(e.Value*100))
-				v := e.Value
-				mt.Rows = append(mt.Rows, []Cell{txt(e.Key), pctCell(&v)})
-			}
-			mc.Series = []Series{{Name: "Removal effect (%)", Data: vals}}
-			mc.Table = mt
-			p.addChart(mc)
-		}
+// addMarkovRemovals charts the Markov model's removal effects: why it credits what it does.
+func addMarkovRemovals(p *page, a *attrAnalysis) {
+	res := a.result("markov")
+	if res == nil {
+		return
 	}
-	if res := a.result("shapley"); res != nil {
-		var vals []attribution.NamedValue
-		if m, ok := res.Details.(map[string]any); ok {
-			vals, _ = m["shapley_values"].([]attribution.NamedValue)
-		}
-		if len(vals) > 0 {
-			vals = append([]attribution.NamedValue(nil), vals...)
-			sort.Slice(vals, func(i, j int) bool { return vals[i].Value > vals[j].Value })
-			sc := &Chart{ID: "shapley-values", Kind: "bar", Title: "Shapley: each channel's contribution to conversions"}
-			st := &Table{ID: "shapley-values", Caption: "Shapley contributions (conversions)", Hidden: true, Cols: []Col{{Label: "Channel"}, {Label: "Contribution (conversions)", Num: true}, {Label: "Share", Num: true}}}
-			var tot float64
-			for _, v := range vals {
-				tot += v.Value
-			}
-			data := []float64{}
-			for _, v := range vals {
-				sc.X = append(sc.X, v.Key)
-				data = append(data, round2(v.Value))
-				sh := ratioP(v.Value, tot)
-				st.Rows = append(st.Rows, []Cell{txt(v.Key), countCell(v.Value), pctCell(sh)})
-			}
-			sc.Series = []Series{{Name: "Contribution", Data: data}}
-			sc.Table = st
-			p.addChart(sc)
-		}
+	det, ok := res.Details.(*attribution.MarkovDetails)
+	if !ok || len(det.RemovalEffects) == 0 {
+		return
 	}
+	effects := append([]attribution.NamedValue(nil), det.RemovalEffects...)
+	sort.Slice(effects, func(i, j int) bool { return effects[i].Value > effects[j].Value })
+	mc := &Chart{ID: "markov-removal", Kind: "bar", Title: "Markov: share of conversions lost if the channel were removed"}
+	mt := &Table{ID: "markov-removal", Caption: "Markov removal effects", Hidden: true, Cols: []Col{{Label: "Channel"}, {Label: "Removal effect", Num: true}}}
+	vals := []float64{}
+	for _, e := range effects {
+		mc.X = append(mc.X, e.Key)
+		vals = append(vals, round2(e.Value*100))
+		v := e.Value
+		mt.Rows = append(mt.Rows, []Cell{txt(e.Key), pctCell(&v)})
+	}
+	mc.Series = []Series{{Name: "Removal effect (%)", Data: vals}}
+	mc.Table = mt
+	p.addChart(mc)
+}
 
-	// Against the demo's ground truth.
+// addShapleyValues charts the Shapley model's contributions per channel.
+func addShapleyValues(p *page, a *attrAnalysis) {
+	res := a.result("shapley")
+	if res == nil {
+		return
+	}
+	var vals []attribution.NamedValue
+	if m, ok := res.Details.(map[string]any); ok {
+		vals, _ = m["shapley_values"].([]attribution.NamedValue)
+	}
+	if len(vals) == 0 {
+		return
+	}
+	vals = append([]attribution.NamedValue(nil), vals...)
+	sort.Slice(vals, func(i, j int) bool { return vals[i].Value > vals[j].Value })
+	sc := &Chart{ID: "shapley-values", Kind: "bar", Title: "Shapley: each channel's contribution to conversions"}
+	st := &Table{ID: "shapley-values", Caption: "Shapley contributions (conversions)", Hidden: true, Cols: []Col{{Label: "Channel"}, {Label: "Contribution (conversions)", Num: true}, {Label: "Share", Num: true}}}
+	var tot float64
+	for _, v := range vals {
+		tot += v.Value
+	}
+	data := []float64{}
+	for _, v := range vals {
+		sc.X = append(sc.X, v.Key)
+		data = append(data, round2(v.Value))
+		sh := ratioP(v.Value, tot)
+		st.Rows = append(st.Rows, []Cell{txt(v.Key), countCell(v.Value), pctCell(sh)})
+	}
+	sc.Series = []Series{{Name: "Contribution", Data: data}}
+	sc.Table = st
+	p.addChart(sc)
+}
+
+// addGroundTruth compares the models with the demo's ground truth: each model's error,
+// and per channel the true share beside every model's.
+func addGroundTruth(p *page, d *attributionData, a *attrAnalysis) {
 	d.TruthErr = a.TruthErr
-	if a.Truth != nil && len(a.Truth.Models) > 0 {
-		d.Truth = true
-		gt := p.addTable(&Table{ID: "ground-truth", Caption: "Error against the demo's true incremental effect (share of conversions among the channels the truth lists)",
-			Cols: []Col{{Label: "Model"}, {Label: "Mean share error (points)", Num: true}, {Label: "Revenue share error (points)", Num: true}}})
-		best := a.Truth.Models[0]
-		for _, m := range a.Truth.Models {
-			if m.ShareMAE < best.ShareMAE {
-				best = m
-			}
-		}
-		d.TruthBest = modelLabel(best.Model)
-		ms := append([]attribution.ModelTruth(nil), a.Truth.Models...)
-		sort.SliceStable(ms, func(i, j int) bool { return ms[i].ShareMAE < ms[j].ShareMAE })
-		for _, m := range ms {
-			gt.Rows = append(gt.Rows, []Cell{txt(modelLabel(m.Model)), floatCell(m.ShareMAE*100, 1), floatCell(m.RevenueMAE*100, 1)})
-		}
-		// Per channel: truth beside every model's share.
-		gc := p.addTable(&Table{ID: "ground-truth-channels", Caption: "Share of incremental conversions: truth and models", Cols: []Col{{Label: "Channel"}, {Label: "True share", Num: true}}})
-		for _, m := range a.Truth.Models {
-			gc.Cols = append(gc.Cols, Col{Label: modelLabel(m.Model), Num: true})
-		}
-		for i, tc := range a.Truth.Models[0].Channels {
-			ts := tc.TrueShare
-			row := []Cell{txt(tc.Channel), pctCell(&ts)}
-			for _, m := range a.Truth.Models {
-				if i < len(m.Channels) {
-					v := m.Channels[i].ModelShare
-					row = append(row, pctCell(&v))
-				}
-			}
-			gc.Rows = append(gc.Rows, row)
-		}
-		d.Notes = append(d.Notes, a.Truth.Notes...)
+	if a.Truth == nil || len(a.Truth.Models) == 0 {
+		return
 	}
-	return s.respond(w, r, "attribution", p)
+	d.Truth = true
+	gt := p.addTable(&Table{ID: "ground-truth", Caption: "Error against the demo's true incremental effect (share of conversions among the channels the truth lists)",
+		Cols: []Col{{Label: "Model"}, {Label: "Mean share error (points)", Num: true}, {Label: "Revenue share error (points)", Num: true}}})
+	best := a.Truth.Models[0]
+	for _, m := range a.Truth.Models {
+		if m.ShareMAE < best.ShareMAE {
+			best = m
+		}
+	}
+	d.TruthBest = modelLabel(best.Model)
+	ms := append([]attribution.ModelTruth(nil), a.Truth.Models...)
+	sort.SliceStable(ms, func(i, j int) bool { return ms[i].ShareMAE < ms[j].ShareMAE })
+	for _, m := range ms {
+		gt.Rows = append(gt.Rows, []Cell{txt(modelLabel(m.Model)), floatCell(m.ShareMAE*100, 1), floatCell(m.RevenueMAE*100, 1)})
+	}
+	gc := p.addTable(&Table{ID: "ground-truth-channels", Caption: "Share of incremental conversions: truth and models", Cols: []Col{{Label: "Channel"}, {Label: "True share", Num: true}}})
+	for _, m := range a.Truth.Models {
+		gc.Cols = append(gc.Cols, Col{Label: modelLabel(m.Model), Num: true})
+	}
+	for i, tc := range a.Truth.Models[0].Channels {
+		ts := tc.TrueShare
+		row := []Cell{txt(tc.Channel), pctCell(&ts)}
+		for _, m := range a.Truth.Models {
+			if i < len(m.Channels) {
+				v := m.Channels[i].ModelShare
+				row = append(row, pctCell(&v))
+			}
+		}
+		gc.Rows = append(gc.Rows, row)
+	}
+	d.Notes = append(d.Notes, a.Truth.Notes...)
 }
 
 // channelOrder lists the channels of a period by last-touch revenue (the familiar view
