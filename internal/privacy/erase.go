@@ -13,6 +13,7 @@ import (
 	"github.com/omniroi/omniroi/internal/audit"
 	"github.com/omniroi/omniroi/internal/event"
 	"github.com/omniroi/omniroi/internal/identity"
+	"github.com/omniroi/omniroi/internal/rollup"
 	"github.com/omniroi/omniroi/internal/store"
 )
 
@@ -190,6 +191,10 @@ func Erase(ctx context.Context, db *store.DB, q Query, opt EraseOptions) (*Erase
 			return err
 		}
 
+		roll, err := rollup.BeginErase(ctx, tx, s.Customers) // their counts leave the daily rollups
+		if err != nil {
+			return err
+		}
 		cin, carg := store.InInt64(tx.Dialect, "customer_id", s.Customers)
 		var orderIDs []string
 		rows, err := tx.Query(ctx, `SELECT order_id FROM orders WHERE `+cin, carg)
@@ -217,6 +222,9 @@ func Erase(ctx context.Context, db *store.DB, q Query, opt EraseOptions) (*Erase
 			if err := del(t, cin, carg); err != nil {
 				return err
 			}
+		}
+		if err := roll.Commit(ctx, tx); err != nil {
+			return err
 		}
 		var vals []string
 		for _, kv := range ids {

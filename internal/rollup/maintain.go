@@ -247,3 +247,39 @@ func Current(ctx context.Context, db *store.DB, loc *time.Location) (bool, error
 	}
 	return ok && tz == loc.String(), nil
 }
+
+// BeginErase prepares the rollup update of an erasure (internal/privacy): the customers'
+// activity, orders and refunds are about to be deleted. Their contribution, and that of
+// the orders of other customers they refunded, is computed now; Commit, after the rows
+// are deleted, takes it out of the rows. A table that is not kept is left alone.
+func BeginErase(ctx context.Context, tx *store.Tx, customers []int64) (*Pending, error) {
+	var tz string
+	if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(value), '') FROM settings WHERE key = ?`, TimeZoneSetting).Scan(&tz); err != nil {
+		return nil, fmt.Errorf("daily rollups: %w", err)
+	}
+	if tz == "" || len(customers) == 0 {
+		return &Pending{}, nil
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		return nil, fmt.Errorf("daily rollups: %w", err)
+	}
+	s := scope{}
+	add := func(c, ts int64, _ string) { s.add(c, commerce.LocalDay(time.UnixMilli(ts), loc)) }
+	in, arg := store.InInt64(tx.Dialect, "customer_id", customers)
+	rin, _ := store.InInt64(tx.Dialect, "r.customer_id", nil)
+	for _, q := range []string{
+		`SELECT customer_id, ts, '' FROM activity WHERE ` + in,
+		`SELECT customer_id, ts, '' FROM orders WHERE ` + in,
+		`SELECT o.customer_id, o.ts, '' FROM refunds r JOIN orders o ON o.order_id = r.order_id WHERE ` + rin,
+	} {
+		if err := scanTimes(ctx, tx, q, arg, add); err != nil {
+			return nil, err
+		}
+	}
+	before, err := contribution(ctx, tx, tx.Dialect, s, loc)
+	if err != nil {
+		return nil, err
+	}
+	return &Pending{loc: loc, post: s, before: before}, nil
+}
