@@ -179,17 +179,18 @@ func msRange(s scope) (lo, hi int64) {
 	return (a - 1) * dayMS, (b + 2) * dayMS
 }
 
-// load reads the activity of the scope's customers on its days (all of it for a nil
-// scope) ordered by customer, time and seq; every order of those customers with the
-// campaign of its event; and every refund of those orders.
-func load(ctx context.Context, q querier, d store.Dialect, s scope) ([]touch, []order, map[string][]commerce.Refund, error) {
+// load passes the activity of the scope's customers on its days (all of it for a nil
+// scope) to sess, ordered by customer, time and seq, as it reads it; and returns every
+// order of those customers with the campaign of its event, and every refund of those
+// orders.
+func load(ctx context.Context, q querier, d store.Dialect, s scope, sess *sessionCounter) ([]order, map[string][]commerce.Refund, error) {
 	var (
 		awhere, owhere, rwhere string
 		aargs, oargs           []any
 	)
 	if s != nil {
 		if len(s) == 0 {
-			return nil, nil, nil, nil
+			return nil, nil, nil
 		}
 		c, a := store.InInt64(d, "customer_id", s.customers())
 		lo, hi := msRange(s)
@@ -200,26 +201,25 @@ func load(ctx context.Context, q querier, d store.Dialect, s scope) ([]touch, []
 	}
 	rows, err := q.Query(ctx, `SELECT customer_id, ts, seq, name, channel, campaign FROM activity`+awhere+` ORDER BY customer_id, ts, seq`, aargs...)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("daily rollups: read activity: %w", err)
+		return nil, nil, fmt.Errorf("daily rollups: read activity: %w", err)
 	}
-	var touches []touch
 	for rows.Next() {
 		var t touch
 		if err := rows.Scan(&t.cust, &t.ts, &t.seq, &t.name, &t.channel, &t.campaign); err != nil {
 			rows.Close()
-			return nil, nil, nil, fmt.Errorf("daily rollups: read activity: %w", err)
+			return nil, nil, fmt.Errorf("daily rollups: read activity: %w", err)
 		}
-		touches = append(touches, t)
+		sess.add(&t)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, nil, nil, fmt.Errorf("daily rollups: read activity: %w", err)
+		return nil, nil, fmt.Errorf("daily rollups: read activity: %w", err)
 	}
 
 	rows, err = q.Query(ctx, `SELECT o.order_id, o.customer_id, o.ts, o.seq, o.revenue_minor, o.currency, o.channel, o.location, COALESCE(a.campaign, '')
 		FROM orders o LEFT JOIN activity a ON a.seq = o.seq`+owhere, oargs...)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("daily rollups: read orders: %w", err)
+		return nil, nil, fmt.Errorf("daily rollups: read orders: %w", err)
 	}
 	var orders []order
 	for rows.Next() {
@@ -227,19 +227,19 @@ func load(ctx context.Context, q querier, d store.Dialect, s scope) ([]touch, []
 		var ts int64
 		if err := rows.Scan(&o.OrderID, &o.CustomerID, &ts, &o.Seq, &o.RevenueMinor, &o.Currency, &o.channel, &o.location, &o.campaign); err != nil {
 			rows.Close()
-			return nil, nil, nil, fmt.Errorf("daily rollups: read orders: %w", err)
+			return nil, nil, fmt.Errorf("daily rollups: read orders: %w", err)
 		}
 		o.Time = time.UnixMilli(ts).UTC()
 		orders = append(orders, o)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, nil, nil, fmt.Errorf("daily rollups: read orders: %w", err)
+		return nil, nil, fmt.Errorf("daily rollups: read orders: %w", err)
 	}
 
 	rows, err = q.Query(ctx, `SELECT r.seq, r.order_id, r.ts, r.amount_minor, r.currency, r.full_refund FROM refunds r`+rwhere, oargs...)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("daily rollups: read refunds: %w", err)
+		return nil, nil, fmt.Errorf("daily rollups: read refunds: %w", err)
 	}
 	defer rows.Close()
 	refunds := map[string][]commerce.Refund{}
@@ -248,7 +248,7 @@ func load(ctx context.Context, q querier, d store.Dialect, s scope) ([]touch, []
 		var ts int64
 		var full int
 		if err := rows.Scan(&r.Seq, &r.OrderID, &ts, &r.AmountMinor, &r.Currency, &full); err != nil {
-			return nil, nil, nil, fmt.Errorf("daily rollups: read refunds: %w", err)
+			return nil, nil, fmt.Errorf("daily rollups: read refunds: %w", err)
 		}
 		r.Time, r.Full = time.UnixMilli(ts).UTC(), full == 1
 		if commerce.Plausible(r.Time, r.AmountMinor) {
@@ -256,54 +256,57 @@ func load(ctx context.Context, q querier, d store.Dialect, s scope) ([]touch, []
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, nil, nil, fmt.Errorf("daily rollups: read refunds: %w", err)
+		return nil, nil, fmt.Errorf("daily rollups: read refunds: %w", err)
 	}
-	return touches, orders, refunds, nil
+	return orders, refunds, nil
 }
 
 // contribution computes the rollup of the scope's customers and days (every customer and
 // day for a nil scope) from the processor's tables as q sees them.
 func contribution(ctx context.Context, q querier, d store.Dialect, s scope, loc *time.Location) (map[Key]Counts, error) {
-	touches, orders, refunds, err := load(ctx, q, d, s)
+	out := map[Key]Counts{}
+	sess := &sessionCounter{s: s, loc: loc, out: out, timeout: pathstore.DefaultVisitTimeout.Milliseconds()}
+	orders, refunds, err := load(ctx, q, d, s, sess)
 	if err != nil {
 		return nil, err
 	}
-	out := map[Key]Counts{}
-	sessions(touches, s, loc, out)
 	ordersInto(orders, refunds, s, loc, out)
 	return out, nil
 }
 
-// sessions adds the sessions of touches (ordered by customer, time, seq) to out: visits by
-// the paths' visit rule, cut at the business calendar's midnight.
-func sessions(touches []touch, s scope, loc *time.Location, out map[Key]Counts) {
-	timeout := pathstore.DefaultVisitTimeout.Milliseconds()
-	var (
-		open            bool
-		cust, day, last int64
-		vChannel, vCamp string
-	)
-	for _, t := range touches {
-		if !isSession(t.name) {
-			continue
-		}
-		td := commerce.LocalDay(time.UnixMilli(t.ts), loc)
-		if !s.has(t.cust, td) {
-			continue
-		}
-		if !open || t.cust != cust || td != day {
-			open, cust, day = false, t.cust, td
-		}
-		ch := pathstore.ChannelName(t.channel)
-		if pathstore.StartsVisit(!open, t.ts-last, timeout, ch, t.campaign, vChannel, vCamp) {
-			open, vChannel, vCamp = true, ch, t.campaign
-			k := Key{Day: td, Channel: ch, Campaign: t.campaign}
-			c := out[k]
-			c.Sessions++
-			out[k] = c
-		}
-		last = t.ts
+// sessionCounter counts sessions in activity passed in customer, time and seq order:
+// visits by the paths' visit rule, cut at the business calendar's midnight.
+type sessionCounter struct {
+	s       scope
+	loc     *time.Location
+	out     map[Key]Counts
+	timeout int64
+
+	open                bool
+	cust, day, last     int64
+	vChannel, vCampaign string
+}
+
+func (v *sessionCounter) add(t *touch) {
+	if !isSession(t.name) {
+		return
 	}
+	td := commerce.LocalDay(time.UnixMilli(t.ts), v.loc)
+	if !v.s.has(t.cust, td) {
+		return
+	}
+	if !v.open || t.cust != v.cust || td != v.day {
+		v.open, v.cust, v.day = false, t.cust, td
+	}
+	ch := pathstore.ChannelName(t.channel)
+	if pathstore.StartsVisit(!v.open, t.ts-v.last, v.timeout, ch, t.campaign, v.vChannel, v.vCampaign) {
+		v.open, v.vChannel, v.vCampaign = true, ch, t.campaign
+		k := Key{Day: td, Channel: ch, Campaign: t.campaign}
+		c := v.out[k]
+		c.Sessions++
+		v.out[k] = c
+	}
+	v.last = t.ts
 }
 
 // ordersInto adds the orders, refunds and first purchases in the scope to out.
