@@ -47,9 +47,11 @@ func BenchmarkPeriodDemo(b *testing.B) {
 	if ok, err := rollup.Current(ctx, db, loc); err != nil {
 		b.Fatal(err)
 	} else if !ok {
+		t0 := time.Now()
 		if err := db.Write(ctx, func(tx *store.Tx) error { return rollup.Rebuild(ctx, tx, loc) }); err != nil {
 			b.Fatal(err)
 		}
+		b.Logf("built the rollup in %s", time.Since(t0).Round(time.Millisecond))
 	}
 	var last int64
 	if err := db.QueryRow(ctx, `SELECT MAX(ts) FROM orders`).Scan(&last); err != nil {
