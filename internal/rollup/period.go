@@ -51,14 +51,8 @@ func ForPeriod(ctx context.Context, db *store.DB, q Query) (Period, error) {
 			return out, err
 		}
 	} else {
-		all, err := contribution(ctx, db, db.Dialect, nil, q.Loc)
-		if err != nil {
+		if m, err = contributionDays(ctx, db, db.Dialect, lo, hi, q.Loc); err != nil {
 			return out, err
-		}
-		for k, c := range all {
-			if k.Day >= lo && k.Day < hi {
-				m[k] = c
-			}
 		}
 	}
 	if err := readSpend(ctx, db, lo, hi, m); err != nil {

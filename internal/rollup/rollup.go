@@ -33,6 +33,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -183,7 +184,7 @@ func msRange(s scope) (lo, hi int64) {
 // scope) to sess, ordered by customer, time and seq, as it reads it; and returns every
 // order of those customers with the campaign of its event, and every refund of those
 // orders.
-func load(ctx context.Context, q querier, d store.Dialect, s scope, sess *sessionCounter) ([]order, map[string][]commerce.Refund, error) {
+func load(ctx context.Context, q querier, d store.Dialect, s scope, win *window, sess *sessionCounter) ([]order, map[string][]commerce.Refund, error) {
 	var (
 		awhere, owhere, rwhere string
 		aargs, oargs           []any
@@ -198,6 +199,16 @@ func load(ctx context.Context, q querier, d store.Dialect, s scope, sess *sessio
 		oc, _ := store.InInt64(d, "o.customer_id", nil)
 		owhere, oargs = " WHERE "+oc, []any{a}
 		rwhere = " WHERE r.order_id IN (SELECT order_id FROM orders WHERE " + c + ")"
+	} else if win != nil {
+		const dayMS = 86_400_000
+		lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+		if win.lo > -1<<30 { // "from the beginning" is a day far before any
+			lo = (win.lo - 1) * dayMS
+		}
+		if win.hi < 1<<30 {
+			hi = (win.hi + 1) * dayMS
+		}
+		awhere, aargs = " WHERE ts >= ? AND ts < ?", []any{lo, hi}
 	}
 	rows, err := q.Query(ctx, `SELECT customer_id, ts, seq, name, channel, campaign FROM activity`+awhere+` ORDER BY customer_id, ts, seq`, aargs...)
 	if err != nil {
@@ -264,20 +275,33 @@ func load(ctx context.Context, q querier, d store.Dialect, s scope, sess *sessio
 // contribution computes the rollup of the scope's customers and days (every customer and
 // day for a nil scope) from the processor's tables as q sees them.
 func contribution(ctx context.Context, q querier, d store.Dialect, s scope, loc *time.Location) (map[Key]Counts, error) {
+	return compute(ctx, q, d, s, nil, s.has, loc)
+}
+
+// window is the days [lo, hi).
+type window struct{ lo, hi int64 }
+
+// contributionDays computes the rollup of every customer on the days [lo, hi), reading
+// the activity of those days only (and every order, for first purchases).
+func contributionDays(ctx context.Context, q querier, d store.Dialect, lo, hi int64, loc *time.Location) (map[Key]Counts, error) {
+	return compute(ctx, q, d, nil, &window{lo, hi}, func(_, day int64) bool { return day >= lo && day < hi }, loc)
+}
+
+func compute(ctx context.Context, q querier, d store.Dialect, s scope, win *window, in func(cust, day int64) bool, loc *time.Location) (map[Key]Counts, error) {
 	out := map[Key]Counts{}
-	sess := &sessionCounter{s: s, loc: loc, out: out, timeout: pathstore.DefaultVisitTimeout.Milliseconds()}
-	orders, refunds, err := load(ctx, q, d, s, sess)
+	sess := &sessionCounter{in: in, loc: loc, out: out, timeout: pathstore.DefaultVisitTimeout.Milliseconds()}
+	orders, refunds, err := load(ctx, q, d, s, win, sess)
 	if err != nil {
 		return nil, err
 	}
-	ordersInto(orders, refunds, s, loc, out)
+	ordersInto(orders, refunds, in, loc, out)
 	return out, nil
 }
 
 // sessionCounter counts sessions in activity passed in customer, time and seq order:
 // visits by the paths' visit rule, cut at the business calendar's midnight.
 type sessionCounter struct {
-	s       scope
+	in      func(cust, day int64) bool
 	loc     *time.Location
 	out     map[Key]Counts
 	timeout int64
@@ -292,7 +316,7 @@ func (v *sessionCounter) add(t *touch) {
 		return
 	}
 	td := commerce.LocalDay(time.UnixMilli(t.ts), v.loc)
-	if !v.s.has(t.cust, td) {
+	if !v.in(t.cust, td) {
 		return
 	}
 	if !v.open || t.cust != v.cust || td != v.day {
@@ -310,7 +334,7 @@ func (v *sessionCounter) add(t *touch) {
 }
 
 // ordersInto adds the orders, refunds and first purchases in the scope to out.
-func ordersInto(orders []order, refunds map[string][]commerce.Refund, s scope, loc *time.Location, out map[Key]Counts) {
+func ordersInto(orders []order, refunds map[string][]commerce.Refund, in func(cust, day int64) bool, loc *time.Location, out map[Key]Counts) {
 	first := map[int64]*order{}
 	for i := range orders {
 		o := &orders[i]
@@ -324,7 +348,7 @@ func ordersInto(orders []order, refunds map[string][]commerce.Refund, s scope, l
 			}
 		}
 		day := commerce.LocalDay(o.Time, loc)
-		if !s.has(o.CustomerID, day) {
+		if !in(o.CustomerID, day) {
 			continue
 		}
 		k := orderKey(o, day)
@@ -340,7 +364,7 @@ func ordersInto(orders []order, refunds map[string][]commerce.Refund, s scope, l
 	}
 	for cust, o := range first {
 		day := commerce.LocalDay(o.Time, loc)
-		if !s.has(cust, day) {
+		if !in(cust, day) {
 			continue
 		}
 		k := orderKey(o, day)

@@ -163,5 +163,13 @@ func TestForPeriod(t *testing.T) {
 			t.Fatal(err)
 		}
 		check(false)
+		all, err := rollup.ForPeriod(ctx, db, rollup.Query{To: q.To, Loc: ny})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := rowsText(all.Rows); all.FromTable || !strings.HasPrefix(got, "2026-01-04|Paid Search|brand||EUR sessions=0 orders=0 revenue=0 refunds=0 new=0 spend=900 unconverted=0\n"+
+			"2026-01-05|Direct|(none)|web|EUR sessions=0 orders=1 revenue=2000 refunds=0 new=1 spend=0 unconverted=0\n"+want) {
+			t.Errorf("all time up to 11 January, computed from the tables:\n%s", got)
+		}
 	})
 }
