@@ -134,3 +134,44 @@ func rollupText(t *testing.T, db *store.DB) string {
 	}
 	return b.String()
 }
+
+// TestDailyRollupsMerge: two devices of one person, each with a page view ten minutes apart
+// (two sessions while they are two customers), become one customer by a later batch that
+// has no page view that day (two identifies): the page views now make one visit, and the
+// rollup counts one session.
+func TestDailyRollupsMerge(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		catchUp := func() {
+			if err := identity.NewProcessor(db, identity.Options{}).CatchUp(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		insert(t, db,
+			M{"type": "page", "anonymousId": "dev-a", "timestamp": "2026-03-02T10:00:00.000Z",
+				"context": M{"page": M{"url": "https://shop.example/?utm_source=google&utm_medium=cpc&utm_campaign=brand"}}},
+			M{"type": "page", "anonymousId": "dev-b", "timestamp": "2026-03-02T10:10:00.000Z"})
+		catchUp()
+		sessions := func() int64 { return count(t, db, `SELECT COALESCE(SUM(sessions), 0) FROM daily_rollups`) }
+		if n := sessions(); n != 2 {
+			t.Fatalf("two customers: %d sessions, want 2", n)
+		}
+		insert(t, db,
+			M{"type": "identify", "anonymousId": "dev-a", "timestamp": "2026-03-02T12:00:00.000Z", "traits": M{"email": "pat@example.com"}},
+			M{"type": "identify", "anonymousId": "dev-b", "timestamp": "2026-03-02T12:01:00.000Z", "traits": M{"email": "pat@example.com"}})
+		catchUp()
+		if n := count(t, db, `SELECT COUNT(*) FROM customer_merges`); n != 1 {
+			t.Fatalf("%d merges, want 1", n)
+		}
+		if n := sessions(); n != 1 {
+			t.Fatalf("one customer: %d sessions, want 1 (a Direct page view ten minutes into a visit continues it)", n)
+		}
+		loc, err := workspace.Location(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := rollupText(t, db), computedRollups(t, db, loc); got != want {
+			t.Fatalf("rollups:\n%s\nfrom scratch:\n%s", got, want)
+		}
+	})
+}

@@ -31,7 +31,8 @@ type Event struct {
 type Pending struct {
 	loc     *time.Location
 	rebuild bool
-	post    scope
+	sess    scope // after the batch: the customers and days whose sessions can change
+	ord     scope // and those whose orders can
 	before  map[Key]Counts
 }
 
@@ -70,15 +71,17 @@ func Begin(ctx context.Context, tx *store.Tx, loc *time.Location, b Batch) (*Pen
 		return c
 	}
 	day := func(ts int64) int64 { return commerce.LocalDay(time.UnixMilli(ts), loc) }
-	post := scope{}
+	// A customer's sessions of a day change with their activity of that day; their orders'
+	// figures and first purchase with their orders and refunds. Both change on a merge.
+	sess, ord := scope{}, scope{}
 	for _, t := range b.Touches {
-		post.add(t.Customer, day(t.TS))
+		sess.add(t.Customer, day(t.TS))
 	}
 	written := map[string]bool{}
 	affected := map[int64]bool{}
 	ids := slices.Clone(b.RefundOrders)
 	for _, o := range b.Orders {
-		post.add(o.Customer, day(o.TS))
+		ord.add(o.Customer, day(o.TS))
 		written[o.ID] = true
 		affected[o.Customer] = true
 		ids = append(ids, o.ID)
@@ -89,7 +92,7 @@ func Begin(ctx context.Context, tx *store.Tx, loc *time.Location, b Batch) (*Pen
 	if len(ids) > 0 {
 		in, arg := store.InText(tx.Dialect, "order_id", ids)
 		if err := scanTimes(ctx, tx, `SELECT customer_id, ts, order_id FROM orders WHERE `+in, arg, func(c, ts int64, id string) {
-			post.add(final(c), day(ts))
+			ord.add(final(c), day(ts))
 			if written[id] {
 				affected[c] = true // the order may change hands
 			}
@@ -104,7 +107,7 @@ func Begin(ctx context.Context, tx *store.Tx, loc *time.Location, b Batch) (*Pen
 		}
 		in, arg := store.InInt64(tx.Dialect, "customer_id", cs)
 		if err := scanTimes(ctx, tx, `SELECT customer_id, ts, order_id FROM orders WHERE `+in, arg, func(c, ts int64, _ string) {
-			post.add(final(c), day(ts))
+			ord.add(final(c), day(ts))
 		}); err != nil {
 			return nil, err
 		}
@@ -116,25 +119,29 @@ func Begin(ctx context.Context, tx *store.Tx, loc *time.Location, b Batch) (*Pen
 		}
 		in, arg := store.InInt64(tx.Dialect, "customer_id", ms)
 		if err := scanTimes(ctx, tx, `SELECT customer_id, ts, '' FROM activity WHERE `+in, arg, func(c, ts int64, _ string) {
-			post.add(final(c), day(ts))
+			sess.add(final(c), day(ts))
 		}); err != nil {
 			return nil, err
 		}
 	}
-	pre := scope{}
-	for c, days := range post {
-		for d := range days {
-			pre.add(c, d)
-			for _, m := range merged[c] {
-				pre.add(m, d)
+	// Before the batch, the same days of the customers merged into each.
+	preimage := func(post scope) scope {
+		pre := scope{}
+		for c, days := range post {
+			for d := range days {
+				pre.add(c, d)
+				for _, m := range merged[c] {
+					pre.add(m, d)
+				}
 			}
 		}
+		return pre
 	}
-	before, err := contribution(ctx, tx, tx.Dialect, pre, loc)
+	before, err := contributionSplit(ctx, tx, tx.Dialect, preimage(sess), preimage(ord), loc)
 	if err != nil {
 		return nil, err
 	}
-	p.post, p.before = post, before
+	p.sess, p.ord, p.before = sess, ord, before
 	return p, nil
 }
 
@@ -166,10 +173,10 @@ func (p *Pending) Commit(ctx context.Context, tx *store.Tx) error {
 	if p.rebuild {
 		return Rebuild(ctx, tx, p.loc)
 	}
-	if p.post == nil {
+	if p.sess == nil {
 		return nil
 	}
-	after, err := contribution(ctx, tx, tx.Dialect, p.post, p.loc)
+	after, err := contributionSplit(ctx, tx, tx.Dialect, p.sess, p.ord, p.loc)
 	if err != nil {
 		return err
 	}
@@ -281,5 +288,5 @@ func BeginErase(ctx context.Context, tx *store.Tx, customers []int64) (*Pending,
 	if err != nil {
 		return nil, err
 	}
-	return &Pending{loc: loc, post: s, before: before}, nil
+	return &Pending{loc: loc, sess: s, ord: s, before: before}, nil
 }

@@ -180,25 +180,19 @@ func msRange(s scope) (lo, hi int64) {
 	return (a - 1) * dayMS, (b + 2) * dayMS
 }
 
-// load passes the activity of the scope's customers on its days (all of it for a nil
-// scope) to sess, ordered by customer, time and seq, as it reads it; and returns every
-// order of those customers with the campaign of its event, and every refund of those
-// orders.
-func load(ctx context.Context, q querier, d store.Dialect, s scope, win *window, sess *sessionCounter) ([]order, map[string][]commerce.Refund, error) {
+// load passes the activity of the customers of as on its days (all of it for a nil as,
+// the days of win when given) to sess, ordered by customer, time and seq, as it reads it;
+// and returns every order of the customers of os (all for a nil os) with the campaign of
+// its event, and every refund of those orders. An empty as or os reads nothing.
+func load(ctx context.Context, q querier, d store.Dialect, as, os scope, win *window, sess *sessionCounter) ([]order, map[string][]commerce.Refund, error) {
 	var (
 		awhere, owhere, rwhere string
 		aargs, oargs           []any
 	)
-	if s != nil {
-		if len(s) == 0 {
-			return nil, nil, nil
-		}
-		c, a := store.InInt64(d, "customer_id", s.customers())
-		lo, hi := msRange(s)
+	if as != nil {
+		c, a := store.InInt64(d, "customer_id", as.customers())
+		lo, hi := msRange(as)
 		awhere, aargs = " WHERE "+c+" AND ts >= ? AND ts < ?", []any{a, lo, hi}
-		oc, _ := store.InInt64(d, "o.customer_id", nil)
-		owhere, oargs = " WHERE "+oc, []any{a}
-		rwhere = " WHERE r.order_id IN (SELECT order_id FROM orders WHERE " + c + ")"
 	} else if win != nil {
 		const dayMS = 86_400_000
 		lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
@@ -210,24 +204,21 @@ func load(ctx context.Context, q querier, d store.Dialect, s scope, win *window,
 		}
 		awhere, aargs = " WHERE ts >= ? AND ts < ?", []any{lo, hi}
 	}
-	rows, err := q.Query(ctx, `SELECT customer_id, ts, seq, name, channel, campaign FROM activity`+awhere+` ORDER BY customer_id, ts, seq`, aargs...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("daily rollups: read activity: %w", err)
+	if os != nil {
+		c, a := store.InInt64(d, "customer_id", os.customers())
+		oc, _ := store.InInt64(d, "o.customer_id", nil)
+		owhere, oargs = " WHERE "+oc, []any{a}
+		rwhere = " WHERE r.order_id IN (SELECT order_id FROM orders WHERE " + c + ")"
 	}
-	for rows.Next() {
-		var t touch
-		if err := rows.Scan(&t.cust, &t.ts, &t.seq, &t.name, &t.channel, &t.campaign); err != nil {
-			rows.Close()
-			return nil, nil, fmt.Errorf("daily rollups: read activity: %w", err)
+	if as == nil || len(as) > 0 {
+		if err := loadActivity(ctx, q, awhere, aargs, sess); err != nil {
+			return nil, nil, err
 		}
-		sess.add(&t)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, nil, fmt.Errorf("daily rollups: read activity: %w", err)
+	if os != nil && len(os) == 0 {
+		return nil, nil, nil
 	}
-
-	rows, err = q.Query(ctx, `SELECT o.order_id, o.customer_id, o.ts, o.seq, o.revenue_minor, o.currency, o.channel, o.location, COALESCE(a.campaign, '')
+	rows, err := q.Query(ctx, `SELECT o.order_id, o.customer_id, o.ts, o.seq, o.revenue_minor, o.currency, o.channel, o.location, COALESCE(a.campaign, '')
 		FROM orders o LEFT JOIN activity a ON a.seq = o.seq`+owhere, oargs...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("daily rollups: read orders: %w", err)
@@ -275,7 +266,13 @@ func load(ctx context.Context, q querier, d store.Dialect, s scope, win *window,
 // contribution computes the rollup of the scope's customers and days (every customer and
 // day for a nil scope) from the processor's tables as q sees them.
 func contribution(ctx context.Context, q querier, d store.Dialect, s scope, loc *time.Location) (map[Key]Counts, error) {
-	return compute(ctx, q, d, s, nil, s.has, loc)
+	return compute(ctx, q, d, s, s, nil, s.has, s.has, loc)
+}
+
+// contributionSplit is contribution with the sessions of the customers and days of sess
+// and the orders of those of ord.
+func contributionSplit(ctx context.Context, q querier, d store.Dialect, sess, ord scope, loc *time.Location) (map[Key]Counts, error) {
+	return compute(ctx, q, d, sess, ord, nil, sess.has, ord.has, loc)
 }
 
 // window is the days [lo, hi).
@@ -284,17 +281,18 @@ type window struct{ lo, hi int64 }
 // contributionDays computes the rollup of every customer on the days [lo, hi), reading
 // the activity of those days only (and every order, for first purchases).
 func contributionDays(ctx context.Context, q querier, d store.Dialect, lo, hi int64, loc *time.Location) (map[Key]Counts, error) {
-	return compute(ctx, q, d, nil, &window{lo, hi}, func(_, day int64) bool { return day >= lo && day < hi }, loc)
+	in := func(_, day int64) bool { return day >= lo && day < hi }
+	return compute(ctx, q, d, nil, nil, &window{lo, hi}, in, in, loc)
 }
 
-func compute(ctx context.Context, q querier, d store.Dialect, s scope, win *window, in func(cust, day int64) bool, loc *time.Location) (map[Key]Counts, error) {
+func compute(ctx context.Context, q querier, d store.Dialect, as, os scope, win *window, sessIn, ordIn func(cust, day int64) bool, loc *time.Location) (map[Key]Counts, error) {
 	out := map[Key]Counts{}
-	sess := &sessionCounter{in: in, loc: loc, out: out, timeout: pathstore.DefaultVisitTimeout.Milliseconds()}
-	orders, refunds, err := load(ctx, q, d, s, win, sess)
+	sess := &sessionCounter{in: sessIn, loc: loc, out: out, timeout: pathstore.DefaultVisitTimeout.Milliseconds()}
+	orders, refunds, err := load(ctx, q, d, as, os, win, sess)
 	if err != nil {
 		return nil, err
 	}
-	ordersInto(orders, refunds, in, loc, out)
+	ordersInto(orders, refunds, ordIn, loc, out)
 	return out, nil
 }
 
@@ -386,4 +384,25 @@ func Compute(ctx context.Context, db *store.DB, loc *time.Location) ([]Row, erro
 		return nil, err
 	}
 	return Rows(m), nil
+}
+
+func loadActivity(ctx context.Context, q querier, awhere string, aargs []any, sess *sessionCounter) error {
+	rows, err := q.Query(ctx, `SELECT customer_id, ts, seq, name, channel, campaign FROM activity`+awhere+` ORDER BY customer_id, ts, seq`, aargs...)
+	if err != nil {
+		return fmt.Errorf("daily rollups: read activity: %w", err)
+	}
+	for rows.Next() {
+		var t touch
+		if err := rows.Scan(&t.cust, &t.ts, &t.seq, &t.name, &t.channel, &t.campaign); err != nil {
+			rows.Close()
+			return fmt.Errorf("daily rollups: read activity: %w", err)
+		}
+		sess.add(&t)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("daily rollups: read activity: %w", err)
+	}
+
+	return nil
 }
