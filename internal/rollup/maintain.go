@@ -40,12 +40,12 @@ type Pending struct {
 // transaction before it writes the batch's rows (it reads the state before the batch),
 // and Commit after.
 //
-// The customers and days whose contribution the batch can change are: the customer and
-// day of every new activity row and order; the days of every order of a customer whose
-// orders change (an order added, re-sent to another customer, or a merge: the first
-// purchase may move), and the day of an order a refund is added to; and every day of a
-// customer merged into another, for the survivor too. Their contribution is computed
-// now and again in Commit, and the difference is added to the rows.
+// Sessions can change on the customer and day of every new activity row, and on every
+// activity day of a customer merged into another (for the survivor too). Orders can
+// change on the day of every order written, every order day of a customer whose orders
+// change (an order added, re-sent to another customer, or a merge: the first purchase
+// may move), and the day of an order a refund is added to. Those contributions are
+// computed now and again in Commit, and the difference is added to the rows.
 func Begin(ctx context.Context, tx *store.Tx, loc *time.Location, b Batch) (*Pending, error) {
 	var tz string
 	if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(value), '') FROM settings WHERE key = ?`, TimeZoneSetting).Scan(&tz); err != nil {
