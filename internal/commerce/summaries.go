@@ -48,6 +48,10 @@ func LocalDay(t time.Time, loc *time.Location) int64 {
 // DayTime is the UTC midnight that starts day (LocalDay's inverse for dates).
 func DayTime(day int64) time.Time { return time.Unix(day*86400, 0).UTC() }
 
+// Plausible reports whether an order or refund can be true (plausible): the one test the
+// order summaries and the daily rollups (internal/rollup) leave orders out by.
+func Plausible(t time.Time, minor int64) bool { return plausible(t, minor) }
+
 // plausible reports whether an order or refund can be true: dated 1990 or later (the
 // collection API refuses earlier times) and within ±10^15 minor units. Events stored
 // before those checks existed are left out of the summaries.

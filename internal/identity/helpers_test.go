@@ -101,6 +101,7 @@ func dump(t testing.TB, db *store.DB) string {
 		`SELECT order_id, customer_id, ts, revenue_minor, currency, location, channel, items, source_id, seq FROM orders ORDER BY order_id`,
 		`SELECT seq, order_id, customer_id, ts, amount_minor, currency, full_refund FROM refunds ORDER BY seq`,
 		`SELECT customer_id, currency, day, orders, sales_minor, refunds, refunds_minor FROM order_summaries ORDER BY customer_id, currency, day`,
+		`SELECT day, channel, campaign, location, currency, sessions, orders, revenue_minor, refunds_minor, new_customers FROM daily_rollups ORDER BY day, channel, campaign, location, currency`,
 	} {
 		rows, err := db.Query(context.Background(), q)
 		if err != nil {

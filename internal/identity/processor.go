@@ -282,7 +282,7 @@ func (p *Processor) Rebuild(ctx context.Context) error {
 	return p.process(ctx, max)
 }
 
-var derivedTables = []string{"customers", "identities", "identity_conflicts", "customer_merges", "activity", "orders", "refunds", "groups", "group_members", "customer_consent", "paths", "order_summaries"}
+var derivedTables = []string{"customers", "identities", "identity_conflicts", "customer_merges", "activity", "orders", "refunds", "groups", "group_members", "customer_consent", "paths", "order_summaries", "daily_rollups"}
 
 func settingInt(ctx context.Context, db *store.DB, key string) (int64, error) {
 	v, ok, err := db.Setting(ctx, key)
@@ -423,7 +423,7 @@ func (p *Processor) process(ctx context.Context, upTo int64) error {
 			if werr != nil {
 				continue // drain
 			}
-			werr = p.db.Write(ctx, func(tx *store.Tx) error { return p.writeBatch(ctx, tx, j) })
+			werr = p.db.Write(ctx, func(tx *store.Tx) error { return p.writeWithRollups(ctx, tx, j) }) // rollup_hook.go
 			if werr != nil {
 				werr = fmt.Errorf("process events %d..%d: %w", j.from, j.cursor, werr)
 				failed.Store(true)

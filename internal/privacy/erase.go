@@ -13,6 +13,7 @@ import (
 	"github.com/omniroi/omniroi/internal/audit"
 	"github.com/omniroi/omniroi/internal/event"
 	"github.com/omniroi/omniroi/internal/identity"
+	"github.com/omniroi/omniroi/internal/rollup"
 	"github.com/omniroi/omniroi/internal/store"
 )
 
@@ -270,6 +271,10 @@ func (e *erasure) deleteEvents(ctx context.Context, tx *store.Tx) error {
 // contact suppressions.
 func (e *erasure) deleteDerived(ctx context.Context, tx *store.Tx) error {
 	s := e.s
+	roll, err := rollup.BeginErase(ctx, tx, s.Customers) // their counts leave the daily rollups
+	if err != nil {
+		return err
+	}
 	cin, carg := store.InInt64(tx.Dialect, "customer_id", s.Customers)
 	orderIDs, err := textsOf(ctx, tx, `SELECT order_id FROM orders WHERE `+cin, carg)
 	if err != nil {
@@ -287,6 +292,9 @@ func (e *erasure) deleteDerived(ctx context.Context, tx *store.Tx) error {
 		if err := e.del(ctx, tx, t, cin, carg); err != nil {
 			return err
 		}
+	}
+	if err := roll.Commit(ctx, tx); err != nil {
+		return err
 	}
 	var vals []string
 	for _, kv := range e.ids {

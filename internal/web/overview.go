@@ -8,6 +8,7 @@ import (
 
 	"github.com/omniroi/omniroi/internal/commerce"
 	"github.com/omniroi/omniroi/internal/money"
+	"github.com/omniroi/omniroi/internal/rollup"
 )
 
 // card is one headline number against the previous period.
@@ -225,23 +226,16 @@ func (s *server) overviewQuery(ctx context.Context, rg Range, cur string) (*over
 	return res, nil
 }
 
-// revenueBy reads the period's purchases in the business currency and sums their revenue
-// by the order's channel and location (the purchases SalesByPeriod counts: revenue >= 0).
+// revenueBy sums the period's purchases in the business currency by the order's channel
+// and by its location, from the daily rollups of the period's days (rollup.ForPeriod;
+// the purchases SalesByPeriod counts: revenue >= 0).
 func (s *server) revenueBy(ctx context.Context, rg Range, cur string, res *overviewResult) error {
-	// For long periods a sequential scan beats orders_ts: walking the index costs one
-	// random table lookup per order (most of the time of "all time" on SQLite in
-	// profiles). Unary + hides the column from the index in SQLite and PostgreSQL alike.
-	col := "ts"
-	if rg.From.IsZero() || rg.Days() > 120 {
-		col = "+ts"
-	}
-	rows, err := s.db.Query(ctx, `SELECT revenue_minor, channel, location FROM orders WHERE `+col+` >= ? AND `+col+` < ? AND currency = ? AND revenue_minor >= 0`, rg.FromMS(), rg.ToMS(), cur)
+	per, err := rollup.ForPeriod(ctx, s.db, rollup.Query{From: rg.From, To: rg.To, Loc: rg.Loc})
 	if err != nil {
-		return fmt.Errorf("read orders: %w", err)
+		return err
 	}
-	defer rows.Close()
 	byChannel, byLocation := map[string]*groupRow{}, map[string]*groupRow{}
-	add := func(m map[string]*groupRow, k string, rev int64) {
+	add := func(m map[string]*groupRow, k string, x rollup.Row) {
 		if k == "" {
 			k = "(none)"
 		}
@@ -250,20 +244,15 @@ func (s *server) revenueBy(ctx context.Context, rg Range, cur string, res *overv
 			g = &groupRow{key: k}
 			m[k] = g
 		}
-		g.revenue = money.SatAdd(g.revenue, rev)
-		g.orders++
+		g.revenue = money.SatAdd(g.revenue, x.RevenueMinor)
+		g.orders += x.Orders
 	}
-	for rows.Next() {
-		var rev int64
-		var channel, location string
-		if err := rows.Scan(&rev, &channel, &location); err != nil {
-			return err
+	for _, x := range per.Rows {
+		if x.Currency != cur || x.Orders == 0 {
+			continue
 		}
-		add(byChannel, channel, rev)
-		add(byLocation, location, rev)
-	}
-	if err := rows.Err(); err != nil {
-		return err
+		add(byChannel, x.Channel, x)
+		add(byLocation, x.Location, x)
 	}
 	for _, g := range []struct {
 		m   map[string]*groupRow
