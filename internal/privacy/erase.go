@@ -213,7 +213,7 @@ func Erase(ctx context.Context, db *store.DB, q Query, opt EraseOptions) (*Erase
 		if err := del("customers", idin, idarg); err != nil {
 			return err
 		}
-		for _, t := range []string{"identities", "activity", "orders", "order_summaries", "customer_consent", "journey_sends", "journey_decisions", "journey_consent", "segment_changes", "lead_score_changes"} {
+		for _, t := range []string{"identities", "activity", "orders", "order_summaries", "customer_orders", "customer_consent", "journey_sends", "journey_decisions", "journey_consent", "segment_changes", "lead_score_changes"} {
 			if err := del(t, cin, carg); err != nil {
 				return err
 			}
