@@ -296,4 +296,3 @@ func csvWanted(r *http.Request, table string) bool {
 	q := r.URL.Query()
 	return q.Get("format") == "csv" && (q.Get("table") == "" || q.Get("table") == table)
 }
-
