@@ -76,15 +76,49 @@ func insertTotals(ctx context.Context, tx *store.Tx, rows []CustomerTotal) error
 // processor keeps the summaries for loc (SummariesCurrent), else the orders themselves
 // (a store whose rows were written around the processor).
 func CustomerTotalsSQL(ctx context.Context, db *store.DB, loc *time.Location, cur string) (string, []any, error) {
+	return customerTotalsSQL(ctx, db, loc, cur, nil)
+}
+
+// CustomerTotalsOf is CustomerTotalsSQL's rows for the customers ids, by customer.
+func CustomerTotalsOf(ctx context.Context, db *store.DB, loc *time.Location, cur string, ids []int64) (map[int64]CustomerTotal, error) {
+	out := make(map[int64]CustomerTotal, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	q, args, err := customerTotalsSQL(ctx, db, loc, cur, ids)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("customer order totals: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		t := CustomerTotal{Currency: cur}
+		if err := rows.Scan(&t.CustomerID, &t.Orders, &t.LastMS, &t.RevenueMinor); err != nil {
+			return nil, fmt.Errorf("customer order totals: %w", err)
+		}
+		out[t.CustomerID] = t
+	}
+	return out, rows.Err()
+}
+
+func customerTotalsSQL(ctx context.Context, db *store.DB, loc *time.Location, cur string, ids []int64) (string, []any, error) {
 	ok, err := SummariesCurrent(ctx, db, loc)
 	if err != nil {
 		return "", nil, err
 	}
+	where, args := "", []any{cur}
+	if ids != nil {
+		in, arg := store.InInt64(db.Dialect, "customer_id", ids)
+		where, args = " WHERE "+in, append(args, arg)
+	}
 	revenue := db.SumMinor("CASE WHEN currency = ? THEN revenue_minor ELSE 0 END")
 	if ok {
 		return `SELECT customer_id, SUM(orders) AS orders, MAX(last_ts) AS last, ` + revenue + ` AS revenue
-			FROM customer_orders GROUP BY customer_id`, []any{cur}, nil
+			FROM customer_orders` + where + ` GROUP BY customer_id`, args, nil
 	}
 	return `SELECT customer_id, COUNT(*) AS orders, MAX(ts) AS last, ` + revenue + ` AS revenue
-		FROM orders GROUP BY customer_id`, []any{cur}, nil
+		FROM orders` + where + ` GROUP BY customer_id`, args, nil
 }

@@ -153,30 +153,52 @@ func (s *server) customersByID(ctx context.Context, l *customerList, ids []int64
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	totals, targs, err := commerce.CustomerTotalsSQL(ctx, s.db, l.loc, l.cur)
-	if err != nil {
-		return nil, fmt.Errorf("list customers: %w", err)
-	}
 	in, arg := store.InInt64(s.db.Dialect, "c.id", ids)
-	rows, err := s.db.Query(ctx, `SELECT `+customerListColumns+` FROM customers c LEFT JOIN (`+totals+`) o ON o.customer_id = c.id WHERE `+in,
-		append(targs, arg)...)
+	list, err := s.customersWithTotals(ctx, l, `SELECT c.id, c.name, c.email, c.phone, c.last_seen FROM customers c WHERE `+in, arg)
 	if err != nil {
-		return nil, fmt.Errorf("list customers: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
 	at := make(map[int64]int, len(ids))
 	for i, id := range ids {
 		at[id] = i
 	}
 	out := make([]listedCustomer, len(ids))
-	for rows.Next() {
-		c, err := scanListed(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list customers: %w", err)
-		}
+	for _, c := range list {
 		out[at[c.ID]] = c
 	}
-	return out, rows.Err()
+	return out, nil
+}
+
+// customersWithTotals reads a few customers (q selects id, name, email, phone and last
+// seen) and adds their order totals.
+func (s *server) customersWithTotals(ctx context.Context, l *customerList, q string, args ...any) ([]listedCustomer, error) {
+	rows, err := s.db.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list customers: %w", err)
+	}
+	defer rows.Close()
+	var list []listedCustomer
+	var ids []int64
+	for rows.Next() {
+		var c listedCustomer
+		if err := rows.Scan(&c.ID, &c.Name, &c.Email, &c.Phone, &c.LastSeen); err != nil {
+			return nil, fmt.Errorf("list customers: %w", err)
+		}
+		list = append(list, c)
+		ids = append(ids, c.ID)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list customers: %w", err)
+	}
+	totals, err := commerce.CustomerTotalsOf(ctx, s.db, l.loc, l.cur, ids)
+	if err != nil {
+		return nil, fmt.Errorf("list customers: %w", err)
+	}
+	for i := range list {
+		t := totals[list[i].ID]
+		list[i].Orders, list[i].LastOrder, list[i].Revenue = t.Orders, t.LastMS, t.RevenueMinor
+	}
+	return list, nil
 }
 
 // customerRows calls fn with the list's rows in its order, at most limit of them (all when
@@ -215,6 +237,22 @@ func (s *server) customerRows(ctx context.Context, l *customerList, limit int, c
 		return fmt.Errorf("count customers: %w", err)
 	}
 	offset := countFirst(matching)
+	if limit >= 0 && l.sort == "last_seen" {
+		// One page in the default order: the customers by the last-seen index, then
+		// the order totals of those on the page.
+		list, err := s.customersWithTotals(ctx, l, `SELECT c.id, c.name, c.email, c.phone, c.last_seen`+from+
+			` ORDER BY `+l.orderBy()+` LIMIT `+strconv.Itoa(limit)+` OFFSET `+strconv.Itoa(offset), args...)
+		if err != nil {
+			return err
+		}
+		for _, c := range list {
+			fillValue(l.snap, &c)
+			if err := fn(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	from, args, err = s.customerListFrom(ctx, l, true)
 	if err != nil {
 		return err
