@@ -127,3 +127,38 @@ func equalMaps(a, b map[string]string) bool {
 	}
 	return true
 }
+
+// TestComputeWaitCountsFromBuildStart: while a long rebuild runs, a request that finds
+// an older result is served it once the build has run longer than the wait, instead of
+// waiting the whole wait again (repeat loads stay fast while new data is analysed).
+func TestComputeWaitCountsFromBuildStart(t *testing.T) {
+	c := newComputeCache(time.Hour)
+	if v, _, _, err := computed(c, "k", "v1", func(context.Context) (int, error) { return 1, nil }); err != nil || v != 1 {
+		t.Fatalf("v1: %v %v", v, err)
+	}
+	release := make(chan struct{})
+	defer close(release)
+	slow := func(context.Context) (int, error) { <-release; return 2, nil }
+	c.wait = time.Millisecond
+	if v, _, stale, err := computed(c, "k", "v2", slow); err != nil || v != 1 || !stale {
+		t.Fatalf("while v2 builds: %v stale=%v %v", v, stale, err)
+	}
+	// The build has been running for longer than the wait.
+	c.mu.Lock()
+	c.entries["k"].since = time.Now().Add(-2 * time.Hour)
+	c.wait = time.Hour
+	c.mu.Unlock()
+	got := make(chan int, 1)
+	go func() {
+		v, _, _, _ := computed(c, "k", "v2", slow)
+		got <- v
+	}()
+	select {
+	case v := <-got:
+		if v != 1 {
+			t.Errorf("served %d, want the older result 1", v)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the request waits for a build that started longer than the wait ago")
+	}
+}
