@@ -191,7 +191,7 @@ func ComputeSummaries(ctx context.Context, db *store.DB, loc *time.Location) ([]
 	return SummarizeDays(orders, refunds, loc), nil
 }
 
-// RefreshSummaries recomputes the order_summaries rows of the customers inside tx, from
+// RefreshSummaries recomputes the order_summaries and customer_orders rows of the customers inside tx, from
 // the orders and refunds tx sees (a customer without orders ends with no rows).
 func RefreshSummaries(ctx context.Context, tx *store.Tx, customers []int64, loc *time.Location) error {
 	if len(customers) == 0 {
@@ -201,21 +201,33 @@ func RefreshSummaries(ctx context.Context, tx *store.Tx, customers []int64, loc 
 	if _, err := tx.Exec(ctx, `DELETE FROM order_summaries WHERE `+c, a); err != nil {
 		return fmt.Errorf("order summaries: %w", err)
 	}
+	if _, err := tx.Exec(ctx, `DELETE FROM customer_orders WHERE `+c, a); err != nil {
+		return fmt.Errorf("customer order totals: %w", err)
+	}
 	orders, refunds, err := ordersOf(ctx, tx, tx.Dialect, customers, false)
 	if err != nil {
+		return err
+	}
+	if err := insertTotals(ctx, tx, TotalOrders(orders)); err != nil {
 		return err
 	}
 	return insertSummaries(ctx, tx, SummarizeDays(orders, refunds, loc))
 }
 
-// RebuildSummaries recomputes every order_summaries row inside tx and records loc as
+// RebuildSummaries recomputes every order_summaries and customer_orders row inside tx and records loc as
 // their time zone.
 func RebuildSummaries(ctx context.Context, tx *store.Tx, loc *time.Location) error {
 	if _, err := tx.Exec(ctx, `DELETE FROM order_summaries`); err != nil {
 		return fmt.Errorf("order summaries: %w", err)
 	}
+	if _, err := tx.Exec(ctx, `DELETE FROM customer_orders`); err != nil {
+		return fmt.Errorf("customer order totals: %w", err)
+	}
 	orders, refunds, err := ordersOf(ctx, tx, tx.Dialect, nil, true)
 	if err != nil {
+		return err
+	}
+	if err := insertTotals(ctx, tx, TotalOrders(orders)); err != nil {
 		return err
 	}
 	if err := insertSummaries(ctx, tx, SummarizeDays(orders, refunds, loc)); err != nil {

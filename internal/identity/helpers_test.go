@@ -102,6 +102,7 @@ func dump(t testing.TB, db *store.DB) string {
 		`SELECT seq, order_id, customer_id, ts, amount_minor, currency, full_refund FROM refunds ORDER BY seq`,
 		`SELECT customer_id, currency, day, orders, sales_minor, refunds, refunds_minor FROM order_summaries ORDER BY customer_id, currency, day`,
 		`SELECT day, channel, campaign, location, currency, sessions, orders, revenue_minor, refunds_minor, new_customers FROM daily_rollups ORDER BY day, channel, campaign, location, currency`,
+		`SELECT customer_id, currency, orders, last_ts, revenue_minor FROM customer_orders ORDER BY customer_id, currency`,
 	} {
 		rows, err := db.Query(context.Background(), q)
 		if err != nil {
@@ -130,6 +131,30 @@ func dump(t testing.TB, db *store.DB) string {
 		}
 		rows.Close()
 		b.WriteString("----\n")
+	}
+	// The per-customer order totals the processor keeps equal a computation from the
+	// orders.
+	totals := func(q string) string {
+		rows, err := db.Query(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var b strings.Builder
+		for rows.Next() {
+			var id, n, last, rev int64
+			var cur string
+			if err := rows.Scan(&id, &cur, &n, &last, &rev); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&b, "%d|%s|%d|%d|%d\n", id, cur, n, last, rev)
+		}
+		return b.String()
+	}
+	kept := totals(`SELECT customer_id, currency, orders, last_ts, revenue_minor FROM customer_orders ORDER BY customer_id, currency`)
+	want := totals(`SELECT customer_id, currency, COUNT(*), MAX(ts), CAST(SUM(revenue_minor) AS BIGINT) FROM orders GROUP BY customer_id, currency ORDER BY customer_id, currency`)
+	if kept != want {
+		t.Errorf("customer_orders:\n%s\nfrom the orders:\n%s", kept, want)
 	}
 	return b.String()
 }

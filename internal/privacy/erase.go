@@ -288,7 +288,7 @@ func (e *erasure) deleteDerived(ctx context.Context, tx *store.Tx) error {
 	if err := e.del(ctx, tx, "customers", idin, idarg); err != nil {
 		return err
 	}
-	for _, t := range []string{"identities", "activity", "orders", "order_summaries", "customer_consent", "journey_sends", "journey_decisions", "journey_consent", "segment_changes", "lead_score_changes"} {
+	for _, t := range []string{"identities", "activity", "orders", "order_summaries", "customer_orders", "customer_consent", "journey_sends", "journey_decisions", "journey_consent", "segment_changes", "lead_score_changes"} {
 		if err := e.del(ctx, tx, t, cin, carg); err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/omniroi/omniroi/internal/mix"
@@ -60,6 +61,23 @@ var budgetTargetLabels = map[string]string{
 type budgetModel struct {
 	series mix.Series
 	model  *mix.Model
+
+	// The default plan and the response curves depend only on the model: worked out on
+	// the first request that shows them and kept with the model, which is itself kept
+	// per data version (a new event gives a new model, and a new plan with it).
+	once    sync.Once
+	plan    *mix.Plan
+	planErr error
+	curves  []mix.Curve
+}
+
+// planAndCurves returns the model's default plan and response curves.
+func (b *budgetModel) planAndCurves() (*mix.Plan, []mix.Curve, error) {
+	b.once.Do(func() {
+		b.plan, b.planErr = b.model.Plan(mix.PlanOptions{})
+		b.curves = b.model.ResponseCurves(0, 1, 0)
+	})
+	return b.plan, b.curves, b.planErr
 }
 
 // budgetFor fits (or finds) the model in the background, like the other analyses.
@@ -74,7 +92,7 @@ func (s *server) budgetFor(ctx context.Context, target string) (*budgetModel, st
 		if err != nil {
 			return nil, err
 		}
-		return &budgetModel{series, model}, nil
+		return &budgetModel{series: series, model: model}, nil
 	})
 	return m, stamp{at, stale}, err
 }
@@ -129,7 +147,7 @@ func (s *server) budgetPage(w http.ResponseWriter, r *http.Request) error {
 	d.Window = fmt.Sprintf("%s to %s (%d days, %s rows, %s model)", rep.From, rep.To, rep.Days, rep.Granularity, m.Form)
 
 	// 1. The recommendation, in words first.
-	pl, err := m.Plan(mix.PlanOptions{})
+	pl, curves, err := bm.planAndCurves()
 	if err != nil {
 		return err
 	}
@@ -192,7 +210,7 @@ func (s *server) budgetPage(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	// 4. Response curves, current point marked.
-	for i, cv := range m.ResponseCurves(0, 1, 0) {
+	for i, cv := range curves {
 		id := "budget-curve-" + strconv.Itoa(i)
 		ch := &Chart{ID: id, Kind: "curve", Title: cv.Channel + ": what a month's spend causes (shaded: the interval)", Money: units.Money, Currency: cur}
 		tb := &Table{ID: id, Caption: cv.Channel + ": response curve, per month", Hidden: true,

@@ -42,6 +42,7 @@ type computeEntry struct {
 	building string        // version being built, "" when idle
 	done     chan struct{} // closed when the current build ends
 	failed   string        // a version whose build failed while an older value was kept
+	since    time.Time     // when the running build started
 }
 
 func newComputeCache(wait time.Duration) *computeCache {
@@ -80,13 +81,21 @@ func computed[T any](c *computeCache, key, version string, fill func(ctx context
 		} else {
 			e.building = version
 			e.done = make(chan struct{})
+			e.since = time.Now()
 			go c.build(key, e, version, func(ctx context.Context) (any, error) { return fill(ctx) })
 		}
 	}
 	done := e.done
+	wait := c.wait
+	if e.val != nil && sameSettings(e.version, version) {
+		// With an older result to show, the wait counts from the build's start, not
+		// from each request: a long rebuild makes the requests of its first c.wait
+		// wait, not every request until it ends.
+		wait -= time.Since(e.since)
+	}
 	c.mu.Unlock()
-	if done != nil {
-		t := time.NewTimer(c.wait)
+	if done != nil && wait > 0 {
+		t := time.NewTimer(wait)
 		select {
 		case <-done:
 		case <-t.C:

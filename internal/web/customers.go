@@ -1,8 +1,6 @@
 package web
 
 import (
-	"cmp"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -66,69 +64,6 @@ type listedCustomer struct {
 	Band, Segment, Channel     string
 }
 
-// customerListRows is the one query behind the customer list: the customers active in
-// [from, to) (or matching a search), each with their order count, last order time and
-// revenue in cur.
-func (s *server) customerListRows(ctx context.Context, query, cur string, from, to int64) ([]listedCustomer, error) {
-	where, args := `c.last_seen >= ? AND c.last_seen < ?`, []any{from, to}
-	if query != "" {
-		// Substring search over 20k customers is a scan of a few ms; exact identifiers
-		// (user ids, anonymous ids, emails) go through the identities primary key.
-		where, args = customerMatch(query)
-	}
-	rows, err := s.db.Query(ctx, `SELECT c.id, c.name, c.email, c.phone, c.last_seen,
-			COALESCE(o.n, 0), COALESCE(o.last, 0), COALESCE(o.revenue, 0)
-		FROM customers c LEFT JOIN (SELECT customer_id, COUNT(*) AS n, MAX(ts) AS last,
-			`+s.db.SumMinor("CASE WHEN currency = ? THEN revenue_minor ELSE 0 END")+` AS revenue
-			FROM orders GROUP BY customer_id) o ON o.customer_id = c.id
-		WHERE `+where, append([]any{cur}, args...)...)
-	if err != nil {
-		return nil, fmt.Errorf("list customers: %w", err)
-	}
-	defer rows.Close()
-	var out []listedCustomer
-	for rows.Next() {
-		var c listedCustomer
-		if err := rows.Scan(&c.ID, &c.Name, &c.Email, &c.Phone, &c.LastSeen, &c.Orders, &c.LastOrder, &c.Revenue); err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
-}
-
-// sortCustomers orders the list by key, descending unless asc; customers without the
-// figure (no prediction yet) come last either way, and ties go by customer number.
-func sortCustomers(list []listedCustomer, key string, asc bool) {
-	val := func(c listedCustomer) (float64, bool) {
-		switch key {
-		case "value":
-			return c.CLV, c.HasValue
-		case "churn": // risk: the lower the chance of still being a customer, the higher
-			return -c.PAlive, c.HasValue
-		case "last_order":
-			return float64(c.LastOrder), c.LastOrder != 0
-		case "orders":
-			return float64(c.Orders), true
-		}
-		return float64(c.LastSeen), true
-	}
-	sort.SliceStable(list, func(i, j int) bool {
-		a, aok := val(list[i])
-		b, bok := val(list[j])
-		if aok != bok {
-			return aok
-		}
-		if a != b {
-			if asc {
-				return a < b
-			}
-			return a > b
-		}
-		return list[i].ID < list[j].ID
-	})
-}
-
 func (s *server) customers(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	q := r.URL.Query()
@@ -156,13 +91,10 @@ func (s *server) customers(w http.ResponseWriter, r *http.Request) error {
 	if err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM customers`).Scan(&d.Total); err != nil {
 		return fmt.Errorf("count customers: %w", err)
 	}
-	list, err := s.customerListRows(ctx, d.Query, cur, p.Range.FromMS(), p.Range.ToMS())
-	if err != nil {
-		return err
-	}
+	l := &customerList{query: d.Query, cur: cur, loc: p.Range.Loc, from: p.Range.FromMS(), to: p.Range.ToMS(),
+		sort: d.Sort, asc: d.Dir == "asc", segment: d.Segment, band: d.Band, channel: d.Channel}
 	// Predicted value, churn band, RFM segment and acquisition channel are the value
 	// snapshot's (value.Service), the same the Segments page and the API show.
-	needValue := d.Segment != "" || d.Band != "" || d.Channel != "" || d.Sort == "value" || d.Sort == "churn"
 	v, _, verr := s.valueFor(ctx)
 	switch {
 	case errors.Is(verr, errComputing):
@@ -172,30 +104,12 @@ func (s *server) customers(w http.ResponseWriter, r *http.Request) error {
 		d.ValueNote = "No predicted value yet: " + verr.Error()
 	}
 	if verr == nil {
+		l.snap = v
 		d.Segments, d.Channels = valueFilterChoices(v)
-		for i := range list {
-			c := &list[i]
-			id := strconv.FormatInt(c.ID, 10)
-			if pr, _, ok := v.Prediction(id); ok {
-				c.HasValue, c.CLV, c.PAlive, c.Band = true, pr.CLV, pAlive(pr), pr.ChurnBand
-			}
-			if sc, ok := v.RFM(id); ok {
-				c.Segment = sc.Segment
-			}
-			if _, ok := v.RFM(id); ok || c.HasValue {
-				c.Channel = cmp.Or(v.Channels[id], value.UnknownChannel)
-			}
-		}
-		list = slices.DeleteFunc(list, func(c listedCustomer) bool {
-			return d.Segment != "" && c.Segment != d.Segment || d.Band != "" && c.Band != d.Band || d.Channel != "" && c.Channel != d.Channel
-		})
-	} else if needValue {
-		list = nil // the filters cannot be applied yet: show nothing rather than everything
 	}
-	sortCustomers(list, d.Sort, d.Dir == "asc")
-	d.Matching = int64(len(list))
-	d.Pages = max(1, (len(list)+customerListLimit-1)/customerListLimit)
-	d.Page = min(d.Page, d.Pages)
+	// Without the snapshot, its filters and sorts cannot apply yet: show nothing rather
+	// than everything.
+	empty := verr != nil && l.needsSnapshot()
 	keep := []string{"q", d.Query, "segment", d.Segment, "band", d.Band, "channel", d.Channel, "sort", d.Sort, "dir", d.Dir}
 	link := func(kv ...string) string {
 		all := append(slices.Clone(keep), kv...)
@@ -207,18 +121,20 @@ func (s *server) customers(w http.ResponseWriter, r *http.Request) error {
 		}
 		return p.Link("/customers", pairs...)
 	}
-	if d.Page > 1 {
-		d.Prev = link("page", strconv.Itoa(d.Page-1))
+	// paged is told how many customers match before the rows are read; it sets the
+	// page and returns the offset of its first row.
+	paged := func(matching int64) int {
+		d.Matching = matching
+		d.Pages = max(1, int((matching+customerListLimit-1)/customerListLimit))
+		d.Page = min(d.Page, d.Pages)
+		if d.Page > 1 {
+			d.Prev = link("page", strconv.Itoa(d.Page-1))
+		}
+		if d.Page < d.Pages {
+			d.Next = link("page", strconv.Itoa(d.Page+1))
+		}
+		return (d.Page - 1) * customerListLimit
 	}
-	if d.Page < d.Pages {
-		d.Next = link("page", strconv.Itoa(d.Page+1))
-	}
-	shown := list
-	if r.URL.Query().Get("format") != "csv" { // the CSV holds every matching customer
-		lo := (d.Page - 1) * customerListLimit
-		shown = list[lo:min(lo+customerListLimit, len(list))]
-	}
-	p.JSON = map[string]any{"customers": map[string]any{"matching": d.Matching, "page": d.Page, "pages": d.Pages, "per_page": customerListLimit}}
 
 	loc := p.Range.Loc
 	caption := "Customers active in the period"
@@ -230,15 +146,32 @@ func (s *server) customers(w http.ResponseWriter, r *http.Request) error {
 			{Label: "Last order"}, {Label: "Revenue", Num: true}, {Label: "Predicted value", Num: true}, {Label: "Churn risk"}, {Label: "Segment"}, {Label: "Acquired through"}},
 		Empty: "No customers found."})
 	t.CSVHref = link("format", "csv", "table", "customers")
-	for _, c := range shown {
+	row := func(c listedCustomer) []Cell {
 		href := p.Link("/customers/" + strconv.FormatInt(c.ID, 10))
 		clv := Cell{Text: "–"}
 		if c.HasValue {
 			clv = amount(int64(c.CLV+0.5), v.Currency)
 		}
-		t.Rows = append(t.Rows, []Cell{{Text: "#" + strconv.FormatInt(c.ID, 10), Raw: strconv.FormatInt(c.ID, 10), Href: href}, {Text: c.Name, Href: href}, txt(c.Email),
-			txt(formatDate(c.LastSeen, loc)), num(c.Orders), txt(formatDate(c.LastOrder, loc)), amount(c.Revenue, cur), clv, txt(c.Band), txt(c.Segment), txt(c.Channel)})
+		return []Cell{{Text: "#" + strconv.FormatInt(c.ID, 10), Raw: strconv.FormatInt(c.ID, 10), Href: href}, {Text: c.Name, Href: href}, txt(c.Email),
+			txt(formatDate(c.LastSeen, loc)), num(c.Orders), txt(formatDate(c.LastOrder, loc)), amount(c.Revenue, cur), clv, txt(c.Band), txt(c.Segment), txt(c.Channel)}
 	}
+	if csvWanted(r, t.ID) { // the CSV holds every matching customer, written as they are read
+		cs, err := newCSVStream(w, t, csvName(p, t))
+		if err != nil || empty {
+			return errors.Join(err, cs.close())
+		}
+		err = s.customerRows(ctx, l, -1, func(int64) int { return 0 }, func(c listedCustomer) error { return cs.row(row(c)) })
+		return errors.Join(err, cs.close())
+	}
+	if empty {
+		paged(0)
+	} else if err := s.customerRows(ctx, l, customerListLimit, paged, func(c listedCustomer) error {
+		t.Rows = append(t.Rows, row(c))
+		return nil
+	}); err != nil {
+		return err
+	}
+	p.JSON = map[string]any{"customers": map[string]any{"matching": d.Matching, "page": d.Page, "pages": d.Pages, "per_page": customerListLimit}}
 	return s.respond(w, r, "customers", p)
 }
 

@@ -72,10 +72,17 @@ type sourceStat struct {
 }
 
 // sourceStats counts events per source with one index range scan each on
-// events(source_id, received_at); cached a few seconds because a busy source can have
-// a million events in a day.
-func (s *server) sourceStats(ctx context.Context, now time.Time) ([]sourceStat, error) {
-	return cached(s.cache, "sources", now, func() ([]sourceStat, error) {
+// events(source_id, received_at). The counts are kept for the event log's version (its
+// newest event and newest rejected event) and the minute (the windows slide), at most
+// cacheTTL: a repeat load reads two primary keys, and an event that arrives shows on the
+// next load.
+func (s *server) sourceStats(ctx context.Context, now time.Time, maxSeq int64) ([]sourceStat, error) {
+	var maxRejected int64
+	if err := s.db.QueryRow(ctx, `SELECT COALESCE(MAX(id), 0) FROM rejected_events`).Scan(&maxRejected); err != nil {
+		return nil, fmt.Errorf("read rejected events: %w", err)
+	}
+	key := fmt.Sprintf("sources|%d|%d|%d", maxSeq, maxRejected, now.Unix()/60)
+	return cached(s.cache, key, now, func() ([]sourceStat, error) {
 		srcs, err := s.db.Sources(ctx)
 		if err != nil {
 			return nil, err
@@ -117,15 +124,15 @@ func (s *server) sourcesPage(w http.ResponseWriter, r *http.Request, d *sourcesD
 	p.Data = d
 	now := s.opt.Now()
 	loc := p.Range.Loc
-	stats, err := s.sourceStats(ctx, now)
-	if err != nil {
-		return err
-	}
 	// Events the processor has not read yet: the pages built on customers and orders lag
 	// by that much (both reads are primary-key lookups).
 	var maxSeq int64
 	if err := s.db.QueryRow(ctx, `SELECT COALESCE(MAX(seq), 0) FROM events`).Scan(&maxSeq); err != nil {
 		return fmt.Errorf("read event log: %w", err)
+	}
+	stats, err := s.sourceStats(ctx, now, maxSeq)
+	if err != nil {
+		return err
 	}
 	if cur, ok, err := s.db.Setting(ctx, identity.CursorSetting); err != nil {
 		return err
@@ -220,7 +227,7 @@ func (s *server) createSource(w http.ResponseWriter, r *http.Request) error {
 	} else {
 		d.NewKey, d.NewSource = key, src.Name
 		d.Name = ""
-		s.cache.drop("sources")
+		s.cache.dropPrefix("sources|")
 	}
 	return s.sourcesPage(w, r, d)
 }
@@ -281,6 +288,6 @@ func (s *server) changeKey(w http.ResponseWriter, r *http.Request, action string
 		d.Error = err.Error()
 		w.WriteHeader(http.StatusUnprocessableEntity)
 	}
-	s.cache.drop("sources")
+	s.cache.dropPrefix("sources|")
 	return s.sourcesPage(w, r, d)
 }

@@ -148,7 +148,7 @@ func (s *server) createConnector(w http.ResponseWriter, r *http.Request, d *sour
 	}
 	d.NewSource, d.Name = src.Name, ""
 	d.NewConnector = true
-	s.cache.drop("sources")
+	s.cache.dropPrefix("sources|")
 	return s.sourcesPage(w, r, d)
 }
 
@@ -241,6 +241,6 @@ func (s *server) uploadImport(w http.ResponseWriter, r *http.Request) error {
 		Detail: map[string]any{"file": fh.Filename, "rows": rep.Rows, "imported": rep.Imported, "rejected": rep.Rejected}}); err != nil {
 		return err
 	}
-	s.cache.drop("sources")
+	s.cache.dropPrefix("sources|")
 	return s.sourcesPage(w, r, d)
 }

@@ -1,0 +1,164 @@
+package web
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/omniroi/omniroi/internal/identity/identitytest"
+	"github.com/omniroi/omniroi/internal/mix"
+	"github.com/omniroi/omniroi/internal/money"
+	"github.com/omniroi/omniroi/internal/store"
+	"github.com/omniroi/omniroi/internal/store/storetest"
+)
+
+// TestSourcesCountsFollowNewEvents: the Sources page keeps its event counts for the
+// event log's version, so events that arrive show on the next load, not a while later.
+func TestSourcesCountsFollowNewEvents(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		ts := newTestServer(t, db, Options{})
+		if _, _, err := db.CreateSource(ctx, "web"); err != nil {
+			t.Fatal(err)
+		}
+		c, _ := ts.loggedIn(t)
+		dayCount := func() string {
+			t.Helper()
+			_, body := get(t, c, ts.URL+"/sources?format=json")
+			var js struct {
+				Tables map[string][]map[string]string `json:"tables"`
+			}
+			if err := json.Unmarshal([]byte(body), &js); err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range js.Tables["sources"] {
+				if r["Source"] == "web" {
+					return r["Events, last 24 h"]
+				}
+			}
+			t.Fatalf("no source web: %.500s", body)
+			return ""
+		}
+		track := func(n int) {
+			var evs []map[string]any
+			for range n {
+				evs = append(evs, map[string]any{"type": "track", "event": "Viewed", "userId": "u1"})
+			}
+			identitytest.Load(t, db, "web", testNow.Add(-time.Minute), evs...)
+		}
+		track(2)
+		if got := dayCount(); got != "2" {
+			t.Fatalf("%s events in the last 24 h, want 2", got)
+		}
+		track(3)
+		if got := dayCount(); got != "5" {
+			t.Errorf("after 3 more events the page says %s, want 5", got)
+		}
+	})
+}
+
+// TestBudgetPlanFollowsSpend: the Budget page keeps its plan with the model of a data
+// version; new spend gives a new model and the page shows its plan, not the one kept.
+// (Serving shows a result up to compute.minAge old while newer data waits, with the
+// time it was computed; here minAge is 0 so the new version is built at once.)
+func TestBudgetPlanFollowsSpend(t *testing.T) {
+	db := storetest.SQLite(t)
+	seedBudget(t, db, 240)
+	ts, srv := newTestServerOf(t, db, Options{noWarm: true})
+	srv.compute.mu.Lock()
+	srv.compute.minAge = 0
+	srv.compute.mu.Unlock()
+	c, _ := ts.loggedIn(t)
+	plan := func() map[string]string {
+		t.Helper()
+		_, body := getBody(t, c, ts.URL+"/budget?format=csv&table=budget-plan")
+		recs, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+		if err != nil || len(recs) < 2 {
+			t.Fatalf("%v: %.500s", err, body)
+		}
+		out := map[string]string{}
+		for _, r := range recs[1:] {
+			out[r[0]] = r[1] // spend per month now
+		}
+		return out
+	}
+	want := func() map[string]string {
+		t.Helper()
+		_, m, err := mix.NewService(db).Model(context.Background(), mix.StoreOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pl, err := m.Plan(mix.PlanOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, ch := range pl.Channels {
+			out[ch.Channel] = money.Format(int64(math.Round(ch.Current*365.25/12/float64(m.WindowDays())*100)), "EUR")
+		}
+		return out
+	}
+	before := plan()
+	if w := want(); !equalMaps(before, w) {
+		t.Fatalf("plan %v, want %v", before, w)
+	}
+	plan() // a repeat load: served from the kept plan
+	if _, err := db.Exec(context.Background(), `UPDATE spend SET amount_minor = amount_minor * 3 WHERE channel = 'Paid Search'`); err != nil {
+		t.Fatal(err)
+	}
+	after := plan()
+	if w := want(); !equalMaps(after, w) || equalMaps(after, before) {
+		t.Errorf("after tripling Paid Search's spend the plan says %v (before %v), want %v", after, before, w)
+	}
+}
+
+func equalMaps(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// TestComputeWaitCountsFromBuildStart: while a long rebuild runs, a request that finds
+// an older result is served it once the build has run longer than the wait, instead of
+// waiting the whole wait again (repeat loads stay fast while new data is analysed).
+func TestComputeWaitCountsFromBuildStart(t *testing.T) {
+	c := newComputeCache(time.Hour)
+	if v, _, _, err := computed(c, "k", "v1", func(context.Context) (int, error) { return 1, nil }); err != nil || v != 1 {
+		t.Fatalf("v1: %v %v", v, err)
+	}
+	release := make(chan struct{})
+	defer close(release)
+	slow := func(context.Context) (int, error) { <-release; return 2, nil }
+	c.wait = time.Millisecond
+	if v, _, stale, err := computed(c, "k", "v2", slow); err != nil || v != 1 || !stale {
+		t.Fatalf("while v2 builds: %v stale=%v %v", v, stale, err)
+	}
+	// The build has been running for longer than the wait.
+	c.mu.Lock()
+	c.entries["k"].since = time.Now().Add(-2 * time.Hour)
+	c.wait = time.Hour
+	c.mu.Unlock()
+	got := make(chan int, 1)
+	go func() {
+		v, _, _, _ := computed(c, "k", "v2", slow)
+		got <- v
+	}()
+	select {
+	case v := <-got:
+		if v != 1 {
+			t.Errorf("served %d, want the older result 1", v)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the request waits for a build that started longer than the wait ago")
+	}
+}
