@@ -160,24 +160,29 @@ func isSession(name string) bool {
 		!slices.Contains(pathstore.DefaultIgnoreEvents, name)
 }
 
-// msRange is the event times [lo, hi) in ms that can fall on the local days of s (a day
-// either side for any time zone).
-func msRange(s scope) (lo, hi int64) {
-	first := true
-	var a, b int64
-	for _, days := range s {
-		for d := range days {
-			if first || d < a {
-				a = d
-			}
-			if first || d > b {
-				b = d
-			}
-			first = false
-		}
-	}
+// ranges returns, for each customer of s, the event times [lo, hi) in ms that can fall on
+// its local days (a day either side for any time zone), overlapping ranges joined.
+func ranges(s scope, d store.Dialect) *store.RowSet {
 	const dayMS = 86_400_000
-	return (a - 1) * dayMS, (b + 2) * dayMS
+	rs := store.NewRowSet(d, "c bigint", "lo bigint", "hi bigint")
+	for _, c := range s.customers() {
+		days := make([]int64, 0, len(s[c]))
+		for day := range s[c] {
+			days = append(days, day)
+		}
+		slices.Sort(days)
+		lo, hi := days[0]-1, days[0]+2
+		for _, day := range days[1:] {
+			if day-1 <= hi {
+				hi = day + 2
+				continue
+			}
+			rs.Add(c, lo*dayMS, hi*dayMS)
+			lo, hi = day-1, day+2
+		}
+		rs.Add(c, lo*dayMS, hi*dayMS)
+	}
+	return rs
 }
 
 // load passes the activity of the customers of as on its days (all of it for a nil as,
@@ -190,9 +195,8 @@ func load(ctx context.Context, q querier, d store.Dialect, as, os scope, win *wi
 		aargs, oargs           []any
 	)
 	if as != nil {
-		c, a := store.InInt64(d, "customer_id", as.customers())
-		lo, hi := msRange(as)
-		awhere, aargs = " WHERE "+c+" AND ts >= ? AND ts < ?", []any{a, lo, hi}
+		from, args := ranges(as, d).Table("v")
+		awhere, aargs = " JOIN "+from+" ON customer_id = v.c AND ts >= v.lo AND ts < v.hi", args
 	} else if win != nil {
 		const dayMS = 86_400_000
 		lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
