@@ -309,6 +309,7 @@ func buildPaths(ctx context.Context, db *store.DB, opt PathOptions, spans []span
 			for k, v := range po.funnel {
 				a.funnel[k] += v
 			}
+			a.b.Reserve(len(po.paths), len(po.touches))
 			for k := range po.paths {
 				if err := addPath(a.b, sum, a.other, po, &po.paths[k], spans[si].onPath); err != nil {
 					return nil, err
