@@ -75,9 +75,9 @@ func (s *Source) Read(ctx context.Context, block, dayFrom, dayTo int64, fn func(
 	var rows *sql.Rows
 	var err error
 	if s.db.Dialect == store.SQLite {
-		conn, err := s.smallCache(ctx)
-		if err != nil {
-			return fmt.Errorf("paths: read block %d: %w", block, err)
+		conn, cerr := s.smallCache(ctx)
+		if cerr != nil {
+			return fmt.Errorf("paths: read block %d: %w", block, cerr)
 		}
 		defer conn.Close()
 		rows, err = conn.QueryContext(ctx, q, block, dayFrom, dayTo)
