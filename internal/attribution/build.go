@@ -253,8 +253,12 @@ func buildPaths(ctx context.Context, db *store.DB, opt PathOptions, spans []span
 	defer cancel()
 	outs := make([]*blockOut, n)
 	for i := range outs {
-		outs[i] = &blockOut{done: make(chan struct{}), per: make([]spanOut, len(spans))}
+		outs[i] = &blockOut{done: make(chan struct{})}
 	}
+	// A block's buffers go back here once its paths are in the sets, and the next block
+	// a worker reads reuses them (a block's touches are tens of megabytes at 100,000
+	// people; growing them afresh for each block was a quarter of the CPU).
+	free := make(chan []spanOut, n)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range min(runtime.GOMAXPROCS(0), n, pathWorkers) {
@@ -266,6 +270,11 @@ func buildPaths(ctx context.Context, db *store.DB, opt PathOptions, spans []span
 					return
 				}
 				o := outs[i]
+				select {
+				case o.per = <-free:
+				default:
+					o.per = make([]spanOut, len(spans))
+				}
 				o.err = rd.block(ctx, w, lo+int64(i), o)
 				close(o.done)
 				if o.err != nil {
@@ -300,13 +309,20 @@ func buildPaths(ctx context.Context, db *store.DB, opt PathOptions, spans []span
 			for k, v := range po.funnel {
 				a.funnel[k] += v
 			}
+			a.b.Reserve(len(po.paths), len(po.touches))
 			for k := range po.paths {
 				if err := addPath(a.b, sum, a.other, po, &po.paths[k], spans[si].onPath); err != nil {
 					return nil, err
 				}
 			}
 		}
-		outs[i] = nil // let the block's memory go
+		for si := range o.per {
+			po := &o.per[si]
+			clear(po.touches) // drop the strings they hold
+			*po = spanOut{touches: po.touches[:0], paths: po.paths[:0]}
+		}
+		free <- o.per
+		outs[i] = nil
 	}
 	for si, sp := range spans {
 		sum := &out[si].sum
@@ -435,7 +451,9 @@ func (in interner) get(b []byte) string {
 type worker struct {
 	in        interner
 	dec       pathstore.Decoder
-	local     []string
+	local     []string        // the current row's strings, by index, once used
+	localCh   []string        // the same as channel names
+	localOK   []byte          // 1: local is set, 2: localCh is set
 	idx       map[int64]int32 // customer → slot
 	cids      []int64         // by slot
 	evs       []actRow
@@ -453,6 +471,34 @@ type worker struct {
 	ordCust   []int32
 	ordStart  []int32
 	ordSorted []int64
+}
+
+// resetLocal starts a row: its strings are interned when first used (order ids, which
+// paths never use, are never interned).
+func (w *worker) resetLocal() {
+	n := len(w.dec.Strings())
+	w.local = slices.Grow(w.local[:0], n)[:n]
+	w.localCh = slices.Grow(w.localCh[:0], n)[:n]
+	w.localOK = slices.Grow(w.localOK[:0], n)[:n]
+	clear(w.localOK)
+}
+
+// str is string i of the current row, interned.
+func (w *worker) str(i int) string {
+	if w.localOK[i]&1 == 0 {
+		w.local[i] = w.in.get(w.dec.Strings()[i])
+		w.localOK[i] |= 1
+	}
+	return w.local[i]
+}
+
+// channel is string i of the current row as a channel name.
+func (w *worker) channel(i int) string {
+	if w.localOK[i]&2 == 0 {
+		w.localCh[i] = pathstore.ChannelName(w.str(i))
+		w.localOK[i] |= 2
+	}
+	return w.localCh[i]
 }
 
 func (w *worker) slot(cid int64) int32 {
@@ -485,15 +531,12 @@ func (rd *blockReader) block(ctx context.Context, w *worker, block int64, o *blo
 		if err := w.dec.Reset(block, day, data); err != nil {
 			return err
 		}
-		w.local = w.local[:0]
-		for _, s := range w.dec.Strings() {
-			w.local = append(w.local, w.in.get(s))
-		}
+		w.resetLocal()
 		for w.dec.NextTouch(&t) {
 			if t.TS < rd.readFrom || t.TS >= rd.toMS {
 				continue
 			}
-			w.evs = append(w.evs, actRow{ts: t.TS, name: w.local[t.Name], channel: pathstore.ChannelName(w.local[t.Channel]), campaign: w.local[t.Campaign]})
+			w.evs = append(w.evs, actRow{ts: t.TS, name: w.str(t.Name), channel: w.channel(t.Channel), campaign: w.str(t.Campaign)})
 			w.evCust = append(w.evCust, w.slot(t.Customer))
 		}
 		for w.dec.NextOrder(&ro) {
@@ -510,7 +553,7 @@ func (rd *blockReader) block(ctx context.Context, w *worker, block int64, o *blo
 			}
 			refunded := min(max(ro.Refunded, 0), max(ro.Revenue, 0))
 			w.convs = append(w.convs, convRow{ts: ro.TS, valueMinor: money.SatSub(ro.Revenue, refunded), refunded: refunded,
-				currency: w.local[ro.Currency], channel: pathstore.ChannelName(w.local[ro.Channel]), first: ro.First})
+				currency: w.str(ro.Currency), channel: w.channel(ro.Channel), first: ro.First})
 			w.convCust = append(w.convCust, s)
 		}
 		return w.dec.Err()

@@ -6,8 +6,10 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -66,11 +68,9 @@ func ReadPathSet(r io.Reader) (*Set, error) {
 		}
 	}
 
-	agg := &pathAgg{index: map[string]int32{}, chIDs: map[string]uint16{}}
-	agg.set.Off = []int64{0}
+	agg := newPathAgg()
 	var (
 		fields [][]byte
-		key    []byte
 		chs    []uint16
 		long   []byte
 	)
@@ -110,8 +110,8 @@ func ReadPathSet(r io.Reader) (*Set, error) {
 			}
 			return nil
 		}
-		// The path: channels trimmed, the key joins them with '>'.
-		key, chs = key[:0], chs[:0]
+		// The path: channels trimmed.
+		chs = chs[:0]
 		p := field(0)
 		for {
 			part, rest, more := bytes.Cut(p, []byte{'>'})
@@ -120,10 +120,6 @@ func ReadPathSet(r io.Reader) (*Set, error) {
 				if err != nil {
 					return nil, err
 				}
-				if len(chs) > 0 {
-					key = append(key, '>')
-				}
-				key = append(key, ch...)
 				chs = append(chs, id)
 			}
 			if !more {
@@ -146,7 +142,7 @@ func ReadPathSet(r io.Reader) (*Set, error) {
 			}
 			v[i] = n
 		}
-		agg.add(key, chs, v)
+		agg.add(chs, v)
 		if err == io.EOF {
 			break
 		}
@@ -157,15 +153,33 @@ func ReadPathSet(r io.Reader) (*Set, error) {
 	return &agg.set, nil
 }
 
-// pathAgg sums rows by path into a set.
+// pathAgg sums rows by path into a set. Paths are found by an open-addressing table of
+// their indices in the set, hashed on their channel ids: no key is stored beside the set.
 type pathAgg struct {
 	set   Set
-	index map[string]int32 // path key → path
 	chIDs map[string]uint16
+	seed  maphash.Seed
+	slots []uint64 // 0: empty; else hash<<32 | (path index + 1)
+	key   []byte   // scratch: the channel ids being hashed, two bytes each
 }
 
+func newPathAgg() *pathAgg {
+	a := &pathAgg{chIDs: map[string]uint16{}, seed: maphash.MakeSeed(), slots: make([]uint64, 1024)}
+	a.set.Off = []int64{0}
+	return a
+}
+
+// fewChannels: up to this many channels, a name is looked up by comparing it with each.
+const fewChannels = 16
+
 func (a *pathAgg) channel(name []byte) (uint16, error) {
-	if id, ok := a.chIDs[string(name)]; ok {
+	if len(a.set.Channels) <= fewChannels {
+		for i, c := range a.set.Channels {
+			if c == string(name) {
+				return uint16(i), nil
+			}
+		}
+	} else if id, ok := a.chIDs[string(name)]; ok {
 		return id, nil
 	}
 	if len(a.set.Channels) >= math.MaxUint16 {
@@ -177,20 +191,55 @@ func (a *pathAgg) channel(name []byte) (uint16, error) {
 	return id, nil
 }
 
-func (a *pathAgg) add(key []byte, chs []uint16, v [3]float64) {
+func (a *pathAgg) add(chs []uint16, v [3]float64) {
 	s := &a.set
-	if i, ok := a.index[string(key)]; ok {
-		s.Conv[i] += v[0]
-		s.Value[i] += v[1]
-		s.Nulls[i] += v[2]
-		return
+	a.key = a.key[:0]
+	for _, c := range chs {
+		a.key = append(a.key, byte(c), byte(c>>8))
 	}
-	a.index[string(key)] = int32(s.Len())
-	s.Ch = append(s.Ch, chs...)
-	s.Off = append(s.Off, int64(len(s.Ch)))
-	s.Conv = append(s.Conv, v[0])
-	s.Value = append(s.Value, v[1])
-	s.Nulls = append(s.Nulls, v[2])
+	h := uint32(maphash.Bytes(a.seed, a.key))
+	if 2*(s.Len()+1) > len(a.slots) {
+		a.grow()
+	}
+	mask := len(a.slots) - 1
+	for i := int(h) & mask; ; i = (i + 1) & mask {
+		e := a.slots[i]
+		if e == 0 {
+			a.slots[i] = uint64(h)<<32 | uint64(s.Len()+1)
+			s.Ch = append(s.Ch, chs...)
+			s.Off = append(s.Off, int64(len(s.Ch)))
+			s.Conv = append(s.Conv, v[0])
+			s.Value = append(s.Value, v[1])
+			s.Nulls = append(s.Nulls, v[2])
+			return
+		}
+		if uint32(e>>32) != h {
+			continue
+		}
+		if j := int(uint32(e)) - 1; slices.Equal(s.Ch[s.Off[j]:s.Off[j+1]], chs) {
+			s.Conv[j] += v[0]
+			s.Value[j] += v[1]
+			s.Nulls[j] += v[2]
+			return
+		}
+	}
+}
+
+// grow doubles the table; entries keep their hash, so nothing is hashed again.
+func (a *pathAgg) grow() {
+	slots := make([]uint64, 2*len(a.slots))
+	mask := len(slots) - 1
+	for _, e := range a.slots {
+		if e == 0 {
+			continue
+		}
+		i := int(uint32(e>>32)) & mask
+		for slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+		slots[i] = e
+	}
+	a.slots = slots
 }
 
 // parseCount reads a finite number >= 0; an empty field is 0.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -218,6 +219,34 @@ func (b *SetBuilder) Add(j Path) error {
 	b.s.Value = append(b.s.Value, j.Value)
 	b.s.Nulls = append(b.s.Nulls, j.Nulls)
 	return nil
+}
+
+// Reserve makes room for paths more paths holding touches more touches, at least doubling
+// the arrays when they must grow: append grows large arrays a quarter at a time, so a set
+// of millions of touches added path by path was copied over and over.
+func (b *SetBuilder) Reserve(paths, touches int) {
+	b.s.Ch = reserve(b.s.Ch, touches)
+	if b.anyCamp {
+		b.s.Camp = reserve(b.s.Camp, touches)
+	}
+	if b.anyTime {
+		b.s.Age = reserve(b.s.Age, touches)
+	}
+	b.s.Off = reserve(b.s.Off, paths)
+	b.s.Conv = reserve(b.s.Conv, paths)
+	b.s.Value = reserve(b.s.Value, paths)
+	b.s.Nulls = reserve(b.s.Nulls, paths)
+	if b.anyMS {
+		b.s.Lead = reserve(b.s.Lead, paths)
+		b.s.Opp = reserve(b.s.Opp, paths)
+	}
+}
+
+func reserve[T any](s []T, n int) []T {
+	if cap(s)-len(s) >= n {
+		return s
+	}
+	return slices.Grow(s, max(n, cap(s)))
 }
 
 // Set returns the built set. The builder must not be used afterwards.

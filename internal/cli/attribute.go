@@ -120,6 +120,9 @@ models with a demo's ground_truth.json (default: the one in --data, when present
 			return err
 		}
 		defer db.Close()
+		if err := ensurePaths(ctx, env, db); err != nil {
+			return err
+		}
 		rep, err := attribution.NewService(db).Analyze(ctx, attribution.Query{From: jo.From, To: jo.To, Paths: jo, Models: models, Config: cfg})
 		if err != nil {
 			return fmt.Errorf("attribute: %w", err)

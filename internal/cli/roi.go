@@ -31,6 +31,9 @@ length before it. Spend comes from imported spend rows; campaigns match case-ins
 			return err
 		}
 		defer db.Close()
+		if err := ensurePaths(ctx, env, db); err != nil {
+			return err
+		}
 		rep, err := attribution.NewService(db).ROI(ctx, attribution.ROIQuery{From: jo.From, To: jo.To, Model: *model, Config: cfg, Paths: jo})
 		if err != nil {
 			return fmt.Errorf("roi: %w", err)

@@ -65,3 +65,28 @@ func (p *Processor) ensurePaths(ctx context.Context) error {
 	}
 	return pathstore.BuildAll(ctx, p.db)
 }
+
+// EnsurePaths builds the paths table under the processor lease when it is not ready (a
+// store upgraded from an older format), without processing events: an analysis run from
+// the command line calls it so that it reads the table instead of computing every path
+// from the event tables. built reports whether it built; ErrLeaseHeld (wrapped) when
+// another process holds the lease (a running server, which builds it itself).
+func (p *Processor) EnsurePaths(ctx context.Context) (built bool, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if ok, err := pathstore.Ready(ctx, p.db); err != nil || ok {
+		return false, err
+	}
+	ok, err := p.acquire(ctx)
+	if err != nil {
+		return false, err
+	}
+	if !ok {
+		return false, p.heldErr(ctx)
+	}
+	defer p.release()
+	if ok, err := pathstore.Ready(ctx, p.db); err != nil || ok {
+		return false, err
+	}
+	return true, pathstore.BuildAll(ctx, p.db)
+}

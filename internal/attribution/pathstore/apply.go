@@ -81,6 +81,21 @@ type applier struct {
 	moved map[int64]int64
 	rows  map[rowKey]*loaded
 	need  map[rowKey]bool
+
+	jobOrd   map[string]OrderWrite    // orders the batch writes, by id
+	jobRef   map[string][]RefundWrite // refunds the batch adds, by order id
+	pre      map[string]orderPos      // stored state of the orders the batch reaches
+	applied  map[string]OrderWrite    // the batch's orders that replace or add a stored one
+	affected map[int64]bool           // customers (before merges) whose set of orders changes
+	// postFirst is each affected customer's first order after the batch (final ids).
+	postFirst map[int64]firstOrder
+	flagged   map[string]bool // orders whose first-order flag may change
+}
+
+// firstOrder is a customer's earliest order.
+type firstOrder struct {
+	id string
+	ts int64
 }
 
 func (a *applier) final(c int64) int64 {
@@ -102,233 +117,288 @@ func (a *applier) row(cid, ts int64) *loaded {
 	return l
 }
 
+// run applies the batch in named steps: index it, read the stored state it reaches,
+// work out which rows change, load them, edit them and write back the changed ones.
 func (a *applier) run(ctx context.Context, ch Change) error {
+	a.index(ch)
+	if err := a.readBatchOrders(ctx); err != nil {
+		return err
+	}
+	if err := a.readAffectedOrders(ctx); err != nil {
+		return err
+	}
+	a.firstOrders()
+	if err := a.wantRows(ctx, ch); err != nil {
+		return err
+	}
+	if err := a.load(ctx); err != nil {
+		return err
+	}
+	a.moveMerged()
+	if err := a.putOrders(ch); err != nil {
+		return err
+	}
+	a.addTouches(ch)
+	if err := a.putRefunds(ctx); err != nil {
+		return err
+	}
+	if err := a.flagFirstOrders(); err != nil {
+		return err
+	}
+	return a.store(ctx)
+}
+
+// index records the batch's merges, orders and refunds by key.
+func (a *applier) index(ch Change) {
 	a.need = map[rowKey]bool{}
 	for _, m := range ch.Moves {
 		a.moved[m[0]] = m[1]
 	}
-	jobOrd := map[string]OrderWrite{}
+	a.jobOrd = map[string]OrderWrite{}
 	for _, o := range ch.Orders {
-		jobOrd[o.ID] = o
+		a.jobOrd[o.ID] = o
 	}
-	jobRef := map[string][]RefundWrite{}
+	a.jobRef = map[string][]RefundWrite{}
 	for _, r := range ch.Refunds {
-		jobRef[r.OrderID] = append(jobRef[r.OrderID], r)
+		a.jobRef[r.OrderID] = append(a.jobRef[r.OrderID], r)
 	}
+}
 
-	// Stored state of the orders the batch writes or refunds.
-	ids := make([]string, 0, len(jobOrd)+len(jobRef))
-	for id := range jobOrd {
+// readBatchOrders reads the stored state of the orders the batch writes or refunds and
+// keeps the batch's orders that win over the stored ones (later event time, then seq).
+func (a *applier) readBatchOrders(ctx context.Context) error {
+	ids := make([]string, 0, len(a.jobOrd)+len(a.jobRef))
+	for id := range a.jobOrd {
 		ids = append(ids, id)
 	}
-	for id := range jobRef {
-		if _, ok := jobOrd[id]; !ok {
+	for id := range a.jobRef {
+		if _, ok := a.jobOrd[id]; !ok {
 			ids = append(ids, id)
 		}
 	}
-	pre := map[string]orderPos{}
+	a.pre = map[string]orderPos{}
 	if len(ids) > 0 {
 		in, arg := store.InText(a.tx.Dialect, "order_id", ids)
-		if err := a.scanOrders(ctx, `SELECT order_id, customer_id, ts, seq, revenue_minor FROM orders WHERE `+in, pre, arg); err != nil {
+		if err := a.scanOrders(ctx, `SELECT order_id, customer_id, ts, seq, revenue_minor FROM orders WHERE `+in, a.pre, arg); err != nil {
 			return err
 		}
 	}
-	applied := map[string]OrderWrite{}
-	for id, o := range jobOrd {
-		p, ok := pre[id]
+	a.applied = map[string]OrderWrite{}
+	for id, o := range a.jobOrd {
+		p, ok := a.pre[id]
 		if !ok || o.TS > p.ts || o.TS == p.ts && o.Seq > p.seq {
-			applied[id] = o
+			a.applied[id] = o
 		}
 	}
+	return nil
+}
 
-	// Customers whose set of orders changes: their first order may change.
-	affected := map[int64]bool{}
+// readAffectedOrders reads every stored order of the customers whose set of orders
+// changes (merged, or gaining or losing an order): their first order may change.
+func (a *applier) readAffectedOrders(ctx context.Context) error {
+	a.affected = map[int64]bool{}
 	for b, s := range a.moved {
-		affected[b], affected[s] = true, true
+		a.affected[b], a.affected[s] = true, true
 	}
-	for id, o := range applied {
-		affected[o.Customer] = true
-		if p, ok := pre[id]; ok {
-			affected[p.cid] = true
-		}
-	}
-	if len(affected) > 0 {
-		cids := make([]int64, 0, len(affected))
-		for c := range affected {
-			cids = append(cids, c)
-		}
-		slices.Sort(cids)
-		in, arg := store.InInt64(a.tx.Dialect, "customer_id", cids)
-		if err := a.scanOrders(ctx, `SELECT order_id, customer_id, ts, seq, revenue_minor FROM orders WHERE `+in, pre, arg); err != nil {
-			return err
+	for id, o := range a.applied {
+		a.affected[o.Customer] = true
+		if p, ok := a.pre[id]; ok {
+			a.affected[p.cid] = true
 		}
 	}
-	post := func(id string) (cid, ts int64, ok bool) {
-		if o, ok := applied[id]; ok {
-			return o.Customer, o.TS, true
-		}
-		if p, ok := pre[id]; ok {
-			return a.final(p.cid), p.ts, true
-		}
-		return 0, 0, false
+	if len(a.affected) == 0 {
+		return nil
 	}
+	cids := make([]int64, 0, len(a.affected))
+	for c := range a.affected {
+		cids = append(cids, c)
+	}
+	slices.Sort(cids)
+	in, arg := store.InInt64(a.tx.Dialect, "customer_id", cids)
+	return a.scanOrders(ctx, `SELECT order_id, customer_id, ts, seq, revenue_minor FROM orders WHERE `+in, a.pre, arg)
+}
 
-	// First orders before and after, per customer.
-	type first struct {
-		id string
-		ts int64
+// post is where an order is after the batch: its final customer and time.
+func (a *applier) post(id string) (cid, ts int64, ok bool) {
+	if o, ok := a.applied[id]; ok {
+		return o.Customer, o.TS, true
 	}
-	earlier := func(m map[int64]first, c int64, id string, ts int64) {
+	if p, ok := a.pre[id]; ok {
+		return a.final(p.cid), p.ts, true
+	}
+	return 0, 0, false
+}
+
+// firstOrders works out the affected customers' first orders before and after the batch;
+// both are flagged for a look (one loses the flag, the other gains it).
+func (a *applier) firstOrders() {
+	earlier := func(m map[int64]firstOrder, c int64, id string, ts int64) {
 		f, ok := m[c]
 		if !ok || OrderBefore(ts, id, f.ts, f.id) {
-			m[c] = first{id, ts}
+			m[c] = firstOrder{id, ts}
 		}
 	}
-	preFirst, postFirst := map[int64]first{}, map[int64]first{}
+	preFirst := map[int64]firstOrder{}
+	a.postFirst = map[int64]firstOrder{}
 	postAffected := map[int64]bool{}
-	for c := range affected {
+	for c := range a.affected {
 		postAffected[a.final(c)] = true
 	}
-	for id, p := range pre {
-		if affected[p.cid] {
+	for id, p := range a.pre {
+		if a.affected[p.cid] {
 			earlier(preFirst, p.cid, id, p.ts)
 		}
 	}
-	for id := range pre {
-		if c, ts, _ := post(id); postAffected[c] {
-			earlier(postFirst, c, id, ts)
+	for id := range a.pre {
+		if c, ts, _ := a.post(id); postAffected[c] {
+			earlier(a.postFirst, c, id, ts)
 		}
 	}
-	for id, o := range applied {
-		if _, ok := pre[id]; !ok && postAffected[o.Customer] {
-			earlier(postFirst, o.Customer, id, o.TS)
+	for id, o := range a.applied {
+		if _, ok := a.pre[id]; !ok && postAffected[o.Customer] {
+			earlier(a.postFirst, o.Customer, id, o.TS)
 		}
 	}
-	flagged := map[string]bool{}
+	a.flagged = map[string]bool{}
 	for _, f := range preFirst {
-		flagged[f.id] = true
+		a.flagged[f.id] = true
 	}
-	for _, f := range postFirst {
-		flagged[f.id] = true
+	for _, f := range a.postFirst {
+		a.flagged[f.id] = true
 	}
+}
 
-	// The rows every edit reaches.
-	var movedCIDs []int64
-	for b := range a.moved {
-		movedCIDs = append(movedCIDs, b)
-	}
-	if len(movedCIDs) > 0 {
-		slices.Sort(movedCIDs)
-		in, arg := store.InInt64(a.tx.Dialect, "customer_id", movedCIDs)
-		rows, err := a.tx.Query(ctx, `SELECT customer_id, ts FROM activity WHERE `+in, arg)
-		if err != nil {
-			return fmt.Errorf("paths: merged customers' activity: %w", err)
-		}
-		for rows.Next() {
-			var c, ts int64
-			if err := rows.Scan(&c, &ts); err != nil {
-				rows.Close()
-				return fmt.Errorf("paths: merged customers' activity: %w", err)
-			}
-			a.want(c, ts)
-			a.want(a.final(c), ts)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("paths: merged customers' activity: %w", err)
-		}
-		for _, p := range pre {
-			if _, ok := a.moved[p.cid]; ok {
-				a.want(p.cid, p.ts)
-				a.want(a.final(p.cid), p.ts)
-			}
-		}
+// wantRows marks the rows every edit reaches.
+func (a *applier) wantRows(ctx context.Context, ch Change) error {
+	if err := a.wantMerged(ctx); err != nil {
+		return err
 	}
 	for _, t := range ch.Touches {
 		if t.Name != OrderCompleted {
 			a.want(t.Customer, t.TS)
 		}
 	}
-	for id, o := range applied {
-		if p, ok := pre[id]; ok {
+	for id, o := range a.applied {
+		if p, ok := a.pre[id]; ok {
 			a.want(a.final(p.cid), p.ts)
 		}
 		a.want(o.Customer, o.TS)
 	}
-	for id := range jobRef {
-		if c, ts, ok := post(id); ok {
+	for id := range a.jobRef {
+		if c, ts, ok := a.post(id); ok {
 			a.want(c, ts)
 		}
 	}
-	for id := range flagged {
-		if c, ts, ok := post(id); ok {
+	for id := range a.flagged {
+		if c, ts, ok := a.post(id); ok {
 			a.want(c, ts)
 		}
 	}
-	if err := a.load(ctx); err != nil {
-		return err
-	}
+	return nil
+}
 
-	// 1. Merged customers' entries move to the survivor.
-	if len(a.moved) > 0 {
-		keys := make([]rowKey, 0, len(a.rows))
-		for k := range a.rows {
-			keys = append(keys, k)
+// wantMerged marks the rows of merged customers' touches and orders, and the rows of
+// their survivors on the same days.
+func (a *applier) wantMerged(ctx context.Context) error {
+	var movedCIDs []int64
+	for b := range a.moved {
+		movedCIDs = append(movedCIDs, b)
+	}
+	if len(movedCIDs) == 0 {
+		return nil
+	}
+	slices.Sort(movedCIDs)
+	in, arg := store.InInt64(a.tx.Dialect, "customer_id", movedCIDs)
+	rows, err := a.tx.Query(ctx, `SELECT customer_id, ts FROM activity WHERE `+in, arg)
+	if err != nil {
+		return fmt.Errorf("paths: merged customers' activity: %w", err)
+	}
+	for rows.Next() {
+		var c, ts int64
+		if err := rows.Scan(&c, &ts); err != nil {
+			rows.Close()
+			return fmt.Errorf("paths: merged customers' activity: %w", err)
 		}
-		slices.SortFunc(keys, cmpKey)
-		var mt []Touch
-		var mo []Order
-		for _, k := range keys {
-			l := a.rows[k]
-			r := &l.row
-			kt := r.Touches[:0]
-			for _, t := range r.Touches {
-				if s, ok := a.moved[t.Customer]; ok {
-					t.Customer = s
-					mt = append(mt, t)
-					l.touched = true
-					continue
-				}
-				kt = append(kt, t)
-			}
-			r.Touches = kt
-			ko := r.Orders[:0]
-			for _, o := range r.Orders {
-				if s, ok := a.moved[o.Customer]; ok {
-					o.Customer = s
-					mo = append(mo, o)
-					l.touched = true
-					continue
-				}
-				ko = append(ko, o)
-			}
-			r.Orders = ko
-		}
-		for _, t := range mt {
-			l := a.row(t.Customer, t.TS)
-			l.row.Touches = append(l.row.Touches, t)
-		}
-		for _, o := range mo {
-			l := a.row(o.Customer, o.TS)
-			l.row.Orders = append(l.row.Orders, o)
+		a.want(c, ts)
+		a.want(a.final(c), ts)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("paths: merged customers' activity: %w", err)
+	}
+	for _, p := range a.pre {
+		if _, ok := a.moved[p.cid]; ok {
+			a.want(p.cid, p.ts)
+			a.want(a.final(p.cid), p.ts)
 		}
 	}
+	return nil
+}
 
-	// 2. Orders the batch replaces or adds.
+// moveMerged moves merged customers' entries to their survivor.
+func (a *applier) moveMerged() {
+	if len(a.moved) == 0 {
+		return
+	}
+	keys := make([]rowKey, 0, len(a.rows))
+	for k := range a.rows {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, cmpKey)
+	var mt []Touch
+	var mo []Order
+	for _, k := range keys {
+		l := a.rows[k]
+		r := &l.row
+		kt := r.Touches[:0]
+		for _, t := range r.Touches {
+			if s, ok := a.moved[t.Customer]; ok {
+				t.Customer = s
+				mt = append(mt, t)
+				l.touched = true
+				continue
+			}
+			kt = append(kt, t)
+		}
+		r.Touches = kt
+		ko := r.Orders[:0]
+		for _, o := range r.Orders {
+			if s, ok := a.moved[o.Customer]; ok {
+				o.Customer = s
+				mo = append(mo, o)
+				l.touched = true
+				continue
+			}
+			ko = append(ko, o)
+		}
+		r.Orders = ko
+	}
+	for _, t := range mt {
+		l := a.row(t.Customer, t.TS)
+		l.row.Touches = append(l.row.Touches, t)
+	}
+	for _, o := range mo {
+		l := a.row(o.Customer, o.TS)
+		l.row.Orders = append(l.row.Orders, o)
+	}
+}
+
+// putOrders replaces or adds the orders the batch writes, with their order event's campaign.
+func (a *applier) putOrders(ch Change) error {
 	campaign := map[int64]string{}
 	for _, t := range ch.Touches {
 		if t.Name == OrderCompleted {
 			campaign[t.Seq] = t.Campaign
 		}
 	}
-	appliedIDs := make([]string, 0, len(applied))
-	for id := range applied {
+	appliedIDs := make([]string, 0, len(a.applied))
+	for id := range a.applied {
 		appliedIDs = append(appliedIDs, id)
 	}
 	slices.Sort(appliedIDs)
 	for _, id := range appliedIDs {
-		o := applied[id]
-		if p, ok := pre[id]; ok {
+		o := a.applied[id]
+		if p, ok := a.pre[id]; ok {
 			if !a.removeOrder(a.final(p.cid), p.ts, id) {
 				return fmt.Errorf("%w: order %q missing", ErrInconsistent, id)
 			}
@@ -337,63 +407,81 @@ func (a *applier) run(ctx context.Context, ch Change) error {
 		l.row.Orders = append(l.row.Orders, Order{Customer: o.Customer, TS: o.TS, ID: id, Revenue: o.Revenue,
 			Currency: o.Currency, Channel: o.Channel, Campaign: campaign[o.Seq]})
 	}
+	return nil
+}
 
-	// 3. New touches.
+// addTouches adds the batch's touches (order events are the orders, not touches).
+func (a *applier) addTouches(ch Change) {
 	for _, t := range ch.Touches {
 		if t.Name != OrderCompleted {
 			l := a.row(t.Customer, t.TS)
 			l.row.Touches = append(l.row.Touches, t)
 		}
 	}
+}
 
-	// 4. Refunds of the orders the batch refunds or replaces.
-	refIDs := make([]string, 0, len(jobRef)+len(applied))
-	for id := range jobRef {
+// putRefunds sets the refunded amount of the orders the batch refunds or replaces, from
+// their stored refunds and the batch's.
+func (a *applier) putRefunds(ctx context.Context) error {
+	refIDs := make([]string, 0, len(a.jobRef)+len(a.applied))
+	for id := range a.jobRef {
 		refIDs = append(refIDs, id)
 	}
-	for id := range applied {
-		if _, ok := jobRef[id]; !ok {
+	for id := range a.applied {
+		if _, ok := a.jobRef[id]; !ok {
 			refIDs = append(refIDs, id)
 		}
 	}
-	if len(refIDs) > 0 {
-		stored := map[string][]RefundWrite{}
-		in, arg := store.InText(a.tx.Dialect, "order_id", refIDs)
-		rows, err := a.tx.Query(ctx, `SELECT order_id, amount_minor, currency, full_refund FROM refunds WHERE `+in, arg)
-		if err != nil {
-			return fmt.Errorf("paths: read refunds: %w", err)
-		}
-		for rows.Next() {
-			var id string
-			var r RefundWrite
-			var full int
-			if err := rows.Scan(&id, &r.Amount, &r.Currency, &full); err != nil {
-				rows.Close()
-				return fmt.Errorf("paths: read refunds: %w", err)
-			}
-			r.Full = full != 0
-			stored[id] = append(stored[id], r)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("paths: read refunds: %w", err)
-		}
-		for _, id := range refIDs {
-			c, ts, ok := post(id)
-			if !ok {
-				continue // refunded before the order arrived: its entry is made with it
-			}
-			o := a.findOrder(c, ts, id)
-			if o == nil {
-				return fmt.Errorf("%w: refunded order %q missing", ErrInconsistent, id)
-			}
-			o.Refunded = Refunded(o.Revenue, o.Currency, append(stored[id], jobRef[id]...))
-		}
+	if len(refIDs) == 0 {
+		return nil
 	}
+	stored, err := a.readRefunds(ctx, refIDs)
+	if err != nil {
+		return err
+	}
+	for _, id := range refIDs {
+		c, ts, ok := a.post(id)
+		if !ok {
+			continue // refunded before the order arrived: its entry is made with it
+		}
+		o := a.findOrder(c, ts, id)
+		if o == nil {
+			return fmt.Errorf("%w: refunded order %q missing", ErrInconsistent, id)
+		}
+		o.Refunded = Refunded(o.Revenue, o.Currency, append(stored[id], a.jobRef[id]...))
+	}
+	return nil
+}
 
-	// 5. First-order flags.
-	for id := range flagged {
-		c, ts, ok := post(id)
+// readRefunds reads the stored refunds of orders ids.
+func (a *applier) readRefunds(ctx context.Context, ids []string) (map[string][]RefundWrite, error) {
+	stored := map[string][]RefundWrite{}
+	in, arg := store.InText(a.tx.Dialect, "order_id", ids)
+	rows, err := a.tx.Query(ctx, `SELECT order_id, amount_minor, currency, full_refund FROM refunds WHERE `+in, arg)
+	if err != nil {
+		return nil, fmt.Errorf("paths: read refunds: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var r RefundWrite
+		var full int
+		if err := rows.Scan(&id, &r.Amount, &r.Currency, &full); err != nil {
+			return nil, fmt.Errorf("paths: read refunds: %w", err)
+		}
+		r.Full = full != 0
+		stored[id] = append(stored[id], r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("paths: read refunds: %w", err)
+	}
+	return stored, nil
+}
+
+// flagFirstOrders sets the first-order flag of the flagged orders.
+func (a *applier) flagFirstOrders() error {
+	for id := range a.flagged {
+		c, ts, ok := a.post(id)
 		if !ok {
 			continue
 		}
@@ -401,9 +489,9 @@ func (a *applier) run(ctx context.Context, ch Change) error {
 		if o == nil {
 			return fmt.Errorf("%w: order %q missing", ErrInconsistent, id)
 		}
-		o.First = postFirst[c].id == id
+		o.First = a.postFirst[c].id == id
 	}
-	return a.store(ctx)
+	return nil
 }
 
 func (a *applier) scanOrders(ctx context.Context, q string, into map[string]orderPos, args ...any) error {

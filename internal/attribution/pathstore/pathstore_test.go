@@ -333,3 +333,53 @@ func TestRefundRule(t *testing.T) {
 		check("from scratch", scratch)
 	})
 }
+
+// TestReadSmallCache: Source.Read gives every stored row of a block, in day order, the
+// same bytes as the table holds; a query that fails (a cancelled context) is an error,
+// and on SQLite the connection it used goes back to the pool with the store's page cache.
+func TestReadSmallCache(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		r := rand.New(rand.NewPCG(5, 6))
+		identitytest.Load(t, db, "web", t0.Add(90*24*time.Hour), genEvents(r, 20)...)
+		want, _ := stored(t, db)
+		src, err := pathstore.Open(ctx, db)
+		if err != nil || !src.Ready() {
+			t.Fatalf("open: %v ready=%v", err, src != nil && src.Ready())
+		}
+		lo, hi, ok := src.Blocks()
+		if !ok {
+			t.Fatal("no blocks")
+		}
+		got := map[[2]int64][]byte{}
+		for b := lo; b <= hi; b++ {
+			last := int64(pathstore.MinDay)
+			err := src.Read(ctx, b, pathstore.MinDay, pathstore.MaxDay, func(day int64, data []byte) error {
+				if day <= last {
+					t.Errorf("block %d: day %d after %d", b, day, last)
+				}
+				last = day
+				got[[2]int64{b, day}] = bytes.Clone(data)
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		sameRows(t, "read", got, want)
+
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		if err := src.Read(cctx, lo, pathstore.MinDay, pathstore.MaxDay, func(int64, []byte) error { return nil }); err == nil {
+			t.Error("read with a cancelled context: no error")
+		}
+		if db.Dialect == store.SQLite {
+			for range 8 { // every pooled connection
+				var n int64
+				if err := db.QueryRow(ctx, `PRAGMA cache_size`).Scan(&n); err != nil || n == 256 {
+					t.Fatalf("cache_size %d (%v) after a read", n, err)
+				}
+			}
+		}
+	})
+}
