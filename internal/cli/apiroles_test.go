@@ -223,6 +223,7 @@ func seedAPI(t *testing.T, db *store.DB) {
 // table without a scenario fails the test (and is still called for its 401 and 403), so
 // every route's auth and response shape are checked here, in one place.
 func TestAPIRoles(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := audit.WithActor(context.Background(), audit.ActorCLI)
 		seedAPI(t, db)

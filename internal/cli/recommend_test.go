@@ -16,6 +16,7 @@ import (
 // recall_at_k, ndcg_at_k, hit_rate and coverage. The file here is the Online Retail
 // non-UK file rewritten in those columns.
 func TestRecommendEvaluateContract(t *testing.T) {
+	t.Parallel()
 	testenv.Slow(t, "evaluates on the Online Retail data set")
 	dir := testenv.SharedDataset(t, "online-retail")
 	in, err := os.Open(filepath.Join(dir, "online_retail_non_uk.csv"))
@@ -79,6 +80,7 @@ func TestRecommendEvaluateContract(t *testing.T) {
 // `omniroi import products` reads a Google Merchant feed and shows its line-numbered
 // errors; `omniroi recommend products` lists the catalogue, `pin`/`rules` keep pins.
 func TestImportProductsCLI(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	feed := filepath.Join(t.TempDir(), "feed.tsv")
 	os.WriteFile(feed, []byte("id\ttitle\tlink\tavailability\tprice\tproduct_type\n"+

@@ -21,6 +21,7 @@ import (
 // a small demo, stats, a customer profile, a rebuild that must give the same customers,
 // an idempotent spend import, and the read commands' --json output.
 func TestWorkflow(t *testing.T) {
+	t.Parallel()
 	testenv.Slow(t, "the commands end to end on a demo")
 	data := t.TempDir()
 	run := func(args ...string) string {
@@ -137,6 +138,7 @@ func TestWorkflow(t *testing.T) {
 // TestReadCommandsWhileServing: stats, customer show and import work on a data directory
 // that a running server holds (its processor lease, its write connection).
 func TestReadCommandsWhileServing(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	if code, _, errs := runCLI(t, "demo", "--customers", "40", "--no-serve", "--data", data); code != 0 {
 		t.Fatalf("demo: %s", errs)

@@ -19,6 +19,7 @@ import (
 // the events arrive in: re-sent orders that change hands, refunds before their orders,
 // merges, and a change of the business time zone half way.
 func TestOrderSummariesIncremental(t *testing.T) {
+	t.Parallel()
 	base := genEvents(3000, 11)
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		for round := range 3 {
