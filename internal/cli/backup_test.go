@@ -32,7 +32,6 @@ var derivedTables = []string{"customers", "identities", "identity_conflicts", "c
 // one; every table holds the same rows, the data directory's files come back byte for
 // byte, and a rebuild of the restored copy gives the same derived tables.
 func TestBackupRestoreSQLite(t *testing.T) {
-	t.Parallel()
 	testenv.Slow(t, "backup and restore of a demo")
 	data := t.TempDir()
 	mustCLI(t, "demo", "--customers", "120", "--no-serve", "--data", data)
@@ -125,7 +124,6 @@ func TestBackupRestoreSQLite(t *testing.T) {
 // is intact, holds every event acknowledged before the backup began, and its event log is
 // a prefix of the source's: every event up to its last seq, identical, and nothing else.
 func TestBackupWhileWriting(t *testing.T) {
-	t.Parallel()
 	testenv.Slow(t, "backups beside a serving server")
 	t.Run("sqlite", func(t *testing.T) {
 		data := t.TempDir()

@@ -16,7 +16,6 @@ import (
 // recall_at_k, ndcg_at_k, hit_rate and coverage. The file here is the Online Retail
 // non-UK file rewritten in those columns.
 func TestRecommendEvaluateContract(t *testing.T) {
-	t.Parallel()
 	testenv.Slow(t, "evaluates on the Online Retail data set")
 	dir := testenv.SharedDataset(t, "online-retail")
 	in, err := os.Open(filepath.Join(dir, "online_retail_non_uk.csv"))

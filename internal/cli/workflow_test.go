@@ -21,7 +21,6 @@ import (
 // a small demo, stats, a customer profile, a rebuild that must give the same customers,
 // an idempotent spend import, and the read commands' --json output.
 func TestWorkflow(t *testing.T) {
-	t.Parallel()
 	testenv.Slow(t, "the commands end to end on a demo")
 	data := t.TempDir()
 	run := func(args ...string) string {

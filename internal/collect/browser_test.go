@@ -23,7 +23,6 @@ const ajsBundle = "testdata/analytics-next/analytics-next-1.84.3.umd.js"
 // Chromium from a page on another origin, pointed at omniroi with cdnURL only: it must
 // fetch the settings from us, pass CORS, and send identify, track and page.
 func TestAnalyticsJSBrowser(t *testing.T) {
-	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts a browser")
 	}

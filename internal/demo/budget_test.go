@@ -100,7 +100,6 @@ func TestBudgetTruth(t *testing.T) {
 // plans (same budget, and profit at a 60 % margin) not losing money in truth. The share
 // of the best possible gain the plans reach is logged (docs/benchmarks.md).
 func TestBudgetModelOnDemo(t *testing.T) {
-	t.Parallel()
 	if testing.Short() {
 		t.Skip("simulates three worlds of 10,000 people")
 	}

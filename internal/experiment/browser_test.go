@@ -47,7 +47,6 @@ func chromium() string {
 // the page has it, straight to /v1/track when not — so that the report counts the visitor
 // in the variant the server assigned.
 func TestScriptInBrowser(t *testing.T) {
-	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts a browser")
 	}

@@ -350,7 +350,6 @@ func TestSRMBySimulation(t *testing.T) {
 // visitors buy with log-normal baskets (σ 0.9), and a heavier case, 5 % buy with σ 1.2,
 // where a few dozen buyers cannot pin a ratio down and both fall short.
 func TestLiftIntervalSmallSamples(t *testing.T) {
-	t.Parallel()
 	runs := 2 * sims(t)
 	for _, c := range []struct {
 		pa, pb, mu, sigma float64

@@ -21,7 +21,6 @@ import (
 // and duplicates (sends delivered but not yet recorded at the kill) carry the same
 // idempotency key, so the receiver keeps each exactly once.
 func TestSIGKILLNeitherDropsNorRepeats(t *testing.T) {
-	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds a binary")
 	}

@@ -49,7 +49,6 @@ func (h *hookSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // customer), so its last 14 days are fed to the engine sorted by time, as a live shop's
 // events would arrive.
 func TestDemoEndToEnd(t *testing.T) {
-	t.Parallel()
 	testenv.Slow(t, "a demo end to end")
 	ctx := context.Background()
 	db := storetest.SQLite(t)

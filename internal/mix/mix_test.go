@@ -57,7 +57,6 @@ func TestParamRecovery(t *testing.T) {
 // honest intervals the count is binomial(40, 0.8): 26 or fewer happens once in ~100 runs
 // of fresh data; the seeds are fixed, so the test is deterministic.
 func TestSyntheticCoverage(t *testing.T) {
-	t.Parallel()
 	if testing.Short() {
 		t.Skip("fits 10 models")
 	}

@@ -22,7 +22,6 @@ import (
 // (createConsentStampingMiddleware): a visitor who declined analytics is stored without
 // identifiers, and the consent change event keeps them, as the record of the choice.
 func TestAnalyticsJSConsent(t *testing.T) {
-	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts a browser")
 	}

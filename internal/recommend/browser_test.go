@@ -38,7 +38,6 @@ func chromiumPath() string {
 // it renders the product strip with each product's reason, and a click sends "Product
 // Clicked" with the recommendation id through the collection API.
 func TestWidgetBrowser(t *testing.T) {
-	t.Parallel()
 	testenv.Slow(t, "a browser")
 	bin := chromiumPath()
 	testenv.Need(t, "the widget test needs Chromium (apt-get install chromium, or set OMNIROI_CHROMIUM)", bin != "")

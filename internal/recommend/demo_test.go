@@ -17,7 +17,6 @@ import (
 // for a customer's most recently viewed product, the products "similar" names belong to
 // the customer's hidden taste far more often than the popular products do.
 func TestDemoTastesRecovered(t *testing.T) {
-	t.Parallel()
 	if testing.Short() {
 		t.Skip("loads a demo")
 	}

@@ -21,7 +21,6 @@ import (
 // so days are not UTC days): the same customers,
 // fits, predictions, churn bands, segments and cohorts.
 func TestSummaryDataSnapshot(t *testing.T) {
-	t.Parallel()
 	testenv.Slow(t, "loads a demo shop")
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
