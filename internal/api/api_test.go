@@ -16,6 +16,7 @@ import (
 )
 
 func TestReadAPI(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		identitytest.Load(t, db, "web", time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC),

@@ -11,6 +11,7 @@ import (
 )
 
 func TestWriteJSONEncodesBeforeStatus(t *testing.T) {
+	t.Parallel()
 	rec := httptest.NewRecorder()
 	api.WriteJSON(rec, http.StatusOK, map[string]any{"clv": math.NaN()})
 	var body struct {

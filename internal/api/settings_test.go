@@ -17,6 +17,7 @@ import (
 // TestSettingsAPI: PUT validates in words (422), stores, audits under the token's name,
 // and a null value resets; GET lists and reads one.
 func TestSettingsAPI(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := audit.WithActor(context.Background(), audit.ActorCLI)
 		h := SettingsHandler(db)

@@ -32,6 +32,7 @@ func get(t *testing.T, h http.Handler, url string) (*httptest.ResponseRecorder, 
 }
 
 func TestHTTPHandler(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ROIFixture(t, db)
 		h := handler(db)
@@ -112,6 +113,7 @@ func TestHTTPHandler(t *testing.T) {
 
 // Identical concurrent requests share one computation and get the same answer.
 func TestHTTPConcurrent(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	ROIFixture(t, db)
 	h := handler(db)
@@ -138,6 +140,7 @@ func TestHTTPConcurrent(t *testing.T) {
 // touch and an order dated 0001-01-01, an order in 9999, an order of math.MaxInt64 cents)
 // must not fail or stretch the all-time attribution, ROI and default range.
 func TestStoredImpossibleRowsIgnored(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ROIFixture(t, db)
 		h := handler(db)

@@ -47,6 +47,7 @@ func BenchmarkSyntheticSet(b *testing.B) {
 }
 
 func TestBenchAttributionSmall(t *testing.T) {
+	t.Parallel()
 	r, err := BenchAttribution(20_000)
 	if err != nil {
 		t.Fatal(err)
@@ -58,6 +59,7 @@ func TestBenchAttributionSmall(t *testing.T) {
 }
 
 func TestSyntheticSetShape(t *testing.T) {
+	t.Parallel()
 	s := SyntheticSet(50_000, 12, 2)
 	mean := float64(s.Touches()) / float64(s.Len())
 	if mean < 3.8 || mean > 4.2 || len(s.Channels) != 12 || s.Channels[0] != "Direct" {

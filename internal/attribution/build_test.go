@@ -143,6 +143,7 @@ func collect(opt *PathOptions) *[]string {
 }
 
 func TestBuildPaths(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		journeyFixture(t, db)
 		ctx := context.Background()
@@ -229,6 +230,7 @@ func TestBuildPaths(t *testing.T) {
 }
 
 func TestBuildPathsConversionEvents(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db)
 		f.act(7, at(0, "09:00"), "Home", "Paid Search", "brand")
@@ -265,6 +267,7 @@ func TestBuildPathsConversionEvents(t *testing.T) {
 }
 
 func TestBuildPathsErrors(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	if _, _, err := BuildPaths(context.Background(), db, PathOptions{From: jt0, To: jt0}); err == nil {
 		t.Error("empty range accepted")

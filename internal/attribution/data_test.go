@@ -64,6 +64,7 @@ func readCA(t *testing.T, file string) []Path {
 }
 
 func TestChannelAttributionData(t *testing.T) {
+	t.Parallel()
 	file, rows := loadCA(t)
 	js := readCA(t, file)
 

@@ -15,6 +15,7 @@ import (
 // its day (with a note saying so); one whose day has no rate within fx.max_gap_days counts
 // without revenue, with a note giving the reason.
 func TestROIOrdersOtherCurrency(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		type M = map[string]any

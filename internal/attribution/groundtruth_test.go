@@ -7,6 +7,7 @@ import (
 )
 
 func TestCompareGroundTruth(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "ground_truth.json")
 	// True incremental conversions 30 / 10 (shares 0.75 / 0.25), revenue 600 / 600 (0.5 / 0.5).
 	gt := `{"currency":"EUR","channels":{

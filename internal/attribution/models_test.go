@@ -91,6 +91,7 @@ func checkSums(t *testing.T, r Result) {
 }
 
 func TestOneTouchGetsEverything(t *testing.T) {
+	t.Parallel()
 	for _, name := range ModelNames {
 		r := run(t, name, Config{}, path(1, 10, "A"))
 		want(t, r, map[string]float64{"A": 1})
@@ -98,6 +99,7 @@ func TestOneTouchGetsEverything(t *testing.T) {
 }
 
 func TestTwoTouches(t *testing.T) {
+	t.Parallel()
 	j := path(1, 10, "A", "B")
 	exp := map[string]map[string]float64{
 		"first_touch":     {"A": 1, "B": 0},
@@ -121,6 +123,7 @@ func TestTwoTouches(t *testing.T) {
 }
 
 func TestRepeatedChannel(t *testing.T) {
+	t.Parallel()
 	j := path(1, 10, "A", "B", "A")
 	exp := map[string]map[string]float64{
 		"first_touch":    {"A": 1},
@@ -141,6 +144,7 @@ func TestRepeatedChannel(t *testing.T) {
 }
 
 func TestLastNonDirect(t *testing.T) {
+	t.Parallel()
 	r := run(t, "last_non_direct", Config{}, path(1, 10, "Direct", "Direct"))
 	want(t, r, map[string]float64{"Direct": 1})
 	r = run(t, "last_non_direct", Config{}, path(1, 10, "A", "Direct", "B", "Direct"))
@@ -150,11 +154,13 @@ func TestLastNonDirect(t *testing.T) {
 }
 
 func TestPositionBasedMiddleSplit(t *testing.T) {
+	t.Parallel()
 	r := run(t, "position_based", Config{}, path(1, 10, "A", "B", "C", "D", "E"))
 	want(t, r, map[string]float64{"A": 0.4, "B": 0.2 / 3, "C": 0.2 / 3, "D": 0.2 / 3, "E": 0.4})
 }
 
 func TestWShaped(t *testing.T) {
+	t.Parallel()
 	// No milestones, 5 touches: anchors first (0), middle (2), last (4); 10 % over 1 and 3.
 	r := run(t, "w_shaped", Config{}, path(1, 10, "A", "B", "C", "D", "E"))
 	want(t, r, map[string]float64{"A": 0.3, "B": 0.05, "C": 0.3, "D": 0.05, "E": 0.3})
@@ -182,6 +188,7 @@ func Must(m Model, err error) Model {
 }
 
 func TestCustom(t *testing.T) {
+	t.Parallel()
 	r := run(t, "custom", Config{CustomWeights: []float64{0.7, 0.1, 0.2}}, path(1, 10, "A", "B", "C", "D"))
 	want(t, r, map[string]float64{"A": 0.7, "B": 0.05, "C": 0.05, "D": 0.2})
 	r = run(t, "custom", Config{CustomWeights: []float64{0.7, 0.1, 0.2}}, path(1, 10, "A", "B"))
@@ -197,6 +204,7 @@ func TestCustom(t *testing.T) {
 }
 
 func TestTimeDecayNeedsTimes(t *testing.T) {
+	t.Parallel()
 	j := Path{Touches: []Touch{{Channel: "A"}, {Channel: "B"}}, Conversions: 1}
 	_, err := Must(ByName("time_decay")).Attribute([]Path{j})
 	if !errors.Is(err, ErrNeedsTimes) || !strings.Contains(err.Error(), "time_decay needs touch times; path files have none") {
@@ -217,6 +225,7 @@ func TestTimeDecayNeedsTimes(t *testing.T) {
 }
 
 func TestZeroValueConversions(t *testing.T) {
+	t.Parallel()
 	for _, name := range ModelNames {
 		r := run(t, name, Config{}, path(2, 0, "A", "B"), path(1, 0, "B"))
 		for _, c := range r.ByChannel {
@@ -231,6 +240,7 @@ func TestZeroValueConversions(t *testing.T) {
 }
 
 func TestZeroConversions(t *testing.T) {
+	t.Parallel()
 	j := path(0, 0, "A", "B")
 	j.Nulls = 5
 	for _, name := range ModelNames {
@@ -249,6 +259,7 @@ func TestZeroConversions(t *testing.T) {
 }
 
 func TestLookback(t *testing.T) {
+	t.Parallel()
 	j := Path{Conversions: 1, Value: 10, ConvertedAt: t0, Milestones: []int{0, 2}, Touches: []Touch{
 		{Channel: "Old", Time: t0.Add(-40 * day)},
 		{Channel: "A", Time: t0.Add(-10 * day)},
@@ -273,6 +284,7 @@ func TestLookback(t *testing.T) {
 }
 
 func TestMarkovHandComputed(t *testing.T) {
+	t.Parallel()
 	js := []Path{
 		{Touches: []Touch{{Channel: "A"}}, Conversions: 1, Nulls: 1, Value: 10},
 		{Touches: []Touch{{Channel: "B"}}, Nulls: 2},
@@ -295,6 +307,7 @@ func TestMarkovHandComputed(t *testing.T) {
 }
 
 func TestMarkovOrders(t *testing.T) {
+	t.Parallel()
 	js := SyntheticPaths(3000, 5, 3)
 	for order := 1; order <= MaxMarkovOrder; order++ {
 		r := run(t, "markov", Config{Order: order}, js...)
@@ -313,6 +326,7 @@ func TestMarkovOrders(t *testing.T) {
 // Every model on a synthetic set with campaigns and times: sums hold and the journey and
 // compact entry points agree.
 func TestSumsAndEntryPointsAgree(t *testing.T) {
+	t.Parallel()
 	s := SyntheticSet(5000, 7, 11)
 	js := s.Paths()
 	all, err := AttributeAll(s, Models())
@@ -346,6 +360,7 @@ func TestSumsAndEntryPointsAgree(t *testing.T) {
 }
 
 func TestRegistry(t *testing.T) {
+	t.Parallel()
 	if len(Models()) != len(ModelNames) || len(Conventions()) != len(ModelNames) {
 		t.Fatal("Models(), ModelNames and conventions differ")
 	}
@@ -364,6 +379,7 @@ func TestRegistry(t *testing.T) {
 }
 
 func TestBadPaths(t *testing.T) {
+	t.Parallel()
 	for _, j := range []Path{
 		{Touches: []Touch{{Channel: "A"}}, Conversions: -1},
 		{Touches: []Touch{{Channel: "A"}}, Value: math.NaN()},
@@ -406,6 +422,7 @@ func TestChunkingDoesNotChangeResults(t *testing.T) {
 }
 
 func TestExp2NonPos(t *testing.T) {
+	t.Parallel()
 	for x := 0.0; x > -1100; x -= 0.173 {
 		got, want := exp2NonPos(x), math.Exp2(x)
 		if want < 1e-300 {
@@ -422,6 +439,7 @@ func TestExp2NonPos(t *testing.T) {
 
 // Campaigns and times that first appear in a later journey are back-filled for earlier ones.
 func TestSetBuilderBackfill(t *testing.T) {
+	t.Parallel()
 	js := []Path{
 		{Touches: []Touch{{Channel: "A"}, {Channel: "B"}}, Conversions: 1, Value: 10},
 		{Touches: []Touch{{Channel: "A", Campaign: "spring", Time: t0.Add(-day)}, {Channel: "B", Time: t0}}, Conversions: 1, Value: 10, ConvertedAt: t0},

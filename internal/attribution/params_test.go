@@ -3,6 +3,7 @@ package attribution
 import "testing"
 
 func TestParseHelpers(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{"30d": "720h0m0s", "1.5d": "36h0m0s", "12h": "12h0m0s", "30m": "30m0s"} {
 		if d, err := ParseDuration(in); err != nil || d.String() != want {
 			t.Errorf("ParseDuration(%q) = %v, %v", in, d, err)

@@ -8,6 +8,7 @@ import (
 )
 
 func TestReadPaths(t *testing.T) {
+	t.Parallel()
 	for _, sep := range []string{";", ","} {
 		in := strings.Join([]string{
 			"path;total_conversions;total_conversion_value;total_null",
@@ -36,6 +37,7 @@ func TestReadPaths(t *testing.T) {
 }
 
 func TestReadPathsOptionalColumns(t *testing.T) {
+	t.Parallel()
 	js, err := ReadPaths(strings.NewReader("path;total_conversions\nA > B;4\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -46,6 +48,7 @@ func TestReadPathsOptionalColumns(t *testing.T) {
 }
 
 func TestReadPathsErrors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ in, want string }{
 		{"", "empty"},
 		{"route;conversions\nA;1\n", `missing column "path"`},

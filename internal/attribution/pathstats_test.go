@@ -5,6 +5,7 @@ import "testing"
 // TestPathStats: paths are grouped by channel path with consecutive repeats collapsed,
 // and every conversion and null lands in exactly one path.
 func TestPathStats(t *testing.T) {
+	t.Parallel()
 	tp := func(chs ...string) []Touch {
 		var out []Touch
 		for _, c := range chs {

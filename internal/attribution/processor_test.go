@@ -16,6 +16,7 @@ import (
 // TestJourneysThroughProcessor writes Segment events through the real path (Normalize,
 // InsertEvents, the identity processor) and checks the journeys built from what it derives.
 func TestJourneysThroughProcessor(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		ts := func(d time.Duration) string { return event.FormatTime(jt0.Add(d)) }

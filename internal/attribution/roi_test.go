@@ -48,6 +48,7 @@ func deref(p *float64) float64 {
 }
 
 func TestROI(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		roiFixture(t, db)
 		rep, err := NewService(db).ROI(context.Background(), ROIQuery{From: jt0, To: jt0.AddDate(0, 0, 2)})
@@ -124,6 +125,7 @@ func TestROI(t *testing.T) {
 }
 
 func TestConcentration(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		v         []float64
 		hhi, effN float64
@@ -142,6 +144,7 @@ func TestConcentration(t *testing.T) {
 
 // Conversion events without any touch are counted but credited to no channel.
 func TestROIUntouchedConversionEvent(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	f := newFixture(t, db)
 	seq := f.act(1, at(0, "09:00"), "Signed Up", "Direct", "(none)")
@@ -164,6 +167,7 @@ func TestROIUntouchedConversionEvent(t *testing.T) {
 // Spend in another currency is converted with the stored exchange rate of its day; a day
 // without a rate is left out with a note, and importing rates changes the report.
 func TestROISpendOtherCurrency(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		roiFixture(t, db)
 		f := newFixture(t, db)

@@ -97,6 +97,7 @@ func namesOf(js []Path) []string {
 }
 
 func TestShapleyBruteForce(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 2))
 	for trial := range 20 {
 		nc := 2 + trial%5
@@ -178,6 +179,7 @@ func crGame(js []Path, names []string) func(in map[string]bool) float64 {
 }
 
 func TestShapleyCRBruteForce(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(3, 4))
 	for trial := range 15 {
 		nc := 2 + trial%5 // up to 6 channels
@@ -198,6 +200,7 @@ func TestShapleyCRBruteForce(t *testing.T) {
 }
 
 func TestShapleyCRSampled(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(5, 6))
 	js := randomPaths(rng, 60, 6)
 	// Some long journeys so that sets of 4+ channels exist.
@@ -241,6 +244,7 @@ func TestShapleyCRSampled(t *testing.T) {
 // Channel sets beyond the dense-rate limit use the map-backed rate lookup; it must agree
 // with the brute-force definition too.
 func TestShapleyCRManyChannels(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(7, 8))
 	js := randomPaths(rng, 40, 5)
 	// Add 20 channels seen once each in non-converting journeys, pushing the count past 20.

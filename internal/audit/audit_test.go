@@ -11,6 +11,7 @@ import (
 )
 
 func TestListFilterAndPaging(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		if got := audit.ActorFrom(ctx); got != audit.ActorSystem {

@@ -12,6 +12,7 @@ import (
 )
 
 func TestHashPassword(t *testing.T) {
+	t.Parallel()
 	h, err := HashPassword("s3cret-password")
 	if err != nil {
 		t.Fatal(err)
@@ -45,6 +46,7 @@ func TestHashPassword(t *testing.T) {
 }
 
 func TestUsersAndSessions(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		if _, err := CreateUser(ctx, db, "not-an-email", "long enough"); err == nil {
@@ -119,6 +121,7 @@ func TestUsersAndSessions(t *testing.T) {
 }
 
 func TestLimiter(t *testing.T) {
+	t.Parallel()
 	l := NewLimiter(2, time.Minute)
 	t0 := time.Unix(1000, 0)
 	if ok, _ := l.Allowed("k", t0); !ok {

@@ -11,6 +11,7 @@ import (
 // TestHashConcurrencyBounded: however many logins arrive at once, at most
 // MaxConcurrentHashes argon2id hashes (46 MiB each) run at the same time.
 func TestHashConcurrencyBounded(t *testing.T) {
+	t.Parallel()
 	if MaxConcurrentHashes < 2 || MaxConcurrentHashes > 4 {
 		t.Fatalf("MaxConcurrentHashes = %d, want 2 to 4", MaxConcurrentHashes)
 	}
@@ -51,6 +52,7 @@ func TestHashConcurrencyBounded(t *testing.T) {
 
 // TestHashWaitGivesUp: a login whose browser left stops waiting for a slot.
 func TestHashWaitGivesUp(t *testing.T) {
+	t.Parallel()
 	var releases []func()
 	for range MaxConcurrentHashes {
 		r, err := acquireHash(context.Background())

@@ -3,6 +3,7 @@ package auth
 import "testing"
 
 func TestRoles(t *testing.T) {
+	t.Parallel()
 	if !RoleOwner.Can(PermReadAudit) || RoleAdmin.Can(PermReadAudit) {
 		t.Error("only owners read the audit log")
 	}

@@ -3,6 +3,7 @@ package catalog
 import "testing"
 
 func TestAvailable(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		p        Product
 		location string
@@ -24,6 +25,7 @@ func TestAvailable(t *testing.T) {
 }
 
 func TestGetResolvesVariantsAndSKUs(t *testing.T) {
+	t.Parallel()
 	c := New([]Product{
 		{ID: "cake", Title: "Cake"},
 		{ID: "cake/S", ParentID: "cake", SKU: "CAKE-S", Title: "Cake (small)"},

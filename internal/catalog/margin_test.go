@@ -17,6 +17,7 @@ import (
 // category's margin (else the event's category, else the default); orders are grouped by
 // channel; with no margin set there is nothing.
 func TestPeriodMargins(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		at := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)

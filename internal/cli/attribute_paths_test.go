@@ -25,6 +25,7 @@ const smallPaths = "path,total_conversions,total_conversion_value,total_null\nA 
 
 // TestAttributePathsFormats: `attribute --paths` prints every model in table, CSV and JSON.
 func TestAttributePathsFormats(t *testing.T) {
+	t.Parallel()
 	p := writePathFile(t, smallPaths)
 	code, out, errs := runCLI(t, "attribute", "--paths", p, "--model", "first_touch", "--format", "csv")
 	if code != 0 {
@@ -77,6 +78,7 @@ func TestAttributePathsFormats(t *testing.T) {
 }
 
 func TestAttributePathsErrors(t *testing.T) {
+	t.Parallel()
 	p := writePathFile(t, smallPaths)
 	if code, _, errs := runCLI(t, "attribute", "--paths", p, "--model", "time_decay"); code != 1 || !strings.Contains(errs, attribution.ErrNeedsTimes.Error()) {
 		t.Errorf("time_decay alone: %d %s", code, errs)
@@ -102,6 +104,7 @@ func TestAttributePathsErrors(t *testing.T) {
 // TestAttributePathsManyChannels: shapley_cr cannot run on 70 channels; alone it is an
 // error, among all models it is skipped with the reason.
 func TestAttributePathsManyChannels(t *testing.T) {
+	t.Parallel()
 	var b strings.Builder
 	b.WriteString("path;total_conversions;total_conversion_value;total_null\n")
 	for i := range 70 {

@@ -55,6 +55,7 @@ func attrData(t *testing.T) string {
 }
 
 func TestAttributeCommand(t *testing.T) {
+	t.Parallel()
 	data := attrData(t)
 	code, out, errs := runCLI(t, "attribute", "--data", data, "--format", "csv")
 	if code != 0 {
@@ -147,6 +148,7 @@ func TestAttributeCommand(t *testing.T) {
 }
 
 func TestROICommand(t *testing.T) {
+	t.Parallel()
 	data := attrData(t)
 	code, out, errs := runCLI(t, "roi", "--data", data, "--from", "2026-03-01", "--to", "2026-03-03", "--format", "csv")
 	if code != 0 {

@@ -11,6 +11,7 @@ import (
 // follows. The second stop used to wait for the ended server's answer again, so
 // `omniroi bench dashboard` hung after its first page.
 func TestBenchServerStopsTwice(t *testing.T) {
+	t.Parallel()
 	srv, err := startBenchServer(context.Background(), &StoreFlags{Data: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 
 // TestBudgetContract checks the JSON field names scripts rely on (docs/budget.md).
 func TestBudgetContract(t *testing.T) {
+	t.Parallel()
 	csvPath := filepath.Join(testenv.SharedDataset(t, "pymc-marketing-mmm-example"), "mmm_example.csv")
 	in := []string{"--input", csvPath, "--date", "date_week", "--target", "y", "--spend", "x1,x2", "--controls", "event_1,event_2"}
 	code, out, errs := runCLI(t, append([]string{"budget", "fit", "--format", "json"}, in...)...)
@@ -116,6 +117,7 @@ func TestBudgetContract(t *testing.T) {
 // the business currency with its real minor unit (yen have none), the spend and orders
 // read the way the value models read them.
 func TestBudgetStore(t *testing.T) {
+	t.Parallel()
 	for _, kind := range []string{"sqlite", "postgres"} {
 		t.Run(kind, func(t *testing.T) {
 			var db *store.DB

@@ -3,6 +3,7 @@ package cli
 import "testing"
 
 func TestClean(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ in, want string }{
 		{"Ana Müller", "Ana Müller"},
 		{"\x1b]0;pwned\x07", `\x1b]0;pwned\x07`},

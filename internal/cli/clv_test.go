@@ -75,6 +75,7 @@ func orderChannel(acquired string) string {
 }
 
 func TestValueCommands(t *testing.T) {
+	t.Parallel()
 	for _, kind := range []string{"sqlite", "postgres"} {
 		t.Run(kind, func(t *testing.T) {
 			var db *store.DB
@@ -187,6 +188,7 @@ func TestValueCommands(t *testing.T) {
 }
 
 func TestValueCommandsFile(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "tx.csv")
 	var b strings.Builder
 	b.WriteString("customer_id,date,amount\n")

@@ -8,6 +8,7 @@ import (
 // TestCountsWithoutDecimals: attributed orders are counts; a whole count prints without
 // ".0" or ".00" in the attribute and roi tables, a split one keeps its fraction.
 func TestCountsWithoutDecimals(t *testing.T) {
+	t.Parallel()
 	data := attrData(t)
 	field := func(out, prefix string, i int) string {
 		for _, line := range strings.Split(out, "\n") {

@@ -66,6 +66,7 @@ func writeABFile(t *testing.T, n int, pa, pb float64, revenue, pre bool) string 
 // TestExperimentAnalyzeJSON checks the scripts' contract: the fields, lift relative to
 // control, and 95 % intervals around it.
 func TestExperimentAnalyzeJSON(t *testing.T) {
+	t.Parallel()
 	path := writeABFile(t, 3000, 0.10, 0.13, false, false)
 	code, out, errs := runCLI(t, "experiment", "analyze", "--input", path, "--format", "json")
 	if code != 0 {
@@ -120,6 +121,7 @@ func TestExperimentAnalyzeJSON(t *testing.T) {
 }
 
 func TestExperimentAnalyzeTable(t *testing.T) {
+	t.Parallel()
 	path := writeABFile(t, 2000, 0.10, 0.16, true, true)
 	code, out, errs := runCLI(t, "experiment", "analyze", "--input", path)
 	if code != 0 {
@@ -152,6 +154,7 @@ func runWithStdin(t *testing.T, stdin string, out *strings.Builder, args ...stri
 }
 
 func TestExperimentAnalyzeErrors(t *testing.T) {
+	t.Parallel()
 	bad := filepath.Join(t.TempDir(), "bad.csv")
 	_ = os.WriteFile(bad, []byte("unit,variant,value\nu1,a,1\nu2,b,x\nu1,b,2\n"), 0o644)
 	code, _, errs := runCLI(t, "experiment", "analyze", "--input", bad)
@@ -175,6 +178,7 @@ func TestExperimentAnalyzeErrors(t *testing.T) {
 }
 
 func TestExperimentStoredFlow(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	run := func(args ...string) string {
 		t.Helper()
@@ -219,6 +223,7 @@ func TestExperimentStoredFlow(t *testing.T) {
 }
 
 func TestBenchExperiments(t *testing.T) {
+	t.Parallel()
 	code, out, errs := runCLI(t, "bench", "experiments", "--duration", "1s", "--rate", "200", "--experiments", "3", "--json")
 	if code != 0 {
 		t.Fatalf("bench experiments: %d %s %s", code, out, errs)
@@ -235,6 +240,7 @@ func TestBenchExperiments(t *testing.T) {
 // TestExperimentRoutesMounted: `omniroi serve` (wireServe: mountAPI, mountExperiments) serves the experiments API behind
 // a token and the website endpoint with its script.
 func TestExperimentRoutesMounted(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db, err := store.Open(ctx, store.Config{DataDir: t.TempDir()})
 	if err != nil {
@@ -319,6 +325,7 @@ func writeGeoFile(t *testing.T) (string, float64) {
 // TestExperimentGeoCommands: analyze-geo on a file with a known effect, plan-geo on the
 // same file, and bad rows reported by line.
 func TestExperimentGeoCommands(t *testing.T) {
+	t.Parallel()
 	path, truth := writeGeoFile(t)
 	code, out, errs := runCLI(t, "experiment", "analyze-geo", "--input", path, "--test-start", "2026-03-30", "--treatment", "75000,76000,77000,78000,79000",
 		"--channel", "Paid Social", "--format", "json")

@@ -11,6 +11,7 @@ import (
 // TestEveryHelpExitsZero: `omniroi COMMAND --help` (and -h) prints the command's usage on
 // stdout and exits 0 for every command, those with subcommands included.
 func TestEveryHelpExitsZero(t *testing.T) {
+	t.Parallel()
 	for name := range commands {
 		for _, flag := range []string{"--help", "-h"} {
 			code, out, errs := runCLI(t, name, flag)
@@ -28,6 +29,7 @@ func TestEveryHelpExitsZero(t *testing.T) {
 // TestStatsFormats: stats prints a table, CSV or JSON like the other reports, and refuses
 // another format by name.
 func TestStatsFormats(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	code, out, errs := runCLI(t, "stats", "--format", "csv", "--data", data)
 	if code != 0 || !strings.HasPrefix(out, "measure,count\nevents,0\n") {
@@ -62,6 +64,7 @@ func TestDemoChecksPortFirst(t *testing.T) {
 // TestImportProcesses: without a running server, an import of orders brings the derived
 // data up to date and says so; the same file again imports nothing and processes nothing.
 func TestImportProcesses(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	file := filepath.Join("..", "importer", "testdata", "orders.csv")
 	code, out, errs := runCLI(t, "import", "orders", file, "--data", data)

@@ -10,6 +10,7 @@ import (
 // TestGoalCommands adds, lists (table, CSV, JSON) and removes goals on a store without
 // orders yet: the goal is kept and says it has nothing to count or forecast from.
 func TestGoalCommands(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	by := time.Now().AddDate(0, 1, 0).Format(time.DateOnly)
 	code, out, errs := runCLI(t, "goal", "add", "Q4 revenue", "--metric", "revenue", "--target", "15000", "--by", by, "--data", data)

@@ -46,6 +46,7 @@ var updateGolden = flag.Bool("update-golden", false, "rewrite the expected outpu
 // add up to what the input's orders in the business currency, net of full refunds, sum
 // to. -update-golden rewrites the expected output (review the diff).
 func TestGolden(t *testing.T) {
+	t.Parallel()
 	files, err := filepath.Glob(filepath.Join("testdata", "golden", "*.txt"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no corpus: %v", err)

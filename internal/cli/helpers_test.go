@@ -74,6 +74,7 @@ func TestParseNoArgs(t *testing.T) {
 }
 
 func TestPrintRows(t *testing.T) {
+	t.Parallel()
 	type row struct {
 		Name string `json:"name"`
 		N    int    `json:"n"`
@@ -102,6 +103,7 @@ func TestPrintRows(t *testing.T) {
 
 // TestTokenCommand drives token add, list and revoke, which no other test runs.
 func TestTokenCommand(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	run := func(args ...string) (int, string, string) {
 		t.Helper()

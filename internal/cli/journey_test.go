@@ -12,6 +12,7 @@ import (
 // apply (by name and from a file, and unchanged on a second apply), list, show, report with
 // a period, disable, policy, and clear errors for bad documents and dates.
 func TestJourneyCommand(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	run := func(args ...string) (int, string, string) {
 		t.Helper()
@@ -102,6 +103,7 @@ func TestJourneyCommand(t *testing.T) {
 // built-in with chosen settings (the dashboard's form calls the same function); refused
 // values are named by setting and nothing is applied.
 func TestJourneyApplySettings(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	run := func(args ...string) (int, string, string) {
 		t.Helper()

@@ -11,6 +11,7 @@ import (
 // TestPrivacyCommand: import a person, export them, erase them by phone, and check that a
 // rebuild does not bring them back and that the erasure is listed without their details.
 func TestPrivacyCommand(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	file := filepath.Join(t.TempDir(), "events.jsonl")
 	lines := strings.Join([]string{

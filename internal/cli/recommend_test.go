@@ -79,6 +79,7 @@ func TestRecommendEvaluateContract(t *testing.T) {
 // `omniroi import products` reads a Google Merchant feed and shows its line-numbered
 // errors; `omniroi recommend products` lists the catalogue, `pin`/`rules` keep pins.
 func TestImportProductsCLI(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	feed := filepath.Join(t.TempDir(), "feed.tsv")
 	os.WriteFile(feed, []byte("id\ttitle\tlink\tavailability\tprice\tproduct_type\n"+

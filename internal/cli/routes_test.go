@@ -26,6 +26,7 @@ var apiPatternRE = regexp.MustCompile(`^([A-Z]+ )?/api/v\d+/\S*$`)
 // its own mux in wiring.go, or a new route in a domain package's API mux). Each would
 // escape the role checks and TestDashboardRoles/TestAPIRoles; declare it in the table.
 func TestRoutesOnlyInTables(t *testing.T) {
+	t.Parallel()
 	declared := map[string]bool{}
 	db := storetest.SQLite(t)
 	for _, rt := range apiRoutes(db, mix.NewService(db), attribution.NewService(db), value.NewService(db)) {

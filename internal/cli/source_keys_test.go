@@ -30,6 +30,7 @@ func eachStoreArgs(t *testing.T, fn func(t *testing.T, args []string, cfg store.
 }
 
 func TestSourceKindRotateRevoke(t *testing.T) {
+	t.Parallel()
 	eachStoreArgs(t, func(t *testing.T, st []string, cfg store.Config) {
 		cli := func(args ...string) (int, string, string) { return runCLI(t, append(args, st...)...) }
 		code, out, errs := cli("source", "add", "back end", "--kind", "server", "--json")
@@ -109,6 +110,7 @@ func TestSourceKindRotateRevoke(t *testing.T) {
 // revocation made by another process (the CLI) must still turn its key away within a
 // few seconds, on every collection route.
 func TestRevokeFromCLIReachesRunningCollector(t *testing.T) {
+	t.Parallel()
 	eachStoreArgs(t, func(t *testing.T, st []string, cfg store.Config) {
 		ctx := context.Background()
 		db, err := store.Open(ctx, cfg)
@@ -178,6 +180,7 @@ func TestRevokeFromCLIReachesRunningCollector(t *testing.T) {
 // TestCustomerShowGroupsAndUnverified: `customer show` names the customer's groups and
 // the contact points a public key stated.
 func TestCustomerShowGroupsAndUnverified(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	ctx := context.Background()
 	db, err := store.Open(ctx, store.Config{DataDir: dir})

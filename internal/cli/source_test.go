@@ -18,6 +18,7 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 }
 
 func TestSourceAddList(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	code, out, errs := runCLI(t, "source", "add", "web shop", "--json", "--data", data)
 	if code != 0 {
@@ -53,6 +54,7 @@ func TestSourceAddList(t *testing.T) {
 }
 
 func TestBenchIngest(t *testing.T) {
+	t.Parallel()
 	code, out, errs := runCLI(t, "bench", "ingest", "--events", "3000", "--clients", "3", "--batch", "100", "--json", "--data", t.TempDir())
 	if code != 0 {
 		t.Fatalf("bench ingest: %d %s %s", code, out, errs)
@@ -70,6 +72,7 @@ func TestBenchIngest(t *testing.T) {
 }
 
 func TestPublicURLOptions(t *testing.T) {
+	t.Parallel()
 	o, err := publicURLOptions("https://track.example.com/omniroi/")
 	if err != nil || o.APIHost != "track.example.com/omniroi/v1" || o.APIProtocol != "https" {
 		t.Fatalf("%+v %v", o, err)

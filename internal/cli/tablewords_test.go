@@ -15,6 +15,7 @@ import (
 // every money column names its currency, and the amounts are major units (the segments'
 // revenue adds up to the orders' total in euros, not cents).
 func TestTablesInWords(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	db, err := store.Open(context.Background(), store.Config{DataDir: dir})
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 // escape sequences (sent by anyone with the public write key) come out of the CLI escaped,
 // never as raw control bytes.
 func TestStoredEscapesNotPrinted(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	ctx := context.Background()
 	db, err := store.Open(ctx, store.Config{DataDir: data})
@@ -54,6 +55,7 @@ func TestStoredEscapesNotPrinted(t *testing.T) {
 // TestTermSafe: the terminal writer escapes controls, keeps tabs, newlines and text,
 // including runes split across writes.
 func TestTermSafe(t *testing.T) {
+	t.Parallel()
 	var b bytes.Buffer
 	w := &termSafe{w: &b}
 	in := "a\tb\n\x1b[2Jü\u009b\u202ex\r"

@@ -13,6 +13,7 @@ import (
 )
 
 func TestUserCommand(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	run := func(stdin string, args ...string) (int, string, string) {
 		var out, errb bytes.Buffer
@@ -51,6 +52,7 @@ func TestUserCommand(t *testing.T) {
 // TestUserRolesCommand drives invite, role, remove and list with roles, and reads what
 // they did back from the audit log.
 func TestUserRolesCommand(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	run := func(stdin string, args ...string) (int, string, string) {
 		var out, errb bytes.Buffer

@@ -137,6 +137,7 @@ func TestWorkflow(t *testing.T) {
 // TestReadCommandsWhileServing: stats, customer show and import work on a data directory
 // that a running server holds (its processor lease, its write connection).
 func TestReadCommandsWhileServing(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	if code, _, errs := runCLI(t, "demo", "--customers", "40", "--no-serve", "--data", data); code != 0 {
 		t.Fatalf("demo: %s", errs)

@@ -103,6 +103,7 @@ func cpuTime() time.Duration {
 // TestInsertEventsFast checks the prepared-chunk insert against odd group sizes and
 // duplicates (it runs inside every group commit).
 func TestInsertEventsFast(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	ctx := context.Background()
 	if err := db.PrepareFastInsert(ctx); err != nil {

@@ -14,6 +14,7 @@ import (
 // TestClientIPRecorded: each event keeps the address its request came from; a proxy's
 // X-Forwarded-For is believed only when the proxy is configured as trusted.
 func TestClientIPRecorded(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		lastIP := func() string {

@@ -117,6 +117,7 @@ func (c *callback) Failure(_ analytics.Message, err error) {
 
 // TestAnalyticsGo sends every call type with Segment's own Go library.
 func TestAnalyticsGo(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, collect.Options{})
 		cb := &callback{}
@@ -217,6 +218,7 @@ func track(id string) string {
 }
 
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, testBadInput)
 }
 
@@ -443,6 +445,7 @@ func testBadInput(t *testing.T, db *store.DB) {
 // TestOverload holds the database's only write connection so the first request stays
 // pending; with room for one pending event the next request must get 429.
 func TestOverload(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	f := newFixture(t, db, collect.Options{MaxPendingEvents: 1, RetryAfter: 2 * time.Second})
 	if r := f.post(t, "/v1/track", f.key, []byte(`{"event":"warm","userId":"u"}`)); r.status != 200 {
@@ -479,6 +482,7 @@ func TestOverload(t *testing.T) {
 // TestConcurrencyBound: requests past MaxConcurrentRequests get 429 at once instead of
 // holding a body each.
 func TestConcurrencyBound(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	f := newFixture(t, db, collect.Options{MaxConcurrentRequests: 1})
 	if r := f.post(t, "/v1/track", f.key, []byte(`{"event":"warm","userId":"u"}`)); r.status != 200 {
@@ -507,6 +511,7 @@ func TestConcurrencyBound(t *testing.T) {
 // TestCloseFlushes: Close waits for pending events to be committed and answered, and
 // turns later requests away with 503.
 func TestCloseFlushes(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	src, key, err := db.CreateSource(context.Background(), "web")
 	if err != nil {
@@ -571,6 +576,7 @@ func TestCloseFlushes(t *testing.T) {
 // that never restarts fails at any volume, one that restarts passes on a slow machine
 // too.
 func TestWALRestarts(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	f := newFixture(t, db, collect.Options{CheckpointInterval: 10 * time.Millisecond})
 	const perRound = int64(4 * 40 * 100 * 700) // payload bytes per round; the WAL holds more (pages, indexes)
@@ -611,6 +617,7 @@ func TestWALRestarts(t *testing.T) {
 
 // TestStorageError: a failed commit is a 503 (SDKs retry 5xx), not a 400.
 func TestStorageError(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, collect.Options{})
 		if r := f.post(t, "/v1/track", f.key, []byte(`{"event":"warm","userId":"u"}`)); r.status != 200 {
@@ -635,6 +642,7 @@ func TestStorageError(t *testing.T) {
 // TestConcurrentGroupCommit: many concurrent requests, every acknowledged event stored,
 // fewer transactions than requests, OnCommit called.
 func TestConcurrentGroupCommit(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	onCommit := 0
 	f := newFixture(t, storetest.SQLite(t), collect.Options{OnCommit: func() { mu.Lock(); onCommit++; mu.Unlock() }})
@@ -666,6 +674,7 @@ func TestConcurrentGroupCommit(t *testing.T) {
 }
 
 func TestSettingsPublicHost(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, storetest.SQLite(t), collect.Options{APIHost: "track.example.com/v1", APIProtocol: "https"})
 	req, _ := http.NewRequest(http.MethodGet, f.srv.URL+"/v1/projects/"+f.key+"/settings", nil)
 	r := do(t, req)

@@ -13,6 +13,7 @@ import (
 // again; a preflight that does not allow the header makes the browser drop every retry,
 // and with it the events that needed one.
 func TestPreflightAllowsRetryHeader(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, storetest.SQLite(t), collect.Options{})
 	req, _ := http.NewRequest("OPTIONS", f.srv.URL+"/v1/t", nil)
 	req.Header.Set("Origin", "https://shop.example")

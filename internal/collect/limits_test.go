@@ -14,6 +14,7 @@ import (
 // TestPerAddressCap: one client address cannot have more than MaxRequestsPerIP requests
 // in progress; the next one is told to retry at once.
 func TestPerAddressCap(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	f := newFixture(t, db, collect.Options{MaxRequestsPerIP: 2})
 	if r := f.post(t, "/v1/track", f.key, []byte(`{"event":"warm","userId":"u"}`)); r.status != 200 {
@@ -50,6 +51,7 @@ func TestPerAddressCap(t *testing.T) {
 // TestBodyBudgetCountsWhatArrived: a declared Content-Length does not reserve memory;
 // a body over the budget is refused with 429, and the budget is given back.
 func TestBodyBudget(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	f := newFixture(t, db, collect.Options{MaxReadingBytes: 256 << 10}) // 64 KB before the key is known
 	items := make([]string, 150)

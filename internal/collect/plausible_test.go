@@ -19,6 +19,7 @@ import (
 // rejected_events; a call with too many trait keys is kept without the extra ones, and
 // the reply says so.
 func TestImpossibleInputRefused(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		if _, err := workspace.Set(ctx, db, "test", workspace.MaxFutureKey.Name, "2h"); err != nil {

@@ -14,6 +14,7 @@ import (
 // stored by a shared cache (a forged Host would poison it for every visitor); one built
 // from --public-url may be, and ignores the Host.
 func TestSettingsCacheSafety(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name   string
 		opt    collect.Options

@@ -102,6 +102,7 @@ func eventNames(evs []event.Event) []string {
 // (The standalone bundle served anywhere else, without analytics._writeKey, stops with
 // "Failed to load Write Key".)
 func TestSnippetStandalone(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, storetest.SQLite(t), collect.Options{})
 	page := func(api string) string {
 		return `<!doctype html><html><head>` + collect.Snippet(api, f.key) + `
@@ -132,6 +133,7 @@ analytics.track("Product Viewed", {product_id: "sourdough"});
 // TestSnippetNPM runs the npm form's AnalyticsBrowser.load call (collect.LoadCall, as in
 // collect.NPMSnippet) with the package's UMD build.
 func TestSnippetNPM(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, storetest.SQLite(t), collect.Options{})
 	page := func(api string) string {
 		return `<!doctype html><html><body><div id="out">loading</div>
@@ -162,6 +164,7 @@ func TestSnippetNPM(t *testing.T) {
 // custom-pixel API (analytics.subscribe; events with id, clientId, timestamp, context and
 // data.checkout) and checks what omniroi stored.
 func TestShopifyPixel(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, storetest.SQLite(t), collect.Options{})
 	page := func(api string) string {
 		return `<!doctype html><html><body><script>

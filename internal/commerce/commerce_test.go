@@ -15,6 +15,7 @@ func props(t *testing.T, s string) *Props {
 }
 
 func TestParseOrder(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		in        string
 		id        string
@@ -46,6 +47,7 @@ func TestParseOrder(t *testing.T) {
 }
 
 func TestParseRefund(t *testing.T) {
+	t.Parallel()
 	r, err := ParseRefund(props(t, `{"order_id":"A","amount":-4.5}`), "EUR")
 	if err != nil || r.AmountMinor != 450 || r.Full || r.Currency != "EUR" {
 		t.Errorf("partial refund = %+v, %v", r, err)
@@ -60,6 +62,7 @@ func TestParseRefund(t *testing.T) {
 }
 
 func TestNormalizeLocation(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{"": "", "POS": Store, "in-store": Store, "Online": Web, "call center": Phone, "iOS": App, "kiosk": Other} {
 		if got := NormalizeLocation(in); got != want {
 			t.Errorf("NormalizeLocation(%q) = %q, want %q", in, got, want)

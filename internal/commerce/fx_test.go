@@ -18,6 +18,7 @@ func day(s string) time.Time {
 }
 
 func TestFXConvert(t *testing.T) {
+	t.Parallel()
 	fx, err := commerce.NewFX([]commerce.Rate{
 		{Base: "EUR", Quote: "USD", Day: "2024-03-08", Rate: "1.0939"},
 		{Base: "EUR", Quote: "USD", Day: "2024-03-04", Rate: "1.0854"},
@@ -94,6 +95,7 @@ func TestFXConvert(t *testing.T) {
 }
 
 func TestParseRate(t *testing.T) {
+	t.Parallel()
 	if _, _, err := commerce.ParseRate("eur", "usd", "2024-03-08", " 1.0939 "); err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ type M = map[string]any
 // order before the period (its customer is not new) and an order in dollars (left out,
 // but its customer's first purchase is new).
 func TestSalesByPeriod(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		for k, v := range map[string]string{"currency": "EUR", "timezone": "America/New_York"} {

@@ -13,6 +13,7 @@ import (
 // yield no order on a rebuild, and a products sum cannot wrap around into a plausible
 // (or negative) total.
 func TestOrderAmountsBounded(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name  string
 		props string

@@ -12,6 +12,7 @@ import (
 // TestRefundRuleAgrees: the rule in SQL (Orders' refunded totals, Refunds' amounts) and in
 // Go (ApplyRefunds) count the same.
 func TestRefundRuleAgrees(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)

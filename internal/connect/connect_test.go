@@ -141,6 +141,7 @@ func orders(t *testing.T, db *store.DB) map[string]orderView {
 }
 
 func TestShopifyWebhooks(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		const secret = "4f1c8e2b9d7a6035e1f4b2c8d9a7e6f5"
@@ -262,6 +263,7 @@ func equalOrders(a, b map[string]orderView) bool {
 // TestShopifyRefundBeforeOrder: a refund whose order never arrived is kept as a rejected
 // event with the reason, and the order's update later brings it in.
 func TestShopifyRefundBeforeOrder(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	ctx := context.Background()
 	src, _, secret, err := connect.Create(ctx, db, "shop", connect.KindShopify, "")
@@ -287,6 +289,7 @@ func TestShopifyRefundBeforeOrder(t *testing.T) {
 }
 
 func TestWooCommerceWebhooks(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		src, _, secret, err := connect.Create(ctx, db, "brotzeit", connect.KindWooCommerce, "")
@@ -367,6 +370,7 @@ func TestWooCommerceWebhooks(t *testing.T) {
 // TestWebhooksAfterErasure: once a buyer is erased, the shop's repeated deliveries about
 // them store nothing, and the connector's own tables never held their identifiers.
 func TestWebhooksAfterErasure(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		src, _, secret, err := connect.Create(ctx, db, "shop", connect.KindShopify, "")

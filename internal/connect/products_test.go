@@ -64,6 +64,7 @@ func availabilityOf(t *testing.T, db *store.DB, id string) string {
 // the products export; products/update changes prices and stock; products/delete marks the
 // product and its variants out of stock; a delivery with a bad signature changes nothing.
 func TestShopifyProductWebhooks(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		for k, v := range map[string]string{"currency": "EUR", "shop_url": "https://crumbandcrust.example"} {
@@ -156,6 +157,7 @@ func TestShopifyProductWebhooks(t *testing.T) {
 // stock; product.updated follows stock and price; product.deleted marks it out of stock; a
 // bad signature is refused.
 func TestWooCommerceProductWebhooks(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		if _, err := workspace.Set(ctx, db, "test", "currency", "EUR"); err != nil {

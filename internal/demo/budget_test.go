@@ -39,6 +39,7 @@ func mixData(sum *Summary) mix.Data {
 // and itself: the curve at the generated budget is the channel's removal effect, more
 // budget never earns less, and the best split spends the same total.
 func TestBudgetTruth(t *testing.T) {
+	t.Parallel()
 	cfg := Config{Seed: 2, Customers: 2000, End: testEnd}
 	sum, _ := generate(t, cfg, false)
 	rows := sum.Spend()

@@ -48,6 +48,7 @@ func generate(t *testing.T, cfg Config, keep bool) (*Summary, []Event) {
 }
 
 func TestDeterminism(t *testing.T) {
+	t.Parallel()
 	a, _ := generate(t, Config{Seed: 7, Customers: 400, End: testEnd, Workers: 1}, false)
 	b, _ := generate(t, Config{Seed: 7, Customers: 400, End: testEnd, Workers: 3}, false)
 	c, _ := generate(t, Config{Seed: 8, Customers: 400, End: testEnd}, false)
@@ -83,6 +84,7 @@ type props struct {
 }
 
 func TestScaleAndDistributions(t *testing.T) {
+	t.Parallel()
 	sum, evs := generate(t, Config{Seed: 1, Customers: 500, End: testEnd}, true)
 	if sum.Events < 15000 || sum.Events > 35000 {
 		t.Errorf("500 people gave %d events; want about 25,000", sum.Events)
@@ -232,6 +234,7 @@ func TestScaleAndDistributions(t *testing.T) {
 }
 
 func TestScaleGrowsWithCustomers(t *testing.T) {
+	t.Parallel()
 	a, _ := generate(t, Config{Seed: 1, Customers: 300, End: testEnd}, false)
 	b, _ := generate(t, Config{Seed: 1, Customers: 1200, End: testEnd}, false)
 	ratio := float64(b.Events) / float64(a.Events)
@@ -241,6 +244,7 @@ func TestScaleGrowsWithCustomers(t *testing.T) {
 }
 
 func TestGroundTruth(t *testing.T) {
+	t.Parallel()
 	cfg := Config{Seed: 3, Customers: 2000, End: testEnd}
 	sum, _ := generate(t, cfg, false)
 	gt, err := Truth(context.Background(), cfg, sum.Spend())
@@ -307,6 +311,7 @@ func TestGroundTruth(t *testing.T) {
 // TestCounterfactualSkipIsExact checks the shortcut Truth takes: a person a lever never
 // touched has the same year without it.
 func TestCounterfactualSkipIsExact(t *testing.T) {
+	t.Parallel()
 	w, err := newWorld(Config{Seed: 5, Customers: 2000, End: testEnd})
 	if err != nil {
 		t.Fatal(err)
@@ -334,6 +339,7 @@ func TestCounterfactualSkipIsExact(t *testing.T) {
 }
 
 func TestEmitterDoesNotChangeOutcomes(t *testing.T) {
+	t.Parallel()
 	w, err := newWorld(Config{Seed: 9, Customers: 500, End: testEnd})
 	if err != nil {
 		t.Fatal(err)
@@ -350,6 +356,7 @@ func TestEmitterDoesNotChangeOutcomes(t *testing.T) {
 }
 
 func TestCalendar(t *testing.T) {
+	t.Parallel()
 	for y, want := range map[int]string{2024: "2024-03-31", 2025: "2025-04-20", 2026: "2026-04-05"} {
 		if got := easterSunday(y).Format("2006-01-02"); got != want {
 			t.Errorf("Easter %d = %s, want %s", y, got, want)
@@ -376,6 +383,7 @@ func repeatCount(m map[string]int) int {
 // TestAbsentPersonEmitsNothing: a person whose life ends the day they would arrive
 // produces no events; the emitter must not hand on the previous person's events again.
 func TestAbsentPersonEmitsNothing(t *testing.T) {
+	t.Parallel()
 	cfg := Config{Seed: 11, Customers: 5000, End: testEnd, Workers: 1}
 	w, err := newWorld(cfg)
 	if err != nil {

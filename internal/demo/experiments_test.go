@@ -20,6 +20,7 @@ import (
 // the shopper's userId, the switchback channel spends only in its on weeks, and the
 // ground truth carries both tests' effects.
 func TestExperimentsInGenerator(t *testing.T) {
+	t.Parallel()
 	cfg := Config{Seed: 3, Customers: 2000, End: testEnd}
 	sum, evs := generate(t, cfg, true)
 	wt := WebTest()

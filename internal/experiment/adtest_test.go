@@ -22,6 +22,7 @@ import (
 // test's report must hold its channel's true effect and return within its intervals, and
 // the finished tests must come back as calibrations for the budget model.
 func TestAdTestsFromStore(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		w := DefaultGeoWorld()

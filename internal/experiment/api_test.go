@@ -18,6 +18,7 @@ import (
 )
 
 func TestExperimentAPI(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		_, read, err := api.CreateScopedToken(ctx, db, "dash", api.ScopeRead)

@@ -14,6 +14,7 @@ func twoWay(name string, w ...float64) Experiment {
 }
 
 func TestAssignDeterministicAndWeighted(t *testing.T) {
+	t.Parallel()
 	e := twoWay("hero", 50, 30, 20)
 	const n = 200_000
 	counts := make([]float64, 3)
@@ -42,6 +43,7 @@ func TestAssignDeterministicAndWeighted(t *testing.T) {
 }
 
 func TestAssignIndependentAcrossExperiments(t *testing.T) {
+	t.Parallel()
 	a, b := twoWay("hero", 1, 1), twoWay("checkout", 1, 1)
 	var table [2][2]float64
 	for i := range 100_000 {
@@ -56,6 +58,7 @@ func TestAssignIndependentAcrossExperiments(t *testing.T) {
 }
 
 func TestBucketRange(t *testing.T) {
+	t.Parallel()
 	for i := range 1000 {
 		b := Bucket("x", fmt.Sprint(i))
 		if b < 0 || b >= 1 {

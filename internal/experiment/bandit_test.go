@@ -10,6 +10,7 @@ import (
 // TestBanditProbBest: with two arms, P(best) is P(B > A), which bayesBeta computes by
 // integration (and TestReferenceBayes checks against Evan Miller's closed form).
 func TestBanditProbBest(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(21, 22))
 	b := Bandit{Arms: []BanditArm{{Key: "a", Trials: 500, Successes: 40}, {Key: "b", Trials: 510, Successes: 55}}, Draws: 200_000}
 	pb, err := b.ProbBest(rng)
@@ -23,6 +24,7 @@ func TestBanditProbBest(t *testing.T) {
 }
 
 func TestBanditAllocationFloor(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(23, 24))
 	b := Bandit{Arms: []BanditArm{{Key: "a", Trials: 5000, Successes: 100}, {Key: "b", Trials: 5000, Successes: 400}, {Key: "c", Trials: 5000, Successes: 150}}, Floor: 0.05}
 	sh, err := b.Allocation(rng)
@@ -55,6 +57,7 @@ func TestBanditAllocationFloor(t *testing.T) {
 // day for 30 days. The bandit ends up sending most to the best, keeps the floor on the
 // others, and loses fewer conversions than an even split would have.
 func TestBanditSimulation(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(25, 26))
 	run, err := SimulateBandit([]float64{0.05, 0.06, 0.08}, 500, 30, 0.01, rng)
 	if err != nil {

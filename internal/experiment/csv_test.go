@@ -6,6 +6,7 @@ import (
 )
 
 func TestReadCSV(t *testing.T) {
+	t.Parallel()
 	d, err := ReadCSV(strings.NewReader("\ufeffVariant,unit,value,pre_value,note\nB,u1,12.5,3,x\ncontrol,u2,0,0,\n\nB,u3,7.5,1,y\n"), "")
 	if err != nil {
 		t.Fatal(err)
@@ -26,6 +27,7 @@ func TestReadCSV(t *testing.T) {
 }
 
 func TestReadCSVErrors(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name, in string
 		typ      MetricType

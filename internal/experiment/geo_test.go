@@ -12,6 +12,7 @@ import (
 // uncorrelated residuals the variance of the summed prediction errors is
 // σ² (T + 1ᵀ X_T (XᵀX)⁻¹ X_Tᵀ 1), computed here with gonum's matrices.
 func TestTBRReference(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(7, 7))
 	const pre, test = 60, 20
 	n := pre + test
@@ -92,6 +93,7 @@ func regionSplit(n int) (treated, control []int) {
 // days; the 95 % interval of the incremental revenue must hold the true value in 93–97 %
 // of 1,000 simulated tests, and of the ROAS too.
 func TestTBRCoverage(t *testing.T) {
+	t.Parallel()
 	w := DefaultGeoWorld()
 	const testDays = 28
 	start := w.Days - testDays
@@ -148,6 +150,7 @@ func coverageBand(n int) (float64, float64) {
 // TestTBRFalsePositives: with no true effect (the channel sells nothing) the region test
 // calls an effect in about 5 % of 1,000 simulated tests.
 func TestTBRFalsePositives(t *testing.T) {
+	t.Parallel()
 	w := DefaultGeoWorld()
 	w.ROAS = 0
 	const testDays = 28
@@ -178,6 +181,7 @@ func TestTBRFalsePositives(t *testing.T) {
 // region's level wanders), the model's intervals are too narrow; the placebo check sees
 // it in the pre-period and widens them. Coverage with and without the widening.
 func TestTBRPlaceboWidens(t *testing.T) {
+	t.Parallel()
 	w := DefaultGeoWorld()
 	const testDays = 28
 	start := w.Days - testDays
@@ -244,6 +248,7 @@ func switchbackSchedule(rng *rand.Rand, days, start int) []bool {
 // 8 weeks after 12 weeks of history; the interval of the incremental revenue holds the
 // truth in 93–97 % of 1,000 tests, and with no effect it calls one in about 5 %.
 func TestSwitchbackCoverage(t *testing.T) {
+	t.Parallel()
 	for _, roas := range []float64{2, 0} {
 		w := DefaultGeoWorld()
 		w.ROAS = roas

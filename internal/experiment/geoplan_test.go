@@ -23,6 +23,7 @@ func panelOf(p GeoPanel) Panel {
 // history; a channel whose true return is exactly the planned minimum detectable ROAS
 // is then found in about 80 % of the tests (the power asked for), for both designs.
 func TestPlanGeoPower(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		design string
 		days   int
@@ -180,6 +181,7 @@ func median(x []float64) float64 {
 // TestPlanGeoTooWeak: a channel spending little against the shop's sales cannot be
 // measured; the planner says so instead of proposing a test.
 func TestPlanGeoTooWeak(t *testing.T) {
+	t.Parallel()
 	w := DefaultGeoWorld()
 	rng := rand.New(rand.NewPCG(4, 4))
 	pan := panelOf(w.Simulate(rng, func(r, d int) bool { return true }))

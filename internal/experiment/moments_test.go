@@ -9,6 +9,7 @@ import (
 // TestMomentsTwoPass compares the running moments, added one by one and merged in
 // pieces, with a plain two-pass computation over the same values.
 func TestMomentsTwoPass(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 9))
 	ys, xs := make([]float64, 5000), make([]float64, 5000)
 	for i := range ys {

@@ -136,6 +136,7 @@ func momentsOf(ys, xs []float64) Moments {
 }
 
 func TestReferenceQuantiles(t *testing.T) {
+	t.Parallel()
 	for _, q := range loadReference(t).Quantiles {
 		near(t, "t quantile", tQuantile(q.P, q.DF), q.T, 1e-9)
 		near(t, "z quantile", zQuantile(q.P), q.Z, 1e-9)
@@ -143,6 +144,7 @@ func TestReferenceQuantiles(t *testing.T) {
 }
 
 func TestReferenceWelchAndLift(t *testing.T) {
+	t.Parallel()
 	for i, c := range loadReference(t).Welch {
 		a, b := momentsOf(c.A, nil), momentsOf(c.B, nil)
 		d := welch(a.MeanY, a.VarY(), a.N, b.MeanY, b.VarY(), b.N)
@@ -178,6 +180,7 @@ func TestReferenceWelchAndLift(t *testing.T) {
 }
 
 func TestReferenceCUPED(t *testing.T) {
+	t.Parallel()
 	c := loadReference(t).CUPED
 	arms := []Arm{
 		{Name: "control", Moments: momentsOf(c.ControlY, c.ControlX)},
@@ -208,12 +211,14 @@ func TestReferenceCUPED(t *testing.T) {
 }
 
 func TestReferenceSRM(t *testing.T) {
+	t.Parallel()
 	for _, c := range loadReference(t).SRM {
 		near(t, "SRM p", SRMPValue(c.Observed, c.Weights), c.P, 1e-8)
 	}
 }
 
 func TestReferenceBayes(t *testing.T) {
+	t.Parallel()
 	r := loadReference(t)
 	for _, c := range r.BayesBeta {
 		b := bayesBeta(1+c.KA, 1+c.NA-c.KA, 1+c.KB, 1+c.NB-c.KB)
@@ -230,6 +235,7 @@ func TestReferenceBayes(t *testing.T) {
 }
 
 func TestReferenceSequential(t *testing.T) {
+	t.Parallel()
 	for _, c := range loadReference(t).MSPRT {
 		e := estimate{Est: c.Est, SE: c.SE, DF: math.Inf(1)}
 		lo, hi, p := seqInterval(e, c.N, seqRho2(c.NStar, c.Alpha), c.Alpha)
@@ -240,6 +246,7 @@ func TestReferenceSequential(t *testing.T) {
 }
 
 func TestReferencePower(t *testing.T) {
+	t.Parallel()
 	for _, c := range loadReference(t).Power {
 		n, err := SampleSize(PlanInput{Mean: c.Mean, SD: c.SD, MDE: c.MDE, Alpha: c.Alpha, Power: c.Power, Arms: c.Arms})
 		if err != nil {

@@ -35,6 +35,7 @@ func viewed(anon, exp, variation string, at time.Time) map[string]any {
 }
 
 func TestExperimentLifecycleAndValidation(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		for _, c := range []struct {
@@ -107,6 +108,7 @@ func TestExperimentLifecycleAndValidation(t *testing.T) {
 // exposed, a visitor who saw both variants, exposures of another experiment and of an
 // unknown variation. The report's units and means must be exactly the ones counted here.
 func TestReportCountsExposedUnits(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		vs, _ := experiment.ParseVariants("control=1,b=1")
@@ -196,6 +198,7 @@ func TestReportCountsExposedUnits(t *testing.T) {
 }
 
 func TestReportSwitchback(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		vs, _ := experiment.ParseVariants("off,on")
@@ -247,6 +250,7 @@ func TestReportSwitchback(t *testing.T) {
 // bought once for 50 EUR. The plan must use exactly that baseline: 10 new units a day,
 // revenue per customer with mean 40·50/280 and the sample SD of those 280 values.
 func TestPlanFromHistory(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		now := t0.Add(28 * 24 * time.Hour)
@@ -296,6 +300,7 @@ func TestPlanFromHistory(t *testing.T) {
 // TestReportGuardrailWarning: the primary metric does not move, a guardrail does; the
 // verdict says so.
 func TestReportGuardrailWarning(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	ctx := context.Background()
 	vs, _ := experiment.ParseVariants("control,b")

@@ -62,6 +62,7 @@ func get(t *testing.T, url string, hdr map[string]string) (*http.Response, []byt
 }
 
 func TestAssignmentEndpoint(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		_, key, err := db.CreateSource(ctx, "site")

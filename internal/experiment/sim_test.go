@@ -51,6 +51,7 @@ func (c coverage) check(t *testing.T, what string) {
 }
 
 func TestCoverageProportions(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 2))
 	const n, pa, pb = 3000, 0.05, 0.06
 	var c coverage
@@ -79,6 +80,7 @@ func revenue(rng *rand.Rand, p, mu, sigma float64) float64 {
 }
 
 func TestCoverageSkewedRevenue(t *testing.T) {
+	t.Parallel()
 	// 8 % vs 9 % of visitors buy; baskets are log-normal (median 33, mean 50, long tail).
 	// 600 per arm is about 50 buyers per arm.
 	for _, n := range []int{600, 5000} {
@@ -104,6 +106,7 @@ func TestCoverageSkewedRevenue(t *testing.T) {
 }
 
 func TestCoverageCUPED(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(5, 6))
 	const n = 2000
 	const effect = 1.5 // added to every treated unit's outcome
@@ -150,6 +153,7 @@ func bern(rng *rand.Rand, p float64) float64 {
 // stays at or below 5 %; with fixed-horizon intervals read daily it does not, which shows
 // the simulation can tell the two apart.
 func TestAAPeekingSequential(t *testing.T) {
+	t.Parallel()
 	for _, m := range []struct {
 		name string
 		draw func(*rand.Rand) float64
@@ -211,6 +215,7 @@ func TestAAPeekingSequential(t *testing.T) {
 
 // TestAAFixedHorizon: one look at the end rejects in 5 % of A/A tests.
 func TestAAFixedHorizon(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(9, 10))
 	n := sims(t)
 	fp := 0
@@ -235,6 +240,7 @@ func TestAAFixedHorizon(t *testing.T) {
 // TestBonferroniFamilyWise: with three identical variants against control, the chance
 // that any is called different stays at 5 %; uncorrected it would be about 14 %.
 func TestBonferroniFamilyWise(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(11, 12))
 	n := sims(t)
 	fw, raw := 0, 0
@@ -278,6 +284,7 @@ func TestBonferroniFamilyWise(t *testing.T) {
 // TestPowerBySimulation: at the sample size SampleSize returns, a true effect of exactly
 // the MDE is found in about 80 % of tests (fixed horizon and sequential).
 func TestPowerBySimulation(t *testing.T) {
+	t.Parallel()
 	for _, seq := range []bool{false, true} {
 		rng := rand.New(rand.NewPCG(13, 14))
 		const mean, sd, mde = 10.0, 5.0, 0.05
@@ -311,6 +318,7 @@ func TestPowerBySimulation(t *testing.T) {
 // TestSRMBySimulation: a correct split rarely trips the check (0.1 %), a 53/47 split of
 // 4,000 units nearly always does.
 func TestSRMBySimulation(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(15, 16))
 	n := sims(t)
 	falseAlarms, caught := 0, 0

@@ -35,6 +35,7 @@ func parsePct(t *testing.T, s string) float64 {
 }
 
 func TestVerdictWinner(t *testing.T) {
+	t.Parallel()
 	res, err := Analyze([]Arm{binaryArm("control", 500, 5000), binaryArm("B", 620, 5000)},
 		Options{Type: Proportion, MetricLabel: "conversion", UnitLabel: "visitors", Days: 14})
 	if err != nil {
@@ -60,6 +61,7 @@ func TestVerdictWinner(t *testing.T) {
 }
 
 func TestVerdictLoser(t *testing.T) {
+	t.Parallel()
 	res, _ := Analyze([]Arm{binaryArm("control", 600, 5000), binaryArm("B", 480, 5000)}, Options{Type: Proportion})
 	if res.Verdict.Kind != VerdictLoser || !strings.HasPrefix(res.Verdict.Text, "B loses: -20 % conversion (95 % CI -") || !strings.HasSuffix(res.Verdict.Text, "; keep control") {
 		t.Fatalf("verdict %+v", res.Verdict)
@@ -67,6 +69,7 @@ func TestVerdictLoser(t *testing.T) {
 }
 
 func TestVerdictSRMBlocks(t *testing.T) {
+	t.Parallel()
 	// A clear winner, but 1,210 against 1,020 units on a 50/50 plan.
 	res, _ := Analyze([]Arm{binaryArm("control", 121, 1210), binaryArm("B", 300, 1020)}, Options{Type: Proportion, UnitLabel: "visitors"})
 	if res.Verdict.Kind != VerdictSRM {
@@ -91,6 +94,7 @@ func TestVerdictSRMBlocks(t *testing.T) {
 }
 
 func TestVerdictTooEarly(t *testing.T) {
+	t.Parallel()
 	res, _ := Analyze([]Arm{binaryArm("control", 10, 160), binaryArm("B", 30, 100)}, Options{Type: Proportion, Days: 1.5, UnitLabel: "visitors"})
 	// 160 vs 100 on 50/50 is a mismatch too (p ≈ 0.0002): the SRM comes first.
 	if res.Verdict.Kind != VerdictSRM {
@@ -104,6 +108,7 @@ func TestVerdictTooEarly(t *testing.T) {
 }
 
 func TestVerdictNeedMore(t *testing.T) {
+	t.Parallel()
 	res, _ := Analyze([]Arm{binaryArm("control", 100, 1000), binaryArm("B", 104, 1000)}, Options{Type: Proportion, UnitLabel: "visitors"})
 	if res.Verdict.Kind != VerdictNotYet {
 		t.Fatalf("verdict %+v", res.Verdict)
@@ -122,6 +127,7 @@ func TestVerdictNeedMore(t *testing.T) {
 }
 
 func TestVerdictNoDifference(t *testing.T) {
+	t.Parallel()
 	res, _ := Analyze([]Arm{binaryArm("control", 3000, 30000), binaryArm("B", 3010, 30000)}, Options{Type: Proportion})
 	if res.Verdict.Kind != VerdictNoDifference || !strings.HasPrefix(res.Verdict.Text, "no difference: the test had enough units to detect a 10 % lift; B is between -") {
 		t.Fatalf("verdict %+v", res.Verdict)
@@ -129,6 +135,7 @@ func TestVerdictNoDifference(t *testing.T) {
 }
 
 func TestVerdictLiftUndefined(t *testing.T) {
+	t.Parallel()
 	// Control never converts: a lift over zero is undefined, the difference is reported.
 	res, _ := Analyze([]Arm{binaryArm("control", 0, 400), binaryArm("B", 40, 400)}, Options{Type: Proportion, Days: 10})
 	v := res.Variants[1]
@@ -138,6 +145,7 @@ func TestVerdictLiftUndefined(t *testing.T) {
 }
 
 func TestFormatting(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		got, want string
 	}{
@@ -155,6 +163,7 @@ func TestFormatting(t *testing.T) {
 }
 
 func TestAnalyzeErrors(t *testing.T) {
+	t.Parallel()
 	a := binaryArm("control", 1, 10)
 	if _, err := Analyze([]Arm{a}, Options{}); err == nil {
 		t.Error("one arm accepted")

@@ -21,6 +21,7 @@ func series(rng *rand.Rand, n int, level, slope, sd float64) []float64 {
 }
 
 func TestFitRecoversTrendAndSeason(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 2))
 	const n, slope = 365, 0.8
 	y := series(rng, n, 200, slope, 8)
@@ -68,6 +69,7 @@ func walk(rng *rand.Rand, n int, level, step, sd float64) []float64 {
 // the 80 % intervals (per day, and of the four weeks' total) hold the truth: for a
 // steady trend and for a wandering level.
 func TestIntervalCoverage(t *testing.T) {
+	t.Parallel()
 	const reps, n, horizon = 100, 180, 28
 	for _, c := range []struct {
 		name string
@@ -120,6 +122,7 @@ func TestIntervalCoverage(t *testing.T) {
 }
 
 func TestFitTooShort(t *testing.T) {
+	t.Parallel()
 	_, err := Fit(make([]float64, 20))
 	if !errors.Is(err, ErrTooShort) {
 		t.Fatalf("err = %v, want ErrTooShort", err)

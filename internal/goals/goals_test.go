@@ -25,6 +25,7 @@ func setSetting(t testing.TB, db *store.DB, k, v string) {
 }
 
 func TestGoalsAddListRemove(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		setSetting(t, db, "currency", "EUR")
@@ -100,6 +101,7 @@ func TestGoalsAddListRemove(t *testing.T) {
 // counts the days from the goal's start, a reached goal says so, a past one is missed, a
 // too-short history says how many days are needed.
 func TestTrackStore(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		setSetting(t, db, "currency", "EUR")
@@ -180,6 +182,7 @@ func TestTrackStore(t *testing.T) {
 // TestTrackSeriesCalibrated sets goals at the true median of the period's total: the
 // reported probabilities average near one half and the goals are reached about as often.
 func TestTrackSeriesCalibrated(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(11, 12))
 	const reps, n, horizon = 60, 120, 30
 	var sumP, hits, brier float64

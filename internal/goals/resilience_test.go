@@ -15,6 +15,7 @@ import (
 )
 
 func TestDiversifyIndex(t *testing.T) {
+	t.Parallel()
 	d := diversify([]attribution.ROIRow{
 		{Channel: "Paid Search", RevenueMinor: 600000},
 		{Channel: "Email", RevenueMinor: 300000},
@@ -44,6 +45,7 @@ func TestDiversifyIndex(t *testing.T) {
 // TestResilienceStore reads the shop's own rates from its journey sends and visits, and
 // the revenue per channel through the ROI report.
 func TestResilienceStore(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		setSetting(t, db, "currency", "EUR")

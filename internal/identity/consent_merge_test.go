@@ -19,6 +19,7 @@ import (
 // result does not depend on the order the events are processed in, survives a merge of
 // two profiles, and a rebuild gives the same state.
 func TestConsentMergedPerKey(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		sources(t, db)
@@ -93,6 +94,7 @@ func TestConsentMergedPerKey(t *testing.T) {
 // TestScrubReachesConsentLeaves: an erasure's scrub of other people's traits rewrites a
 // value inside the consent trait's per-category leaves as well as its value.
 func TestScrubReachesConsentLeaves(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		sources(t, db)

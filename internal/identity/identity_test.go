@@ -12,6 +12,7 @@ import (
 )
 
 func TestAnonymousHistoryJoinsOnIdentify(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		insert(t, db,
 			M{"type": "page", "anonymousId": "anon-1", "timestamp": at(0), "context": M{"page": M{"url": "https://shop.example/?utm_source=google&utm_medium=cpc&utm_campaign=spring"}}},
@@ -69,6 +70,7 @@ func TestAnonymousHistoryJoinsOnIdentify(t *testing.T) {
 }
 
 func TestAlias(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		insert(t, db,
 			M{"type": "track", "event": "Product Viewed", "anonymousId": "a-1", "timestamp": at(0)},
@@ -98,6 +100,7 @@ func TestAlias(t *testing.T) {
 }
 
 func TestGuards(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		// Two userIds on one device stay two customers; the conflict is recorded.
@@ -200,6 +203,7 @@ func mustConflicts(t *testing.T, db *store.DB) []identity.Conflict {
 }
 
 func TestTraitsLatestByEventTime(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		// The newer name arrives first; the older one, arriving later, must not win.
 		insert(t, db, M{"type": "identify", "userId": "u", "timestamp": at(60), "traits": M{"name": "New Name", "plan": "pro"}})
@@ -221,6 +225,7 @@ func TestTraitsLatestByEventTime(t *testing.T) {
 }
 
 func TestLeaseAndRun(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -3,6 +3,7 @@ package identity
 import "testing"
 
 func TestNormalize(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		" Ann@Example.COM ": "ann@example.com", "mailto:bo@shop.de": "bo@shop.de", "test@test.com": "",
 		"a@b": "", "no at sign.com": "", "two@@x.com": "", "x@y.c": "", "null": "", "ann smith@example.com": "",

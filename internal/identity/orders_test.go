@@ -11,6 +11,7 @@ import (
 )
 
 func TestOrdersAndRefunds(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		if err := db.Write(ctx, func(tx *store.Tx) error { return store.SetSetting(ctx, tx, "currency", "chf") }); err != nil {

@@ -18,6 +18,7 @@ import (
 // (or merged profiles) bring keys; the keys left out are named where rejections are
 // listed, and a rebuild gives the same profile without repeating the notes.
 func TestProfileSizeBounded(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)

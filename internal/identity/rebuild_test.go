@@ -11,6 +11,7 @@ import (
 )
 
 func TestIncrementalEqualsRebuild(t *testing.T) {
+	t.Parallel()
 	evs := genEvents(3000, 1)
 	var mu sync.Mutex
 	dumps := map[string]string{}
@@ -91,6 +92,7 @@ func firstDiff(a, b string) string {
 // A batch that fails half-way leaves nothing behind: rows and cursor commit together, and
 // the next run produces exactly what an uninterrupted one would.
 func TestFailedBatchLeavesNoTrace(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		evs := genEvents(600, 3)

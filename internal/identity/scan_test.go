@@ -35,6 +35,7 @@ func sameAsUnmarshal(t *testing.T, body []byte) {
 }
 
 func TestDecodeBodyMatchesUnmarshal(t *testing.T) {
+	t.Parallel()
 	for _, c := range scanCases {
 		if !json.Valid([]byte(c)) {
 			t.Fatalf("test case is not JSON: %s", c)
@@ -44,6 +45,7 @@ func TestDecodeBodyMatchesUnmarshal(t *testing.T) {
 }
 
 func TestScanObjectRejects(t *testing.T) {
+	t.Parallel()
 	for _, c := range []string{``, `[]`, `{`, `{"a"}`, `{"a":}`, `{"a":1,}`, `{"a":"x}`, `{"a":{"b":1}`, `{"a":1} x`, `{"a":1 "b":2}`} {
 		if scanObject([]byte(c), func(k, v []byte) bool { return true }) {
 			t.Errorf("scanObject(%q) = true, want false", c)

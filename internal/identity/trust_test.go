@@ -39,6 +39,7 @@ func traitValue(t *testing.T, p identity.CustomerProfile, k string) any {
 // TestPublicKeyCannotRewriteContact: the public key's identify for an existing customer
 // joins the graph but leaves the verified email, phone and consent alone.
 func TestPublicKeyCannotRewriteContact(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		sources(t, db)
 		identitytest.Load(t, db, "backend", t0, M{"type": "identify", "userId": "ana", "timestamp": at(0),
@@ -76,6 +77,7 @@ func TestPublicKeyCannotRewriteContact(t *testing.T) {
 // unverified (and shown); a later trusted statement verifies it; a client withdrawal
 // of consent counts, a client grant does not displace a verified refusal.
 func TestUnverifiedUntilConfirmed(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		sources(t, db)
 		identitytest.Load(t, db, "web", t0, M{"type": "identify", "userId": "bo", "timestamp": at(0),
@@ -115,6 +117,7 @@ func TestUnverifiedUntilConfirmed(t *testing.T) {
 // TestGroupTraitsDescribeTheGroup: a group call's traits go to the group, never into the
 // person's traits or contact points; memberships follow merges; rebuild agrees.
 func TestGroupTraitsDescribeTheGroup(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		sources(t, db)
@@ -163,6 +166,7 @@ func TestGroupTraitsDescribeTheGroup(t *testing.T) {
 // TestVerifiedStateRebuilds: processing in small batches, and a rebuild, give the same
 // verified and unverified state and groups (the source kind comes from events.source_id).
 func TestVerifiedStateRebuilds(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		sources(t, db)
@@ -243,6 +247,7 @@ func Equal(a, b any) bool {
 // steps set (trusted source, the engine's message ids) do not move "last seen"; an open
 // or a click does, and the same ids from the public key are the customer's own.
 func TestLastSeenIsTheCustomersOwn(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		sources(t, db)
 		identitytest.Load(t, db, "web", t0, M{"type": "page", "userId": "ana", "messageId": "p1", "timestamp": at(0)})

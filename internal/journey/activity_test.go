@@ -6,6 +6,7 @@ import "testing"
 // stored are the named constants (a reworded reason would fall to "other" and vanish
 // from the Automations page's counts).
 func TestOutcomeOf(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		status, reason string
 		want           Outcome

@@ -38,6 +38,7 @@ func testRoutes(h http.Handler) []api.Route {
 // TestJourneyAPI drives the journeys API behind the token check: a read token lists and
 // reads, only a write token applies and disables; bad documents and parameters say why.
 func TestJourneyAPI(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := t.Context()
 		router, err := api.NewRouter(db, testRoutes(NewAPIHandler(db)))
@@ -171,6 +172,7 @@ func TestJourneyAPI(t *testing.T) {
 // TestPolicyReloads: an engine without a fixed policy picks up a saved workspace policy
 // when it next reloads its plans, without a restart.
 func TestPolicyReloads(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	ctx := t.Context()
 	eng, err := NewEngine(ctx, db, Options{})

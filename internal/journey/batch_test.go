@@ -17,6 +17,7 @@ import (
 // person; the identity processor folds both into one customer. A third sign-up by that
 // person must count the merged customers' runs: reentry: never keeps them out.
 func TestReEntryFollowsMerges(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, Options{})
 		proc := identity.NewProcessor(db, identity.Options{})
@@ -78,6 +79,7 @@ steps:
 // started and exited in the same batch, a repeat entry refused by the run the batch just
 // started, and a wait-until answered in the batch.
 func TestOneBatchManyEvents(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, Options{})
 		f.apply(`name: cart
@@ -145,6 +147,7 @@ steps:
 
 // TestLoadProfilesMatchesLoadProfile: the batch read gives the profiles loadProfile gives.
 func TestLoadProfilesMatchesLoadProfile(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		err := db.Write(ctx, func(tx *store.Tx) error {
@@ -198,6 +201,7 @@ func TestLoadProfilesMatchesLoadProfile(t *testing.T) {
 // TestSendShapesBindInOrder: SQLite binds an update's values by position, so each
 // shape's SET list must name its columns in the order they are declared.
 func TestSendShapesBindInOrder(t *testing.T) {
+	t.Parallel()
 	for name, sh := range sendShapes {
 		var refs []string
 		for _, r := range rowRef.FindAllString(sh.set, -1) {
@@ -217,6 +221,7 @@ func TestSendShapesBindInOrder(t *testing.T) {
 // per order) and, with per: customer, across the customer's keys (one review request a
 // month however often they buy).
 func TestReEntryPerCustomer(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, Options{})
 		for _, j := range []struct{ name, per string }{{"per-order", ""}, {"per-customer", ", per: customer"}} {

@@ -36,6 +36,7 @@ func BenchmarkJourneyRuns(b *testing.B) {
 }
 
 func TestBenchSmall(t *testing.T) {
+	t.Parallel()
 	for _, smart := range []bool{false, true} {
 		db := storetest.SQLite(t)
 		res, err := Bench(context.Background(), db, BenchOptions{Runs: 150, Batch: 50, Smart: smart})

@@ -16,6 +16,7 @@ import (
 var consented = map[string]any{"consent.email.marketing": true, "consent.push.marketing": true, "consent.sms.marketing": true, "firstName": "Ada"}
 
 func TestAbandonedCart(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, Options{})
 		f.applyTemplate("abandoned-cart", "holdout: 10%", "holdout: 0%")
@@ -116,6 +117,7 @@ func pixelURL(t *testing.T, html string) string {
 }
 
 func TestVersioning(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	f := newFixture(t, db, Options{})
 	doc := `name: v
@@ -150,6 +152,7 @@ steps:
 }
 
 func TestConsentAndCap(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, Options{Policy: &WorkspacePolicy{Caps: map[string]Cap{"email": {Max: 1, Per: 24 * time.Hour, Over: "skip"}}}})
 		for _, name := range []string{"a", "b"} {
@@ -218,6 +221,7 @@ steps:
 }
 
 func TestUnsubscribeAndStop(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, Options{})
 		f.apply(`name: news

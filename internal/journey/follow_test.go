@@ -78,6 +78,7 @@ func TestEngineReadsNothingWithoutJourneys(t *testing.T) {
 // on later events, a disabled journey's runs still exit on their exit event, and a
 // span with more matching events than a batch is consumed exactly once.
 func TestEngineFollowsOnlyNamedEvents(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, Options{Batch: 3})
 		a := f.customer(1, consented)

@@ -13,6 +13,7 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // TestGolden compiles each testdata/*.txt document and compares the plan (or the
 // validation errors) with the part after the ---- line.
 func TestGolden(t *testing.T) {
+	t.Parallel()
 	files, err := filepath.Glob("testdata/*.txt")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no golden files: %v", err)
@@ -47,6 +48,7 @@ func TestGolden(t *testing.T) {
 }
 
 func TestTemplatesCompile(t *testing.T) {
+	t.Parallel()
 	ts := Templates()
 	if len(ts) < 4 {
 		t.Fatalf("want at least 4 built-in journeys, got %d", len(ts))

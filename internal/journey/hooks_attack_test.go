@@ -40,6 +40,7 @@ func serve(h http.Handler, req *http.Request) *httptest.ResponseRecorder {
 // Idempotency keys are what providers report back; a sequential key (run, step, channel)
 // let anyone name any send.
 func TestIdempotencyKeysAreRandom(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, Options{})
 		f.apply(`name: two

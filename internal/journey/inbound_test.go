@@ -15,6 +15,7 @@ import (
 // Without a configured secret the delivery-report route used to accept anything: anyone
 // could mark a send bounced (suppressing the address) or complained (withdrawing consent).
 func TestStatusRouteWithoutSecretProcessesNothing(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, Options{})
 		m := oneEmail(t, f)
@@ -36,6 +37,7 @@ func TestStatusRouteWithoutSecretProcessesNothing(t *testing.T) {
 
 // Inbound SMS without a credential used to flip consent: START re-subscribed anyone.
 func TestSMSInboundWithoutSecretProcessesNothing(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	f := newFixture(t, db, Options{})
 	f.customer(1, nil)
@@ -55,6 +57,7 @@ func TestSMSInboundWithoutSecretProcessesNothing(t *testing.T) {
 // The example in Twilio's request-validation documentation: auth token 12345, this URL and
 // these parameters sign to 0/KCTR6DLpKmkAf8muzZqo1nDgQ=.
 func TestTwilioSignatureDocumentedExample(t *testing.T) {
+	t.Parallel()
 	form := url.Values{"CallSid": {"CA1234567890ABCDE"}, "Caller": {"+12349013030"}, "Digits": {"1234"}, "From": {"+12349013030"}, "To": {"+18005551212"}}
 	if got := TwilioSignature("12345", "https://mycompany.com/myapp.php?foo=1&bar=2", form); got != "0/KCTR6DLpKmkAf8muzZqo1nDgQ=" {
 		t.Fatalf("signature %q, want 0/KCTR6DLpKmkAf8muzZqo1nDgQ=", got)
@@ -83,6 +86,7 @@ const (
 // Twilio calls the public URL; the server behind the proxy sees another one. The check
 // uses the configured public URL, accepts Twilio's port variants, and refuses the rest.
 func TestTwilioInboundBehindProxy(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	f := newFixture(t, db, Options{})
 	f.customer(1, nil)
@@ -147,6 +151,7 @@ func mustQuery(s string) url.Values {
 // omniroi's own HMAC: timestamp and body signed, an old or future timestamp refused, each
 // signed request taken once.
 func TestOwnHMACReplayWindow(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	f := newFixture(t, db, Options{})
 	m := oneEmail(t, f)
@@ -185,6 +190,7 @@ func TestOwnHMACReplayWindow(t *testing.T) {
 // Mailgun's event webhook (its documented JSON shape, signature inside the body). Vector
 // from python3: hmac.new(b"mg-signing-key-0123", b"1767225600" + token, sha256).hexdigest().
 func TestMailgunWebhook(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, Options{})
 		m := oneEmail(t, f)

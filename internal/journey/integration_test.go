@@ -12,6 +12,7 @@ import (
 // TestWithProcessor runs the abandoned-cart journey on customers the real identity
 // processor derived, and checks that the engine's own events join the same customer.
 func TestWithProcessor(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, Options{})
 		proc := identity.NewProcessor(db, identity.Options{})
@@ -63,6 +64,7 @@ func TestWithProcessor(t *testing.T) {
 // TestMergedCustomer: a cart added anonymously, then a login that merges the anonymous
 // customer into a known one, then the purchase under the userId: the run exits.
 func TestMergedCustomer(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, Options{})
 		proc := identity.NewProcessor(db, identity.Options{})

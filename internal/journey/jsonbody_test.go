@@ -10,6 +10,7 @@ import (
 
 // A trait is attacker-controlled; in a JSON webhook body it must stay a string value.
 func TestWebhookBodyValuesCannotChangeJSON(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	f := newFixture(t, db, Options{})
 	f.apply(`name: crm
@@ -40,6 +41,7 @@ steps:
 }
 
 func TestJSONBodyEscaping(t *testing.T) {
+	t.Parallel()
 	data := &renderData{Profile: Profile{Name: `Ann "the </script> baker"` + "\n\u0000"},
 		Event: map[string]any{"total": 12.5, "items": []any{"a", map[string]any{"b": true}}, "note": "line\nbreak", "tag": `x\`}}
 	for _, c := range []struct{ src, want string }{

@@ -16,6 +16,7 @@ import (
 // A public write key can put any URL into an event property; the abandoned-cart email
 // links to .Event.url. The click route must not turn that into a redirect to any site.
 func TestClickDoesNotRedirectToAttackerURL(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, Options{ShopURL: "https://bakery.example"})
 		f.applyTemplate("abandoned-cart", "holdout: 10%", "holdout: 0%")
@@ -82,6 +83,7 @@ steps:
 // A link the journey's author wrote redirects wherever it points; the same target coming
 // from an event does not, until the shop lists its domain in links.allowed_domains.
 func TestClickTargets(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, Options{})
 		if _, err := workspace.Set(f.ctx, db, audit.ActorCLI, "shop_url", "https://bakery.example"); err != nil {

@@ -18,6 +18,7 @@ import (
 )
 
 func TestRetryThenFail(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	f := newFixture(t, db, Options{MaxAttempts: 3})
 	f.apply(`name: r
@@ -55,6 +56,7 @@ steps:
 }
 
 func TestBranchesWebhookAndProfile(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	f := newFixture(t, db, Options{})
 	f.apply(`name: b
@@ -127,6 +129,7 @@ steps:
 
 // TestConcurrentEngines runs two engines on one database; every send goes out once.
 func TestConcurrentEngines(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, Options{Batch: 7})
 		f.apply(`name: c
@@ -187,6 +190,7 @@ steps:
 }
 
 func TestEventConditionAndAnniversary(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, Options{})
 		f.apply(`name: nudge
@@ -246,6 +250,7 @@ steps:
 }
 
 func TestTwilioSender(t *testing.T) {
+	t.Parallel()
 	var got url.Values
 	var idem, user, pass string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

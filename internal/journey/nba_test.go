@@ -37,6 +37,7 @@ steps:
 // A journey branches on the customer's next best action: only the customers whose action
 // is win_back take the "then" branch; without a NextActioner every action is "none".
 func TestNextBestActionCondition(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	rec := &fakeActions{actions: map[int64]string{1: "win_back", 2: "recommend", 3: "win_back"}}
 	f := newFixture(t, db, Options{Recommender: rec})
@@ -65,6 +66,7 @@ func TestNextBestActionCondition(t *testing.T) {
 
 // The condition names one of the known actions; anything else is an error at apply.
 func TestNextBestActionConditionChecked(t *testing.T) {
+	t.Parallel()
 	_, err := Compile([]byte(strings.Replace(nbaJourney, "win_back", "winback", 1)))
 	if err == nil || !strings.Contains(err.Error(), `"winback" is not a next best action`) {
 		t.Fatalf("parse error %v", err)

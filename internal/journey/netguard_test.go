@@ -24,6 +24,7 @@ var loopbackRelay = StaticNetPolicy(&NetPolicy{Networks: []netip.Prefix{netip.Mu
 // A webhook step (written by anyone who may edit journeys) must not reach services on
 // the server's own host or network.
 func TestWebhookRefusesLoopback(t *testing.T) {
+	t.Parallel()
 	var hits atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
@@ -46,6 +47,7 @@ func TestWebhookRefusesLoopback(t *testing.T) {
 }
 
 func TestAddrKinds(t *testing.T) {
+	t.Parallel()
 	for addr, want := range map[string]string{
 		"8.8.8.8": "", "2001:4860:4860::8888": "", "93.184.215.14": "",
 		"127.0.0.1": "loopback", "127.8.9.10": "loopback", "::1": "loopback", "::ffff:127.0.0.1": "loopback",
@@ -63,6 +65,7 @@ func TestAddrKinds(t *testing.T) {
 
 // A redirect from an allowed address to a refused one is not followed.
 func TestWebhookRedirectToRefusedAddress(t *testing.T) {
+	t.Parallel()
 	var hitB atomic.Int64
 	lnB, err := net.Listen("tcp", "127.0.0.2:0")
 	if err != nil {
@@ -94,6 +97,7 @@ func TestWebhookRedirectToRefusedAddress(t *testing.T) {
 // Through the engine and the workspace settings: a webhook step to this host fails with a
 // reason that says what to allow; once the operator allows it, it is delivered.
 func TestWebhookStepFollowsSettings(t *testing.T) {
+	t.Parallel()
 	var hits atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)

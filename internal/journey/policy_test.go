@@ -17,6 +17,7 @@ import (
 )
 
 func TestQuietUntil(t *testing.T) {
+	t.Parallel()
 	q := &Quiet{From: 21 * 60, To: 8 * 60}
 	ny, _ := time.LoadLocation("America/New_York")
 	tokyo, _ := time.LoadLocation("Asia/Tokyo")
@@ -46,6 +47,7 @@ func TestQuietUntil(t *testing.T) {
 }
 
 func TestQuietHoursHoldNotDrop(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, Options{Policy: &WorkspacePolicy{Quiet: &Quiet{From: 21 * 60, To: 8 * 60}, Timezone: "Europe/London"}})
 		f.now = time.Date(2026, 3, 2, 2, 30, 0, 0, time.UTC) // 21:30 in New York, 11:30 in Tokyo, 02:30 in London
@@ -93,6 +95,7 @@ steps:
 // matches, the estimated lift is near the true one and its interval covers it, and
 // with no true effect the interval covers zero.
 func TestHoldoutSimulation(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	ctx := context.Background()
 	sim := func(name string, pControl, pTreated float64, seed uint64) *Report {
@@ -155,6 +158,7 @@ func TestHoldoutSimulation(t *testing.T) {
 }
 
 func TestWilsonAndWelch(t *testing.T) {
+	t.Parallel()
 	// Reference values: Wilson 95 % for 10/100 is [0.0552, 0.1744].
 	w := Wilson(10, 100, 1.96)
 	if w[0] < 0.0551 || w[0] > 0.0553 || w[1] < 0.1743 || w[1] > 0.1745 {
@@ -167,6 +171,7 @@ func TestWilsonAndWelch(t *testing.T) {
 }
 
 func TestHoldoutMembersGetNothing(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	f := newFixture(t, db, Options{})
 	f.apply(`name: h
@@ -193,6 +198,7 @@ steps:
 }
 
 func TestSegmentAndDateEntries(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, Options{})
 		f.applyTemplate("win-back", "holdout: 10%", "holdout: 0%")
@@ -236,6 +242,7 @@ steps:
 }
 
 func TestWebhookSenderSigns(t *testing.T) {
+	t.Parallel()
 	var got struct {
 		sig, ts, idem string
 		body          []byte
@@ -271,6 +278,7 @@ func TestWebhookSenderSigns(t *testing.T) {
 }
 
 func TestParsePolicy(t *testing.T) {
+	t.Parallel()
 	wp, err := ParsePolicy([]byte("frequency_caps:\n  email: {max: 3, per: 7d}\n  sms: {max: 1, per: 1d, over: delay}\nquiet_hours: {from: \"21:00\", to: \"08:00\"}\ntimezone: Europe/Berlin\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -290,6 +298,7 @@ func TestParsePolicy(t *testing.T) {
 // rates over 30 keys have the binomial variance, and about as many customers as chance
 // allows have all or none of their runs in the holdout.
 func TestHoldoutIndependentPerRun(t *testing.T) {
+	t.Parallel()
 	const customers, keys, p = 4000, 30, 0.10
 	var sumsq, total float64
 	extreme := 0

@@ -34,6 +34,7 @@ func (f *fakeRecommender) Recommend(ctx context.Context, customerID int64, list 
 // its reason; the product link is click-tracked, redirects to the shop's domain, and the
 // click event keeps the recommendation id for attribution.
 func TestRecommendationsInMessages(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		rec := &fakeRecommender{}
 		f := newFixture(t, db, Options{Recommender: rec})
@@ -82,6 +83,7 @@ func TestRecommendationsInMessages(t *testing.T) {
 
 // Without a Recommender the built-in messages are as they were: nothing is added.
 func TestNoRecommenderAddsNothing(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	f := newFixture(t, db, Options{})
 	f.applyTemplate("abandoned-cart", "holdout: 10%", "holdout: 0%")

@@ -16,6 +16,7 @@ import (
 // costs given to the report win; costs in the business currency do not apply to a report
 // in another one.
 func TestReportCostFromSettings(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		seedPeriodRuns(t, db)
@@ -60,6 +61,7 @@ func TestReportCostFromSettings(t *testing.T) {
 // its report (and only in its report); an empty cost returns it to the setting; a bad
 // cost, a channel without costs or an unknown journey is refused.
 func TestReportCostPerJourney(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		seedPeriodRuns(t, db)
@@ -104,6 +106,7 @@ func TestReportCostPerJourney(t *testing.T) {
 
 // TestStepWords: steps read in words, without template syntax.
 func TestStepWords(t *testing.T) {
+	t.Parallel()
 	for _, tp := range Templates() {
 		p, err := Compile(tp.Source)
 		if err != nil {

@@ -117,6 +117,7 @@ func checkReport(t *testing.T, what string, rep *Report, from, to time.Time, cos
 }
 
 func TestReportPeriod(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		seedPeriodRuns(t, db)
 		ctx := context.Background()

@@ -14,6 +14,7 @@ import (
 // moment; runs that ended before it (the cart bought within the hour) are left out of
 // both arms. AllRuns counts every run from entry.
 func TestReportReachedMessage(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		const hour = int64(3_600_000)

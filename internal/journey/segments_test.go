@@ -15,6 +15,7 @@ import (
 // Customers already At Risk when the feed first sees them are a baseline and get nothing;
 // customers who lapse afterwards enter once.
 func TestSegmentFeedStartsWinBack(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

@@ -10,6 +10,7 @@ import (
 )
 
 func TestBestHour(t *testing.T) {
+	t.Parallel()
 	ams, err := time.LoadLocation("Europe/Amsterdam")
 	if err != nil {
 		t.Skip("no tzdata:", err)
@@ -61,6 +62,7 @@ func TestBestHour(t *testing.T) {
 }
 
 func TestChooseChannel(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		in       []ChannelChoice
 		ch, want string
@@ -96,6 +98,7 @@ func (f *fixture) addActivity(cid int64, rows [][3]any) {
 }
 
 func TestSmartSend(t *testing.T) {
+	t.Parallel()
 	ams, err := time.LoadLocation("Europe/Amsterdam")
 	if err != nil {
 		t.Skip("no tzdata:", err)

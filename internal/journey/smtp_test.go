@@ -84,6 +84,7 @@ func startSMTP(t *testing.T) (*smtpBackend, int, *tls.Config) {
 }
 
 func TestSMTPJourney(t *testing.T) {
+	t.Parallel()
 	be, port, tlsc := startSMTP(t)
 	s, err := ParseSMTPURL("smtp://shop:s3cret@127.0.0.1:" + strconv.Itoa(port) + "?from=hello@bakery.example")
 	if err != nil {
@@ -140,6 +141,7 @@ func TestSMTPJourney(t *testing.T) {
 }
 
 func TestSMTPAuthFailureIsReported(t *testing.T) {
+	t.Parallel()
 	_, port, tlsc := startSMTP(t)
 	s, err := ParseSMTPURL("smtp://shop:wrong@127.0.0.1:" + strconv.Itoa(port) + "?from=a@b.example")
 	if err != nil {
@@ -152,6 +154,7 @@ func TestSMTPAuthFailureIsReported(t *testing.T) {
 }
 
 func TestParseSMTPURL(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		in, err string
 		port    int

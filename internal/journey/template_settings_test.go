@@ -15,6 +15,7 @@ import (
 // template's values as defaults; the defaults compile to the template's own plan; chosen
 // values change the plan; refused values come back by setting, in the compiler's words.
 func TestTemplateSettings(t *testing.T) {
+	t.Parallel()
 	for _, tp := range Templates() {
 		st, err := TemplateSettings(tp.Name)
 		if err != nil {
@@ -84,6 +85,7 @@ func TestTemplateSettings(t *testing.T) {
 // TestApplyTemplate: the defaults apply the same journey as the template's own document
 // (Apply finds it unchanged); a refused value applies nothing.
 func TestApplyTemplate(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		src, _ := TemplateSource("welcome")

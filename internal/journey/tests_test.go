@@ -40,6 +40,7 @@ steps:
 // internal/experiment's statistics (winner, interval holding the true lift) and the
 // holdout too, beside its old fields.
 func TestStepTestAssignsAndReports(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, Options{})
 		f.apply(subjectTest)
@@ -170,6 +171,7 @@ func TestStepTestAssignsAndReports(t *testing.T) {
 // floor of 5 %. After two weeks most sends go to the best line, every line keeps its
 // floor, and the report names the best line and the regret.
 func TestStepOptimise(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	f := newFixture(t, db, Options{})
 	f.apply(`name: opt
@@ -247,6 +249,7 @@ steps:
 
 // TestStepTestDocument: what a test may and may not say.
 func TestStepTestDocument(t *testing.T) {
+	t.Parallel()
 	pl, err := Compile([]byte(`name: j
 entry: {event: Signed Up}
 steps:

@@ -106,6 +106,7 @@ func (r *publicKeyRig) mailsTo(addr string) []*Message {
 // then put something in a cart. Before, the processor rewrote the customer's contact
 // and consent and the abandoned-cart email went to the attacker.
 func TestPublicKeyCannotHijackCustomer(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		r := newPublicKeyRig(t, db)
 		r.applyTemplate("abandoned-cart", "holdout: 10%", "holdout: 0%")
@@ -152,6 +153,7 @@ func TestPublicKeyCannotHijackCustomer(t *testing.T) {
 // emailed the victim the attacker's text; now the victim gets a confirmation without it,
 // and only once a day.
 func TestPublicKeyCannotMailAnyone(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		r := newPublicKeyRig(t, db)
 		r.applyTemplate("abandoned-cart", "holdout: 10%", "holdout: 0%")
@@ -206,6 +208,7 @@ func TestPublicKeyCannotMailAnyone(t *testing.T) {
 // address becomes verified, the consent the sign-up asked for is granted, the next
 // message goes out, and a rebuild keeps it so.
 func TestConfirmationVerifies(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		r := newPublicKeyRig(t, db)
 		r.applyTemplate("abandoned-cart", "holdout: 10%", "holdout: 0%")
@@ -275,6 +278,7 @@ func dumpTraits(t *testing.T, db *store.DB, id int64) string {
 // TestSMSConfirmationByReply: an unverified phone gets a confirmation SMS; YES through
 // the inbound SMS route verifies it.
 func TestSMSConfirmationByReply(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		r := newPublicKeyRig(t, db)
 		r.apply(`name: text-cart
@@ -318,6 +322,7 @@ steps:
 // to more than a few new addresses an hour; over it the events are kept, nothing is sent,
 // and the held messages are counted per source.
 func TestNewRecipientLimits(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		r := newPublicKeyRig(t, db)
 		r.applyTemplate("welcome", "holdout: 10%", "holdout: 0%")

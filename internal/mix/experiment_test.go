@@ -50,6 +50,7 @@ func TestExperimentUncertainty(t *testing.T) {
 // a channel's change it subtracts) on synthetic data: the plan's true gain as a share of
 // the best possible gain (the true response curves), summed over datasets, and the worst.
 func TestExperimentCaution(t *testing.T) {
+	t.Parallel()
 	if !*runMeasurements {
 		t.Skip("run with -args -experiment")
 	}

@@ -19,6 +19,7 @@ import (
 // contribution must be within 10 % of the truth and at least three of the four true ROAS
 // inside their 80 % intervals (four of four would be luck at 80 %).
 func TestParamRecovery(t *testing.T) {
+	t.Parallel()
 	dir := testenv.SharedDataset(t, "mmm-param-recovery")
 	f, err := os.Open(filepath.Join(dir, "input_data_RAW.csv"))
 	if err != nil {
@@ -80,6 +81,7 @@ func TestSyntheticCoverage(t *testing.T) {
 }
 
 func TestDeterministic(t *testing.T) {
+	t.Parallel()
 	d, _ := Synthetic(7, 200, 3)
 	a, err := Fit(context.Background(), d, Options{Workers: 1})
 	if err != nil {
@@ -102,6 +104,7 @@ func TestDeterministic(t *testing.T) {
 // TestNotIdentifiable: a channel whose spend never changes, and two channels whose spend
 // moves together, must be called not identifiable, with a range, never a confident zero.
 func TestNotIdentifiable(t *testing.T) {
+	t.Parallel()
 	d, _ := Synthetic(3, 300, 2)
 	flat := make([]float64, d.Len())
 	twin := make([]float64, d.Len())
@@ -140,6 +143,7 @@ func TestNotIdentifiable(t *testing.T) {
 }
 
 func TestTooLittleData(t *testing.T) {
+	t.Parallel()
 	d, _ := Synthetic(1, 40, 3)
 	_, err := Fit(context.Background(), d, Options{})
 	if !errors.Is(err, ErrTooLittleData) || !strings.Contains(err.Error(), "40 days") || !strings.Contains(err.Error(), "should have 180") {
@@ -162,6 +166,7 @@ func TestTooLittleData(t *testing.T) {
 // TestCalibration: a lift test's result pulls the channel's estimate toward it and
 // narrows its interval; a wide one moves it less.
 func TestCalibration(t *testing.T) {
+	t.Parallel()
 	d, _ := Synthetic(11, 240, 3)
 	base, err := Fit(context.Background(), d, Options{})
 	if err != nil {
@@ -195,6 +200,7 @@ func TestCalibration(t *testing.T) {
 }
 
 func TestPlanConstraints(t *testing.T) {
+	t.Parallel()
 	d, _ := Synthetic(5, 300, 4)
 	m, err := Fit(context.Background(), d, Options{})
 	if err != nil {
@@ -260,6 +266,7 @@ func TestPlanConstraints(t *testing.T) {
 // TestAllocateExact compares the allocator with brute force on S-shaped curves, where
 // a greedy allocation by marginal return stalls.
 func TestAllocateExact(t *testing.T) {
+	t.Parallel()
 	curves := []func(x float64) float64{
 		func(x float64) float64 { return 100 * x * x * x / (x*x*x + 27) }, // S-shaped, half at 3
 		func(x float64) float64 { return 40 * x / (x + 1) },
@@ -285,6 +292,7 @@ func TestAllocateExact(t *testing.T) {
 }
 
 func TestReadCSV(t *testing.T) {
+	t.Parallel()
 	in := "Date,Revenue,Search,Social,Promo\n2026-01-03,120,10,,0\n2026-01-01,100,10,5,1\n2026-01-02,110,12,5,0\n"
 	d, err := ReadCSV(strings.NewReader(in), CSVColumns{Date: "date", Target: "revenue", Spend: []string{"Search", "Social"}, Controls: []string{"promo"}})
 	if err != nil {
@@ -311,6 +319,7 @@ func TestReadCSV(t *testing.T) {
 }
 
 func TestHolidays(t *testing.T) {
+	t.Parallel()
 	if got := easter(2026).Format(time.DateOnly); got != "2026-04-05" {
 		t.Errorf("Easter 2026 = %s", got)
 	}
@@ -336,6 +345,7 @@ func TestHolidays(t *testing.T) {
 // moves budget away from it: a measured lift changes the recommendation, not only the
 // channel's estimate.
 func TestCalibrationMovesPlan(t *testing.T) {
+	t.Parallel()
 	d, _ := Synthetic(11, 240, 3)
 	recommended := func(cals []Calibration) (map[string]float64, *Model) {
 		m, err := Fit(context.Background(), d, Options{Calibrations: cals})

@@ -77,6 +77,7 @@ func pymcExample(t *testing.T) (Data, func(c int, m float64) float64) {
 // the model's own interval on x1, the channel whose spend never stops (its level
 // is told apart from the intercept only by the curve's shape toward zero spend).
 func TestPyMCExample(t *testing.T) {
+	t.Parallel()
 	d, resp := pymcExample(t)
 	m, err := Fit(context.Background(), d, Options{})
 	if err != nil {

@@ -32,6 +32,7 @@ func insertSpend(t testing.TB, db *store.DB, day, channel string, amount int64, 
 // days in the business time zone, refunds netted on their own day (a refund without an
 // amount takes the order's amount), other currencies left out, today left out.
 func TestLoadStore(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		setSetting(t, db, "currency", "EUR")

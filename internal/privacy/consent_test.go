@@ -29,6 +29,7 @@ func at(base time.Time, min int) string {
 // keeps the person's ids, and the processor records each person's newest state, folded
 // through merges and the same after a rebuild.
 func TestConsentSignals(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		w := newWorld(t, db)
 		ctx := context.Background()

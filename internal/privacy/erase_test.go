@@ -18,6 +18,7 @@ import (
 // TestExport: the document holds her whole history, anonymous devices included, and the
 // export is in the audit log without her address.
 func TestExport(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		w := newWorld(t, db)
 		w.build()
@@ -87,6 +88,7 @@ func TestExport(t *testing.T) {
 // outbox, Bob keeps his data without her in it, a rebuild brings nothing back, and her
 // later events are dropped at the door until she comes back with consent.
 func TestErase(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		w := newWorld(t, db)
 		w.build()
@@ -208,6 +210,7 @@ func TestErase(t *testing.T) {
 // TestEraseWhileProcessorRuns: an erasure under a processor that keeps its graph in
 // memory between batches makes it reload; her next events do not resurrect old rows.
 func TestEraseWhileProcessorRuns(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		w := newWorld(t, db)
 		w.build()
@@ -247,6 +250,7 @@ func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
 // its own source's kind. In one batch from a public key, consent does not lift an
 // erasure; the same identify from the shop's back end (a server key) does.
 func TestServerKeyBringsBackWithConsent(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		w := newWorld(t, db)
 		w.build()

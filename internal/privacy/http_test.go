@@ -23,6 +23,7 @@ import (
 // TestAPI: export and erase need a token with the owner or admin role; exactly one of id,
 // email, phone, user_id names the person; both are audited under the token's name.
 func TestAPI(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		now := time.Now().UTC()

@@ -23,6 +23,7 @@ import (
 // rejected payloads and message copies past their periods are deleted, and the job does
 // nothing the second time.
 func TestRetention(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		now := time.Now().UTC()

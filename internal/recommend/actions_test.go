@@ -28,6 +28,7 @@ func customerOf(t *testing.T, db *store.DB, userID string) int64 {
 // actions; a person who opts out gets "none" at once, before any rebuild, and the
 // contact reading agrees.
 func TestNextBestActionSharedAndOptOut(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		shop(t, db)
@@ -107,6 +108,7 @@ func TestNextBestActionSharedAndOptOut(t *testing.T) {
 
 // The actions a journey condition may name are the shop's actions and none.
 func TestJourneyKnowsEveryAction(t *testing.T) {
+	t.Parallel()
 	all := []string{recommend.ActionRecommend, recommend.ActionWinBack, recommend.ActionReviewRequest, recommend.ActionServiceCall, recommend.ActionNone}
 	if !slices.Equal(all, journey.NextBestActions) {
 		t.Fatalf("journey.NextBestActions = %v, want %v", journey.NextBestActions, all)
@@ -117,6 +119,7 @@ func TestJourneyKnowsEveryAction(t *testing.T) {
 // and reports, per group, how often recommendations were built from their history, how
 // many products they were shown and their opt-out share.
 func TestFairnessByTrait(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		shop(t, db)

@@ -43,6 +43,7 @@ func onlineRetail(t *testing.T) []Interaction {
 // on Online Retail (split 2011-09-01) by a clear margin: at least half again the recall
 // and NDCG at 10 (docs/recommend.md has the figures).
 func TestEvaluateOnlineRetailBeatsPopularity(t *testing.T) {
+	t.Parallel()
 	txs := onlineRetail(t)
 	split := time.Date(2011, 9, 1, 0, 0, 0, 0, time.UTC)
 	for _, method := range []string{MethodEASE, MethodKNN} {
@@ -66,6 +67,7 @@ func TestEvaluateOnlineRetailBeatsPopularity(t *testing.T) {
 
 // Metrics on a hand-computed case: one customer, test products {c, d}, list [c, x, d].
 func TestMeasureByHand(t *testing.T) {
+	t.Parallel()
 	test := map[int32]map[int32]bool{0: {2: true, 3: true}}
 	m := measure([]int32{0}, test, nil, func(int32) []int32 { return []int32{2, 9, 3} }, 3, 10)
 	idcg := 1 + 1/1.5849625007211563
@@ -88,6 +90,7 @@ func abs(x float64) float64 {
 }
 
 func TestReadTransactionsErrorsNameTheLine(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ in, want string }{
 		{"customer_id,product_id,timestamp\nc1,p1,2024-01-02\nc1,p2,yesterday\n", "line 3, column timestamp"},
 		{"customer_id,product_id,timestamp,quantity\nc1,p1,2024-01-02,two\n", "line 2, column quantity"},

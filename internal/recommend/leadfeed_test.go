@@ -123,6 +123,7 @@ func browseTB(t testing.TB, db *store.DB, at time.Time, views int, people ...int
 // people already above when the feed starts (its baseline), people whose score stays
 // low, and people who opted out of personalisation (never scored) do not enter.
 func TestLeadScoreTrigger(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		end := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)

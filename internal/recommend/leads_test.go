@@ -9,6 +9,7 @@ import (
 )
 
 func TestAUCByHand(t *testing.T) {
+	t.Parallel()
 	// Pairs (converter, non-converter): (0.35 vs 0.1) yes, (0.35 vs 0.4) no, 0.8 beats both: 3 of 4.
 	if got := auc([]float64{0.1, 0.4, 0.35, 0.8}, []bool{false, false, true, true}); got != 0.75 {
 		t.Fatalf("AUC %v, want 0.75", got)
@@ -22,6 +23,7 @@ func TestAUCByHand(t *testing.T) {
 // Conversions driven by cart adds and email clicks are found: those weights come out
 // positive, the model ranks a fresh sample well, and a score's reasons name them.
 func TestLogisticFindsTheSignal(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(5, 6))
 	sample := func(n int) []person {
 		var ps []person
@@ -63,6 +65,7 @@ func TestLogisticFindsTheSignal(t *testing.T) {
 }
 
 func TestNextActionRules(t *testing.T) {
+	t.Parallel()
 	asOf := time.Date(2026, 10, 31, 0, 0, 0, 0, time.UTC)
 	all := map[string]bool{ActionRecommend: true, ActionWinBack: true, ActionReviewRequest: true, ActionServiceCall: true}
 	o := NBAOptions{QuietPeriod: 14 * 24 * time.Hour, ReviewAfter: 3 * 24 * time.Hour, ReviewBefore: 21 * 24 * time.Hour}

@@ -67,6 +67,7 @@ func productIDs(recs []Recommendation) []string {
 }
 
 func TestBoughtTogetherHasItsReason(t *testing.T) {
+	t.Parallel()
 	m := build(t, bakery(t, nil))
 	recs := m.Recommend(Request{Placement: "cart", Products: []string{"sourdough"}, N: 2})
 	if len(recs) == 0 || recs[0].ProductID != "butter" || recs[0].List != ListTogether {
@@ -86,6 +87,7 @@ func TestBoughtTogetherHasItsReason(t *testing.T) {
 }
 
 func TestForYouBeatsPopularAndExplains(t *testing.T) {
+	t.Parallel()
 	m := build(t, bakery(t, nil))
 	// c0 bought coffee, croissant, water, painchoc, cinnamon. A new customer like b1 who
 	// bought only sourdough and butter gets rye/jam (bread buyers') before pastries.
@@ -132,6 +134,7 @@ func numericBakery(t *testing.T, edit func(ps []catalog.Product)) Data {
 }
 
 func TestForYouFollowsHistoryAndRules(t *testing.T) {
+	t.Parallel()
 	m := build(t, numericBakery(t, nil))
 	// What the other bread buyers bought (water, rye, jam) comes before the coffee
 	// drinkers' pastries.
@@ -173,6 +176,7 @@ func contains(s []string, x string) bool {
 }
 
 func TestRulesStockMarginPinBlockDiversity(t *testing.T) {
+	t.Parallel()
 	// Out of stock (availability), no stock left at the store, a margin below the minimum.
 	d := numericBakery(t, func(ps []catalog.Product) {
 		for i := range ps {
@@ -226,6 +230,7 @@ func TestRulesStockMarginPinBlockDiversity(t *testing.T) {
 }
 
 func TestUntrustedProductsNeedTheShopDomain(t *testing.T) {
+	t.Parallel()
 	d := numericBakery(t, func(ps []catalog.Product) {
 		for i := range ps {
 			if ps[i].ID == "jam" {
@@ -244,6 +249,7 @@ func TestUntrustedProductsNeedTheShopDomain(t *testing.T) {
 }
 
 func TestPersonalisedConsent(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		traits string
 		def    bool
@@ -266,6 +272,7 @@ func TestPersonalisedConsent(t *testing.T) {
 
 // topScored selects what a full sort would.
 func TestTopScoredMatchesSort(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(1, 1))
 	for trial := 0; trial < 200; trial++ {
 		var s []scored

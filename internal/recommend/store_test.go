@@ -79,6 +79,7 @@ func shop(t *testing.T, db *store.DB) {
 }
 
 func TestStoreModelAndFollower(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		shop(t, db)
@@ -140,6 +141,7 @@ func get(t *testing.T, srv *httptest.Server, path, origin string) (int, http.Hea
 }
 
 func TestRecommendationsAPI(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		shop(t, db)
@@ -226,6 +228,7 @@ func TestRecommendationsAPI(t *testing.T) {
 // A click on a recommendation (the widget's Product Clicked, or a product link in a
 // message) followed by an order with that product within the window credits the order.
 func TestAttribution(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		shop(t, db)

@@ -18,6 +18,7 @@ import (
 // not know was made by a newer omniroi; restoring it here would run old code on a newer
 // schema, so it is refused and nothing is written.
 func TestRestoreRefusesNewerBackup(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := storetest.SQLite(t)
 	file := filepath.Join(t.TempDir(), "b.db")
@@ -54,6 +55,7 @@ func TestRestoreRefusesNewerBackup(t *testing.T) {
 // database file (free space, free pages) until SQLite reuses them; the backup, a VACUUM
 // INTO copy, holds only live rows, so an old email is not in it.
 func TestBackupHoldsOnlyLiveRows(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
 	db, err := store.Open(ctx, store.Config{DataDir: dir})

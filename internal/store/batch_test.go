@@ -9,6 +9,7 @@ import (
 )
 
 func TestRowSetAndIn(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		if _, err := db.Exec(ctx, `CREATE TABLE bt (id BIGINT PRIMARY KEY, name TEXT NOT NULL, n BIGINT NOT NULL)`); err != nil {

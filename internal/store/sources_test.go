@@ -11,6 +11,7 @@ import (
 )
 
 func TestSourceKinds(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		web, _, err := db.CreateSource(ctx, "web")
@@ -49,6 +50,7 @@ func TestSourceKinds(t *testing.T) {
 }
 
 func TestRotateRevoke(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		src, key, err := db.CreateSource(ctx, "web")

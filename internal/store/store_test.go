@@ -12,6 +12,7 @@ import (
 )
 
 func TestEventsAppendDedupeAndRead(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		src, key, err := db.CreateSource(ctx, "web")
@@ -76,6 +77,7 @@ func TestEventsAppendDedupeAndRead(t *testing.T) {
 }
 
 func TestLeases(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		ok, err := db.AcquireLease(ctx, "processor", "a", time.Minute)
@@ -99,6 +101,7 @@ func TestLeases(t *testing.T) {
 }
 
 func TestMigrationsAreIdempotent(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for i := 0; i < 2; i++ {
 		db, err := store.Open(context.Background(), store.Config{DataDir: dir})

@@ -14,6 +14,7 @@ import (
 // bounds instead of failing ("integer overflow" on SQLite, an unscannable numeric on
 // PostgreSQL) or wrapping into a negative total.
 func TestSumMinor(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		sum := func(where string) int64 {

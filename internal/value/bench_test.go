@@ -6,6 +6,7 @@ import (
 
 // The fit recovers the parameters the synthetic population was drawn with.
 func TestSyntheticRecovery(t *testing.T) {
+	t.Parallel()
 	o := DefaultSynthetic
 	o.Customers = 20000
 	sum := Synthetic(o)

@@ -96,6 +96,7 @@ func readCSV(t *testing.T, path string) [][]string {
 }
 
 func TestCDNOWSummaryMatchesPublished(t *testing.T) {
+	t.Parallel()
 	s := cdnowSummary(t)
 	dir := testenv.SharedDataset(t, "cdnow")
 	rows := readCSV(t, filepath.Join(dir, "cdnow_customers_summary_with_transactions.csv"))[1:]
@@ -137,6 +138,7 @@ func TestCDNOWSummaryMatchesPublished(t *testing.T) {
 }
 
 func TestCDNOWBGNBDFit(t *testing.T) {
+	t.Parallel()
 	m := cdnowBGNBD(t)
 	t.Logf("BG/NBD %+v", m)
 	within(t, "r", m.R, 0.243, 0.01)
@@ -162,6 +164,7 @@ func cdnowPareto(t *testing.T) ParetoNBD {
 }
 
 func TestCDNOWParetoNBDFit(t *testing.T) {
+	t.Parallel()
 	m := cdnowPareto(t)
 	t.Logf("Pareto/NBD %+v", m)
 	within(t, "r", m.R, 0.553, 0.01)
@@ -172,6 +175,7 @@ func TestCDNOWParetoNBDFit(t *testing.T) {
 }
 
 func TestCDNOWParetoPrediction(t *testing.T) {
+	t.Parallel()
 	m := cdnowPareto(t)
 	within(t, "E[Y(52)|26,30.86,31]", m.ConditionalExpectedPurchases(52, 26, 30.86, 31), 25.46, 0.01)
 	// A dormant customer is less likely alive than under a recent purchase.
@@ -181,6 +185,7 @@ func TestCDNOWParetoPrediction(t *testing.T) {
 }
 
 func TestCDNOWGammaGamma(t *testing.T) {
+	t.Parallel()
 	s := cdnowSummary(t)
 	obs := SpendHistories(s)
 	if len(obs) != 946 {
@@ -205,6 +210,7 @@ func TestCDNOWGammaGamma(t *testing.T) {
 }
 
 func TestCDNOWHoldout(t *testing.T) {
+	t.Parallel()
 	rep, err := HoldoutWithPareto(cdnowTransactions(t), cdnowCalEnd, cdnowEnd, Week)
 	if err != nil {
 		t.Fatal(err)
@@ -242,6 +248,7 @@ func TestCDNOWHoldout(t *testing.T) {
 }
 
 func TestCDNOWMasterAndPublishedSummaryFit(t *testing.T) {
+	t.Parallel()
 	dir := testenv.SharedDataset(t, "cdnow")
 	f, err := os.Open(filepath.Join(dir, "CDNOW_master.txt"))
 	if err != nil {
@@ -280,6 +287,7 @@ func TestCDNOWMasterAndPublishedSummaryFit(t *testing.T) {
 
 // The same data in days gives the same r, a, b and α scaled by 7.
 func TestCDNOWDayUnit(t *testing.T) {
+	t.Parallel()
 	s, err := Summarize(cdnowTransactions(t), cdnowCalEnd, Day)
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 )
 
 func TestUnitEconomicsCDNOW(t *testing.T) {
+	t.Parallel()
 	txs := cdnowTransactions(t)
 	s := cdnowSummary(t)
 	// Odd sample IDs come "from search", even ones "from email".
@@ -85,6 +86,7 @@ func TestUnitEconomicsCDNOW(t *testing.T) {
 }
 
 func TestChurnBandsAndScore(t *testing.T) {
+	t.Parallel()
 	b := DefaultChurnBands
 	if b.Validate() != nil || b.Band(0.9) != BandActive || b.Band(0.5) != BandCooling || b.Band(0.2) != BandAtRisk || b.Band(0.01) != BandLost {
 		t.Error("default bands")

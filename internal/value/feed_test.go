@@ -65,6 +65,7 @@ func readFeed(t *testing.T, db *store.DB, after int64) (rows []feedRow, maxID in
 }
 
 func TestRefreshSegments(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -135,6 +136,7 @@ func TestRefreshSegments(t *testing.T) {
 }
 
 func TestCrossed(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		a, b float64
 		want bool

@@ -51,6 +51,7 @@ type clvResponse struct {
 }
 
 func TestHTTPHandler(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		svc := NewService(db)
 		h := svc.Handler()

@@ -18,6 +18,7 @@ var (
 )
 
 func TestBGNBDPublishedPredictions(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ t, want float64 }{
 		{0.1429, 0.0078}, {1, 0.0532}, {3, 0.1506}, {31.8571, 1.0405}, {32, 1.0437}, {78, 1.8576},
 	} {
@@ -56,6 +57,7 @@ func TestBGNBDPublishedPredictions(t *testing.T) {
 }
 
 func TestBGNBDLogLikelihoodGolden(t *testing.T) {
+	t.Parallel()
 	m := BGNBD{R: 0.25, Alpha: 4, A: 0.8, B: 2.5}
 	if got := m.LogLikelihoodOf(0, 0, 40); math.Abs(got-(-0.59947382)) > 1e-7 {
 		t.Errorf("LL(0,0,40) = %.8f, want -0.59947382", got)
@@ -67,6 +69,7 @@ func TestBGNBDLogLikelihoodGolden(t *testing.T) {
 
 // The analytic gradient must agree with finite differences.
 func TestBGNBDGradient(t *testing.T) {
+	t.Parallel()
 	obs := []Obs{{0, 0, 30, 3}, {1, 5, 30, 2}, {4, 20.5, 38, 1}, {12, 1, 2, 1}, {2, 7, 7, 1}}
 	th := []float64{math.Log(0.4), math.Log(3), math.Log(0.9), math.Log(2.2)}
 	ll := newBGNBDLL(obs)
@@ -94,6 +97,7 @@ func TestBGNBDGradient(t *testing.T) {
 }
 
 func TestGammaGammaGradient(t *testing.T) {
+	t.Parallel()
 	obs := []SpendObs{{1, 10, 1}, {2, 20.5, 2}, {7, 3, 1}, {1, 40, 1}}
 	ll := newGGLL(obs)
 	th := []float64{math.Log(3), math.Log(2.5), math.Log(12)}
@@ -110,6 +114,7 @@ func TestGammaGammaGradient(t *testing.T) {
 }
 
 func TestParetoProperties(t *testing.T) {
+	t.Parallel()
 	m := ParetoNBD{R: 0.55, Alpha: 10.58, S: 0.61, Beta: 11.67}
 	// A customer with x = 0 and T = 0 has likelihood 1 and is alive.
 	if ll := m.LogLikelihoodOf(0, 0, 0.0); ll != 0 && math.Abs(ll) > 1e-12 {
@@ -136,6 +141,7 @@ func TestParetoProperties(t *testing.T) {
 }
 
 func TestDegenerateInputs(t *testing.T) {
+	t.Parallel()
 	if _, err := FitBGNBD([]Obs{{0, 0, 10, 5}, {0, 0, 3, 1}}); !errors.Is(err, ErrNoRepeat) {
 		t.Errorf("BG/NBD without repeats: %v", err)
 	}
@@ -171,6 +177,7 @@ func TestDegenerateInputs(t *testing.T) {
 }
 
 func TestRunBenchCLVSmall(t *testing.T) {
+	t.Parallel()
 	var b strings.Builder
 	if err := RunBenchCLV(5000, 7, &b); err != nil {
 		t.Fatal(err)
@@ -181,6 +188,7 @@ func TestRunBenchCLVSmall(t *testing.T) {
 }
 
 func TestLog2F1a1(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ a, b, z float64 }{
 		{1.2, 0.6, 0.1}, {30.5, 27.3, 0.66}, {3, 1.6, 0.9}, {0.8, 0.55, 0.3}, {120, 119.5, 0.5}, {2.2, 1.61, 0.999}, {5, 1.6, 0},
 	} {
@@ -194,6 +202,7 @@ func TestLog2F1a1(t *testing.T) {
 // E[Y(t)] must stay finite and grow with t across a wide grid, including
 // long horizons where the 2F1 argument approaches 1.
 func TestConditionalExpectationGrid(t *testing.T) {
+	t.Parallel()
 	for _, x := range []int{0, 1, 5, 30, 120} {
 		for _, T := range []float64{0, 1, 10, 52, 300} {
 			tx := T * 0.8
@@ -215,6 +224,7 @@ func TestConditionalExpectationGrid(t *testing.T) {
 // The Euler-transformed E[Y | alive] equals FHL's form where that one is well-behaved
 // ({0, 0, t} is FHL eq. 9, E[X(t)] of a new customer).
 func TestExpectedIfAliveMatchesFHLForm(t *testing.T) {
+	t.Parallel()
 	m := fhl
 	for _, c := range []struct {
 		x    int
@@ -234,6 +244,7 @@ func TestExpectedIfAliveMatchesFHLForm(t *testing.T) {
 // split into "alive at T" and "died at τ in (t_x, T)" (integrated numerically),
 // and E[Y | alive] = E[λ]·E[(1-e^{-μt})/μ] under the posterior Gammas.
 func TestParetoAgainstIntegration(t *testing.T) {
+	t.Parallel()
 	m := ParetoNBD{R: 0.5533, Alpha: 10.5777, S: 0.6062, Beta: 11.6687}
 	r, al, s, be := m.R, m.Alpha, m.S, m.Beta
 	for _, c := range []struct {
@@ -261,6 +272,7 @@ func TestParetoAgainstIntegration(t *testing.T) {
 // A fit without dropout heterogeneity has huge a and b: the fixed-p limit must
 // agree with the 2F1 form where both work, and stay finite beyond (2F1 gave NaN).
 func TestExpectedIfAliveLargeBeta(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		x      int
 		T, hor float64

@@ -19,6 +19,7 @@ type M = map[string]any
 // TestThroughProcessor writes Segment events through the real log and processor
 // and reads transactions and acquisition channels back.
 func TestThroughProcessor(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)

@@ -8,6 +8,7 @@ import (
 )
 
 func TestQuintileTies(t *testing.T) {
+	t.Parallel()
 	got := quintile([]int{1, 1, 1, 1, 1, 1, 2, 2, 3, 10}, true)
 	want := []int{1, 1, 1, 1, 1, 1, 4, 4, 5, 5}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
@@ -21,6 +22,7 @@ func TestQuintileTies(t *testing.T) {
 }
 
 func TestDefaultRulesCoverGrid(t *testing.T) {
+	t.Parallel()
 	if err := ValidateRules(DefaultSegmentRules); err != nil {
 		t.Fatal(err)
 	}
@@ -47,6 +49,7 @@ func TestDefaultRulesCoverGrid(t *testing.T) {
 }
 
 func TestRFMSegmentsAndTransitions(t *testing.T) {
+	t.Parallel()
 	asOf := day("2024-06-30")
 	var txs []Transaction
 	// 100 customers: customer i buys (i%5)+1 times, the last time i days before asOf.
@@ -110,6 +113,7 @@ func TestRFMSegmentsAndTransitions(t *testing.T) {
 }
 
 func TestCustomRulesWithMonetary(t *testing.T) {
+	t.Parallel()
 	rules := []SegmentRule{
 		{Name: "Big", RMin: 1, RMax: 5, FMin: 1, FMax: 5, MMin: 5, MMax: 5},
 		{Name: "Rest", RMin: 1, RMax: 5, FMin: 1, FMax: 5},
@@ -134,6 +138,7 @@ func TestCustomRulesWithMonetary(t *testing.T) {
 }
 
 func TestCohorts(t *testing.T) {
+	t.Parallel()
 	txs := []Transaction{
 		{"a", day("2024-01-05"), 1000}, {"a", day("2024-01-20"), 500}, {"a", day("2024-03-02"), 700},
 		{"b", day("2024-01-31"), 2000}, {"b", day("2024-02-10"), -2000},
@@ -160,6 +165,7 @@ func TestCohorts(t *testing.T) {
 }
 
 func TestCDNOWCohortsAndSegments(t *testing.T) {
+	t.Parallel()
 	txs := cdnowTransactions(t)
 	rep := Cohorts(txs, cdnowEnd, nil)
 	if m := rep.Cohorts[0].Months; m[len(m)-1].Partial {
@@ -192,6 +198,7 @@ func TestCDNOWCohortsAndSegments(t *testing.T) {
 // TestCohortCensored: only the data's first month is marked as holding customers from
 // before the data (the split by channel too).
 func TestCohortCensored(t *testing.T) {
+	t.Parallel()
 	at := func(m, d int) time.Time { return time.Date(2026, time.Month(m), d, 12, 0, 0, 0, time.UTC) }
 	txs := []Transaction{
 		{CustomerID: "a", Time: at(1, 5), Amount: 1000}, {CustomerID: "a", Time: at(2, 5), Amount: 1000},

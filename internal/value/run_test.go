@@ -29,6 +29,7 @@ func writeCDNOWCSV(t *testing.T) string {
 }
 
 func TestRunCLVJSON(t *testing.T) {
+	t.Parallel()
 	path := writeCDNOWCSV(t)
 	var out bytes.Buffer
 	err := RunCLV(context.Background(), CLVOptions{TransactionsFile: path, Format: "json", CalibrationEnd: cdnowCalEnd, TimeUnit: "week", Limit: 5}, &out)
@@ -92,6 +93,7 @@ func TestRunCLVJSON(t *testing.T) {
 }
 
 func TestRunSegmentsAndCohorts(t *testing.T) {
+	t.Parallel()
 	path := writeCDNOWCSV(t)
 	ch := filepath.Join(t.TempDir(), "channels.csv")
 	if err := os.WriteFile(ch, []byte("customer_id,channel\n1,search\n2,email\n"), 0o600); err != nil {
@@ -123,6 +125,7 @@ func TestRunSegmentsAndCohorts(t *testing.T) {
 }
 
 func TestRunCLVCancelled(t *testing.T) {
+	t.Parallel()
 	path := writeCDNOWCSV(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -136,6 +139,7 @@ func TestRunCLVCancelled(t *testing.T) {
 // CLI JSON prints money in major units: the segment revenues add up to the
 // data's net total in dollars.
 func TestRunSegmentsJSONMajorUnits(t *testing.T) {
+	t.Parallel()
 	path := writeCDNOWCSV(t)
 	var out bytes.Buffer
 	if err := RunSegments(context.Background(), SegmentsOptions{TransactionsFile: path, Format: "json"}, &out); err != nil {

@@ -16,6 +16,7 @@ import (
 // (dated 9999 or year 1, or of math.MaxInt64 cents) are left out of the value models and
 // counted, so the cohorts API answers the same table as over the real data.
 func TestImpossibleOrdersLeftOut(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		seedStore(t, db, 200, 3)
@@ -70,6 +71,7 @@ func TestImpossibleOrdersLeftOut(t *testing.T) {
 // TestCohortsBounded: whatever transactions a caller passes, the dense cohort table spans
 // at most 1990 to a year from now.
 func TestCohortsBounded(t *testing.T) {
+	t.Parallel()
 	txs := []Transaction{
 		{CustomerID: "a", Time: time.Date(2024, 1, 5, 0, 0, 0, 0, time.UTC), Amount: 100},
 		{CustomerID: "b", Time: time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), Amount: 100},

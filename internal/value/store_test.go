@@ -70,6 +70,7 @@ func setSetting(t testing.TB, db *store.DB, k, v string) {
 }
 
 func TestLoadTransactionsRefunds(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		setSetting(t, db, "currency", "EUR")
@@ -147,6 +148,7 @@ func TestLoadTransactionsRefunds(t *testing.T) {
 // TestStoreCurrencyIsTheWorkspaceCurrency: the business currency is the workspace
 // setting, EUR when unset, never guessed from the orders (docs/decisions.md).
 func TestStoreCurrencyIsTheWorkspaceCurrency(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	g := &seqGen{}
 	insertOrder(t, db, g, "a", 1, base, 100, "USD", "Direct")
@@ -164,6 +166,7 @@ func TestStoreCurrencyIsTheWorkspaceCurrency(t *testing.T) {
 }
 
 func TestAcquisitionsAndEconomics(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		g := &seqGen{n: 1000}

@@ -16,6 +16,7 @@ func day(s string) time.Time {
 }
 
 func TestParseAmount(t *testing.T) {
+	t.Parallel()
 	good := map[string]int64{"12.34": 1234, "-5": -500, "7.5": 750, "0": 0, ".5": 50, "+3.00": 300, " 29.33 ": 2933}
 	for in, want := range good {
 		got, err := ParseAmount(in)
@@ -31,6 +32,7 @@ func TestParseAmount(t *testing.T) {
 }
 
 func TestReadTransactionsCSV(t *testing.T) {
+	t.Parallel()
 	in := "date,customer_id,amount,note\n2024-01-02,a,10.00,x\n2024-01-03T10:00:00Z,b,-2.5,\n\n20240104,a,0,\n"
 	txs, err := ReadTransactionsCSV(strings.NewReader(in))
 	if err != nil {
@@ -54,6 +56,7 @@ func TestReadTransactionsCSV(t *testing.T) {
 }
 
 func TestReadCDNOWErrors(t *testing.T) {
+	t.Parallel()
 	if _, err := ReadCDNOW(strings.NewReader(" 00001 19970101  1   11.77\n 00002 1997011  1   12.00\n"), CDNOWMaster); err == nil || !strings.Contains(err.Error(), "line 2") {
 		t.Errorf("bad date: %v", err)
 	}
@@ -67,6 +70,7 @@ func TestReadCDNOWErrors(t *testing.T) {
 }
 
 func TestSummarizeQuirks(t *testing.T) {
+	t.Parallel()
 	end := day("2024-03-31")
 	txs := []Transaction{
 		// a: two orders on day one (one purchase), a zero-value repeat, a refund-only day,
@@ -122,6 +126,7 @@ func TestSummarizeQuirks(t *testing.T) {
 }
 
 func TestGroupHistories(t *testing.T) {
+	t.Parallel()
 	s := []CustomerSummary{
 		{ID: "1", Frequency: 1, Recency: 2, T: 5}, {ID: "2", Frequency: 1, Recency: 2, T: 5},
 		{ID: "3", Frequency: 0, T: 5}, {ID: "4", Frequency: 1, Recency: 3, T: 5},

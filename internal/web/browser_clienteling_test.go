@@ -25,6 +25,7 @@ import (
 // open cart and consent; the navigation offers nothing else, and another page's address
 // is refused. No console errors, exceptions or CSP violations.
 func TestBrowserClienteling(t *testing.T) {
+	testenv.Slow(t, "a browser")
 	bin := chromiumPath()
 	testenv.Need(t, "the browser test needs Chromium (apt-get install chromium, or set OMNIROI_CHROMIUM)", bin != "")
 	db := storetest.SQLite(t)

@@ -41,6 +41,7 @@ func seedUntracked(t *testing.T, db *store.DB) {
 // the field), sets a gross margin, and the Overview of a shop whose orders carry no
 // tracking then shows dollars, the coverage banner, and no "best" channel.
 func TestBrowserSettingsAndCoverage(t *testing.T) {
+	testenv.Slow(t, "a browser")
 	bin := chromiumPath()
 	testenv.Need(t, "the browser test needs Chromium (apt-get install chromium, or set OMNIROI_CHROMIUM)", bin != "")
 	db := storetest.SQLite(t)

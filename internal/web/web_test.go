@@ -21,6 +21,7 @@ import (
 var dashboardPaths = []string{"/", "/attribution", "/paths", "/customers", "/segments", "/spend", "/sources"}
 
 func TestLoginRequired(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ts := newTestServer(t, db, Options{})
 		c := ts.client(t)
@@ -57,6 +58,7 @@ func TestLoginRequired(t *testing.T) {
 }
 
 func TestLoginLogout(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ts := newTestServer(t, db, Options{})
 		c := ts.client(t)
@@ -103,6 +105,7 @@ func TestLoginLogout(t *testing.T) {
 }
 
 func TestSecureCookieBehindHTTPSProxy(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	ts := newTestServer(t, db, Options{})
 	c := ts.client(t)
@@ -117,6 +120,7 @@ func TestSecureCookieBehindHTTPSProxy(t *testing.T) {
 }
 
 func TestCSRF(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ts := newTestServer(t, db, Options{})
 		c, token := ts.loggedIn(t)
@@ -173,6 +177,7 @@ func TestCSRF(t *testing.T) {
 }
 
 func TestSessionExpiry(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ts := newTestServer(t, db, Options{SessionTTL: time.Hour})
 		c, _ := ts.loggedIn(t)
@@ -197,6 +202,7 @@ func TestSessionExpiry(t *testing.T) {
 }
 
 func TestLoginRateLimit(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	ts := newTestServer(t, db, Options{LoginLimit: 10, LoginWindow: time.Minute})
 	c := ts.client(t)
@@ -224,6 +230,7 @@ func TestLoginRateLimit(t *testing.T) {
 }
 
 func TestParseRange(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 3, 31, 23, 30, 0, 0, time.UTC)
 	berlin, err := time.LoadLocation("Europe/Berlin")
 	if err != nil {
@@ -276,6 +283,7 @@ func TestParseRange(t *testing.T) {
 }
 
 func TestFormatMoney(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		minor int64
 		cur   string
@@ -300,6 +308,7 @@ func TestFormatMoney(t *testing.T) {
 // TestPages seeds the fixture through the event processor and checks each page's figures
 // against the fixture's definition, in HTML, CSV and JSON.
 func TestPages(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		seed(t, db)
 		ts := newTestServer(t, db, Options{})
@@ -464,6 +473,7 @@ func jsonNumber(s string, v *int64) (int, error) {
 func jsonInt(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 func TestCSVDefusesFormulas(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{"=SUM(A1)": "'=SUM(A1)", "-12.50": "-12.50", "-cmd": "'-cmd", "@x": "'@x", "plain": "plain"} {
 		if got := csvSafe(in); got != want {
 			t.Errorf("csvSafe(%q) = %q, want %q", in, got, want)

@@ -247,6 +247,7 @@ func TestIncrementalEqualsFromScratch(t *testing.T) {
 // TestBuildAll: a store processed before the table existed gets it built by the processor
 // before its next batch, equal to the incremental result.
 func TestBuildAll(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		r := rand.New(rand.NewPCG(9, 11))
@@ -284,6 +285,7 @@ func TestBuildAll(t *testing.T) {
 // scratch: a partial refund in another currency than its order's counts for nothing,
 // refunds never take back more than the order, a full refund takes the rest.
 func TestRefundRule(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		ts := func(h int) string { return t0.Add(time.Duration(h) * time.Hour).Format(time.RFC3339) }
