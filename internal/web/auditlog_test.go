@@ -14,7 +14,6 @@ import (
 
 // TestAuditPage pages through the audit log 50 entries at a time and filters it.
 func TestAuditPage(t *testing.T) {
-	t.Parallel()
 	db := storetest.SQLite(t)
 	ts := newTestServer(t, db, Options{})
 	ctx := context.Background()

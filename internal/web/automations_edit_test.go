@@ -20,7 +20,6 @@ import (
 // TestJourneyFormsCSRF: every journey and token action refuses a POST without the
 // session's token, and changes nothing.
 func TestJourneyFormsCSRF(t *testing.T) {
-	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		seed(t, db)
 		seedAutomations(t, db)
@@ -73,7 +72,6 @@ func TestJourneyFormsCSRF(t *testing.T) {
 // TestJourneyPauseResume: the buttons pause and resume a journey, say so on its page,
 // and are in the audit log as done by the user.
 func TestJourneyPauseResume(t *testing.T) {
-	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		seed(t, db)
 		seedAutomations(t, db)
@@ -120,7 +118,6 @@ func TestJourneyPauseResume(t *testing.T) {
 // refused values are shown beside their fields with what was typed (422) and nothing is
 // applied; accepted ones apply the journey `omniroi journey apply NAME --set` would.
 func TestApplyTemplateForm(t *testing.T) {
-	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		seed(t, db)
 		ts := newTestServer(t, db, Options{})
@@ -178,7 +175,6 @@ func TestApplyTemplateForm(t *testing.T) {
 // subject and text, the HTML in a sandboxed frame (escaped into srcdoc), never raw
 // template syntax; an unknown customer or a step without a message is 404.
 func TestJourneyPreviewPage(t *testing.T) {
-	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		seed(t, db)
 		seedAutomations(t, db)
@@ -218,7 +214,6 @@ func TestJourneyPreviewPage(t *testing.T) {
 // TestJourneyCostsForm: a journey's own message cost is saved, audited and used by its
 // ROI; a refused value is shown beside its field with what was typed, and saves nothing.
 func TestJourneyCostsForm(t *testing.T) {
-	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		seed(t, db)
 		seedAutomations(t, db)
@@ -256,7 +251,6 @@ func TestJourneyCostsForm(t *testing.T) {
 // TestTokensPageRules: a token's secret is shown once; an admin neither creates nor
 // revokes an owner token; a token's name is required and unique; all is audited.
 func TestTokensPageRules(t *testing.T) {
-	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		ts := newTestServer(t, db, Options{})

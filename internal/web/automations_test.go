@@ -72,7 +72,6 @@ func seedAutomations(t testing.TB, db *store.DB) {
 }
 
 func TestAutomationsEmpty(t *testing.T) {
-	t.Parallel()
 	db := storetest.SQLite(t)
 	seed(t, db)
 	ts := newTestServer(t, db, Options{})
@@ -90,7 +89,6 @@ func TestAutomationsEmpty(t *testing.T) {
 }
 
 func TestAutomations(t *testing.T) {
-	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		seed(t, db)
 		seedAutomations(t, db)

@@ -73,7 +73,6 @@ func getBody(t *testing.T, c *http.Client, url string) (int, string) {
 // TestBudgetPageStates: without spend the page says what it needs; with too little
 // history it says how much is needed; with enough it leads with the recommendation.
 func TestBudgetPageStates(t *testing.T) {
-	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ts := newTestServer(t, db, Options{noWarm: true})
 		c, _ := ts.loggedIn(t)
@@ -90,7 +89,6 @@ func TestBudgetPageStates(t *testing.T) {
 }
 
 func TestBudgetPage(t *testing.T) {
-	t.Parallel()
 	db := storetest.SQLite(t)
 	seedBudget(t, db, 240)
 	ts := newTestServer(t, db, Options{noWarm: true})

@@ -87,7 +87,6 @@ const staffEmail = "till@shop.example"
 // recommendations nor an action; staff can open nothing else; every search and card is
 // in the audit log without the search text or contact details.
 func TestClienteling(t *testing.T) {
-	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		mia, otto := shopFixture(t, db)

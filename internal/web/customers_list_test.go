@@ -67,7 +67,6 @@ func listFixture(t *testing.T, db *store.DB) map[int64]*listFixtureCustomer {
 // wrote and the value snapshot (value.Service), for every combination of filters, and
 // every order under each filter; the CSV export carries every matching customer.
 func TestCustomerListFilters(t *testing.T) {
-	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		data := listFixture(t, db)

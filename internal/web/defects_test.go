@@ -18,7 +18,6 @@ import (
 // Revenue card on the first load and on every repeat load (served from the cache, whose
 // days carried the first request's *time.Location and so matched no bucket of the next).
 func TestDailyRevenueWithTimeZone(t *testing.T) {
-	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		seed(t, db)
 		ts := newTestServer(t, db, Options{})
@@ -58,7 +57,6 @@ func TestDailyRevenueWithTimeZone(t *testing.T) {
 // once, the demo), the rolling periods end on the last day with data and say so, so the
 // cards compare full days with full days; custom dates stay as chosen.
 func TestDefaultPeriodEndsAtData(t *testing.T) {
-	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		seed(t, db)
 		ts := newTestServer(t, db, Options{})
@@ -109,7 +107,6 @@ func TestDefaultPeriodEndsAtData(t *testing.T) {
 // TestCountsWithoutDecimals: attributed orders are counts; on the Overview's ROI table
 // and the Attribution page a whole count shows (and downloads) without ".0" or ".00".
 func TestCountsWithoutDecimals(t *testing.T) {
-	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		seed(t, db)
 		ts := newTestServer(t, db, Options{})
@@ -154,7 +151,6 @@ func TestCountsWithoutDecimals(t *testing.T) {
 // when), one per permission, not the traits' JSON; omniroi's own decisions (an
 // unsubscribe link) are rows too.
 func TestConsentTable(t *testing.T) {
-	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		seed(t, db)
 		ctx := context.Background()
@@ -203,7 +199,6 @@ func TestConsentTable(t *testing.T) {
 // "Show table" toggle), and the funnel labels each stage with its count and the share
 // going on to the next stage.
 func TestChartsOfferTheirNumbers(t *testing.T) {
-	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		seed(t, db)
 		ts := newTestServer(t, db, Options{})

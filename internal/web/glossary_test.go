@@ -13,7 +13,6 @@ import (
 // headings mark the terms they contain (the longest first, case aside, whole words
 // only) and escape the rest, and that a rendered page explains its column headings.
 func TestGlossary(t *testing.T) {
-	t.Parallel()
 	used := regexp.MustCompile(`\{\{term "([^"]+)"\}\}`)
 	n := 0
 	err := fs.WalkDir(templateFS, "templates", func(path string, d fs.DirEntry, err error) error {

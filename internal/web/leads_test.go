@@ -80,7 +80,6 @@ func seedLeads(t *testing.T, db *store.DB) int64 {
 // check on an earlier period beside it; someone who opted out of personalisation is not
 // listed even though they would score highest.
 func TestLeadsPage(t *testing.T) {
-	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		optedOut := seedLeads(t, db)
 		ts := newTestServer(t, db, Options{})

@@ -38,7 +38,6 @@ func rawLogin(c *http.Client, base, email, password, next string, hdr map[string
 // TestLoginParallelAttempts: attempts sent at once are counted before their passwords are
 // checked, so a burst gets no more password checks than the limit allows one by one.
 func TestLoginParallelAttempts(t *testing.T) {
-	t.Parallel()
 	db := storetest.SQLite(t)
 	ts := newTestServer(t, db, Options{LoginLimit: 10, LoginWindow: time.Minute}) // 3 per email, 10 per IP
 	count := func(n int, email func(i int) string) map[int]int {
@@ -77,7 +76,6 @@ func TestLoginParallelAttempts(t *testing.T) {
 
 // TestLoginNextLocalOnly: after login the browser goes only to a path on this site.
 func TestLoginNextLocalOnly(t *testing.T) {
-	t.Parallel()
 	db := storetest.SQLite(t)
 	ts := newTestServer(t, db, Options{LoginLimit: 1000})
 	for _, next := range []string{
@@ -125,7 +123,6 @@ func TestLoginNextLocalOnly(t *testing.T) {
 // TestFailedLoginLogsHash: the log of a failed login names a hash of what was typed as
 // the name (often a password typed into the wrong field), never the text.
 func TestFailedLoginLogsHash(t *testing.T) {
-	t.Parallel()
 	db := storetest.SQLite(t)
 	var buf bytes.Buffer
 	var mu sync.Mutex

@@ -13,7 +13,6 @@ import (
 // TestMountOnServer mounts the dashboard the way `omniroi serve` does and checks that the
 // collection API and /healthz keep their routes.
 func TestMountOnServer(t *testing.T) {
-	t.Parallel()
 	db := storetest.SQLite(t)
 	s, err := omniserver.New(db, omniserver.Options{})
 	if err != nil {

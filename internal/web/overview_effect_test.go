@@ -225,7 +225,6 @@ func browserOverviewEffect(t *testing.T, ts *testServer) {
 }
 
 func TestBestSeparated(t *testing.T) {
-	t.Parallel()
 	ch := func(name string, roas, lo, hi float64) mix.ChannelEffect {
 		return mix.ChannelEffect{Channel: name, ROAS: roas, ROASLow: lo, ROASHigh: hi, Identifiable: true}
 	}
@@ -248,7 +247,6 @@ func TestBestSeparated(t *testing.T) {
 // view offered); while the model is fitted the section says so and the page reloads
 // itself, then the figures come.
 func TestOverviewEffectStates(t *testing.T) {
-	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		seed(t, db) // a month of orders and spend
 		ts := newTestServer(t, db, Options{noWarm: true})
@@ -296,7 +294,6 @@ func TestOverviewEffectStates(t *testing.T) {
 // (days and buckets built with different *time.Location values for the same zone never
 // matched as time.Time map keys, so every day read as zero).
 func TestOverviewDaysInZone(t *testing.T) {
-	t.Parallel()
 	db := storetest.SQLite(t)
 	seed(t, db)
 	if err := db.Write(context.Background(), func(tx *store.Tx) error {

@@ -52,7 +52,6 @@ func parseF(t *testing.T, s string) float64 {
 // attribution service's ROI report (what `omniroi roi` and /api/v1/roi print) for every
 // model, and that switching the model changes the numbers.
 func TestOverviewROIMatchesAttribution(t *testing.T) {
-	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		seed(t, db)
 		ts := newTestServer(t, db, Options{})
@@ -136,7 +135,6 @@ func TestOverviewROIMatchesAttribution(t *testing.T) {
 // TestAnalysisPages checks the Attribution, Journeys and Segments pages and the
 // customer's value against the fixture.
 func TestAnalysisPages(t *testing.T) {
-	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		seed(t, db)
 		// A ground truth listing two of the fixture's channels, as the demo writes it.
@@ -257,7 +255,6 @@ func TestAnalysisPages(t *testing.T) {
 // TestComputingNotice: while the analyses are built the page says so and reloads itself
 // instead of holding the request; the numbers appear once they are ready.
 func TestComputingNotice(t *testing.T) {
-	t.Parallel()
 	db := storetest.SQLite(t)
 	seed(t, db)
 	ts := newTestServer(t, db, Options{computeWait: time.Nanosecond})
@@ -283,7 +280,6 @@ func TestComputingNotice(t *testing.T) {
 // (quality.Measure): while no build can run it answers with a notice, and the panel fills
 // in once the measure is made in the background.
 func TestCoverageInBackground(t *testing.T) {
-	t.Parallel()
 	db := storetest.SQLite(t)
 	seed(t, db)
 	ts, srv := newTestServerOf(t, db, Options{computeWait: time.Nanosecond, noWarm: true})
@@ -310,7 +306,6 @@ func TestCoverageInBackground(t *testing.T) {
 // TestComputeCache: one build per version; an older version's value is served while
 // the new one is built.
 func TestComputeCache(t *testing.T) {
-	t.Parallel()
 	c := newComputeCache(time.Minute)
 	var builds atomic.Int32
 	release := make(chan struct{})
@@ -371,7 +366,6 @@ func TestComputeCache(t *testing.T) {
 // TestAnalysisPagesEmptyStore: a new install (no events, no orders) shows every page
 // without an error.
 func TestAnalysisPagesEmptyStore(t *testing.T) {
-	t.Parallel()
 	db := storetest.SQLite(t)
 	ts := newTestServer(t, db, Options{})
 	c, _ := ts.loggedIn(t)
@@ -386,7 +380,6 @@ func TestAnalysisPagesEmptyStore(t *testing.T) {
 // TestJourneysMovedToPaths: the page of customers' paths is /paths, titled "Paths" in the
 // navigation; its former address /journeys answers 301 to it, keeping the query.
 func TestJourneysMovedToPaths(t *testing.T) {
-	t.Parallel()
 	db := storetest.SQLite(t)
 	seed(t, db)
 	ts := newTestServer(t, db, Options{})

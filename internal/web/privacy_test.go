@@ -21,7 +21,6 @@ import (
 // erasing takes a confirmation (the customer number typed), a CSRF token, and then the
 // person is gone and the audit log names the user.
 func TestErasePage(t *testing.T) {
-	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		seed(t, db)
 		ts := newTestServer(t, db, Options{noWarm: true})
@@ -114,7 +113,6 @@ func TestErasePage(t *testing.T) {
 
 // TestCustomerConsentSignals: the customer page shows the newest consent signal.
 func TestCustomerConsentSignals(t *testing.T) {
-	t.Parallel()
 	db := storetest.SQLite(t)
 	seed(t, db)
 	identitytest.Load(t, db, "web shop", testNow, `{"type":"track","userId":"u-anna","event":"Segment Consent Preference",

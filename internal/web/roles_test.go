@@ -492,7 +492,6 @@ func rebuildSummaries(t testing.TB, db *store.DB) {
 // a role without it gets 403 and changes nothing, a visitor is sent to log in; pages that
 // list people show them only to roles that may read personal data.
 func TestDashboardRoles(t *testing.T) {
-	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		seed(t, db)
 		seedAutomations(t, db)

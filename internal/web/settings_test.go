@@ -22,7 +22,6 @@ import (
 // next to its field with what was typed, a good one is stored, audited under the user,
 // and the reports use it at once.
 func TestSettingsEdit(t *testing.T) {
-	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		seed(t, db)
 		ts := newTestServer(t, db, Options{})
@@ -74,7 +73,6 @@ func TestSettingsEdit(t *testing.T) {
 // TestSettingsChangeRecomputes: a cached analysis is not served across a settings change
 // (a stale one is, across new data).
 func TestSettingsChangeRecomputes(t *testing.T) {
-	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		s, _, err := newServer(db, Options{noWarm: true})
@@ -126,7 +124,6 @@ func TestSettingsChangeRecomputes(t *testing.T) {
 // show the banner, and the headline names no best channel. With a margin set, the ROI
 // table gains POAS.
 func TestCoverageBanner(t *testing.T) {
-	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		seed(t, db)
 		ts := newTestServer(t, db, Options{})
@@ -238,7 +235,6 @@ func TestCoverageBanner(t *testing.T) {
 // TestBestSupported: a best channel is named only beyond the noise of the attributed
 // orders, with enough tracked orders, and with something to compare it with.
 func TestBestSupported(t *testing.T) {
-	t.Parallel()
 	f := func(v float64) *float64 { return &v }
 	good := quality.Coverage{}
 	a := &attribution.ROIRow{Channel: "Paid Search", ROAS: f(4), Conversions: 200}

@@ -21,7 +21,6 @@ var newKeyRE = regexp.MustCompile(`id="new-key" class="key" readonly value="(wk_
 // TestRotateRevokeOnSourcesPage: owners and admins rotate and revoke write keys on the
 // Sources page (CSRF-protected forms, recorded in the audit log); other roles cannot.
 func TestRotateRevokeOnSourcesPage(t *testing.T) {
-	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		ts := newTestServer(t, db, Options{})
@@ -89,7 +88,6 @@ func TestRotateRevokeOnSourcesPage(t *testing.T) {
 // limits held per source; the customer page names the customer's groups and marks
 // unverified contact points.
 func TestHeldAndGroupsShown(t *testing.T) {
-	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		ts := newTestServer(t, db, Options{})

@@ -65,7 +65,6 @@ var textareaRE = func(id string) *regexp.Regexp {
 // key, a shop connector its webhook URL and secret (to owners and admins only), and
 // imports uploaded files with the CLI's importers, showing the same row errors.
 func TestSourcesSetup(t *testing.T) {
-	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		ts := newTestServer(t, db, Options{})

@@ -18,7 +18,6 @@ import (
 // newest first, under a heading per day, with links to older and newer pages, while
 // the CSV keeps every event.
 func TestCustomerTimelineByDay(t *testing.T) {
-	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		const events = 120

@@ -16,7 +16,6 @@ import (
 // last owner, removal needs the confirmation, removing oneself logs out, and the invitation
 // page refuses unknown links and mismatched passwords.
 func TestUsersPageRules(t *testing.T) {
-	t.Parallel()
 	db := storetest.SQLite(t)
 	ts := newTestServer(t, db, Options{})
 	ctx := context.Background()

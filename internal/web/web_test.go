@@ -21,7 +21,6 @@ import (
 var dashboardPaths = []string{"/", "/attribution", "/paths", "/customers", "/segments", "/spend", "/sources"}
 
 func TestLoginRequired(t *testing.T) {
-	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ts := newTestServer(t, db, Options{})
 		c := ts.client(t)
@@ -58,7 +57,6 @@ func TestLoginRequired(t *testing.T) {
 }
 
 func TestLoginLogout(t *testing.T) {
-	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ts := newTestServer(t, db, Options{})
 		c := ts.client(t)
@@ -105,7 +103,6 @@ func TestLoginLogout(t *testing.T) {
 }
 
 func TestSecureCookieBehindHTTPSProxy(t *testing.T) {
-	t.Parallel()
 	db := storetest.SQLite(t)
 	ts := newTestServer(t, db, Options{})
 	c := ts.client(t)
@@ -120,7 +117,6 @@ func TestSecureCookieBehindHTTPSProxy(t *testing.T) {
 }
 
 func TestCSRF(t *testing.T) {
-	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ts := newTestServer(t, db, Options{})
 		c, token := ts.loggedIn(t)
@@ -177,7 +173,6 @@ func TestCSRF(t *testing.T) {
 }
 
 func TestSessionExpiry(t *testing.T) {
-	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ts := newTestServer(t, db, Options{SessionTTL: time.Hour})
 		c, _ := ts.loggedIn(t)
@@ -202,7 +197,6 @@ func TestSessionExpiry(t *testing.T) {
 }
 
 func TestLoginRateLimit(t *testing.T) {
-	t.Parallel()
 	db := storetest.SQLite(t)
 	ts := newTestServer(t, db, Options{LoginLimit: 10, LoginWindow: time.Minute})
 	c := ts.client(t)
@@ -230,7 +224,6 @@ func TestLoginRateLimit(t *testing.T) {
 }
 
 func TestParseRange(t *testing.T) {
-	t.Parallel()
 	now := time.Date(2026, 3, 31, 23, 30, 0, 0, time.UTC)
 	berlin, err := time.LoadLocation("Europe/Berlin")
 	if err != nil {
@@ -283,7 +276,6 @@ func TestParseRange(t *testing.T) {
 }
 
 func TestFormatMoney(t *testing.T) {
-	t.Parallel()
 	for _, tc := range []struct {
 		minor int64
 		cur   string
@@ -308,7 +300,6 @@ func TestFormatMoney(t *testing.T) {
 // TestPages seeds the fixture through the event processor and checks each page's figures
 // against the fixture's definition, in HTML, CSV and JSON.
 func TestPages(t *testing.T) {
-	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		seed(t, db)
 		ts := newTestServer(t, db, Options{})
@@ -473,7 +464,6 @@ func jsonNumber(s string, v *int64) (int, error) {
 func jsonInt(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 func TestCSVDefusesFormulas(t *testing.T) {
-	t.Parallel()
 	for in, want := range map[string]string{"=SUM(A1)": "'=SUM(A1)", "-12.50": "-12.50", "-cmd": "'-cmd", "@x": "'@x", "plain": "plain"} {
 		if got := csvSafe(in); got != want {
 			t.Errorf("csvSafe(%q) = %q, want %q", in, got, want)
