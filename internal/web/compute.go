@@ -257,6 +257,7 @@ func (s *server) warm() {
 			cur = defaultCurrency
 		}
 		// Errors show on the pages that need these; here they would only be noise.
+		_, _, _ = s.overviewFor(ctx, rg, cur)
 		_, _, _ = s.coverageFor(ctx, rg)
 		_, _, _ = s.attrFor(ctx, rg, cur)
 		_, _, _ = s.valueFor(ctx)
