@@ -25,7 +25,7 @@ type overviewData struct {
 	// reloads itself.
 	Computing string
 	Cards     []card
-	ROI   *roiSection
+	ROI       *roiSection
 	// View is the return-per-channel section's view: viewEffect (default) or viewCredit.
 	View       string
 	Effect     *effectSection
