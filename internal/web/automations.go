@@ -151,7 +151,7 @@ func addLiftRows(t *Table, name Cell, rg Range, period, all *journey.Report, cur
 // they are built in the background (compute.go). ok is false while they are built, and
 // the rows then carry no report.
 func (s *server) automationRows(ctx context.Context, rg Range) (rows []automationRow, st stamp, ok bool, err error) {
-	list, err := journey.List(ctx, s.db)
+	list, err := journey.Latest(ctx, s.db) // the page shows the period's counts, not List's
 	if err != nil {
 		return nil, st, false, err
 	}
