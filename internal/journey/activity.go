@@ -91,8 +91,10 @@ func PeriodActivity(ctx context.Context, db *store.DB, fromMS, toMS int64) (map[
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("journey runs: %w", err)
 	}
+	// status || '' keeps the planner off journey_sends_due (status, not_before), which
+	// reads every send of those statuses: journey_sends_created covers the period.
 	rows, err = db.Query(ctx, `SELECT journey, status, reason, COUNT(*) FROM journey_sends
-		WHERE created_at >= ? AND created_at < ? AND status IN ('sent', 'suppressed') AND channel <> 'profile'
+		WHERE created_at >= ? AND created_at < ? AND (status || '') IN ('sent', 'suppressed') AND channel <> 'profile'
 		GROUP BY journey, status, reason`, fromMS, toMS)
 	if err != nil {
 		return nil, fmt.Errorf("journey sends: %w", err)

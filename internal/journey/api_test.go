@@ -166,6 +166,21 @@ func TestJourneyAPI(t *testing.T) {
 				t.Error("thanks still enabled after disable")
 			}
 		}
+		// Latest is List without the run counts.
+		lt, err := Latest(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(lt) != len(l) || len(l) == 0 {
+			t.Fatalf("Latest: %d journeys, List: %d", len(lt), len(l))
+		}
+		for i := range l {
+			want := l[i]
+			want.Active, want.Total, want.Sent = 0, 0, 0
+			if lt[i] != want {
+				t.Errorf("Latest[%d] = %+v, want %+v", i, lt[i], want)
+			}
+		}
 	})
 }
 

@@ -104,10 +104,23 @@ type Summary struct {
 
 // List returns the latest version of every journey with run counts.
 func List(ctx context.Context, db *store.DB) ([]Summary, error) {
-	rows, err := db.Query(ctx, `SELECT j.name, j.version, j.enabled, j.plan, j.created_at,
-		(SELECT COUNT(*) FROM journey_runs r WHERE r.journey = j.name AND r.status = 'active'),
+	return list(ctx, db, true)
+}
+
+// Latest returns the latest version of every journey without run counts (Active, Total
+// and Sent are zero): List's counts scan every run and send of each journey.
+func Latest(ctx context.Context, db *store.DB) ([]Summary, error) {
+	return list(ctx, db, false)
+}
+
+func list(ctx context.Context, db *store.DB, counts bool) ([]Summary, error) {
+	cols := `0, 0, 0`
+	if counts {
+		cols = `(SELECT COUNT(*) FROM journey_runs r WHERE r.journey = j.name AND r.status = 'active'),
 		(SELECT COUNT(*) FROM journey_runs r WHERE r.journey = j.name),
-		(SELECT COUNT(*) FROM journey_sends s WHERE s.journey = j.name AND s.status = 'sent')
+		(SELECT COUNT(*) FROM journey_sends s WHERE s.journey = j.name AND s.status = 'sent')`
+	}
+	rows, err := db.Query(ctx, `SELECT j.name, j.version, j.enabled, j.plan, j.created_at, `+cols+`
 		FROM journeys j WHERE j.version = (SELECT MAX(version) FROM journeys k WHERE k.name = j.name) ORDER BY j.name`)
 	if err != nil {
 		return nil, fmt.Errorf("list journeys: %w", err)

@@ -35,7 +35,7 @@ func (s *server) attrFor(ctx context.Context, rg Range, cur string) (*attrAnalys
 		return nil, stamp{}, err
 	}
 	key := fmt.Sprintf("attr|%d|%d|%s", rg.FromMS(), rg.ToMS(), cur)
-	a, at, stale, err := computed(s.compute, key, ver, func(ctx context.Context) (*attrAnalysis, error) {
+	a, at, stale, err := computedIn(ctx, s.compute, s.compute.sem, key, ver, func(ctx context.Context) (*attrAnalysis, error) {
 		return s.buildAttr(ctx, rg)
 	})
 	return a, stamp{at, stale}, err

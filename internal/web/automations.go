@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/omniroi/omniroi/internal/auth"
 	"github.com/omniroi/omniroi/internal/journey"
@@ -145,30 +146,75 @@ func addLiftRows(t *Table, name Cell, rg Range, period, all *journey.Report, cur
 	}
 }
 
-// automationRows lists every journey with its period activity and its holdout reports.
-func (s *server) automationRows(ctx context.Context, rg Range) ([]automationRow, error) {
-	list, err := journey.List(ctx, s.db)
+// automationRows lists every journey with its period activity (both cheap reads) and
+// its holdout reports when they are ready: the reports scan every run of the journey, so
+// they are built in the background (compute.go). ok is false while they are built, and
+// the rows then carry no report.
+func (s *server) automationRows(ctx context.Context, rg Range) (rows []automationRow, st stamp, ok bool, err error) {
+	list, err := journey.Latest(ctx, s.db) // the page shows the period's counts, not List's
 	if err != nil {
-		return nil, err
+		return nil, st, false, err
 	}
 	stats, err := journey.PeriodActivity(ctx, s.db, rg.FromMS(), rg.ToMS())
 	if err != nil {
-		return nil, err
+		return nil, st, false, err
 	}
-	out := make([]automationRow, 0, len(list))
+	names := make([]string, len(list))
+	for i, j := range list {
+		names[i] = j.Name
+	}
+	lifts, st, err := s.liftsFor(ctx, rg, names)
+	ok = err == nil
+	if errors.Is(err, errComputing) {
+		err = nil
+	}
+	if err != nil {
+		return nil, st, false, err
+	}
+	rows = make([]automationRow, 0, len(list))
 	for _, j := range list {
-		rep, all, err := s.liftReports(ctx, j.Name, rg)
-		if err != nil {
-			return nil, err
+		row := automationRow{Summary: j}
+		if l, found := lifts[j.Name]; found {
+			row.Report, row.All = l.period, l.all
 		}
-		row := automationRow{Summary: j, Report: rep, All: all}
 		if st := stats[j.Name]; st != nil {
 			row.Stats = *st
 		}
-		out = append(out, row)
+		rows = append(rows, row)
 	}
-	return out, nil
+	return rows, st, ok, nil
 }
+
+// lift is a journey's holdout reports: runs started in the period and all runs.
+type lift struct{ period, all *journey.Report }
+
+// liftsFor returns the holdout reports of the named journeys for the period, built in the
+// quick lane of the background builds. The version adds the minute (runs convert as their
+// windows pass, and the journey engine writes runs the event processor does not see) and
+// the journey changes made here (a journey's costs change its ROI: never shown stale).
+func (s *server) liftsFor(ctx context.Context, rg Range, names []string) (map[string]lift, stamp, error) {
+	ver, err := s.dataVersion(ctx)
+	if err != nil {
+		return nil, stamp{}, err
+	}
+	ver = s.opt.Now().UTC().Truncate(time.Minute).Format(time.RFC3339) + "|" + ver + fmt.Sprintf("|journeys:%d", s.compute.epoch.Load())
+	key := "lifts|" + rg.Query().Encode() + "|" + strings.Join(names, ",")
+	m, at, stale, err := computedIn(ctx, s.compute, s.compute.quick, key, ver, func(ctx context.Context) (map[string]lift, error) {
+		m := make(map[string]lift, len(names))
+		for _, n := range names {
+			period, all, err := s.liftReports(ctx, n, rg)
+			if err != nil {
+				return nil, err
+			}
+			m[n] = lift{period, all}
+		}
+		return m, nil
+	})
+	return m, stamp{at, stale}, err
+}
+
+// liftComputing is the lift table's word while the reports are built.
+const liftComputing = "The treated vs holdout comparison is being computed; this page reloads itself."
 
 func rateCI(g journey.Group) Cell {
 	if g.Runs == 0 {
@@ -179,6 +225,7 @@ func rateCI(g journey.Group) Cell {
 }
 
 func (s *server) automations(w http.ResponseWriter, r *http.Request) error {
+	r = s.withWaitBudget(r)
 	ctx := r.Context()
 	p := s.newPage(r, "/automations", "Automations")
 	d := &automationsData{Templates: journey.Templates()}
@@ -186,8 +233,7 @@ func (s *server) automations(w http.ResponseWriter, r *http.Request) error {
 	if ok, err := s.hasTable(ctx, "journeys"); err != nil || !ok {
 		return errors.Join(err, s.respond(w, r, "automations", p))
 	}
-	key := "automations|" + p.Range.Query().Encode()
-	rows, err := cached(s.cache, key, s.opt.Now(), func() ([]automationRow, error) { return s.automationRows(ctx, p.Range) })
+	rows, st, ok, err := s.automationRows(ctx, p.Range)
 	if err != nil {
 		return err
 	}
@@ -195,11 +241,22 @@ func (s *server) automations(w http.ResponseWriter, r *http.Request) error {
 	if !d.Ready {
 		return s.respond(w, r, "automations", p)
 	}
+	if ok {
+		if err := p.computed(st, nil); err != nil {
+			return err
+		}
+	} else {
+		p.Refresh = true
+		p.setJSON("computing", true)
+	}
 	at := p.addTable(&Table{ID: "automations", Caption: "Automations in this period",
 		Cols: []Col{{Label: "Journey"}, {Label: "Version", Num: true}, {Label: "Enabled"}, {Label: "Runs", Num: true}, {Label: "Sends", Num: true},
 			{Label: "Suppressed: holdout", Num: true}, {Label: "Suppressed: no consent", Num: true}, {Label: "Suppressed: frequency cap", Num: true},
 			{Label: "Waiting: unverified address", Num: true}, {Label: "Held: new-recipient limit", Num: true}}})
 	lt := liftTable(p, p.Range)
+	if !ok {
+		lt.Empty = liftComputing
+	}
 	ct := &Table{ID: "lift-chart", Caption: "Conversion rate, treated vs holdout, " + runsPhrase(p.Range), Hidden: true,
 		Cols: []Col{{Label: "Journey"}, {Label: "Treated", Num: true}, {Label: "Holdout", Num: true}}}
 	ch := &Chart{ID: "lift-chart", Kind: "bar", Title: "Conversion rate (%), treated vs holdout, " + runsPhrase(p.Range), Table: ct}
@@ -214,6 +271,9 @@ func (s *server) automations(w http.ResponseWriter, r *http.Request) error {
 		st := row.Stats
 		at.Rows = append(at.Rows, []Cell{{Text: row.Name, Href: p.Link(href)}, num(int64(row.Version)), txt(en), num(st.Runs), num(st.Sent), num(st.Holdout), num(st.NoConsent), num(st.Capped), num(st.Unverified), num(st.OverLimit)})
 		rep := row.Report
+		if rep == nil {
+			continue
+		}
 		addLiftRows(lt, Cell{Text: row.Name, Href: p.Link(href)}, p.Range, rep, row.All, p.Currency)
 		if rep.Treated.Runs+rep.Holdout.Runs > 0 {
 			anyRuns = true
@@ -237,6 +297,7 @@ func (s *server) automation(w http.ResponseWriter, r *http.Request) error {
 
 // automationView is one journey's page; typed and costErrs keep a refused cost form.
 func (s *server) automationView(w http.ResponseWriter, r *http.Request, typed, costErrs map[string]string) error {
+	r = s.withWaitBudget(r)
 	ctx := r.Context()
 	name := r.PathValue("name")
 	p := s.newPage(r, "/automations", "Automation "+name)
@@ -263,16 +324,23 @@ func (s *server) automationView(w http.ResponseWriter, r *http.Request, typed, c
 	if d.Costs, err = s.journeyCostFields(r, name, typed, costErrs); err != nil {
 		return err
 	}
-	type lift struct{ period, all *journey.Report }
-	l, err := cached(s.cache, "automation-lift|"+name+"|"+p.Range.Query().Encode(), s.opt.Now(), func() (lift, error) {
-		period, all, err := s.liftReports(ctx, name, p.Range)
-		return lift{period, all}, err
-	})
-	if err != nil {
+	lifts, lst, err := s.liftsFor(ctx, p.Range, []string{name})
+	lt := liftTable(p, p.Range)
+	switch {
+	case errors.Is(err, errComputing):
+		lt.Empty = liftComputing
+		p.Refresh = true
+		p.setJSON("computing", true)
+	case err != nil:
 		return err
+	default:
+		if err := p.computed(lst, nil); err != nil {
+			return err
+		}
+		l := lifts[name]
+		d.Report = l.period
+		addLiftRows(lt, txt(name), p.Range, l.period, l.all, p.Currency)
 	}
-	d.Report = l.period
-	addLiftRows(liftTable(p, p.Range), txt(name), p.Range, l.period, l.all, p.Currency)
 	cols := []Col{{Label: "#", Num: true}, {Label: "Step"}, {Label: "Waiting here", Num: true}, {Label: "Sent", Num: true},
 		{Label: "Opened", Num: true}, {Label: "Clicked", Num: true}, {Label: "Suppressed", Num: true}}
 	preview := p.Can(string(auth.PermReadPersonal)) // a preview shows a customer's data

@@ -18,21 +18,9 @@ import (
 // (journey.PreviewStep) and set what a message of the journey costs
 // (journey.SetJourneyCost). Every change is in the audit log, as done by the user.
 
-// dropPrefix forgets every cached value whose key starts with prefix.
-func (c *cache) dropPrefix(prefix string) {
-	c.mu.Lock()
-	for k := range c.m {
-		if strings.HasPrefix(k, prefix) {
-			delete(c.m, k)
-		}
-	}
-	c.mu.Unlock()
-}
-
-// journeyChanged forgets the cached automation reports after a change.
+// journeyChanged makes the automation reports rebuild after a change (compute.go epoch).
 func (s *server) journeyChanged() {
-	s.cache.dropPrefix("automations|")
-	s.cache.dropPrefix("automation-lift|")
+	s.compute.epoch.Add(1)
 }
 
 func automationPath(name string) string { return "/automations/" + url.PathEscape(name) }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/omniroi/omniroi/internal/identity"
@@ -26,12 +28,20 @@ type computeCache struct {
 	mu      sync.Mutex
 	entries map[string]*computeEntry
 	wait    time.Duration
-	// sem bounds concurrent builds: the machine is small and the builds are CPU-bound.
-	sem    chan struct{}
+	// sem bounds concurrent builds of models (journeys and attribution, value fits,
+	// coverage): the machine is small and the builds are CPU-bound.
+	sem chan struct{}
+	// quick is the lane of a page's own figures (the Overview's sales, the journeys' and
+	// experiments' reports: a second or two at most), so that they never queue behind a
+	// model that takes half a minute.
+	quick  chan struct{}
 	warmed time.Time // last warm-up start (guarded by mu)
 	// minAge is how long a result is served before newer data triggers a rebuild: a
 	// shop sending a trickle of events must not keep a core busy rebuilding journeys.
 	minAge time.Duration
+	// epoch counts changes made through the dashboard that the data version does not
+	// see (a journey's costs or state); versions that depend on them include it.
+	epoch atomic.Int64
 }
 
 type computeEntry struct {
@@ -46,12 +56,30 @@ type computeEntry struct {
 }
 
 func newComputeCache(wait time.Duration) *computeCache {
-	return &computeCache{entries: map[string]*computeEntry{}, wait: wait, sem: make(chan struct{}, 1)}
+	return &computeCache{entries: map[string]*computeEntry{}, wait: wait, sem: make(chan struct{}, 1), quick: make(chan struct{}, 1)}
 }
 
 // computed returns the value for key at version, building it with fill in the background
 // when needed. stale reports that an older version's value was returned.
 func computed[T any](c *computeCache, key, version string, fill func(ctx context.Context) (T, error)) (v T, at time.Time, stale bool, err error) {
+	return computedIn(context.Background(), c, c.sem, key, version, fill)
+}
+
+// waitBudgetKey carries a request's deadline for waiting on background builds.
+type waitBudgetKey struct{}
+
+// withWaitBudget gives the request one compute wait in all: a page that looks up several
+// analyses waits at most that long in total, however many of them are being built.
+func (s *server) withWaitBudget(r *http.Request) *http.Request {
+	if _, ok := r.Context().Value(waitBudgetKey{}).(time.Time); ok {
+		return r
+	}
+	return r.WithContext(context.WithValue(r.Context(), waitBudgetKey{}, time.Now().Add(s.compute.wait)))
+}
+
+// computedIn is computed with the build in lane (c.sem or c.quick), waiting at most what
+// is left of ctx's wait budget (withWaitBudget), or c.wait without one.
+func computedIn[T any](ctx context.Context, c *computeCache, lane chan struct{}, key, version string, fill func(ctx context.Context) (T, error)) (v T, at time.Time, stale bool, err error) {
 	c.mu.Lock()
 	e := c.entries[key]
 	if e == nil {
@@ -82,7 +110,7 @@ func computed[T any](c *computeCache, key, version string, fill func(ctx context
 			e.building = version
 			e.done = make(chan struct{})
 			e.since = time.Now()
-			go c.build(key, e, version, func(ctx context.Context) (any, error) { return fill(ctx) })
+			go c.build(lane, key, e, version, func(ctx context.Context) (any, error) { return fill(ctx) })
 		}
 	}
 	done := e.done
@@ -94,6 +122,9 @@ func computed[T any](c *computeCache, key, version string, fill func(ctx context
 		wait -= time.Since(e.since)
 	}
 	c.mu.Unlock()
+	if dl, ok := ctx.Value(waitBudgetKey{}).(time.Time); ok {
+		wait = min(wait, time.Until(dl))
+	}
 	if done != nil && wait > 0 {
 		t := time.NewTimer(wait)
 		select {
@@ -133,9 +164,9 @@ func (c *computeCache) evict() {
 	}
 }
 
-func (c *computeCache) build(key string, e *computeEntry, version string, fill func(ctx context.Context) (any, error)) {
-	c.sem <- struct{}{}
-	defer func() { <-c.sem }()
+func (c *computeCache) build(lane chan struct{}, key string, e *computeEntry, version string, fill func(ctx context.Context) (any, error)) {
+	lane <- struct{}{}
+	defer func() { <-lane }()
 	// The build outlives the request that started it: other requests wait for it.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -234,6 +265,7 @@ func (s *server) warm() {
 			cur = defaultCurrency
 		}
 		// Errors show on the pages that need these; here they would only be noise.
+		_, _, _ = s.overviewFor(ctx, rg, cur)
 		_, _, _ = s.coverageFor(ctx, rg)
 		_, _, _ = s.attrFor(ctx, rg, cur)
 		_, _, _ = s.valueFor(ctx)

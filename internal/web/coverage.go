@@ -21,7 +21,7 @@ func (s *server) coverageFor(ctx context.Context, rg Range) (c quality.Coverage,
 		return c, false, err
 	}
 	key := fmt.Sprintf("coverage|%d|%d", rg.FromMS(), rg.ToMS())
-	c, _, _, err = computed(s.compute, key, ver, func(ctx context.Context) (quality.Coverage, error) {
+	c, _, _, err = computedIn(ctx, s.compute, s.compute.sem, key, ver, func(ctx context.Context) (quality.Coverage, error) {
 		return quality.Measure(ctx, s.db, rg.From, rg.To)
 	})
 	if errors.Is(err, errComputing) {

@@ -45,37 +45,75 @@ func (d *experimentsData) FormValue(k string) string {
 	return d.Form.Get(k)
 }
 
-// expSummary is an experiment's verdict and the sample it still needs, for the list.
-func (s *server) expSummary(ctx context.Context, e experiment.Experiment, now time.Time) (verdict, needed string) {
-	type sum struct{ v, n string }
-	got, err := cached(s.cache, "experiment-summary|"+e.Name+"|"+e.Status, now, func() (sum, error) {
-		if e.Status == experiment.StatusDraft {
-			d := experiment.Describe(ctx, s.db, e, now)
-			if d.PlanText != "" {
-				return sum{"not started", d.PlanText}, nil
-			}
-			return sum{"not started", d.PlanError}, nil
-		}
-		r, err := experiment.BuildReport(ctx, s.db, e.Name, experiment.ReportOptions{Now: now, Journeys: journey.ExperimentReport})
-		if err != nil {
-			return sum{"", err.Error()}, nil
-		}
-		n := ""
-		if m := r.Primary.Result.Verdict.MoreUnits; m > 0 {
-			// At the pace so far: units per day into all arms.
-			arms := float64(len(e.Variants))
-			if pace := float64(r.Units) / r.Days; r.Days >= 1 && pace > 0 {
-				n = fmt.Sprintf("about %s more days at this pace", formatInt(int64(math.Ceil(float64(m)*arms/pace))))
-			} else {
-				n = fmt.Sprintf("%s more %s per arm", formatInt(m), e.Unit.Noun())
-			}
-		}
-		return sum{r.Verdict, n}, nil
-	})
+// expAnalysis is what the Experiments pages show of one experiment: its details with the
+// plan from history (experiment.Describe) and, once started, its report
+// (experiment.BuildReport) or why there is none. Both read the events and orders, seconds
+// on a large store, so they are built in the background (compute.go) and the pages show
+// the last result with its age, or say they are being computed and reload themselves.
+type expAnalysis struct {
+	Det       experiment.Details
+	Report    *experiment.Report
+	ReportErr string
+}
+
+// expComputing is the list's and the report's word while an experiment is analysed.
+const expComputing = "being computed; this page reloads itself"
+
+// expFor returns e's analysis, built in the quick lane of the background builds. Its
+// version is the data version and the minute: a report depends on the time (the days
+// run so far) and on the journey engine's runs as well as on the processed events.
+func (s *server) expFor(ctx context.Context, e experiment.Experiment) (*expAnalysis, stamp, error) {
+	ver, err := s.dataVersion(ctx)
 	if err != nil {
-		return "", err.Error()
+		return nil, stamp{}, err
 	}
-	return got.v, got.n
+	ver = s.opt.Now().UTC().Truncate(time.Minute).Format(time.RFC3339) + "|" + ver
+	unix := func(t *time.Time) int64 {
+		if t == nil {
+			return 0
+		}
+		return t.Unix()
+	}
+	key := fmt.Sprintf("experiment|%s|%s|%d|%d", e.Name, e.Status, unix(e.Start), unix(e.End))
+	a, at, stale, err := computedIn(ctx, s.compute, s.compute.quick, key, ver, func(ctx context.Context) (*expAnalysis, error) {
+		now := s.opt.Now()
+		a := &expAnalysis{Det: experiment.Describe(ctx, s.db, e, now)}
+		if e.Status != experiment.StatusDraft {
+			rep, err := experiment.BuildReport(ctx, s.db, e.Name, experiment.ReportOptions{Now: now, Journeys: journey.ExperimentReport})
+			if err != nil {
+				a.ReportErr = err.Error()
+			} else {
+				a.Report = &rep
+			}
+		}
+		return a, nil
+	})
+	return a, stamp{at, stale}, err
+}
+
+// expSummary is an experiment's verdict and the sample it still needs, for the list.
+func expSummary(e experiment.Experiment, a *expAnalysis) (verdict, needed string) {
+	if e.Status == experiment.StatusDraft {
+		if a.Det.PlanText != "" {
+			return "not started", a.Det.PlanText
+		}
+		return "not started", a.Det.PlanError
+	}
+	if a.Report == nil {
+		return "", a.ReportErr
+	}
+	r := a.Report
+	n := ""
+	if m := r.Primary.Result.Verdict.MoreUnits; m > 0 {
+		// At the pace so far: units per day into all arms.
+		arms := float64(len(e.Variants))
+		if pace := float64(r.Units) / r.Days; r.Days >= 1 && pace > 0 {
+			n = fmt.Sprintf("about %s more days at this pace", formatInt(int64(math.Ceil(float64(m)*arms/pace))))
+		} else {
+			n = fmt.Sprintf("%s more %s per arm", formatInt(m), e.Unit.Noun())
+		}
+	}
+	return r.Verdict, n
 }
 
 func (s *server) experiments(w http.ResponseWriter, r *http.Request) error {
@@ -83,6 +121,7 @@ func (s *server) experiments(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) experimentsPage(w http.ResponseWriter, r *http.Request, d *experimentsData) error {
+	r = s.withWaitBudget(r)
 	ctx := r.Context()
 	p := s.newPage(r, "/experiments", "Experiments")
 	p.NoRange = true
@@ -94,18 +133,37 @@ func (s *server) experimentsPage(w http.ResponseWriter, r *http.Request, d *expe
 	}
 	order := map[string]int{experiment.StatusRunning: 0, experiment.StatusDraft: 1, experiment.StatusStopped: 2}
 	sort.SliceStable(list, func(i, j int) bool { return order[list[i].Status] < order[list[j].Status] })
-	now := s.opt.Now()
 	t := p.addTable(&Table{ID: "experiments", Caption: "Experiments: running, drafts, finished", Empty: "No experiments yet.",
 		Cols: []Col{{Label: "Experiment"}, {Label: "Status"}, {Label: "Tests"}, {Label: "Metric"}, {Label: "Started"}, {Label: "Verdict"}, {Label: "Still needed"}}})
 	loc := s.location(ctx)
+	var oldest stamp
 	for _, e := range list {
-		verdict, needed := s.expSummary(ctx, e, now)
+		var verdict, needed string
+		a, st, err := s.expFor(ctx, e)
+		switch {
+		case errors.Is(err, errComputing):
+			verdict, needed = expComputing, ""
+			p.Refresh = true
+		case err != nil:
+			needed = err.Error()
+		default:
+			verdict, needed = expSummary(e, a)
+			if oldest.At.IsZero() || st.At.Before(oldest.At) {
+				oldest.At = st.At
+			}
+			oldest.Stale = oldest.Stale || st.Stale
+		}
 		started := "–"
 		if e.Start != nil {
 			started = e.Start.In(loc).Format("2006-01-02")
 		}
 		t.Rows = append(t.Rows, []Cell{{Text: e.Name, Href: "/experiments/" + url.PathEscape(e.Name)}, txt(e.Status), txt(expWhat(e)),
 			txt(e.Metric.Label(e.Unit)), txt(started), txt(orDash(verdict)), txt(orDash(needed))})
+	}
+	if p.Refresh {
+		p.setJSON("computing", true)
+	} else if err := p.computed(oldest, nil); err != nil {
+		return err
 	}
 	return s.respond(w, r, "experiments", p)
 }
@@ -200,6 +258,7 @@ func (s *server) experimentPage(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) experimentView(w http.ResponseWriter, r *http.Request, errMsg string) error {
+	r = s.withWaitBudget(r)
 	ctx := r.Context()
 	e, err := experiment.Get(ctx, s.db, r.PathValue("name"))
 	if errors.Is(err, experiment.ErrNotFound) {
@@ -210,14 +269,28 @@ func (s *server) experimentView(w http.ResponseWriter, r *http.Request, errMsg s
 	}
 	p := s.newPage(r, "/experiments", "Experiment "+e.Name)
 	p.NoRange = true
-	now := s.opt.Now()
-	det := experiment.Describe(ctx, s.db, e, now)
-	d := &experimentsData{Exp: &e, Det: &det, Error: errMsg}
+	d := &experimentsData{Exp: &e, Det: &experiment.Details{Experiment: e}, Error: errMsg}
 	p.Data = d
 	loc := s.location(ctx)
-	if len(det.Schedule) > 0 {
+	a, st, err := s.expFor(ctx, e)
+	computing := errors.Is(err, errComputing)
+	if err := p.computed(st, err); err != nil {
+		return err
+	}
+	if computing {
+		p.Computing = false // the experiment itself shows; its report says it is coming
+		p.Refresh = true
+		p.setJSON("computing", true)
+		d.ReportError = "The report is " + expComputing + "."
+		if e.IsAdTest() {
+			d.Det.Schedule = e.Schedule(loc)
+		}
+	} else {
+		d.Det = &a.Det
+	}
+	if len(d.Det.Schedule) > 0 {
 		st := p.addTable(&Table{ID: "schedule", Caption: "Switchback schedule: when the channel runs", Cols: []Col{{Label: "From"}, {Label: "To"}, {Label: "Channel"}, {Label: "Variant"}}})
-		for _, sp := range det.Schedule {
+		for _, sp := range d.Det.Schedule {
 			state := "off"
 			if sp.On {
 				state = "on"
@@ -225,13 +298,12 @@ func (s *server) experimentView(w http.ResponseWriter, r *http.Request, errMsg s
 			st.Rows = append(st.Rows, []Cell{txt(sp.From), txt(sp.To), txt(state), txt(sp.Variant)})
 		}
 	}
-	if e.Status != experiment.StatusDraft {
-		rep, err := experiment.BuildReport(ctx, s.db, e.Name, experiment.ReportOptions{Now: now, Journeys: journey.ExperimentReport})
-		if err != nil {
-			d.ReportError = err.Error()
+	if !computing && e.Status != experiment.StatusDraft {
+		if a.Report == nil {
+			d.ReportError = a.ReportErr
 		} else {
-			d.Report = &rep
-			s.experimentReportTables(p, rep, loc)
+			d.Report = a.Report
+			s.experimentReportTables(p, *a.Report, loc)
 		}
 	}
 	return s.respond(w, r, "experiment", p)
@@ -372,9 +444,6 @@ func (s *server) afterTransition(w http.ResponseWriter, r *http.Request, err err
 		return errNotFound
 	}
 	name := r.PathValue("name")
-	for _, st := range []string{experiment.StatusDraft, experiment.StatusRunning, experiment.StatusStopped} {
-		s.cache.drop("experiment-summary|" + name + "|" + st)
-	}
 	if err != nil {
 		w.WriteHeader(http.StatusUnprocessableEntity)
 		return s.experimentView(w, r, err.Error())

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -20,8 +21,12 @@ type card struct {
 
 type overviewData struct {
 	Ready bool // the orders table exists
-	Cards []card
-	ROI   *roiSection
+	// Computing says the period's sales figures are being computed in the background
+	// (overviewComputing): the cards and charts from them are missing and the page
+	// reloads itself.
+	Computing string
+	Cards     []card
+	ROI       *roiSection
 	// View is the return-per-channel section's view: viewEffect (default) or viewCredit.
 	View       string
 	Effect     *effectSection
@@ -33,11 +38,15 @@ type overviewData struct {
 	Setup      []setupStep // the first-run checklist, while no order is stored
 }
 
+// overviewComputing is the Overview's word while its figures are computed.
+const overviewComputing = "This period's revenue, orders and customers are being computed; this page reloads itself."
+
 type periodTotals struct {
 	orders, revenue, refunds, buyers, newBuyers, spend int64
 }
 
 func (s *server) overview(w http.ResponseWriter, r *http.Request) error {
+	r = s.withWaitBudget(r)
 	ctx := r.Context()
 	p := s.newPage(r, "/", "Overview")
 	d := &overviewData{}
@@ -53,16 +62,44 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) error {
 	if d.Setup, err = s.firstRun(ctx, p); err != nil {
 		return err
 	}
+	cur := p.Currency
+	rg := p.Range
+	// The period's own figures first: they are built in the quick lane, beside the
+	// models the rest of the page reads.
+	res, st, err := s.overviewFor(ctx, rg, cur)
+	if errors.Is(err, errComputing) {
+		d.Computing, p.Refresh = overviewComputing, true
+		p.setJSON("computing", true)
+	} else if err != nil {
+		return err
+	} else if err := p.computed(st, nil); err != nil {
+		return err
+	}
 	if err := s.withCoverage(r, p); err != nil {
 		return err
 	}
-	cur := p.Currency
-	rg := p.Range
-	key := fmt.Sprintf("overview|%d|%d|%s", rg.FromMS(), rg.ToMS(), cur)
-	res, err := cached(s.cache, key, s.opt.Now(), func() (*overviewResult, error) { return s.overviewQuery(ctx, rg, cur) })
-	if err != nil {
+	if res != nil {
+		s.overviewFigures(p, d, res)
+	}
+	d.View = viewEffect
+	q := r.URL.Query()
+	if v := q.Get("view"); v == viewCredit || v == "" && q.Get("model") != "" {
+		d.View = viewCredit // a model asked for is a request for credit
+	}
+	d.EffectHref = p.Link("/", "view", viewEffect) + "#roi"
+	d.CreditHref = p.Link("/", "view", viewCredit) + "#roi"
+	if err := s.overviewEffect(r, p, d, d.View == viewEffect); err != nil {
 		return err
 	}
+	if err := s.overviewROI(r, p, d); err != nil {
+		return err
+	}
+	return s.respond(w, r, "overview", p)
+}
+
+// overviewFigures adds the cards and charts of the period's sales and spend.
+func (s *server) overviewFigures(p *page, d *overviewData, res *overviewResult) {
+	cur, rg := p.Currency, p.Range
 	d.OtherCur = res.sales.OtherCurrency
 	cur0, prev := res.totals(res.sales.Total, res.spend), res.totals(res.prevSales.Total, res.prevSpend)
 	hasPrev := res.hasPrev
@@ -142,20 +179,21 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) error {
 			p.addChart(c)
 		}
 	}
-	d.View = viewEffect
-	q := r.URL.Query()
-	if v := q.Get("view"); v == viewCredit || v == "" && q.Get("model") != "" {
-		d.View = viewCredit // a model asked for is a request for credit
+}
+
+// overviewFor returns the Overview's figures of a period, built in the quick lane of the
+// background builds (compute.go) once per data version: reading a period's sales and
+// orders takes a second or more on a large store, more on a busy machine.
+func (s *server) overviewFor(ctx context.Context, rg Range, cur string) (*overviewResult, stamp, error) {
+	ver, err := s.dataVersion(ctx)
+	if err != nil {
+		return nil, stamp{}, err
 	}
-	d.EffectHref = p.Link("/", "view", viewEffect) + "#roi"
-	d.CreditHref = p.Link("/", "view", viewCredit) + "#roi"
-	if err := s.overviewEffect(r, p, d, d.View == viewEffect); err != nil {
-		return err
-	}
-	if err := s.overviewROI(r, p, d); err != nil {
-		return err
-	}
-	return s.respond(w, r, "overview", p)
+	key := fmt.Sprintf("overview|%d|%d|%s|%s", rg.FromMS(), rg.ToMS(), rg.Loc, cur)
+	res, at, stale, err := computedIn(ctx, s.compute, s.compute.quick, key, ver, func(ctx context.Context) (*overviewResult, error) {
+		return s.overviewQuery(ctx, rg, cur)
+	})
+	return res, stamp{at, stale}, err
 }
 
 func safeDiv(a, b int64) int64 {

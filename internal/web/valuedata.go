@@ -21,7 +21,7 @@ func (s *server) valueFor(ctx context.Context) (*value.Snapshot, stamp, error) {
 	if err != nil {
 		return nil, stamp{}, err
 	}
-	v, at, stale, err := computed(s.compute, "value", ver, s.value.Snapshot)
+	v, at, stale, err := computedIn(ctx, s.compute, s.compute.sem, "value", ver, s.value.Snapshot)
 	return v, stamp{at, stale}, err
 }
 
@@ -33,7 +33,7 @@ func (s *server) econFor(ctx context.Context, rg Range, v *value.Snapshot) ([]va
 		return nil, err
 	}
 	key := fmt.Sprintf("econ|%d|%d", rg.FromMS(), rg.ToMS())
-	e, _, _, err := computed(s.compute, key, ver, func(ctx context.Context) ([]value.ChannelEconomics, error) {
+	e, _, _, err := computedIn(ctx, s.compute, s.compute.sem, key, ver, func(ctx context.Context) ([]value.ChannelEconomics, error) {
 		// Acquisition period: the page's days (its end is exclusive), at most to the
 		// as-of day.
 		day := func(t time.Time) string { return t.In(rg.Loc).Format(time.DateOnly) }

@@ -417,3 +417,14 @@ func (c *cache) drop(key string) {
 	delete(c.m, key)
 	c.mu.Unlock()
 }
+
+// dropPrefix forgets every cached value whose key starts with prefix.
+func (c *cache) dropPrefix(prefix string) {
+	c.mu.Lock()
+	for k := range c.m {
+		if strings.HasPrefix(k, prefix) {
+			delete(c.m, k)
+		}
+	}
+	c.mu.Unlock()
+}
