@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/omniroi/omniroi/internal/attribution"
 	"github.com/omniroi/omniroi/internal/catalog"
@@ -41,29 +42,8 @@ type hiddenField struct{ Name, Value string }
 func (s *server) overviewROI(r *http.Request, p *page, d *overviewData) error {
 	ctx := r.Context()
 	cur := p.Currency
-	sec := &roiSection{Model: attribution.DefaultROIModel}
+	sec := newROISection(r, p)
 	d.ROI = sec
-	if m := r.URL.Query().Get("model"); m != "" {
-		if slices.Contains(attribution.ModelNames, m) {
-			sec.Model = m
-		} else {
-			sec.ModelErr = fmt.Sprintf("There is no attribution model %q; showing %s.", m, modelLabel(sec.Model))
-		}
-	}
-	for k, vs := range p.Range.Query() {
-		for _, v := range vs {
-			sec.Hidden = append(sec.Hidden, hiddenField{k, v})
-		}
-	}
-	slices.SortFunc(sec.Hidden, func(a, b hiddenField) int {
-		if a.Name < b.Name {
-			return -1
-		}
-		if a.Name > b.Name {
-			return 1
-		}
-		return 0
-	})
 	a, _, err := s.attrFor(ctx, p.Range, cur)
 	if errors.Is(err, errComputing) {
 		sec.Computing, p.Refresh = true, true
@@ -76,6 +56,36 @@ func (s *server) overviewROI(r *http.Request, p *page, d *overviewData) error {
 	if len(pc.Results) == 0 {
 		return nil
 	}
+	sec.chooseModel(pc, p, d)
+	if err := s.roiCards(r, p, d, a); err != nil {
+		return err
+	}
+	return s.roiChannels(r, p, sec, pc)
+}
+
+// newROISection reads the requested attribution model and keeps the period's query
+// as hidden fields of the model form.
+func newROISection(r *http.Request, p *page) *roiSection {
+	sec := &roiSection{Model: attribution.DefaultROIModel}
+	if m := r.URL.Query().Get("model"); m != "" {
+		if slices.Contains(attribution.ModelNames, m) {
+			sec.Model = m
+		} else {
+			sec.ModelErr = fmt.Sprintf("There is no attribution model %q; showing %s.", m, modelLabel(sec.Model))
+		}
+	}
+	for k, vs := range p.Range.Query() {
+		for _, v := range vs {
+			sec.Hidden = append(sec.Hidden, hiddenField{k, v})
+		}
+	}
+	slices.SortFunc(sec.Hidden, func(a, b hiddenField) int { return strings.Compare(a.Name, b.Name) })
+	return sec
+}
+
+// chooseModel lists the models that ran and falls back to the first of them when the
+// requested one could not run on this data.
+func (sec *roiSection) chooseModel(pc *attrPeriod, p *page, d *overviewData) {
 	ran := map[string]bool{}
 	for _, res := range pc.Results {
 		ran[res.Model] = true
@@ -93,7 +103,13 @@ func (s *server) overviewROI(r *http.Request, p *page, d *overviewData) error {
 	}
 	sec.ModelLabel = modelLabel(sec.Model)
 	sec.Convention = attribution.Conventions()[sec.Model]
-	prev := a.Prev
+}
+
+// roiCards adds the blended CAC, credited ROAS and LTV:CAC cards, each beside the
+// previous period's value where there is one.
+func (s *server) roiCards(r *http.Request, p *page, d *overviewData, a *attrAnalysis) error {
+	sec, cur := d.ROI, p.Currency
+	pc, prev := a.Cur, a.Prev
 	hasPrev := prev != nil
 	m := func(v int64) string { return formatMoneyShort(v, cur) }
 
@@ -126,12 +142,16 @@ func (s *server) overviewROI(r *http.Request, p *page, d *overviewData) error {
 	// LTV:CAC: predicted first-year value of the customers acquired in the period (their
 	// channel mix) over blended CAC.
 	if blendedCAC > 0 {
-		if err := s.ltvCard(r, p, d, sec, a, blendedCAC); err != nil {
-			return err
-		}
+		return s.ltvCard(r, p, d, sec, a, blendedCAC)
 	}
+	return nil
+}
 
-	// The channel ROI table under the chosen model.
+// roiChannels adds the channel ROI table under the chosen model, with POAS where a
+// gross margin is set, the spend and revenue chart, and the best and worst channel
+// where the data supports naming them.
+func (s *server) roiChannels(r *http.Request, p *page, sec *roiSection, pc *attrPeriod) error {
+	cur := p.Currency
 	rows := pc.roiRows(sec.Model)
 	t := p.addTable(&Table{ID: "channel-roi", Caption: "Return on ad spend per channel (" + sec.ModelLabel + ")",
 		Cols:  []Col{{Label: "Channel"}, {Label: "Spend", Num: true}, {Label: "Attributed revenue", Num: true}, {Label: "Attributed orders", Num: true}, {Label: "ROAS", Num: true}, {Label: "ROI", Num: true}, {Label: "CAC", Num: true}, {Label: "New customers", Num: true}, {Label: "Conversion rate", Num: true}},
@@ -142,7 +162,7 @@ func (s *server) overviewROI(r *http.Request, p *page, d *overviewData) error {
 	var best, worst *attribution.ROIRow
 	// Profit on ad spend where a gross margin is set: the attributed revenue times the
 	// margin of the channel's orders (catalog.PeriodMargins), over spend.
-	margins, hasMargin, err := catalog.PeriodMargins(ctx, s.db, pc.From, pc.To, cur)
+	margins, hasMargin, err := catalog.PeriodMargins(r.Context(), s.db, pc.From, pc.To, cur)
 	if err != nil {
 		return err
 	}
@@ -156,40 +176,24 @@ func (s *server) overviewROI(r *http.Request, p *page, d *overviewData) error {
 			row = append(row, ratioCell(margins.POAS(x.ROAS, x.Channel)))
 		}
 		t.Rows = append(t.Rows, row)
-		if x.SpendMinor > 0 {
-			ch.X = append(ch.X, x.Channel)
-			spendV = append(spendV, money.Major(x.SpendMinor, cur))
-			revV = append(revV, money.Major(x.RevenueMinor, cur))
-			ct.Rows = append(ct.Rows, []Cell{txt(x.Channel), amount(x.SpendMinor, cur), amountF(x.RevenueMinor, cur)})
-			if x.ROAS != nil {
-				if best == nil || *x.ROAS > *best.ROAS {
-					best = &rows[i]
-				}
-				if worst == nil || *x.ROAS < *worst.ROAS {
-					worst = &rows[i]
-				}
+		if x.SpendMinor <= 0 {
+			continue
+		}
+		ch.X = append(ch.X, x.Channel)
+		spendV = append(spendV, money.Major(x.SpendMinor, cur))
+		revV = append(revV, money.Major(x.RevenueMinor, cur))
+		ct.Rows = append(ct.Rows, []Cell{txt(x.Channel), amount(x.SpendMinor, cur), amountF(x.RevenueMinor, cur)})
+		if x.ROAS != nil {
+			if best == nil || *x.ROAS > *best.ROAS {
+				best = &rows[i]
+			}
+			if worst == nil || *x.ROAS < *worst.ROAS {
+				worst = &rows[i]
 			}
 		}
 	}
 	if best != nil {
-		// The headline names a best channel only where the data can support the
-		// comparison: enough tracked orders, and a gap beyond the noise (coverage.go).
-		var second *attribution.ROIRow
-		for i, x := range rows {
-			if x.SpendMinor > 0 && x.ROAS != nil && x.Channel != best.Channel && (second == nil || *x.ROAS > *second.ROAS) {
-				second = &rows[i]
-			}
-		}
-		if p.Coverage == nil {
-			sec.NoBest = "No channel is named the best yet: the period's data coverage is being measured; reload in a moment."
-		} else if ok, why := bestSupported(*p.Coverage, best, second); ok {
-			sec.Best = fmt.Sprintf("%s (ROAS %.2f)", best.Channel, *best.ROAS)
-			if worst.Channel != best.Channel && *worst.ROAS != *best.ROAS {
-				sec.Worst = fmt.Sprintf("%s (ROAS %.2f)", worst.Channel, *worst.ROAS)
-			}
-		} else {
-			sec.NoBest = why
-		}
+		sec.nameBest(p, rows, best, worst)
 	}
 	if len(ch.X) > 0 {
 		ch.Series = []Series{{Name: "Spend", Data: spendV}, {Name: "Attributed revenue", Data: revV}}
@@ -197,6 +201,30 @@ func (s *server) overviewROI(r *http.Request, p *page, d *overviewData) error {
 		p.addChart(ch)
 	}
 	return nil
+}
+
+// nameBest names the best channel (and the worst) only where the data can support the
+// comparison: enough tracked orders, and a gap beyond the noise (coverage.go).
+func (sec *roiSection) nameBest(p *page, rows []attribution.ROIRow, best, worst *attribution.ROIRow) {
+	var second *attribution.ROIRow
+	for i, x := range rows {
+		if x.SpendMinor > 0 && x.ROAS != nil && x.Channel != best.Channel && (second == nil || *x.ROAS > *second.ROAS) {
+			second = &rows[i]
+		}
+	}
+	if p.Coverage == nil {
+		sec.NoBest = "No channel is named the best yet: the period's data coverage is being measured; reload in a moment."
+		return
+	}
+	ok, why := bestSupported(*p.Coverage, best, second)
+	if !ok {
+		sec.NoBest = why
+		return
+	}
+	sec.Best = fmt.Sprintf("%s (ROAS %.2f)", best.Channel, *best.ROAS)
+	if worst.Channel != best.Channel && *worst.ROAS != *best.ROAS {
+		sec.Worst = fmt.Sprintf("%s (ROAS %.2f)", worst.Channel, *worst.ROAS)
+	}
 }
 
 func div100(v *float64) *float64 {
