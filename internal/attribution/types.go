@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"time"
 )
 
@@ -230,8 +229,8 @@ func (b *SetBuilder) startTimes(n int) {
 func (b *SetBuilder) endPath(j Path, lead, opp int32) {
 	if (lead >= 0 || opp >= 0) && !b.anyMS {
 		b.anyMS = true
-		b.s.Lead = make([]int32, b.s.Len())
-		b.s.Opp = make([]int32, b.s.Len())
+		b.s.Lead = make([]int32, b.s.Len(), cap(b.s.Conv))
+		b.s.Opp = make([]int32, b.s.Len(), cap(b.s.Conv))
 		for k := range b.s.Lead {
 			b.s.Lead[k], b.s.Opp[k] = -1, -1
 		}
@@ -271,7 +270,11 @@ func reserve[T any](s []T, n int) []T {
 	if cap(s)-len(s) >= n {
 		return s
 	}
-	return slices.Grow(s, max(n, cap(s)))
+	// make and copy rather than slices.Grow: Grow clears the whole new capacity, while a
+	// large fresh allocation is already zero, and the set's arrays are hundreds of MB.
+	out := make([]T, len(s), len(s)+max(n, cap(s)))
+	copy(out, s)
+	return out
 }
 
 // Set returns the built set. The builder must not be used afterwards.
