@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -89,10 +90,10 @@ type Summary struct {
 	Notes                []string      `json:"notes,omitempty"`
 }
 
-// actRow is one touch event of a customer.
+// actRow is one touch event of a customer; its strings are ids in the worker's table.
 type actRow struct {
 	ts                      int64
-	name, channel, campaign string
+	name, channel, campaign int32
 }
 
 // convRow is one conversion.
@@ -101,15 +102,16 @@ type convRow struct {
 	valueMinor int64
 	refunded   int64
 	currency   string
-	channel    string // the order's channel, for orders without touches
+	channel    int32 // the order's channel (an id in the worker's table), for orders without touches; -1 none
 	first      bool
 }
 
-// session is one touch built from consecutive events.
+// session is one touch built from consecutive events (channel and campaign are ids in the
+// worker's table).
 type session struct {
 	start     int64
-	channel   string
-	campaign  string
+	channel   int32
+	campaign  int32
 	lead, opp bool
 }
 
@@ -261,9 +263,11 @@ func buildPaths(ctx context.Context, db *store.DB, opt PathOptions, spans []span
 	free := make(chan []spanOut, n)
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), n, pathWorkers) {
+	workers := min(runtime.GOMAXPROCS(0), n, pathWorkers)
+	for wi := range workers {
 		wg.Go(func() {
-			w := &worker{in: interner{}, idx: map[int64]int32{}}
+			w := &worker{id: wi, tab: strTable{ids: map[string]int32{}}, idx: map[int64]int32{}}
+			w.none = w.tab.getString("(none)")
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= n {
@@ -289,10 +293,11 @@ func buildPaths(ctx context.Context, db *store.DB, opt PathOptions, spans []span
 		b      *SetBuilder
 		other  *foreign
 		funnel [funnelLen]int64
+		ids    []localIDs // per worker
 	}
 	accs := make([]acc, len(spans))
 	for i := range accs {
-		accs[i] = acc{b: NewSetBuilder(), other: newForeign(ctx, db, currency, fx)}
+		accs[i] = acc{b: NewSetBuilder(), other: newForeign(ctx, db, currency, fx), ids: make([]localIDs, workers)}
 		out[i].sum.Currency, out[i].sum.MaxSeq = currency, maxSeq
 	}
 	for i, o := range outs {
@@ -309,18 +314,26 @@ func buildPaths(ctx context.Context, db *store.DB, opt PathOptions, spans []span
 			for k, v := range po.funnel {
 				a.funnel[k] += v
 			}
-			a.b.Reserve(len(po.paths), len(po.touches))
+			if i == 0 {
+				// Blocks hold about as many customers each: the first one's paths, times
+				// the blocks and a fifth more, spare the set's arrays most of their growth
+				// (copying them as they doubled was a fifth of the CPU at 100,000 people).
+				a.b.Reserve(len(po.paths)*n*6/5, len(po.touches)*n*6/5)
+			} else {
+				a.b.Reserve(len(po.paths), len(po.touches))
+			}
+			ids := &a.ids[o.worker]
 			for k := range po.paths {
-				if err := addPath(a.b, sum, a.other, po, &po.paths[k], spans[si].onPath); err != nil {
+				if err := addPath(a.b, sum, a.other, po, o.names, ids, &po.paths[k], spans[si].onPath); err != nil {
 					return nil, err
 				}
 			}
 		}
 		for si := range o.per {
 			po := &o.per[si]
-			clear(po.touches) // drop the strings they hold
 			*po = spanOut{touches: po.touches[:0], paths: po.paths[:0]}
 		}
+		o.names = nil
 		free <- o.per
 		outs[i] = nil
 	}
@@ -343,9 +356,11 @@ func buildPaths(ctx context.Context, db *store.DB, opt PathOptions, spans []span
 	return out, nil
 }
 
-// addPath adds one built path to a span's set and summary.
-func addPath(b *SetBuilder, sum *Summary, other *foreign, po *spanOut, p *pending, onPath func(PathInfo)) error {
-	j := Path{Touches: po.touches[p.lo:p.hi]}
+// addPath adds one built path to a span's set and summary. names are the strings of the
+// worker that built it, ids that worker's strings' ids in the set.
+func addPath(b *SetBuilder, sum *Summary, other *foreign, po *spanOut, names []string, ids *localIDs, p *pending, onPath func(PathInfo)) error {
+	raw := po.touches[p.lo:p.hi]
+	var j Path
 	if p.leadIdx >= 0 || p.oppIdx >= 0 {
 		j.Milestones = []int{p.leadIdx, p.oppIdx}
 	}
@@ -367,7 +382,7 @@ func addPath(b *SetBuilder, sum *Summary, other *foreign, po *spanOut, p *pendin
 		j.Value = money.Major(v, sum.Currency)
 		info.ValueMinor, info.FirstConversion = v, p.first
 		sum.Conversions++
-		if len(j.Touches) == 0 {
+		if len(raw) == 0 {
 			sum.Unattributed++
 		}
 		if p.synth {
@@ -377,14 +392,108 @@ func addPath(b *SetBuilder, sum *Summary, other *foreign, po *spanOut, p *pendin
 		j.Nulls = 1
 		sum.NullPaths++
 	}
-	sum.Touches += int64(len(j.Touches))
-	if err := b.Add(j); err != nil {
+	sum.Touches += int64(len(raw))
+	ref := p.convTS // the conversion, or else the last touch (as Add measures ages)
+	if !p.conv && len(raw) > 0 {
+		ref = raw[len(raw)-1].ts
+	}
+	if err := b.addRaw(j, raw, ref, names, ids); err != nil {
 		return fmt.Errorf("paths: customer %d: %w", p.cid, err)
 	}
-	if onPath != nil {
-		info.Path = j
-		onPath(info)
+	if onPath == nil {
+		return nil
 	}
+	ids.touches = ids.touches[:0]
+	for _, t := range raw {
+		ids.touches = append(ids.touches, Touch{Channel: names[t.ch], Campaign: names[t.camp], Time: time.UnixMilli(t.ts).UTC()})
+	}
+	j.Touches = ids.touches
+	info.Path = j
+	onPath(info)
+	return nil
+}
+
+// localIDs map one worker's string ids to a set's channel and campaign ids.
+type localIDs struct {
+	ch      []int32           // string id → channel id + 1; 0 not yet known
+	pairs   map[uint64]uint32 // campaign string id << 32 | channel id → pair id
+	touches []Touch           // the path's touches as Touch values for OnPath, reused
+}
+
+func (m *localIDs) channel(b *SetBuilder, names []string, id int32) (uint16, error) {
+	if int(id) < len(m.ch) && m.ch[id] > 0 {
+		return uint16(m.ch[id] - 1), nil
+	}
+	if names[id] == "" {
+		return 0, errors.New("a touch has no channel")
+	}
+	g, err := b.ChannelID(names[id])
+	if err != nil {
+		return 0, err
+	}
+	if int(id) >= len(m.ch) {
+		m.ch = slices.Grow(m.ch, len(names)-len(m.ch))[:len(names)]
+	}
+	m.ch[id] = int32(g) + 1
+	return g, nil
+}
+
+func (m *localIDs) pair(b *SetBuilder, names []string, ch uint16, camp int32) uint32 {
+	k := uint64(uint32(camp))<<32 | uint64(ch)
+	if id, ok := m.pairs[k]; ok {
+		return id
+	}
+	if m.pairs == nil {
+		m.pairs = map[uint64]uint32{}
+	}
+	id := b.pairID(Pair{Channel: ch, Campaign: names[camp]})
+	m.pairs[k] = id
+	return id
+}
+
+// addRaw is Add for a path whose touches are ids in a worker's strings, with times in
+// unix ms; ageRef is the time ages are measured from (the conversion, else the last
+// touch). It builds the same set as Add given the same touches as Touch values.
+func (b *SetBuilder) addRaw(j Path, raw []rawTouch, ageRef int64, names []string, ids *localIDs) error {
+	if err := b.checkCounts(j); err != nil {
+		return err
+	}
+	n := len(raw)
+	if n == 0 {
+		b.s.Unattributed += j.Conversions
+		return nil
+	}
+	for _, m := range j.Milestones {
+		if m >= n {
+			return fmt.Errorf("journey %d: milestone index %d outside its %d touches", b.s.Len(), m, n)
+		}
+	}
+	base := len(b.s.Ch)
+	for i, t := range raw {
+		id, err := ids.channel(b, names, t.ch)
+		if err != nil {
+			return fmt.Errorf("journey %d: touch %d: %w", b.s.Len(), i, err)
+		}
+		b.s.Ch = append(b.s.Ch, id)
+		if !b.anyCamp && names[t.camp] != "" {
+			b.startCampaigns(base + i)
+		}
+		if b.anyCamp {
+			b.s.Camp = append(b.s.Camp, ids.pair(b, names, id, t.camp))
+		}
+		if !b.anyTime {
+			b.startTimes(base + i)
+		}
+		b.s.Age = append(b.s.Age, float32((time.Duration(ageRef-t.ts) * time.Millisecond).Seconds()))
+	}
+	lead, opp := int32(-1), int32(-1)
+	if len(j.Milestones) > 0 && j.Milestones[0] >= 0 {
+		lead = int32(j.Milestones[0])
+	}
+	if len(j.Milestones) > 1 && j.Milestones[1] >= 0 {
+		opp = int32(j.Milestones[1])
+	}
+	b.endPath(j, lead, opp)
 	return nil
 }
 
@@ -411,13 +520,21 @@ type pending struct {
 
 // blockOut is what one worker built from one block of customers, per span.
 type blockOut struct {
-	per  []spanOut
-	err  error
-	done chan struct{}
+	per    []spanOut
+	worker int      // the worker that built it
+	names  []string // its strings by id (a prefix of the worker's table)
+	err    error
+	done   chan struct{}
+}
+
+// rawTouch is one touch of a built path; ch and camp are ids in the worker's table.
+type rawTouch struct {
+	ts       int64
+	ch, camp int32
 }
 
 type spanOut struct {
-	touches                     []Touch
+	touches                     []rawTouch
 	paths                       []pending
 	events, sessions, customers int64
 	funnel                      [funnelLen]int64
@@ -434,25 +551,52 @@ type blockReader struct {
 	funnel         bool // some span counts its funnel
 }
 
-// interner returns one string per distinct byte sequence, so millions of touches with a
-// dozen channels do not allocate millions of strings.
-type interner map[string]string
-
-func (in interner) get(b []byte) string {
-	if s, ok := in[string(b)]; ok {
-		return s
-	}
-	s := string(b)
-	in[s] = s
-	return s
+// strTable numbers distinct strings, so millions of touches with a dozen channels hold
+// small ids instead of strings (no pointers for the collector to follow, a third of the
+// size). Ids are never reused and strs only grows, so a prefix of strs taken after a block
+// stays valid for the goroutine adding that block to the sets.
+type strTable struct {
+	ids  map[string]int32
+	strs []string
 }
+
+func (t *strTable) get(b []byte) int32 {
+	if id, ok := t.ids[string(b)]; ok {
+		return id
+	}
+	return t.add(string(b))
+}
+
+func (t *strTable) getString(s string) int32 {
+	if id, ok := t.ids[s]; ok {
+		return id
+	}
+	return t.add(s)
+}
+
+func (t *strTable) add(s string) int32 {
+	id := int32(len(t.strs))
+	t.ids[s] = id
+	t.strs = append(t.strs, s)
+	return id
+}
+
+// Flags of a string of the worker's table as an event name.
+const (
+	flagSkip uint8 = 1 << iota
+	flagLead
+	flagOpp
+)
 
 // worker holds one reader goroutine's buffers, reused from block to block.
 type worker struct {
-	in        interner
+	id        int // index among the workers
+	tab       strTable
+	flags     []uint8 // by string id: flagSkip, flagLead, flagOpp of it as an event name
+	none      int32   // id of "(none)", the campaign of a touch made up from an order
 	dec       pathstore.Decoder
-	local     []string        // the current row's strings, by index, once used
-	localCh   []string        // the same as channel names
+	local     []int32         // the current row's strings as ids, by index, once used
+	localCh   []int32         // the same as channel names
 	localOK   []byte          // 1: local is set, 2: localCh is set
 	idx       map[int64]int32 // customer → slot
 	cids      []int64         // by slot
@@ -483,22 +627,39 @@ func (w *worker) resetLocal() {
 	clear(w.localOK)
 }
 
-// str is string i of the current row, interned.
-func (w *worker) str(i int) string {
+// str is the id of string i of the current row.
+func (w *worker) str(i int) int32 {
 	if w.localOK[i]&1 == 0 {
-		w.local[i] = w.in.get(w.dec.Strings()[i])
+		w.local[i] = w.tab.get(w.dec.Strings()[i])
 		w.localOK[i] |= 1
 	}
 	return w.local[i]
 }
 
-// channel is string i of the current row as a channel name.
-func (w *worker) channel(i int) string {
+// channel is the id of string i of the current row as a channel name.
+func (w *worker) channel(i int) int32 {
 	if w.localOK[i]&2 == 0 {
-		w.localCh[i] = pathstore.ChannelName(w.str(i))
+		w.localCh[i] = w.tab.getString(pathstore.ChannelName(w.tab.strs[w.str(i)]))
 		w.localOK[i] |= 2
 	}
 	return w.localCh[i]
+}
+
+// updateFlags computes the event-name flags of the strings added since the last call.
+func (w *worker) updateFlags(r *pathRules) {
+	for id := len(w.flags); id < len(w.tab.strs); id++ {
+		n, f := w.tab.strs[id], uint8(0)
+		if r.skip[n] {
+			f |= flagSkip
+		}
+		if r.lead[n] {
+			f |= flagLead
+		}
+		if r.opp[n] {
+			f |= flagOpp
+		}
+		w.flags = append(w.flags, f)
+	}
 }
 
 func (w *worker) slot(cid int64) int32 {
@@ -553,7 +714,7 @@ func (rd *blockReader) block(ctx context.Context, w *worker, block int64, o *blo
 			}
 			refunded := min(max(ro.Refunded, 0), max(ro.Revenue, 0))
 			w.convs = append(w.convs, convRow{ts: ro.TS, valueMinor: money.SatSub(ro.Revenue, refunded), refunded: refunded,
-				currency: w.str(ro.Currency), channel: w.channel(ro.Channel), first: ro.First})
+				currency: w.tab.strs[w.str(ro.Currency)], channel: w.channel(ro.Channel), first: ro.First})
 			w.convCust = append(w.convCust, s)
 		}
 		return w.dec.Err()
@@ -590,6 +751,11 @@ func (rd *blockReader) block(ctx context.Context, w *worker, block int64, o *blo
 			}
 		}
 	}
+	if len(rd.spans) > 0 {
+		w.updateFlags(&rd.spans[0].pathRules) // every span has the same event rules
+	}
+	names := w.tab.strs
+	o.worker, o.names = w.id, names
 	for si := range rd.spans {
 		sp, po := &rd.spans[si], &o.per[si]
 		for _, s := range w.order {
@@ -603,9 +769,9 @@ func (rd *blockReader) block(ctx context.Context, w *worker, block int64, o *blo
 			convs = convs[:sortSearch(len(convs), func(i int) bool { return convs[i].ts >= sp.toMS })]
 			po.events += int64(len(evs))
 			if sp.funnel {
-				po.funnel = funnelOf(po.funnel, evs, w.ordSorted[w.ordStart[s]:w.ordStart[s+1]], sp.fromMS, sp.toMS)
+				po.funnel = funnelOf(po.funnel, evs, names, w.ordSorted[w.ordStart[s]:w.ordStart[s+1]], sp.fromMS, sp.toMS)
 			}
-			w.sessions, w.cuts = sp.customer(w.cids[s], evs, convs, w.sessions[:0], w.cuts, po)
+			w.sessions, w.cuts = sp.customer(w.cids[s], evs, convs, names, w.flags, w.none, w.sessions[:0], w.cuts, po)
 		}
 	}
 	return nil
@@ -627,11 +793,11 @@ func sortSearch(n int, f func(int) bool) int {
 
 // funnelOf adds one customer to the funnel counts: their highest stage among the touch
 // events and orders in [from, to), and every stage below it.
-func funnelOf(f [funnelLen]int64, evs []actRow, orders []int64, from, to int64) [funnelLen]int64 {
+func funnelOf(f [funnelLen]int64, evs []actRow, names []string, orders []int64, from, to int64) [funnelLen]int64 {
 	st := int8(-1)
 	for i := range evs {
 		if evs[i].ts >= from {
-			st = max(st, touchStage(evs[i].name))
+			st = max(st, touchStage(names[evs[i].name]))
 		}
 	}
 	n := 0
@@ -695,7 +861,7 @@ func (rd *blockReader) customConversions(ctx context.Context, w *worker, block i
 	defer rows.Close()
 	for rows.Next() {
 		var cid int64
-		c := convRow{currency: rd.currency}
+		c := convRow{currency: rd.currency, channel: -1}
 		var body []byte
 		if err := rows.Scan(&cid, &c.ts, &body); err != nil {
 			return fmt.Errorf("paths: read conversion events: %w", err)
@@ -711,14 +877,18 @@ func (rd *blockReader) customConversions(ctx context.Context, w *worker, block i
 }
 
 // customer turns one customer's touch events and conversions (both in time order) into
-// paths appended to o. sessions and cuts are scratch space, returned for reuse.
-func (r *pathRules) customer(cid int64, evs []actRow, convs []convRow, sessions []session, cuts []int, o *spanOut) ([]session, []int) {
+// paths appended to o. names and flags are the worker's strings and their flags as event
+// names by id; none is the id of "(none)". sessions and cuts are scratch space, returned
+// for reuse.
+func (r *pathRules) customer(cid int64, evs []actRow, convs []convRow, names []string, flags []uint8, none int32,
+	sessions []session, cuts []int, o *spanOut) ([]session, []int) {
 	// Visits: a gap longer than the session timeout ends one; a new non-Direct channel or
 	// campaign inside a visit (an ad click) starts a new touch, as in GA4.
 	var lastTS int64
 	for i := range evs {
 		e := &evs[i]
-		if r.skip[e.name] {
+		f := flags[e.name]
+		if f&flagSkip != 0 {
 			continue
 		}
 		n := len(sessions)
@@ -726,16 +896,16 @@ func (r *pathRules) customer(cid int64, evs []actRow, convs []convRow, sessions 
 		if n > 0 {
 			cur = sessions[n-1]
 		}
-		if pathstore.StartsVisit(n == 0, e.ts-lastTS, r.timeout, e.channel, e.campaign, cur.channel, cur.campaign) {
+		if n == 0 || pathstore.StartsVisit(false, e.ts-lastTS, r.timeout, names[e.channel], names[e.campaign], names[cur.channel], names[cur.campaign]) {
 			sessions = append(sessions, session{start: e.ts, channel: e.channel, campaign: e.campaign})
 			n++
 		}
 		lastTS = e.ts
 		s := &sessions[n-1]
-		if r.lead[e.name] {
+		if f&flagLead != 0 {
 			s.lead = true
 		}
-		if r.opp[e.name] {
+		if f&flagOpp != 0 {
 			s.opp = true
 		}
 	}
@@ -744,7 +914,7 @@ func (r *pathRules) customer(cid int64, evs []actRow, convs []convRow, sessions 
 	emit := func(ss []session, c *convRow) {
 		p := pending{cid: cid, lo: len(o.touches), leadIdx: -1, oppIdx: -1}
 		for i, s := range ss {
-			o.touches = append(o.touches, Touch{Channel: s.channel, Campaign: s.campaign, Time: time.UnixMilli(s.start).UTC()})
+			o.touches = append(o.touches, rawTouch{ts: s.start, ch: s.channel, camp: s.campaign})
 			if s.lead && p.leadIdx < 0 {
 				p.leadIdx = i
 			}
@@ -754,10 +924,10 @@ func (r *pathRules) customer(cid int64, evs []actRow, convs []convRow, sessions 
 		}
 		if c != nil {
 			p.conv, p.convTS, p.valueMinor, p.refunded, p.currency, p.first = true, c.ts, c.valueMinor, c.refunded, c.currency, c.first
-			if len(ss) == 0 && c.channel != "" {
+			if len(ss) == 0 && c.channel >= 0 && names[c.channel] != "" {
 				// An order with no touch before it: the visit or call it was made in is its
 				// only known contact (a till sale to a walk-in customer).
-				o.touches = append(o.touches, Touch{Channel: c.channel, Campaign: "(none)", Time: time.UnixMilli(c.ts).UTC()})
+				o.touches = append(o.touches, rawTouch{ts: c.ts, ch: c.channel, camp: none})
 				p.synth = true
 			}
 		}

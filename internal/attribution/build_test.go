@@ -316,3 +316,47 @@ func TestBuildPathsChunking(t *testing.T) {
 		t.Errorf("only %d journeys", len(ref))
 	}
 }
+
+// TestBuildPathsSetMatchesCompile checks that the set built from the workers' string ids
+// (SetBuilder.addRaw) is the set Compile builds from the same paths as Touch values.
+func TestBuildPathsSetMatchesCompile(t *testing.T) {
+	db := storetest.SQLite(t)
+	journeyFixture(t, db)
+	f := newFixture(t, db)
+	f.seq = 10_000
+	for c := int64(10); c < 60; c++ {
+		id := c * 40_000
+		f.act(id, at(int(c%5), "09:00"), "Home", []string{"Email", "Paid Search", "Direct"}[c%3], []string{"x", "", "Spring"}[c%3])
+		if c%2 == 0 {
+			f.order(fmt.Sprintf("k%d", c), id, at(int(c%5), "09:30"), 100*c, "web", "Direct")
+		}
+	}
+	var paths []Path
+	opt := PathOptions{OnPath: func(info PathInfo) {
+		j := info.Path
+		j.Touches = slices.Clone(j.Touches)
+		j.Milestones = slices.Clone(j.Milestones)
+		paths = append(paths, j)
+	}}
+	set, _, err := BuildPaths(context.Background(), db, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Compile(paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(paths) < 30 || set.Touches() == 0 || set.Lead == nil {
+		t.Fatalf("fixture too small: %d paths, %d touches, milestones %v", len(paths), set.Touches(), set.Lead != nil)
+	}
+	eqNaN := func(a, b []float32) bool {
+		return slices.EqualFunc(a, b, func(x, y float32) bool { return x == y || x != x && y != y })
+	}
+	if !slices.Equal(set.Channels, want.Channels) || !slices.Equal(set.Pairs, want.Pairs) ||
+		!slices.Equal(set.Off, want.Off) || !slices.Equal(set.Ch, want.Ch) || !slices.Equal(set.Camp, want.Camp) ||
+		!eqNaN(set.Age, want.Age) || !slices.Equal(set.Conv, want.Conv) || !slices.Equal(set.Value, want.Value) ||
+		!slices.Equal(set.Nulls, want.Nulls) || !slices.Equal(set.Lead, want.Lead) || !slices.Equal(set.Opp, want.Opp) ||
+		set.Unattributed != want.Unattributed {
+		t.Errorf("set differs from Compile of its paths:\n got %+v\nwant %+v", set, want)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -119,12 +120,12 @@ type periodStats struct {
 	cp                                  map[campKey]*pathStat
 	convPaths, touchSum, daysSum        float64
 	newCustomers, newRevenue, returning int64
-	seenCh                              map[string]bool
-	seenCp                              map[campKey]bool
+	seenCh                              []*pathStat // this path's channels and campaigns so far
+	seenCp                              []*pathStat
 }
 
 func newPeriodStats() *periodStats {
-	return &periodStats{ch: map[string]*pathStat{}, cp: map[campKey]*pathStat{}, seenCh: map[string]bool{}, seenCp: map[campKey]bool{}}
+	return &periodStats{ch: map[string]*pathStat{}, cp: map[campKey]*pathStat{}}
 }
 
 func (ps *periodStats) chStat(name string) *pathStat {
@@ -169,17 +170,17 @@ func (ps *periodStats) add(info PathInfo) {
 	} else if converted {
 		ps.returning = money.SatAdd(ps.returning, info.ValueMinor)
 	}
-	clear(ps.seenCh)
-	clear(ps.seenCp)
+	// Each channel and campaign counts once per path; a path has a few touches, so the
+	// ones seen are found by a scan of their stats (one per key) rather than a map.
+	ps.seenCh, ps.seenCp = ps.seenCh[:0], ps.seenCp[:0]
 	for _, t := range j.Touches {
-		k := campaignKey(t.Channel, t.Campaign)
-		if !ps.seenCh[t.Channel] {
-			ps.seenCh[t.Channel] = true
-			ps.chStat(t.Channel).touch(converted, info.FirstConversion, len(j.Touches), days)
+		if r := ps.chStat(t.Channel); !slices.Contains(ps.seenCh, r) {
+			ps.seenCh = append(ps.seenCh, r)
+			r.touch(converted, info.FirstConversion, len(j.Touches), days)
 		}
-		if !ps.seenCp[k] {
-			ps.seenCp[k] = true
-			ps.cpStat(k).touch(converted, info.FirstConversion, len(j.Touches), days)
+		if r := ps.cpStat(campaignKey(t.Channel, t.Campaign)); !slices.Contains(ps.seenCp, r) {
+			ps.seenCp = append(ps.seenCp, r)
+			r.touch(converted, info.FirstConversion, len(j.Touches), days)
 		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"time"
 )
 
@@ -133,22 +132,14 @@ func (b *SetBuilder) pairID(p Pair) uint32 {
 // Add appends one journey. It does not keep j, so a caller may reuse j.Touches for the
 // next journey. Touches without a channel name are an error.
 func (b *SetBuilder) Add(j Path) error {
-	for _, f := range []struct {
-		name string
-		v    float64
-	}{{"conversions", j.Conversions}, {"value", j.Value}, {"nulls", j.Nulls}} {
-		if math.IsNaN(f.v) || math.IsInf(f.v, 0) || f.v < 0 {
-			return fmt.Errorf("journey %d: %s must be a finite number >= 0, got %v", b.s.Len(), f.name, f.v)
-		}
+	if err := b.checkCounts(j); err != nil {
+		return err
 	}
 	if len(j.Touches) == 0 {
 		b.s.Unattributed += j.Conversions
 		return nil
 	}
 	n := len(j.Touches)
-	if len(j.Milestones) > 2 {
-		return fmt.Errorf("journey %d: %d milestones given; want at most 2 (lead, opportunity)", b.s.Len(), len(j.Milestones))
-	}
 	for _, m := range j.Milestones {
 		if m >= n {
 			return fmt.Errorf("journey %d: milestone index %d outside its %d touches", b.s.Len(), m, n)
@@ -171,11 +162,7 @@ func (b *SetBuilder) Add(j Path) error {
 		}
 		b.s.Ch = append(b.s.Ch, id)
 		if t.Campaign != "" && !b.anyCamp {
-			b.anyCamp = true
-			b.s.Camp = make([]uint32, base+i, cap(b.s.Ch))
-			for k := 0; k < base+i; k++ {
-				b.s.Camp[k] = b.pairID(Pair{Channel: b.s.Ch[k]})
-			}
+			b.startCampaigns(base + i)
 		}
 		if b.anyCamp {
 			b.s.Camp = append(b.s.Camp, b.pairID(Pair{Channel: id, Campaign: t.Campaign}))
@@ -184,11 +171,7 @@ func (b *SetBuilder) Add(j Path) error {
 		if !t.Time.IsZero() && !ref.IsZero() {
 			age = float32(ref.Sub(t.Time).Seconds())
 			if !b.anyTime {
-				b.anyTime = true
-				b.s.Age = make([]float32, base+i, cap(b.s.Ch))
-				for k := range b.s.Age {
-					b.s.Age[k] = float32(math.NaN())
-				}
+				b.startTimes(base + i)
 			}
 		}
 		if b.anyTime {
@@ -202,10 +185,52 @@ func (b *SetBuilder) Add(j Path) error {
 	if len(j.Milestones) > 1 && j.Milestones[1] >= 0 {
 		opp = int32(j.Milestones[1])
 	}
+	b.endPath(j, lead, opp)
+	return nil
+}
+
+// checkCounts checks a path's counts and milestones before anything is appended.
+func (b *SetBuilder) checkCounts(j Path) error {
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"conversions", j.Conversions}, {"value", j.Value}, {"nulls", j.Nulls}} {
+		if math.IsNaN(f.v) || math.IsInf(f.v, 0) || f.v < 0 {
+			return fmt.Errorf("journey %d: %s must be a finite number >= 0, got %v", b.s.Len(), f.name, f.v)
+		}
+	}
+	if len(j.Touches) > 0 && len(j.Milestones) > 2 {
+		return fmt.Errorf("journey %d: %d milestones given; want at most 2 (lead, opportunity)", b.s.Len(), len(j.Milestones))
+	}
+	return nil
+}
+
+// startCampaigns starts the campaign column at the first touch with a campaign (n touches
+// before it, which get their channel's campaign-less pair).
+func (b *SetBuilder) startCampaigns(n int) {
+	b.anyCamp = true
+	b.s.Camp = make([]uint32, n, cap(b.s.Ch))
+	for k := range n {
+		b.s.Camp[k] = b.pairID(Pair{Channel: b.s.Ch[k]})
+	}
+}
+
+// startTimes starts the age column at the first touch with a time (n touches before it,
+// of unknown age).
+func (b *SetBuilder) startTimes(n int) {
+	b.anyTime = true
+	b.s.Age = make([]float32, n, cap(b.s.Ch))
+	for k := range b.s.Age {
+		b.s.Age[k] = float32(math.NaN())
+	}
+}
+
+// endPath appends a path's milestones, offset and counts once its touches are in.
+func (b *SetBuilder) endPath(j Path, lead, opp int32) {
 	if (lead >= 0 || opp >= 0) && !b.anyMS {
 		b.anyMS = true
-		b.s.Lead = make([]int32, b.s.Len())
-		b.s.Opp = make([]int32, b.s.Len())
+		b.s.Lead = make([]int32, b.s.Len(), cap(b.s.Conv))
+		b.s.Opp = make([]int32, b.s.Len(), cap(b.s.Conv))
 		for k := range b.s.Lead {
 			b.s.Lead[k], b.s.Opp[k] = -1, -1
 		}
@@ -218,7 +243,6 @@ func (b *SetBuilder) Add(j Path) error {
 	b.s.Conv = append(b.s.Conv, j.Conversions)
 	b.s.Value = append(b.s.Value, j.Value)
 	b.s.Nulls = append(b.s.Nulls, j.Nulls)
-	return nil
 }
 
 // Reserve makes room for paths more paths holding touches more touches, at least doubling
@@ -246,7 +270,11 @@ func reserve[T any](s []T, n int) []T {
 	if cap(s)-len(s) >= n {
 		return s
 	}
-	return slices.Grow(s, max(n, cap(s)))
+	// make and copy rather than slices.Grow: Grow clears the whole new capacity, while a
+	// large fresh allocation is already zero, and the set's arrays are hundreds of MB.
+	out := make([]T, len(s), len(s)+max(n, cap(s)))
+	copy(out, s)
+	return out
 }
 
 // Set returns the built set. The builder must not be used afterwards.
