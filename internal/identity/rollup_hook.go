@@ -35,7 +35,7 @@ func (p *Processor) writeWithRollups(ctx context.Context, tx *store.Tx, j *job) 
 func rollupBatch(j *job) rollup.Batch {
 	b := rollup.Batch{Moves: j.moves}
 	for i := 0; i+10 <= len(j.activity); i += 10 {
-		b.Touches = append(b.Touches, rollup.Event{Customer: j.activity[i+1].(int64), TS: j.activity[i+2].(int64)})
+		b.Touches = append(b.Touches, rollup.Event{Seq: j.activity[i].(int64), Customer: j.activity[i+1].(int64), TS: j.activity[i+2].(int64)})
 	}
 	for i := 0; i+10 <= len(j.orders); i += 10 {
 		b.Orders = append(b.Orders, rollup.Event{ID: j.orders[i].(string), Customer: j.orders[i+1].(int64), TS: j.orders[i+2].(int64)})

@@ -6,13 +6,14 @@ import (
 	"slices"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/attribution/pathstore"
 	"github.com/omniroi/omniroi/internal/commerce"
 	"github.com/omniroi/omniroi/internal/store"
 )
 
 // Batch is what one batch of the event processor writes, as the rollup needs it.
 type Batch struct {
-	Touches []Event // the batch's new activity rows (order events included), final customer ids
+	Touches []Event // the batch's new activity rows (order events included): seq, final customer id and time
 	Orders  []Event // the orders it upserts: ID, final customer and event time
 	// RefundOrders are the order ids of the refunds it adds.
 	RefundOrders []string
@@ -20,9 +21,11 @@ type Batch struct {
 	Moves [][2]int64
 }
 
-// Event is one row a batch writes: its customer and time (ms), and the order id of an order.
+// Event is one row a batch writes: its customer and time (ms), the order id of an order
+// and the seq of an activity row.
 type Event struct {
 	ID       string
+	Seq      int64
 	Customer int64
 	TS       int64
 }
@@ -34,6 +37,12 @@ type Pending struct {
 	sess    scope // after the batch: the customers and days whose sessions can change
 	ord     scope // and those whose orders can
 	before  map[Key]Counts
+	// fresh are the customers and days of sess no one was merged into, and added the
+	// seqs of the batch's activity rows: their activity before the batch is the activity
+	// after it without those rows, so Commit counts their sessions before and after from
+	// one read (Begin computes the rest of before).
+	fresh scope
+	added map[int64]bool
 }
 
 // Begin prepares the rollup update of batch b. The processor calls it inside its write
@@ -137,11 +146,27 @@ func Begin(ctx context.Context, tx *store.Tx, loc *time.Location, b Batch) (*Pen
 		}
 		return pre
 	}
-	before, err := contributionSplit(ctx, tx, tx.Dialect, preimage(sess), preimage(ord), loc)
+	// The activity of a customer no one was merged into changes only by the batch's new
+	// rows (writeBatch moves existing rows only on a merge): its sessions before the batch
+	// are counted in Commit from the same read as after, passing over those rows. The
+	// survivors' sessions before are read now, with those of the customers merged into them.
+	fresh, merging := scope{}, scope{}
+	for c, days := range sess {
+		if len(merged[c]) > 0 {
+			merging[c] = days
+		} else {
+			fresh[c] = days
+		}
+	}
+	added := make(map[int64]bool, len(b.Touches))
+	for _, t := range b.Touches {
+		added[t.Seq] = true
+	}
+	before, err := contributionSplit(ctx, tx, tx.Dialect, preimage(merging), preimage(ord), loc)
 	if err != nil {
 		return nil, err
 	}
-	p.sess, p.ord, p.before = sess, ord, before
+	p.sess, p.ord, p.before, p.fresh, p.added = sess, ord, before, fresh, added
 	return p, nil
 }
 
@@ -176,7 +201,7 @@ func (p *Pending) Commit(ctx context.Context, tx *store.Tx) error {
 	if p.sess == nil {
 		return nil
 	}
-	after, err := contributionSplit(ctx, tx, tx.Dialect, p.sess, p.ord, p.loc)
+	after, err := p.sessionsBeforeAfter(ctx, tx)
 	if err != nil {
 		return err
 	}
@@ -186,6 +211,25 @@ func (p *Pending) Commit(ctx context.Context, tx *store.Tx) error {
 		after[k] = x
 	}
 	return addRows(ctx, tx, Rows(after))
+}
+
+// sessionsBeforeAfter reads the activity of p.sess once, after the batch, and returns
+// the contribution of p.sess and p.ord after the batch; the sessions of p.fresh without
+// the batch's rows (p.added) are added to p.before from the same read.
+func (p *Pending) sessionsBeforeAfter(ctx context.Context, tx *store.Tx) (map[Key]Counts, error) {
+	out := map[Key]Counts{}
+	timeout := pathstore.DefaultVisitTimeout.Milliseconds()
+	after := &sessionCounter{in: p.sess.has, loc: p.loc, out: out, timeout: timeout}
+	counters := []*sessionCounter{after}
+	if len(p.fresh) > 0 { // a nil scope would be every customer (an erasure has none)
+		counters = append(counters, &sessionCounter{in: p.fresh.has, loc: p.loc, out: p.before, timeout: timeout, skip: p.added})
+	}
+	orders, refunds, err := load(ctx, tx, tx.Dialect, p.sess, p.ord, nil, counters...)
+	if err != nil {
+		return nil, err
+	}
+	ordersInto(orders, refunds, p.ord.has, p.loc, out)
+	return out, nil
 }
 
 var rollupCols = []string{"day bigint", "channel text", "campaign text", "location text", "currency text",

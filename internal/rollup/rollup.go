@@ -189,7 +189,7 @@ func ranges(s scope, d store.Dialect) *store.RowSet {
 // the days of win when given) to sess, ordered by customer, time and seq, as it reads it;
 // and returns every order of the customers of os (all for a nil os) with the campaign of
 // its event, and every refund of those orders. An empty as or os reads nothing.
-func load(ctx context.Context, q querier, d store.Dialect, as, os scope, win *window, sess *sessionCounter) ([]order, map[string][]commerce.Refund, error) {
+func load(ctx context.Context, q querier, d store.Dialect, as, os scope, win *window, sess ...*sessionCounter) ([]order, map[string][]commerce.Refund, error) {
 	var (
 		awhere, owhere, rwhere string
 		aargs, oargs           []any
@@ -215,7 +215,7 @@ func load(ctx context.Context, q querier, d store.Dialect, as, os scope, win *wi
 		rwhere = " WHERE r.order_id IN (SELECT order_id FROM orders WHERE " + c + ")"
 	}
 	if as == nil || len(as) > 0 {
-		if err := loadActivity(ctx, q, awhere, aargs, sess); err != nil {
+		if err := loadActivity(ctx, q, awhere, aargs, sess...); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -307,6 +307,7 @@ type sessionCounter struct {
 	loc     *time.Location
 	out     map[Key]Counts
 	timeout int64
+	skip    map[int64]bool // seqs of rows to pass over as if absent
 
 	open                bool
 	cust, day, last     int64
@@ -314,7 +315,7 @@ type sessionCounter struct {
 }
 
 func (v *sessionCounter) add(t *touch) {
-	if !isSession(t.name) {
+	if v.skip[t.seq] || !isSession(t.name) {
 		return
 	}
 	td := commerce.LocalDay(time.UnixMilli(t.ts), v.loc)
@@ -390,7 +391,7 @@ func Compute(ctx context.Context, db *store.DB, loc *time.Location) ([]Row, erro
 	return Rows(m), nil
 }
 
-func loadActivity(ctx context.Context, q querier, awhere string, aargs []any, sess *sessionCounter) error {
+func loadActivity(ctx context.Context, q querier, awhere string, aargs []any, sess ...*sessionCounter) error {
 	rows, err := q.Query(ctx, `SELECT customer_id, ts, seq, name, channel, campaign FROM activity`+awhere+` ORDER BY customer_id, ts, seq`, aargs...)
 	if err != nil {
 		return fmt.Errorf("daily rollups: read activity: %w", err)
@@ -401,7 +402,9 @@ func loadActivity(ctx context.Context, q querier, awhere string, aargs []any, se
 			rows.Close()
 			return fmt.Errorf("daily rollups: read activity: %w", err)
 		}
-		sess.add(&t)
+		for _, s := range sess {
+			s.add(&t)
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
