@@ -170,7 +170,7 @@ func TestExperimentsRecovered(t *testing.T) {
 				continue
 			}
 			backed++
-			if c.Channel != SwitchbackChannel || c.Calibration.Experiment != SwitchbackName || c.Calibration.Low < 0 || c.Calibration.High < c.Calibration.ROAS {
+			if c.Channel != SwitchbackChannel || c.Calibration.Experiment != SwitchbackName || c.Calibration.Low > c.Calibration.ROAS || c.Calibration.High < c.Calibration.ROAS || c.Calibration.High <= 0 {
 				t.Errorf("channel %s calibrated with %+v", c.Channel, *c.Calibration)
 			}
 		}

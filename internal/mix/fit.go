@@ -246,14 +246,16 @@ func (o *Options) fillDefaults() error {
 }
 
 // checkCalibrations refuses a calibration for a channel d does not have, or whose
-// interval does not hold its ROAS.
+// interval does not hold its ROAS. A test may measure a return below zero (noise around
+// a small effect); its estimate and spread are kept, and the fit keeps the effect itself
+// non-negative.
 func checkCalibrations(d *Data, cals []Calibration) error {
 	for _, c := range cals {
 		if !slices.Contains(d.Channels, c.Channel) {
 			return fmt.Errorf("calibration for %q: no such channel (have %v)", c.Channel, d.Channels)
 		}
-		if !(c.Low <= c.ROAS && c.ROAS <= c.High) || c.Low < 0 {
-			return fmt.Errorf("calibration for %q: want 0 ≤ low ≤ roas ≤ high, have %v, %v, %v", c.Channel, c.Low, c.ROAS, c.High)
+		if !(c.Low <= c.ROAS && c.ROAS <= c.High) || c.High <= 0 {
+			return fmt.Errorf("calibration for %q: want low ≤ roas ≤ high and high > 0, have %v, %v, %v", c.Channel, c.Low, c.ROAS, c.High)
 		}
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/experiment"
 	"github.com/omniroi/omniroi/internal/testenv"
 )
 
@@ -375,5 +376,51 @@ func TestCalibrationMovesPlan(t *testing.T) {
 	}
 	if !(down[ch.Channel] < base[ch.Channel]) {
 		t.Errorf("a test measuring %s near zero did not lower its recommended spend: %.0f → %.0f", ch.Channel, base[ch.Channel], down[ch.Channel])
+	}
+}
+
+// TestCalibrationBelowZero: a test whose estimate or interval reaches below zero is read as
+// measured, so its spread (not a clipped, narrower one) sets how hard it pulls.
+func TestCalibrationBelowZero(t *testing.T) {
+	t.Parallel()
+	got, note, ok := calibrationFromTest(experiment.Calibration{Channel: "Search", Experiment: "holdout", ROAS: -5.58, Low: -22.99, High: 11.83, Level: 0.95})
+	if !ok || got.ROAS != -5.58 || got.Low != -22.99 || got.High != 11.83 || got.Level != 0.95 {
+		t.Errorf("a test of -5.58 [-22.99, 11.83] read as %+v (%q)", got, note)
+	}
+	if _, note, ok := calibrationFromTest(experiment.Calibration{Channel: "Search", Experiment: "holdout", ROAS: -3, Low: -6, High: -0.5}); ok || !strings.Contains(note, "no positive return") {
+		t.Errorf("a test wholly below zero was used (note %q)", note)
+	}
+
+	d, _ := Synthetic(11, 240, 3)
+	base, err := Fit(context.Background(), d, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := base.Channels[0]
+	// A test centred below zero whose interval still holds the channel's estimate: read as
+	// measured it barely moves the channel; read with its lower half cut at zero it would
+	// claim about three times the precision and pull the channel down hard.
+	hi := 2 * b.ROAS
+	lo := -5 * b.ROAS
+	mid := (lo + hi) / 2
+	measured, err := Fit(context.Background(), d, Options{Calibrations: []Calibration{{Channel: b.Channel, ROAS: mid, Low: lo, High: hi}}})
+	if err != nil {
+		t.Fatalf("a calibration below zero was refused: %v", err)
+	}
+	clipped, err := Fit(context.Background(), d, Options{Calibrations: []Calibration{{Channel: b.Channel, ROAS: 0, Low: 0, High: hi}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, c := measured.Channels[0], clipped.Channels[0]
+	t.Logf("no test %.2f [%.2f, %.2f]; test %.2f [%.2f, %.2f] read as measured %.2f [%.2f, %.2f], clipped %.2f [%.2f, %.2f]",
+		b.ROAS, b.ROASLow, b.ROASHigh, mid, lo, hi, m.ROAS, m.ROASLow, m.ROASHigh, c.ROAS, c.ROASLow, c.ROASHigh)
+	if m.ROAS < 0 || c.ROAS < 0 {
+		t.Error("a calibration below zero made an effect negative")
+	}
+	if b.ROAS-m.ROAS >= b.ROAS-c.ROAS {
+		t.Errorf("the measured reading moved the channel as much as the clipped one: %.2f vs %.2f from %.2f", m.ROAS, c.ROAS, b.ROAS)
+	}
+	if _, err := Fit(context.Background(), d, Options{Calibrations: []Calibration{{Channel: b.Channel, ROAS: -1, Low: -2, High: -0.5}}}); err == nil {
+		t.Error("a calibration wholly below zero was accepted")
 	}
 }

@@ -187,7 +187,7 @@ func (s *server) budgetPage(w http.ResponseWriter, r *http.Request) error {
 			note = "not identifiable: the data cannot tell"
 		}
 		if cal := c.Calibration; cal != nil {
-			backed := fmt.Sprintf("backed by an experiment: %s measured a return of %s (%s – %s)", cal.Experiment, fmtRatio(cal.ROAS), fmtRatio(cal.Low), fmtRatio(cal.High))
+			backed := fmt.Sprintf("backed by an experiment: %s measured a return of %s (between %s and %s)", cal.Experiment, fmtRatio(cal.ROAS), fmtRatio(cal.Low), fmtRatio(cal.High))
 			if cal.Experiment == "" {
 				backed = fmt.Sprintf("backed by an experiment: a return of %s (%s – %s)", fmtRatio(cal.ROAS), fmtRatio(cal.Low), fmtRatio(cal.High))
 			}
