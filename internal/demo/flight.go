@@ -95,9 +95,14 @@ func (w *world) buildFlights() {
 			m += v
 		}
 		m /= float64(n)
+		// A channel's budget scale (Params.BudgetScale) multiplies the whole flight.
+		k := 1.0
+		if v := w.params.BudgetScale[campaignOf(l).Channel]; v > 0 {
+			k = v
+		}
 		for i := range lv {
 			if m > 0 {
-				w.level[i][levIndex(l)] = float32(lv[i] / m)
+				w.level[i][levIndex(l)] = float32(k * lv[i] / m)
 			}
 		}
 	}

@@ -93,6 +93,10 @@ type Params struct {
 	Lift          map[string]LiftSpec    `json:"lift"`
 	Rates         map[string]float64     `json:"rates"`
 	Segments      map[string]SegmentSpec `json:"segments"`
+	// BudgetScale runs a budget channel's campaigns (by channel name, e.g. "Paid Search")
+	// at this multiple of their usual budget every day; absent or 0 means 1. The default
+	// demo sets none; the budget measurements use it to build a mis-allocated split.
+	BudgetScale map[string]float64 `json:"budget_scale,omitempty"`
 }
 
 // LiftSpec multiplies the daily purchase probability by Factor for Days days from a touch.
