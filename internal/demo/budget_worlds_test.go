@@ -190,8 +190,8 @@ func TestExperimentBudgetWorlds(t *testing.T) {
 			}
 			t.Logf("%s | seed %d | holdout (%d days, %.0f %% of sales off): ROAS %.2f [%.2f, %.2f] at %.0f %%, spend moved €%.0f; placebo false alarms %d of %d",
 				bw.name, seed, holdoutDays, 100*share, float64(r.ROAS), float64(r.ROASLow), float64(r.ROASHigh), 100*r.Level, -float64(r.SpendChange), r.Placebo.FalseAlarms, r.Placebo.Windows)
-			roas, lo := math.Max(float64(r.ROAS), 0), math.Max(float64(r.ROASLow), 0)
-			hi := math.Max(float64(r.ROASHigh), roas)
+			// Read as mix.StoredCalibrations reads a stored test: as measured, even below zero.
+			roas, lo, hi := float64(r.ROAS), float64(r.ROASLow), float64(r.ROASHigh)
 			if hi <= 0 || math.IsNaN(roas) || math.IsNaN(hi) {
 				t.Logf("%s | seed %d | the holdout found no positive return: no calibration", bw.name, seed)
 				continue
