@@ -2,6 +2,7 @@ package attribution
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -358,5 +359,29 @@ func TestBuildPathsSetMatchesCompile(t *testing.T) {
 		!slices.Equal(set.Nulls, want.Nulls) || !slices.Equal(set.Lead, want.Lead) || !slices.Equal(set.Opp, want.Opp) ||
 		set.Unattributed != want.Unattributed {
 		t.Errorf("set differs from Compile of its paths:\n got %+v\nwant %+v", set, want)
+	}
+}
+
+// A build cancelled while workers wait for buffers (more blocks than buffers) returns the
+// cancellation instead of waiting for blocks nobody will read.
+func TestBuildPathsCancelledMidway(t *testing.T) {
+	db := storetest.SQLite(t)
+	journeyFixture(t, db)
+	f := newFixture(t, db)
+	f.seq = 10_000
+	for c := int64(10); c < 60; c++ {
+		f.act(c*70_000, at(int(c%5), "09:00"), "Home", "Email", "x")
+	}
+	defer func(n int) { pathWorkers = n }(pathWorkers)
+	pathWorkers = 8
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	calls := 0
+	_, _, err := BuildPaths(ctx, db, PathOptions{OnPath: func(PathInfo) {
+		calls++
+		cancel()
+	}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v after %d paths, want the cancellation", err, calls)
 	}
 }
