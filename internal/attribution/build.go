@@ -273,7 +273,7 @@ func buildPaths(ctx context.Context, db *store.DB, opt PathOptions, spans []span
 	}
 	for wi := range workers {
 		wg.Go(func() {
-			w := &worker{id: wi, tab: strTable{ids: map[string]int32{}}, idx: map[int64]int32{}}
+			w := &worker{id: wi, tab: strTable{ids: map[string]int32{}}}
 			w.none = w.tab.getString("(none)")
 			for {
 				var per []spanOut
@@ -629,11 +629,12 @@ type worker struct {
 	flags     []uint8 // by string id: flagSkip, flagLead, flagOpp of it as an event name
 	none      int32   // id of "(none)", the campaign of a touch made up from an order
 	dec       pathstore.Decoder
-	local     []int32         // the current row's strings as ids, by index, once used
-	localCh   []int32         // the same as channel names
-	localOK   []byte          // 1: local is set, 2: localCh is set
-	idx       map[int64]int32 // customer → slot
-	cids      []int64         // by slot
+	local     []int32 // the current row's strings as ids, by index, once used
+	localCh   []int32 // the same as channel names
+	localOK   []byte  // 1: local is set, 2: localCh is set
+	idx       []int32 // customer id - base → slot + 1 (0: none yet), for the block's ids
+	base      int64   // the block's first customer id
+	cids      []int64 // by slot
 	evs       []actRow
 	evCust    []int32
 	convs     []convRow
@@ -696,14 +697,44 @@ func (w *worker) updateFlags(r *pathRules) {
 	}
 }
 
+// slot is the customer's index in the block being read, in order of first appearance.
 func (w *worker) slot(cid int64) int32 {
-	s, ok := w.idx[cid]
-	if !ok {
-		s = int32(len(w.cids))
-		w.idx[cid] = s
+	i := cid - w.base
+	if i < 0 || i >= int64(len(w.idx)) {
+		return w.slotOutside(cid)
+	}
+	s := w.idx[i]
+	if s == 0 {
+		s = int32(len(w.cids)) + 1
+		w.idx[i] = s
 		w.cids = append(w.cids, cid)
 	}
-	return s
+	return s - 1
+}
+
+// slotOutside is slot for an id outside the block (a corrupt row): found by a scan, as
+// such a row should not exist.
+func (w *worker) slotOutside(cid int64) int32 {
+	if s := slices.Index(w.cids, cid); s >= 0 {
+		return int32(s)
+	}
+	w.cids = append(w.cids, cid)
+	return int32(len(w.cids) - 1)
+}
+
+// startBlock makes the slot table empty for the customers of block.
+func (w *worker) startBlock(block int64) {
+	lo, hi := pathstore.BlockRange(block)
+	for _, cid := range w.cids { // clear only what the last block used
+		if i := cid - w.base; i >= 0 && i < int64(len(w.idx)) {
+			w.idx[i] = 0
+		}
+	}
+	if int64(len(w.idx)) != hi-lo {
+		w.idx = make([]int32, hi-lo)
+	}
+	w.base = lo
+	w.cids = w.cids[:0]
 }
 
 // block reads one block's rows and builds its customers' paths of every span into o.
@@ -711,8 +742,8 @@ func (rd *blockReader) block(ctx context.Context, w *worker, block int64, o *blo
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("paths: %w", err)
 	}
-	clear(w.idx)
-	w.cids, w.evs, w.evCust, w.convs, w.convCust = w.cids[:0], w.evs[:0], w.evCust[:0], w.convs[:0], w.convCust[:0]
+	w.startBlock(block)
+	w.evs, w.evCust, w.convs, w.convCust = w.evs[:0], w.evCust[:0], w.convs[:0], w.convCust[:0]
 	w.ords, w.ordCust = w.ords[:0], w.ordCust[:0]
 	dayFrom, dayTo := pathstore.DayOf(rd.readFrom), pathstore.DayOf(rd.toMS-1)
 	if len(rd.custom) > 0 {
