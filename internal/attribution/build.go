@@ -266,7 +266,11 @@ func buildPaths(ctx context.Context, db *store.DB, opt PathOptions, spans []span
 	// lowest block not yet assembled always has its buffers, so the wait always ends.
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	workers := min(runtime.GOMAXPROCS(0), n, pathWorkers)
+	// One worker fewer than there are processors, as this goroutine assembles the sets
+	// beside them: with as many workers as processors, the three goroutines time-slice
+	// on two cores and the whole build cost a sixth more CPU at 100,000 people (see
+	// docs/decisions.md, "Reading the paths table at 100,000 people").
+	workers := max(1, min(runtime.GOMAXPROCS(0)-1, n, pathWorkers))
 	free := make(chan []spanOut, workers+1)
 	for range workers + 1 {
 		free <- make([]spanOut, len(spans))
