@@ -257,28 +257,42 @@ func buildPaths(ctx context.Context, db *store.DB, opt PathOptions, spans []span
 	for i := range outs {
 		outs[i] = &blockOut{done: make(chan struct{})}
 	}
-	// A block's buffers go back here once its paths are in the sets, and the next block
+	// A block's buffers go back to free once its paths are in the sets, and the next block
 	// a worker reads reuses them (a block's touches are tens of megabytes at 100,000
-	// people; growing them afresh for each block was a quarter of the CPU).
-	free := make(chan []spanOut, n)
+	// people; growing them afresh for each block was a quarter of the CPU). There are
+	// only workers+1 of them: a worker takes one before it takes a block, so workers
+	// that run ahead of the assembly wait instead of growing fresh buffers (which, with
+	// the page faults of new memory, cost a tenth of the CPU at 100,000 people). The
+	// lowest block not yet assembled always has its buffers, so the wait always ends.
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	workers := min(runtime.GOMAXPROCS(0), n, pathWorkers)
+	// One worker fewer than there are processors, as this goroutine assembles the sets
+	// beside them: with as many workers as processors, the three goroutines time-slice
+	// on two cores and the whole build cost a sixth more CPU at 100,000 people (see
+	// docs/decisions.md, "Reading the paths table at 100,000 people").
+	workers := max(1, min(runtime.GOMAXPROCS(0)-1, n, pathWorkers))
+	free := make(chan []spanOut, workers+1)
+	for range workers + 1 {
+		free <- make([]spanOut, len(spans))
+	}
 	for wi := range workers {
 		wg.Go(func() {
-			w := &worker{id: wi, tab: strTable{ids: map[string]int32{}}, idx: map[int64]int32{}}
+			w := &worker{id: wi, tab: strTable{ids: map[string]int32{}}}
 			w.none = w.tab.getString("(none)")
 			for {
+				var per []spanOut
+				select {
+				case per = <-free:
+				case <-ctx.Done():
+					return
+				}
 				i := int(next.Add(1) - 1)
 				if i >= n {
+					free <- per
 					return
 				}
 				o := outs[i]
-				select {
-				case o.per = <-free:
-				default:
-					o.per = make([]spanOut, len(spans))
-				}
+				o.per = per
 				o.err = rd.block(ctx, w, lo+int64(i), o)
 				close(o.done)
 				if o.err != nil {
@@ -287,7 +301,10 @@ func buildPaths(ctx context.Context, db *store.DB, opt PathOptions, spans []span
 			}
 		})
 	}
-	defer wg.Wait()
+	defer func() {
+		cancel() // workers waiting for buffers stop
+		wg.Wait()
+	}()
 
 	type acc struct {
 		b      *SetBuilder
@@ -301,7 +318,12 @@ func buildPaths(ctx context.Context, db *store.DB, opt PathOptions, spans []span
 		out[i].sum.Currency, out[i].sum.MaxSeq = currency, maxSeq
 	}
 	for i, o := range outs {
-		<-o.done
+		select {
+		case <-o.done:
+		case <-ctx.Done(): // workers stop taking blocks once it is cancelled
+			wg.Wait()
+			return nil, firstErr(outs[i:], ctx.Err())
+		}
 		if o.err != nil {
 			cancel()
 			return nil, o.err
@@ -354,6 +376,22 @@ func buildPaths(ctx context.Context, db *store.DB, opt PathOptions, spans []span
 		sum.Elapsed = time.Since(start)
 	}
 	return out, nil
+}
+
+// firstErr is the error of the first finished block that failed, else err: after a
+// cancellation, the failure that caused it rather than the cancellation.
+func firstErr(outs []*blockOut, err error) error {
+	first := fmt.Errorf("paths: %w", err)
+	for _, o := range outs {
+		select {
+		case <-o.done:
+			if o.err != nil && !errors.Is(o.err, context.Canceled) {
+				return o.err
+			}
+		default:
+		}
+	}
+	return first
 }
 
 // addPath adds one built path to a span's set and summary. names are the strings of the
@@ -595,11 +633,12 @@ type worker struct {
 	flags     []uint8 // by string id: flagSkip, flagLead, flagOpp of it as an event name
 	none      int32   // id of "(none)", the campaign of a touch made up from an order
 	dec       pathstore.Decoder
-	local     []int32         // the current row's strings as ids, by index, once used
-	localCh   []int32         // the same as channel names
-	localOK   []byte          // 1: local is set, 2: localCh is set
-	idx       map[int64]int32 // customer → slot
-	cids      []int64         // by slot
+	local     []int32 // the current row's strings as ids, by index, once used
+	localCh   []int32 // the same as channel names
+	localOK   []byte  // 1: local is set, 2: localCh is set
+	idx       []int32 // customer id - base → slot + 1 (0: none yet), for the block's ids
+	base      int64   // the block's first customer id
+	cids      []int64 // by slot
 	evs       []actRow
 	evCust    []int32
 	convs     []convRow
@@ -662,14 +701,44 @@ func (w *worker) updateFlags(r *pathRules) {
 	}
 }
 
+// slot is the customer's index in the block being read, in order of first appearance.
 func (w *worker) slot(cid int64) int32 {
-	s, ok := w.idx[cid]
-	if !ok {
-		s = int32(len(w.cids))
-		w.idx[cid] = s
+	i := cid - w.base
+	if i < 0 || i >= int64(len(w.idx)) {
+		return w.slotOutside(cid)
+	}
+	s := w.idx[i]
+	if s == 0 {
+		s = int32(len(w.cids)) + 1
+		w.idx[i] = s
 		w.cids = append(w.cids, cid)
 	}
-	return s
+	return s - 1
+}
+
+// slotOutside is slot for an id outside the block (a corrupt row): found by a scan, as
+// such a row should not exist.
+func (w *worker) slotOutside(cid int64) int32 {
+	if s := slices.Index(w.cids, cid); s >= 0 {
+		return int32(s)
+	}
+	w.cids = append(w.cids, cid)
+	return int32(len(w.cids) - 1)
+}
+
+// startBlock makes the slot table empty for the customers of block.
+func (w *worker) startBlock(block int64) {
+	lo, hi := pathstore.BlockRange(block)
+	for _, cid := range w.cids { // clear only what the last block used
+		if i := cid - w.base; i >= 0 && i < int64(len(w.idx)) {
+			w.idx[i] = 0
+		}
+	}
+	if int64(len(w.idx)) != hi-lo {
+		w.idx = make([]int32, hi-lo)
+	}
+	w.base = lo
+	w.cids = w.cids[:0]
 }
 
 // block reads one block's rows and builds its customers' paths of every span into o.
@@ -677,8 +746,8 @@ func (rd *blockReader) block(ctx context.Context, w *worker, block int64, o *blo
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("paths: %w", err)
 	}
-	clear(w.idx)
-	w.cids, w.evs, w.evCust, w.convs, w.convCust = w.cids[:0], w.evs[:0], w.evCust[:0], w.convs[:0], w.convCust[:0]
+	w.startBlock(block)
+	w.evs, w.evCust, w.convs, w.convCust = w.evs[:0], w.evCust[:0], w.convs[:0], w.convCust[:0]
 	w.ords, w.ordCust = w.ords[:0], w.ordCust[:0]
 	dayFrom, dayTo := pathstore.DayOf(rd.readFrom), pathstore.DayOf(rd.toMS-1)
 	if len(rd.custom) > 0 {

@@ -360,3 +360,29 @@ func TestBuildPathsSetMatchesCompile(t *testing.T) {
 		t.Errorf("set differs from Compile of its paths:\n got %+v\nwant %+v", set, want)
 	}
 }
+
+// A build cancelled while workers wait for buffers (more blocks than buffers) returns the
+// cancellation instead of waiting for blocks nobody will read.
+func TestBuildPathsCancelledMidway(t *testing.T) {
+	db := storetest.SQLite(t)
+	journeyFixture(t, db)
+	f := newFixture(t, db)
+	f.seq = 10_000
+	for c := int64(10); c < 60; c++ {
+		f.act(c*70_000, at(int(c%5), "09:00"), "Home", "Email", "x")
+	}
+	defer func(n int) { pathWorkers = n }(pathWorkers)
+	pathWorkers = 8
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	calls := 0
+	_, _, err := BuildPaths(ctx, db, PathOptions{OnPath: func(PathInfo) {
+		calls++
+		cancel()
+	}})
+	// Usually the cancellation itself; a read interrupted mid-row may report it as the
+	// driver's own error. Either way the build fails rather than finishing or hanging.
+	if err == nil {
+		t.Fatalf("a build cancelled after %d paths succeeded", calls)
+	}
+}

@@ -206,6 +206,13 @@ func (a *pathAgg) add(chs []uint16, v [3]float64) {
 		e := a.slots[i]
 		if e == 0 {
 			a.slots[i] = uint64(h)<<32 | uint64(s.Len()+1)
+			// Doubling (reserve) rather than append's quarter steps for large arrays:
+			// each step copies the whole array.
+			s.Ch = reserve(s.Ch, len(chs))
+			if len(s.Conv) == cap(s.Conv) {
+				s.Off, s.Conv = reserve(s.Off, 1), reserve(s.Conv, 1)
+				s.Value, s.Nulls = reserve(s.Value, 1), reserve(s.Nulls, 1)
+			}
 			s.Ch = append(s.Ch, chs...)
 			s.Off = append(s.Off, int64(len(s.Ch)))
 			s.Conv = append(s.Conv, v[0])

@@ -122,10 +122,25 @@ type periodStats struct {
 	newCustomers, newRevenue, returning int64
 	seenCh                              []*pathStat // this path's channels and campaigns so far
 	seenCp                              []*pathStat
+	// cpRaw finds a touch's campaign stat by its channel and campaign as the touch has
+	// them, so that campaignKey's trimming and lower-casing runs once per distinct pair
+	// rather than once per touch (millions at 100,000 people).
+	cpRaw map[campKey]*pathStat
 }
 
 func newPeriodStats() *periodStats {
-	return &periodStats{ch: map[string]*pathStat{}, cp: map[campKey]*pathStat{}}
+	return &periodStats{ch: map[string]*pathStat{}, cp: map[campKey]*pathStat{}, cpRaw: map[campKey]*pathStat{}}
+}
+
+// touchCpStat is cpStat(campaignKey(channel, campaign)).
+func (ps *periodStats) touchCpStat(channel, campaign string) *pathStat {
+	raw := campKey{channel, campaign}
+	r := ps.cpRaw[raw]
+	if r == nil {
+		r = ps.cpStat(campaignKey(channel, campaign))
+		ps.cpRaw[raw] = r
+	}
+	return r
 }
 
 func (ps *periodStats) chStat(name string) *pathStat {
@@ -178,7 +193,7 @@ func (ps *periodStats) add(info PathInfo) {
 			ps.seenCh = append(ps.seenCh, r)
 			r.touch(converted, info.FirstConversion, len(j.Touches), days)
 		}
-		if r := ps.cpStat(campaignKey(t.Channel, t.Campaign)); !slices.Contains(ps.seenCp, r) {
+		if r := ps.touchCpStat(t.Channel, t.Campaign); !slices.Contains(ps.seenCp, r) {
 			ps.seenCp = append(ps.seenCp, r)
 			r.touch(converted, info.FirstConversion, len(j.Touches), days)
 		}
