@@ -44,12 +44,11 @@ func onlineRetail(t *testing.T) []Interaction {
 // and NDCG at 10 (docs/recommend.md has the figures).
 func TestEvaluateOnlineRetailBeatsPopularity(t *testing.T) {
 	t.Parallel()
+	testenv.Slow(t, "Online Retail evaluation: 541,909 rows, two models")
 	txs := onlineRetail(t)
 	split := time.Date(2011, 9, 1, 0, 0, 0, 0, time.UTC)
 	for _, method := range []string{MethodEASE, MethodKNN} {
-		// -short: EASE on the 800 most bought products (a smaller matrix to invert);
-		// without -short, as CI runs, on the default number.
-		ev, err := Evaluate(txs, EvalOptions{Split: split, K: 10, Method: method, EASEMaxItems: testenv.Size(0, 800)})
+		ev, err := Evaluate(txs, EvalOptions{Split: split, K: 10, Method: method})
 		if err != nil {
 			t.Fatal(err)
 		}
