@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/omniroi/omniroi/internal/testenv"
 )
 
 // TestHashConcurrencyBounded: however many logins arrive at once, at most
@@ -23,7 +25,8 @@ func TestHashConcurrencyBounded(t *testing.T) {
 	var wg sync.WaitGroup
 	var done, busy atomic.Int64
 	start := make(chan struct{})
-	for range 16 {
+	logins := testenv.Size(16, 8) // at once, over MaxConcurrentHashes either way
+	for range logins {
 		wg.Go(func() {
 			<-start
 			ok, err := VerifyPassword(h, "wrong")
@@ -42,7 +45,7 @@ func TestHashConcurrencyBounded(t *testing.T) {
 	close(start)
 	wg.Wait()
 	if done.Load() < int64(MaxConcurrentHashes) {
-		t.Fatalf("only %d of 16 logins were checked (%d told to retry)", done.Load(), busy.Load())
+		t.Fatalf("only %d of %d logins were checked (%d told to retry)", done.Load(), logins, busy.Load())
 	}
 	if p := hashPeak.Load(); p > int64(MaxConcurrentHashes) || p < 1 {
 		t.Fatalf("%d hashes ran at once, want at most %d", p, MaxConcurrentHashes)

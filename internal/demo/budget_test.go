@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/omniroi/omniroi/internal/mix"
+	"github.com/omniroi/omniroi/internal/testenv"
 )
 
 // mixData turns a generated world into the budget model's daily series: revenue net of
@@ -40,7 +41,7 @@ func mixData(sum *Summary) mix.Data {
 // budget never earns less, and the best split spends the same total.
 func TestBudgetTruth(t *testing.T) {
 	t.Parallel()
-	cfg := Config{Seed: 2, Customers: 2000, End: testEnd}
+	cfg := Config{Seed: 2, Customers: testenv.Size(2000, 1000), End: testEnd} // -short: half the people
 	sum, _ := generate(t, cfg, false)
 	rows := sum.Spend()
 	gt, err := Truth(context.Background(), cfg, rows)

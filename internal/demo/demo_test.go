@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"math"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +14,32 @@ import (
 )
 
 var testEnd = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+
+// seed3 is one world of 2,000 people (seed 3) with its events and ground truth, built
+// once for the tests that only read it (TestGroundTruth, TestExperimentsInGenerator):
+// the simulation and its counterfactual worlds are most of their time.
+var seed3 struct {
+	once sync.Once
+	cfg  Config
+	sum  *Summary
+	evs  []Event
+	gt   *GroundTruth
+	err  error
+}
+
+// sharedWorld returns the seed-3 world, building it on first use.
+func sharedWorld(t *testing.T) (Config, *Summary, []Event, *GroundTruth) {
+	t.Helper()
+	seed3.once.Do(func() {
+		seed3.cfg = Config{Seed: 3, Customers: 2000, End: testEnd}
+		seed3.sum, seed3.evs = generate(t, seed3.cfg, true)
+		seed3.gt, seed3.err = Truth(context.Background(), seed3.cfg, seed3.sum.Spend())
+	})
+	if seed3.sum == nil || seed3.gt == nil {
+		t.Fatalf("the shared seed-3 world was not built: %v", seed3.err)
+	}
+	return seed3.cfg, seed3.sum, seed3.evs, seed3.gt
+}
 
 // generate runs the generator and checks that (source, messageId) is unique: the store
 // keeps one event per pair, so a repeat would silently be lost. keep collects the events.
@@ -245,12 +272,7 @@ func TestScaleGrowsWithCustomers(t *testing.T) {
 
 func TestGroundTruth(t *testing.T) {
 	t.Parallel()
-	cfg := Config{Seed: 3, Customers: 2000, End: testEnd}
-	sum, _ := generate(t, cfg, false)
-	gt, err := Truth(context.Background(), cfg, sum.Spend())
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, sum, _, gt := sharedWorld(t)
 	if gt.Baseline.Conversions != sum.Orders || gt.Baseline.RevenueMinor != sum.Revenue {
 		t.Fatalf("ground truth baseline %+v != generated world (%d orders, %d)", gt.Baseline, sum.Orders, sum.Revenue)
 	}

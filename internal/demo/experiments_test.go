@@ -21,8 +21,7 @@ import (
 // ground truth carries both tests' effects.
 func TestExperimentsInGenerator(t *testing.T) {
 	t.Parallel()
-	cfg := Config{Seed: 3, Customers: 2000, End: testEnd}
-	sum, evs := generate(t, cfg, true)
+	_, sum, evs, gt := sharedWorld(t)
 	wt := WebTest()
 	from := sum.End.AddDate(0, 0, -WebTestDays).UnixMilli()
 	exposures := map[string]int{}
@@ -87,10 +86,6 @@ func TestExperimentsInGenerator(t *testing.T) {
 		}
 	}
 
-	gt, err := Truth(context.Background(), cfg, sum.Spend())
-	if err != nil {
-		t.Fatal(err)
-	}
 	x := gt.Experiments
 	if x == nil {
 		t.Fatal("no experiments in the ground truth")

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/omniroi/omniroi/internal/testenv"
 )
 
 // seasonal is a weekly pattern summing to zero.
@@ -70,14 +72,16 @@ func walk(rng *rand.Rand, n int, level, step, sd float64) []float64 {
 // steady trend and for a wandering level.
 func TestIntervalCoverage(t *testing.T) {
 	t.Parallel()
-	const reps, n, horizon = 100, 180, 28
+	const n, horizon = 180, 28
 	for _, c := range []struct {
 		name string
+		reps int // histories; -short: fewer where the bounds still hold at that count
 		gen  func(rng *rand.Rand) []float64
 	}{
-		{"trend", func(rng *rand.Rand) []float64 { return series(rng, n+horizon, 500, 0.3, 20) }},
-		{"wandering level", func(rng *rand.Rand) []float64 { return walk(rng, n+horizon, 500, 6, 20) }},
+		{"trend", testenv.Size(100, 30), func(rng *rand.Rand) []float64 { return series(rng, n+horizon, 500, 0.3, 20) }},
+		{"wandering level", testenv.Size(100, 60), func(rng *rand.Rand) []float64 { return walk(rng, n+horizon, 500, 6, 20) }},
 	} {
+		reps := c.reps
 		t.Run(c.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(7, 8))
 			var dayIn, dayAll, sumIn int
@@ -109,8 +113,8 @@ func TestIntervalCoverage(t *testing.T) {
 				brier += (p - hit) * (p - hit)
 			}
 			day := float64(dayIn) / float64(dayAll)
-			sum := float64(sumIn) / reps
-			t.Logf("80 %% intervals: per day %.3f, four-week total %.3f (%d histories); Brier score of P(total ≥ forecast mean) %.3f", day, sum, reps, brier/reps)
+			sum := float64(sumIn) / float64(reps)
+			t.Logf("80 %% intervals: per day %.3f, four-week total %.3f (%d histories); Brier score of P(total ≥ forecast mean) %.3f", day, sum, reps, brier/float64(reps))
 			if day < 0.75 || day > 0.85 {
 				t.Errorf("per-day coverage %.3f, want near 0.80", day)
 			}

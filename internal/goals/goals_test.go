@@ -15,6 +15,7 @@ import (
 	"github.com/omniroi/omniroi/internal/mix"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/store/storetest"
+	"github.com/omniroi/omniroi/internal/testenv"
 )
 
 func setSetting(t testing.TB, db *store.DB, k, v string) {
@@ -184,7 +185,8 @@ func TestTrackStore(t *testing.T) {
 func TestTrackSeriesCalibrated(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(11, 12))
-	const reps, n, horizon = 60, 120, 30
+	const n, horizon = 120, 30
+	reps := testenv.Size(60, 20) // goals; -short: fewer, same bound
 	var sumP, hits, brier float64
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for range reps {
@@ -214,8 +216,8 @@ func TestTrackSeriesCalibrated(t *testing.T) {
 		hits += hit
 		brier += (p - hit) * (p - hit)
 	}
-	t.Logf("mean probability %.3f, reached %.3f, Brier %.3f (%d goals at the true median)", sumP/reps, hits/reps, brier/reps, reps)
-	if m := sumP / reps; m < 0.35 || m > 0.65 {
+	t.Logf("mean probability %.3f, reached %.3f, Brier %.3f (%d goals at the true median)", sumP/float64(reps), hits/float64(reps), brier/float64(reps), reps)
+	if m := sumP / float64(reps); m < 0.35 || m > 0.65 {
 		t.Errorf("mean probability %.3f, want near 0.5", m)
 	}
 }

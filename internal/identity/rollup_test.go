@@ -12,6 +12,7 @@ import (
 	"github.com/omniroi/omniroi/internal/rollup"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/store/storetest"
+	"github.com/omniroi/omniroi/internal/testenv"
 	"github.com/omniroi/omniroi/internal/workspace"
 )
 
@@ -39,7 +40,7 @@ func denseEvents(t *testing.T, n int, seed uint64) []M {
 func TestDailyRollupsIncremental(t *testing.T) {
 	base := denseEvents(t, 3000, 11)
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		for round := range 3 {
+		for round := range testenv.Size(3, 2) { // arrival orders; -short: two
 			t.Run(fmt.Sprint("arrival-", round), func(t *testing.T) {
 				if round > 0 { // a fresh store for every arrival order
 					if db.Dialect == store.Postgres {

@@ -44,6 +44,7 @@ func onlineRetail(t *testing.T) []Interaction {
 // and NDCG at 10 (docs/recommend.md has the figures).
 func TestEvaluateOnlineRetailBeatsPopularity(t *testing.T) {
 	t.Parallel()
+	testenv.Slow(t, "Online Retail evaluation: 541,909 rows, two models")
 	txs := onlineRetail(t)
 	split := time.Date(2011, 9, 1, 0, 0, 0, 0, time.UTC)
 	for _, method := range []string{MethodEASE, MethodKNN} {

@@ -61,6 +61,7 @@ func newHealthServer(t *testing.T, db *store.DB) (*server.Server, string) {
 // TestHealthzWriterStuck: while another transaction holds the write lock (a stuck writer,
 // a long import) the store cannot write, so /healthz answers 503; it recovers after.
 func TestHealthzWriterStuck(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		_, base := newHealthServer(t, db)
 		waitHealth(t, base, http.StatusOK)
@@ -97,6 +98,7 @@ func TestHealthzWriterStuck(t *testing.T) {
 
 // TestHealthzWritePoolClosed: reads still work, writes cannot: 503.
 func TestHealthzWritePoolClosed(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	_, base := newHealthServer(t, db)
 	waitHealth(t, base, http.StatusOK)
@@ -113,6 +115,7 @@ func TestHealthzWritePoolClosed(t *testing.T) {
 // one-row update still fits, but the events the collector is sent do not, and /healthz
 // must say so.
 func TestHealthzDiskFull(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	_, key, err := db.CreateSource(context.Background(), "web")
 	if err != nil {

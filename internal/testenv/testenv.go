@@ -33,6 +33,18 @@ func Slow(t testing.TB, what string) {
 	}
 }
 
+// Size returns full, or short under go test -short: a test that checks a statistical
+// property or runs a simulation uses fewer repetitions (or a smaller data set) in a
+// developer's quick run and the full count without -short, as CI runs it. The assertions
+// stay the same; the -short size is one the test was seen to pass with, since the inputs
+// are seeded.
+func Size(full, short int) int {
+	if testing.Short() {
+		return short
+	}
+	return full
+}
+
 // RepoRoot walks up from the working directory to the directory holding go.mod.
 func RepoRoot(t testing.TB) string {
 	t.Helper()

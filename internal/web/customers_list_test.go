@@ -70,9 +70,13 @@ func TestCustomerListFilters(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		data := listFixture(t, db)
-		ts := newTestServer(t, db, Options{})
+		// One value service for the test and the dashboard, as serve shares one between
+		// the dashboard and the API: the models are fitted once (the fit is most of this
+		// test's time).
+		vs := value.NewService(db)
+		ts := newTestServer(t, db, Options{Value: vs})
 		c, _ := ts.loggedIn(t)
-		snap, err := value.NewService(db).Snapshot(ctx)
+		snap, err := vs.Snapshot(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
