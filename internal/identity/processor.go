@@ -21,9 +21,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/attribution/pathstore"
 	"github.com/omniroi/omniroi/internal/channel"
 	"github.com/omniroi/omniroi/internal/event"
 	"github.com/omniroi/omniroi/internal/privacy/consent"
+	"github.com/omniroi/omniroi/internal/rollup"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/workspace"
 )
@@ -81,6 +83,15 @@ type Processor struct {
 	epoch        string          // EpochSetting when the graph was loaded (privacy_erase.go)
 	renewed      time.Time
 	held         bool
+	pathRows     pathstore.RowCache // the paths rows the last batch left (paths_hook.go)
+	// sessions holds session events for the daily rollups (rollup_hook.go); it is as
+	// trustworthy as g, and reset whenever g is loaded.
+	sessions rollup.SessionCache
+
+	fedMu sync.Mutex    // guards fed
+	fed   []event.Event // events the collector committed, in seq order (feed.go)
+	// fedTaken counts the fed events processed without reading the log.
+	fedTaken atomic.Int64
 }
 
 // NewProcessor makes a processor for db. It does nothing until Run, CatchUp or Rebuild.
@@ -311,6 +322,7 @@ func (p *Processor) load(ctx context.Context) error {
 	if p.epoch, err = p.readEpoch(ctx); err != nil {
 		return err
 	}
+	p.sessions.Reset() // kept only while the graph is trusted
 	g := newGraph()
 	rows, err := p.db.Query(ctx, `SELECT id, user_id, first_seen, last_seen, events, traits, name, email, phone FROM customers`)
 	if err != nil {
@@ -423,7 +435,15 @@ func (p *Processor) process(ctx context.Context, upTo int64) error {
 			if werr != nil {
 				continue // drain
 			}
-			werr = p.db.Write(ctx, func(tx *store.Tx) error { return p.writeWithRollups(ctx, tx, j) }) // rollup_hook.go
+			var pend *rollup.Pending
+			werr = p.db.Write(ctx, func(tx *store.Tx) error {
+				var err error
+				pend, err = p.writeWithRollups(ctx, tx, j) // rollup_hook.go
+				return err
+			})
+			if werr == nil {
+				pend.Committed()
+			}
 			if werr != nil {
 				werr = fmt.Errorf("process events %d..%d: %w", j.from, j.cursor, werr)
 				failed.Store(true)
@@ -455,7 +475,7 @@ func (p *Processor) applyAll(ctx context.Context, upTo int64, jobs chan<- *job, 
 		first, last, n := int64(0), p.cursor, 0
 		for n < size {
 			want := min(p.opt.ReadChunk, size-n)
-			evs, err := readEvents(ctx, p.db, last, want)
+			evs, err := p.nextEvents(ctx, last, want)
 			if err != nil {
 				return err
 			}
