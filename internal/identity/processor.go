@@ -60,6 +60,11 @@ type Options struct {
 	OwnHosts                []string       // the business's own hosts, not referrals
 	MaxUserIDsPerIdentifier int            // an email/phone/anonymousId seen with more userIds is shared; default 3
 	PollInterval            time.Duration  // how often Run looks for events of other processes; default 1s
+	// Gather is how long Run lets events gather after being woken before it processes
+	// them, so that the commits of a busy collector become one batch instead of one each:
+	// every batch rewrites the day's paths rows and commits (a sync), whatever its size.
+	// Default 250ms; negative: none.
+	Gather time.Duration
 	LeaseTTL                time.Duration  // default 30s
 	Owner                   string         // lease owner name; default host-pid-random
 	Logger                  *slog.Logger
@@ -110,6 +115,9 @@ func NewProcessor(db *store.DB, opt Options) *Processor {
 	}
 	if opt.PollInterval <= 0 {
 		opt.PollInterval = time.Second
+	}
+	if opt.Gather == 0 {
+		opt.Gather = 250 * time.Millisecond
 	}
 	if opt.LeaseTTL <= 0 {
 		opt.LeaseTTL = 30 * time.Second
@@ -219,6 +227,15 @@ func (p *Processor) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-p.notify:
+			if p.opt.Gather > 0 {
+				t := time.NewTimer(p.opt.Gather)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return nil
+				case <-t.C:
+				}
+			}
 		case <-tick.C:
 		}
 	}
