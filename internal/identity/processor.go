@@ -64,10 +64,10 @@ type Options struct {
 	// them, so that the commits of a busy collector become one batch instead of one each:
 	// every batch rewrites the day's paths rows and commits (a sync), whatever its size.
 	// Default 250ms; negative: none.
-	Gather time.Duration
-	LeaseTTL                time.Duration  // default 30s
-	Owner                   string         // lease owner name; default host-pid-random
-	Logger                  *slog.Logger
+	Gather   time.Duration
+	LeaseTTL time.Duration // default 30s
+	Owner    string        // lease owner name; default host-pid-random
+	Logger   *slog.Logger
 }
 
 // Processor derives the customer tables from the event log.
