@@ -16,7 +16,7 @@ import (
 
 // maxFed bounds the events kept in memory for the processor; past it they are dropped
 // and read from the log when their turn comes.
-const maxFed = 100_000
+const maxFed = 50_000
 
 // Feed gives the processor events just committed to the log, with their seqs, in seq
 // order. It copies what it keeps and never blocks for long; call Notify after.
