@@ -112,9 +112,9 @@ func cmpTouch(a, b touch) int {
 
 // fromCache splits p.sess into the customers and days the cache holds (served from it
 // with the batch's own session events added) and those read from the table. It returns
-// the events of the cached ones after the batch, in customer, time and seq order, and
-// records them as the cache's update.
-func (p *Pending) fromCache(c *SessionCache, batch []Event) (read scope, cached scope, evs []touch) {
+// the events of each cached customer and day after the batch, in time and seq order (a
+// session counter starts afresh at each), and records them as the cache's update.
+func (p *Pending) fromCache(c *SessionCache, batch []Event) (read scope, cached scope, groups [][]touch) {
 	if c == nil {
 		return p.sess, scope{}, nil
 	}
@@ -145,11 +145,10 @@ func (p *Pending) fromCache(c *SessionCache, batch []Event) (read scope, cached 
 			all = append(append(all, old...), added[k]...)
 			slices.SortFunc(all, cmpTouch)
 			p.update[k] = all
-			evs = append(evs, all...)
+			groups = append(groups, all)
 		}
 	}
-	slices.SortFunc(evs, cmpTouch)
-	return read, cached, evs
+	return read, cached, groups
 }
 
 // Committed applies the batch's change to the cache it was prepared with; the processor

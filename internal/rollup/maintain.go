@@ -232,7 +232,7 @@ func (p *Pending) sessionsBeforeAfter(ctx context.Context, tx *store.Tx) (map[Ke
 	out := map[Key]Counts{}
 	timeout := pathstore.DefaultVisitTimeout.Milliseconds()
 	// The customers and days the cache holds are counted from it; the rest are read.
-	read, cached, cevs := p.fromCache(p.cache, p.touches)
+	read, cached, groups := p.fromCache(p.cache, p.touches)
 	freshRead := func(c, d int64) bool { return p.fresh.has(c, d) && read.has(c, d) }
 	after := &sessionCounter{in: read.has, loc: p.loc, out: out, timeout: timeout}
 	counters := []*sessionCounter{after}
@@ -254,12 +254,14 @@ func (p *Pending) sessionsBeforeAfter(ctx context.Context, tx *store.Tx) (map[Ke
 	if err != nil {
 		return nil, err
 	}
-	if len(cevs) > 0 {
+	if len(groups) > 0 {
 		ca := &sessionCounter{in: cached.has, loc: p.loc, out: out, timeout: timeout}
 		cf := &sessionCounter{in: func(c, d int64) bool { return p.fresh.has(c, d) && cached.has(c, d) }, loc: p.loc, out: p.before, timeout: timeout, skip: p.added}
-		for i := range cevs {
-			ca.add(&cevs[i])
-			cf.add(&cevs[i])
+		for _, g := range groups { // one customer and day each: the counters start afresh
+			for i := range g {
+				ca.add(&g[i])
+				cf.add(&g[i])
+			}
 		}
 	}
 	ordersInto(orders, refunds, p.ord.has, p.loc, out)
