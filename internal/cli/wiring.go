@@ -101,6 +101,7 @@ func wireDemo(ctx context.Context, db *store.DB) ([]string, error) {
 // startProcessor runs the event processor beside the API, woken after every commit.
 func startProcessor(s *server.Server) *identity.Processor {
 	proc := identity.NewProcessor(s.DB, identity.Options{})
+	s.Collect.SetOnStored(proc.Feed) // the events just committed, so it need not read them back
 	s.Collect.SetOnCommit(proc.Notify)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup

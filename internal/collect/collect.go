@@ -10,6 +10,7 @@ package collect
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -169,6 +170,7 @@ type Handler struct {
 	maxFut      maxFutureCache
 	keys        *KeyCache
 	checkpoints *store.Checkpointer // nil on PostgreSQL or when disabled
+	onStored    atomic.Pointer[func([]event.Event)]
 	onCommit    atomic.Pointer[func()]
 
 	nRequests, nAccepted, nInserted, nRejected, nCommits atomic.Int64
@@ -251,6 +253,20 @@ func (h *Handler) Register(mux *http.ServeMux) {
 
 // ServeHTTP serves the collection routes alone (tests, or mounting under a prefix).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// SetOnStored sets what receives the events of each commit that stored them, with their
+// seq, before OnCommit runs: the event processor takes them from memory instead of
+// reading back what was just written. It is called on SQLite only, and only when every
+// event of the commit was new (the log's seqs of the commit are then known: consecutive,
+// checked against the first and last row); otherwise the processor reads the log as
+// always. f must not block, and must copy what it keeps: evs is reused. nil removes it.
+func (h *Handler) SetOnStored(f func(evs []event.Event)) {
+	if f == nil {
+		h.onStored.Store(nil)
+		return
+	}
+	h.onStored.Store(&f)
+}
 
 // SetOnCommit replaces Options.OnCommit, for callers wired after the handler exists
 // (the event processor, from a serve hook). f must not block; nil removes it.
@@ -371,7 +387,7 @@ func (h *Handler) committer() {
 				rejs = append(rejs, p.rejections...)
 			}
 			t0 := time.Now()
-			err := h.write(evs, rejs)
+			stored, err := h.write(evs, rejs)
 			h.lastCommit.Store(&commitResult{err: err, at: time.Now()})
 			if d := int64(time.Since(t0)); d > h.slowestCommit.Load() {
 				h.slowestCommit.Store(d)
@@ -383,6 +399,9 @@ func (h *Handler) committer() {
 				h.inflightReqs--
 			}
 			h.mu.Unlock()
+			if f := h.onStored.Load(); err == nil && len(stored) > 0 && f != nil {
+				(*f)(stored)
+			}
 			// Wake the processor before answering, so a client that saw its 2xx can count
 			// on the events being on their way into the derived tables.
 			if f := h.onCommit.Load(); err == nil && len(evs) > 0 && f != nil {
@@ -412,11 +431,13 @@ func (h *Handler) committer() {
 	}
 }
 
-func (h *Handler) write(evs []event.Event, rejs []store.Rejection) error {
+func (h *Handler) write(evs []event.Event, rejs []store.Rejection) (stored []event.Event, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), h.opt.CommitTimeout)
 	defer cancel()
 	inserted := 0
-	err := h.db.Write(ctx, func(tx *store.Tx) error {
+	feed := h.onStored.Load() != nil && h.db.Dialect == store.SQLite
+	err = h.db.Write(ctx, func(tx *store.Tx) error {
+		stored = nil
 		if len(evs) > 0 {
 			if err := store.LockEventLog(ctx, tx); err != nil {
 				return fmt.Errorf("lock event log: %w", err)
@@ -432,16 +453,51 @@ func (h *Handler) write(evs []event.Event, rejs []store.Rejection) error {
 				return err
 			}
 			inserted = n
+			if feed && n == len(evs) {
+				if stored, err = withSeqs(ctx, tx, evs); err != nil {
+					return err
+				}
+			}
 		}
 		return store.InsertRejections(ctx, tx, rejs)
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	h.nCommits.Add(1)
 	h.nAccepted.Add(int64(len(evs)))
 	h.nInserted.Add(int64(inserted))
-	return nil
+	return stored, nil
+}
+
+// withSeqs sets the seqs of evs, the events the transaction just inserted, every one of
+// them new. SQLite gives the rows of one writer consecutive seqs after the largest, in
+// the order of the INSERTs; the first and last rows are checked against evs. It returns
+// nil (the processor then reads the log) when they do not match.
+func withSeqs(ctx context.Context, tx *store.Tx, evs []event.Event) ([]event.Event, error) {
+	row := func(q string, arg ...any) (seq, src int64, mid string, err error) {
+		err = tx.QueryRow(ctx, q, arg...).Scan(&seq, &src, &mid)
+		return
+	}
+	last, src, mid, err := row(`SELECT seq, source_id, message_id FROM events ORDER BY seq DESC LIMIT 1`)
+	if err != nil {
+		return nil, fmt.Errorf("read stored seqs: %w", err)
+	}
+	if en := &evs[len(evs)-1]; src != en.SourceID || mid != en.MessageID {
+		return nil, nil
+	}
+	first := last - int64(len(evs)) + 1
+	_, src, mid, err = row(`SELECT seq, source_id, message_id FROM events WHERE seq = ?`, first)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && (src != evs[0].SourceID || mid != evs[0].MessageID) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read stored seqs: %w", err)
+	}
+	for i := range evs {
+		evs[i].Seq = first + int64(i)
+	}
+	return evs, nil
 }
 
 // ---- requests ----

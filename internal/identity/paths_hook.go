@@ -20,6 +20,7 @@ func (p *Processor) writePaths(ctx context.Context, tx *store.Tx, j *job) error 
 	if err != nil {
 		return err
 	}
+	ch.Cache = &p.pathRows
 	err = pathstore.Apply(ctx, tx, ch)
 	if errors.Is(err, pathstore.ErrInconsistent) {
 		// Readers compute paths from the tables until ensurePaths builds it again, before

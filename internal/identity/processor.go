@@ -21,9 +21,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/attribution/pathstore"
 	"github.com/omniroi/omniroi/internal/channel"
 	"github.com/omniroi/omniroi/internal/event"
 	"github.com/omniroi/omniroi/internal/privacy/consent"
+	"github.com/omniroi/omniroi/internal/rollup"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/workspace"
 )
@@ -58,9 +60,14 @@ type Options struct {
 	OwnHosts                []string       // the business's own hosts, not referrals
 	MaxUserIDsPerIdentifier int            // an email/phone/anonymousId seen with more userIds is shared; default 3
 	PollInterval            time.Duration  // how often Run looks for events of other processes; default 1s
-	LeaseTTL                time.Duration  // default 30s
-	Owner                   string         // lease owner name; default host-pid-random
-	Logger                  *slog.Logger
+	// Gather is how long Run lets events gather after being woken before it processes
+	// them, so that the commits of a busy collector become one batch instead of one each:
+	// every batch rewrites the day's paths rows and commits (a sync), whatever its size.
+	// Default 250ms; negative: none.
+	Gather   time.Duration
+	LeaseTTL time.Duration // default 30s
+	Owner    string        // lease owner name; default host-pid-random
+	Logger   *slog.Logger
 }
 
 // Processor derives the customer tables from the event log.
@@ -81,6 +88,15 @@ type Processor struct {
 	epoch        string          // EpochSetting when the graph was loaded (privacy_erase.go)
 	renewed      time.Time
 	held         bool
+	pathRows     pathstore.RowCache // the paths rows the last batch left (paths_hook.go)
+	// sessions holds session events for the daily rollups (rollup_hook.go); it is as
+	// trustworthy as g, and reset whenever g is loaded.
+	sessions rollup.SessionCache
+
+	fedMu sync.Mutex    // guards fed
+	fed   []event.Event // events the collector committed, in seq order (feed.go)
+	// fedTaken counts the fed events processed without reading the log.
+	fedTaken atomic.Int64
 }
 
 // NewProcessor makes a processor for db. It does nothing until Run, CatchUp or Rebuild.
@@ -99,6 +115,9 @@ func NewProcessor(db *store.DB, opt Options) *Processor {
 	}
 	if opt.PollInterval <= 0 {
 		opt.PollInterval = time.Second
+	}
+	if opt.Gather == 0 {
+		opt.Gather = 250 * time.Millisecond
 	}
 	if opt.LeaseTTL <= 0 {
 		opt.LeaseTTL = 30 * time.Second
@@ -208,6 +227,15 @@ func (p *Processor) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-p.notify:
+			if p.opt.Gather > 0 {
+				t := time.NewTimer(p.opt.Gather)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return nil
+				case <-t.C:
+				}
+			}
 		case <-tick.C:
 		}
 	}
@@ -311,6 +339,7 @@ func (p *Processor) load(ctx context.Context) error {
 	if p.epoch, err = p.readEpoch(ctx); err != nil {
 		return err
 	}
+	p.sessions.Reset() // kept only while the graph is trusted
 	g := newGraph()
 	rows, err := p.db.Query(ctx, `SELECT id, user_id, first_seen, last_seen, events, traits, name, email, phone FROM customers`)
 	if err != nil {
@@ -423,7 +452,15 @@ func (p *Processor) process(ctx context.Context, upTo int64) error {
 			if werr != nil {
 				continue // drain
 			}
-			werr = p.db.Write(ctx, func(tx *store.Tx) error { return p.writeWithRollups(ctx, tx, j) }) // rollup_hook.go
+			var pend *rollup.Pending
+			werr = p.db.Write(ctx, func(tx *store.Tx) error {
+				var err error
+				pend, err = p.writeWithRollups(ctx, tx, j) // rollup_hook.go
+				return err
+			})
+			if werr == nil {
+				pend.Committed()
+			}
 			if werr != nil {
 				werr = fmt.Errorf("process events %d..%d: %w", j.from, j.cursor, werr)
 				failed.Store(true)
@@ -455,7 +492,7 @@ func (p *Processor) applyAll(ctx context.Context, upTo int64, jobs chan<- *job, 
 		first, last, n := int64(0), p.cursor, 0
 		for n < size {
 			want := min(p.opt.ReadChunk, size-n)
-			evs, err := readEvents(ctx, p.db, last, want)
+			evs, err := p.nextEvents(ctx, last, want)
 			if err != nil {
 				return err
 			}

@@ -19,6 +19,9 @@ type Batch struct {
 	RefundOrders []string
 	// Moves are customers of earlier batches merged into another: {merged, survivor}.
 	Moves [][2]int64
+	// Cache, when set, holds the session events of customers and days earlier batches
+	// touched (see SessionCache); nil reads them from the table every batch.
+	Cache *SessionCache
 }
 
 // Event is one row a batch writes: its customer and time (ms), the order id of an order
@@ -28,6 +31,8 @@ type Event struct {
 	Seq      int64
 	Customer int64
 	TS       int64
+	// Name, Channel and Campaign of an activity row (for SessionCache).
+	Name, Channel, Campaign string
 }
 
 // Pending is a batch's rollup update between Begin and Commit.
@@ -43,6 +48,11 @@ type Pending struct {
 	// one read (Begin computes the rest of before).
 	fresh scope
 	added map[int64]bool
+
+	cache   *SessionCache
+	touches []Event              // the batch's activity rows
+	merging scope                // customers someone was merged into, and their days
+	update  map[[2]int64][]touch // the cache's entries after the batch
 }
 
 // Begin prepares the rollup update of batch b. The processor calls it inside its write
@@ -61,9 +71,11 @@ func Begin(ctx context.Context, tx *store.Tx, loc *time.Location, b Batch) (*Pen
 		return nil, fmt.Errorf("daily rollups: %w", err)
 	}
 	if tz != loc.String() {
+		b.Cache.Reset()
 		return &Pending{loc: loc, rebuild: true}, nil
 	}
-	p := &Pending{loc: loc}
+	b.Cache.begin(loc, b.Moves)
+	p := &Pending{loc: loc, cache: b.Cache, touches: b.Touches}
 	if len(b.Touches) == 0 && len(b.Orders) == 0 && len(b.RefundOrders) == 0 && len(b.Moves) == 0 {
 		return p, nil
 	}
@@ -166,7 +178,7 @@ func Begin(ctx context.Context, tx *store.Tx, loc *time.Location, b Batch) (*Pen
 	if err != nil {
 		return nil, err
 	}
-	p.sess, p.ord, p.before, p.fresh, p.added = sess, ord, before, fresh, added
+	p.sess, p.ord, p.before, p.fresh, p.added, p.merging = sess, ord, before, fresh, added, merging
 	return p, nil
 }
 
@@ -219,14 +231,38 @@ func (p *Pending) Commit(ctx context.Context, tx *store.Tx) error {
 func (p *Pending) sessionsBeforeAfter(ctx context.Context, tx *store.Tx) (map[Key]Counts, error) {
 	out := map[Key]Counts{}
 	timeout := pathstore.DefaultVisitTimeout.Milliseconds()
-	after := &sessionCounter{in: p.sess.has, loc: p.loc, out: out, timeout: timeout}
+	// The customers and days the cache holds are counted from it; the rest are read.
+	read, cached, groups := p.fromCache(p.cache, p.touches)
+	freshRead := func(c, d int64) bool { return p.fresh.has(c, d) && read.has(c, d) }
+	after := &sessionCounter{in: read.has, loc: p.loc, out: out, timeout: timeout}
 	counters := []*sessionCounter{after}
 	if len(p.fresh) > 0 { // a nil scope would be every customer (an erasure has none)
-		counters = append(counters, &sessionCounter{in: p.fresh.has, loc: p.loc, out: p.before, timeout: timeout, skip: p.added})
+		counters = append(counters, &sessionCounter{in: freshRead, loc: p.loc, out: p.before, timeout: timeout, skip: p.added})
 	}
-	orders, refunds, err := load(ctx, tx, tx.Dialect, p.sess, p.ord, nil, counters...)
+	if p.cache != nil && len(read) > 0 {
+		for c, days := range read {
+			for d := range days {
+				p.update[[2]int64{c, d}] = []touch{}
+			}
+		}
+		counters = append(counters, &sessionCounter{in: read.has, loc: p.loc, keep: func(day int64, t *touch) {
+			k := [2]int64{t.cust, day}
+			p.update[k] = append(p.update[k], *t)
+		}})
+	}
+	orders, refunds, err := load(ctx, tx, tx.Dialect, read, p.ord, nil, counters...)
 	if err != nil {
 		return nil, err
+	}
+	if len(groups) > 0 {
+		ca := &sessionCounter{in: cached.has, loc: p.loc, out: out, timeout: timeout}
+		cf := &sessionCounter{in: func(c, d int64) bool { return p.fresh.has(c, d) && cached.has(c, d) }, loc: p.loc, out: p.before, timeout: timeout, skip: p.added}
+		for _, g := range groups { // one customer and day each: the counters start afresh
+			for i := range g {
+				ca.add(&g[i])
+				cf.add(&g[i])
+			}
+		}
 	}
 	ordersInto(orders, refunds, p.ord.has, p.loc, out)
 	return out, nil

@@ -308,6 +308,9 @@ type sessionCounter struct {
 	out     map[Key]Counts
 	timeout int64
 	skip    map[int64]bool // seqs of rows to pass over as if absent
+	// keep, when set, receives the session events in scope with their day instead of
+	// counting them (SessionCache).
+	keep func(day int64, t *touch)
 
 	open                bool
 	cust, day, last     int64
@@ -320,6 +323,10 @@ func (v *sessionCounter) add(t *touch) {
 	}
 	td := commerce.LocalDay(time.UnixMilli(t.ts), v.loc)
 	if !v.in(t.cust, td) {
+		return
+	}
+	if v.keep != nil {
+		v.keep(td, t)
 		return
 	}
 	if !v.open || t.cust != v.cust || td != v.day {

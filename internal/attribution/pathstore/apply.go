@@ -1,11 +1,13 @@
 package pathstore
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/omniroi/omniroi/internal/store"
 )
@@ -18,6 +20,54 @@ type Change struct {
 	Orders  []OrderWrite  // orders the batch upserts (one per order id)
 	Refunds []RefundWrite // refunds the batch adds
 	Moves   [][2]int64    // customers of earlier batches merged into another: {merged, survivor}
+	// Cache, when set, keeps the rows the batch leaves decoded for the next batch (see
+	// RowCache). nil decodes every row it reads.
+	Cache *RowCache
+}
+
+// RowCache holds the rows the last Apply left, decoded, beside their stored bytes. A busy
+// day's row of a block holds every touch of that day, and the processor edits it in
+// every batch: decoding it again was most of an edit's cost. A cached row is used only
+// when the bytes read from the table are the bytes it was cached with, so whatever else
+// wrote the table (a rebuild, an erasure, a rolled-back transaction, another process)
+// the row is the one the table holds. One processor uses a cache, one batch at a time.
+type RowCache struct {
+	mu   sync.Mutex
+	rows map[rowKey]cachedRow
+}
+
+type cachedRow struct {
+	data []byte
+	row  Row
+}
+
+// take removes and returns the cached row of k when it was cached with data.
+func (c *RowCache) take(k rowKey, data []byte) (Row, bool) {
+	if c == nil {
+		return Row{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.rows[k]
+	if !ok {
+		return Row{}, false
+	}
+	delete(c.rows, k)
+	if !bytes.Equal(e.data, data) {
+		return Row{}, false
+	}
+	return e.row, true
+}
+
+// replace makes rows the whole cache: the rows of the last batch, so memory stays that
+// of one batch's rows.
+func (c *RowCache) replace(rows map[rowKey]cachedRow) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.rows = rows
+	c.mu.Unlock()
 }
 
 // OrderWrite is an order the processor writes; it replaces a stored order of the same
@@ -61,7 +111,7 @@ func Apply(ctx context.Context, tx *store.Tx, ch Change) (err error) {
 	if len(ch.Touches) == 0 && len(ch.Orders) == 0 && len(ch.Refunds) == 0 && len(ch.Moves) == 0 {
 		return nil
 	}
-	a := &applier{tx: tx, moved: map[int64]int64{}, rows: map[rowKey]*loaded{}}
+	a := &applier{tx: tx, cache: ch.Cache, moved: map[int64]int64{}, rows: map[rowKey]*loaded{}}
 	defer func() {
 		if r := recover(); r != nil { // an edit reached a row nobody loaded: a defect
 			err = fmt.Errorf("%w: %v", ErrInconsistent, r)
@@ -78,6 +128,7 @@ type loaded struct {
 
 type applier struct {
 	tx    *store.Tx
+	cache *RowCache
 	moved map[int64]int64
 	rows  map[rowKey]*loaded
 	need  map[rowKey]bool
@@ -556,12 +607,16 @@ func (a *applier) load(ctx context.Context) error {
 				rows.Close()
 				return fmt.Errorf("paths: read rows: %w", err)
 			}
-			r, err := DecodeRow(block, day, data)
-			if err != nil {
-				rows.Close()
-				return errors.Join(ErrInconsistent, err)
+			k := rowKey{block, day}
+			r, ok := a.cache.take(k, data)
+			if !ok {
+				r, err = DecodeRow(block, day, data)
+				if err != nil {
+					rows.Close()
+					return errors.Join(ErrInconsistent, err)
+				}
 			}
-			l := a.rows[rowKey{block, day}]
+			l := a.rows[k]
 			l.row, l.old = r, data
 		}
 		rows.Close()
@@ -581,11 +636,25 @@ func (a *applier) store(ctx context.Context) error {
 		}
 	}
 	slices.SortFunc(keys, cmpKey)
-	for _, k := range keys {
-		l := a.rows[k]
-		if err := putRow(ctx, a.tx, &l.row, l.old); err != nil {
-			return err
+	var keep map[rowKey]cachedRow
+	if a.cache != nil {
+		keep = make(map[rowKey]cachedRow, len(a.rows))
+		for k, l := range a.rows {
+			if !l.touched && l.old != nil {
+				keep[k] = cachedRow{l.old, l.row}
+			}
 		}
 	}
+	for _, k := range keys {
+		l := a.rows[k]
+		data, err := writeRow(ctx, a.tx, &l.row, l.old)
+		if err != nil {
+			return err
+		}
+		if keep != nil && data != nil {
+			keep[k] = cachedRow{data, l.row}
+		}
+	}
+	a.cache.replace(keep)
 	return nil
 }

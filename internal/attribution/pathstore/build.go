@@ -228,16 +228,24 @@ func Invalidate(ctx context.Context, tx *store.Tx) error {
 // putRow stores a row whose stored data was old (nil: no row of that key), or deletes it
 // when it is empty; an unchanged row is not written.
 func putRow(ctx context.Context, tx *store.Tx, r *Row, old []byte) error {
+	_, err := writeRow(ctx, tx, r, old)
+	return err
+}
+
+// writeRow is putRow returning the bytes the table holds for the row afterwards (nil
+// when it has none).
+func writeRow(ctx context.Context, tx *store.Tx, r *Row, old []byte) ([]byte, error) {
 	var err error
+	var data []byte
 	switch {
 	case r.Empty() && old != nil:
 		_, err = tx.Exec(ctx, `DELETE FROM paths WHERE block = ? AND day = ?`, r.Block, r.Day)
 	case r.Empty():
-		return nil
+		return nil, nil
 	default:
-		data := r.Encode()
+		data = r.Encode()
 		if old != nil && string(data) == string(old) {
-			return nil
+			return data, nil
 		}
 		sum := encodeSummary(summarize(r))
 		if old != nil {
@@ -249,7 +257,7 @@ func putRow(ctx context.Context, tx *store.Tx, r *Row, old []byte) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("paths: write block %d day %d: %w", r.Block, r.Day, err)
+		return nil, fmt.Errorf("paths: write block %d day %d: %w", r.Block, r.Day, err)
 	}
-	return nil
+	return data, nil
 }
