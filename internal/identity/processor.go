@@ -60,10 +60,11 @@ type Options struct {
 	OwnHosts                []string       // the business's own hosts, not referrals
 	MaxUserIDsPerIdentifier int            // an email/phone/anonymousId seen with more userIds is shared; default 3
 	PollInterval            time.Duration  // how often Run looks for events of other processes; default 1s
-	// Gather is how long Run lets events gather after being woken before it processes
-	// them, so that the commits of a busy collector become one batch instead of one each:
-	// every batch rewrites the day's paths rows and commits (a sync), whatever its size.
-	// Default 250ms; negative: none.
+	// Gather is the least time between two batches of Run while events keep arriving, so
+	// that the commits of a busy collector become one batch instead of one each: every
+	// batch rewrites the day's paths rows and commits (a sync), whatever its size. An
+	// event after a quiet spell (no batch for Gather) is processed at once. Default 250ms;
+	// negative: none.
 	Gather   time.Duration
 	LeaseTTL time.Duration // default 30s
 	Owner    string        // lease owner name; default host-pid-random
@@ -202,6 +203,7 @@ func (p *Processor) Run(ctx context.Context) error {
 	defer p.release()
 	tick := time.NewTicker(p.opt.PollInterval)
 	defer tick.Stop()
+	var last time.Time // when the last batch ended
 	for {
 		// Renew only when a third of the TTL has passed: an idle server should not write
 		// every second.
@@ -222,13 +224,16 @@ func (p *Processor) Run(ctx context.Context) error {
 				p.opt.Logger.Warn("processor: batch failed, retrying", "err", err)
 				p.g = nil
 			}
+			last = time.Now()
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-p.notify:
-			if p.opt.Gather > 0 {
-				t := time.NewTimer(p.opt.Gather)
+			// Gather only while events keep coming: the first event after a quiet spell is
+			// processed at once, later ones wait until Gather has passed since the last batch.
+			if wait := p.opt.Gather - time.Since(last); p.opt.Gather > 0 && wait > 0 {
+				t := time.NewTimer(wait)
 				select {
 				case <-ctx.Done():
 					t.Stop()
