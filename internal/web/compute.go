@@ -114,11 +114,13 @@ func computedIn[T any](ctx context.Context, c *computeCache, lane chan struct{},
 		}
 	}
 	done := e.done
+	// The wait counts from the running build's start, not from each request: the
+	// request that starts a build waits up to c.wait for it, and requests that come
+	// while it runs wait only what is left of that, so a long build makes the requests
+	// of its first c.wait wait, not every request until it ends. They get the older
+	// result with its age, or the placeholder that fills in.
 	wait := c.wait
-	if e.val != nil && sameSettings(e.version, version) {
-		// With an older result to show, the wait counts from the build's start, not
-		// from each request: a long rebuild makes the requests of its first c.wait
-		// wait, not every request until it ends.
+	if done != nil {
 		wait -= time.Since(e.since)
 	}
 	c.mu.Unlock()
