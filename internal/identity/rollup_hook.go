@@ -82,6 +82,9 @@ func (p *Processor) ensureRollups(ctx context.Context) error {
 		p.opt.Logger.Info("processor: an erasure came while the daily rollups were computed; they are computed again")
 		return nil
 	}
+	if len(rows) == 0 {
+		return nil // a new store: nothing to say
+	}
 	p.opt.Logger.Info("processor: daily rollups built", "time_zone", loc.String(), "rows", len(rows), "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
