@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/omniroi/omniroi/internal/identity"
+	"github.com/omniroi/omniroi/internal/mix"
 	"github.com/omniroi/omniroi/internal/workspace"
 )
 
@@ -240,8 +241,9 @@ func sameSettings(a, b string) bool {
 	return sa == sb
 }
 
-// warm starts building the analyses of the default period in the background, at most
-// once a minute; the builds themselves are skipped when the data has not changed.
+// warm starts building the analyses of the default period and the budget model in the
+// background, at most once a minute; the builds themselves are skipped when the data has
+// not changed.
 func (s *server) warm() {
 	if s.opt.noWarm {
 		return
@@ -271,5 +273,10 @@ func (s *server) warm() {
 		_, _, _ = s.coverageFor(ctx, rg)
 		_, _, _ = s.attrFor(ctx, rg, cur)
 		_, _, _ = s.valueFor(ctx)
+		// The budget model last (the slowest fit): the Overview's effect section and the
+		// Budget page read it.
+		if ok, err := s.hasTable(ctx, "spend"); err == nil && ok {
+			_, _, _ = s.budgetFor(ctx, mix.TargetRevenue)
+		}
 	}()
 }
