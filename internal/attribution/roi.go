@@ -303,6 +303,42 @@ func readSpend(ctx context.Context, db *store.DB, from, to time.Time, currency s
 	return out, notes, nil
 }
 
+// SpendTotal is a period's ad spend in one currency, summed over channels and campaigns.
+type SpendTotal struct {
+	Minor int64
+	// Notes say how spend in other currencies was converted, or how much was left out
+	// for want of an exchange rate (readSpend).
+	Notes []string
+}
+
+// SpendInPeriod is the spend of the days [from, to) in currency, as every ROI joins it
+// (readSpend: other currencies converted day by day, a day without a rate left out with
+// a note). Dates are taken in the zone of from and to; a zero from or to leaves that end
+// open. The Overview's spend card and attribution's ROI read this one definition.
+func SpendInPeriod(ctx context.Context, db *store.DB, from, to time.Time, currency string) (SpendTotal, error) {
+	from, to = spendDays(from, to)
+	rows, notes, err := readSpend(ctx, db, from, to, currency)
+	if err != nil {
+		return SpendTotal{}, err
+	}
+	t := SpendTotal{Notes: notes}
+	for _, r := range rows {
+		t.Minor = money.SatAdd(t.Minor, r.amount)
+	}
+	return t, nil
+}
+
+// spendDays opens a zero end of a period's spend days: from the first day, or to the last.
+func spendDays(from, to time.Time) (time.Time, time.Time) {
+	if from.IsZero() {
+		from = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	if to.IsZero() {
+		to = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+	}
+	return from, to
+}
+
 // ROI joins the credit of a model that ran in the period with its spend and path
 // figures (docs/attribution.md, "ROI").
 func (p *Period) ROI(model string) (ROIPeriod, error) {

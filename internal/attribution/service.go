@@ -309,14 +309,7 @@ func (s *Service) compute(ctx context.Context, q Query, ver string) (*Report, er
 		if q.PathStats && i == 0 {
 			p.Paths = PathStats(set)
 		}
-		// Spend days of an unbounded end: from the first path's day, or to the last.
-		sf, st := p.From, p.To
-		if sf.IsZero() {
-			sf = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
-		}
-		if st.IsZero() {
-			st = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
-		}
+		sf, st := spendDays(p.From, p.To)
 		if p.spend, p.spendNotes, err = readSpend(ctx, s.db, sf, st, cur); err != nil {
 			return nil, fmt.Errorf("attribution: %w", err)
 		}

@@ -448,6 +448,9 @@ func (p *Processor) process(ctx context.Context, upTo int64) error {
 	if err := p.ensurePaths(ctx); err != nil { // paths_hook.go
 		return err
 	}
+	if err := p.ensureRollups(ctx); err != nil { // rollup_hook.go
+		return err
+	}
 	jobs := make(chan *job, 1)
 	done := make(chan error, 1)
 	var failed atomic.Bool

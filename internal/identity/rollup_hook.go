@@ -6,7 +6,10 @@ package identity
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/omniroi/omniroi/internal/rollup"
 	"github.com/omniroi/omniroi/internal/store"
@@ -31,6 +34,63 @@ func (p *Processor) writeWithRollups(ctx context.Context, tx *store.Tx, j *job) 
 		return nil, err
 	}
 	return pend, pend.Commit(ctx, tx)
+}
+
+// ensureRollups builds the daily rollups when they are not kept for the business time
+// zone: a store upgraded from before the table (its migration creates it empty), or a
+// time zone changed since. process calls it under the lease, before any batch, so the
+// table is filled when the processor starts rather than with the next event, which may
+// not come for hours. Until it is, rollup.ForPeriod computes a period from the
+// processor's tables.
+//
+// The rows are computed outside the write transaction (about 20 seconds on the default
+// demo), so that collection is not held up meanwhile: under the lease and before the
+// batch, only an erasure can change the tables they are computed from, and the write
+// checks that none committed (the processor epoch) or leaves the table for the next turn.
+func (p *Processor) ensureRollups(ctx context.Context) error {
+	loc, err := workspace.Location(ctx, p.db)
+	if err != nil {
+		return fmt.Errorf("daily rollups: %w", err)
+	}
+	if ok, err := rollup.Current(ctx, p.db, loc); err != nil || ok {
+		return err
+	}
+	start := time.Now()
+	epoch, err := p.readEpoch(ctx)
+	if err != nil {
+		return err
+	}
+	rows, err := rollup.Compute(ctx, p.db, loc)
+	if err != nil {
+		return err
+	}
+	moved := false
+	err = p.db.Write(ctx, func(tx *store.Tx) error {
+		q := `SELECT value FROM settings WHERE key = ?`
+		if tx.Dialect == store.Postgres {
+			q += ` FOR UPDATE` // waits for an erasure in flight (checkEpoch)
+		}
+		var now string
+		if err := tx.QueryRow(ctx, q, EpochSetting).Scan(&now); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("read processor epoch: %w", err)
+		}
+		if moved = now != epoch; moved {
+			return nil
+		}
+		return rollup.Replace(ctx, tx, rows, loc)
+	})
+	if err != nil {
+		return fmt.Errorf("daily rollups: %w", err)
+	}
+	if moved {
+		p.opt.Logger.Info("processor: an erasure came while the daily rollups were computed; they are computed again")
+		return nil
+	}
+	if len(rows) == 0 {
+		return nil // a new store: nothing to say
+	}
+	p.opt.Logger.Info("processor: daily rollups built", "time_zone", loc.String(), "rows", len(rows), "took", time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 // rollupBatch reads the rows of job j (see build for their columns: activity rows of 10

@@ -176,3 +176,49 @@ func TestDailyRollupsMerge(t *testing.T) {
 		}
 	})
 }
+
+// TestDailyRollupsBuiltOnStart: a store whose daily rollups are missing for events it
+// already holds (an upgrade: migration 0032 creates the table empty and no time zone is
+// recorded) gets them back when the processor starts, without waiting for a new event,
+// equal to a rebuild; then the next batches keep them current.
+func TestDailyRollupsBuiltOnStart(t *testing.T) {
+	evs := denseEvents(t, 1500, 5)
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		insert(t, db, evs[:1200]...)
+		if err := identity.NewProcessor(db, identity.Options{}).Rebuild(ctx); err != nil {
+			t.Fatal(err)
+		}
+		want := rollupText(t, db)
+		if strings.Count(want, "\n") < 20 {
+			t.Fatalf("too few rollup rows to test with:\n%s", want)
+		}
+		if _, err := db.Exec(ctx, `DELETE FROM daily_rollups`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(ctx, `DELETE FROM settings WHERE key = ?`, rollup.TimeZoneSetting); err != nil {
+			t.Fatal(err)
+		}
+		// No new event: the processor starts and finds nothing to process.
+		if err := identity.NewProcessor(db, identity.Options{}).CatchUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := rollupText(t, db); got != want {
+			t.Fatalf("rollups built on start differ from a rebuild:\n%s", firstDiff(got, want))
+		}
+		loc, err := workspace.Location(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := rollup.Current(ctx, db, loc); err != nil || !ok {
+			t.Fatalf("rollups not recorded as kept for %s: %v", loc, err)
+		}
+		insert(t, db, evs[1200:]...)
+		if err := identity.NewProcessor(db, identity.Options{BatchSize: 50}).CatchUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := rollupText(t, db), computedRollups(t, db, loc); got != want {
+			t.Fatalf("rollups after later batches differ from a computation from scratch:\n%s", firstDiff(got, want))
+		}
+	})
+}

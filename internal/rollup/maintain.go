@@ -319,7 +319,17 @@ func Rebuild(ctx context.Context, tx *store.Tx, loc *time.Location) error {
 	if err != nil {
 		return err
 	}
-	if err := writeRows(ctx, tx, Rows(m), "", false); err != nil {
+	return Replace(ctx, tx, Rows(m), loc)
+}
+
+// Replace makes rows (Compute's, counted in loc) the whole table inside tx and records
+// loc as its time zone. The caller guarantees that the processor's tables did not change
+// since rows were computed (the processor builds the table before its first batch).
+func Replace(ctx context.Context, tx *store.Tx, rows []Row, loc *time.Location) error {
+	if _, err := tx.Exec(ctx, `DELETE FROM daily_rollups`); err != nil {
+		return fmt.Errorf("daily rollups: %w", err)
+	}
+	if err := writeRows(ctx, tx, rows, "", false); err != nil {
 		return err
 	}
 	return store.SetSetting(ctx, tx, TimeZoneSetting, loc.String())

@@ -111,6 +111,7 @@ type modelInfo struct {
 }
 
 func (s *server) attributionPage(w http.ResponseWriter, r *http.Request) error {
+	r = s.withWaitBudget(r)
 	ctx := r.Context()
 	p := s.newPage(r, "/attribution", "Attribution")
 	d := &attributionData{}

@@ -87,7 +87,7 @@ func (s *server) budgetFor(ctx context.Context, target string) (*budgetModel, st
 		return nil, stamp{}, err
 	}
 	day := s.opt.Now().In(s.location(ctx)).Format(time.DateOnly) // the window ends yesterday
-	m, at, stale, err := computed(s.compute, "budget|"+target, ver+"|"+day, func(ctx context.Context) (*budgetModel, error) {
+	m, at, stale, err := computedIn(ctx, s.compute, s.compute.sem, "budget|"+target, ver+"|"+day, func(ctx context.Context) (*budgetModel, error) {
 		series, model, err := s.budget.Model(ctx, mix.StoreOptions{Target: target})
 		if err != nil {
 			return nil, err
@@ -98,6 +98,7 @@ func (s *server) budgetFor(ctx context.Context, target string) (*budgetModel, st
 }
 
 func (s *server) budgetPage(w http.ResponseWriter, r *http.Request) error {
+	r = s.withWaitBudget(r)
 	ctx := r.Context()
 	p := s.newPage(r, "/budget", "Budget")
 	p.NoRange = true // the model uses all the history there is

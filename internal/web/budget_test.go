@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -219,4 +220,40 @@ func TestBrowserBudget(t *testing.T) {
 		t.Errorf("console: %s", p)
 	}
 	mu.Unlock()
+}
+
+// TestWarmFitsBudget: the warm-up that the login page starts fits the budget model too
+// (after the other analyses), so once it has settled the first Overview shows what the
+// spend caused instead of saying the model is still being fitted.
+func TestWarmFitsBudget(t *testing.T) {
+	db := storetest.SQLite(t)
+	seedBudget(t, db, 240)
+	ts, srv := newTestServerOf(t, db, Options{})
+	c := ts.client(t)
+	// The login page starts the warm-up; no page is asked for until it has settled.
+	if resp, body := ts.login(t, c, testEmail, testPassword); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login: %d\n%.500s", resp.StatusCode, body)
+	}
+	key := "budget|" + mix.TargetRevenue
+	for deadline := time.Now().Add(3 * time.Minute); ; {
+		srv.compute.mu.Lock()
+		e := srv.compute.entries[key]
+		settled := e != nil && e.done == nil && (e.val != nil || e.err != nil)
+		srv.compute.mu.Unlock()
+		if settled {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the warm-up did not fit the budget model")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_, body := get(t, c, ts.URL+"/?format=json")
+	var pj overviewEffectPage
+	if err := json.Unmarshal([]byte(body), &pj); err != nil {
+		t.Fatalf("%v\n%.500s", err, body)
+	}
+	if pj.Effect.State != effectReady {
+		t.Errorf("first Overview after the warm-up: effect %q (%s), want it shown", pj.Effect.State, pj.Effect.Message)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/omniroi/omniroi/internal/identity"
+	"github.com/omniroi/omniroi/internal/mix"
 	"github.com/omniroi/omniroi/internal/workspace"
 )
 
@@ -114,11 +115,13 @@ func computedIn[T any](ctx context.Context, c *computeCache, lane chan struct{},
 		}
 	}
 	done := e.done
+	// The wait counts from the running build's start, not from each request: the
+	// request that starts a build waits up to c.wait for it, and requests that come
+	// while it runs wait only what is left of that, so a long build makes the requests
+	// of its first c.wait wait, not every request until it ends. They get the older
+	// result with its age, or the placeholder that fills in.
 	wait := c.wait
-	if e.val != nil && sameSettings(e.version, version) {
-		// With an older result to show, the wait counts from the build's start, not
-		// from each request: a long rebuild makes the requests of its first c.wait
-		// wait, not every request until it ends.
+	if done != nil {
 		wait -= time.Since(e.since)
 	}
 	c.mu.Unlock()
@@ -238,8 +241,9 @@ func sameSettings(a, b string) bool {
 	return sa == sb
 }
 
-// warm starts building the analyses of the default period in the background, at most
-// once a minute; the builds themselves are skipped when the data has not changed.
+// warm starts building the analyses of the default period and the budget model in the
+// background, at most once a minute; the builds themselves are skipped when the data has
+// not changed.
 func (s *server) warm() {
 	if s.opt.noWarm {
 		return
@@ -269,5 +273,10 @@ func (s *server) warm() {
 		_, _, _ = s.coverageFor(ctx, rg)
 		_, _, _ = s.attrFor(ctx, rg, cur)
 		_, _, _ = s.valueFor(ctx)
+		// The budget model last (the slowest fit): the Overview's effect section and the
+		// Budget page read it.
+		if ok, err := s.hasTable(ctx, "spend"); err == nil && ok {
+			_, _, _ = s.budgetFor(ctx, mix.TargetRevenue)
+		}
 	}()
 }

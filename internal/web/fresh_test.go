@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -160,5 +161,67 @@ func TestComputeWaitCountsFromBuildStart(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the request waits for a build that started longer than the wait ago")
+	}
+}
+
+// TestComputePlaceholderWithoutWaitingAgain: while the first build of an analysis runs
+// (nothing older to show), only the requests of its first wait wait for it; a repeat
+// request that comes once the build has run longer than the wait gets the placeholder
+// at once instead of waiting the whole budget again.
+func TestComputePlaceholderWithoutWaitingAgain(t *testing.T) {
+	c := newComputeCache(time.Millisecond)
+	release := make(chan struct{})
+	slow := func(context.Context) (int, error) { <-release; return 7, nil }
+	if _, _, _, err := computed(c, "k", "v1", slow); !errors.Is(err, errComputing) {
+		t.Fatalf("first request while building: %v, want errComputing", err)
+	}
+	// The build has been running for longer than the wait, which is now long.
+	c.mu.Lock()
+	c.entries["k"].since = time.Now().Add(-2 * time.Hour)
+	c.wait = time.Hour
+	c.mu.Unlock()
+	got := make(chan error, 1)
+	go func() {
+		_, _, _, err := computed(c, "k", "v1", slow)
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		if !errors.Is(err, errComputing) {
+			t.Errorf("repeat request: %v, want the placeholder (errComputing)", err)
+		}
+	case <-time.After(30 * time.Second):
+		close(release)
+		t.Fatal("a repeat request waits the whole budget again for a build already running longer than it")
+	}
+	close(release)
+	// Once the build ends, its result is served.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		v, _, _, err := computed(c, "k", "v1", slow)
+		if err == nil && v == 7 {
+			break
+		}
+		if !errors.Is(err, errComputing) || time.Now().After(deadline) {
+			t.Fatalf("after the build: %v %v", v, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestComputeFirstRequestWaitsForBuild: the request that starts a build waits up to the
+// budget for it, so a build quicker than the budget is answered in the same request.
+func TestComputeFirstRequestWaitsForBuild(t *testing.T) {
+	c := newComputeCache(time.Hour)
+	start := make(chan struct{})
+	fill := func(context.Context) (int, error) { <-start; return 3, nil }
+	got := make(chan int, 1)
+	go func() {
+		v, _, _, _ := computed(c, "k", "v1", fill)
+		got <- v
+	}()
+	close(start)
+	if v := <-got; v != 3 {
+		t.Errorf("first request: %d, want the build's result 3", v)
 	}
 }

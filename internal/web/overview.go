@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sort"
 
+	"github.com/omniroi/omniroi/internal/attribution"
 	"github.com/omniroi/omniroi/internal/commerce"
 	"github.com/omniroi/omniroi/internal/money"
 	"github.com/omniroi/omniroi/internal/rollup"
@@ -131,6 +132,9 @@ func (s *server) overviewFigures(p *page, d *overviewData, res *overviewResult) 
 		// table below is the attributed figure).
 		k := card{Label: "All revenue per " + formatMoneyShort(int64(pow10(cur)), cur) + " of ad spend", Value: fmt.Sprintf("%.2f", float64(cur0.revenue)/float64(cur0.spend)),
 			Good: true, HasPrev: hasPrev && prev.spend > 0, Note: "all revenue, with or without ads, ÷ all spend (" + m(cur0.spend) + "); what ads earned per channel below"}
+		for _, n := range res.spendNotes {
+			k.Note += "; " + n
+		}
 		if k.HasPrev {
 			k.Prev = fmt.Sprintf("%.2f", float64(prev.revenue)/float64(prev.spend))
 			k.Change, k.Up = change(cur0.revenue*prev.spend, prev.revenue*cur0.spend)
@@ -222,6 +226,7 @@ type groupRow struct {
 type overviewResult struct {
 	sales, prevSales commerce.Sales
 	spend, prevSpend int64
+	spendNotes       []string // spend converted or left out (attribution.SpendInPeriod)
 	hasPrev          bool
 	byChannel        []groupRow
 	byLocation       []groupRow
@@ -246,17 +251,17 @@ func (s *server) overviewQuery(ctx context.Context, rg Range, cur string) (*over
 			return nil, err
 		}
 	}
-	for _, x := range []struct {
-		n  *int64
-		r  Range
-		ok bool
-	}{{&res.spend, rg, true}, {&res.prevSpend, pr, hasPrev}} {
-		if !x.ok {
-			continue
+	// Spend as attribution's ROI joins it (one definition: attribution.SpendInPeriod).
+	sp, err := attribution.SpendInPeriod(ctx, s.db, rg.From, rg.To, cur)
+	if err != nil {
+		return nil, err
+	}
+	res.spend, res.spendNotes = sp.Minor, sp.Notes
+	if hasPrev {
+		if sp, err = attribution.SpendInPeriod(ctx, s.db, pr.From, pr.To, cur); err != nil {
+			return nil, err
 		}
-		if err := s.db.QueryRow(ctx, `SELECT `+s.db.SumMinor("amount_minor")+` FROM spend WHERE day >= ? AND day < ? AND currency = ?`, x.r.FromDay(), x.r.ToDay(), cur).Scan(x.n); err != nil {
-			return nil, fmt.Errorf("sum spend: %w", err)
-		}
+		res.prevSpend = sp.Minor
 	}
 	if err := s.revenueBy(ctx, rg, cur, res); err != nil {
 		return nil, err

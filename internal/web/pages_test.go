@@ -393,3 +393,49 @@ func TestJourneysMovedToPaths(t *testing.T) {
 		t.Errorf("/paths: %d, title or navigation wrong:\n%.2000s", resp.StatusCode, body)
 	}
 }
+
+// TestOverviewSpendMatchesAttribution: the Overview's spend (the "revenue per unit of ad
+// spend" card) is the spend attribution's ROI joins, spend in another currency converted
+// at the day's rate included, for the period and the one before.
+func TestOverviewSpendMatchesAttribution(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		seed(t, db)
+		ctx := context.Background()
+		for _, q := range []string{
+			`INSERT INTO fx_rates (base, quote, day, rate) VALUES ('EUR', 'USD', '2026-02-12', '1.25'), ('EUR', 'USD', '2026-03-12', '1.25')`,
+			`INSERT INTO spend (day, channel, campaign, platform, amount_minor, currency) VALUES ('2026-03-12', 'Paid Search', 'us', 'manual', 5000, 'USD')`,
+			`INSERT INTO spend (day, channel, campaign, platform, amount_minor, currency) VALUES ('2026-02-12', 'Paid Search', 'us', 'manual', 2500, 'USD')`,
+		} {
+			if _, err := db.Exec(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, srv := newTestServerOf(t, db, Options{})
+		loc := srv.location(ctx)
+		rg, err := srv.parseRange(ctx, nil, loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cur, err := srv.businessCurrency(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := srv.overviewQuery(ctx, rg, cur)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := attribution.NewService(db).ROI(ctx, attribution.ROIQuery{From: rg.From, To: rg.To, Model: "last_touch"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.spend != rep.Current.SpendMinor || res.spend == 0 {
+			t.Errorf("Overview spend %d, attribution's ROI spend %d", res.spend, rep.Current.SpendMinor)
+		}
+		if !res.hasPrev || res.prevSpend != rep.Previous.SpendMinor || res.prevSpend == 0 {
+			t.Errorf("Overview spend before %d (previous period %v), attribution's ROI %d", res.prevSpend, res.hasPrev, rep.Previous.SpendMinor)
+		}
+		if len(res.spendNotes) == 0 || !strings.Contains(res.spendNotes[0], "USD") {
+			t.Errorf("the converted USD spend is not noted: %q", res.spendNotes)
+		}
+	})
+}

@@ -27,6 +27,7 @@ const (
 // paths is the Paths page: the funnel and the customers' paths to purchase (attribution
 // touch sequences; "journeys" are the automations).
 func (s *server) paths(w http.ResponseWriter, r *http.Request) error {
+	r = s.withWaitBudget(r)
 	ctx := r.Context()
 	p := s.newPage(r, "/paths", "Paths")
 	d := &pathsData{Stages: attribution.FunnelStages[:], TopN: sankeyPaths, Steps: sankeySteps}

@@ -31,6 +31,7 @@ const (
 )
 
 func (s *server) segments(w http.ResponseWriter, r *http.Request) error {
+	r = s.withWaitBudget(r)
 	ctx := r.Context()
 	p := s.newPage(r, "/segments", "Segments")
 	d := &segmentsData{Bands: value.DefaultChurnBands}

@@ -119,6 +119,7 @@ func (s *server) sources(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) sourcesPage(w http.ResponseWriter, r *http.Request, d *sourcesData) error {
+	r = s.withWaitBudget(r)
 	ctx := r.Context()
 	p := s.newPage(r, "/sources", "Sources")
 	p.Data = d
