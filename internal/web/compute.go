@@ -103,6 +103,7 @@ func computedIn[T any](ctx context.Context, c *computeCache, lane chan struct{},
 		c.mu.Unlock()
 		return val.(T), at, true, nil
 	}
+	started := false
 	if e.building != version && e.failed != version {
 		if e.done != nil {
 			// A build of an older version is running; let it finish, the next request
@@ -111,6 +112,7 @@ func computedIn[T any](ctx context.Context, c *computeCache, lane chan struct{},
 			e.building = version
 			e.done = make(chan struct{})
 			e.since = time.Now()
+			started = true
 			go c.build(lane, key, e, version, func(ctx context.Context) (any, error) { return fill(ctx) })
 		}
 	}
@@ -124,10 +126,16 @@ func computedIn[T any](ctx context.Context, c *computeCache, lane chan struct{},
 	if done != nil {
 		wait -= time.Since(e.since)
 	}
-	c.mu.Unlock()
 	if dl, ok := ctx.Value(waitBudgetKey{}).(time.Time); ok {
 		wait = min(wait, time.Until(dl))
+		if started && wait <= 0 {
+			// The request that starts this build has spent its wait on other analyses
+			// (the Budget page's credit comparison starts after its fit): the build's
+			// first wait is spent, so the next request does not wait for it either.
+			e.since = time.Now().Add(-c.wait)
+		}
 	}
+	c.mu.Unlock()
 	if done != nil && wait > 0 {
 		t := time.NewTimer(wait)
 		select {

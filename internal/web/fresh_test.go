@@ -225,3 +225,31 @@ func TestComputeFirstRequestWaitsForBuild(t *testing.T) {
 		t.Errorf("first request: %d, want the build's result 3", v)
 	}
 }
+
+// TestComputeBuildStartedWithoutBudget: a request whose wait is spent (a page that looked
+// up another analysis first) starts a build without waiting, and the next request does
+// not wait for that build either: it gets the placeholder at once.
+func TestComputeBuildStartedWithoutBudget(t *testing.T) {
+	c := newComputeCache(time.Hour)
+	release := make(chan struct{})
+	defer close(release)
+	slow := func(context.Context) (int, error) { <-release; return 7, nil }
+	spent := context.WithValue(context.Background(), waitBudgetKey{}, time.Now().Add(-time.Second))
+	if _, _, _, err := computedIn(spent, c, c.sem, "k", "v1", slow); !errors.Is(err, errComputing) {
+		t.Fatalf("request without budget: %v, want errComputing", err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		fresh := context.WithValue(context.Background(), waitBudgetKey{}, time.Now().Add(time.Hour))
+		_, _, _, err := computedIn(fresh, c, c.sem, "k", "v1", slow)
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		if !errors.Is(err, errComputing) {
+			t.Errorf("next request: %v, want the placeholder (errComputing)", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the next request waits for a build whose first request had no wait left")
+	}
+}
