@@ -3,6 +3,7 @@ package value
 import (
 	"errors"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -293,5 +294,54 @@ func TestExpectedIfAliveLargeBeta(t *testing.T) {
 	m := BGNBD{R: 5.50585230733033e+08, Alpha: 1.4157910133478332e+09, A: 149.6435119585983, B: 0.006682548320817569}
 	if v := m.ConditionalExpectedPurchases(12*Week.UnitsPerMonth(), 0, 0, 11.0/7); math.Abs(v-1.0000449553317887) > 1e-4 {
 		t.Errorf("huge r: %.10g", v)
+	}
+}
+
+// log2F1a1Full is log2F1a1 without the early fallback: every term up to the limit.
+func log2F1a1Full(a, b, z float64) float64 {
+	if z == 0 {
+		return 0
+	}
+	c := a + 1 - b
+	sum, term := 1.0, 1.0
+	for n := 0.0; n < 20000; n++ {
+		term *= (c + n) / (a + 1 + n) * z
+		sum += term
+		if term < 1e-17*sum {
+			return (1-b)*math.Log1p(-z) + math.Log(sum)
+		}
+	}
+	return math.Log(mathext.Hypergeo(a, b, a+1, z))
+}
+
+// TestLog2F1a1EarlyFallback: going to the fallback as soon as the series cannot converge
+// within its limit gives exactly what summing to the limit gave, on the arguments
+// Pareto/NBD passes (a = r+s+x, b = s+1 or r+x), most of them with z close to 1.
+func TestLog2F1a1EarlyFallback(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(7, 11))
+	for i := 0; i < 3000; i++ {
+		r, s, x := 0.05+5*rng.Float64(), 0.05+5*rng.Float64(), float64(rng.IntN(60))
+		a, b := r+s+x, s+1
+		if rng.IntN(2) == 0 {
+			b = r + x
+		}
+		z := 1 - math.Pow(10, -0.5-4.5*rng.Float64())
+		if got, want := log2F1a1(a, b, z), log2F1a1Full(a, b, z); got != want {
+			t.Fatalf("log 2F1(%g, %g; a+1; %g) = %.17g, summing to the limit gives %.17g", a, b, z, got, want)
+		}
+	}
+}
+
+func BenchmarkLog2F1a1NearOne(b *testing.B) {
+	for _, f := range []struct {
+		name string
+		fn   func(a, b, z float64) float64
+	}{{"early", log2F1a1}, {"full", log2F1a1Full}} {
+		b.Run(f.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				f.fn(1.5, 1.2, 0.9999)
+			}
+		})
 	}
 }
