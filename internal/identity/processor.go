@@ -98,6 +98,9 @@ type Processor struct {
 	fed   []event.Event // events the collector committed, in seq order (feed.go)
 	// fedTaken counts the fed events processed without reading the log.
 	fedTaken atomic.Int64
+	// rollupsComputed, when set (tests), runs between computing the daily rollups on
+	// start and writing them.
+	rollupsComputed func()
 }
 
 // NewProcessor makes a processor for db. It does nothing until Run, CatchUp or Rebuild.

@@ -64,6 +64,9 @@ func (p *Processor) ensureRollups(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if p.rollupsComputed != nil {
+		p.rollupsComputed() // tests: an erasure lands here
+	}
 	moved := false
 	err = p.db.Write(ctx, func(tx *store.Tx) error {
 		q := `SELECT value FROM settings WHERE key = ?`

@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/audit"
 	"github.com/omniroi/omniroi/internal/identity"
+	"github.com/omniroi/omniroi/internal/privacy"
 	"github.com/omniroi/omniroi/internal/rollup"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/store/storetest"
@@ -219,6 +221,75 @@ func TestDailyRollupsBuiltOnStart(t *testing.T) {
 		}
 		if got, want := rollupText(t, db), computedRollups(t, db, loc); got != want {
 			t.Fatalf("rollups after later batches differ from a computation from scratch:\n%s", firstDiff(got, want))
+		}
+	})
+}
+
+// TestDailyRollupsOnStartErasure: an erasure that commits while the processor computes the
+// daily rollups on start (outside its write transaction) must not be undone by the write:
+// the rows computed before it still hold the erased person's sessions and orders. The
+// write is skipped, and the next turn builds the rollups from what the erasure left.
+func TestDailyRollupsOnStartErasure(t *testing.T) {
+	evs := denseEvents(t, 1200, 7)
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		insert(t, db, evs...)
+		if err := identity.NewProcessor(db, identity.Options{}).Rebuild(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var victim int64
+		if err := db.QueryRow(ctx, `SELECT customer_id FROM orders GROUP BY customer_id ORDER BY COUNT(*) DESC, customer_id LIMIT 1`).Scan(&victim); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(ctx, `DELETE FROM daily_rollups`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(ctx, `DELETE FROM settings WHERE key = ?`, rollup.TimeZoneSetting); err != nil {
+			t.Fatal(err)
+		}
+		loc, err := workspace.Location(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := computedRollups(t, db, loc)
+		p := identity.NewProcessor(db, identity.Options{})
+		erased := false
+		identity.OnRollupsComputed(p, func() {
+			if erased {
+				return
+			}
+			erased = true
+			if _, err := privacy.Erase(ctx, db, privacy.Query{ID: victim}, privacy.EraseOptions{Actor: audit.ActorCLI}); err != nil {
+				t.Error(err)
+			}
+		})
+		if err := p.CatchUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if !erased {
+			t.Fatal("the processor did not build the rollups on start")
+		}
+		want := computedRollups(t, db, loc)
+		if want == before {
+			t.Fatal("the erasure changed nothing the rollups count: the test proves nothing")
+		}
+		if got := rollupText(t, db); got != want {
+			if got == before {
+				t.Fatal("the rollups computed before the erasure were written: the erased person's sessions and orders are back")
+			}
+			// Skipped this turn: the table stays empty until the next one.
+			if got != "" {
+				t.Fatalf("rollups after the erasure differ from a computation from scratch:\n%s", firstDiff(got, want))
+			}
+		}
+		if err := identity.NewProcessor(db, identity.Options{}).CatchUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := rollupText(t, db); got != want {
+			t.Fatalf("rollups built on the next start differ from a computation from scratch:\n%s", firstDiff(got, want))
+		}
+		if ok, err := rollup.Current(ctx, db, loc); err != nil || !ok {
+			t.Fatalf("rollups not recorded as kept for %s: %v", loc, err)
 		}
 	})
 }
