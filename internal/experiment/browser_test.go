@@ -8,38 +8,23 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/omniroi/omniroi/internal/audit"
+	"github.com/omniroi/omniroi/internal/browsertest"
 	"github.com/omniroi/omniroi/internal/experiment"
 	"github.com/omniroi/omniroi/internal/identity/identitytest"
 	"github.com/omniroi/omniroi/internal/server"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/store/storetest"
-	"github.com/omniroi/omniroi/internal/testenv"
 )
 
 // Segment's analytics.js build that the collection API's browser test loads.
 const ajsBundle = "../collect/testdata/analytics-next/analytics-next-1.84.3.umd.js"
-
-func chromium() string {
-	if p := os.Getenv("OMNIROI_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
 
 // TestScriptInBrowser loads a shop page from one origin with the experiments script from
 // omniroi on another, in headless Chromium: the script must fetch the visitor's variant,
@@ -50,14 +35,13 @@ func TestScriptInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a browser")
 	}
-	bin := chromium()
-	testenv.Need(t, "the browser test needs Chromium (apt-get install chromium, or set OMNIROI_CHROMIUM)", bin != "")
+	browsertest.Need(t)
 	for _, mode := range []string{"direct", "analytics.js"} {
-		t.Run(mode, func(t *testing.T) { runScript(t, bin, mode) })
+		t.Run(mode, func(t *testing.T) { runScript(t, mode) })
 	}
 }
 
-func runScript(t *testing.T, bin, mode string) {
+func runScript(t *testing.T, mode string) {
 	ctx := context.Background()
 	db := storetest.SQLite(t)
 	_, key, err := db.CreateSource(ctx, "bakery site")
@@ -111,22 +95,10 @@ AnalyticsNext.AnalyticsBrowser.load({writeKey: %q, cdnURL: %q}).then(([a]) => {
 	}))
 	defer site.Close()
 
-	bctx, cancel := browser(t, bin)
+	cctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	var mu sync.Mutex
-	var problems []string
-	go func() {
-		for m, err := range chromedp.Console(bctx) {
-			if err != nil {
-				return
-			}
-			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleException {
-				mu.Lock()
-				problems = append(problems, fmt.Sprintf("%s: %s (%s)", m.Type, m.Text, m.URL))
-				mu.Unlock()
-			}
-		}
-	}()
+	br := browsertest.Start(t, cctx, t.TempDir(), 1280, 900)
+	bctx := br.Ctx
 
 	visit := func() (anon string, shown [2]bool) {
 		t.Helper()
@@ -207,10 +179,10 @@ AnalyticsNext.AnalyticsBrowser.load({writeKey: %q, cdnURL: %q}).then(([a]) => {
 	if r.Units != 1 || r.Primary.Result.Variants[arm].N != 1 || r.Crossovers != 0 {
 		t.Fatalf("report: %d units, %+v", r.Units, r.Primary.Result.Variants)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(problems) > 0 {
-		t.Fatalf("browser console: %v", problems)
+	for _, m := range br.Messages() {
+		if m.Type != chromedp.ConsoleWarning {
+			t.Errorf("browser console: %s", m)
+		}
 	}
 }
 
@@ -230,30 +202,4 @@ func exposures(t *testing.T, db *store.DB, anon string) []string {
 		out = append(out, b)
 	}
 	return out
-}
-
-func browser(t *testing.T, bin string) (context.Context, context.CancelFunc) {
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(bin),
-		chromedp.NoSandbox,
-		chromedp.Headless,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	actx, cancelA := chromedp.NewExecAllocator(ctx, opts...)
-	bctx, cancelB := chromedp.NewContext(actx)
-	if _, err := chromedp.Run(bctx, chromedp.Evaluate[chromedp.Void](`1`)); err != nil {
-		cancelB()
-		cancelA()
-		cancel()
-		t.Fatalf("start chromium: %v", err)
-	}
-	return bctx, func() { cancelB(); cancelA(); cancel() }
 }

@@ -7,40 +7,26 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/omniroi/omniroi/internal/browsertest"
 	"github.com/omniroi/omniroi/internal/collect"
 	"github.com/omniroi/omniroi/internal/recommend"
 	"github.com/omniroi/omniroi/internal/store/storetest"
 	"github.com/omniroi/omniroi/internal/testenv"
 )
 
-func chromiumPath() string {
-	if p := os.Getenv("OMNIROI_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
-
 // TestWidgetBrowser loads the widget in headless Chromium from a page on another origin:
 // it renders the product strip with each product's reason, and a click sends "Product
 // Clicked" with the recommendation id through the collection API.
 func TestWidgetBrowser(t *testing.T) {
 	testenv.Slow(t, "a browser")
-	bin := chromiumPath()
-	testenv.Need(t, "the widget test needs Chromium (apt-get install chromium, or set OMNIROI_CHROMIUM)", bin != "")
+	browsertest.Need(t)
 	db := storetest.SQLite(t)
 	shop(t, db)
 	ctx := context.Background()
@@ -68,39 +54,23 @@ func TestWidgetBrowser(t *testing.T) {
 	}))
 	defer site.Close()
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(1000, 700),
-	}
 	cctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	actx, cancelA := chromedp.NewExecAllocator(cctx, opts...)
-	defer cancelA()
-	bctx, cancelB := chromedp.NewContext(actx)
-	defer cancelB()
-	if _, err := chromedp.Run(bctx, chromedp.Evaluate[chromedp.Void](`1`)); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	var mu sync.Mutex
-	var problems []string
-	go func() {
-		for m, err := range chromedp.Console(bctx) {
-			if err != nil {
-				return
-			}
+	br := browsertest.Start(t, cctx, t.TempDir(), 1000, 700)
+	bctx := br.Ctx
+	problems := func() []string {
+		var out []string
+		for _, m := range br.Messages() {
 			// The test catalogue's images are on a host that does not exist.
-			if (m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleException) && !strings.Contains(m.Text, "ERR_NAME_NOT_RESOLVED") {
-				mu.Lock()
-				problems = append(problems, m.Text)
-				mu.Unlock()
+			if m.Type != chromedp.ConsoleWarning && !strings.Contains(m.Text, "ERR_NAME_NOT_RESOLVED") {
+				out = append(out, m.Text)
 			}
 		}
-	}()
+		return out
+	}
 	if err := chromedp.Do(bctx, chromedp.Navigate(site.URL+"/"), chromedp.WaitVisible(chromedp.CSS(`#recs[data-omniroi-state=ready] .omniroi-item`))); err != nil {
 		state, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.getElementById("recs").getAttribute("data-omniroi-state")`))
-		t.Fatalf("widget did not render (state %q): %v; console: %v", state, err, problems)
+		t.Fatalf("widget did not render (state %q): %v; console: %v", state, err, problems())
 	}
 	text, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.getElementById("recs").innerText`))
 	if err != nil {
@@ -137,13 +107,11 @@ func TestWidgetBrowser(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no Product Clicked event: %v; console: %v", err, problems)
+			t.Fatalf("no Product Clicked event: %v; console: %v", err, problems())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(problems) > 0 {
-		t.Fatalf("console errors: %v", problems)
+	if p := problems(); len(p) > 0 {
+		t.Fatalf("console errors: %v", p)
 	}
 }

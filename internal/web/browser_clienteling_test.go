@@ -3,17 +3,15 @@ package web
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/omniroi/omniroi/internal/auth"
+	"github.com/omniroi/omniroi/internal/browsertest"
 	"github.com/omniroi/omniroi/internal/store/storetest"
 	"github.com/omniroi/omniroi/internal/testenv"
 )
@@ -26,8 +24,7 @@ import (
 // is refused. No console errors, exceptions or CSP violations.
 func TestBrowserClienteling(t *testing.T) {
 	testenv.Slow(t, "a browser")
-	bin := chromiumPath()
-	testenv.Need(t, "the browser test needs Chromium (apt-get install chromium, or set OMNIROI_CHROMIUM)", bin != "")
+	browsertest.Need(t)
 	db := storetest.SQLite(t)
 	mia, _ := shopFixture(t, db)
 	ts := newTestServer(t, db, Options{})
@@ -38,38 +35,10 @@ func TestBrowserClienteling(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	actx, cancelA := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true))
-	defer cancelA()
-	bctx, cancelB := chromedp.NewContext(actx)
-	defer cancelB()
+	br := browsertest.Start(t, ctx, dir, 390, 844)
+	bctx, shot := br.Ctx, br.Shot
 	if err := chromedp.Do(bctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulateScale(3))); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	var mu sync.Mutex
-	var problems []string
-	go func() {
-		for m, err := range chromedp.Console(bctx) {
-			if err != nil {
-				return
-			}
-			if strings.Contains(m.Text, "status of 403") && strings.HasSuffix(m.URL, "/customers") {
-				continue // the refusal below, on purpose
-			}
-			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleWarning || m.Type == chromedp.ConsoleException {
-				mu.Lock()
-				problems = append(problems, fmt.Sprintf("%s: %s (%s:%d)", m.Type, m.Text, m.URL, m.Line+1))
-				mu.Unlock()
-			}
-		}
-	}()
-	shot := func(name string) {
-		if png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100)); err == nil {
-			_ = os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
-		}
+		t.Fatalf("emulate a phone: %v", err)
 	}
 	eval := func(js string) string {
 		v, err := chromedp.Run(bctx, chromedp.Evaluate[string](js))
@@ -153,8 +122,13 @@ func TestBrowserClienteling(t *testing.T) {
 		t.Fatalf("back to the start page: %v", err)
 	}
 
-	mu.Lock()
-	defer mu.Unlock()
+	var problems []string
+	for _, p := range br.Problems() {
+		if strings.Contains(p, "status of 403") && strings.Contains(p, "/customers:") {
+			continue // the refusal above, on purpose
+		}
+		problems = append(problems, p)
+	}
 	if len(problems) > 0 {
 		t.Errorf("console problems:\n%s", strings.Join(problems, "\n"))
 	}

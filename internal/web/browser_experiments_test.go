@@ -5,10 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +13,7 @@ import (
 
 	"github.com/omniroi/omniroi/internal/audit"
 	"github.com/omniroi/omniroi/internal/auth"
+	"github.com/omniroi/omniroi/internal/browsertest"
 	"github.com/omniroi/omniroi/internal/experiment"
 	"github.com/omniroi/omniroi/internal/identity/identitytest"
 	"github.com/omniroi/omniroi/internal/store/storetest"
@@ -29,8 +27,7 @@ import (
 // violations.
 func TestBrowserExperiments(t *testing.T) {
 	testenv.Slow(t, "a browser")
-	bin := chromiumPath()
-	testenv.Need(t, "the browser test needs Chromium (apt-get install chromium, or set OMNIROI_CHROMIUM)", bin != "")
+	browsertest.Need(t)
 	db := storetest.SQLite(t)
 	seed(t, db)
 	ctx := context.Background()
@@ -68,43 +65,8 @@ func TestBrowserExperiments(t *testing.T) {
 
 	cctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	actx, cancelA := chromedp.NewExecAllocator(cctx,
-		chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(1280, 900))
-	defer cancelA()
-	bctx, cancelB := chromedp.NewContext(actx)
-	defer cancelB()
-	if _, err := chromedp.Run(bctx, chromedp.Evaluate[chromedp.Void](`1`)); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	var mu sync.Mutex
-	var problems []string
-	go func() {
-		for m, err := range chromedp.Console(bctx) {
-			if err != nil {
-				return
-			}
-			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleWarning || m.Type == chromedp.ConsoleException {
-				mu.Lock()
-				problems = append(problems, fmt.Sprintf("%s: %s (%s:%d)", m.Type, m.Text, m.URL, m.Line+1))
-				mu.Unlock()
-			}
-		}
-	}()
-	shot := func(name string) {
-		if png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100)); err == nil {
-			_ = os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
-		}
-	}
-	text := func(sel string) string {
-		v, err := chromedp.Run(bctx, chromedp.Evaluate[string](`(document.querySelector(`+"`"+sel+"`"+`) || {}).innerText || ''`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	br := browsertest.Start(t, cctx, dir, 1280, 900)
+	bctx, shot, text := br.Ctx, br.Shot, br.Text
 
 	err = chromedp.Do(bctx,
 		chromedp.Navigate(ts.URL+"/login"),
@@ -212,9 +174,7 @@ func TestBrowserExperiments(t *testing.T) {
 		t.Errorf("results table: %q", tab)
 	}
 	shot("experiment-report")
-	mu.Lock()
-	for _, p := range problems {
+	for _, p := range br.Problems() {
 		t.Errorf("browser: %s", p)
 	}
-	mu.Unlock()
 }

@@ -2,11 +2,9 @@ package web
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	"github.com/omniroi/omniroi/internal/api"
 	"github.com/omniroi/omniroi/internal/audit"
 	"github.com/omniroi/omniroi/internal/auth"
+	"github.com/omniroi/omniroi/internal/browsertest"
 	"github.com/omniroi/omniroi/internal/journey"
 	"github.com/omniroi/omniroi/internal/store/storetest"
 	"github.com/omniroi/omniroi/internal/testenv"
@@ -27,8 +26,7 @@ import (
 // token (its secret shown once) and revoke it. No console errors or exceptions.
 func TestBrowserJourneysAndTokens(t *testing.T) {
 	testenv.Slow(t, "a browser")
-	bin := chromiumPath()
-	testenv.Need(t, "the browser test needs Chromium (apt-get install chromium, or set OMNIROI_CHROMIUM)", bin != "")
+	browsertest.Need(t)
 	db := storetest.SQLite(t)
 	seed(t, db)
 	ctx := context.Background()
@@ -41,36 +39,8 @@ func TestBrowserJourneysAndTokens(t *testing.T) {
 
 	cctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	actx, cancelA := chromedp.NewExecAllocator(cctx,
-		chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(1280, 900))
-	defer cancelA()
-	bctx, cancelB := chromedp.NewContext(actx)
-	defer cancelB()
-	if _, err := chromedp.Run(bctx, chromedp.Evaluate[chromedp.Void](`1`)); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	var mu sync.Mutex
-	var problems []string
-	go func() {
-		for m, err := range chromedp.Console(bctx) {
-			if err != nil {
-				return
-			}
-			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleWarning || m.Type == chromedp.ConsoleException {
-				mu.Lock()
-				problems = append(problems, fmt.Sprintf("%s: %s (%s:%d)", m.Type, m.Text, m.URL, m.Line+1))
-				mu.Unlock()
-			}
-		}
-	}()
-	shot := func(name string) {
-		if png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100)); err == nil {
-			_ = os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
-		}
-	}
+	br := browsertest.Start(t, cctx, dir, 1280, 900)
+	bctx, shot := br.Ctx, br.Shot
 	eval := func(js string) string {
 		v, err := chromedp.Run(bctx, chromedp.Evaluate[string](js))
 		if err != nil {
@@ -251,12 +221,10 @@ func TestBrowserJourneysAndTokens(t *testing.T) {
 			t.Errorf("audit by the admin lacks %s: %v", want, acts)
 		}
 	}
-	mu.Lock()
-	for _, p := range problems {
+	for _, p := range br.Problems() {
 		if strings.Contains(p, "status of 422") && strings.Contains(p, "/automations/templates") { // the refused holdout, on purpose
 			continue
 		}
 		t.Errorf("browser: %s", p)
 	}
-	mu.Unlock()
 }

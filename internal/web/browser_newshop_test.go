@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/omniroi/omniroi/internal/auth"
+	"github.com/omniroi/omniroi/internal/browsertest"
 	"github.com/omniroi/omniroi/internal/collect"
 	"github.com/omniroi/omniroi/internal/connect"
 	"github.com/omniroi/omniroi/internal/identity"
@@ -64,8 +64,7 @@ func usdCopy(t *testing.T, src, dir string) string {
 // kept in the artefacts directory (OMNIROI_ARTIFACTS).
 func TestBrowserNewShop(t *testing.T) {
 	testenv.Slow(t, "a browser walking a new shop")
-	bin := chromiumPath()
-	testenv.Need(t, "the browser test needs Chromium (apt-get install chromium, or set OMNIROI_CHROMIUM)", bin != "")
+	browsertest.Need(t)
 	db := storetest.SQLite(t)
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -170,49 +169,11 @@ func TestBrowserNewShop(t *testing.T) {
 	wantOrders++
 	wantRevenue += hookMinor
 
-	actx, cancelA := chromedp.NewExecAllocator(ctx, chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(1440, 900))
-	defer cancelA()
-	bctx, cancelB := chromedp.NewContext(actx)
-	defer cancelB()
-	bctx, cancelT := context.WithTimeout(bctx, 150*time.Second)
+	tctx, cancelT := context.WithTimeout(ctx, 150*time.Second)
 	defer cancelT()
-	if _, err := chromedp.Run(bctx, chromedp.Evaluate[chromedp.Void](`1`)); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	var mu sync.Mutex
-	var problems []string
-	go func() {
-		for m, err := range chromedp.Console(bctx) {
-			if err != nil {
-				return
-			}
-			if (m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleException) && strings.HasPrefix(m.URL, srv.URL) {
-				mu.Lock()
-				problems = append(problems, fmt.Sprintf("%s: %s (%s)", m.Type, m.Text, m.URL))
-				mu.Unlock()
-			}
-		}
-	}()
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "newshop-"+name+".png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		v, err := chromedp.Run(bctx, chromedp.Evaluate[string](`(document.querySelector(`+"`"+sel+"`"+`) || {}).innerText || ''`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	br := browsertest.Start(t, tctx, dir, 1440, 900)
+	bctx, text := br.Ctx, br.Text
+	shot := func(name string) { br.Shot("newshop-" + name) }
 	do := func(what string, acts ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		if err := chromedp.Do(bctx, acts...); err != nil {
@@ -430,9 +391,9 @@ func TestBrowserNewShop(t *testing.T) {
 	if _, err := chromedp.Call(bctx, emulation.ClearDeviceMetricsOverride, cdp.Empty{}); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	for _, p := range problems {
-		t.Errorf("browser console: %s", p)
+	for _, m := range br.Messages() {
+		if m.Type != chromedp.ConsoleWarning && strings.HasPrefix(m.URL, srv.URL) {
+			t.Errorf("browser console: %s", m)
+		}
 	}
 }

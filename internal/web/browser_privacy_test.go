@@ -3,15 +3,13 @@ package web
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/omniroi/omniroi/internal/browsertest"
 	"github.com/omniroi/omniroi/internal/identity"
 	"github.com/omniroi/omniroi/internal/store/storetest"
 	"github.com/omniroi/omniroi/internal/testenv"
@@ -22,8 +20,7 @@ import (
 // number is refused, nothing is erased), types it, and gets the result; Anna is gone.
 func TestBrowserErase(t *testing.T) {
 	testenv.Slow(t, "a browser")
-	bin := chromiumPath()
-	testenv.Need(t, "the browser test needs Chromium (apt-get install chromium, or set OMNIROI_CHROMIUM)", bin != "")
+	browsertest.Need(t)
 	db := storetest.SQLite(t)
 	seed(t, db)
 	ts := newTestServer(t, db, Options{noWarm: true})
@@ -35,43 +32,8 @@ func TestBrowserErase(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	actx, cancelA := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(1280, 900))
-	defer cancelA()
-	bctx, cancelB := chromedp.NewContext(actx)
-	defer cancelB()
-	if _, err := chromedp.Run(bctx, chromedp.Evaluate[chromedp.Void](`1`)); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	var mu sync.Mutex
-	var problems []string
-	go func() {
-		for m, err := range chromedp.Console(bctx) {
-			if err != nil {
-				return
-			}
-			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleWarning || m.Type == chromedp.ConsoleException {
-				mu.Lock()
-				problems = append(problems, fmt.Sprintf("%s: %s (%s:%d)", m.Type, m.Text, m.URL, m.Line+1))
-				mu.Unlock()
-			}
-		}
-	}()
-	shot := func(name string) {
-		if png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100)); err == nil {
-			_ = os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
-		}
-	}
-	text := func(sel string) string {
-		v, err := chromedp.Run(bctx, chromedp.Evaluate[string](`(document.querySelector(`+"`"+sel+"`"+`) || {}).innerText || ''`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	br := browsertest.Start(t, ctx, dir, 1280, 900)
+	bctx, shot, text := br.Ctx, br.Shot, br.Text
 	err = chromedp.Do(bctx,
 		chromedp.Navigate(ts.URL+"/login"),
 		chromedp.WaitVisible(chromedp.CSS(`#email`)),
@@ -121,12 +83,10 @@ func TestBrowserErase(t *testing.T) {
 	if _, err := identity.FindCustomer(context.Background(), db, "anna@example.com"); err == nil {
 		t.Fatal("Anna is still there")
 	}
-	mu.Lock()
-	for _, p := range problems {
+	for _, p := range br.Problems() {
 		if strings.Contains(p, "status of 422") { // the wrong number, on purpose
 			continue
 		}
 		t.Errorf("browser: %s", p)
 	}
-	mu.Unlock()
 }

@@ -2,16 +2,13 @@ package web
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/omniroi/omniroi/internal/browsertest"
 	"github.com/omniroi/omniroi/internal/store/storetest"
 	"github.com/omniroi/omniroi/internal/testenv"
 )
@@ -22,8 +19,7 @@ import (
 // and a refusal at a customer's address. The link does not work a second time.
 func TestBrowserInvite(t *testing.T) {
 	testenv.Slow(t, "a browser")
-	bin := chromiumPath()
-	testenv.Need(t, "the browser test needs Chromium (apt-get install chromium, or set OMNIROI_CHROMIUM)", bin != "")
+	browsertest.Need(t)
 	db := storetest.SQLite(t)
 	seed(t, db)
 	seedPopulation(t, db)
@@ -32,43 +28,8 @@ func TestBrowserInvite(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	actx, cancelA := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(1280, 900))
-	defer cancelA()
-	bctx, cancelB := chromedp.NewContext(actx)
-	defer cancelB()
-	if _, err := chromedp.Run(bctx, chromedp.Evaluate[chromedp.Void](`1`)); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	var mu sync.Mutex
-	var problems []string
-	go func() {
-		for m, err := range chromedp.Console(bctx) {
-			if err != nil {
-				return
-			}
-			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleWarning || m.Type == chromedp.ConsoleException {
-				mu.Lock()
-				problems = append(problems, fmt.Sprintf("%s: %s (%s:%d)", m.Type, m.Text, m.URL, m.Line+1))
-				mu.Unlock()
-			}
-		}
-	}()
-	shot := func(name string) {
-		if png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100)); err == nil {
-			_ = os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
-		}
-	}
-	text := func(sel string) string {
-		v, err := chromedp.Run(bctx, chromedp.Evaluate[string](`(document.querySelector(`+"`"+sel+"`"+`) || {}).innerText || ''`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	br := browsertest.Start(t, ctx, dir, 1280, 900)
+	bctx, shot, text := br.Ctx, br.Shot, br.Text
 	waitPath := func(prefix string) string {
 		for deadline := time.Now().Add(10 * time.Second); ; {
 			loc, err := chromedp.Run(bctx, chromedp.Location())
@@ -190,14 +151,12 @@ func TestBrowserInvite(t *testing.T) {
 	if msg := text(`main`); !strings.Contains(msg, "not valid") {
 		t.Errorf("the invitation link a second time: %q", msg)
 	}
-	mu.Lock()
-	for _, p := range problems {
+	for _, p := range br.Problems() {
 		// The refusal and the used link answer 403 and 404 on purpose; Chromium logs those loads.
 		if strings.Contains(p, "status of 403") || strings.Contains(p, "status of 404") {
 			continue
 		}
 		t.Errorf("browser: %s", p)
 	}
-	mu.Unlock()
 	t.Logf("screenshots in %s", dir)
 }

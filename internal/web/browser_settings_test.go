@@ -3,15 +3,13 @@ package web
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/omniroi/omniroi/internal/browsertest"
 	"github.com/omniroi/omniroi/internal/identity/identitytest"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/store/storetest"
@@ -42,8 +40,7 @@ func seedUntracked(t *testing.T, db *store.DB) {
 // tracking then shows dollars, the coverage banner, and no "best" channel.
 func TestBrowserSettingsAndCoverage(t *testing.T) {
 	testenv.Slow(t, "a browser")
-	bin := chromiumPath()
-	testenv.Need(t, "the browser test needs Chromium (apt-get install chromium, or set OMNIROI_CHROMIUM)", bin != "")
+	browsertest.Need(t)
 	db := storetest.SQLite(t)
 	seedUntracked(t, db)
 	ts := newTestServer(t, db, Options{})
@@ -51,47 +48,8 @@ func TestBrowserSettingsAndCoverage(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	actx, cancelA := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(1440, 900))
-	defer cancelA()
-	bctx, cancelB := chromedp.NewContext(actx)
-	defer cancelB()
-	if _, err := chromedp.Run(bctx, chromedp.Evaluate[chromedp.Void](`1`)); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	var mu sync.Mutex
-	var problems []string
-	go func() {
-		for m, err := range chromedp.Console(bctx) {
-			if err != nil {
-				return
-			}
-			// The refused value's page is a 422 on purpose; the browser logs that status.
-			if strings.Contains(m.Text, "status of 422") {
-				continue
-			}
-			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleException {
-				mu.Lock()
-				problems = append(problems, fmt.Sprintf("%s: %s (%s:%d)", m.Type, m.Text, m.URL, m.Line+1))
-				mu.Unlock()
-			}
-		}
-	}()
-	shot := func(name string) {
-		if png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100)); err == nil {
-			_ = os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
-		}
-	}
-	text := func(sel string) string {
-		v, err := chromedp.Run(bctx, chromedp.Evaluate[string](`(document.querySelector(`+"`"+sel+"`"+`) || {}).innerText || ''`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	br := browsertest.Start(t, ctx, dir, 1440, 900)
+	bctx, shot, text := br.Ctx, br.Shot, br.Text
 	setting := func(key, value, want string) {
 		t.Helper()
 		sel := `[id="set-` + key + `"]`
@@ -166,9 +124,11 @@ func TestBrowserSettingsAndCoverage(t *testing.T) {
 		t.Fatalf("attribution: %v", err)
 	}
 	shot("attribution-untracked")
-	mu.Lock()
-	defer mu.Unlock()
-	for _, p := range problems {
+	for _, p := range br.Problems() {
+		// The refused value's page is a 422 on purpose; the browser logs that status.
+		if strings.Contains(p, "status of 422") || strings.HasPrefix(p, string(chromedp.ConsoleWarning)) {
+			continue
+		}
 		t.Errorf("browser console: %s", p)
 	}
 }

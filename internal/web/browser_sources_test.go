@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/omniroi/omniroi/internal/auth"
+	"github.com/omniroi/omniroi/internal/browsertest"
 	"github.com/omniroi/omniroi/internal/collect"
 	"github.com/omniroi/omniroi/internal/store/storetest"
 	"github.com/omniroi/omniroi/internal/testenv"
@@ -29,8 +29,7 @@ import (
 // form and reads the report and the line-and-column errors on the page.
 func TestBrowserSourcesSetup(t *testing.T) {
 	testenv.Slow(t, "a browser")
-	bin := chromiumPath()
-	testenv.Need(t, "the browser test needs Chromium (apt-get install chromium, or set OMNIROI_CHROMIUM)", bin != "")
+	browsertest.Need(t)
 	db := storetest.SQLite(t)
 	ctx := context.Background()
 	wh, err := NewHandler(db, Options{computeWait: time.Minute})
@@ -58,42 +57,10 @@ func TestBrowserSourcesSetup(t *testing.T) {
 	t.Cleanup(site.Close)
 	dir := artifactsDir(t)
 
-	actx, cancelA := chromedp.NewExecAllocator(ctx, chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(1440, 900))
-	defer cancelA()
-	bctx, cancelB := chromedp.NewContext(actx)
-	defer cancelB()
-	bctx, cancelT := context.WithTimeout(bctx, 120*time.Second)
+	tctx, cancelT := context.WithTimeout(ctx, 120*time.Second)
 	defer cancelT()
-	if _, err := chromedp.Run(bctx, chromedp.Evaluate[chromedp.Void](`1`)); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	var mu sync.Mutex
-	var problems []string
-	go func() {
-		for m, err := range chromedp.Console(bctx) {
-			if err != nil {
-				return
-			}
-			// The bad file's page answers 422 on purpose.
-			expected := strings.HasSuffix(m.URL, "/sources/upload") && strings.Contains(m.Text, "422")
-			if (m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleException) && strings.HasPrefix(m.URL, srv.URL) && !expected {
-				mu.Lock()
-				problems = append(problems, fmt.Sprintf("%s: %s (%s)", m.Type, m.Text, m.URL))
-				mu.Unlock()
-			}
-		}
-	}()
-	shot := func(name string) {
-		png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	br := browsertest.Start(t, tctx, dir, 1440, 900)
+	bctx, shot := br.Ctx, br.Shot
 
 	if err := chromedp.Do(bctx,
 		chromedp.Navigate(srv.URL+"/sources"),
@@ -204,9 +171,11 @@ func TestBrowserSourcesSetup(t *testing.T) {
 		}
 	}
 	shot("sources-upload-errors")
-	mu.Lock()
-	defer mu.Unlock()
-	for _, p := range problems {
-		t.Errorf("console: %s", p)
+	for _, m := range br.Messages() {
+		// The bad file's page answers 422 on purpose.
+		expected := strings.HasSuffix(m.URL, "/sources/upload") && strings.Contains(m.Text, "422")
+		if m.Type != chromedp.ConsoleWarning && strings.HasPrefix(m.URL, srv.URL) && !expected {
+			t.Errorf("console: %s", m)
+		}
 	}
 }
