@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/browsertest"
 	"github.com/omniroi/omniroi/internal/collect"
 	"github.com/omniroi/omniroi/internal/store/storetest"
-	"github.com/omniroi/omniroi/internal/testenv"
 )
 
 const ajsBundle = "testdata/analytics-next/analytics-next-1.84.3.umd.js"
@@ -26,14 +26,8 @@ func TestAnalyticsJSBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a browser")
 	}
-	chromium := ""
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			chromium = p
-			break
-		}
-	}
-	testenv.Need(t, "Chromium is needed to run analytics.js", chromium != "")
+	browsertest.Need(t)
+	chromium := browsertest.Path()
 
 	for _, mode := range []struct{ name, loadOptions, route string }{
 		{"one request per call", `{}`, "/v1/t"},

@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/omniroi/omniroi/internal/browsertest"
 	"github.com/omniroi/omniroi/internal/collect"
 	"github.com/omniroi/omniroi/internal/privacy/consent"
 	"github.com/omniroi/omniroi/internal/store/storetest"
-	"github.com/omniroi/omniroi/internal/testenv"
 )
 
 // TestAnalyticsJSConsent runs Segment's analytics.js in headless Chromium with a source
@@ -25,14 +25,8 @@ func TestAnalyticsJSConsent(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a browser")
 	}
-	chromium := ""
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			chromium = p
-			break
-		}
-	}
-	testenv.Need(t, "Chromium is needed to run analytics.js", chromium != "")
+	browsertest.Need(t)
+	chromium := browsertest.Path()
 	db := storetest.SQLite(t)
 	ctx := context.Background()
 	_, key, err := db.CreateSource(ctx, "web")
