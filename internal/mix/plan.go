@@ -380,16 +380,15 @@ func (m *Model) planCaution(cur, lo, hi []float64, total, margin, ra float64, ca
 		return mu - ra*math.Sqrt(math.Max(0, s2/float64(K)-mu*mu))
 	}
 	mean := Allocate(cur, lo, hi, total, margin, func(c int, mult float64) float64 { return m.objective(c, mult, 0) })
-	clamp := func(x []float64) []float64 {
-		out := slices.Clone(x)
-		for c := range out {
-			out[c] = math.Min(hi[c], math.Max(lo[c], out[c]))
-		}
-		return out
-	}
 	start := [][]float64{cautious, mean}
-	if s := sum(cur); s >= total*(1-1e-9) && s <= total*(1+1e-9) || margin > 0 && s <= total {
-		start = append(start, clamp(cur))
+	inside := true
+	for c := range cur {
+		inside = inside && cur[c] >= lo[c] && cur[c] <= hi[c]
+	}
+	// The current spend is a start when it is a feasible plan: within every limit and
+	// spending the budget (with a margin, at most the budget).
+	if s := sum(cur); inside && (math.Abs(s-total) <= 1e-9*math.Max(1, total) || margin > 0 && s <= total) {
+		start = append(start, slices.Clone(cur))
 	}
 	var best []float64
 	var bestScore float64
