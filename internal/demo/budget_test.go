@@ -95,16 +95,22 @@ func TestBudgetTruth(t *testing.T) {
 	}
 }
 
-// TestBudgetModelOnDemo fits the budget model on demo worlds at three seeds and grades it
-// with the generator's own answers: each budget channel's true ROAS inside the model's
-// 80 % interval, Paid Social (whose true return is below 1) estimated below 1, and the
-// plans (same budget, and profit at a 60 % margin) not losing money in truth. The share
-// of the best possible gain the plans reach is logged (docs/benchmarks.md).
+// TestBudgetModelOnDemo fits the budget model on demo worlds at three seeds (five with
+// -args -experiment) and grades it with the generator's own answers: each budget
+// channel's true ROAS inside the model's 80 % interval, Paid Social (whose true return is
+// below 1) estimated below 1, the plans (same budget, and profit at a 60 % margin) not
+// losing money in truth, and the default plan — the one `omniroi budget plan` and the
+// Budget page show — reaching at least 75 % of the best same-budget gain. Shares are
+// logged for docs/benchmarks.md.
 func TestBudgetModelOnDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("simulates three worlds of 10,000 people")
 	}
-	for seed := int64(1); seed <= 3; seed++ {
+	seeds := int64(3)
+	if *runMeasurements {
+		seeds = 5
+	}
+	for seed := int64(1); seed <= seeds; seed++ {
 		cfg := Config{Seed: seed, Customers: 10000, End: testEnd}
 		sum, _ := generate(t, cfg, false)
 		gt, err := Truth(context.Background(), cfg, sum.Spend())
@@ -127,11 +133,45 @@ func TestBudgetModelOnDemo(t *testing.T) {
 				continue
 			}
 			if *truth < ce.ROASLow || *truth > ce.ROASHigh {
-				t.Errorf("seed %d %s: true ROAS %.2f outside [%.2f, %.2f]", seed, ce.Channel, *truth, ce.ROASLow, ce.ROASHigh)
+				// An 80 % interval misses one time in five: seeds 4–5 (with
+				// -experiment) log a miss, seeds 1–3 fail on one.
+				report := t.Errorf
+				if seed > 3 {
+					report = t.Logf
+				}
+				report("seed %d %s: true ROAS %.2f outside [%.2f, %.2f]", seed, ce.Channel, *truth, ce.ROASLow, ce.ROASHigh)
 			}
-			if ce.Channel == "Paid Social" && ce.ROAS >= 1 {
-				t.Errorf("seed %d: Paid Social estimated at %.2f per euro; it loses money (true %.2f)", seed, ce.ROAS, *truth)
+			if ce.Channel == "Paid Social" && (ce.ROAS >= 1 || *truth >= 1) {
+				t.Errorf("seed %d: Paid Social estimated at %.2f per euro, true %.2f; it should lose money and be shown so", seed, ce.ROAS, *truth)
 			}
+		}
+		// share grades a plan with the truth: its true gain on the budget channels
+		// against the best split of their current total. Money a plan moves to Email or
+		// SMS (which have no response curves in the truth) counts as earning nothing.
+		share := func(label string, pl *mix.Plan) float64 {
+			rec := map[string]float64{}
+			var total float64
+			for _, c := range pl.Channels {
+				if _, ok := gt.Budget.Channels[c.Channel]; ok {
+					rec[c.Channel] = c.Recommended * 100
+					total += c.Current * 100
+				} else if math.Abs(c.Recommended-c.Current) > 0.5 {
+					t.Logf("seed %d %s: %s from €%.0f to €%.0f", seed, label, c.Channel, c.Current, c.Recommended)
+				}
+			}
+			_, best := gt.Budget.Best(total, nil, nil)
+			gain := gt.Budget.Value(rec) - gt.Budget.Value(nil)
+			t.Logf("seed %d %s: Paid Search €%.0f, Paid Social €%.0f; true gain €%.0f of the best €%.0f (%.0f %%); model expected €%.0f [%.0f, %.0f], %.0f %% chance of gaining",
+				seed, label, rec["Paid Search"]/100, rec["Paid Social"]/100, gain/100, best/100, 100*gain/best, pl.ExpectedGain, pl.ExpectedGainLow, pl.ExpectedGainHigh, 100*pl.ProbabilityOfGain)
+			return gain / best
+		}
+		// The default plan: what `omniroi budget plan` and the Budget page show.
+		def, err := m.Plan(mix.PlanOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := share("default plan", def); got < 0.75 {
+			t.Errorf("seed %d: the default plan reaches %.0f %% of the best same-budget gain, want ≥ 75 %%", seed, 100*got)
 		}
 		// The plan on the posterior mean (no caution), for the record: the model's own
 		// probability that it gains says whether its gain in truth is evidence or luck.
@@ -140,18 +180,7 @@ func TestBudgetModelOnDemo(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		mrec := map[string]float64{}
-		var mtotal float64
-		for _, c := range mean.Channels {
-			if _, ok := gt.Budget.Channels[c.Channel]; ok {
-				mrec[c.Channel] = c.Recommended * 100
-				mtotal += c.Current * 100
-			}
-		}
-		_, mbest := gt.Budget.Best(mtotal, nil, nil)
-		mgain := gt.Budget.Value(mrec) - gt.Budget.Value(nil)
-		t.Logf("seed %d posterior-mean plan: Paid Search €%.0f, Paid Social €%.0f; true gain €%.0f of the best €%.0f; the model gives it a %.0f %% chance of gaining",
-			seed, mrec["Paid Search"]/100, mrec["Paid Social"]/100, mgain/100, mbest/100, 100*mean.ProbabilityOfGain)
+		share("posterior-mean plan, Email and SMS locked", mean)
 		for _, margin := range []float64{0, 0.6} {
 			pl, err := m.Plan(mix.PlanOptions{Locked: []string{"Email", "SMS"}, Margin: margin})
 			if err != nil {

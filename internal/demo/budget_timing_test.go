@@ -57,13 +57,14 @@ func fortnightResponse(effect, spend []float64) float64 {
 
 // TestBudgetEffectBuildsUp measures when the budget channels' true effect arrives, with
 // the generator's own counterfactual (every day simulated with and without the channel):
-// Paid Search's effect is mostly the customers it brings buying again for months, so it
-// grows through the window — each euro in the last third of the days comes with far more
-// revenue than a euro in the first third — and little of it comes within two weeks of the
-// spend. A marketing-mix model of daily revenue sees that slow part as the baseline's
-// trend (docs/budget.md, "Limits"), which is why it cannot tell Paid Search's effect on
-// the demo from zero. The test also logs a fit on the daily count of new customers, the
-// target that sees an acquisition on its day, beside the true new customers per €1,000.
+// each euro's revenue in the first third of the days against the last third, and what a
+// regression finds within two weeks of the spend. When Paid Search's effect was mostly
+// the customers it brought buying again for months, it grew through the window and a
+// marketing-mix model of daily revenue saw it as the baseline's trend (docs/budget.md,
+// "Limits"); the demo's search clicks now convert within days, and the test checks that
+// the effect no longer builds up that way. It also logs a fit on the daily count of new
+// customers, the target that sees an acquisition on its day, beside the true new
+// customers per €1,000.
 func TestBudgetEffectBuildsUp(t *testing.T) {
 	if testing.Short() {
 		t.Skip("simulates nine worlds of 10,000 people")
@@ -116,8 +117,13 @@ func TestBudgetEffectBuildsUp(t *testing.T) {
 			short := fortnightResponse(eff, x)
 			t.Logf("seed %d %s: true ROAS %.2f; per euro %.2f in the first third of the days, %.2f in the last (×%.1f); within two weeks of the spend %.2f per euro",
 				seed, ch, et/st, early, late, late/early, short)
-			if ch == "Paid Search" && late < 1.3*early {
-				t.Errorf("seed %d Paid Search: %.2f per euro late against %.2f early: its effect no longer builds up through the window (docs/budget.md, Limits, needs re-measuring)", seed, late, early)
+			// The demo's search clicks convert within days, so most of Paid Search's
+			// effect shows up in the same weeks as its spend: a mix model of daily revenue
+			// can see it. In a world where it came mostly from repeat orders months
+			// later (×1.6–2.4 from the first third to the last), the model could not
+			// tell it from zero (docs/budget.md, Limits).
+			if ch == "Paid Search" && early < 0.7*late {
+				t.Errorf("seed %d Paid Search: %.2f per euro late against %.2f early: its effect builds up through the window again (docs/budget.md, Limits, needs re-measuring)", seed, late, early)
 			}
 		}
 	}

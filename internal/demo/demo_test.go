@@ -280,7 +280,10 @@ func TestGroundTruth(t *testing.T) {
 		t.Errorf("removing all marketing did not lower the totals: %+v vs %+v", gt.NoMarketing, gt.Baseline)
 	}
 	check := func(kind, k string, e Effect) {
-		if e.IncrementalConversions < 0 || e.IncrementalRevenueMinor < 0 {
+		// Without a lever some of its people arrive by another route, and a session that
+		// comes through the brand search ad instead of a retargeting ad converts more: a
+		// lever's effect may be a hair below zero, never a real loss.
+		if float64(e.IncrementalRevenueMinor) < -0.0005*float64(gt.Baseline.RevenueMinor) || e.IncrementalConversions < -2 {
 			t.Errorf("%s %s has a negative effect: %+v", kind, k, e)
 		}
 		if e.Counterfactual.Conversions > gt.Baseline.Conversions {

@@ -168,6 +168,9 @@ func (m *Model) Plan(o PlanOptions) (*Plan, error) {
 		ra = math.Max(0, *o.RiskAversion)
 	}
 	rec := Allocate(cur, lo, hi, total, o.Margin, func(c int, mult float64) float64 { return m.objective(c, mult, ra) })
+	if ra > 0 {
+		rec = m.planCaution(cur, lo, hi, total, o.Margin, ra, rec)
+	}
 
 	rec = settle(cur, rec, lo, hi, curTotal)
 	mult := make([]float64, C)
@@ -337,6 +340,167 @@ func (m *Model) objective(c int, mult, ra float64) float64 {
 	}
 	mu := s1 / float64(k)
 	return mu - ra*math.Sqrt(math.Max(0, s2/float64(k)-mu*mu))
+}
+
+// planCaution refines a cautious allocation on the risk of the plan as a whole: it
+// maximises the posterior mean of the plan's gain minus ra standard deviations of that
+// gain, over the same draws as objective. The per-channel objective adds up each
+// channel's standard deviation, which is the plan's only when every channel's error
+// moves the same way; when the errors are independent or offset (two channels the data
+// confuse with each other), it counts the plan's risk several times over and holds back
+// moves the evidence supports. This objective does not split into channels, so the exact
+// grid cannot solve it: it is climbed by moving budget between pairs of channels (or, with
+// a margin, in or out of one), from the per-channel cautious allocation, from the
+// allocation on the posterior mean and from the current spend, keeping the best.
+func (m *Model) planCaution(cur, lo, hi []float64, total, margin, ra float64, cautious []float64) []float64 {
+	sums := m.drawSummaries()
+	C := len(cur)
+	if C == 0 || len(sums[0]) == 0 {
+		return cautious
+	}
+	K := min(len(sums[0]), planDraws)
+	// gain[c][i]: channel c's change of value in draw i at spend x.
+	gain := func(c int, x float64, out []float64) {
+		mult := x / cur[c]
+		for i := range K {
+			d := sums[c][i].at(mult) - sums[c][i].one
+			if margin > 0 {
+				d = margin*d - (x - cur[c])
+			}
+			out[i] = d
+		}
+	}
+	score := func(tot []float64) float64 {
+		var s1, s2 float64
+		for _, g := range tot {
+			s1 += g
+			s2 += g * g
+		}
+		mu := s1 / float64(K)
+		return mu - ra*math.Sqrt(math.Max(0, s2/float64(K)-mu*mu))
+	}
+	mean := Allocate(cur, lo, hi, total, margin, func(c int, mult float64) float64 { return m.objective(c, mult, 0) })
+	start := [][]float64{cautious, mean}
+	inside := true
+	for c := range cur {
+		inside = inside && cur[c] >= lo[c] && cur[c] <= hi[c]
+	}
+	// The current spend is a start when it is a feasible plan: within every limit and
+	// spending the budget (with a margin, at most the budget).
+	if s := sum(cur); inside && (math.Abs(s-total) <= 1e-9*math.Max(1, total) || margin > 0 && s <= total) {
+		start = append(start, slices.Clone(cur))
+	}
+	var best []float64
+	var bestScore float64
+	for _, x0 := range start {
+		x, v := m.climb(x0, lo, hi, total, margin, K, gain, score)
+		if best == nil || v > bestScore+1e-9*math.Abs(bestScore) {
+			best, bestScore = x, v
+		}
+	}
+	return best
+}
+
+// climb moves budget between pairs of channels (and, with a margin, in or out of one
+// channel within the budget) while the score of the plan's total gain per draw rises,
+// halving the step from a twentieth of the budget down to a twenty-thousandth.
+func (m *Model) climb(x0, lo, hi []float64, total, margin float64, K int, gain func(int, float64, []float64), score func([]float64) float64) ([]float64, float64) {
+	C := len(x0)
+	x := slices.Clone(x0)
+	per := make([][]float64, C)
+	tot := make([]float64, K)
+	for c := range C {
+		per[c] = make([]float64, K)
+		gain(c, x[c], per[c])
+		for i := range K {
+			tot[i] += per[c][i]
+		}
+	}
+	cur := score(tot)
+	down, up := make([][]float64, C), make([][]float64, C)
+	canDown, canUp := make([]bool, C), make([]bool, C)
+	for c := range C {
+		down[c], up[c] = make([]float64, K), make([]float64, K)
+	}
+	trial := make([]float64, K)
+	scale := math.Max(total, sum(x))
+	for delta := scale / 20; delta > scale/20000; delta /= 2 {
+		fresh := func(c int) {
+			canDown[c] = x[c]-delta >= lo[c]-1e-9
+			canUp[c] = x[c]+delta <= hi[c]+1e-9
+			if canDown[c] {
+				gain(c, x[c]-delta, down[c])
+			}
+			if canUp[c] {
+				gain(c, x[c]+delta, up[c])
+			}
+		}
+		for c := range C {
+			fresh(c)
+		}
+		for iter := 0; iter < 200; iter++ {
+			bi, bj, bestV := -1, -1, cur+1e-12*(1+math.Abs(cur))
+			try := func(i, j int) {
+				for k := range K {
+					t := tot[k]
+					if i >= 0 {
+						t += down[i][k] - per[i][k]
+					}
+					if j >= 0 {
+						t += up[j][k] - per[j][k]
+					}
+					trial[k] = t
+				}
+				if v := score(trial); v > bestV {
+					bi, bj, bestV = i, j, v
+				}
+			}
+			for i := range C {
+				for j := range C {
+					if i != j && canDown[i] && canUp[j] {
+						try(i, j)
+					}
+				}
+			}
+			if margin > 0 {
+				for c := range C {
+					if canDown[c] {
+						try(c, -1)
+					}
+					if canUp[c] && sum(x)+delta <= total*(1+1e-9) {
+						try(-1, c)
+					}
+				}
+			}
+			if bi < 0 && bj < 0 {
+				break
+			}
+			for _, c := range []int{bi, bj} {
+				if c < 0 {
+					continue
+				}
+				src := up[c]
+				if c == bi {
+					x[c] -= delta
+					src = down[c]
+				} else {
+					x[c] += delta
+				}
+				for k := range K {
+					tot[k] += src[k] - per[c][k]
+				}
+				copy(per[c], src)
+			}
+			cur = bestV
+			if bi >= 0 {
+				fresh(bi)
+			}
+			if bj >= 0 {
+				fresh(bj)
+			}
+		}
+	}
+	return x, cur
 }
 
 // Allocate maximises the sum of the channels' contributions (or profit) over spends in
