@@ -463,22 +463,6 @@ func (a *applier) putOrders(ch Change) error {
 
 // addTouches adds the batch's touches (order events are the orders, not touches).
 func (a *applier) addTouches(ch Change) {
-	// Room for each row's new touches is made once, with half as much again to spare: a
-	// busy day's row is then copied every few batches instead of several times a batch.
-	adds := map[rowKey]int{}
-	for _, t := range ch.Touches {
-		if t.Name != OrderCompleted {
-			adds[rowKey{BlockOf(t.Customer), DayOf(t.TS)}]++
-		}
-	}
-	for k, n := range adds {
-		if l := a.rows[k]; l != nil && cap(l.row.Touches)-len(l.row.Touches) < n {
-			m := len(l.row.Touches) + n
-			grown := make([]Touch, len(l.row.Touches), m+m/2)
-			copy(grown, l.row.Touches)
-			l.row.Touches = grown
-		}
-	}
 	for _, t := range ch.Touches {
 		if t.Name != OrderCompleted {
 			l := a.row(t.Customer, t.TS)

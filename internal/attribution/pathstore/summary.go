@@ -42,7 +42,7 @@ func ChannelName(ch string) string {
 // starts a new session on a campaign change; a Direct event inside a visit does not.
 func StartsVisit(first bool, gapMS, timeoutMS int64, channel, campaign, visitChannel, visitCampaign string) bool {
 	return first || gapMS > timeoutMS ||
-		!IsDirect(channel) && (channel != visitChannel || campaign != visitCampaign && !strings.EqualFold(campaign, visitCampaign))
+		!IsDirect(channel) && (channel != visitChannel || !strings.EqualFold(campaign, visitCampaign))
 }
 
 // Cell is one channel × campaign × currency of a day's rollup. Visits have no currency
@@ -80,13 +80,8 @@ func summarize(r *Row) map[Cell]Counts {
 		cust, lastTS int64
 		vCh, vCamp   string
 	)
-	var lastName string // the last name looked up, and whether it is ignored
-	var lastIgnored, looked bool
 	for _, t := range r.Touches {
-		if !looked || t.Name != lastName {
-			lastName, lastIgnored, looked = t.Name, slices.Contains(DefaultIgnoreEvents, t.Name), true
-		}
-		if lastIgnored {
+		if slices.Contains(DefaultIgnoreEvents, t.Name) {
 			continue
 		}
 		ch := ChannelName(t.Channel)
