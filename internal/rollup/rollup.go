@@ -332,9 +332,10 @@ func (v *sessionCounter) add(t *touch) {
 	v.counted(t, td)
 }
 
-// count counts session event t of business day td, which is in the counter's scope.
+// count counts t of business day td, which is in the counter's scope and a session event
+// (the session cache holds nothing else).
 func (v *sessionCounter) count(t *touch, td int64) {
-	if v.skip[t.seq] || !isSession(t.name) {
+	if v.skip[t.seq] {
 		return
 	}
 	v.counted(t, td)
