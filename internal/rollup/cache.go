@@ -141,9 +141,7 @@ func (p *Pending) fromCache(c *SessionCache, batch []Event) (read scope, cached 
 			}
 			cached.add(cust, day)
 			k := [2]int64{cust, day}
-			all := make([]touch, 0, len(old)+len(added[k]))
-			all = append(append(all, old...), added[k]...)
-			slices.SortFunc(all, cmpTouch)
+			all := appendTouches(old, added[k])
 			p.update[k] = all
 			groups = append(groups, all)
 		}
@@ -158,4 +156,28 @@ func (p *Pending) Committed() {
 		return
 	}
 	p.cache.put(p.loc, p.update)
+}
+
+// appendTouches returns old (a customer's day, in order) with add appended, in order.
+// The cached slice is extended in place when it has room and grows by doubling, so a
+// busy day is not copied whole in every batch: old[:len(old)] is never written, so the
+// cache entry stays valid if the batch's transaction rolls back (the next batch then
+// overwrites the room past it). add usually follows old in time, and then nothing is
+// sorted but add.
+func appendTouches(old, add []touch) []touch {
+	if len(add) == 0 {
+		return old
+	}
+	slices.SortFunc(add, cmpTouch)
+	inOrder := len(old) == 0 || cmpTouch(old[len(old)-1], add[0]) < 0
+	all := old
+	if !inOrder || cap(old)-len(old) < len(add) {
+		all = make([]touch, len(old), 2*(len(old)+len(add)))
+		copy(all, old)
+	}
+	all = append(all, add...)
+	if !inOrder {
+		slices.SortFunc(all, cmpTouch)
+	}
+	return all
 }

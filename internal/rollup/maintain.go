@@ -258,9 +258,18 @@ func (p *Pending) sessionsBeforeAfter(ctx context.Context, tx *store.Tx) (map[Ke
 		ca := &sessionCounter{in: cached.has, loc: p.loc, out: out, timeout: timeout}
 		cf := &sessionCounter{in: func(c, d int64) bool { return p.fresh.has(c, d) && cached.has(c, d) }, loc: p.loc, out: p.before, timeout: timeout, skip: p.added}
 		for _, g := range groups { // one customer and day each: the counters start afresh
+			if len(g) == 0 {
+				continue
+			}
+			// Every event of g is of the same customer and business day, which the cache
+			// holds: the scope is decided once for the group, not per event.
+			day := commerce.LocalDay(time.UnixMilli(g[0].ts), p.loc)
+			fresh := p.fresh.has(g[0].cust, day)
 			for i := range g {
-				ca.add(&g[i])
-				cf.add(&g[i])
+				ca.count(&g[i], day)
+				if fresh {
+					cf.count(&g[i], day)
+				}
 			}
 		}
 	}

@@ -329,6 +329,20 @@ func (v *sessionCounter) add(t *touch) {
 		v.keep(td, t)
 		return
 	}
+	v.counted(t, td)
+}
+
+// count counts t of business day td, which is in the counter's scope and a session event
+// (the session cache holds nothing else).
+func (v *sessionCounter) count(t *touch, td int64) {
+	if v.skip[t.seq] {
+		return
+	}
+	v.counted(t, td)
+}
+
+// counted is count once t is known to be a session event that is not skipped.
+func (v *sessionCounter) counted(t *touch, td int64) {
 	if !v.open || t.cust != v.cust || td != v.day {
 		v.open, v.cust, v.day = false, t.cust, td
 	}
