@@ -83,6 +83,7 @@ func TestIntervalCoverage(t *testing.T) {
 	} {
 		reps := c.reps
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel() // each series has its own generator: the two run side by side
 			rng := rand.New(rand.NewPCG(7, 8))
 			var dayIn, dayAll, sumIn int
 			var brier float64

@@ -35,6 +35,15 @@ func SQLite(t testing.TB) *store.DB {
 		t.Fatalf("open sqlite: %v", err)
 	}
 	t.Cleanup(func() { db.Close() })
+	if testing.Short() {
+		// go test -short: commits skip the fsync (synchronous=NORMAL; a commit still
+		// survives a crash of the process, not a power cut). A test's thousands of small
+		// commits waited on the disk for most of their time on a busy machine. Without
+		// -short, as CI runs, the store keeps production's synchronous=FULL.
+		if _, err := db.RelaxSync(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return db
 }
 
