@@ -166,6 +166,23 @@ func computedIn[T any](ctx context.Context, c *computeCache, lane chan struct{},
 	return e.val.(T), e.at, e.version != version, nil
 }
 
+// await waits until no build of key is running, or ctx ends.
+func (c *computeCache) await(ctx context.Context, key string) {
+	c.mu.Lock()
+	var done chan struct{}
+	if e := c.entries[key]; e != nil {
+		done = e.done
+	}
+	c.mu.Unlock()
+	if done == nil {
+		return
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
 // maxComputeEntries bounds the cache: every custom period is an entry (a few MB at most).
 const maxComputeEntries = 64
 
@@ -276,7 +293,8 @@ func (s *server) warm() {
 	s.compute.warmed = now
 	s.compute.mu.Unlock()
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		// Long enough to wait for the budget fit of a large store on a busy machine.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
 		if ok, err := s.hasTable(ctx, "orders"); err != nil || !ok {
 			return
@@ -295,10 +313,20 @@ func (s *server) warm() {
 		// coverage took the only lane first for 7 CPU-seconds.
 		_, _, _ = s.overviewFor(ctx, rg, cur)
 		_, _, _ = s.attrFor(ctx, rg, cur)
-		if ok, err := s.hasTable(ctx, "spend"); err == nil && ok {
+		spend, err := s.hasTable(ctx, "spend")
+		spend = spend && err == nil
+		if spend {
 			_, _, _ = s.budgetFor(ctx, mix.TargetRevenue)
 		}
 		_, _, _ = s.valueFor(ctx)
+		if spend {
+			// The Budget page's credit comparison (attribution over the model's window)
+			// needs the fitted model: ask for it when the fit is done, before the coverage.
+			s.compute.await(ctx, "budget|"+mix.TargetRevenue)
+			if bm, _, err := s.budgetFor(ctx, mix.TargetRevenue); err == nil && bm != nil {
+				s.budgetCredit(ctx, bm.model, cur)
+			}
+		}
 		_, _, _ = s.coverageFor(ctx, rg)
 	}()
 }
