@@ -39,7 +39,7 @@ func TestPagesInBackground(t *testing.T) {
 	srv.compute.minAge = 0
 	// Every background build waits (from the login's landing page on): the pages must
 	// answer anyway.
-	srv.compute.sem <- struct{}{}
+	holdLane(srv.compute.sem)
 	srv.compute.quick <- struct{}{}
 	c, _ := ts.loggedIn(t)
 	pages := []struct {
@@ -66,7 +66,7 @@ func TestPagesInBackground(t *testing.T) {
 		}
 	}
 	<-srv.compute.quick
-	<-srv.compute.sem
+	releaseLane(srv.compute.sem)
 
 	complete := func(pg struct{ path, placeholder, complete string }) string {
 		t.Helper()
@@ -95,7 +95,7 @@ func TestPagesInBackground(t *testing.T) {
 	if _, err := db.Exec(ctx, `INSERT INTO spend (day, channel, campaign, platform, amount_minor, currency) VALUES ('2026-03-20', 'Email', '', 'manual', 100, 'EUR')`); err != nil {
 		t.Fatal(err)
 	}
-	srv.compute.sem <- struct{}{}
+	holdLane(srv.compute.sem)
 	srv.compute.quick <- struct{}{}
 	for _, pg := range []struct{ path, placeholder, complete string }{pages[0], pages[3]} {
 		_, body := get(t, c, ts.URL+pg.path)
@@ -104,5 +104,5 @@ func TestPagesInBackground(t *testing.T) {
 		}
 	}
 	<-srv.compute.quick
-	<-srv.compute.sem
+	releaseLane(srv.compute.sem)
 }

@@ -257,3 +257,33 @@ func TestWarmFitsBudget(t *testing.T) {
 		t.Errorf("first Overview after the warm-up: effect %q (%s), want it shown", pj.Effect.State, pj.Effect.Message)
 	}
 }
+
+// TestWarmBuildsBudgetCredit: the warm-up asks for the Budget page's credit comparison
+// (attribution over the model's window) once the fit is done, so that it does not queue
+// behind the coverage when the Budget page is first opened.
+func TestWarmBuildsBudgetCredit(t *testing.T) {
+	db := storetest.SQLite(t)
+	seedBudget(t, db, 240)
+	ts, srv := newTestServerOf(t, db, Options{})
+	c := ts.client(t)
+	if resp, body := ts.login(t, c, testEmail, testPassword); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login: %d\n%.500s", resp.StatusCode, body)
+	}
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		srv.compute.mu.Lock()
+		attr := 0
+		for k := range srv.compute.entries {
+			if strings.HasPrefix(k, "attr|") {
+				attr++
+			}
+		}
+		srv.compute.mu.Unlock()
+		if attr >= 2 { // the default period's and the model window's
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the warm-up asked for %d attribution builds, want the default period's and the budget model window's", attr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

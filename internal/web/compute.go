@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,7 +31,7 @@ type computeCache struct {
 	entries map[string]*computeEntry
 	wait    time.Duration
 	// sem bounds concurrent builds of models (journeys and attribution, value fits,
-	// coverage): the machine is small and the builds are CPU-bound.
+	// coverage): the machine is small and the builds are CPU-bound (buildLanes).
 	sem chan struct{}
 	// quick is the lane of a page's own figures (the Overview's sales, the journeys' and
 	// experiments' reports: a second or two at most), so that they never queue behind a
@@ -57,7 +58,17 @@ type computeEntry struct {
 }
 
 func newComputeCache(wait time.Duration) *computeCache {
-	return &computeCache{entries: map[string]*computeEntry{}, wait: wait, sem: make(chan struct{}, 1), quick: make(chan struct{}, 1)}
+	return &computeCache{entries: map[string]*computeEntry{}, wait: wait, sem: make(chan struct{}, buildLanes(runtime.NumCPU())), quick: make(chan struct{}, 1)}
+}
+
+// buildLanes is how many model builds run at once on a machine with cpus processors:
+// two when there are two or more. The builds are independent (journeys, value fits,
+// coverage, the budget model), each mostly on one core; one lane on a two-core machine
+// left a core idle while a fresh server's pages waited in line behind each other (the
+// Budget page behind coverage, attribution and the value fits). More than two would
+// take the cores the quick lane and the requests themselves need.
+func buildLanes(cpus int) int {
+	return max(1, min(2, cpus))
 }
 
 // computed returns the value for key at version, building it with fill in the background
@@ -153,6 +164,23 @@ func computedIn[T any](ctx context.Context, c *computeCache, lane chan struct{},
 		return v, e.at, false, e.err
 	}
 	return e.val.(T), e.at, e.version != version, nil
+}
+
+// await waits until no build of key is running, or ctx ends.
+func (c *computeCache) await(ctx context.Context, key string) {
+	c.mu.Lock()
+	var done chan struct{}
+	if e := c.entries[key]; e != nil {
+		done = e.done
+	}
+	c.mu.Unlock()
+	if done == nil {
+		return
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 }
 
 // maxComputeEntries bounds the cache: every custom period is an entry (a few MB at most).
@@ -265,7 +293,8 @@ func (s *server) warm() {
 	s.compute.warmed = now
 	s.compute.mu.Unlock()
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		// Long enough to wait for the budget fit of a large store on a busy machine.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
 		if ok, err := s.hasTable(ctx, "orders"); err != nil || !ok {
 			return
@@ -277,14 +306,27 @@ func (s *server) warm() {
 			cur = defaultCurrency
 		}
 		// Errors show on the pages that need these; here they would only be noise.
+		// Builds queue on their lane in the order they are asked for: first what pages
+		// wait for (the Overview's figures, its ROI and effect sections, the Attribution
+		// and Budget pages, the customer list), then the coverage, which no page waits
+		// for (it shows "being measured" meanwhile). On a 100,000-customer store the
+		// coverage took the only lane first for 7 CPU-seconds.
 		_, _, _ = s.overviewFor(ctx, rg, cur)
-		_, _, _ = s.coverageFor(ctx, rg)
 		_, _, _ = s.attrFor(ctx, rg, cur)
-		_, _, _ = s.valueFor(ctx)
-		// The budget model last (the slowest fit): the Overview's effect section and the
-		// Budget page read it.
-		if ok, err := s.hasTable(ctx, "spend"); err == nil && ok {
+		spend, err := s.hasTable(ctx, "spend")
+		spend = spend && err == nil
+		if spend {
 			_, _, _ = s.budgetFor(ctx, mix.TargetRevenue)
 		}
+		_, _, _ = s.valueFor(ctx)
+		if spend {
+			// The Budget page's credit comparison (attribution over the model's window)
+			// needs the fitted model: ask for it when the fit is done, before the coverage.
+			s.compute.await(ctx, "budget|"+mix.TargetRevenue)
+			if bm, _, err := s.budgetFor(ctx, mix.TargetRevenue); err == nil && bm != nil {
+				s.budgetCredit(ctx, bm.model, cur)
+			}
+		}
+		_, _, _ = s.coverageFor(ctx, rg)
 	}()
 }

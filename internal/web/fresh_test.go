@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -251,5 +253,58 @@ func TestComputeBuildStartedWithoutBudget(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the next request waits for a build whose first request had no wait left")
+	}
+}
+
+// holdLane takes every slot of a build lane: builds queued on it wait until releaseLane.
+func holdLane(lane chan struct{}) {
+	for range cap(lane) {
+		lane <- struct{}{}
+	}
+}
+
+func releaseLane(lane chan struct{}) {
+	for range cap(lane) {
+		<-lane
+	}
+}
+
+// TestComputeBuildsShareCores: on a machine with two cores, two independent builds run
+// at the same time: each of these waits until the other has started, so one lane would
+// hold the second behind the first until the deadline.
+func TestComputeBuildsShareCores(t *testing.T) {
+	if got := buildLanes(1); got != 1 {
+		t.Errorf("buildLanes(1) = %d, want 1", got)
+	}
+	if got := buildLanes(8); got != 2 {
+		t.Errorf("buildLanes(8) = %d, want 2", got)
+	}
+	if runtime.NumCPU() < 2 {
+		t.Skip("one processor: builds take turns")
+	}
+	c := newComputeCache(time.Millisecond)
+	var started sync.WaitGroup
+	started.Add(2)
+	both := make(chan struct{})
+	go func() { started.Wait(); close(both) }()
+	fill := func(ctx context.Context) (int, error) {
+		started.Done()
+		select {
+		case <-both:
+			return 1, nil
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	for _, k := range []string{"a", "b"} {
+		// The second may finish within the wait: both have started then.
+		if _, _, _, err := computedIn(context.Background(), c, c.sem, k, "v1", fill); err != nil && !errors.Is(err, errComputing) {
+			t.Fatalf("build %s: %v", k, err)
+		}
+	}
+	select {
+	case <-both:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the second build did not start while the first one ran")
 	}
 }

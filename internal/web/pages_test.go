@@ -284,9 +284,9 @@ func TestCoverageInBackground(t *testing.T) {
 	seed(t, db)
 	ts, srv := newTestServerOf(t, db, Options{computeWait: time.Nanosecond, noWarm: true})
 	c, _ := ts.loggedIn(t)
-	srv.compute.sem <- struct{}{} // every background build waits
+	holdLane(srv.compute.sem) // every background build waits
 	_, body := get(t, c, ts.URL+"/sources?range=90d")
-	<-srv.compute.sem
+	releaseLane(srv.compute.sem)
 	if !strings.Contains(body, coverageMeasuring) || strings.Contains(body, "All sources") {
 		t.Fatalf("the Sources page did not answer before the coverage was measured:\n%.3000s", body)
 	}
