@@ -48,6 +48,11 @@ func log2F1a1(a, b, z float64) float64 {
 	if z == 0 {
 		return 0
 	}
+	if z > nearOne {
+		if v, ok := log2F1a1NearOne(a, b, z); ok {
+			return v
+		}
+	}
 	const limit = 20000
 	c := a + 1 - b
 	sum, term := 1.0, 1.0
@@ -70,8 +75,101 @@ func log2F1a1(a, b, z float64) float64 {
 			}
 		}
 	}
-	// z very close to 1: fall back to the general implementation.
+	// z very close to 1 and b within 1e-3 of an integer, where the connection formula
+	// does not hold: interpolate in b between points on either side where it does (log
+	// 2F1 is smooth in b). The general implementation is the last resort; it gives NaN
+	// for some of these arguments (a = 185, b = 0.9992, z = 0.99983).
+	if z > nearOne {
+		if v, ok := log2F1a1AcrossB(a, b, z); ok {
+			return v
+		}
+	}
 	return math.Log(mathext.Hypergeo(a, b, a+1, z))
+}
+
+// log2F1a1AcrossB is log 2F1(a, b; a+1; z) for b near an integer k, by the cubic
+// through the values at k ± 0.0015 and k ± 0.003 from the connection formula.
+func log2F1a1AcrossB(a, b, z float64) (float64, bool) {
+	k := math.Round(b)
+	hs := [4]float64{-0.003, -0.0015, 0.0015, 0.003}
+	var ys [4]float64
+	for i, h := range hs {
+		y, ok := log2F1a1NearOne(a, k+h, z)
+		if !ok {
+			return 0, false
+		}
+		ys[i] = y
+	}
+	x := b - k
+	v := 0.0
+	for i := range hs { // Lagrange form
+		l := ys[i]
+		for j := range hs {
+			if j != i {
+				l *= (x - hs[j]) / (hs[i] - hs[j])
+			}
+		}
+		v += l
+	}
+	return v, true
+}
+
+// nearOne is where log2F1a1 turns to the series in 1-z: beyond it the series in z needs
+// thousands of terms (about 40/(1-z)), and a Pareto/NBD fit of a small shop spent
+// seconds there.
+const nearOne = 0.99
+
+// log2F1a1NearOne is log 2F1(a, b; a+1; z) from the connection formula between z and
+// 1-z (DLMF 15.8.4; c-a-b = 1-b), which with c = a+1 simplifies to
+//
+//	Γ(a+1)Γ(1-b)/Γ(a+1-b) · z^-a  +  a/(b-1) · (1-z)^(1-b) · 2F1(1, a+1-b; 2-b; 1-z),
+//
+// a series in 1-z that converges in a few dozen terms near z = 1. The formula does not
+// hold at integer b (the two parts' poles cancel); near one, and wherever the parts
+// cancel by more than three significant digits, ok is false and the caller sums the series
+// in z instead.
+func log2F1a1NearOne(a, b, z float64) (v float64, ok bool) {
+	if math.Abs(b-math.Round(b)) < 1e-3 || a+1-b <= 0 {
+		return 0, false
+	}
+	w := 1 - z
+	// 2F1(1, a+1-b; 2-b; w): its terms may change sign once (2-b+n crosses zero).
+	c, d := a+1-b, 2-b
+	sum, term := 1.0, 1.0
+	converged := false
+	for n := 0.0; n < 500; n++ {
+		term *= (c + n) / (d + n) * w
+		sum += term
+		if math.Abs(term) < 1e-17*math.Abs(sum) {
+			converged = true
+			break
+		}
+	}
+	if !converged || sum == 0 {
+		return 0, false
+	}
+	// Both parts in logs with their signs: Γ(a+1) and z^-a overflow for frequent buyers.
+	g1, _ := math.Lgamma(a + 1)
+	g2, s2 := math.Lgamma(1 - b)
+	g3, s3 := math.Lgamma(c)
+	l1, sg1 := g1+g2-g3-a*math.Log(z), float64(s2*s3)
+	sg2 := 1.0
+	if b < 1 {
+		sg2 = -1 // a/(b-1)
+	}
+	if sum < 0 {
+		sg2 = -sg2
+	}
+	l2 := math.Log(a) - math.Log(math.Abs(b-1)) + (1-b)*math.Log(w) + math.Log(math.Abs(sum))
+	hi, lo, shi, slo := l1, l2, sg1, sg2
+	if l2 > l1 {
+		hi, lo, shi, slo = l2, l1, sg2, sg1
+	}
+	r := 1 + shi*slo*math.Exp(lo-hi) // (part1 + part2) / (the larger part, signed)
+	if shi < 0 || r < 1e-3 || math.IsNaN(r) || math.IsInf(hi, 0) {
+		return 0, false
+	}
+	return hi + math.Log(r), true
 }
 
 // LogLikelihoodOf is the log-likelihood of one history (note 009 eq. 18).
