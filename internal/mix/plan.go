@@ -290,7 +290,9 @@ func (m *Model) interval(vals []float64, point float64) (float64, float64) {
 	return math.Min(lo, point), math.Max(hi, point)
 }
 
-// drawGains evaluates, per draw, the value under multipliers b minus that under a.
+// drawGains evaluates, per draw, the value under multipliers b minus that under a;
+// beyond the spend the data have seen, each draw keeps only its share of the curve's
+// rise (summary.at), so the intervals say what the data cannot.
 func (m *Model) drawGains(a, b, cur []float64, margin float64) []float64 {
 	sums := m.drawSummaries()
 	out := make([]float64, len(m.draws))
@@ -324,7 +326,11 @@ const planDraws = 100
 
 // objective is channel c's risk-adjusted change of contribution at multiplier mult
 // versus its current spend: mean − ra·sd over the draws. Allocate applies the margin and
-// the spend for profit.
+// the spend for profit. The allocation follows each draw's Hill curve also beyond the
+// spend the data have seen; the share of that rise the data cannot vouch for
+// (extrapolationShares) widens the plan's intervals instead: held against the plan, it
+// kept the plan near the seen spend and lost a fifth to a third of the gain it reaches on the
+// demo (docs/decisions.md, "Budget model: extrapolation").
 func (m *Model) objective(c int, mult, ra float64) float64 {
 	sums := m.drawSummaries()[c]
 	k := min(len(sums), planDraws)
@@ -334,7 +340,7 @@ func (m *Model) objective(c int, mult, ra float64) float64 {
 	}
 	var s1, s2 float64
 	for i := range k {
-		d := sums[i].at(mult) - sums[i].one
+		d := sums[i].curve(mult) - sums[i].one
 		s1 += d
 		s2 += d * d
 	}
@@ -344,7 +350,7 @@ func (m *Model) objective(c int, mult, ra float64) float64 {
 
 // planCaution refines a cautious allocation on the risk of the plan as a whole: it
 // maximises the posterior mean of the plan's gain minus ra standard deviations of that
-// gain, over the same draws as objective. The per-channel objective adds up each
+// gain, over the same draws (and curves) as objective. The per-channel objective adds up each
 // channel's standard deviation, which is the plan's only when every channel's error
 // moves the same way; when the errors are independent or offset (two channels the data
 // confuse with each other), it counts the plan's risk several times over and holds back
@@ -363,7 +369,7 @@ func (m *Model) planCaution(cur, lo, hi []float64, total, margin, ra float64, ca
 	gain := func(c int, x float64, out []float64) {
 		mult := x / cur[c]
 		for i := range K {
-			d := sums[c][i].at(mult) - sums[c][i].one
+			d := sums[c][i].curve(mult) - sums[c][i].one
 			if margin > 0 {
 				d = margin*d - (x - cur[c])
 			}
