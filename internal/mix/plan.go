@@ -213,6 +213,14 @@ func (m *Model) Plan(o PlanOptions) (*Plan, error) {
 		pl.ProbabilityOfGain = float64(better) / float64(len(gains))
 	}
 	pl.Moves = m.moves(cur, rec, o.Margin)
+	for c, cp := range pl.Channels {
+		if seen := m.seenMultiplier(c); mult[c] > seen*(1+1e-6) && cp.Recommended-cp.Current > minMove*curTotal {
+			pl.Warnings = append(pl.Warnings, Warning{Code: "beyond_seen", Channel: cp.Channel, Message: fmt.Sprintf(
+				"The plan takes %s to %.1f× its spend; its busiest four weeks in the data ran at %.1f× its average. "+
+					"The data have not seen more, so the interval allows for the spend beyond that earning nothing: raise it in steps and watch the return.",
+				cp.Channel, mult[c], seen)})
+		}
+	}
 	for _, cp := range pl.Channels {
 		if !cp.Identifiable && math.Abs(cp.Recommended-cp.Current) > 0.01*curTotal {
 			pl.Warnings = append(pl.Warnings, Warning{Code: "moves_unidentified", Channel: cp.Channel, Message: fmt.Sprintf(

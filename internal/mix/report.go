@@ -253,7 +253,9 @@ func targetNoun(target string) string {
 }
 
 // Describe says a move in words, per month: "move €420/month from Paid Social to Email:
-// +€1,150 expected, 80 % interval +€300 to +€2,000".
+// +€1,150 expected, 80 % interval +€300 to +€2,000"; when the interval runs below zero it
+// adds what the move may lose: "…, 80 % interval −€173 to +€900: it may lose up to €173 a
+// month".
 func (p *Plan) Describe(mv Move, target string, u Units) string {
 	if p.Margin > 0 {
 		u.Money = true
@@ -279,6 +281,16 @@ func (p *Plan) Describe(mv Move, target string, u Units) string {
 	if p.Margin > 0 {
 		kind = "profit expected"
 	}
-	return strings.TrimSpace(fmt.Sprintf("%s: %s %s a month, %.0f %% interval %s to %s", what, gain(mv.Gain), kind,
-		100*p.Level, gain(mv.GainLow), gain(mv.GainHigh)))
+	out := fmt.Sprintf("%s: %s %s a month, %.0f %% interval %s to %s", what, gain(mv.Gain), kind,
+		100*p.Level, gain(mv.GainLow), gain(mv.GainHigh))
+	if mv.GainLow < 0 {
+		// The interval runs below zero: say in words that the move may lose.
+		loss := u.FormatTarget(p.PerMonth(-mv.GainLow), targetNoun(target))
+		if u.Money {
+			out += fmt.Sprintf(": it may lose up to %s a month", loss)
+		} else {
+			out += fmt.Sprintf(": it may cost up to %s a month", loss)
+		}
+	}
+	return strings.TrimSpace(out)
 }
