@@ -97,6 +97,20 @@ func (m *Model) response(c int, mult float64, buf []float64) float64 {
 	return v
 }
 
+// expected is channel c's expected contribution over the window with its spend
+// multiplied by mult: the MAP curve's, and beyond the spend the data have seen
+// (seenMultiplier), half of the curve's further rise. That is the mean over the share of
+// that rise the intervals allow for (extrapolationShares: uniform between none and all
+// of it), so a plan's expected gain, its moves and a what-if sit inside their own
+// intervals instead of at their top. The allocation itself follows the curve (objective).
+func (m *Model) expected(c int, mult float64, buf []float64) float64 {
+	v := m.response(c, mult, buf)
+	if seen := m.seenMultiplier(c); mult > seen {
+		v -= 0.5 * (v - m.response(c, seen, buf))
+	}
+	return v
+}
+
 // Plan allocates a budget: see PlanOptions.
 func (m *Model) Plan(o PlanOptions) (*Plan, error) {
 	p := m.prob
@@ -179,8 +193,8 @@ func (m *Model) Plan(o PlanOptions) (*Plan, error) {
 	}
 	buf := make([]float64, n)
 	for c, name := range p.channels {
-		cc := m.response(c, 1, buf)
-		rc := m.response(c, mult[c], buf)
+		cc := m.expected(c, 1, buf)
+		rc := m.expected(c, mult[c], buf)
 		pl.Channels = append(pl.Channels, ChannelPlan{
 			Channel: name, Current: cur[c], Recommended: rec[c],
 			CurrentContribution: cc, RecommendedContribution: rc,
@@ -706,7 +720,7 @@ func (m *Model) moves(cur, rec []float64, margin float64) []Move {
 			if next[c] == state[c] {
 				continue
 			}
-			d := m.response(c, next[c], buf) - m.response(c, state[c], buf)
+			d := m.expected(c, next[c], buf) - m.expected(c, state[c], buf)
 			if margin > 0 {
 				d = margin*d - (next[c]-state[c])*cur[c]
 			}
@@ -876,8 +890,8 @@ func (m *Model) WhatIf(spend map[string]float64) (*Scenario, error) {
 		if mult[c] > m.defaultMax(c)+1e-9 {
 			sc.Extrapolated = append(sc.Extrapolated, name)
 		}
-		cc := m.response(c, 1, buf)
-		rc := m.response(c, mult[c], buf)
+		cc := m.expected(c, 1, buf)
+		rc := m.expected(c, mult[c], buf)
 		sc.Channels = append(sc.Channels, ChannelPlan{Channel: name, Current: cur[c], Recommended: mult[c] * cur[c],
 			CurrentContribution: cc, RecommendedContribution: rc, Identifiable: m.Channels[c].Identifiable})
 		sc.Change += rc - cc
