@@ -817,9 +817,16 @@ func geoVerdict(r *GeoResult, unit string) {
 		}
 	} else {
 		r.VerdictKind = VerdictNoEffect
-		r.Verdict = "no measurable effect: " + effect
-		if roas != "" {
-			r.Verdict += fmt.Sprintf("; %s's return is between %.2f and %.2f per unit of spend", ch, float64(r.ROASLow), float64(r.ROASHigh))
+		lo, hi := float64(r.ROASLow), float64(r.ROASHigh)
+		switch {
+		case roas != "" && lo < 1 && hi > 1:
+			// The interval holds both a channel that loses money and one that pays: the
+			// test cannot tell which.
+			r.Verdict = fmt.Sprintf("the test cannot tell whether %s pays for itself: its return is somewhere between %.2f and %.2f per unit of spend (%s CI); %s", ch, lo, hi, level, effect)
+		case roas != "":
+			r.Verdict = fmt.Sprintf("no measurable effect: %s; %s's return is between %.2f and %.2f per unit of spend", effect, ch, lo, hi)
+		default:
+			r.Verdict = "no measurable effect: " + effect
 		}
 	}
 	if r.Placebo.Windows > 0 && float64(r.Placebo.Inflation) > 1 {

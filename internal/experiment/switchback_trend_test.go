@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 )
@@ -117,6 +118,25 @@ func TestSwitchbackBendingTrend(t *testing.T) {
 			if math.Abs(bias) > 0.25*rmse+3*rmse/math.Sqrt(float64(n)) {
 				t.Errorf("%s, ROAS %g: bias %.0f against rmse %.0f", shape.name, roas, bias, rmse)
 			}
+		}
+	}
+}
+
+// TestGeoVerdictCannotTell: a return interval that holds both a loss and a payback says
+// the test cannot tell; one wholly below break-even says no measurable effect.
+func TestGeoVerdictCannotTell(t *testing.T) {
+	for _, c := range []struct {
+		low, high float64
+		want      string
+	}{
+		{-5.31, 4.63, "the test cannot tell whether Paid Social pays for itself: its return is somewhere between -5.31 and 4.63 per unit of spend (95 % CI)"},
+		{-0.3, 0.8, "no measurable effect: the days it ran added"},
+	} {
+		r := GeoResult{Design: DesignSwitchback, Channel: "Paid Social", Level: 0.95, TestDays: 56, Incremental: -559, IncrementalLow: -8791, IncrementalHigh: 7672,
+			ROAS: Num((c.low + c.high) / 2), ROASLow: Num(c.low), ROASHigh: Num(c.high)}
+		geoVerdict(&r, "EUR")
+		if r.VerdictKind != VerdictNoEffect || !strings.Contains(r.Verdict, c.want) {
+			t.Errorf("ROAS %.2f to %.2f: %s %q, want %q", c.low, c.high, r.VerdictKind, r.Verdict, c.want)
 		}
 	}
 }
