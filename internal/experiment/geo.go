@@ -23,8 +23,8 @@ func distuvChi2Quantile(p, k float64) float64 { return distuv.ChiSquared{K: k}.Q
 //     fitted on the days before the test, and the difference over the test is the
 //     channel's effect there;
 //   - switchback: the whole shop switches the channel on and off in periods (weeks); a
-//     regression of each period's mean on a trend and the on/off state gives the effect
-//     per day.
+//     regression of each period's mean on a quadratic trend and the on/off state gives
+//     the effect per day.
 //
 // Both turn the effect into the channel's return on the spend the test moved (ROAS) with
 // an interval, and both run the same analysis on fake tests inside the pre-period (the
@@ -39,8 +39,8 @@ const (
 
 // GeoFit describes the regression behind an analysis.
 type GeoFit struct {
-	Intercept       float64 `json:"intercept"`
-	Slope           float64 `json:"slope"` // TBR: treated on control; switchback: trend per day
+	Intercept       float64 `json:"intercept"` // switchback: the off level at the test's centre
+	Slope           float64 `json:"slope"`     // TBR: treated on control; switchback: trend per day at the test's centre
 	ResidualSD      float64 `json:"residual_sd"`
 	R2              Num     `json:"r2"`
 	Autocorrelation float64 `json:"autocorrelation"` // lag-1 autocorrelation of the residuals (TBR), ≥ 0
@@ -636,10 +636,10 @@ func b2f(b bool) float64 {
 }
 
 // AnalyzeSwitchback reads an on/off test of one channel over the whole shop: the mean
-// response per day of each period (after its washout days) regressed on a linear trend
+// response per day of each period (after its washout days) regressed on a quadratic trend
 // and the on/off state. The state's coefficient is the channel's effect per day; times
 // the on days it is the test's incremental response, and divided by the spend per day
-// the switching moved it is the ROAS. Intervals use Student's t with periods − 3 degrees
+// the switching moved it is the ROAS. Intervals use Student's t with periods − 4 degrees
 // of freedom.
 func AnalyzeSwitchback(in SwitchbackInput) (GeoResult, error) {
 	alpha := in.Alpha
@@ -662,7 +662,7 @@ func AnalyzeSwitchback(in SwitchbackInput) (GeoResult, error) {
 	if in.Washout < 0 {
 		in.Washout = 0
 	}
-	r := GeoResult{Design: DesignSwitchback, Method: "switchback regression (period means on trend and on/off)", Channel: in.Channel,
+	r := GeoResult{Design: DesignSwitchback, Method: "switchback regression (period means on a quadratic trend and on/off)", Channel: in.Channel,
 		Level: 1 - alpha, PreDays: in.TestStart, TestDays: in.TestEnd - in.TestStart,
 		From: in.Dates[in.TestStart].Format(time.DateOnly), To: in.Dates[in.TestEnd-1].Format(time.DateOnly), Daily: []GeoDay{}}
 	ps := periods(in.On, in.TestStart, in.TestEnd, in.Washout, in.PeriodDays)
