@@ -43,7 +43,7 @@ func init() {
        omniroi experiment plan-geo --channel NAME [--design regions|switchback] [--metric revenue|orders] [--target-roas 2]
                             [--spend-per-day N] [--postcode-prefix 2] [--period-days 7] [--washout 1] [--input FILE.csv] [--json]
        omniroi experiment analyze-geo --input FILE.csv --test-start DATE [--test-end DATE] [--design regions|switchback]
-                            [--treatment AREA,AREA] [--washout 1] [--channel NAME] [--alpha 0.05] [--format json]
+                            [--treatment AREA,AREA] [--period-days N] [--washout 1] [--channel NAME] [--alpha 0.05] [--format json]
        ad-channel tests: create NAME --unit region|day --channel NAME --variants control,off --metric revenue
                             [--regions "control=75,92;off=93,94"] [--postcode-prefix 2] [--period-days 7] [--washout 1]`,
 	}
@@ -69,8 +69,8 @@ func init() {
 		fs.StringVar(&geo.channel, "channel", "", "ad-channel tests: the channel, as named in the spend table")
 		fs.StringVar(&geo.regions, "regions", "", `create, unit region: each variant's postcode areas, "control=75,92;off=93,94" (default: proposed from history)`)
 		fs.IntVar(&geo.prefix, "postcode-prefix", 0, "ad-channel tests: leading postcode characters that make an area (default 2)")
-		fs.IntVar(&geo.period, "period-days", 0, "switchback: days per on/off period (default 7)")
-		fs.IntVar(&geo.washout, "washout", -1, "switchback: days left out after each switch (default 1; 0 for none)")
+		fs.IntVar(&geo.period, "period-days", 0, "switchback: days per on/off period (create, plan-geo: default 7; analyze-geo: default none, each run of one state is a period)")
+		fs.IntVar(&geo.washout, "washout", -1, "switchback: days left out at the start of each period (default 1; 0 for none)")
 		fs.StringVar(&geo.design, "design", "", "plan-geo, analyze-geo: regions or switchback (default: plan both; analyze regions when the file has them)")
 		fs.Float64Var(&geo.targetROAS, "target-roas", 0, "plan-geo: the smallest return per unit of spend worth proving (default 2)")
 		fs.Float64Var(&geo.spendPerDay, "spend-per-day", 0, "plan-geo: the channel's spend per day (default: its mean over the last 28 days)")
@@ -542,7 +542,7 @@ func experimentAnalyzeGeo(env *Env, input string, geo geoFlags, alpha float64, a
 		treat = strings.Split(geo.treatment, ",")
 	}
 	res, err := experiment.AnalyzeGeoFile(g, experiment.GeoFileOptions{TestStart: geo.testStart, TestEnd: geo.testEnd, Design: geo.design,
-		Treatment: treat, Washout: geo.washout, Alpha: alpha, Channel: geo.channel})
+		Treatment: treat, Washout: geo.washout, PeriodDays: geo.period, Alpha: alpha, Channel: geo.channel})
 	if err != nil {
 		return err
 	}

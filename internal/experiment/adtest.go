@@ -128,7 +128,7 @@ func AdTestReport(ctx context.Context, db *store.DB, e Experiment, now time.Time
 		for d := range on {
 			on[d] = d < pre || sched[d-pre]
 		}
-		r, err := AnalyzeSwitchback(SwitchbackInput{Dates: p.Dates, Response: p.Total, Spend: spend, On: on, TestStart: pre, TestEnd: p.Days,
+		r, err := AnalyzeSwitchback(SwitchbackInput{Dates: p.Dates, Response: p.Total, Spend: spend, On: on, TestStart: pre, TestEnd: p.Days, PeriodDays: e.Design.Period(),
 			Washout: e.Design.WashoutDays(), Channel: e.Channel, Unit: unit})
 		if err != nil {
 			return r, fmt.Errorf("%w: %v", ErrTooEarly, err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/omniroi/omniroi/internal/money"
+	"gonum.org/v1/gonum/mat"
 	"gonum.org/v1/gonum/stat/distuv"
 )
 
@@ -22,8 +23,8 @@ func distuvChi2Quantile(p, k float64) float64 { return distuv.ChiSquared{K: k}.Q
 //     fitted on the days before the test, and the difference over the test is the
 //     channel's effect there;
 //   - switchback: the whole shop switches the channel on and off in periods (weeks); a
-//     regression of each period's mean on a trend and the on/off state gives the effect
-//     per day.
+//     regression of each period's mean on a quadratic trend and the on/off state gives
+//     the effect per day.
 //
 // Both turn the effect into the channel's return on the spend the test moved (ROAS) with
 // an interval, and both run the same analysis on fake tests inside the pre-period (the
@@ -38,8 +39,8 @@ const (
 
 // GeoFit describes the regression behind an analysis.
 type GeoFit struct {
-	Intercept       float64 `json:"intercept"`
-	Slope           float64 `json:"slope"` // TBR: treated on control; switchback: trend per day
+	Intercept       float64 `json:"intercept"` // switchback: the off level at the test's centre
+	Slope           float64 `json:"slope"`     // TBR: treated on control; switchback: trend per day at the test's centre
 	ResidualSD      float64 `json:"residual_sd"`
 	R2              Num     `json:"r2"`
 	Autocorrelation float64 `json:"autocorrelation"` // lag-1 autocorrelation of the residuals (TBR), ≥ 0
@@ -466,10 +467,13 @@ type SwitchbackInput struct {
 	Spend              []float64 // optional: then SpendPerDay must be given
 	On                 []bool    // per day; only [TestStart, TestEnd) is read
 	TestStart, TestEnd int
-	Washout            int // days at the start of each period left out (the channel's effect carrying over)
-	Alpha              float64
-	Channel            string
-	Unit               string
+	Washout            int // days after each switch left out (the channel's effect carrying over)
+	// PeriodDays is the schedule's period: each run of the same state is cut into periods
+	// of this many days from TestStart. 0: each run is one period.
+	PeriodDays int
+	Alpha      float64
+	Channel    string
+	Unit       string
 	// SpendPerDay overrides the spend difference between on and off days.
 	SpendPerDay *float64
 }
@@ -483,13 +487,15 @@ type period struct {
 	center     float64
 }
 
-// periods cuts [from, to) into maximal runs of the same state and drops each run's
-// first washout days.
-func periods(on []bool, from, to, washout int) []period {
+// periods cuts [from, to) into runs of the same state, each cut again every periodDays
+// days from from when periodDays > 0 (the schedule's periods: two on weeks in a row are
+// two periods), and drops the first washout days of each: of every period, not only those
+// after a switch, so that every period of a week keeps the same weekdays.
+func periods(on []bool, from, to, washout, periodDays int) []period {
 	var out []period
 	for i := from; i < to; {
-		j := i
-		for j < to && on[j] == on[i] {
+		j := i + 1
+		for j < to && on[j] == on[i] && (periodDays <= 0 || (j-from)%periodDays != 0) {
 			j++
 		}
 		p := period{on: on[i], first: i, end: j}
@@ -504,70 +510,122 @@ func periods(on []bool, from, to, washout int) []period {
 	return out
 }
 
-// switchbackFit regresses period means on an intercept, the period's centre (a linear
-// trend) and the on/off state: the state's coefficient is the effect per day.
+// sbFit is a switchback regression: period means on an intercept, a quadratic trend in
+// the period's centre day and the on/off state; the state's coefficient is the effect per
+// day.
 type sbFit struct {
-	effect, se, df, sigma, trend, intercept, offMean float64
-	k                                                int
+	effect, se, df, sigma, offMean float64
+	// trend: the coefficients of 1, x and x² for x = (day − t0) / scale.
+	trend     [3]float64
+	t0, scale float64
+	k         int
 }
 
-func fitSwitchback(ps []period, resp, spend []float64) (sbFit, error) {
+// level is the fitted response per day without the channel's effect.
+func (f sbFit) level(day float64) float64 {
+	x := (day - f.t0) / f.scale
+	return f.trend[0] + f.trend[1]*x + f.trend[2]*x*x
+}
+
+// sbParams is the number of coefficients of the switchback regression: intercept, linear
+// and quadratic trend, on/off.
+const sbParams = 4
+
+// sbDesign is the switchback regression's design: one row per period, [1, x, x², on] with
+// x the period's centre day centred on the periods' mean centre and scaled by their
+// spread (so that x² is on the same footing as x). It returns (XᵀX)⁻¹ and the centring.
+func sbDesign(ps []period) (x *mat.Dense, inv *mat.Dense, t0, scale float64, ok bool) {
 	k := len(ps)
-	nOn := 0
+	for _, p := range ps {
+		t0 += p.center
+	}
+	t0 /= float64(k)
+	for _, p := range ps {
+		scale += (p.center - t0) * (p.center - t0)
+	}
+	scale = math.Sqrt(scale / float64(k))
+	if !(scale > 0) {
+		return nil, nil, t0, 1, false
+	}
+	x = mat.NewDense(k, sbParams, nil)
+	for i, p := range ps {
+		c := (p.center - t0) / scale
+		x.SetRow(i, []float64{1, c, c * c, b2f(p.on)})
+	}
+	var xtx mat.Dense
+	xtx.Mul(x.T(), x)
+	inv = mat.NewDense(sbParams, sbParams, nil)
+	if err := inv.Inverse(&xtx); err != nil {
+		return nil, nil, t0, scale, false
+	}
+	return x, inv, t0, scale, true
+}
+
+// periodMeans sets each period's mean response, spend and centre over its kept days.
+func periodMeans(ps []period, resp, spend []float64) {
 	for i := range ps {
-		var s, sp float64
+		var s, sp, c float64
 		for _, d := range ps[i].kept {
 			s += resp[d]
 			if spend != nil {
 				sp += spend[d]
 			}
-			ps[i].center += float64(d)
+			c += float64(d)
 		}
 		nk := float64(len(ps[i].kept))
-		ps[i].mean, ps[i].spend, ps[i].center = s/nk, sp/nk, ps[i].center/nk
-		if ps[i].on {
+		ps[i].mean, ps[i].spend, ps[i].center = s/nk, sp/nk, c/nk
+	}
+}
+
+// sbMinPeriods is the fewest periods a switchback regression takes: two degrees of
+// freedom for the spread around the trend.
+const sbMinPeriods = sbParams + 2
+
+func fitSwitchback(ps []period, resp, spend []float64) (sbFit, error) {
+	k := len(ps)
+	periodMeans(ps, resp, spend)
+	nOn := 0
+	for _, p := range ps {
+		if p.on {
 			nOn++
 		}
 	}
-	if nOn < 2 || k-nOn < 2 || k < 5 {
-		return sbFit{k: k}, fmt.Errorf("%d on and %d off periods: a switchback needs at least 2 of each and 5 in all", nOn, k-nOn)
+	if nOn < 2 || k-nOn < 2 || k < sbMinPeriods {
+		return sbFit{k: k}, fmt.Errorf("%d on and %d off periods: a switchback needs at least 2 of each and %d in all to tell the channel from a bending trend", nOn, k-nOn, sbMinPeriods)
 	}
-	// Normal equations for [1, centre, on].
-	var xtx [3][3]float64
-	var xty [3]float64
-	for _, p := range ps {
-		row := [3]float64{1, p.center, b2f(p.on)}
-		for a := range 3 {
-			for b := range 3 {
-				xtx[a][b] += row[a] * row[b]
-			}
-			xty[a] += row[a] * p.mean
-		}
-	}
-	inv, ok := inv3(xtx)
+	x, inv, t0, scale, ok := sbDesign(ps)
 	if !ok {
 		return sbFit{k: k}, errors.New("the on/off schedule cannot be told apart from the trend")
 	}
-	var beta [3]float64
-	for a := range 3 {
-		for b := range 3 {
-			beta[a] += inv[a][b] * xty[b]
-		}
+	y := mat.NewVecDense(k, nil)
+	for i, p := range ps {
+		y.SetVec(i, p.mean)
 	}
+	var xty, beta mat.VecDense
+	xty.MulVec(x.T(), y)
+	beta.MulVec(inv, &xty)
 	var rss, offSum float64
 	off := 0
-	for _, p := range ps {
-		e := p.mean - beta[0] - beta[1]*p.center - beta[2]*b2f(p.on)
+	for i, p := range ps {
+		var fit float64
+		for a := range sbParams {
+			fit += x.At(i, a) * beta.AtVec(a)
+		}
+		e := p.mean - fit
 		rss += e * e
 		if !p.on {
 			offSum += p.mean
 			off++
 		}
 	}
-	df := float64(k - 3)
+	df := float64(k - sbParams)
 	s2 := rss / df
-	return sbFit{effect: beta[2], se: math.Sqrt(s2 * inv[2][2]), df: df, sigma: math.Sqrt(s2), trend: beta[1], intercept: beta[0],
-		offMean: offSum / float64(off), k: k}, nil
+	f := sbFit{effect: beta.AtVec(3), se: math.Sqrt(s2 * inv.At(3, 3)), df: df, sigma: math.Sqrt(s2),
+		t0: t0, scale: scale, offMean: offSum / float64(off), k: k}
+	for a := range 3 {
+		f.trend[a] = beta.AtVec(a)
+	}
+	return f, nil
 }
 
 func b2f(b bool) float64 {
@@ -577,36 +635,11 @@ func b2f(b bool) float64 {
 	return 0
 }
 
-// inv3 inverts a 3×3 matrix by cofactors.
-func inv3(m [3][3]float64) ([3][3]float64, bool) {
-	var c [3][3]float64
-	c[0][0] = m[1][1]*m[2][2] - m[1][2]*m[2][1]
-	c[0][1] = m[0][2]*m[2][1] - m[0][1]*m[2][2]
-	c[0][2] = m[0][1]*m[1][2] - m[0][2]*m[1][1]
-	c[1][0] = m[1][2]*m[2][0] - m[1][0]*m[2][2]
-	c[1][1] = m[0][0]*m[2][2] - m[0][2]*m[2][0]
-	c[1][2] = m[0][2]*m[1][0] - m[0][0]*m[1][2]
-	c[2][0] = m[1][0]*m[2][1] - m[1][1]*m[2][0]
-	c[2][1] = m[0][1]*m[2][0] - m[0][0]*m[2][1]
-	c[2][2] = m[0][0]*m[1][1] - m[0][1]*m[1][0]
-	det := m[0][0]*c[0][0] + m[0][1]*c[1][0] + m[0][2]*c[2][0]
-	scale := math.Abs(m[0][0]*m[1][1]*m[2][2]) + 1e-300
-	if math.Abs(det) < 1e-12*scale {
-		return c, false
-	}
-	for a := range 3 {
-		for b := range 3 {
-			c[a][b] /= det
-		}
-	}
-	return c, true
-}
-
 // AnalyzeSwitchback reads an on/off test of one channel over the whole shop: the mean
-// response per day of each period (after its washout days) regressed on a linear trend
+// response per day of each period (after its washout days) regressed on a quadratic trend
 // and the on/off state. The state's coefficient is the channel's effect per day; times
 // the on days it is the test's incremental response, and divided by the spend per day
-// the switching moved it is the ROAS. Intervals use Student's t with periods − 3 degrees
+// the switching moved it is the ROAS. Intervals use Student's t with periods − 4 degrees
 // of freedom.
 func AnalyzeSwitchback(in SwitchbackInput) (GeoResult, error) {
 	alpha := in.Alpha
@@ -629,16 +662,16 @@ func AnalyzeSwitchback(in SwitchbackInput) (GeoResult, error) {
 	if in.Washout < 0 {
 		in.Washout = 0
 	}
-	r := GeoResult{Design: DesignSwitchback, Method: "switchback regression (period means on trend and on/off)", Channel: in.Channel,
+	r := GeoResult{Design: DesignSwitchback, Method: "switchback regression (period means on a quadratic trend and on/off)", Channel: in.Channel,
 		Level: 1 - alpha, PreDays: in.TestStart, TestDays: in.TestEnd - in.TestStart,
 		From: in.Dates[in.TestStart].Format(time.DateOnly), To: in.Dates[in.TestEnd-1].Format(time.DateOnly), Daily: []GeoDay{}}
-	ps := periods(in.On, in.TestStart, in.TestEnd, in.Washout)
+	ps := periods(in.On, in.TestStart, in.TestEnd, in.Washout, in.PeriodDays)
 	r.Periods = len(ps)
 	f, err := fitSwitchback(ps, in.Response, in.Spend)
 	if err != nil {
 		return r, err
 	}
-	r.Fit = GeoFit{Intercept: f.intercept, Slope: f.trend, ResidualSD: f.sigma, R2: nan, DF: f.df}
+	r.Fit = GeoFit{Intercept: f.trend[0], Slope: f.trend[1] / f.scale, ResidualSD: f.sigma, R2: nan, DF: f.df}
 	r.Placebo = switchbackPlacebo(in, alpha)
 	infl := 1.0
 	if float64(r.Placebo.Inflation) > 1 {
@@ -698,7 +731,7 @@ func AnalyzeSwitchback(in SwitchbackInput) (GeoResult, error) {
 		}
 		c := float64(cumOn)
 		r.Daily = append(r.Daily, GeoDay{Date: in.Dates[d].Format(time.DateOnly), Actual: Num(in.Response[d]),
-			Predicted: Num(f.intercept + f.trend*float64(d)), Cumulative: Num(f.effect * c),
+			Predicted: Num(f.level(float64(d))), Cumulative: Num(f.effect * c),
 			CumLow: Num((f.effect - tq*se) * c), CumHigh: Num((f.effect + tq*se) * c), On: &on})
 	}
 	if in.Washout > 0 {
@@ -717,14 +750,14 @@ func switchbackPlacebo(in SwitchbackInput, alpha float64) Placebo {
 		p.Note = fmt.Sprintf("the history before the test (%d days) is shorter than the test (%d days): no fake tests", in.TestStart, t)
 		return p
 	}
-	p, _ := slideSchedule(in.Response, in.On[in.TestStart:in.TestEnd], in.TestStart-7*((t+6)/7), in.Washout, alpha)
+	p, _ := slideSchedule(in.Response, in.On[in.TestStart:in.TestEnd], in.TestStart-7*((t+6)/7), in.Washout, in.PeriodDays, alpha)
 	return p
 }
 
 // slideSchedule analyses the on/off pattern placed on resp at days last, last − 7, … ≥ 0
 // (where nothing was switched) and counts the fake tests' false alarms; it also returns
 // the root mean square of their standard errors, what such a test would report.
-func slideSchedule(resp []float64, pattern []bool, last, washout int, alpha float64) (Placebo, float64) {
+func slideSchedule(resp []float64, pattern []bool, last, washout, periodDays int, alpha float64) (Placebo, float64) {
 	p := Placebo{Rate: nan, RMSZ: nan, Inflation: 1}
 	t := len(pattern)
 	var z2, se2 float64
@@ -734,7 +767,7 @@ func slideSchedule(resp []float64, pattern []bool, last, washout int, alpha floa
 		}
 		on := make([]bool, len(resp))
 		copy(on[s:], pattern)
-		ps := periods(on, s, s+t, washout)
+		ps := periods(on, s, s+t, washout, periodDays)
 		f, err := fitSwitchback(ps, resp, nil)
 		if err != nil || !(f.se > 0) {
 			continue
@@ -784,9 +817,16 @@ func geoVerdict(r *GeoResult, unit string) {
 		}
 	} else {
 		r.VerdictKind = VerdictNoEffect
-		r.Verdict = "no measurable effect: " + effect
-		if roas != "" {
-			r.Verdict += fmt.Sprintf("; %s's return is between %.2f and %.2f per unit of spend", ch, float64(r.ROASLow), float64(r.ROASHigh))
+		lo, hi := float64(r.ROASLow), float64(r.ROASHigh)
+		switch {
+		case roas != "" && lo < 1 && hi > 1:
+			// The interval holds both a channel that loses money and one that pays: the
+			// test cannot tell which.
+			r.Verdict = fmt.Sprintf("the test cannot tell whether %s pays for itself: its return is somewhere between %.2f and %.2f per unit of spend (%s CI); %s", ch, lo, hi, level, effect)
+		case roas != "":
+			r.Verdict = fmt.Sprintf("no measurable effect: %s; %s's return is between %.2f and %.2f per unit of spend", effect, ch, lo, hi)
+		default:
+			r.Verdict = "no measurable effect: " + effect
 		}
 	}
 	if r.Placebo.Windows > 0 && float64(r.Placebo.Inflation) > 1 {

@@ -262,7 +262,7 @@ func TestSwitchbackCoverage(t *testing.T) {
 			p := w.Simulate(rng, func(r, d int) bool { return on[d] })
 			resp := sumRegions(p.Revenue, all)
 			res, err := AnalyzeSwitchback(SwitchbackInput{Dates: p.Dates, Response: resp, Spend: sumRegions(p.Spend, all), On: on,
-				TestStart: start, TestEnd: w.Days, Washout: 1})
+				TestStart: start, TestEnd: w.Days, Washout: 1, PeriodDays: 7})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -310,6 +310,7 @@ type GeoFileOptions struct {
 	Design             string   // regions or switchback; default regions when the file has regions
 	Treatment          []string // regions whose channel changed (else the group column)
 	Washout            int      // switchback; -1 for the default
+	PeriodDays         int      // switchback: the schedule's period; 0: each run of one state is a period
 	Alpha              float64
 	Channel            string
 	Unit               string
@@ -392,7 +393,8 @@ func AnalyzeGeoFile(g GeoData, o GeoFileOptions) (GeoResult, error) {
 		if w < 0 {
 			w = DefaultWashout
 		}
-		in := SwitchbackInput{Dates: g.Dates, Response: g.Total, On: on, TestStart: start, TestEnd: end, Washout: w, Alpha: o.Alpha, Channel: o.Channel, Unit: o.Unit}
+		in := SwitchbackInput{Dates: g.Dates, Response: g.Total, On: on, TestStart: start, TestEnd: end, Washout: w, PeriodDays: o.PeriodDays,
+			Alpha: o.Alpha, Channel: o.Channel, Unit: o.Unit}
 		if g.HasSpend {
 			in.Spend = g.Spend
 		}

@@ -431,15 +431,12 @@ func planSwitchback(p Panel, opt GeoPlanOptions, meanPerDay float64) GeoDesignPl
 		}
 		// Standard error of the on/off coefficient for the schedule of k periods.
 		sched := SwitchbackSchedule(opt.Seed, t, l)
-		var test []period
-		for i := 0; i < k; i++ {
-			pp := period{on: sched[i*l], first: i * l, end: (i + 1) * l}
-			for j := i*l + opt.Washout; j < (i+1)*l; j++ {
-				pp.kept = append(pp.kept, j)
-				pp.center += float64(j)
+		test := periods(sched, 0, t, opt.Washout, l)
+		for i := range test {
+			for _, j := range test[i].kept {
+				test[i].center += float64(j)
 			}
-			pp.center /= float64(len(pp.kept))
-			test = append(test, pp)
+			test[i].center /= float64(len(test[i].kept))
 		}
 		se, df, ok := switchbackSE(test, sigma)
 		if !ok {
@@ -447,7 +444,7 @@ func planSwitchback(p Panel, opt GeoPlanOptions, meanPerDay float64) GeoDesignPl
 		}
 		// What the analysis would report: the standard errors of the same schedule laid on
 		// the history (where it fits), else the one from the spread of period means.
-		pl, histSE := slideSchedule(p.Total, sched, p.Days-t, opt.Washout, opt.Alpha)
+		pl, histSE := slideSchedule(p.Total, sched, p.Days-t, opt.Washout, l, opt.Alpha)
 		if pl.Windows > 0 {
 			se = math.Max(se, histSE)
 		}
@@ -510,22 +507,17 @@ func periodWord(days int) string {
 }
 
 // switchbackSE is the standard error of the on/off coefficient of a schedule's periods
-// for period means with spread sigma around the trend, and its degrees of freedom.
+// (the analysis's regression, fitSwitchback) for period means with spread sigma around
+// the trend, and its degrees of freedom.
 func switchbackSE(ps []period, sigma float64) (se, df float64, ok bool) {
-	var xtx [3][3]float64
-	for _, p := range ps {
-		row := [3]float64{1, p.center, b2f(p.on)}
-		for a := range 3 {
-			for b := range 3 {
-				xtx[a][b] += row[a] * row[b]
-			}
-		}
-	}
-	inv, ok := inv3(xtx)
-	if !ok || len(ps) < 5 {
+	if len(ps) < sbMinPeriods {
 		return 0, 0, false
 	}
-	return sigma * math.Sqrt(inv[2][2]), float64(len(ps) - 3), true
+	_, inv, _, _, ok := sbDesign(ps)
+	if !ok {
+		return 0, 0, false
+	}
+	return sigma * math.Sqrt(inv.At(sbParams-1, sbParams-1)), float64(len(ps) - sbParams), true
 }
 
 // sumRegions adds the rows of m in regions for each day.

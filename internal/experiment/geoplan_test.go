@@ -110,7 +110,7 @@ func TestPlanGeoPower(t *testing.T) {
 					on[day] = true
 				}
 				res, err = AnalyzeSwitchback(SwitchbackInput{Dates: p.Dates, Response: sumRegions(p.Revenue, all), Spend: sumRegions(spend, all),
-					On: on, TestStart: hist, TestEnd: w.Days, Washout: d.Washout})
+					On: on, TestStart: hist, TestEnd: w.Days, Washout: d.Washout, PeriodDays: d.PeriodDays})
 			}
 			if err != nil {
 				t.Fatal(err)
