@@ -97,13 +97,13 @@ var laguerreU, laguerreW = gaussLaguerre(24)
 // which with t = e^(-u/a) becomes ∫e^(-u)·(1-z·e^(-u/a))^(-b)du over u ≥ 0, by Gauss–Laguerre
 // quadrature after scaling u by λ = 1 + bz/(a(1-z)), the integrand's decay rate at u = 0.
 // What is left to integrate is smooth on the scale a(1-z) (its singularity is at
-// u = a·log z), so where a(1-z) ≥ 5 24 nodes are exact to rounding (TestLog2F1a1Laguerre).
+// u = a·log z), so where a(1-z) ≥ 2 24 nodes are exact to rounding (TestLog2F1a1Laguerre).
 // That is where the series in z is slow and the connection formula cancels: a large a with
 // z near 1, as when a fit of a small shop drives r up and s to 0 (a in the thousands,
 // b ≈ 1, z ≈ 0.998: 15,000 terms of the series). ok is false elsewhere.
 func log2F1a1Laguerre(a, b, z float64) (v float64, ok bool) {
 	d := a * (1 - z)
-	if z < 0.9 || d < 5 || b <= 0 {
+	if z < 0.9 || d < 2 || b <= 0 {
 		return 0, false
 	}
 	// (1-z·e^(-x/a))^(-b) = (1-z)^(-b) · exp(-b·(log(1-z·e^(-x/a)) - log(1-z))), the
