@@ -91,6 +91,7 @@ type Processor struct {
 	held         bool
 	pathRows     pathstore.RowCache // the paths rows the last batch left (paths_hook.go)
 	inserts      preparedInserts    // SQLite: the writer's statements, prepared once (flush.go)
+	strs         interner           // activity rows' repeated strings, one copy each (resolve.go)
 	// sessions holds session events for the daily rollups (rollup_hook.go); it is as
 	// trustworthy as g, and reset whenever g is loaded.
 	sessions rollup.SessionCache
