@@ -110,8 +110,48 @@ func cmpOrder(a, b Order) int {
 
 // sort puts the entries in their canonical order.
 func (r *Row) sort() {
-	sortAppended(r.Touches, cmpTouch)
+	sortTouches(r.Touches)
 	sortAppended(r.Orders, cmpOrder)
+}
+
+// touchBefore is cmpTouch(*a, *b) < 0 without copying the touches.
+func touchBefore(a, b *Touch) bool {
+	if a.Customer != b.Customer {
+		return a.Customer < b.Customer
+	}
+	if a.TS != b.TS {
+		return a.TS < b.TS
+	}
+	return a.Seq < b.Seq
+}
+
+// sortTouches is sortAppended(s, cmpTouch) with the comparison inlined: a day's row under
+// sustained ingest holds a day of touches, all of which the merge moves in every batch.
+func sortTouches(s []Touch) {
+	p := 1
+	for p < len(s) && !touchBefore(&s[p], &s[p-1]) {
+		p++
+	}
+	if p >= len(s) {
+		return
+	}
+	tail := s[p:]
+	slices.SortFunc(tail, cmpTouch)
+	if !touchBefore(&tail[0], &s[p-1]) {
+		return
+	}
+	t := slices.Clone(tail)
+	i, j, k := p-1, len(t)-1, len(s)-1
+	for j >= 0 {
+		if i >= 0 && touchBefore(&t[j], &s[i]) {
+			s[k] = s[i]
+			i--
+		} else {
+			s[k] = t[j]
+			j--
+		}
+		k--
+	}
 }
 
 // sortAppended sorts s. A row the processor edits is a sorted row read from the table
