@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/omniroi/omniroi/internal/store"
 )
@@ -16,71 +15,17 @@ import (
 // avoids re-parsing a huge statement for every chunk.
 const rowsPerStmt = 256
 
-// writer writes rows with multi-row INSERTs prepared once per transaction, or on
-// SQLite once per processor (shared) and bound to each transaction.
+// writer writes rows with multi-row INSERTs prepared once per transaction.
 type writer struct {
-	ctx    context.Context
-	tx     *store.Tx
-	stmts  map[string]*sql.Stmt
-	shared *preparedInserts // nil: prepare in the transaction
+	ctx   context.Context
+	tx    *store.Tx
+	stmts map[string]*sql.Stmt
 }
 
 func (w *writer) close() {
 	for _, s := range w.stmts {
 		s.Close()
 	}
-}
-
-// preparedInserts are the full-size multi-row statements prepared on the SQLite write
-// pool, by SQL text, kept across batches: preparing them (a statement of up to 2,560
-// placeholders) in every batch's transaction parsed them again for every batch. A
-// transaction uses one through Tx.StmtContext, which reuses the statement prepared on its
-// connection. The write pool has one connection, which a transaction holds, so a
-// statement first met inside a batch is prepared there and noted (wanted), and prepared
-// on the pool before the next batch's transaction (prepareWanted). PostgreSQL's driver
-// caches statements itself.
-type preparedInserts struct {
-	mu     sync.Mutex
-	stmts  map[string]*sql.Stmt
-	wanted []string
-}
-
-// prepareWanted prepares the statements batches asked for on db. Call it outside any
-// transaction.
-func (p *preparedInserts) prepareWanted(ctx context.Context, db *sql.DB) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, q := range p.wanted {
-		if _, ok := p.stmts[q]; ok {
-			continue
-		}
-		st, err := db.PrepareContext(ctx, q)
-		if err != nil {
-			return fmt.Errorf("prepare processor insert: %w", err)
-		}
-		if p.stmts == nil {
-			p.stmts = map[string]*sql.Stmt{}
-		}
-		p.stmts[q] = st
-	}
-	p.wanted = p.wanted[:0]
-	return nil
-}
-
-// prepare returns q prepared for the writer's transaction.
-func (w *writer) prepare(q string) (*sql.Stmt, error) {
-	if w.shared != nil {
-		w.shared.mu.Lock()
-		st, ok := w.shared.stmts[q]
-		if !ok {
-			w.shared.wanted = append(w.shared.wanted, q)
-		}
-		w.shared.mu.Unlock()
-		if ok {
-			return w.tx.Tx.StmtContext(w.ctx, st), nil
-		}
-	}
-	return w.tx.Tx.PrepareContext(w.ctx, q)
 }
 
 func insertSQL(d store.Dialect, head, tail string, cols, rows int) string {
@@ -120,7 +65,7 @@ func (w *writer) insert(head, tail string, cols int, args []any) (int64, error) 
 		st, ok := w.stmts[head]
 		if !ok {
 			var err error
-			st, err = w.prepare(insertSQL(w.tx.Dialect, head, tail, cols, rowsPerStmt))
+			st, err = w.tx.Tx.PrepareContext(w.ctx, insertSQL(w.tx.Dialect, head, tail, cols, rowsPerStmt))
 			if err != nil {
 				return 0, err
 			}
@@ -251,9 +196,6 @@ func (p *Processor) write(ctx context.Context, tx *store.Tx, j *job) error {
 	}
 
 	w := &writer{ctx: ctx, tx: tx, stmts: map[string]*sql.Stmt{}}
-	if tx.Dialect == store.SQLite {
-		w.shared = &p.inserts
-	}
 	defer w.close()
 	// Merged customers' rows move to the survivor, up to 200 customers per statement.
 	for start := 0; start < len(j.moves); start += 200 {

@@ -90,7 +90,6 @@ type Processor struct {
 	renewed      time.Time
 	held         bool
 	pathRows     pathstore.RowCache // the paths rows the last batch left (paths_hook.go)
-	inserts      preparedInserts    // SQLite: the writer's statements, prepared once (flush.go)
 	strs         interner           // activity rows' repeated strings, one copy each (resolve.go)
 	// sessions holds session events for the daily rollups (rollup_hook.go); it is as
 	// trustworthy as g, and reset whenever g is loaded.
@@ -466,13 +465,6 @@ func (p *Processor) process(ctx context.Context, upTo int64) error {
 				continue // drain
 			}
 			var pend *rollup.Pending
-			if p.db.Dialect == store.SQLite {
-				if err := p.inserts.prepareWanted(ctx, p.db.W); err != nil {
-					werr = fmt.Errorf("process events %d..%d: %w", j.from, j.cursor, err)
-					failed.Store(true)
-					continue
-				}
-			}
 			werr = p.db.Write(ctx, func(tx *store.Tx) error {
 				var err error
 				pend, err = p.writeWithRollups(ctx, tx, j) // rollup_hook.go

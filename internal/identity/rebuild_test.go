@@ -134,31 +134,3 @@ func TestFailedBatchLeavesNoTrace(t *testing.T) {
 		}
 	})
 }
-
-// TestSharedInsertsEqualRebuild: one processor over batches large enough for the full-size
-// multi-row statements, which on SQLite it prepares once and reuses in later batches'
-// transactions; the tables equal a rebuild's.
-func TestSharedInsertsEqualRebuild(t *testing.T) {
-	t.Parallel()
-	evs := genEvents(3000, 2)
-	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		ctx := context.Background()
-		p := identity.NewProcessor(db, identity.Options{BatchSize: 700, CatchUpBatchSize: 700, ReadChunk: 256})
-		for start := 0; start < len(evs); start += 1000 {
-			insert(t, db, evs[start:min(start+1000, len(evs))]...)
-			if err := p.CatchUp(ctx); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if n := identity.SharedInserts(p); db.Dialect == store.SQLite && n == 0 {
-			t.Fatal("no insert statement was prepared for reuse")
-		}
-		inc := dump(t, db)
-		if err := identity.NewProcessor(db, identity.Options{BatchSize: 5000}).Rebuild(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if full := dump(t, db); inc != full {
-			t.Fatalf("incremental and rebuilt tables differ:\n%s", firstDiff(inc, full))
-		}
-	})
-}
