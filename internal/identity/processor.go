@@ -90,6 +90,7 @@ type Processor struct {
 	renewed      time.Time
 	held         bool
 	pathRows     pathstore.RowCache // the paths rows the last batch left (paths_hook.go)
+	strs         interner           // activity rows' repeated strings, one copy each (resolve.go)
 	// sessions holds session events for the daily rollups (rollup_hook.go); it is as
 	// trustworthy as g, and reset whenever g is loaded.
 	sessions rollup.SessionCache

@@ -63,6 +63,28 @@ type conflictRec struct {
 	reason              string
 }
 
+// interner keeps one copy of each activity row's name, channel, campaign, source and
+// medium: the paths rows and the rollups' session cache keep a day of them, and with one
+// copy they share no event's memory and compare equal values by address (a string
+// comparison's first test). Past maxInterned values a new table starts.
+type interner struct {
+	m map[string]string
+}
+
+const maxInterned = 20_000
+
+func (in *interner) str(s string) string {
+	if v, ok := in.m[s]; ok {
+		return v
+	}
+	if in.m == nil || len(in.m) >= maxInterned {
+		in.m = make(map[string]string, 64)
+	}
+	s = strings.Clone(s)
+	in.m[s] = s
+	return s
+}
+
 type activityRow struct {
 	seq, cust, ts, sourceID int64
 	typ, name               string
@@ -174,7 +196,9 @@ func (p *Processor) apply(b *batch, ev *event.Event) {
 	touch := channel.FromSegment(ev.Body)
 	touch.OwnHosts = p.opt.OwnHosts
 	res := p.rules.Classify(touch)
-	b.activity = append(b.activity, activityRow{seq: ev.Seq, cust: c.id, ts: ts, sourceID: ev.SourceID, typ: ev.Type, name: ev.Name, res: res})
+	res.Channel, res.Campaign = p.strs.str(res.Channel), p.strs.str(res.Campaign)
+	res.Source, res.Medium = p.strs.str(res.Source), p.strs.str(res.Medium)
+	b.activity = append(b.activity, activityRow{seq: ev.Seq, cust: c.id, ts: ts, sourceID: ev.SourceID, typ: ev.Type, name: p.strs.str(ev.Name), res: res})
 
 	switch {
 	case e.isOrder:

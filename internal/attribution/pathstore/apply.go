@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/omniroi/omniroi/internal/store"
@@ -34,6 +35,50 @@ type Change struct {
 type RowCache struct {
 	mu   sync.Mutex
 	rows map[rowKey]cachedRow
+	strs *interner // one copy of each touch's name, channel and campaign the rows hold
+}
+
+// interner keeps one copy of each string it is given, so that the rows the processor
+// keeps share their names, channels and campaigns (Encode then finds them by address) and
+// hold no part of an event's memory. Order ids are not interned: each is new.
+type interner struct {
+	m map[string]string
+}
+
+// maxInterned bounds the interner: past it, a new table starts (strings already handed
+// out stay valid; only their sharing is lost).
+const maxInterned = 20_000
+
+func (in *interner) str(s string) string {
+	if v, ok := in.m[s]; ok {
+		return v
+	}
+	if in.m == nil || len(in.m) >= maxInterned {
+		in.m = map[string]string{}
+	}
+	s = strings.Clone(s)
+	in.m[s] = s
+	return s
+}
+
+func (in *interner) bytes(b []byte) string {
+	if v, ok := in.m[string(b)]; ok {
+		return v
+	}
+	return in.str(string(b))
+}
+
+// interner returns the cache's interner (a fresh one without a cache).
+func (c *RowCache) interner() *interner {
+	if c == nil {
+		return &interner{}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.strs == nil {
+		c.strs = &interner{}
+	}
+	return c.strs
 }
 
 type cachedRow struct {
@@ -111,7 +156,7 @@ func Apply(ctx context.Context, tx *store.Tx, ch Change) (err error) {
 	if len(ch.Touches) == 0 && len(ch.Orders) == 0 && len(ch.Refunds) == 0 && len(ch.Moves) == 0 {
 		return nil
 	}
-	a := &applier{tx: tx, cache: ch.Cache, moved: map[int64]int64{}, rows: map[rowKey]*loaded{}}
+	a := &applier{tx: tx, cache: ch.Cache, strs: ch.Cache.interner(), moved: map[int64]int64{}, rows: map[rowKey]*loaded{}}
 	defer func() {
 		if r := recover(); r != nil { // an edit reached a row nobody loaded: a defect
 			err = fmt.Errorf("%w: %v", ErrInconsistent, r)
@@ -129,6 +174,7 @@ type loaded struct {
 type applier struct {
 	tx    *store.Tx
 	cache *RowCache
+	strs  *interner
 	moved map[int64]int64
 	rows  map[rowKey]*loaded
 	need  map[rowKey]bool
@@ -456,7 +502,7 @@ func (a *applier) putOrders(ch Change) error {
 		}
 		l := a.row(o.Customer, o.TS)
 		l.row.Orders = append(l.row.Orders, Order{Customer: o.Customer, TS: o.TS, ID: id, Revenue: o.Revenue,
-			Currency: o.Currency, Channel: o.Channel, Campaign: campaign[o.Seq]})
+			Currency: a.strs.str(o.Currency), Channel: a.strs.str(o.Channel), Campaign: a.strs.str(campaign[o.Seq])})
 	}
 	return nil
 }
@@ -466,6 +512,7 @@ func (a *applier) addTouches(ch Change) {
 	for _, t := range ch.Touches {
 		if t.Name != OrderCompleted {
 			l := a.row(t.Customer, t.TS)
+			t.Name, t.Channel, t.Campaign = a.strs.str(t.Name), a.strs.str(t.Channel), a.strs.str(t.Campaign)
 			l.row.Touches = append(l.row.Touches, t)
 		}
 	}
@@ -610,7 +657,7 @@ func (a *applier) load(ctx context.Context) error {
 			k := rowKey{block, day}
 			r, ok := a.cache.take(k, data)
 			if !ok {
-				r, err = DecodeRow(block, day, data)
+				r, err = decodeRow(block, day, data, a.strs)
 				if err != nil {
 					rows.Close()
 					return errors.Join(ErrInconsistent, err)

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unsafe"
 )
 
 // blockBits: a block holds the customers whose ids share cid>>blockBits (a variable only
@@ -109,8 +110,48 @@ func cmpOrder(a, b Order) int {
 
 // sort puts the entries in their canonical order.
 func (r *Row) sort() {
-	sortAppended(r.Touches, cmpTouch)
+	sortTouches(r.Touches)
 	sortAppended(r.Orders, cmpOrder)
+}
+
+// touchBefore is cmpTouch(*a, *b) < 0 without copying the touches.
+func touchBefore(a, b *Touch) bool {
+	if a.Customer != b.Customer {
+		return a.Customer < b.Customer
+	}
+	if a.TS != b.TS {
+		return a.TS < b.TS
+	}
+	return a.Seq < b.Seq
+}
+
+// sortTouches is sortAppended(s, cmpTouch) with the comparison inlined: a day's row under
+// sustained ingest holds a day of touches, all of which the merge moves in every batch.
+func sortTouches(s []Touch) {
+	p := 1
+	for p < len(s) && !touchBefore(&s[p], &s[p-1]) {
+		p++
+	}
+	if p >= len(s) {
+		return
+	}
+	tail := s[p:]
+	slices.SortFunc(tail, cmpTouch)
+	if !touchBefore(&tail[0], &s[p-1]) {
+		return
+	}
+	t := slices.Clone(tail)
+	i, j, k := p-1, len(t)-1, len(s)-1
+	for j >= 0 {
+		if i >= 0 && touchBefore(&t[j], &s[i]) {
+			s[k] = s[i]
+			i--
+		} else {
+			s[k] = t[j]
+			j--
+		}
+		k--
+	}
 }
 
 // sortAppended sorts s. A row the processor edits is a sorted row read from the table
@@ -152,6 +193,25 @@ const formatVersion = 1
 type strTable struct {
 	idx  map[string]uint64
 	list []string
+	// recent finds the strings seen so far by their bytes' address, without hashing or
+	// comparing contents: the processor's rows hold one copy of each name, channel and
+	// campaign (Interner), so a row's few distinct values are found by a short scan.
+	recent []ptrID
+}
+
+type ptrID struct {
+	p  *byte
+	n  int
+	id uint64
+}
+
+// maxRecent bounds recent's scan; strings past it are found through the map.
+const maxRecent = 32
+
+// sameString reports whether a and b are the same bytes in memory (hence equal). Equal
+// strings at different addresses report false.
+func sameString(a, b string) bool {
+	return len(a) == len(b) && unsafe.StringData(a) == unsafe.StringData(b)
 }
 
 func (t *strTable) id(s string) uint64 {
@@ -162,7 +222,7 @@ func (t *strTable) id(s string) uint64 {
 }
 
 // strMemo remembers the last string one field used: neighbouring entries mostly repeat
-// their name, channel and campaign, and a comparison is cheaper than a map lookup.
+// their name, channel and campaign.
 type strMemo struct {
 	s  string
 	id uint64
@@ -170,11 +230,25 @@ type strMemo struct {
 }
 
 func (t *strTable) memo(m *strMemo, s string) uint64 {
-	if m.ok && m.s == s {
+	if m.ok && sameString(m.s, s) {
 		return m.id
 	}
-	*m = strMemo{s, t.id(s), true}
-	return m.id
+	id, found := uint64(0), false
+	p := unsafe.StringData(s)
+	for _, e := range t.recent {
+		if e.p == p && e.n == len(s) {
+			id, found = e.id, true
+			break
+		}
+	}
+	if !found {
+		id = t.id(s)
+		if len(t.recent) < maxRecent {
+			t.recent = append(t.recent, ptrID{p, len(s), id})
+		}
+	}
+	*m = strMemo{s, id, true}
+	return id
 }
 
 func (t *strTable) add(s string) uint64 {
@@ -408,6 +482,12 @@ func (d *Decoder) Err() error { return d.err }
 // DecodeRow decodes a whole row into plain values (tests, maintenance; readers that
 // care about speed use a Decoder).
 func DecodeRow(block, day int64, data []byte) (Row, error) {
+	return decodeRow(block, day, data, nil)
+}
+
+// decodeRow is DecodeRow with the touches' and orders' names, channels, campaigns and
+// currencies taken from in when it is not nil.
+func decodeRow(block, day int64, data []byte, in *interner) (Row, error) {
 	r := Row{Block: block, Day: day}
 	var d Decoder
 	if err := d.Reset(block, day, data); err != nil {
@@ -420,18 +500,29 @@ func DecodeRow(block, day int64, data []byte) (Row, error) {
 		strs[i] = string(b)
 	}
 	s := func(i int) string { return strs[i] }
+	v := s // the values shared with in
+	if in != nil {
+		shared := make([]string, len(d.strs))
+		done := make([]bool, len(d.strs))
+		v = func(i int) string {
+			if !done[i] {
+				shared[i], done[i] = in.bytes(d.strs[i]), true
+			}
+			return shared[i]
+		}
+	}
 	if d.nTouch > 0 {
 		n := min(d.nTouch, len(data)/6) // a touch takes at least six bytes; a corrupt count allocates no more
 		r.Touches = make([]Touch, 0, n+n/8)
 	}
 	var t RawTouch
 	for d.NextTouch(&t) {
-		r.Touches = append(r.Touches, Touch{Customer: t.Customer, TS: t.TS, Seq: t.Seq, Name: s(t.Name), Channel: s(t.Channel), Campaign: s(t.Campaign)})
+		r.Touches = append(r.Touches, Touch{Customer: t.Customer, TS: t.TS, Seq: t.Seq, Name: v(t.Name), Channel: v(t.Channel), Campaign: v(t.Campaign)})
 	}
 	var o RawOrder
 	for d.NextOrder(&o) {
 		r.Orders = append(r.Orders, Order{Customer: o.Customer, TS: o.TS, ID: s(o.ID), Revenue: o.Revenue, Refunded: o.Refunded,
-			Currency: s(o.Currency), Channel: s(o.Channel), Campaign: s(o.Campaign), First: o.First})
+			Currency: v(o.Currency), Channel: v(o.Channel), Campaign: v(o.Campaign), First: o.First})
 	}
 	if err := d.Err(); err != nil {
 		return r, fmt.Errorf("%w: block %d day %d", err, block, day)

@@ -42,7 +42,39 @@ func ChannelName(ch string) string {
 // starts a new session on a campaign change; a Direct event inside a visit does not.
 func StartsVisit(first bool, gapMS, timeoutMS int64, channel, campaign, visitChannel, visitCampaign string) bool {
 	return first || gapMS > timeoutMS ||
-		!IsDirect(channel) && (channel != visitChannel || !strings.EqualFold(campaign, visitCampaign))
+		!IsDirect(channel) && (channel != visitChannel || !sameCampaign(campaign, visitCampaign))
+}
+
+// sameCampaign compares campaigns as a visit does: case-insensitively.
+func sameCampaign(a, b string) bool { return a == b || strings.EqualFold(a, b) }
+
+// visitRule is StartsVisit over a run of touches, remembering the last event name's and
+// channel's answers (a row's touches mostly repeat them, as the same strings).
+type visitRule struct {
+	timeoutMS     int64
+	name, channel string // the last ones seen (channel "" is never Direct)
+	ignored       bool   // name is ignored
+	direct        bool   // channel is Direct
+	started       bool   // name has been set
+}
+
+// ignoredName reports whether name is in DefaultIgnoreEvents.
+func (v *visitRule) ignoredName(name string) bool {
+	if !v.started || !sameString(name, v.name) {
+		v.started, v.name, v.ignored = true, name, slices.Contains(DefaultIgnoreEvents, name)
+	}
+	return v.ignored
+}
+
+// starts is StartsVisit with channel's IsDirect remembered.
+func (v *visitRule) starts(first bool, gapMS int64, channel, campaign, visitChannel, visitCampaign string) bool {
+	if first || gapMS > v.timeoutMS {
+		return true
+	}
+	if !sameString(channel, v.channel) {
+		v.channel, v.direct = channel, IsDirect(channel)
+	}
+	return !v.direct && (channel != visitChannel || !sameCampaign(campaign, visitCampaign))
 }
 
 // Cell is one channel × campaign × currency of a day's rollup. Visits have no currency
@@ -74,21 +106,21 @@ func (c Counts) zero() bool { return c == Counts{} }
 // default visit rule, cut at the row's midnight UTC) and its orders.
 func summarize(r *Row) map[Cell]Counts {
 	out := map[Cell]Counts{}
-	timeout := DefaultVisitTimeout.Milliseconds()
+	rule := visitRule{timeoutMS: DefaultVisitTimeout.Milliseconds()}
 	var (
 		open         bool
 		cust, lastTS int64
 		vCh, vCamp   string
 	)
 	for _, t := range r.Touches {
-		if slices.Contains(DefaultIgnoreEvents, t.Name) {
+		if rule.ignoredName(t.Name) {
 			continue
 		}
 		ch := ChannelName(t.Channel)
 		if !open || t.Customer != cust {
 			open, cust = false, t.Customer
 		}
-		if StartsVisit(!open, t.TS-lastTS, timeout, ch, t.Campaign, vCh, vCamp) {
+		if rule.starts(!open, t.TS-lastTS, ch, t.Campaign, vCh, vCamp) {
 			open, vCh, vCamp = true, ch, t.Campaign
 			k := Cell{Channel: ch, Campaign: t.Campaign}
 			c := out[k]
