@@ -150,6 +150,7 @@ func newServer(db *store.DB, opt Options) (*server, http.Handler, error) {
 	s.compute.minAge = 30 * time.Second
 	if !opt.noStoredResults {
 		s.compute.snaps = dbSnapshots{db}
+		s.compute.storeEvery = 10 * time.Minute
 		s.compute.report = func(key string, err error) {
 			s.log.Warn("dashboard: stored analysis", "key", key, "err", err)
 		}
