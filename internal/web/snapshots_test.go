@@ -108,7 +108,7 @@ func TestStoredAnalysesStaleAfterRestart(t *testing.T) {
 	identitytest.Load(t, db, "web shop", testNow.Add(-time.Hour), map[string]any{"type": "track", "userId": "u-ben", "event": "Order Completed",
 		"timestamp": testNow.Add(-2 * time.Hour).Format(time.RFC3339), "messageId": "late-1", "properties": map[string]any{"order_id": "B-2", "revenue": 80.0, "currency": "EUR"}})
 
-	ts2, srv2 := restartedServer(t, db, Options{noWarm: true, computeWait: time.Millisecond})
+	ts2, srv2 := restartedServer(t, db, Options{noWarm: true, computeWait: 5 * time.Second})
 	c2, _ := ts2.loggedIn(t)
 	_, page := get(t, c2, ts2.URL+"/attribution")
 	if !strings.Contains(page, "newer data has arrived") {
@@ -299,4 +299,38 @@ func fieldsDiffer[T any](a, b T) []string {
 		}
 	}
 	return out
+}
+
+// TestStoredAnalysesPreloadedAtStart: a restarted dashboard reads the stored analyses at
+// start, before any request, without computing them.
+func TestStoredAnalysesPreloadedAtStart(t *testing.T) {
+	db := storetest.SQLite(t)
+	seed(t, db)
+	ts, srv := newTestServerOf(t, db, Options{noWarm: true})
+	pagesOf(t, ts)
+	srv.compute.writes.Wait()
+	ts.Close()
+
+	_, srv2 := restartedServer(t, db, Options{})
+	loaded := func() bool {
+		srv2.compute.mu.Lock()
+		defer srv2.compute.mu.Unlock()
+		n := 0
+		for k, e := range srv2.compute.entries {
+			if _, ok := codecFor(k); ok && e.val != nil && e.done == nil {
+				n++
+			}
+		}
+		return n == 3
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !loaded() {
+		if time.Now().After(deadline) {
+			t.Fatal("the stored attribution, customer value and coverage were not read at start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := srv2.compute.storedFills.Load(); n != 0 {
+		t.Errorf("%d analyses computed at start, want 0", n)
+	}
 }

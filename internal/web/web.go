@@ -154,6 +154,9 @@ func newServer(db *store.DB, opt Options) (*server, http.Handler, error) {
 		s.compute.report = func(key string, err error) {
 			s.log.Warn("dashboard: stored analysis", "key", key, "err", err)
 		}
+		if !opt.noWarm {
+			s.preloadStored()
+		}
 	}
 	if err := s.parseTemplates(); err != nil {
 		return nil, nil, err
