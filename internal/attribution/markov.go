@@ -37,6 +37,15 @@ type NamedValue struct {
 
 // RemovalEffect returns a channel's removal effect (0 when unknown).
 func (d *MarkovDetails) RemovalEffect(channel string) float64 {
+	if d.removal == nil {
+		// Details read back from JSON (the dashboard's stored analyses) have no index.
+		for _, e := range d.RemovalEffects {
+			if e.Key == channel {
+				return e.Value
+			}
+		}
+		return 0
+	}
 	if i, ok := d.removal[channel]; ok {
 		return d.RemovalEffects[i].Value
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/omniroi/omniroi/internal/catalog"
 	"github.com/omniroi/omniroi/internal/identity"
+	"github.com/omniroi/omniroi/internal/store"
 )
 
 func init() {
@@ -33,6 +34,11 @@ func init() {
 			if errors.Is(err, identity.ErrLeaseHeld) {
 				return fmt.Errorf("cannot rebuild while a server runs on this data: %w", err)
 			}
+			return err
+		}
+		// The dashboard's stored analyses describe the derived rows that were replaced (a
+		// rebuild can number customers anew under the same data version).
+		if err := db.Write(ctx, func(tx *store.Tx) error { _, err := store.ClearSnapshots(ctx, tx); return err }); err != nil {
 			return err
 		}
 		// Products and product interactions seen in events (trust follows the source kinds).

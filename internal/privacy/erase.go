@@ -54,7 +54,7 @@ const ErasureSource = "privacy"
 //  3. every derived row (customer, identities, touchpoints, orders, refunds, conflicts,
 //     merges, consent, journey runs, timers, sends, decisions, channel consent, contact
 //     suppressions, segment changes) is deleted, and other customers' traits that held
-//     their values are cut;
+//     their values are cut; the dashboard's stored analyses are deleted, all of them;
 //  4. the erasure is recorded in the audit log (customer id, counts, digest);
 //  5. their message copies in DATA/outbox are deleted;
 //  6. the bytes leave the database files: SQLite deletes with secure_delete, then VACUUM
@@ -201,6 +201,13 @@ func (e *erasure) deleteRows(ctx context.Context, db *store.DB) error {
 		}
 		if err := e.deleteDerived(ctx, tx); err != nil {
 			return err
+		}
+		// The dashboard's stored analyses can hold the person's rows (customer value
+		// per customer): all of them go, the dashboard computes them again.
+		if n, err := store.ClearSnapshots(ctx, tx); err != nil {
+			return err
+		} else if n > 0 {
+			e.rep.Deleted["analysis_snapshots"] = n
 		}
 		n, err := identity.ScrubTraits(ctx, tx, e.others, e.m.redactValue)
 		if err != nil {

@@ -80,6 +80,19 @@ func (sn *Snapshot) Prediction(id string) (Prediction, int, bool) {
 	return sn.Predictions[i], i, true
 }
 
+// Reindex builds the lookups of Prediction and RFM from Predictions and Segments: Build
+// does it, and whoever decodes a stored snapshot must.
+func (sn *Snapshot) Reindex() {
+	sn.predIndex = make(map[string]int, len(sn.Predictions))
+	for i, p := range sn.Predictions {
+		sn.predIndex[p.ID] = i
+	}
+	sn.rfmIndex = make(map[string]int, len(sn.Segments.Scores))
+	for i, r := range sn.Segments.Scores {
+		sn.rfmIndex[r.ID] = i
+	}
+}
+
 // RFM is the customer's RFM score and segment.
 func (sn *Snapshot) RFM(id string) (RFMScore, bool) {
 	i, ok := sn.rfmIndex[id]
@@ -199,17 +212,10 @@ func (s *Service) snapshotOf(ctx context.Context, st StoreState, d StoreData, t0
 		sn.Bands = SummarizeBands(sn.Predictions)
 		slices.SortStableFunc(sn.Predictions, func(a, b Prediction) int { return cmp.Compare(b.CLV, a.CLV) })
 	}
-	sn.predIndex = make(map[string]int, len(sn.Predictions))
-	for i, p := range sn.Predictions {
-		sn.predIndex[p.ID] = i
-	}
 	if sn.Segments, err = Segments(d.Transactions, sn.AsOf, sn.AsOf.Add(-SegmentPeriod), nil, DefaultSmallSegment); err != nil {
 		return nil, fmt.Errorf("segments: %w", err)
 	}
-	sn.rfmIndex = make(map[string]int, len(sn.Segments.Scores))
-	for i, r := range sn.Segments.Scores {
-		sn.rfmIndex[r.ID] = i
-	}
+	sn.Reindex()
 	sn.Cohorts = Cohorts(d.Transactions, sn.AsOf, sn.Channels)
 	sn.BuiltAt = time.Now()
 	sn.BuildTime = time.Since(t0)

@@ -28,14 +28,18 @@ type attrAnalysis struct {
 
 func (a *attrAnalysis) result(model string) *attribution.Result { return a.Cur.Result(model) }
 
+// attrKey is the compute cache's key of a period's attribution in currency cur.
+func attrKey(rg Range, cur string) string {
+	return fmt.Sprintf("attr|%d|%d|%s", rg.FromMS(), rg.ToMS(), cur)
+}
+
 // attrFor returns the analysis of the page's period, computing it in the background.
 func (s *server) attrFor(ctx context.Context, rg Range, cur string) (*attrAnalysis, stamp, error) {
 	ver, err := s.attr.Version(ctx)
 	if err != nil {
 		return nil, stamp{}, err
 	}
-	key := fmt.Sprintf("attr|%d|%d|%s", rg.FromMS(), rg.ToMS(), cur)
-	a, at, stale, err := computedIn(ctx, s.compute, s.compute.sem, key, ver, func(ctx context.Context) (*attrAnalysis, error) {
+	a, at, stale, err := computedIn(ctx, s.compute, s.compute.sem, attrKey(rg, cur), ver, func(ctx context.Context) (*attrAnalysis, error) {
 		return s.buildAttr(ctx, rg)
 	})
 	return a, stamp{at, stale}, err

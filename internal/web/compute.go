@@ -13,6 +13,7 @@ import (
 
 	"github.com/omniroi/omniroi/internal/identity"
 	"github.com/omniroi/omniroi/internal/mix"
+	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/workspace"
 )
 
@@ -44,6 +45,19 @@ type computeCache struct {
 	// epoch counts changes made through the dashboard that the data version does not
 	// see (a journey's costs or state); versions that depend on them include it.
 	epoch atomic.Int64
+	// snaps keeps the results of the kinds registered in snapshots.go across restarts;
+	// nil keeps them in memory only. report receives a failed read or write of it.
+	snaps  snapshotStore
+	report func(key string, err error)
+	// storeEvery is how often a key's result is written at most: a shop's trickle of
+	// events rebuilds the customer value every minAge, and its stored form is 50 MB at
+	// 100,000 customers; after a restart a result up to storeEvery older than the last
+	// one is shown with its age while the new one builds.
+	storeEvery time.Duration
+	writes     sync.WaitGroup // writes of snapshots in flight
+	// storedFills counts the builds of stored kinds (snapshots.go) that ran their fill
+	// function: a stored result of the current version saves it.
+	storedFills atomic.Int64
 }
 
 type computeEntry struct {
@@ -55,6 +69,8 @@ type computeEntry struct {
 	done     chan struct{} // closed when the current build ends
 	failed   string        // a version whose build failed while an older value was kept
 	since    time.Time     // when the running build started
+	restored bool          // the stored result was looked up (the entry's first build)
+	savedAt  time.Time     // when the stored result was computed (restored or written)
 }
 
 func newComputeCache(wait time.Duration) *computeCache {
@@ -204,11 +220,23 @@ func (c *computeCache) evict() {
 }
 
 func (c *computeCache) build(lane chan struct{}, key string, e *computeEntry, version string, fill func(ctx context.Context) (any, error)) {
-	lane <- struct{}{}
-	defer func() { <-lane }()
 	// The build outlives the request that started it: other requests wait for it.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
+	if c.restore(ctx, key, e, version) {
+		return
+	}
+	// Read before the build reads the data: an erasure that commits after this keeps
+	// the result out of the store (it may hold the erased person).
+	guard, gerr := "", error(nil)
+	if c.snaps != nil {
+		guard, gerr = c.snaps.guard(ctx)
+	}
+	lane <- struct{}{}
+	defer func() { <-lane }()
+	if _, ok := codecFor(key); ok {
+		c.storedFills.Add(1)
+	}
 	val, err := func() (v any, err error) {
 		defer func() {
 			if r := recover(); r != nil {
@@ -223,6 +251,15 @@ func (c *computeCache) build(lane chan struct{}, key string, e *computeEntry, ve
 	case err == nil:
 		e.val, e.err, e.failed = val, nil, ""
 		e.version, e.at = version, time.Now()
+		if c.snaps != nil && e.at.Sub(e.savedAt) >= c.storeEvery {
+			if gerr != nil {
+				c.reportErr(key, gerr)
+			} else {
+				e.savedAt = e.at
+				c.writes.Add(1)
+				go c.persist(key, version, e.at, val, guard)
+			}
+		}
 	case e.val == nil:
 		e.err = err
 		e.version, e.at = version, time.Now()
@@ -233,6 +270,103 @@ func (c *computeCache) build(lane chan struct{}, key string, e *computeEntry, ve
 	}
 	close(e.done)
 	e.done, e.building = nil, ""
+}
+
+// restore serves the entry's first build from the stored result of key, when its kind
+// is stored (snapshots.go) and its row was computed under the same settings: a row of
+// the current version ends the build (true); an older one is served as stale while the
+// build goes on, as an older value in memory would be, unless it is younger than
+// c.minAge: then the build ends there too, and a request after minAge starts the next.
+func (c *computeCache) restore(ctx context.Context, key string, e *computeEntry, version string) bool {
+	c.mu.Lock()
+	look := c.snaps != nil && !e.restored && e.val == nil
+	e.restored = true
+	c.mu.Unlock()
+	if !look {
+		return false
+	}
+	codec, ok := codecFor(key)
+	if !ok {
+		return false
+	}
+	row, ok, err := c.snaps.load(ctx, key)
+	if err != nil {
+		c.reportErr(key, err)
+		return false
+	}
+	if !ok || row.Format != codec.format || (row.Version != version && !sameSettings(row.Version, version)) {
+		return false
+	}
+	val, err := codec.decode(row.Body)
+	if err != nil {
+		c.reportErr(key, fmt.Errorf("read stored result: %w", err))
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e.val, e.err, e.version, e.at = val, nil, row.Version, row.At
+	e.savedAt = row.At
+	if row.Version != version && time.Since(row.At) >= c.minAge {
+		return false
+	}
+	close(e.done)
+	e.done, e.building = nil, ""
+	return true
+}
+
+// preload reads the stored result of key into the cache without building: a restarted
+// server does it at start, so that the first request finds the customer value (50 MB,
+// 1–2 s to read at 100,000 customers) in memory. A row of the current version is the
+// result; an older one of the same settings is served as stale on the first request,
+// which starts the build.
+func (c *computeCache) preload(ctx context.Context, key, version string) {
+	c.mu.Lock()
+	e := c.entries[key]
+	if e == nil {
+		c.evict()
+		e = &computeEntry{}
+		c.entries[key] = e
+	}
+	if e.done != nil || e.restored || e.val != nil {
+		c.mu.Unlock()
+		return
+	}
+	e.building, e.done, e.since = version, make(chan struct{}), time.Now()
+	c.mu.Unlock()
+	if c.restore(ctx, key, e, version) {
+		return
+	}
+	c.mu.Lock()
+	close(e.done)
+	e.done, e.building = nil, ""
+	c.mu.Unlock()
+}
+
+// persist stores a build's result (kinds of snapshots.go only), when the guard read
+// before the build still holds; a failure goes to c.report.
+func (c *computeCache) persist(key, version string, at time.Time, val any, guard string) {
+	defer c.writes.Done()
+	codec, ok := codecFor(key)
+	if !ok {
+		return
+	}
+	body, err := codec.encode(val)
+	if err != nil {
+		c.reportErr(key, fmt.Errorf("encode result: %w", err))
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err = c.snaps.save(ctx, store.AnalysisSnapshot{Key: key, Version: version, Format: codec.format, At: at, Body: body}, guard)
+	if err != nil && !errors.Is(err, store.ErrGuardMoved) {
+		c.reportErr(key, err)
+	}
+}
+
+func (c *computeCache) reportErr(key string, err error) {
+	if c.report != nil {
+		c.report(key, err)
+	}
 }
 
 // stamp says when an analysis was computed and whether newer data is being processed.
@@ -275,6 +409,32 @@ func sameSettings(a, b string) bool {
 	_, sa, _ := strings.Cut(a, settingsSep)
 	_, sb, _ := strings.Cut(b, settingsSep)
 	return sa == sb
+}
+
+// preloadStored reads the stored analyses of the default period and the customer value
+// into the cache at start (compute.go, preload), in the background.
+func (s *server) preloadStored() {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if ok, err := s.hasTable(ctx, "orders"); err != nil || !ok {
+			return
+		}
+		ver, err := s.dataVersion(ctx)
+		if err != nil {
+			return // the pages report it
+		}
+		s.compute.preload(ctx, valueKey, ver)
+		rg, _ := s.parseRange(ctx, nil, s.location(ctx))
+		s.compute.preload(ctx, coverageKey(rg), ver)
+		cur, err := s.businessCurrency(ctx)
+		if err != nil {
+			return
+		}
+		if av, err := s.attr.Version(ctx); err == nil {
+			s.compute.preload(ctx, attrKey(rg, cur), av)
+		}
+	}()
 }
 
 // warm starts building the analyses of the default period and the budget model in the

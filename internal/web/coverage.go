@@ -11,6 +11,9 @@ import (
 	"github.com/omniroi/omniroi/internal/quality"
 )
 
+// coverageKey is the compute cache's key of a period's coverage.
+func coverageKey(rg Range) string { return fmt.Sprintf("coverage|%d|%d", rg.FromMS(), rg.ToMS()) }
+
 // coverageFor is the data quality of a period (quality.Measure), measured in the
 // background per data version like the other slow analyses (compute.go): a request waits
 // at most the compute budget for it. ok is false while the period's first measure is
@@ -20,8 +23,7 @@ func (s *server) coverageFor(ctx context.Context, rg Range) (c quality.Coverage,
 	if err != nil {
 		return c, false, err
 	}
-	key := fmt.Sprintf("coverage|%d|%d", rg.FromMS(), rg.ToMS())
-	c, _, _, err = computedIn(ctx, s.compute, s.compute.sem, key, ver, func(ctx context.Context) (quality.Coverage, error) {
+	c, _, _, err = computedIn(ctx, s.compute, s.compute.sem, coverageKey(rg), ver, func(ctx context.Context) (quality.Coverage, error) {
 		return quality.Measure(ctx, s.db, rg.From, rg.To)
 	})
 	if errors.Is(err, errComputing) {

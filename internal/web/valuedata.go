@@ -13,6 +13,9 @@ import (
 // API through Options.Value); this file only fits the service's answers to the page's
 // computing-or-stale protocol (computed).
 
+// valueKey is the compute cache's key of the customer-value snapshot.
+const valueKey = "value"
+
 // valueFor is the snapshot of the store's customer value at its last order day; the
 // period filter does not apply to it (a customer's worth is their whole history), only
 // to the acquisition economics.
@@ -21,7 +24,7 @@ func (s *server) valueFor(ctx context.Context) (*value.Snapshot, stamp, error) {
 	if err != nil {
 		return nil, stamp{}, err
 	}
-	v, at, stale, err := computedIn(ctx, s.compute, s.compute.sem, "value", ver, s.value.Snapshot)
+	v, at, stale, err := computedIn(ctx, s.compute, s.compute.sem, valueKey, ver, s.value.Snapshot)
 	return v, stamp{at, stale}, err
 }
 

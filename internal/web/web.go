@@ -65,6 +65,8 @@ type Options struct {
 	// says "computing" (default 150 ms: the page budget is 300 ms); tests wait longer.
 	computeWait time.Duration
 	noWarm      bool // tests that count builds
+	// noStoredResults keeps the analyses in memory only (snapshots.go).
+	noStoredResults bool
 }
 
 // Cookie names. The session cookie is host-only and HttpOnly.
@@ -146,6 +148,16 @@ func newServer(db *store.DB, opt Options) (*server, http.Handler, error) {
 		s.attr = attribution.NewService(db)
 	}
 	s.compute.minAge = 30 * time.Second
+	if !opt.noStoredResults {
+		s.compute.snaps = dbSnapshots{db}
+		s.compute.storeEvery = 10 * time.Minute
+		s.compute.report = func(key string, err error) {
+			s.log.Warn("dashboard: stored analysis", "key", key, "err", err)
+		}
+		if !opt.noWarm {
+			s.preloadStored()
+		}
+	}
 	if err := s.parseTemplates(); err != nil {
 		return nil, nil, err
 	}
