@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,35 +47,25 @@ func LoadData(ctx context.Context, db *store.DB) (Data, error) {
 	if err != nil {
 		return d, fmt.Errorf("read orders: %w", err)
 	}
+	var lines []orderLine
 	for rows.Next() {
 		var cid, ts int64
-		var oid, loc, items string
+		var oid, loc string
+		var items []byte
 		if err := rows.Scan(&cid, &oid, &ts, &loc, &items); err != nil {
 			rows.Close()
 			return d, fmt.Errorf("read orders: %w", err)
 		}
-		var lines []struct {
-			ProductID json.RawMessage `json:"product_id"`
-			ID        json.RawMessage `json:"id"`
-			SKU       json.RawMessage `json:"sku"`
-			Quantity  float64         `json:"quantity"`
-		}
-		if json.Unmarshal([]byte(items), &lines) != nil {
+		var ok bool
+		if lines, ok = orderLines(items, lines); !ok {
 			continue
 		}
 		c := strconv.FormatInt(cid, 10)
 		for _, l := range lines {
-			id := rawID(l.ProductID)
-			if id == "" {
-				id = rawID(l.ID)
-			}
-			if id == "" {
-				id = rawID(l.SKU)
-			}
-			if id == "" {
+			if l.id == "" {
 				continue
 			}
-			d.Interactions = append(d.Interactions, Interaction{Customer: c, Product: id, Time: ts, Quantity: max(l.Quantity, 1),
+			d.Interactions = append(d.Interactions, Interaction{Customer: c, Product: l.id, Time: ts, Quantity: max(l.quantity, 1),
 				Basket: oid, Kind: Purchase, Location: loc})
 		}
 	}
@@ -87,6 +78,8 @@ func LoadData(ctx context.Context, db *store.DB) (Data, error) {
 	if err != nil {
 		return d, fmt.Errorf("read product views: %w", err)
 	}
+	var lastCID int64
+	var lastC string
 	for prows.Next() {
 		var cid, ts int64
 		var pid, kind string
@@ -98,7 +91,10 @@ func LoadData(ctx context.Context, db *store.DB) (Data, error) {
 		if kind == catalog.KindCart {
 			k = Cart
 		}
-		d.Interactions = append(d.Interactions, Interaction{Customer: strconv.FormatInt(cid, 10), Product: pid, Time: ts, Kind: k})
+		if cid != lastCID || lastC == "" {
+			lastCID, lastC = cid, strconv.FormatInt(cid, 10)
+		}
+		d.Interactions = append(d.Interactions, Interaction{Customer: lastC, Product: pid, Time: ts, Kind: k})
 	}
 	prows.Close()
 	if err := prows.Err(); err != nil {
@@ -245,15 +241,16 @@ func Build(d Data) (*Model, error) {
 	m.items = om.items
 	minSup := max(d.Rules.MinSupport, 1)
 	m.together = itemNeighbours(om, KNNOptions{K: 30, Alpha: 0.5, Shrink: 5, RowWeight: idfRowWeight})
-	basketCustomer := map[int32]string{}
+	// The customer of each basket (order), as a row of the buyers matrix.
+	basketCustomer := make([]int32, om.users.len())
 	for i := range in {
 		if in[i].Kind == Purchase {
 			if b, ok := om.users.get(in[i].Basket); ok {
-				basketCustomer[b] = in[i].Customer
+				basketCustomer[b], _ = m.buyers.users.get(in[i].Customer)
 			}
 		}
 	}
-	m.together = supportByCustomers(om, m.together, basketCustomer, minSup)
+	m.together = supportByCustomers(om, m.together, basketCustomer, m.buyers.users.len(), minSup)
 
 	m.similar = itemNeighbours(m.viewers, KNNOptions{K: 30, Alpha: 0.5, Shrink: 5, RowWeight: idfRowWeight, MinSupport: minSup})
 	m.knn = itemNeighbours(m.buyers, DefaultKNN)
@@ -284,26 +281,56 @@ func nonEmpty(x [][]int32) int {
 }
 
 // supportByCustomers replaces each neighbour's basket count with the number of distinct
-// customers who bought both in one order, dropping pairs below minSup.
-func supportByCustomers(om *matrix, nb [][]neighbour, cust map[int32]string, minSup int) [][]neighbour {
+// customers who bought both in one order, dropping pairs below minSup. cust is the
+// customer (0 … customers-1) of each basket.
+func supportByCustomers(om *matrix, nb [][]neighbour, cust []int32, customers, minSup int) [][]neighbour {
+	// The baskets of each customer, so that item i's co-buyers are counted customer by
+	// customer: a stamp per item marks what the current customer already counted.
+	byCust := make([][]int32, customers)
+	for b, c := range cust {
+		byCust[c] = append(byCust[c], int32(b))
+	}
+	slot := make([]int32, om.items.len()) // neighbour's position in nb[i], -1: none
+	for j := range slot {
+		slot[j] = -1
+	}
+	stamp := make([]int, om.items.len())
+	seen := make([]int32, customers) // i+1 once the customer is counted for item i
+	var count []int32
+	var mark int
 	for i := range nb {
 		if len(nb[i]) == 0 {
 			continue
 		}
-		want := map[int32]map[string]bool{}
-		for _, x := range nb[i] {
-			want[x.item] = map[string]bool{}
+		count = append(count[:0], make([]int32, len(nb[i]))...)
+		for s, x := range nb[i] {
+			slot[x.item] = int32(s)
 		}
 		for _, b := range om.itemUsers[i] {
-			for _, j := range om.userItems[b] {
-				if s, ok := want[j]; ok {
-					s[cust[b]] = true
+			c := cust[b]
+			if seen[c] == int32(i+1) {
+				continue
+			}
+			seen[c] = int32(i + 1)
+			mark++
+			for _, cb := range byCust[c] {
+				if _, in := slices.BinarySearch(om.userItems[cb], int32(i)); !in {
+					continue
+				}
+				for _, j := range om.userItems[cb] {
+					if s := slot[j]; s >= 0 && stamp[j] != mark {
+						stamp[j] = mark
+						count[s]++
+					}
 				}
 			}
 		}
-		kept := nb[i][:0]
 		for _, x := range nb[i] {
-			x.n = int32(len(want[x.item]))
+			slot[x.item] = -1
+		}
+		kept := nb[i][:0]
+		for s, x := range nb[i] {
+			x.n = count[s]
 			if int(x.n) >= minSup {
 				kept = append(kept, x)
 			}
