@@ -84,14 +84,28 @@ func LoadData(ctx context.Context, db *store.DB) (Data, error) {
 	if err := rows.Err(); err != nil {
 		return d, fmt.Errorf("read orders: %w", err)
 	}
-	slices.SortStableFunc(orders, func(a, b order) int {
+	// Ties keep table order (the index breaks them), as the stable sort would, with
+	// the keys apart from the orders so that the sort moves 24 bytes, not the order.
+	type key struct {
+		ts, seq int64
+		i       int
+	}
+	keys := make([]key, len(orders))
+	for i, o := range orders {
+		keys[i] = key{o.ts, o.seq, i}
+	}
+	slices.SortFunc(keys, func(a, b key) int {
 		if c := cmp.Compare(a.ts, b.ts); c != 0 {
 			return c
 		}
-		return cmp.Compare(a.seq, b.seq)
+		if c := cmp.Compare(a.seq, b.seq); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.i, b.i)
 	})
 	d.Interactions = make([]Interaction, 0, len(all))
-	for _, o := range orders {
+	for _, k := range keys {
+		o := &orders[k.i]
 		for _, l := range all[o.from:o.to] {
 			d.Interactions = append(d.Interactions, Interaction{Customer: o.customer, Product: l.id, Time: o.ts, Quantity: max(l.quantity, 1),
 				Basket: o.id, Kind: Purchase, Location: o.location})
