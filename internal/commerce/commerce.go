@@ -13,9 +13,12 @@ package commerce
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -295,12 +298,74 @@ func Orders(ctx context.Context, db *store.DB, from, to time.Time) ([]Order, err
 	if !to.IsZero() {
 		hi = to.UnixMilli()
 	}
-	rows, err := db.Query(ctx, `SELECT `+orderCols(db)+` FROM orders o WHERE o.ts >= ? AND o.ts < ? ORDER BY o.ts, o.seq`, from.UnixMilli(), hi)
+	lo := from.UnixMilli()
+	wide, err := mostOrders(ctx, db, lo, hi)
+	if err != nil {
+		return nil, err
+	}
+	if !wide {
+		rows, err := db.Query(ctx, `SELECT `+orderCols(db)+` FROM orders o WHERE o.ts >= ? AND o.ts < ? ORDER BY o.ts, o.seq`, lo, hi)
+		if err != nil {
+			return nil, fmt.Errorf("read orders: %w", err)
+		}
+		defer rows.Close()
+		return scanOrders(rows)
+	}
+	// Most of the history: read the table through and sort here. Walking the time index
+	// looks every order's row up at random (on SQLite, 3.5 times the cost of reading
+	// the table through at 540,000 orders); "+o.ts" keeps the planner off the index.
+	rows, err := db.Query(ctx, `SELECT `+orderCols(db)+` FROM orders o WHERE +o.ts >= ? AND +o.ts < ?`, lo, hi)
 	if err != nil {
 		return nil, fmt.Errorf("read orders: %w", err)
 	}
 	defer rows.Close()
-	return scanOrders(rows)
+	out, err := scanOrders(rows)
+	if err != nil {
+		return nil, err
+	}
+	return byTime(out), nil
+}
+
+// mostOrders reports whether lo <= ts < hi spans at least half of the time between the
+// first and the last order (two index lookups).
+func mostOrders(ctx context.Context, db *store.DB, lo, hi int64) (bool, error) {
+	var first, last sql.NullInt64
+	if err := db.QueryRow(ctx, `SELECT MIN(ts), MAX(ts) FROM orders`).Scan(&first, &last); err != nil {
+		return false, fmt.Errorf("read orders: %w", err)
+	}
+	if !first.Valid {
+		return false, nil
+	}
+	span := last.Int64 - first.Int64 + 1
+	in := min(hi, last.Int64+1) - max(lo, first.Int64)
+	return in*2 >= span, nil
+}
+
+// byTime sorts orders by (ts, seq), ties in the order given, as ORDER BY o.ts, o.seq
+// over the table would.
+func byTime(orders []Order) []Order {
+	type key struct {
+		ts, seq int64
+		i       int
+	}
+	keys := make([]key, len(orders))
+	for i, o := range orders {
+		keys[i] = key{o.Time.UnixMilli(), o.Seq, i}
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		if c := cmp.Compare(a.ts, b.ts); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.seq, b.seq); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.i, b.i)
+	})
+	out := make([]Order, len(orders))
+	for i, k := range keys {
+		out[i] = orders[k.i]
+	}
+	return out
 }
 
 // CustomerOrders returns one customer's orders, oldest first.

@@ -1,9 +1,11 @@
 package recommend
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -42,51 +44,80 @@ func LoadData(ctx context.Context, db *store.DB) (Data, error) {
 	if d.Pins, err = ListProductRules(ctx, db); err != nil {
 		return d, err
 	}
-	rows, err := db.Query(ctx, `SELECT customer_id, order_id, ts, location, items FROM orders ORDER BY ts, seq`)
+	// The orders in table order, sorted here by (ts, seq): on SQLite, walking the ts
+	// index looked up every order's row at random and sorted ties in a temporary tree,
+	// four to five times the cost of reading the table through.
+	rows, err := db.Query(ctx, `SELECT customer_id, order_id, ts, seq, location, items FROM orders`)
 	if err != nil {
 		return d, fmt.Errorf("read orders: %w", err)
 	}
+	type order struct {
+		customer, id, location string
+		ts, seq                int64
+		from, to               int // its lines in all
+	}
+	var orders []order
+	var lines, all []orderLine
 	for rows.Next() {
-		var cid, ts int64
-		var oid, loc, items string
-		if err := rows.Scan(&cid, &oid, &ts, &loc, &items); err != nil {
+		var o order
+		var cid int64
+		var items []byte
+		if err := rows.Scan(&cid, &o.id, &o.ts, &o.seq, &o.location, &items); err != nil {
 			rows.Close()
 			return d, fmt.Errorf("read orders: %w", err)
 		}
-		var lines []struct {
-			ProductID json.RawMessage `json:"product_id"`
-			ID        json.RawMessage `json:"id"`
-			SKU       json.RawMessage `json:"sku"`
-			Quantity  float64         `json:"quantity"`
-		}
-		if json.Unmarshal([]byte(items), &lines) != nil {
+		var ok bool
+		if lines, ok = orderLines(items, lines); !ok {
 			continue
 		}
-		c := strconv.FormatInt(cid, 10)
+		o.customer = strconv.FormatInt(cid, 10)
+		o.from = len(all)
 		for _, l := range lines {
-			id := rawID(l.ProductID)
-			if id == "" {
-				id = rawID(l.ID)
+			if l.id != "" {
+				all = append(all, l)
 			}
-			if id == "" {
-				id = rawID(l.SKU)
-			}
-			if id == "" {
-				continue
-			}
-			d.Interactions = append(d.Interactions, Interaction{Customer: c, Product: id, Time: ts, Quantity: max(l.Quantity, 1),
-				Basket: oid, Kind: Purchase, Location: loc})
 		}
+		o.to = len(all)
+		orders = append(orders, o)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return d, fmt.Errorf("read orders: %w", err)
+	}
+	// Ties keep table order (the index breaks them), as the stable sort would, with
+	// the keys apart from the orders so that the sort moves 24 bytes, not the order.
+	type key struct {
+		ts, seq int64
+		i       int
+	}
+	keys := make([]key, len(orders))
+	for i, o := range orders {
+		keys[i] = key{o.ts, o.seq, i}
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		if c := cmp.Compare(a.ts, b.ts); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.seq, b.seq); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.i, b.i)
+	})
+	d.Interactions = make([]Interaction, 0, len(all))
+	for _, k := range keys {
+		o := &orders[k.i]
+		for _, l := range all[o.from:o.to] {
+			d.Interactions = append(d.Interactions, Interaction{Customer: o.customer, Product: l.id, Time: o.ts, Quantity: max(l.quantity, 1),
+				Basket: o.id, Kind: Purchase, Location: o.location})
+		}
 	}
 	prows, err := db.Query(ctx, `SELECT a.customer_id, p.product_id, p.kind, p.ts FROM product_events p JOIN activity a ON a.seq = p.seq
 		WHERE p.kind <> 'click' ORDER BY p.seq, p.pos`)
 	if err != nil {
 		return d, fmt.Errorf("read product views: %w", err)
 	}
+	var lastCID int64
+	var lastC string
 	for prows.Next() {
 		var cid, ts int64
 		var pid, kind string
@@ -98,7 +129,10 @@ func LoadData(ctx context.Context, db *store.DB) (Data, error) {
 		if kind == catalog.KindCart {
 			k = Cart
 		}
-		d.Interactions = append(d.Interactions, Interaction{Customer: strconv.FormatInt(cid, 10), Product: pid, Time: ts, Kind: k})
+		if cid != lastCID || lastC == "" {
+			lastCID, lastC = cid, strconv.FormatInt(cid, 10)
+		}
+		d.Interactions = append(d.Interactions, Interaction{Customer: lastC, Product: pid, Time: ts, Kind: k})
 	}
 	prows.Close()
 	if err := prows.Err(); err != nil {
@@ -245,15 +279,16 @@ func Build(d Data) (*Model, error) {
 	m.items = om.items
 	minSup := max(d.Rules.MinSupport, 1)
 	m.together = itemNeighbours(om, KNNOptions{K: 30, Alpha: 0.5, Shrink: 5, RowWeight: idfRowWeight})
-	basketCustomer := map[int32]string{}
+	// The customer of each basket (order), as a row of the buyers matrix.
+	basketCustomer := make([]int32, om.users.len())
 	for i := range in {
 		if in[i].Kind == Purchase {
 			if b, ok := om.users.get(in[i].Basket); ok {
-				basketCustomer[b] = in[i].Customer
+				basketCustomer[b], _ = m.buyers.users.get(in[i].Customer)
 			}
 		}
 	}
-	m.together = supportByCustomers(om, m.together, basketCustomer, minSup)
+	m.together = supportByCustomers(om, m.together, basketCustomer, m.buyers.users.len(), minSup)
 
 	m.similar = itemNeighbours(m.viewers, KNNOptions{K: 30, Alpha: 0.5, Shrink: 5, RowWeight: idfRowWeight, MinSupport: minSup})
 	m.knn = itemNeighbours(m.buyers, DefaultKNN)
@@ -284,26 +319,56 @@ func nonEmpty(x [][]int32) int {
 }
 
 // supportByCustomers replaces each neighbour's basket count with the number of distinct
-// customers who bought both in one order, dropping pairs below minSup.
-func supportByCustomers(om *matrix, nb [][]neighbour, cust map[int32]string, minSup int) [][]neighbour {
+// customers who bought both in one order, dropping pairs below minSup. cust is the
+// customer (0 … customers-1) of each basket.
+func supportByCustomers(om *matrix, nb [][]neighbour, cust []int32, customers, minSup int) [][]neighbour {
+	// The baskets of each customer, so that item i's co-buyers are counted customer by
+	// customer: a stamp per item marks what the current customer already counted.
+	byCust := make([][]int32, customers)
+	for b, c := range cust {
+		byCust[c] = append(byCust[c], int32(b))
+	}
+	slot := make([]int32, om.items.len()) // neighbour's position in nb[i], -1: none
+	for j := range slot {
+		slot[j] = -1
+	}
+	stamp := make([]int, om.items.len())
+	seen := make([]int32, customers) // i+1 once the customer is counted for item i
+	var count []int32
+	var mark int
 	for i := range nb {
 		if len(nb[i]) == 0 {
 			continue
 		}
-		want := map[int32]map[string]bool{}
-		for _, x := range nb[i] {
-			want[x.item] = map[string]bool{}
+		count = append(count[:0], make([]int32, len(nb[i]))...)
+		for s, x := range nb[i] {
+			slot[x.item] = int32(s)
 		}
 		for _, b := range om.itemUsers[i] {
-			for _, j := range om.userItems[b] {
-				if s, ok := want[j]; ok {
-					s[cust[b]] = true
+			c := cust[b]
+			if seen[c] == int32(i+1) {
+				continue
+			}
+			seen[c] = int32(i + 1)
+			mark++
+			for _, cb := range byCust[c] {
+				if _, in := slices.BinarySearch(om.userItems[cb], int32(i)); !in {
+					continue
+				}
+				for _, j := range om.userItems[cb] {
+					if s := slot[j]; s >= 0 && stamp[j] != mark {
+						stamp[j] = mark
+						count[s]++
+					}
 				}
 			}
 		}
-		kept := nb[i][:0]
 		for _, x := range nb[i] {
-			x.n = int32(len(want[x.item]))
+			slot[x.item] = -1
+		}
+		kept := nb[i][:0]
+		for s, x := range nb[i] {
+			x.n = count[s]
 			if int(x.n) >= minSup {
 				kept = append(kept, x)
 			}

@@ -1,8 +1,10 @@
 package value
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -79,34 +81,62 @@ func LoadStoreData(ctx context.Context, db *store.DB, asOf time.Time) (StoreData
 		revenue  int64
 		refunded int64
 	}
-	orders := map[string]*order{}
-	rows, err := db.Query(ctx, `SELECT order_id, customer_id, ts, revenue_minor, currency FROM orders WHERE ts >= ? AND ts <= ? ORDER BY ts, seq`, lo, hi)
+	// The window runs from the first plausible day, so it holds most of the orders: the
+	// table is read through ("+ts" keeps SQLite off the time index, whose walk looks up
+	// every row at random and sorts ties in a temporary tree) and sorted here by (ts,
+	// seq), ties in table order.
+	type row struct {
+		id       string
+		seq      int64
+		order    order
+		currency string
+	}
+	var read []row
+	rows, err := db.Query(ctx, `SELECT order_id, customer_id, ts, seq, revenue_minor, currency FROM orders WHERE +ts >= ? AND +ts <= ?`, lo, hi)
 	if err != nil {
 		return d, fmt.Errorf("load transactions: read orders: %w", err)
 	}
 	for rows.Next() {
-		var id, c string
-		var o order
-		if err := rows.Scan(&id, &o.customer, &o.ts, &o.revenue, &c); err != nil {
+		var r row
+		if err := rows.Scan(&r.id, &r.order.customer, &r.order.ts, &r.seq, &r.order.revenue, &r.currency); err != nil {
 			rows.Close()
 			return d, fmt.Errorf("load transactions: read orders: %w", err)
 		}
-		if money.CheckRange(o.revenue) != nil {
-			d.Implausible++
-			continue
-		}
-		if c != cur {
-			d.SkippedOrders++
-			continue
-		}
-		orders[id] = &o
-		d.Transactions = append(d.Transactions, Transaction{
-			CustomerID: strconv.FormatInt(o.customer, 10), Time: time.UnixMilli(o.ts).In(d.Location), Amount: o.revenue})
-		d.Orders++
+		read = append(read, r)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return d, fmt.Errorf("load transactions: read orders: %w", err)
+	}
+	byTime := make([]int, len(read))
+	for i := range byTime {
+		byTime[i] = i
+	}
+	slices.SortFunc(byTime, func(a, b int) int {
+		if c := cmp.Compare(read[a].order.ts, read[b].order.ts); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(read[a].seq, read[b].seq); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	orders := make(map[string]*order, len(read))
+	for _, i := range byTime {
+		r := &read[i]
+		o := &r.order
+		if money.CheckRange(o.revenue) != nil {
+			d.Implausible++
+			continue
+		}
+		if r.currency != cur {
+			d.SkippedOrders++
+			continue
+		}
+		orders[r.id] = o
+		d.Transactions = append(d.Transactions, Transaction{
+			CustomerID: strconv.FormatInt(o.customer, 10), Time: time.UnixMilli(o.ts).In(d.Location), Amount: o.revenue})
+		d.Orders++
 	}
 	rows, err = db.Query(ctx, `SELECT order_id, ts, amount_minor, currency, full_refund FROM refunds WHERE ts >= ? AND ts <= ? ORDER BY ts, seq`, lo, hi)
 	if err != nil {
