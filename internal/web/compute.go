@@ -49,6 +49,8 @@ type computeCache struct {
 	// nil keeps them in memory only. report receives a failed read or write of it.
 	snaps  snapshotStore
 	report func(key string, err error)
+	// codecs are the stored kinds by key prefix (snapCodecTable), read only.
+	codecs map[string]snapCodec
 	// storeEvery is how often a key's result is written at most: a shop's trickle of
 	// events rebuilds the customer value every minAge, and its stored form is 50 MB at
 	// 100,000 customers; after a restart a result up to storeEvery older than the last
@@ -74,7 +76,7 @@ type computeEntry struct {
 }
 
 func newComputeCache(wait time.Duration) *computeCache {
-	return &computeCache{entries: map[string]*computeEntry{}, wait: wait, sem: make(chan struct{}, buildLanes(runtime.NumCPU())), quick: make(chan struct{}, 1)}
+	return &computeCache{entries: map[string]*computeEntry{}, wait: wait, sem: make(chan struct{}, buildLanes(runtime.NumCPU())), quick: make(chan struct{}, 1), codecs: snapCodecTable()}
 }
 
 // buildLanes is how many model builds run at once on a machine with cpus processors:
@@ -234,7 +236,7 @@ func (c *computeCache) build(lane chan struct{}, key string, e *computeEntry, ve
 	}
 	lane <- struct{}{}
 	defer func() { <-lane }()
-	if _, ok := codecFor(key); ok {
+	if _, ok := c.codecFor(key); ok {
 		c.storedFills.Add(1)
 	}
 	val, err := func() (v any, err error) {
@@ -285,7 +287,7 @@ func (c *computeCache) restore(ctx context.Context, key string, e *computeEntry,
 	if !look {
 		return false
 	}
-	codec, ok := codecFor(key)
+	codec, ok := c.codecFor(key)
 	if !ok {
 		return false
 	}
@@ -346,7 +348,7 @@ func (c *computeCache) preload(ctx context.Context, key, version string) {
 // before the build still holds; a failure goes to c.report.
 func (c *computeCache) persist(key, version string, at time.Time, val any, guard string) {
 	defer c.writes.Done()
-	codec, ok := codecFor(key)
+	codec, ok := c.codecFor(key)
 	if !ok {
 		return
 	}

@@ -28,10 +28,15 @@ import (
 //
 // Not stored: the budget model (budget|…) holds a fitted *mix.Model with unexported
 // state, and the small quick-lane analyses are cheaper to compute than to store.
-func init() {
-	persistAs("attr", encJSON, 1, attrSnapOf, (*attrSnap).analysis)
-	persistAs("value", encGob, 1, valueSnapOf, (*valueSnap).snapshot)
-	persistAs("coverage", encJSON, 1, func(c quality.Coverage) (quality.Coverage, error) { return c, nil }, func(c quality.Coverage) (quality.Coverage, error) { return c, nil })
+//
+// The table is built when a compute cache is made (newComputeCache) and only read after.
+func snapCodecTable() map[string]snapCodec {
+	same := func(c quality.Coverage) (quality.Coverage, error) { return c, nil }
+	return map[string]snapCodec{
+		"attr":     persistAs("attr", encJSON, 1, attrSnapOf, (*attrSnap).analysis),
+		"value":    persistAs("value", encGob, 1, valueSnapOf, (*valueSnap).snapshot),
+		"coverage": persistAs("coverage", encJSON, 1, same, same),
+	}
 }
 
 // snapCodec stores one kind of analysis: format names the encoding and the form's
@@ -42,17 +47,15 @@ type snapCodec struct {
 	decode func(b []byte) (any, error)
 }
 
-var snapCodecs = map[string]snapCodec{}
-
-// persistAs stores the analyses whose keys start with prefix (up to the first "|") as
-// their form S, encoded with enc (encJSON or encGob): to makes the form of a result,
+// persistAs is the codec of the analyses whose keys start with prefix (up to the first
+// "|"): they are stored as their form S, encoded with enc (encJSON or encGob): to makes the form of a result,
 // from the result of a form. rev is the form's revision: change it when S changes, so
 // that rows of the old form are not read.
 //
 // JSON where the form has pointers to numbers: gob drops a pointer to zero (an ROAS of
 // 0 came back as "no ROAS"). Gob where the form holds NaN, which JSON cannot write (the
 // Gamma-Gamma mean of a one-time buyer when q <= 1), and no such pointers.
-func persistAs[T, S any](prefix, enc string, rev int, to func(T) (S, error), from func(S) (T, error)) {
+func persistAs[T, S any](prefix, enc string, rev int, to func(T) (S, error), from func(S) (T, error)) snapCodec {
 	c := snapCodec{format: fmt.Sprintf("%s:%s/%d", enc, prefix, rev)}
 	switch enc {
 	case encJSON:
@@ -90,7 +93,7 @@ func persistAs[T, S any](prefix, enc string, rev int, to func(T) (S, error), fro
 	default:
 		panic("web: unknown encoding " + enc)
 	}
-	snapCodecs[prefix] = c
+	return c
 }
 
 // The encodings of stored analyses.
@@ -100,10 +103,10 @@ const (
 )
 
 // codecFor is the codec of key's kind; ok is false for kinds that are not stored.
-func codecFor(key string) (snapCodec, bool) {
+func (c *computeCache) codecFor(key string) (snapCodec, bool) {
 	prefix, _, _ := strings.Cut(key, "|")
-	c, ok := snapCodecs[prefix]
-	return c, ok
+	codec, ok := c.codecs[prefix]
+	return codec, ok
 }
 
 // snapshotStore keeps the compute cache's results across restarts.

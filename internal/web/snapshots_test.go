@@ -195,7 +195,7 @@ func TestSnapshotNotKeptAcrossErasure(t *testing.T) {
 // roundTrip encodes v as key's kind is stored and decodes it again.
 func roundTrip[T any](t *testing.T, key string, v T) T {
 	t.Helper()
-	c, ok := codecFor(key)
+	c, ok := newComputeCache(time.Second).codecFor(key)
 	if !ok {
 		t.Fatalf("%s is not stored", key)
 	}
@@ -317,7 +317,7 @@ func TestStoredAnalysesPreloadedAtStart(t *testing.T) {
 		defer srv2.compute.mu.Unlock()
 		n := 0
 		for k, e := range srv2.compute.entries {
-			if _, ok := codecFor(k); ok && e.val != nil && e.done == nil {
+			if _, ok := srv2.compute.codecFor(k); ok && e.val != nil && e.done == nil {
 				n++
 			}
 		}
