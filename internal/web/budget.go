@@ -80,14 +80,27 @@ func (b *budgetModel) planAndCurves() (*mix.Plan, []mix.Curve, error) {
 	return b.plan, b.curves, b.planErr
 }
 
+// budgetKey is the compute cache's key of the budget model of target.
+func budgetKey(target string) string { return "budget|" + target }
+
+// budgetVersion is the version of the budget models: the data's, and the day (the
+// window ends yesterday) in front of it, so that a model of yesterday has the same
+// settings (sameSettings) and is shown with its age while today's is fitted.
+func (s *server) budgetVersion(ctx context.Context) (string, error) {
+	ver, err := s.dataVersion(ctx)
+	if err != nil {
+		return "", err
+	}
+	return s.opt.Now().In(s.location(ctx)).Format(time.DateOnly) + "|" + ver, nil
+}
+
 // budgetFor fits (or finds) the model in the background, like the other analyses.
 func (s *server) budgetFor(ctx context.Context, target string) (*budgetModel, stamp, error) {
-	ver, err := s.dataVersion(ctx)
+	ver, err := s.budgetVersion(ctx)
 	if err != nil {
 		return nil, stamp{}, err
 	}
-	day := s.opt.Now().In(s.location(ctx)).Format(time.DateOnly) // the window ends yesterday
-	m, at, stale, err := computedIn(ctx, s.compute, s.compute.sem, "budget|"+target, ver+"|"+day, func(ctx context.Context) (*budgetModel, error) {
+	m, at, stale, err := computedIn(ctx, s.compute, s.compute.sem, budgetKey(target), ver, func(ctx context.Context) (*budgetModel, error) {
 		series, model, err := s.budget.Model(ctx, mix.StoreOptions{Target: target})
 		if err != nil {
 			return nil, err

@@ -58,7 +58,8 @@ type computeCache struct {
 	storeEvery time.Duration
 	writes     sync.WaitGroup // writes of snapshots in flight
 	// storedFills counts the builds of stored kinds (snapshots.go) that ran their fill
-	// function: a stored result of the current version saves it.
+	// function and gave a result: a stored result of the current version saves it (a
+	// failure, such as too little history for the budget model, is not stored).
 	storedFills atomic.Int64
 }
 
@@ -236,9 +237,6 @@ func (c *computeCache) build(lane chan struct{}, key string, e *computeEntry, ve
 	}
 	lane <- struct{}{}
 	defer func() { <-lane }()
-	if _, ok := c.codecFor(key); ok {
-		c.storedFills.Add(1)
-	}
 	val, err := func() (v any, err error) {
 		defer func() {
 			if r := recover(); r != nil {
@@ -249,6 +247,9 @@ func (c *computeCache) build(lane chan struct{}, key string, e *computeEntry, ve
 	}()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if _, ok := c.codecFor(key); ok && err == nil {
+		c.storedFills.Add(1)
+	}
 	switch {
 	case err == nil:
 		e.val, e.err, e.failed = val, nil, ""
@@ -436,6 +437,9 @@ func (s *server) preloadStored() {
 		if av, err := s.attr.Version(ctx); err == nil {
 			s.compute.preload(ctx, attrKey(rg, cur), av)
 		}
+		if bv, err := s.budgetVersion(ctx); err == nil {
+			s.compute.preload(ctx, budgetKey(mix.TargetRevenue), bv)
+		}
 	}()
 }
 
@@ -484,7 +488,7 @@ func (s *server) warm() {
 		if spend {
 			// The Budget page's credit comparison (attribution over the model's window)
 			// needs the fitted model: ask for it when the fit is done, before the coverage.
-			s.compute.await(ctx, "budget|"+mix.TargetRevenue)
+			s.compute.await(ctx, budgetKey(mix.TargetRevenue))
 			if bm, _, err := s.budgetFor(ctx, mix.TargetRevenue); err == nil && bm != nil {
 				s.budgetCredit(ctx, bm.model, cur)
 			}

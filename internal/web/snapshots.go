@@ -10,6 +10,7 @@ import (
 
 	"github.com/omniroi/omniroi/internal/attribution"
 	"github.com/omniroi/omniroi/internal/identity"
+	"github.com/omniroi/omniroi/internal/mix"
 	"github.com/omniroi/omniroi/internal/quality"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/value"
@@ -36,6 +37,7 @@ func snapCodecTable() map[string]snapCodec {
 		"attr":     persistAs("attr", encJSON, 1, attrSnapOf, (*attrSnap).analysis),
 		"value":    persistAs("value", encGob, 1, valueSnapOf, (*valueSnap).snapshot),
 		"coverage": persistAs("coverage", encJSON, 1, same, same),
+		"budget":   persistAs("budget", encGob, 1, budgetSnapOf, (*budgetSnap).model),
 	}
 }
 
@@ -258,4 +260,28 @@ func (s *valueSnap) snapshot() (*value.Snapshot, error) {
 	}
 	s.Snapshot.Reindex()
 	return s.Snapshot, nil
+}
+
+// budgetSnap is the stored form of a budgetModel: its series and the fitted model in
+// the form mix stores it (mix.Model.MarshalBinary). The default plan and the response
+// curves are worked out again from the model on the first request that shows them.
+type budgetSnap struct {
+	Series mix.Series
+	Model  []byte
+}
+
+func budgetSnapOf(b *budgetModel) (*budgetSnap, error) {
+	m, err := b.model.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	return &budgetSnap{Series: b.series, Model: m}, nil
+}
+
+func (s *budgetSnap) model() (*budgetModel, error) {
+	m, err := mix.UnmarshalModel(s.Model)
+	if err != nil {
+		return nil, err
+	}
+	return &budgetModel{series: s.Series, model: m}, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/omniroi/omniroi/internal/attribution"
 	"github.com/omniroi/omniroi/internal/identity/identitytest"
+	"github.com/omniroi/omniroi/internal/mix"
 	"github.com/omniroi/omniroi/internal/privacy"
 	"github.com/omniroi/omniroi/internal/quality"
 	"github.com/omniroi/omniroi/internal/store"
@@ -333,4 +334,45 @@ func TestStoredAnalysesPreloadedAtStart(t *testing.T) {
 	if n := srv2.compute.storedFills.Load(); n != 0 {
 		t.Errorf("%d analyses computed at start, want 0", n)
 	}
+}
+
+// TestStoredBudgetServesAfterRestart: a restarted dashboard shows the budget model
+// fitted before the restart on the first request to the Budget page, without fitting
+// it again, with the same figures.
+func TestStoredBudgetServesAfterRestart(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		seedBudget(t, db, 240)
+		read := func(ts *testServer) (string, string) {
+			c, _ := ts.loggedIn(t)
+			code, page := getBody(t, c, ts.URL+"/budget")
+			if code != 200 || !strings.Contains(page, "Where the next euro should go") {
+				t.Fatalf("budget page: %d\n%.3000s", code, page)
+			}
+			_, csv := getBody(t, c, ts.URL+"/budget?format=csv&table=budget-effects")
+			return page, csv
+		}
+		ts, srv := newTestServerOf(t, db, Options{noWarm: true})
+		_, before := read(ts)
+		srv.compute.writes.Wait()
+		ts.Close()
+		closed := time.Now()
+
+		ts2, srv2 := restartedServer(t, db, Options{noWarm: true, computeWait: 5 * time.Second})
+		page, after := read(ts2)
+		srv2.compute.mu.Lock()
+		e := srv2.compute.entries[budgetKey(mix.TargetRevenue)]
+		if e == nil || e.val == nil || e.at.After(closed) {
+			t.Errorf("the restarted server fitted the budget model again, or has none")
+		}
+		srv2.compute.mu.Unlock()
+		if strings.Contains(page, "This page reloads itself") || strings.Contains(page, "working out these numbers") || strings.Contains(page, "newer data has arrived") {
+			t.Errorf("budget page after the restart is computing or stale:\n%.3000s", page)
+		}
+		if before != after {
+			t.Errorf("budget effects differ after the restart:\nbefore %s\nafter  %s", before, after)
+		}
+		if n := srv2.compute.storedFills.Load(); n != 0 {
+			t.Errorf("the restarted server computed %d stored analyses, want 0", n)
+		}
+	})
 }
