@@ -25,10 +25,11 @@ import (
 //   - attr (attribution of a period): attrSnap, the attribution service's periods and
 //     the ROI the pages show;
 //   - value (the customer-value snapshot): value.Snapshot, its lookups rebuilt;
-//   - coverage (data quality of a period): quality.Coverage as it is.
+//   - coverage (data quality of a period): quality.Coverage as it is;
+//   - budget (the budget model of a target): budgetSnap, the series and the fitted
+//     model in mix's stored form (mix.Model.MarshalBinary).
 //
-// Not stored: the budget model (budget|…) holds a fitted *mix.Model with unexported
-// state, and the small quick-lane analyses are cheaper to compute than to store.
+// Not stored: the small quick-lane analyses are cheaper to compute than to store.
 //
 // The table is built when a compute cache is made (newComputeCache) and only read after.
 func snapCodecTable() map[string]snapCodec {
