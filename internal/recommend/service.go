@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/omniroi/omniroi/internal/catalog"
+	"github.com/omniroi/omniroi/internal/identity"
 	"github.com/omniroi/omniroi/internal/store"
 	"github.com/omniroi/omniroi/internal/workspace"
 )
@@ -30,7 +31,21 @@ type Service struct {
 	build   sync.Mutex // one build at a time
 	lastTry atomic.Int64
 	actions actionCache // next best actions of a model (actions.go)
+	// savedAt is when the last stored model was built (guarded by build).
+	savedAt time.Time
 }
+
+// The model is kept across restarts in the analysis_snapshots table (docs/decisions.md,
+// "Results across restarts"): a service's first build reads the stored model and uses
+// it when it was built at the current data version and product rules; a build writes
+// its model, at most every storeEvery, unless an erasure committed meanwhile.
+const (
+	snapKey    = "recommend"
+	storeEvery = 10 * time.Minute
+)
+
+// snapFormat names the stored model's encoding and form revision.
+func snapFormat() string { return fmt.Sprintf("gob:recommend/%d", modelFormat) }
 
 // NewService makes a service; the first Model call builds.
 func NewService(db *store.DB, log *slog.Logger) *Service {
@@ -124,12 +139,83 @@ func (s *Service) Refresh(ctx context.Context, force bool) error {
 	if cur != nil && cur.Version == v {
 		return nil
 	}
+	pins, err := ListProductRules(ctx, s.db)
+	if err != nil {
+		return err
+	}
+	sv := storedVersion(v, pins)
+	if cur == nil {
+		if m, err := s.stored(ctx, v, sv); err != nil {
+			s.log.Warn("recommendations: read stored model", "err", err)
+		} else if m != nil {
+			s.savedAt = m.Built
+			s.model.Store(m)
+			return nil
+		}
+	}
+	// Read before the build reads the data: an erasure that commits after this keeps
+	// the model out of the store (it may hold the erased person).
+	guard, _, gerr := s.db.Setting(ctx, identity.EpochSetting)
 	m, err := BuildFromStore(ctx, s.db)
 	if err != nil {
 		return err
 	}
 	s.model.Store(m)
+	if gerr == nil && m.Version == v && m.Built.Sub(s.savedAt) >= storeEvery {
+		s.savedAt = m.Built
+		go s.save(m, sv, guard)
+	}
 	return nil
+}
+
+// storedVersion is what a stored model must have been built at to be used: the data
+// version and the product rules (pins and blocks are read at the build and are not in
+// DataVersion).
+func storedVersion(v string, pins []ProductRule) string {
+	var b strings.Builder
+	b.WriteString(v)
+	b.WriteString("#rules:")
+	for _, p := range pins {
+		fmt.Fprintf(&b, "%q,%q,%q;", p.ProductID, p.Placement, p.Rule)
+	}
+	return b.String()
+}
+
+// stored is the stored model of version sv, with the catalogue and rules of the store
+// (which v, its data version, covers); nil when there is none.
+func (s *Service) stored(ctx context.Context, v, sv string) (*Model, error) {
+	row, ok, err := s.db.LoadSnapshot(ctx, snapKey)
+	if err != nil || !ok || row.Format != snapFormat() || row.Version != sv {
+		return nil, err
+	}
+	cat, err := catalog.Load(ctx, s.db)
+	if err != nil {
+		return nil, err
+	}
+	rules, err := LoadRules(ctx, s.db)
+	if err != nil {
+		return nil, err
+	}
+	m, err := UnmarshalModel(row.Body, cat, rules)
+	if err != nil || m.Version != v {
+		return nil, err
+	}
+	return m, nil
+}
+
+// save writes m as the stored model, when the guard read before its build still holds.
+func (s *Service) save(m *Model, sv, guard string) {
+	body, err := m.MarshalBinary()
+	if err != nil {
+		s.log.Warn("recommendations: store model", "err", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err = s.db.SaveSnapshot(ctx, store.AnalysisSnapshot{Key: snapKey, Version: sv, Format: snapFormat(), At: m.Built, Body: body}, identity.EpochSetting, guard)
+	if err != nil && !errors.Is(err, store.ErrGuardMoved) {
+		s.log.Warn("recommendations: store model", "err", err)
+	}
 }
 
 // Run refreshes the model in the background until ctx ends.

@@ -263,3 +263,51 @@ func TestAttribution(t *testing.T) {
 		}
 	})
 }
+
+// TestStoredModelAcrossRestart: a service's first model is the stored one when it was
+// built at the current data version and product rules (no build); a new product rule
+// makes it build.
+func TestStoredModelAcrossRestart(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		shop(t, db)
+		first, err := recommend.NewService(db, nil).Model(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(30 * time.Second); ; {
+			if _, ok, err := db.LoadSnapshot(ctx, "recommend"); err != nil {
+				t.Fatal(err)
+			} else if ok {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the model was not stored")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		req := recommend.Request{Placement: "cart", Products: []string{"sourdough"}, N: 3}
+		second, err := recommend.NewService(db, nil).Model(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !second.Built.Equal(first.Built) {
+			t.Errorf("the second service built its model (%v), want the stored one (%v)", second.Built, first.Built)
+		}
+		if a, b := second.Recommend(req), first.Recommend(req); fmt.Sprint(a) != fmt.Sprint(b) || len(a) == 0 {
+			t.Errorf("stored model recommends %+v, the built one %+v", a, b)
+		}
+		// A pin is read at the build: a stored model without it is not used.
+		if err := recommend.SetProductRule(ctx, db, recommend.ProductRule{ProductID: "jam", Rule: recommend.RulePin}, nil); err != nil {
+			t.Fatal(err)
+		}
+		third, err := recommend.NewService(db, nil).Model(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if third.Built.Equal(first.Built) {
+			t.Error("the stored model was used although a product rule changed")
+		}
+	})
+}
